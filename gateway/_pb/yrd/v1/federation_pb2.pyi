@@ -1,0 +1,60 @@
+from gateway._pb.yrd.v1 import catalog_pb2 as _catalog_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class StandardRef(_message.Message):
+    __slots__ = ("id", "version", "digest")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    version: str
+    digest: str
+    def __init__(self, id: _Optional[str] = ..., version: _Optional[str] = ..., digest: _Optional[str] = ...) -> None: ...
+
+class HelloRequest(_message.Message):
+    __slots__ = ("node", "standard")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    STANDARD_FIELD_NUMBER: _ClassVar[int]
+    node: str
+    standard: StandardRef
+    def __init__(self, node: _Optional[str] = ..., standard: _Optional[_Union[StandardRef, _Mapping]] = ...) -> None: ...
+
+class HelloResponse(_message.Message):
+    __slots__ = ("node", "name", "standard")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    STANDARD_FIELD_NUMBER: _ClassVar[int]
+    node: str
+    name: str
+    standard: StandardRef
+    def __init__(self, node: _Optional[str] = ..., name: _Optional[str] = ..., standard: _Optional[_Union[StandardRef, _Mapping]] = ...) -> None: ...
+
+class LocalSearchRequest(_message.Message):
+    __slots__ = ("query", "filters", "limit", "facets")
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    FILTERS_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    FACETS_FIELD_NUMBER: _ClassVar[int]
+    query: str
+    filters: _catalog_pb2.SearchFilters
+    limit: int
+    facets: bool
+    def __init__(self, query: _Optional[str] = ..., filters: _Optional[_Union[_catalog_pb2.SearchFilters, _Mapping]] = ..., limit: _Optional[int] = ..., facets: _Optional[bool] = ...) -> None: ...
+
+class LocalSearchResponse(_message.Message):
+    __slots__ = ("results", "total", "facets", "node")
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    FACETS_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[_catalog_pb2.SearchResult]
+    total: int
+    facets: _containers.RepeatedCompositeFieldContainer[_catalog_pb2.Facet]
+    node: str
+    def __init__(self, results: _Optional[_Iterable[_Union[_catalog_pb2.SearchResult, _Mapping]]] = ..., total: _Optional[int] = ..., facets: _Optional[_Iterable[_Union[_catalog_pb2.Facet, _Mapping]]] = ..., node: _Optional[str] = ...) -> None: ...

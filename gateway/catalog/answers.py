@@ -1,0 +1,73 @@
+"""What one node and the whole federation answer to a catalog search (domain records)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gateway.catalog.model import CatalogEntry
+
+FACET_FIELDS = ("category", "grade", "share_type", "department", "update_cycle")
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    label: str
+    count: int
+
+
+Facets = dict[str, dict[str, Bucket]]
+"""facet field -> value -> bucket."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredEntry:
+    entry: CatalogEntry
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class LocalAnswer:
+    """One node's answer about its own catalog."""
+
+    node: str
+    hits: tuple[ScoredEntry, ...]
+    total: int
+    facets: Facets = field(default_factory=dict)
+
+
+# Province states, as the response reports them.
+ANSWERED = "answered"
+FAILED = "failed"
+TIMED_OUT = "timed_out"
+SKIPPED = "skipped"
+NOT_ASKED = "not_asked"
+
+
+@dataclass(frozen=True, slots=True)
+class ProvinceAnswer:
+    province: str
+    name: str
+    state: str
+    total: int = 0
+    latency_ms: float = 0.0
+    reason: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FederatedAnswer:
+    hits: tuple[ScoredEntry, ...]
+    total: int
+    facets: Facets
+    provinces: tuple[ProvinceAnswer, ...]
+    partial: bool
+    next_page_token: str
+    answered_by: str
+
+
+class PeerFailure(Exception):
+    """A peer did not answer: how (state) and why (stable reason, message)."""
+
+    def __init__(self, state: str, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.state, self.reason, self.message = state, reason, message

@@ -1,0 +1,251 @@
+"""Federated catalog search: ask this node and its peers in parallel, merge by relevance.
+
+A peer that is down, refuses or is slow makes the answer partial and says which and why; it never
+fails the whole query and never holds it past the caller's deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import time
+from collections.abc import Mapping
+from typing import Protocol
+
+from gateway.catalog.answers import (
+    ANSWERED,
+    FAILED,
+    NOT_ASKED,
+    TIMED_OUT,
+    Bucket,
+    FederatedAnswer,
+    Facets,
+    LocalAnswer,
+    PeerFailure,
+    ProvinceAnswer,
+    ScoredEntry,
+)
+from gateway.catalog.model import RESOURCE_CODE_RE, CatalogEntry
+from gateway.catalog.query import FederatedQuery, Filters, departments_for
+from gateway.catalog.store import CatalogStore, SearchFilters, SearchQuery
+from gateway.errors import InvalidArgument, NotFound, Unavailable
+
+log = logging.getLogger(__name__)
+
+
+class Labels:
+    """Chinese labels for facet values: the standard's names and this node's departments."""
+
+    def __init__(self, node: str, by_field: Mapping[str, Mapping[str, str]],
+                 departments: Mapping[str, str]) -> None:
+        self._node = node
+        self._by_field = by_field
+        self._departments = departments
+
+    def facets(self, counts: Mapping[str, Mapping[str, int]]) -> Facets:
+        out: Facets = {}
+        for name, values in counts.items():
+            if name == "department":
+                out[name] = {f"{self._node}/{code}": Bucket(self._departments.get(code, code), n)
+                             for code, n in values.items()}
+            else:
+                labels = self._by_field.get(name, {})
+                out[name] = {v: Bucket(labels.get(v, v), n) for v, n in values.items()}
+        return out
+
+
+class LocalCatalog:
+    """This node's own catalog; SQLite work runs in a thread so the event loop keeps serving."""
+
+    def __init__(self, node: str, store: CatalogStore, labels: Labels) -> None:
+        self.node = node
+        self._store = store
+        self._labels = labels
+
+    async def search(self, text: str, filters: Filters, limit: int, facets: bool = True
+                     ) -> LocalAnswer:
+        query = SearchQuery(
+            text=text,
+            filters=SearchFilters(
+                categories=filters.categories, grades=filters.grades,
+                share_types=filters.share_types,
+                departments=departments_for(self.node, filters.departments),
+                update_cycles=filters.update_cycles,
+            ),
+            limit=limit,
+            facets=facets,
+        )
+        result = await asyncio.to_thread(self._store.search, query)
+        return LocalAnswer(
+            node=self.node,
+            hits=tuple(ScoredEntry(h.entry, h.score) for h in result.hits),
+            total=result.total,
+            facets=self._labels.facets(result.facets) if facets else {},
+        )
+
+    async def get(self, code: str) -> CatalogEntry | None:
+        return await asyncio.to_thread(self._store.get, code)
+
+
+class CatalogPeer(Protocol):
+    """A peer's catalog as the federation sees it (implemented over gRPC in ``remote.py``)."""
+
+    id: str
+    name: str
+
+    async def search_local(self, text: str, filters: Filters, limit: int, timeout: float
+                           ) -> LocalAnswer: ...
+
+    async def get_local(self, code: str, timeout: float) -> CatalogEntry | None: ...
+
+
+class FederatedCatalog:
+    """The node's Catalog service: local search plus parallel fan-out, merged."""
+
+    def __init__(
+        self,
+        node: str,
+        province_names: Mapping[str, str],
+        local: LocalCatalog,
+        peers: Mapping[str, CatalogPeer],
+        *,
+        default_budget: float,
+    ) -> None:
+        self.node = node
+        self._names = dict(province_names)
+        self._local = local
+        self._peers = dict(peers)
+        self._default_budget = default_budget
+
+    def budget(self, time_remaining: float | None) -> float:
+        """Time the fan-out may take: the caller's deadline less a margin for our own reply."""
+        if time_remaining is None:
+            return self._default_budget
+        margin = min(0.05, max(0.005, time_remaining * 0.1))
+        return max(0.0, time_remaining - margin)
+
+    async def search(self, query: FederatedQuery, time_remaining: float | None
+                     ) -> FederatedAnswer:
+        budget = self.budget(time_remaining)
+        asked = set(query.provinces)
+        tasks = {p: asyncio.create_task(self._ask(p, query, budget)) for p in query.provinces}
+        results: dict[str, tuple[ProvinceAnswer, LocalAnswer | None]] = {}
+        if tasks:
+            done, pending = await asyncio.wait(tasks.values(), timeout=budget + 0.002)
+            for task in pending:
+                task.cancel()
+            for province, task in tasks.items():
+                if task in done and not task.cancelled():
+                    results[province] = task.result()
+                else:
+                    results[province] = (ProvinceAnswer(
+                        province, self._names.get(province, province), TIMED_OUT,
+                        latency_ms=budget * 1000, reason="DEADLINE_EXCEEDED",
+                        message=f"{province} did not answer within {budget * 1000:.0f} ms"), None)
+        statuses = []
+        answers: list[LocalAnswer] = []
+        for province, name in self._names.items():
+            if province not in asked:
+                statuses.append(ProvinceAnswer(province, name, NOT_ASKED))
+                continue
+            status, answer = results[province]
+            statuses.append(status)
+            if answer is not None:
+                answers.append(answer)
+        merged = heapq.nsmallest(
+            query.depth,
+            (h for a in answers for h in a.hits),
+            key=lambda h: (-h.score, h.entry.province, h.entry.code),
+        )
+        total = sum(a.total for a in answers)
+        page = tuple(merged[query.offset:query.offset + query.page_size])
+        more = query.offset + query.page_size < total
+        return FederatedAnswer(
+            hits=page,
+            total=total,
+            facets=_merge_facets(answers, self._names),
+            provinces=tuple(statuses),
+            partial=any(s.state not in (ANSWERED, NOT_ASKED) for s in statuses),
+            next_page_token=query.next_token() if more else "",
+            answered_by=self.node,
+        )
+
+    async def _ask(self, province: str, query: FederatedQuery, budget: float
+                   ) -> tuple[ProvinceAnswer, LocalAnswer | None]:
+        name = self._names.get(province, province)
+        start = time.perf_counter()
+        try:
+            if province == self.node:
+                answer = await self._local.search(query.text, query.filters, query.depth)
+            else:
+                answer = await self._peers[province].search_local(
+                    query.text, query.filters, query.depth, budget)
+        except PeerFailure as exc:
+            elapsed = (time.perf_counter() - start) * 1000
+            return ProvinceAnswer(province, name, exc.state, latency_ms=elapsed,
+                                  reason=exc.reason, message=exc.message), None
+        except Exception:  # a local failure must not fail the whole federated answer
+            log.exception("catalog search failed on %s", province)
+            elapsed = (time.perf_counter() - start) * 1000
+            return ProvinceAnswer(province, name, FAILED, latency_ms=elapsed, reason="INTERNAL",
+                                  message=f"{province} failed to search"), None
+        elapsed = (time.perf_counter() - start) * 1000
+        return ProvinceAnswer(province, name, ANSWERED, total=answer.total,
+                              latency_ms=elapsed), answer
+
+    async def get(self, code: str, time_remaining: float | None) -> CatalogEntry:
+        if not RESOURCE_CODE_RE.match(code):
+            raise InvalidArgument("code", "not a resource code (类项目[细目]/顺序码, e.g. "
+                                  "101001/320001)", reason="BAD_RESOURCE_CODE")
+        entry = await self._local.get(code)
+        if entry is not None:
+            return entry
+        budget = self.budget(time_remaining)
+        tasks = {asyncio.create_task(self._get_from(p, code, budget)): p for p in self._peers}
+        silent: list[str] = []
+        try:
+            for next_done in asyncio.as_completed(list(tasks), timeout=budget + 0.002):
+                try:
+                    found = await next_done
+                except TimeoutError:
+                    raise
+                if isinstance(found, CatalogEntry):
+                    return found
+                if isinstance(found, str):
+                    silent.append(found)
+        except TimeoutError:
+            silent.extend(p for t, p in tasks.items() if not t.done())
+        finally:
+            for task in tasks:
+                task.cancel()
+        if silent:
+            raise Unavailable(
+                f"resource {code} not found on the provinces that answered; "
+                f"{', '.join(sorted(silent))} did not answer",
+                reason="PROVINCES_UNAVAILABLE", metadata={"unavailable": ",".join(sorted(silent))})
+        raise NotFound(f"no province has resource {code}", reason="RESOURCE_NOT_FOUND",
+                       metadata={"code": code})
+
+    async def _get_from(self, province: str, code: str, budget: float
+                        ) -> CatalogEntry | str | None:
+        """The entry, None when the peer doesn't have it, or the peer's id when it failed."""
+        try:
+            return await self._peers[province].get_local(code, budget)
+        except PeerFailure:
+            return province
+
+
+def _merge_facets(answers: list[LocalAnswer], names: Mapping[str, str]) -> Facets:
+    merged: dict[str, dict[str, list]] = {}
+    for answer in answers:
+        for name, buckets in answer.facets.items():
+            into = merged.setdefault(name, {})
+            for value, bucket in buckets.items():
+                slot = into.setdefault(value, [bucket.label, 0])
+                slot[1] += bucket.count
+    facets: Facets = {n: {v: Bucket(lbl, c) for v, (lbl, c) in b.items()}
+                      for n, b in merged.items()}
+    facets["province"] = {a.node: Bucket(names.get(a.node, a.node), a.total)
+                          for a in answers if a.total}
+    return facets

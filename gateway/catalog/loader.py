@@ -1,0 +1,43 @@
+"""Fills a node's catalog store from the seed generator when it is empty or seeded differently."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from gateway.catalog.seed import generate_entries
+from gateway.catalog.store import CatalogStore
+from gateway.crosswalk import Crosswalk
+from gateway.standard import Standard
+
+log = logging.getLogger(__name__)
+SEED_META_KEY = "seed"
+
+
+def seed_signature(province: str, entries: int, seed: int, standard: Standard) -> str:
+    return f"{province}:{entries}:{seed}:{standard.fingerprint}"
+
+
+def ensure_seeded(
+    store: CatalogStore,
+    *,
+    province: str,
+    entries: int,
+    seed: int,
+    standard: Standard,
+    crosswalk: Crosswalk,
+    departments,
+    force: bool = False,
+) -> float | None:
+    """Seed unless the store already holds exactly this seed; returns seconds taken, or None."""
+    signature = seed_signature(province, entries, seed, standard)
+    if not force and store.get_meta(SEED_META_KEY) == signature and store.count() == entries:
+        return None
+    start = time.perf_counter()
+    store.clear()
+    store.insert_many(generate_entries(province, entries, standard=standard, crosswalk=crosswalk,
+                                       departments=departments, seed=seed))
+    store.set_meta(SEED_META_KEY, signature)
+    elapsed = time.perf_counter() - start
+    log.info("seeded %s with %d catalog entries in %.1f s", province, entries, elapsed)
+    return elapsed

@@ -1,0 +1,119 @@
+"""Chinese full-text segmentation for the catalog's FTS5 index: index tokens and safe MATCH queries.
+
+SQLite's own tokenizers do not fit Chinese here: ``trigram`` finds nothing for the two-character
+words most searches use (户籍, 社保, 医保) and its LIKE support misbehaves on non-ASCII text in
+SQLite 3.40. So segmentation happens in Python and FTS5 only ever sees space-separated tokens:
+
+* a run of CJK ideographs becomes its overlapping bigrams plus the run's last character as a
+  unigram (``户籍人口`` → ``户籍 籍人 人口 口``). Every character of the run then starts some token,
+  so the prefix query ``"X"*`` finds every occurrence of a single character X;
+* a run of ASCII letters and digits becomes one lowercase word;
+* everything else (punctuation, full-width or not, emoji, control characters) separates.
+
+Queries are built from the same segmentation, and every token is quoted: no user text can ever be
+read as FTS5 syntax (operators, column filters, ``NEAR``, ``*``, parentheses, quotes).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+__all__ = [
+    "FTS_TOKENIZER",
+    "TEXTINDEX_VERSION",
+    "index_text",
+    "match_expression",
+    "normalize",
+    "query_terms",
+]
+
+#: Bumped whenever index tokens change: an index built by another version must be rebuilt, both
+#: because old tokens would not match new queries and because the contentless FTS table deletes
+#: rows by re-tokenizing them.
+TEXTINDEX_VERSION = "1"
+
+#: The FTS5 ``tokenize`` option the store must use. Our tokens never contain a space and contain
+#: only ASCII alphanumerics or CJK ideographs, so all FTS5 has to do is split on spaces. ``Cn``
+#: (unassigned) is a token category because SQLite's Unicode tables are older than some CJK
+#: extension blocks and would otherwise call a recent ideograph a separator, silently splitting a
+#: bigram in two; ``remove_diacritics 0`` because there is nothing to fold and folding must never
+#: merge two distinct tokens.
+FTS_TOKENIZER = "unicode61 remove_diacritics 0 categories 'L* N* Co Cn'"
+
+# CJK Unified Ideographs and their extensions, compatibility ideographs (most are folded by NFKC,
+# a few are not) and 〇, the ideographic zero used in dates such as 二〇二二年.
+_CJK_RANGES = (
+    "\u3007"
+    "\u3400-\u4dbf"
+    "\u4e00-\u9fff"
+    "\uf900-\ufaff"
+    "\U00020000-\U0002fa1f"
+    "\U00030000-\U000323af"
+)
+_SEGMENT_RE = re.compile(rf"([{_CJK_RANGES}]+)|([a-z0-9]+)")
+
+
+def normalize(text: str) -> str:
+    """NFKC (full-width → half-width, compatibility ideographs → unified) and lower case."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def _segments(text: str) -> list[tuple[bool, str]]:
+    """Split normalized text into ``(is_cjk, run)`` pairs; separators are dropped."""
+    return [(bool(m.group(1)), m.group(0)) for m in _SEGMENT_RE.finditer(normalize(text))]
+
+
+def _cjk_tokens(run: str) -> list[str]:
+    tokens = [run[i : i + 2] for i in range(len(run) - 1)]
+    tokens.append(run[-1])
+    return tokens
+
+
+def index_text(*texts: str) -> str:
+    """The space-joined index tokens of ``texts``; each text is segmented on its own.
+
+    Several texts (for example the names of a resource's data items) share one column without
+    forming bigrams across their boundaries, since each ends in its own unigram.
+    """
+    tokens: list[str] = []
+    for text in texts:
+        for is_cjk, run in _segments(text):
+            if is_cjk:
+                tokens.extend(_cjk_tokens(run))
+            else:
+                tokens.append(run)
+    return " ".join(tokens)
+
+
+def _quote(token: str) -> str:
+    # Tokens hold only [a-z0-9] and ideographs, but quoting with doubled quotes keeps the
+    # expression safe even if the segmentation rules are widened later.
+    return '"' + token.replace('"', '""') + '"'
+
+
+def query_terms(text: str) -> list[str]:
+    """The FTS5 sub-expressions for ``text``, one per segment; all must match.
+
+    Whitespace and punctuation both separate terms: ``户籍·迁入`` asks for 户籍 and 迁入.
+    """
+    terms: list[str] = []
+    for is_cjk, run in _segments(text):
+        if not is_cjk or len(run) == 1:
+            # ASCII words match as prefix or exactly (``gb`` finds ``gb11643``); a single
+            # ideograph is the first character of a bigram or a run's final unigram.
+            term = _quote(run) + " *"
+        else:
+            # The bigrams as one phrase: adjacent positions, so the characters must be adjacent
+            # in the source. A run's final unigram never sits between two bigrams of one phrase.
+            term = _quote(" ".join(run[i : i + 2] for i in range(len(run) - 1)))
+        if term not in terms:
+            terms.append(term)
+    return terms
+
+
+def match_expression(text: str) -> str | None:
+    """An FTS5 MATCH expression for the user's ``text``, or ``None`` when it has no searchable
+    token (empty, or only punctuation and symbols)."""
+    terms = query_terms(text)
+    return " AND ".join(terms) if terms else None

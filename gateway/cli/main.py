@@ -1,0 +1,52 @@
+"""``yrdgw``: entry point and argument parsing; each verb lives in its own module."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+import grpc
+
+from gateway.cli import catalog_cmds, run_cmds
+from gateway.errors import ConfigError
+from gateway.status import failure_of
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="yrdgw", description="yrd-gateway: the Yangtze River Delta federated data gateway")
+    parser.add_argument("--federation", help="federation file (default: config/federation.yaml "
+                        "or $YRD_FEDERATION)")
+    parser.add_argument("--insecure", action="store_true",
+                        help="plaintext gRPC, no TLS: local experiments only")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run_cmds.register(sub)
+    catalog_cmds.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"error: configuration: {exc}", file=sys.stderr)
+        return 2
+    except grpc.RpcError as exc:
+        failure = failure_of(exc)
+        node = f" (refused by {failure.node})" if failure.node else ""
+        print(f"error: {failure.code.name} {failure.reason}{node}: {failure.message}",
+              file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""``yrdgw certs | seed | node | up``: set up and run the federation."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import time
+
+from gateway.certs import create_federation_certs
+from gateway.config import load_federation, load_node
+
+log = logging.getLogger("yrdgw")
+
+
+def register(sub) -> None:
+    c = sub.add_parser("certs", help="create the federation CA and one certificate per node")
+    c.add_argument("--days", type=int, default=825)
+    c.add_argument("--force", action="store_true", help="replace existing certificates")
+    c.set_defaults(func=certs)
+
+    s = sub.add_parser("seed", help="fill a node's catalog with generated entries")
+    s.add_argument("--node", required=True)
+    s.add_argument("--entries", type=int, help="catalog size (default: the node config's)")
+    s.add_argument("--force", action="store_true", help="reseed even if already seeded")
+    s.set_defaults(func=seed)
+
+    n = sub.add_parser("node", help="run one node in the foreground")
+    n.add_argument("--node", required=True)
+    n.add_argument("--entries", type=int, help="catalog size to seed (default: node config)")
+    n.add_argument("--grace", type=float, default=5.0, help="seconds to drain on SIGTERM")
+    n.set_defaults(func=node)
+
+    u = sub.add_parser("up", help="run all four nodes locally until Ctrl-C")
+    u.add_argument("--entries", type=int, help="catalog entries per province")
+    u.add_argument("--demo", action="store_true", help="show a federated search once up")
+    u.add_argument("--exit-after-demo", action="store_true", help="stop after the demo")
+    u.set_defaults(func=up)
+
+
+def certs(args) -> int:
+    fed = load_federation(args.federation)
+    written = create_federation_certs(fed.certs_dir, fed.nodes, days=args.days,
+                                      overwrite=args.force)
+    if written:
+        print(f"wrote {len(written)} files to {fed.certs_dir}")
+    else:
+        print(f"certificates in {fed.certs_dir} are present and valid")
+    return 0
+
+
+def seed(args) -> int:
+    from gateway.catalog.loader import ensure_seeded
+    from gateway.catalog.seed import load_departments
+    from gateway.catalog.store import CatalogStore
+    from gateway.crosswalk import load_crosswalk
+    from gateway.standard import load_standard
+
+    fed = load_federation(args.federation)
+    cfg = load_node(fed, args.node)
+    standard = load_standard(fed.standard_path)
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    store = CatalogStore(cfg.catalog_db)
+    try:
+        entries = args.entries if args.entries is not None else cfg.seed.entries
+        took = ensure_seeded(store, province=args.node, entries=entries, seed=cfg.seed.seed,
+                             standard=standard,
+                             crosswalk=load_crosswalk(cfg.crosswalk_path, standard),
+                             departments=load_departments(cfg.departments_path).departments,
+                             force=args.force)
+        if took is None:
+            print(f"{args.node}: already seeded with {entries} entries")
+        else:
+            print(f"{args.node}: seeded {entries} entries in {took:.1f} s "
+                  f"({entries / max(took, 1e-9):,.0f} entries/s)")
+    finally:
+        store.close()
+    return 0
+
+
+def node(args) -> int:
+    from gateway.node import Node, NodeOptions
+
+    fed = load_federation(args.federation)
+    options = NodeOptions(insecure=args.insecure, entries=args.entries)
+    return asyncio.run(_serve(Node(fed, args.node, options), args.grace))
+
+
+async def _serve(node, grace: float) -> int:
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    await node.start()
+    await stopping.wait()
+    log.info("node %s: draining (grace %.1f s)", node.id, grace)
+    await node.stop(grace)
+    return 0
+
+
+def up(args) -> int:
+    from gateway.cli.demo import run_demo
+    from gateway.supervisor import NodeProcesses
+
+    fed = load_federation(args.federation)
+    if not args.insecure:
+        create_federation_certs(fed.certs_dir, fed.nodes)
+    procs = NodeProcesses(fed, insecure=args.insecure, entries=args.entries)
+    stop = False
+
+    def on_signal(signum, frame):
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    started = time.perf_counter()
+    try:
+        procs.start_all()
+        print(f"starting {len(fed.nodes)} nodes (logs in {fed.data_dir}/<node>/node.log) ...",
+              flush=True)
+        procs.wait_ready(timeout=1800)
+        print(f"federation up in {time.perf_counter() - started:.1f} s:")
+        for n in fed.nodes.values():
+            print(f"  {n.id} {n.name} ({n.region_code})  client {n.client}  peer {n.peer}")
+        if args.demo:
+            run_demo(fed, procs, insecure=args.insecure)
+        if args.exit_after_demo:
+            return 0
+        print("\nrunning; press Ctrl-C to stop all nodes", flush=True)
+        while not stop:
+            for node_id, proc in list(procs.procs.items()):
+                if proc.poll() is not None:
+                    print(f"warning: node {node_id} exited with {proc.returncode}; see "
+                          f"{procs.log_path(node_id)}", file=sys.stderr)
+                    procs.procs.pop(node_id)
+            time.sleep(0.2)
+        return 0
+    finally:
+        print("stopping nodes ...", flush=True)
+        procs.stop_all()
+        print("stopped")

@@ -1,0 +1,126 @@
+"""The gateway's error root.
+
+Hierarchy (every expected failure carries a gRPC status and a stable, machine-readable reason)::
+
+    GatewayError
+    ├── InvalidArgument        INVALID_ARGUMENT     (field named)
+    ├── NotFound               NOT_FOUND
+    ├── Unauthenticated        UNAUTHENTICATED
+    ├── PermissionDenied       PERMISSION_DENIED
+    ├── ResourceExhausted      RESOURCE_EXHAUSTED
+    ├── FailedPrecondition     FAILED_PRECONDITION
+    ├── Unavailable            UNAVAILABLE          (names the node that is unavailable)
+    ├── DeadlineExceeded       DEADLINE_EXCEEDED
+    └── Internal               INTERNAL             (fixed message; details only in the log)
+
+``ConfigError`` is separate: it stops a node at start-up and never reaches a client.
+One interceptor (``gateway.server.errors``) turns a ``GatewayError`` into a status with
+``google.rpc.ErrorInfo`` details naming the refusing node.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+ERROR_DOMAIN = "yrd-gateway"
+
+
+class ConfigError(Exception):
+    """A configuration file is wrong: names the file, the key and what was expected."""
+
+    def __init__(self, path: object, key: str, expected: str) -> None:
+        self.path = str(path)
+        self.key = key
+        self.expected = expected
+        super().__init__(f"{self.path}: {key}: {expected}")
+
+
+class GatewayError(Exception):
+    """An expected refusal: a gRPC status, a stable reason and a message safe to show a caller."""
+
+    code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
+    default_reason: str = "UNKNOWN"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        field: str | None = None,
+        node: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason or self.default_reason
+        self.field = field
+        #: The node that refused. Filled in by the translation interceptor when left empty.
+        self.node = node
+        self.metadata = dict(metadata or {})
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.reason}: {self.message})"
+
+
+class InvalidArgument(GatewayError):
+    code = grpc.StatusCode.INVALID_ARGUMENT
+    default_reason = "INVALID_ARGUMENT"
+
+    def __init__(self, field: str, message: str, *, reason: str | None = None, **kw) -> None:
+        super().__init__(f"{field}: {message}", reason=reason, field=field, **kw)
+
+
+class NotFound(GatewayError):
+    code = grpc.StatusCode.NOT_FOUND
+    default_reason = "NOT_FOUND"
+
+
+class Unauthenticated(GatewayError):
+    code = grpc.StatusCode.UNAUTHENTICATED
+    default_reason = "UNAUTHENTICATED"
+
+
+class PermissionDenied(GatewayError):
+    code = grpc.StatusCode.PERMISSION_DENIED
+    default_reason = "PERMISSION_DENIED"
+
+
+class ResourceExhausted(GatewayError):
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    default_reason = "RESOURCE_EXHAUSTED"
+
+
+class FailedPrecondition(GatewayError):
+    code = grpc.StatusCode.FAILED_PRECONDITION
+    default_reason = "FAILED_PRECONDITION"
+
+
+class Unavailable(GatewayError):
+    code = grpc.StatusCode.UNAVAILABLE
+    default_reason = "UNAVAILABLE"
+
+
+class DeadlineExceeded(GatewayError):
+    code = grpc.StatusCode.DEADLINE_EXCEEDED
+    default_reason = "DEADLINE_EXCEEDED"
+
+
+class Internal(GatewayError):
+    code = grpc.StatusCode.INTERNAL
+    default_reason = "INTERNAL"
+
+    def __init__(self, message: str = "internal error", **kw) -> None:
+        super().__init__(message, **kw)
+
+
+ALL_ERRORS: tuple[type[GatewayError], ...] = (
+    InvalidArgument,
+    NotFound,
+    Unauthenticated,
+    PermissionDenied,
+    ResourceExhausted,
+    FailedPrecondition,
+    Unavailable,
+    DeadlineExceeded,
+    Internal,
+)

@@ -1,0 +1,145 @@
+"""One node = one process = one province: loads its config, opens its stores, serves two ports.
+
+The client port serves apps, operators and the CLI; the peer port serves other nodes over mutual
+TLS. Both carry the same error translation; the peer port also checks who calls and on which
+standard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from grpc import aio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
+
+from gateway._pb.yrd.v1 import catalog_pb2, catalog_pb2_grpc, federation_pb2, federation_pb2_grpc
+from gateway.catalog.federated import FederatedCatalog, Labels, LocalCatalog
+from gateway.catalog.loader import ensure_seeded
+from gateway.catalog.query import QueryValidator
+from gateway.catalog.remote import GrpcCatalogPeer
+from gateway.catalog.seed import load_departments
+from gateway.catalog.store import CatalogStore
+from gateway.config import FederationConfig, NodeConfig, load_node
+from gateway.crosswalk import load_crosswalk
+from gateway.peers import CHANNEL_OPTIONS, Peers
+from gateway.server.guards import PeerGuard
+from gateway.server.interceptors import ErrorTranslator
+from gateway.servicers.catalog import CatalogServicer
+from gateway.servicers.federation import FederationServicer
+from gateway.standard import load_standard
+from gateway.tls import NodeTLS
+
+log = logging.getLogger(__name__)
+
+SERVER_OPTIONS = [opt for opt in CHANNEL_OPTIONS if "message_length" in opt[0]] + [
+    ("grpc.so_reuseport", 0),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeOptions:
+    insecure: bool = False
+    """Plaintext on both ports: local experiments only."""
+    entries: int | None = None
+    """Catalog size to seed; None means the node config's."""
+
+
+class Node:
+    def __init__(self, fed: FederationConfig, node_id: str, options: NodeOptions = NodeOptions()
+                 ) -> None:
+        self.fed = fed
+        self.id = node_id
+        self.address = fed.node(node_id)
+        self.config: NodeConfig = load_node(fed, node_id)
+        self.options = options
+        self.standard = load_standard(fed.standard_path)
+        self.crosswalk = load_crosswalk(self.config.crosswalk_path, self.standard)
+        self.departments = load_departments(self.config.departments_path)
+        self._servers: list[aio.Server] = []
+        self._store: CatalogStore | None = None
+        self._peers: Peers | None = None
+        self._health: HealthServicer | None = None
+        self.seed_seconds: float | None = None
+
+    async def start(self) -> None:
+        cfg = self.config
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        tls = None if self.options.insecure else NodeTLS.load(self.fed.certs_dir, self.id)
+        store = self._store = CatalogStore(cfg.catalog_db)
+        self.seed_seconds = await asyncio.to_thread(
+            ensure_seeded, store, province=self.id,
+            entries=self.options.entries if self.options.entries is not None else cfg.seed.entries,
+            seed=cfg.seed.seed, standard=self.standard, crosswalk=self.crosswalk,
+            departments=self.departments.departments,
+        )
+        names = {n.id: n.name for n in self.fed.nodes.values()}
+        category_names = {c.code: c.full_name for c in self.standard.categories.values()}
+        labels = Labels(self.id, {
+            "category": category_names,
+            "grade": {g.id: g.name for g in self.standard.grades.values()},
+            "share_type": {t.id: t.name for t in self.standard.share_types.values()},
+            "update_cycle": {t.id: t.name for t in self.standard.update_cycles.values()},
+        }, {d.code: d.name for d in self.departments.departments})
+        local = LocalCatalog(self.id, store, labels)
+        peers = self._peers = Peers(self.fed, self.id, self.standard, tls)
+        catalog = FederatedCatalog(
+            self.id, names, local, {p.id: GrpcCatalogPeer(p) for p in peers},
+            default_budget=cfg.search.peer_timeout_ms / 1000,
+        )
+        validator = QueryValidator(
+            provinces=tuple(self.fed.nodes), self_id=self.id,
+            categories=category_names, grades=tuple(self.standard.grades),
+            share_types=tuple(self.standard.share_types),
+            update_cycles=tuple(self.standard.update_cycles), settings=cfg.search,
+        )
+        health = self._health = HealthServicer()
+
+        client = aio.server(interceptors=[ErrorTranslator(self.id)], options=SERVER_OPTIONS)
+        catalog_pb2_grpc.add_CatalogServicer_to_server(
+            CatalogServicer(catalog, validator, names, category_names), client)
+        health_pb2_grpc.add_HealthServicer_to_server(health, client)
+        reflection.enable_server_reflection((
+            catalog_pb2.DESCRIPTOR.services_by_name["Catalog"].full_name,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ), client)
+
+        guard = PeerGuard(self.id, self.fed.nodes, self.standard, insecure=self.options.insecure)
+        peer = aio.server(interceptors=[ErrorTranslator(self.id, [guard])], options=SERVER_OPTIONS)
+        federation_pb2_grpc.add_FederationServicer_to_server(FederationServicer(
+            self.id, self.address.name, self.standard, local, cfg.search, category_names, names),
+            peer)
+        health_pb2_grpc.add_HealthServicer_to_server(health, peer)
+        _ = federation_pb2  # the peer port's services are listed by the health service only
+
+        if tls is None:
+            client.add_insecure_port(self.address.client)
+            peer.add_insecure_port(self.address.peer)
+        else:
+            client.add_secure_port(self.address.client, tls.client_port_server_credentials())
+            peer.add_secure_port(self.address.peer, tls.peer_server_credentials())
+        self._servers = [client, peer]
+        for server in self._servers:
+            await server.start()
+        await health.set("", health_pb2.HealthCheckResponse.SERVING)
+        await health.set(catalog_pb2.DESCRIPTOR.services_by_name["Catalog"].full_name,
+                         health_pb2.HealthCheckResponse.SERVING)
+        log.info("node %s (%s) serving: client %s, peer %s%s", self.id, self.address.name,
+                 self.address.client, self.address.peer, " [INSECURE]" if tls is None else "")
+
+    async def wait(self) -> None:
+        await asyncio.gather(*(s.wait_for_termination() for s in self._servers))
+
+    async def stop(self, grace: float = 5.0) -> None:
+        if self._health is not None:
+            await self._health.enter_graceful_shutdown()
+        await asyncio.gather(*(s.stop(grace) for s in self._servers))
+        if self._peers is not None:
+            await self._peers.close()
+        if self._store is not None:
+            self._store.close()
+        log.info("node %s stopped", self.id)

@@ -1,0 +1,141 @@
+"""Channels to the other nodes of the federation, one long-lived channel per peer.
+
+A node talks to a peer only after both agree on the shared standard (``Hello``); every call
+carries this node's id, the standard's fingerprint and the hop count in metadata.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+
+import grpc
+from grpc import aio
+
+from gateway._pb.yrd.v1 import federation_pb2, federation_pb2_grpc
+from gateway.config import FederationConfig, NodeAddress
+from gateway.errors import FailedPrecondition
+from gateway.standard import Standard
+from gateway.tls import NodeTLS, channel_options_for
+
+log = logging.getLogger(__name__)
+
+MD_NODE = "yrd-node"
+MD_STANDARD = "yrd-standard"
+MD_HOPS = "yrd-hops"
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+
+CHANNEL_OPTIONS = [
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    # Reconnect quickly after a peer restarts; the breaker decides whether to try at all.
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 2_000),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.enable_retries", 0),
+]
+
+
+def standard_ref(standard: Standard) -> federation_pb2.StandardRef:
+    return federation_pb2.StandardRef(
+        id=standard.id, version=standard.version, digest=standard.digest
+    )
+
+
+def describe_ref(ref: federation_pb2.StandardRef) -> str:
+    return f"{ref.id}@{ref.version}#{ref.digest[:12]}"
+
+
+class Peer:
+    """One peer node: its channel, stub and the result of the standard handshake."""
+
+    def __init__(
+        self, address: NodeAddress, channel: aio.Channel, self_id: str, standard: Standard
+    ) -> None:
+        self.address = address
+        self.id = address.id
+        self.name = address.name
+        self.channel = channel
+        self.federation = federation_pb2_grpc.FederationStub(channel)
+        self._self_id = self_id
+        self._standard = standard
+        self._agreed_at: float | None = None
+        self._lock = asyncio.Lock()
+
+    def metadata(self, hops: int = 1, extra: Mapping[str, str] | None = None):
+        md = [(MD_NODE, self._self_id), (MD_STANDARD, self._standard.fingerprint),
+              (MD_HOPS, str(hops))]
+        if extra:
+            md.extend(extra.items())
+        return tuple(md)
+
+    async def ensure_agreed(self, timeout: float) -> None:
+        """Exchange standards once per connection; refuse a peer on another version."""
+        if self._agreed_at is not None:
+            return
+        async with self._lock:
+            if self._agreed_at is not None:
+                return
+            reply = await self.federation.Hello(
+                federation_pb2.HelloRequest(node=self._self_id, standard=standard_ref(self._standard)),
+                timeout=timeout,
+                metadata=self.metadata(),
+            )
+            ours = standard_ref(self._standard)
+            theirs = reply.standard
+            if (theirs.id, theirs.version, theirs.digest) != (ours.id, ours.version, ours.digest):
+                raise FailedPrecondition(
+                    f"peer {self.id} speaks standard {describe_ref(theirs)}, this node speaks "
+                    f"{describe_ref(ours)}; refusing to federate",
+                    reason="STANDARD_MISMATCH",
+                    metadata={"peer": self.id, "peer_standard": describe_ref(theirs),
+                              "local_standard": describe_ref(ours)},
+                )
+            self._agreed_at = time.monotonic()
+
+    def forget_agreement(self) -> None:
+        """After a failure the peer may have restarted with another standard: ask again."""
+        self._agreed_at = None
+
+
+class Peers:
+    """All peers of one node, created once at start-up and closed at shutdown."""
+
+    def __init__(
+        self,
+        fed: FederationConfig,
+        self_id: str,
+        standard: Standard,
+        tls: NodeTLS | None,
+    ) -> None:
+        self._peers: dict[str, Peer] = {}
+        for address in fed.peers_of(self_id):
+            if tls is None:
+                channel = aio.insecure_channel(address.peer, options=CHANNEL_OPTIONS)
+            else:
+                channel = aio.secure_channel(
+                    address.peer,
+                    tls.channel_credentials(),
+                    options=CHANNEL_OPTIONS + channel_options_for(address.id),
+                )
+            self._peers[address.id] = Peer(address, channel, self_id, standard)
+
+    def __iter__(self):
+        return iter(self._peers.values())
+
+    def __contains__(self, node_id: str) -> bool:
+        return node_id in self._peers
+
+    def get(self, node_id: str) -> Peer:
+        return self._peers[node_id]
+
+    async def close(self) -> None:
+        await asyncio.gather(*(p.channel.close(grace=None) for p in self._peers.values()))
+
+
+def is_timeout(exc: grpc.RpcError) -> bool:
+    return exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED

@@ -1,0 +1,67 @@
+"""Translation between ``GatewayError`` and gRPC statuses carrying ``google.rpc.ErrorInfo``.
+
+The server side builds the status (one place); the client side (peers, CLI) reads it back so a
+refusal keeps its reason and the node that refused across every hop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from gateway.errors import ERROR_DOMAIN, GatewayError
+
+DETAILS_KEY = "grpc-status-details-bin"
+
+
+def to_status(err: GatewayError, node: str) -> grpc.Status:
+    """The status a client sees for ``err``, with ErrorInfo naming the refusing node."""
+    meta = {"node": err.node or node, **err.metadata}
+    if err.field:
+        meta["field"] = err.field
+    info = error_details_pb2.ErrorInfo(reason=err.reason, domain=ERROR_DOMAIN, metadata=meta)
+    detail = any_pb2.Any()
+    detail.Pack(info)
+    message = f"[{meta['node']}] {err.message}"
+    return rpc_status.to_status(
+        status_pb2.Status(code=err.code.value[0], message=message, details=[detail])
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RpcFailure:
+    """What a client learns from a failed call: status, stable reason, refusing node."""
+
+    code: grpc.StatusCode
+    message: str
+    reason: str
+    node: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+def failure_of(exc: grpc.RpcError) -> RpcFailure:
+    """Read code, message and ErrorInfo from a failed call (sync or aio)."""
+    code = exc.code() if callable(getattr(exc, "code", None)) else grpc.StatusCode.UNKNOWN
+    message = exc.details() if callable(getattr(exc, "details", None)) else str(exc)
+    trailers = exc.trailing_metadata() if callable(getattr(exc, "trailing_metadata", None)) else ()
+    for key, value in trailers or ():
+        if key != DETAILS_KEY:
+            continue
+        status = status_pb2.Status.FromString(value)
+        for detail in status.details:
+            info = error_details_pb2.ErrorInfo()
+            if detail.Is(info.DESCRIPTOR) and detail.Unpack(info):
+                meta = dict(info.metadata)
+                return RpcFailure(code, message or "", info.reason, meta.get("node", ""), meta)
+    return RpcFailure(code, message or "", code.name if code else "UNKNOWN")
+
+
+def code_number(code: grpc.StatusCode) -> int:
+    return int(code.value[0])
+
+
+assert code_number(grpc.StatusCode.INTERNAL) == code_pb2.INTERNAL

@@ -1,0 +1,141 @@
+"""Runs nodes as separate OS processes: `yrdgw up`, the fault-injection tests, soak and bench.
+
+Each node is a real process with its own SQLite files; the supervisor can stop, kill -9, pause
+(SIGSTOP) and resume any of them, and waits for readiness through the gRPC health service.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from gateway.cli.connect import open_channel
+from gateway.config import FederationConfig
+
+
+class NodeProcesses:
+    def __init__(self, fed: FederationConfig, *, insecure: bool = False,
+                 entries: int | None = None, extra_args: Iterable[str] = (),
+                 env: dict[str, str] | None = None) -> None:
+        self.fed = fed
+        self.insecure = insecure
+        self.entries = entries
+        self.extra_args = tuple(extra_args)
+        self.env = env
+        self.procs: dict[str, subprocess.Popen] = {}
+        self._logs: dict[str, object] = {}
+
+    def log_path(self, node_id: str) -> Path:
+        return self.fed.data_dir / node_id / "node.log"
+
+    def command(self, node_id: str) -> list[str]:
+        cmd = [sys.executable, "-m", "gateway.cli.main", "--federation", str(self.fed.path)]
+        if self.insecure:
+            cmd.append("--insecure")
+        cmd += ["node", "--node", node_id, *self.extra_args]
+        if self.entries is not None:
+            cmd += ["--entries", str(self.entries)]
+        return cmd
+
+    def start(self, node_id: str) -> subprocess.Popen:
+        log_path = self.log_path(node_id)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(log_path, "ab")  # noqa: SIM115 - closed in _reap
+        env = {**os.environ, **(self.env or {}), "PYTHONUNBUFFERED": "1"}
+        proc = subprocess.Popen(self.command(node_id), stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        self.procs[node_id] = proc
+        self._logs[node_id] = log
+        return proc
+
+    def start_all(self, node_ids: Iterable[str] | None = None) -> None:
+        for node_id in node_ids or self.fed.nodes:
+            self.start(node_id)
+
+    def is_serving(self, node_id: str, timeout: float = 0.5) -> bool:
+        channel = open_channel(self.fed, node_id, insecure=self.insecure)
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=timeout)
+            return reply.status == health_pb2.HealthCheckResponse.SERVING
+        except grpc.RpcError:
+            return False
+        finally:
+            channel.close()
+
+    def wait_ready(self, node_ids: Iterable[str] | None = None, timeout: float = 120.0) -> None:
+        waiting = list(node_ids or self.procs)
+        deadline = time.monotonic() + timeout
+        while waiting:
+            for node_id in list(waiting):
+                proc = self.procs.get(node_id)
+                if proc is not None and proc.poll() is not None:
+                    raise RuntimeError(f"node {node_id} exited with {proc.returncode}; see "
+                                       f"{self.log_path(node_id)}:\n{self.tail(node_id)}")
+                if self.is_serving(node_id):
+                    waiting.remove(node_id)
+            if waiting and time.monotonic() > deadline:
+                raise TimeoutError(f"nodes not ready after {timeout:.0f} s: {', '.join(waiting)}")
+            if waiting:
+                time.sleep(0.1)
+
+    def tail(self, node_id: str, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path(node_id).read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+    def signal(self, node_id: str, sig: int) -> None:
+        proc = self.procs[node_id]
+        if proc.poll() is None:
+            proc.send_signal(sig)
+
+    def pause(self, node_id: str) -> None:
+        self.signal(node_id, signal.SIGSTOP)
+
+    def resume(self, node_id: str) -> None:
+        self.signal(node_id, signal.SIGCONT)
+
+    def kill(self, node_id: str) -> None:
+        """kill -9: no chance to flush or close anything."""
+        self.signal(node_id, signal.SIGKILL)
+        self._reap(node_id, 10)
+
+    def stop(self, node_id: str, timeout: float = 15.0) -> int | None:
+        """SIGTERM and wait for a clean exit; SIGKILL if it does not come."""
+        proc = self.procs.get(node_id)
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGCONT)  # a paused process cannot handle SIGTERM
+            proc.send_signal(signal.SIGTERM)
+        return self._reap(node_id, timeout)
+
+    def stop_all(self, timeout: float = 15.0) -> None:
+        for node_id in list(self.procs):
+            proc = self.procs[node_id]
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)
+                proc.send_signal(signal.SIGTERM)
+        for node_id in list(self.procs):
+            self._reap(node_id, timeout)
+
+    def _reap(self, node_id: str, timeout: float) -> int | None:
+        proc = self.procs.pop(node_id)
+        try:
+            code = proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = proc.wait()
+        log = self._logs.pop(node_id, None)
+        if log is not None:
+            log.close()  # type: ignore[attr-defined]
+        return code

@@ -1,0 +1,71 @@
+"""Shared fixtures: real federations on loopback ports with real certificates and SQLite files."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gateway.certs import create_federation_certs
+
+ROOT = Path(__file__).resolve().parent.parent
+NODE_IDS = ("js", "sh", "zj", "ah")
+NAMES = {"js": ("江苏", "320000"), "sh": ("上海", "310000"), "zj": ("浙江", "330000"),
+         "ah": ("安徽", "340000")}
+
+
+def free_ports(n: int) -> list[int]:
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def write_federation(
+    tmp: Path,
+    certs_dir: Path,
+    *,
+    node_ids: Iterable[str] = NODE_IDS,
+    standard: Path | None = None,
+    nodes_dir: Path | None = None,
+    peer_overrides: dict[str, str] | None = None,
+) -> Path:
+    """A federation file on fresh loopback ports, data in ``tmp``; returns its path."""
+    node_ids = list(node_ids)
+    ports = free_ports(3 * len(node_ids))
+    nodes = {}
+    for i, node_id in enumerate(node_ids):
+        name, region = NAMES[node_id]
+        nodes[node_id] = {
+            "name": name, "region_code": region,
+            "client": f"127.0.0.1:{ports[3 * i]}",
+            "peer": (peer_overrides or {}).get(node_id, f"127.0.0.1:{ports[3 * i + 1]}"),
+            "ops": f"127.0.0.1:{ports[3 * i + 2]}",
+        }
+    doc = {
+        "federation": "yrd-test",
+        "standard": str(standard or ROOT / "config" / "standard" / "yrd-standard.yaml"),
+        "certs_dir": str(certs_dir),
+        "data_dir": str(tmp / "var"),
+        "nodes_dir": str(nodes_dir or ROOT / "nodes"),
+        "nodes": nodes,
+    }
+    path = tmp / "federation.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def certs_dir(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("certs")
+    create_federation_certs(path, NODE_IDS)
+    return path

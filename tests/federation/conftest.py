@@ -1,0 +1,53 @@
+"""Four real nodes in this process (real gRPC servers, mTLS, SQLite files) and async clients."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from grpc import aio
+
+from gateway._pb.yrd.v1 import catalog_pb2_grpc
+from gateway.config import FederationConfig, load_federation
+from gateway.node import Node, NodeOptions
+from gateway.tls import channel_options_for, client_channel_credentials
+from tests.conftest import NODE_IDS, write_federation
+
+ENTRIES = 400
+
+
+@dataclass
+class Running:
+    fed: FederationConfig
+    nodes: dict[str, Node]
+    channels: list[aio.Channel]
+
+    def catalog(self, node_id: str) -> catalog_pb2_grpc.CatalogStub:
+        ca = (Path(self.fed.certs_dir) / "ca.pem").read_bytes()
+        channel = aio.secure_channel(self.fed.node(node_id).client, client_channel_credentials(ca),
+                                     options=channel_options_for(node_id))
+        self.channels.append(channel)
+        return catalog_pb2_grpc.CatalogStub(channel)
+
+
+async def start_nodes(fed: FederationConfig, node_ids, entries: int = ENTRIES,
+                      feds: dict[str, FederationConfig] | None = None) -> dict[str, Node]:
+    nodes = {n: Node((feds or {}).get(n, fed), n, NodeOptions(entries=entries)) for n in node_ids}
+    await asyncio.gather(*(node.start() for node in nodes.values()))
+    return nodes
+
+
+async def stop_all(running: Running) -> None:
+    for channel in running.channels:
+        await channel.close()
+    await asyncio.gather(*(node.stop(0) for node in running.nodes.values()))
+
+
+@pytest.fixture
+async def federation(tmp_path, certs_dir):
+    fed = load_federation(write_federation(tmp_path, certs_dir))
+    running = Running(fed, await start_nodes(fed, NODE_IDS), [])
+    yield running
+    await stop_all(running)

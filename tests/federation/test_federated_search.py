@@ -1,0 +1,288 @@
+"""Federated catalog search across four real in-process nodes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import grpc
+import pytest
+import yaml
+from grpc import aio
+
+from gateway._pb.yrd.v1 import catalog_pb2
+from gateway.catalog.query import encode_token
+from gateway.config import load_federation
+from gateway.status import failure_of
+from tests.conftest import NODE_IDS, write_federation
+from tests.federation.conftest import Running, start_nodes, stop_all
+
+ANSWERED = catalog_pb2.PROVINCE_STATE_ANSWERED
+
+
+def indexed_text(entry: catalog_pb2.CatalogEntry) -> str:
+    return " ".join([entry.name, entry.abstract, entry.department,
+                     *(item.name for item in entry.items)])
+
+
+def states(reply) -> dict[str, int]:
+    return {p.province: p.state for p in reply.provinces}
+
+
+async def test_every_node_gives_the_same_merged_answer(federation: Running):
+    replies = {}
+    for node in NODE_IDS:
+        replies[node] = await federation.catalog(node).Search(
+            catalog_pb2.SearchRequest(query="户籍", page_size=50), timeout=10)
+    first = replies["js"]
+    assert not first.partial
+    assert states(first) == dict.fromkeys(NODE_IDS, ANSWERED)
+    assert {r.entry.province for r in first.results} == set(NODE_IDS)
+    ranking = [(r.entry.code, round(r.score, 6)) for r in first.results]
+    for node, reply in replies.items():
+        assert reply.answered_by == node
+        assert [(r.entry.code, round(r.score, 6)) for r in reply.results] == ranking
+        assert reply.total == first.total
+    scores = [r.score for r in first.results]
+    assert scores == sorted(scores, reverse=True)
+    facets = {f.field: {v.value: v.count for v in f.values} for f in first.facets}
+    assert sum(facets["province"].values()) == first.total
+    assert sum(facets["grade"].values()) == first.total
+    assert set(facets) >= {"category", "grade", "share_type", "department", "update_cycle"}
+
+
+@pytest.mark.parametrize("term", ["户籍", "营业执照", "社保", "公积金"])
+async def test_chinese_terms_match_as_a_user_expects(federation: Running, term):
+    reply = await federation.catalog("sh").Search(
+        catalog_pb2.SearchRequest(query=term, page_size=100), timeout=10)
+    assert reply.total > 0, f"nothing found for {term}"
+    for result in reply.results:
+        assert term in indexed_text(result.entry), (term, result.entry.name)
+    # Name matches weigh most: the best hit carries the term in its name.
+    assert term in reply.results[0].entry.name
+
+
+async def test_filters_narrow_every_province(federation: Running):
+    reply = await federation.catalog("js").Search(catalog_pb2.SearchRequest(
+        query="信息", page_size=100,
+        filters=catalog_pb2.SearchFilters(grades=["L1", "L2"], provinces=["sh", "ah"])),
+        timeout=10)
+    assert reply.total > 0
+    assert {r.entry.province for r in reply.results} <= {"sh", "ah"}
+    assert all(r.entry.grade in ("L1", "L2") for r in reply.results)
+    by_state = states(reply)
+    assert by_state["js"] == by_state["zj"] == catalog_pb2.PROVINCE_STATE_NOT_ASKED
+    assert not reply.partial
+
+
+async def test_paging_returns_each_entry_once(federation: Running):
+    stub = federation.catalog("zj")
+    whole = await stub.Search(catalog_pb2.SearchRequest(query="信息", page_size=100), timeout=10)
+    seen, token, pages = [], "", 0
+    while len(seen) < 100:
+        reply = await stub.Search(catalog_pb2.SearchRequest(
+            query="信息", page_size=7, page_token=token), timeout=10)
+        seen += [r.entry.code for r in reply.results]
+        token = reply.next_page_token
+        pages += 1
+        assert token, "ran out of pages early"
+    assert len(seen) == len(set(seen))
+    assert seen[:100] == [r.entry.code for r in whole.results]
+    assert pages == 15
+
+
+async def test_get_finds_the_owner_from_any_node(federation: Running):
+    reply = await federation.catalog("ah").Search(
+        catalog_pb2.SearchRequest(query="户籍", filters=catalog_pb2.SearchFilters(
+            provinces=["sh"]), page_size=1), timeout=10)
+    code = reply.results[0].entry.code
+    got = await federation.catalog("js").Get(catalog_pb2.GetRequest(code=code), timeout=10)
+    assert got.entry.code == code and got.entry.province == "sh"
+    assert got.entry.province_name == "上海"
+
+
+async def expect_error(call, code: grpc.StatusCode) -> object:
+    with pytest.raises(aio.AioRpcError) as info:
+        await call
+    failure = failure_of(info.value)
+    assert failure.code == code, failure
+    return failure
+
+
+@pytest.mark.parametrize("request_kw, field, reason", [
+    ({"query": ""}, "query", "EMPTY_QUERY"),
+    ({"query": "   "}, "query", "EMPTY_QUERY"),
+    ({"query": "户" * 65}, "query", "QUERY_TOO_LONG"),
+    ({"query": "户籍", "page_size": -1}, "page_size", "PAGE_SIZE_OUT_OF_RANGE"),
+    ({"query": "户籍", "page_size": 101}, "page_size", "PAGE_SIZE_OUT_OF_RANGE"),
+    ({"query": "户籍", "page_token": "%%%not-a-token"}, "page_token", "BAD_PAGE_TOKEN"),
+    ({"query": "户籍", "page_token": encode_token(20, "0" * 16)}, "page_token", "BAD_PAGE_TOKEN"),
+    ({"query": "户籍", "filters": catalog_pb2.SearchFilters(grades=["L9"])},
+     "filters.grades[0]", "UNKNOWN_FILTER_VALUE"),
+    ({"query": "户籍", "filters": catalog_pb2.SearchFilters(categories=["101", "999"])},
+     "filters.categories[1]", "UNKNOWN_FILTER_VALUE"),
+    ({"query": "户籍", "filters": catalog_pb2.SearchFilters(share_types=["maybe"])},
+     "filters.share_types[0]", "UNKNOWN_FILTER_VALUE"),
+    ({"query": "户籍", "filters": catalog_pb2.SearchFilters(provinces=["bj"])},
+     "filters.provinces[0]", "UNKNOWN_PROVINCE"),
+    ({"query": "户籍", "filters": catalog_pb2.SearchFilters(update_cycles=["hourly"])},
+     "filters.update_cycles[0]", "UNKNOWN_FILTER_VALUE"),
+    ({"query": "户籍", "filters": catalog_pb2.SearchFilters(departments=["bj/gaj"])},
+     "filters.departments[0]", "UNKNOWN_FILTER_VALUE"),
+    ({"query": "户籍", "scope": catalog_pb2.SCOPE_PROVINCES}, "provinces", "EMPTY_SCOPE"),
+    ({"query": "户籍", "scope": catalog_pb2.SCOPE_PROVINCES, "provinces": ["xx"]},
+     "provinces[0]", "UNKNOWN_PROVINCE"),
+    ({"query": "户籍", "scope": 42}, "scope", "UNKNOWN_SCOPE"),
+])
+async def test_bad_search_input_is_invalid_argument_naming_the_field(
+        federation: Running, request_kw, field, reason):
+    failure = await expect_error(
+        federation.catalog("js").Search(catalog_pb2.SearchRequest(**request_kw), timeout=5),
+        grpc.StatusCode.INVALID_ARGUMENT)
+    assert failure.reason == reason
+    assert failure.metadata.get("field") == field
+    assert failure.node == "js"
+    assert field in failure.message
+
+
+async def test_page_token_of_another_query_is_refused(federation: Running):
+    stub = federation.catalog("js")
+    first = await stub.Search(catalog_pb2.SearchRequest(query="信息", page_size=5), timeout=10)
+    assert first.next_page_token
+    failure = await expect_error(stub.Search(catalog_pb2.SearchRequest(
+        query="户籍", page_size=5, page_token=first.next_page_token), timeout=5),
+        grpc.StatusCode.INVALID_ARGUMENT)
+    assert failure.reason == "BAD_PAGE_TOKEN"
+
+
+@pytest.mark.parametrize("code, status, reason", [
+    ("101001/999999", grpc.StatusCode.NOT_FOUND, "RESOURCE_NOT_FOUND"),
+    ("not-a-code", grpc.StatusCode.INVALID_ARGUMENT, "BAD_RESOURCE_CODE"),
+    ("", grpc.StatusCode.INVALID_ARGUMENT, "BAD_RESOURCE_CODE"),
+])
+async def test_get_refusals(federation: Running, code, status, reason):
+    failure = await expect_error(
+        federation.catalog("sh").Get(catalog_pb2.GetRequest(code=code), timeout=5), status)
+    assert failure.reason == reason
+
+
+async def test_health_and_reflection_are_served(federation: Running):
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    stub = federation.catalog("js")  # opens a channel we can reuse
+    channel = federation.channels[-1]
+    del stub
+    health = await health_pb2_grpc.HealthStub(channel).Check(
+        health_pb2.HealthCheckRequest(service="yrd.v1.Catalog"), timeout=5)
+    assert health.status == health_pb2.HealthCheckResponse.SERVING
+    call = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
+        iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5)
+    names = []
+    async for response in call:
+        names = [s.name for s in response.list_services_response.service]
+        break
+    assert "yrd.v1.Catalog" in names
+
+
+async def _blackhole() -> tuple[asyncio.AbstractServer, int]:
+    """A TCP listener that accepts and never answers: a stalled peer."""
+    held = []
+
+    async def hold(reader, writer):
+        held.append(writer)
+        await asyncio.sleep(3600)
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+async def test_stalled_peer_is_reported_and_the_deadline_holds(tmp_path, certs_dir):
+    server, port = await _blackhole()
+    fed = load_federation(write_federation(tmp_path, certs_dir,
+                                           peer_overrides={"ah": f"127.0.0.1:{port}"}))
+    running = Running(fed, await start_nodes(fed, ["js", "sh", "zj"]), [])
+    try:
+        started = time.perf_counter()
+        reply = await running.catalog("js").Search(
+            catalog_pb2.SearchRequest(query="户籍"), timeout=1.0)
+        elapsed = time.perf_counter() - started
+        assert elapsed < 1.0
+        assert reply.partial
+        by = {p.province: p for p in reply.provinces}
+        assert by["ah"].state == catalog_pb2.PROVINCE_STATE_TIMED_OUT
+        assert by["ah"].reason == "DEADLINE_EXCEEDED"
+        assert all(by[p].state == ANSWERED for p in ("js", "sh", "zj"))
+        assert {r.entry.province for r in reply.results} <= {"js", "sh", "zj"}
+        assert reply.total == sum(by[p].total for p in ("js", "sh", "zj"))
+    finally:
+        await stop_all(running)
+        server.close()
+
+
+async def test_dead_peer_makes_the_answer_partial_fast(tmp_path, certs_dir):
+    fed = load_federation(write_federation(tmp_path, certs_dir))
+    running = Running(fed, await start_nodes(fed, ["js", "sh", "zj"]), [])  # ah never started
+    try:
+        started = time.perf_counter()
+        reply = await running.catalog("sh").Search(
+            catalog_pb2.SearchRequest(query="社保"), timeout=5)
+        assert time.perf_counter() - started < 2.5
+        by = {p.province: p for p in reply.provinces}
+        assert reply.partial
+        assert by["ah"].state == catalog_pb2.PROVINCE_STATE_FAILED
+        assert by["ah"].reason == "UNAVAILABLE"
+        assert "127.0.0.1" not in by["ah"].message  # transport internals stay out
+        assert reply.total > 0
+    finally:
+        await stop_all(running)
+
+
+async def test_peer_on_another_standard_version_is_refused(tmp_path, certs_dir):
+    fed_path = write_federation(tmp_path, certs_dir)
+    doc = yaml.safe_load(fed_path.read_text(encoding="utf-8"))
+    standard = yaml.safe_load(open(doc["standard"], encoding="utf-8"))
+    standard["version"] = "1.1.0"
+    other = tmp_path / "other-standard.yaml"
+    other.write_text(yaml.safe_dump(standard, allow_unicode=True), encoding="utf-8")
+    doc["standard"] = str(other)
+    other_fed = tmp_path / "federation-ah.yaml"
+    other_fed.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    fed = load_federation(fed_path)
+    nodes = await start_nodes(fed, NODE_IDS, feds={"ah": load_federation(other_fed)})
+    running = Running(fed, nodes, [])
+    try:
+        for via, peer in (("js", "ah"), ("ah", "js")):
+            reply = await running.catalog(via).Search(
+                catalog_pb2.SearchRequest(query="户籍"), timeout=5)
+            by = {p.province: p for p in reply.provinces}
+            assert reply.partial
+            assert by[peer].state == catalog_pb2.PROVINCE_STATE_FAILED
+            assert by[peer].reason == "STANDARD_MISMATCH"
+            assert "@1.0.0" in by[peer].message and "@1.1.0" in by[peer].message
+    finally:
+        await stop_all(running)
+
+
+async def test_peer_with_a_certificate_from_another_ca_is_refused(tmp_path, certs_dir):
+    from gateway.certs import create_federation_certs
+
+    rogue_certs = tmp_path / "rogue-certs"
+    create_federation_certs(rogue_certs, NODE_IDS)
+    fed_path = write_federation(tmp_path, certs_dir)
+    doc = yaml.safe_load(fed_path.read_text(encoding="utf-8"))
+    doc["certs_dir"] = str(rogue_certs)
+    rogue_path = tmp_path / "federation-rogue.yaml"
+    rogue_path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    fed = load_federation(fed_path)
+    nodes = await start_nodes(fed, NODE_IDS, feds={"ah": load_federation(rogue_path)})
+    running = Running(fed, nodes, [])
+    try:
+        reply = await running.catalog("js").Search(
+            catalog_pb2.SearchRequest(query="户籍"), timeout=5)
+        by = {p.province: p for p in reply.provinces}
+        assert reply.partial
+        assert by["ah"].state == catalog_pb2.PROVINCE_STATE_FAILED
+        assert all(by[p].state == ANSWERED for p in ("js", "sh", "zj"))
+    finally:
+        await stop_all(running)

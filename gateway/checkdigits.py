@@ -25,6 +25,7 @@ _ID_CHECK_CHARS = "10X98765432"
 #: GB 32100 alphabet: digits and capitals without I, O, Z, S, V (easily confused).
 CREDIT_CODE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _CREDIT_VALUES = {c: i for i, c in enumerate(CREDIT_CODE_ALPHABET)}
+_CREDIT_SET = frozenset(CREDIT_CODE_ALPHABET)
 _CREDIT_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
 
 # GB/T 2260 province-level prefixes; a number outside them cannot have been issued.
@@ -37,7 +38,10 @@ _EARLIEST_BIRTH_YEAR = 1900
 
 def resident_id_check_char(first17: str) -> str:
     """The 18th character for the first 17 digits of a resident ID number."""
-    if len(first17) != 17 or not first17.isascii() or not first17.isdigit():
+    # isascii(): str.isdigit() also accepts full-width and other Unicode digits.
+    if not (
+        isinstance(first17, str) and len(first17) == 17 and first17.isascii() and first17.isdigit()
+    ):
         raise ValueError(f"expected 17 digits, got {first17!r}")
     total = sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True))
     return _ID_CHECK_CHARS[total % 11]
@@ -83,7 +87,7 @@ def _parse_birth(yyyymmdd: str) -> date | None:
 
 def credit_code_check_char(first17: str) -> str:
     """The 18th character for the first 17 characters of a unified social credit code."""
-    if len(first17) != 17 or any(c not in _CREDIT_VALUES for c in first17):
+    if not isinstance(first17, str) or len(first17) != 17 or not set(first17) <= _CREDIT_SET:
         raise ValueError(f"expected 17 characters of {CREDIT_CODE_ALPHABET}, got {first17!r}")
     total = sum(_CREDIT_VALUES[c] * w for c, w in zip(first17, _CREDIT_WEIGHTS, strict=True))
     return CREDIT_CODE_ALPHABET[(31 - total % 31) % 31]

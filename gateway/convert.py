@@ -108,3 +108,135 @@ def province_to_pb(p: ProvinceAnswer) -> catalog_pb2.ProvinceStatus:
         province=p.province, name=p.name, state=_STATES[p.state], total=p.total,
         latency_ms=round(p.latency_ms, 3), reason=p.reason, message=p.message,
     )
+
+
+# --------------------------------------------------------------------------- exchange
+
+from gateway._pb.yrd.v1 import exchange_pb2  # noqa: E402
+from gateway.exchange.calls import Batch, Call, CallResult, FieldNote  # noqa: E402
+
+
+def call_from_pb(m: exchange_pb2.InvokeRequest) -> Call:
+    return Call(interface_id=m.interface_id, params=dict(m.params), purpose=m.purpose,
+                fields=tuple(m.fields))
+
+
+def call_to_pb(c: Call) -> exchange_pb2.InvokeRequest:
+    return exchange_pb2.InvokeRequest(interface_id=c.interface_id, params=dict(c.params),
+                                      purpose=c.purpose, fields=c.fields)
+
+
+def _notes_to_pb(notes) -> list[exchange_pb2.FieldDecision]:
+    return [exchange_pb2.FieldDecision(field=n.field, grade=n.grade, kind=n.kind, reason=n.reason)
+            for n in notes]
+
+
+def _notes_from_pb(items) -> tuple[FieldNote, ...]:
+    return tuple(FieldNote(i.field, i.grade, i.kind, i.reason) for i in items)
+
+
+def result_to_pb(r: CallResult, trace_id: str = "") -> exchange_pb2.InvokeResponse:
+    return exchange_pb2.InvokeResponse(
+        records=[exchange_pb2.Record(fields=rec) for rec in r.records],
+        verify_only=r.verify_only, match=r.match, masked_fields=_notes_to_pb(r.masked),
+        dropped_fields=_notes_to_pb(r.dropped), grade=r.grade, served_by=r.served_by,
+        trace_id=trace_id, provider_audit_hash=r.provider_hash, record_count=len(r.records),
+    )
+
+
+def result_from_pb(m: exchange_pb2.InvokeResponse) -> CallResult:
+    return CallResult(
+        records=tuple(dict(rec.fields) for rec in m.records), verify_only=m.verify_only,
+        match=m.match, masked=_notes_from_pb(m.masked_fields),
+        dropped=_notes_from_pb(m.dropped_fields), grade=m.grade, served_by=m.served_by,
+        provider_hash=m.provider_audit_hash,
+        fields=tuple(m.records[0].fields) if m.records else (),
+    )
+
+
+def batch_to_pb(b: Batch, trace_id: str = "") -> exchange_pb2.RecordBatch:
+    return exchange_pb2.RecordBatch(
+        records=[exchange_pb2.Record(fields=rec) for rec in b.records],
+        resume_token=b.resume_token, last=b.last, masked_fields=_notes_to_pb(b.masked),
+        dropped_fields=_notes_to_pb(b.dropped), grade=b.grade, served_by=b.served_by,
+        trace_id=trace_id,
+    )
+
+
+def batch_from_pb(m: exchange_pb2.RecordBatch) -> Batch:
+    return Batch(records=tuple(dict(rec.fields) for rec in m.records),
+                 resume_token=m.resume_token, last=m.last, masked=_notes_from_pb(m.masked_fields),
+                 dropped=_notes_from_pb(m.dropped_fields), grade=m.grade, served_by=m.served_by)
+
+
+# --------------------------------------------------------------------------- sharing
+
+from gateway._pb.yrd.v1 import sharing_pb2  # noqa: E402
+from gateway.sharing.model import Application, Grant, Quota  # noqa: E402
+
+
+def _iso(moment) -> str:
+    if moment is None:
+        return ""
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _parse(value: str):
+    from datetime import datetime
+
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def quota_to_pb(q: Quota) -> sharing_pb2.Quota:
+    return sharing_pb2.Quota(per_minute=q.per_minute, per_day=q.per_day)
+
+
+def quota_from_pb(m: sharing_pb2.Quota) -> Quota:
+    return Quota(per_minute=m.per_minute, per_day=m.per_day)
+
+
+def application_to_pb(a: Application) -> sharing_pb2.Application:
+    return sharing_pb2.Application(
+        id=a.id, app=a.app, interface_id=a.interface_id, fields=a.fields, purpose=a.purpose,
+        valid_from=_iso(a.valid_from), valid_until=_iso(a.valid_until),
+        quota=quota_to_pb(a.quota), state=a.state, reason=a.reason, grant_id=a.grant_id or "",
+        created_at=_iso(a.created_at), decided_at=_iso(a.decided_at), owner=a.owner,
+    )
+
+
+def application_from_pb(m: sharing_pb2.Application) -> Application:
+    return Application(
+        id=m.id, app=m.app, interface_id=m.interface_id, fields=tuple(m.fields),
+        purpose=m.purpose, valid_from=_parse(m.valid_from), valid_until=_parse(m.valid_until),
+        quota=quota_from_pb(m.quota), state=m.state, reason=m.reason, grant_id=m.grant_id,
+        created_at=_parse(m.created_at), decided_at=_parse(m.decided_at), owner=m.owner,
+    )
+
+
+def grant_to_pb(g: Grant, state: str = "") -> sharing_pb2.Grant:
+    return sharing_pb2.Grant(
+        id=g.id, grantee=g.grantee, blanket=g.blanket, interface_id=g.interface_id,
+        fields=g.fields, purposes=g.purposes, max_grade=g.max_grade,
+        valid_from=_iso(g.valid_from), valid_until=_iso(g.valid_until),
+        quota=quota_to_pb(g.quota), state=state or g.state,
+        application_id=g.application_id or "", revoked_reason=g.revoked_reason or "",
+        created_at=_iso(g.created_at),
+    )
+
+
+def interface_to_pb(iface, grant: Grant | None = None, now=None) -> exchange_pb2.InterfaceInfo:
+    info = exchange_pb2.InterfaceInfo(
+        id=iface.id, province=iface.province, department=iface.department,
+        department_name=iface.department_name, name=iface.name,
+        resource_code=iface.resource_code, mode=iface.mode,
+        params=[exchange_pb2.InterfaceParam(name=p.name, kind=p.kind, required=p.required,
+                                            description=p.description) for p in iface.params],
+        fields=[exchange_pb2.InterfaceField(name=f.name, label=f.label, kind=f.kind,
+                                            grade=f.grade) for f in iface.fields],
+        streamable=iface.streamable,
+    )
+    if grant is not None:
+        info.callable = True
+        info.granted_fields.extend(grant.fields)
+        info.granted_purposes.extend(grant.purposes)
+    return info

@@ -123,9 +123,7 @@ def load_crosswalk(path: str | Path, standard: Standard) -> Crosswalk:
         "open_attributes": standard.open_attributes,
         "update_cycles": standard.update_cycles,
     }
-    vocabularies = {
-        dim: _vocabulary(province, dim, root[dim], targets[dim]) for dim in DIMENSIONS
-    }
+    vocabularies = {dim: _vocabulary(province, dim, root[dim], targets[dim]) for dim in DIMENSIONS}
     return Crosswalk(
         province=province,
         standard_fingerprint=standard.fingerprint,

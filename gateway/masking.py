@@ -89,6 +89,9 @@ def _surname(text: str, rule: MaskRule) -> str:
     if len(text) <= keep:
         return rule.mask_char * len(text)
     rest = "".join(c if c in _NAME_SEPARATORS else rule.mask_char for c in text[keep:])
+    if rule.mask_char not in rest:
+        # Only separators after the surname: not a name, so keep nothing but the first char.
+        return _all_but_first(text, rule.mask_char)
     return text[:keep] + rest
 
 

@@ -58,7 +58,7 @@ class Node:
         self.options = options
         self.standard = load_standard(fed.standard_path)
         self.crosswalk = load_crosswalk(self.config.crosswalk_path, self.standard)
-        self.departments = load_departments(self.config.departments_path)
+        self.departments = load_departments(self.config.departments_path, self.standard)
         self._servers: list[aio.Server] = []
         self._store: CatalogStore | None = None
         self._peers: Peers | None = None
@@ -74,7 +74,7 @@ class Node:
             ensure_seeded, store, province=self.id,
             entries=self.options.entries if self.options.entries is not None else cfg.seed.entries,
             seed=cfg.seed.seed, standard=self.standard, crosswalk=self.crosswalk,
-            departments=self.departments.departments,
+            departments=self.departments,
         )
         names = {n.id: n.name for n in self.fed.nodes.values()}
         category_names = {c.code: c.full_name for c in self.standard.categories.values()}

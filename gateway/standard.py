@@ -96,7 +96,9 @@ class ConfigNode:
         for name in self._as_dict():
             if name not in allowed:
                 raise ConfigError(
-                    self.path, self._child(str(name)), f"no such key (allowed: {', '.join(allowed)})"
+                    self.path,
+                    self._child(str(name)),
+                    f"no such key (allowed: {', '.join(allowed)})",
                 )
         return self
 
@@ -109,8 +111,10 @@ class ConfigNode:
 
     def text(self, pattern: re.Pattern[str] | None = None, hint: str = "") -> str:
         if not isinstance(self.value, str) or not self.value.strip():
-            extra = " (quote codes such as \"01\")" if isinstance(self.value, int) else ""
-            raise self.fail(f"a non-empty string{extra}, got {_describe(self.value)}")
+            # YAML reads 01 as 1 and 1.0 as a float: the fix is almost always to quote.
+            number = isinstance(self.value, int | float) and not isinstance(self.value, bool)
+            extra = " (quote it in the YAML)" if number else ""
+            raise self.fail(f"{hint or 'a non-empty string'}{extra}, got {_describe(self.value)}")
         if pattern is not None and not pattern.match(self.value):
             raise self.fail(f"{hint or 'a string matching ' + pattern.pattern}, got {self.value!r}")
         return self.value
@@ -147,7 +151,7 @@ def load_yaml(path: str | Path) -> ConfigNode:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(p, "<file>", f"a readable UTF-8 file ({exc.__class__.__name__})") from exc
     try:
-        value = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
+        value = yaml.load(text, Loader=_YAML_LOADER)  # the C or pure SafeLoader
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         at = f" at line {where.line + 1}" if where is not None else ""
@@ -369,7 +373,9 @@ def _categories(node: ConfigNode) -> tuple[dict[str, str], dict[str, Category]]:
             code_node = item["code"]
             item_code = _unique(seen, code_node, code_node.text(_ITEM_CODE_RE, 'two digits "01"'))
             code = class_code + item_code
-            categories[code] = Category(code, class_code, class_name, item_code, item["name"].text())
+            categories[code] = Category(
+                code, class_code, class_name, item_code, item["name"].text()
+            )
     return classes, categories
 
 
@@ -392,7 +398,11 @@ def _grades(node: ConfigNode) -> dict[str, Grade]:
         rank = _unique_int(ranks, g["rank"], g["rank"].integer(minimum=1))
         flags = {flag: g[flag].boolean() for flag in _GRADE_FLAGS}
         grades[gid] = Grade(
-            id=gid, name=g["name"].text(), rank=rank, description=g.text_or("description", ""), **flags
+            id=gid,
+            name=g["name"].text(),
+            rank=rank,
+            description=g.text_or("description", ""),
+            **flags,
         )
     if ranks != set(range(1, len(ranks) + 1)):
         raise node.fail(f"grade ranks 1..{len(ranks)} without gaps, got {sorted(ranks)}")
@@ -453,4 +463,3 @@ def _masking(node: ConfigNode, kinds: dict[str, ItemKind]) -> dict[str, MaskRule
     if missing:
         raise node.fail(f"a rule for every item kind (missing {', '.join(missing)})")
     return rules
-

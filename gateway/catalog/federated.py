@@ -37,8 +37,9 @@ log = logging.getLogger(__name__)
 class Labels:
     """Chinese labels for facet values: the standard's names and this node's departments."""
 
-    def __init__(self, node: str, by_field: Mapping[str, Mapping[str, str]],
-                 departments: Mapping[str, str]) -> None:
+    def __init__(
+        self, node: str, by_field: Mapping[str, Mapping[str, str]], departments: Mapping[str, str]
+    ) -> None:
         self._node = node
         self._by_field = by_field
         self._departments = departments
@@ -47,8 +48,10 @@ class Labels:
         out: Facets = {}
         for name, values in counts.items():
             if name == "department":
-                out[name] = {f"{self._node}/{code}": Bucket(self._departments.get(code, code), n)
-                             for code, n in values.items()}
+                out[name] = {
+                    f"{self._node}/{code}": Bucket(self._departments.get(code, code), n)
+                    for code, n in values.items()
+                }
             else:
                 labels = self._by_field.get(name, {})
                 out[name] = {v: Bucket(labels.get(v, v), n) for v, n in values.items()}
@@ -63,12 +66,14 @@ class LocalCatalog:
         self._store = store
         self._labels = labels
 
-    async def search(self, text: str, filters: Filters, limit: int, facets: bool = True
-                     ) -> LocalAnswer:
+    async def search(
+        self, text: str, filters: Filters, limit: int, facets: bool = True
+    ) -> LocalAnswer:
         query = SearchQuery(
             text=text,
             filters=SearchFilters(
-                categories=filters.categories, grades=filters.grades,
+                categories=filters.categories,
+                grades=filters.grades,
                 share_types=filters.share_types,
                 departments=departments_for(self.node, filters.departments),
                 update_cycles=filters.update_cycles,
@@ -94,8 +99,9 @@ class CatalogPeer(Protocol):
     id: str
     name: str
 
-    async def search_local(self, text: str, filters: Filters, limit: int, timeout: float
-                           ) -> LocalAnswer: ...
+    async def search_local(
+        self, text: str, filters: Filters, limit: int, timeout: float
+    ) -> LocalAnswer: ...
 
     async def get_local(self, code: str, timeout: float) -> CatalogEntry | None: ...
 
@@ -125,8 +131,7 @@ class FederatedCatalog:
         margin = min(0.05, max(0.005, time_remaining * 0.1))
         return max(0.0, time_remaining - margin)
 
-    async def search(self, query: FederatedQuery, time_remaining: float | None
-                     ) -> FederatedAnswer:
+    async def search(self, query: FederatedQuery, time_remaining: float | None) -> FederatedAnswer:
         budget = self.budget(time_remaining)
         asked = set(query.provinces)
         tasks = {p: asyncio.create_task(self._ask(p, query, budget)) for p in query.provinces}
@@ -139,10 +144,17 @@ class FederatedCatalog:
                 if task in done and not task.cancelled():
                     results[province] = task.result()
                 else:
-                    results[province] = (ProvinceAnswer(
-                        province, self._names.get(province, province), TIMED_OUT,
-                        latency_ms=budget * 1000, reason="DEADLINE_EXCEEDED",
-                        message=f"{province} did not answer within {budget * 1000:.0f} ms"), None)
+                    results[province] = (
+                        ProvinceAnswer(
+                            province,
+                            self._names.get(province, province),
+                            TIMED_OUT,
+                            latency_ms=budget * 1000,
+                            reason="DEADLINE_EXCEEDED",
+                            message=f"{province} did not answer within {budget * 1000:.0f} ms",
+                        ),
+                        None,
+                    )
         statuses = []
         answers: list[LocalAnswer] = []
         for province, name in self._names.items():
@@ -159,7 +171,7 @@ class FederatedCatalog:
             key=lambda h: (-h.score, h.entry.province, h.entry.code),
         )
         total = sum(a.total for a in answers)
-        page = tuple(merged[query.offset:query.offset + query.page_size])
+        page = tuple(merged[query.offset : query.offset + query.page_size])
         more = query.offset + query.page_size < total
         return FederatedAnswer(
             hits=page,
@@ -171,8 +183,9 @@ class FederatedCatalog:
             answered_by=self.node,
         )
 
-    async def _ask(self, province: str, query: FederatedQuery, budget: float
-                   ) -> tuple[ProvinceAnswer, LocalAnswer | None]:
+    async def _ask(
+        self, province: str, query: FederatedQuery, budget: float
+    ) -> tuple[ProvinceAnswer, LocalAnswer | None]:
         name = self._names.get(province, province)
         start = time.perf_counter()
         try:
@@ -180,24 +193,41 @@ class FederatedCatalog:
                 answer = await self._local.search(query.text, query.filters, query.depth)
             else:
                 answer = await self._peers[province].search_local(
-                    query.text, query.filters, query.depth, budget)
+                    query.text, query.filters, query.depth, budget
+                )
         except PeerFailure as exc:
             elapsed = (time.perf_counter() - start) * 1000
-            return ProvinceAnswer(province, name, exc.state, latency_ms=elapsed,
-                                  reason=exc.reason, message=exc.message), None
+            return ProvinceAnswer(
+                province,
+                name,
+                exc.state,
+                latency_ms=elapsed,
+                reason=exc.reason,
+                message=exc.message,
+            ), None
         except Exception:  # a local failure must not fail the whole federated answer
             log.exception("catalog search failed on %s", province)
             elapsed = (time.perf_counter() - start) * 1000
-            return ProvinceAnswer(province, name, FAILED, latency_ms=elapsed, reason="INTERNAL",
-                                  message=f"{province} failed to search"), None
+            return ProvinceAnswer(
+                province,
+                name,
+                FAILED,
+                latency_ms=elapsed,
+                reason="INTERNAL",
+                message=f"{province} failed to search",
+            ), None
         elapsed = (time.perf_counter() - start) * 1000
-        return ProvinceAnswer(province, name, ANSWERED, total=answer.total,
-                              latency_ms=elapsed), answer
+        return ProvinceAnswer(
+            province, name, ANSWERED, total=answer.total, latency_ms=elapsed
+        ), answer
 
     async def get(self, code: str, time_remaining: float | None) -> CatalogEntry:
         if not RESOURCE_CODE_RE.match(code):
-            raise InvalidArgument("code", "not a resource code (类项目[细目]/顺序码, e.g. "
-                                  "101001/320001)", reason="BAD_RESOURCE_CODE")
+            raise InvalidArgument(
+                "code",
+                "not a resource code (类项目[细目]/顺序码, e.g. 101001/320001)",
+                reason="BAD_RESOURCE_CODE",
+            )
         entry = await self._local.get(code)
         if entry is not None:
             return entry
@@ -223,12 +253,14 @@ class FederatedCatalog:
             raise Unavailable(
                 f"resource {code} not found on the provinces that answered; "
                 f"{', '.join(sorted(silent))} did not answer",
-                reason="PROVINCES_UNAVAILABLE", metadata={"unavailable": ",".join(sorted(silent))})
-        raise NotFound(f"no province has resource {code}", reason="RESOURCE_NOT_FOUND",
-                       metadata={"code": code})
+                reason="PROVINCES_UNAVAILABLE",
+                metadata={"unavailable": ",".join(sorted(silent))},
+            )
+        raise NotFound(
+            f"no province has resource {code}", reason="RESOURCE_NOT_FOUND", metadata={"code": code}
+        )
 
-    async def _get_from(self, province: str, code: str, budget: float
-                        ) -> CatalogEntry | str | None:
+    async def _get_from(self, province: str, code: str, budget: float) -> CatalogEntry | str | None:
         """The entry, None when the peer doesn't have it, or the peer's id when it failed."""
         try:
             return await self._peers[province].get_local(code, budget)
@@ -244,8 +276,10 @@ def _merge_facets(answers: list[LocalAnswer], names: Mapping[str, str]) -> Facet
             for value, bucket in buckets.items():
                 slot = into.setdefault(value, [bucket.label, 0])
                 slot[1] += bucket.count
-    facets: Facets = {n: {v: Bucket(lbl, c) for v, (lbl, c) in b.items()}
-                      for n, b in merged.items()}
-    facets["province"] = {a.node: Bucket(names.get(a.node, a.node), a.total)
-                          for a in answers if a.total}
+    facets: Facets = {
+        n: {v: Bucket(lbl, c) for v, (lbl, c) in b.items()} for n, b in merged.items()
+    }
+    facets["province"] = {
+        a.node: Bucket(names.get(a.node, a.node), a.total) for a in answers if a.total
+    }
     return facets

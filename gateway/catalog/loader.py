@@ -35,8 +35,16 @@ def ensure_seeded(
         return None
     start = time.perf_counter()
     store.clear()
-    store.insert_many(generate_entries(province, entries, standard=standard, crosswalk=crosswalk,
-                                       departments=departments, seed=seed))
+    store.insert_many(
+        generate_entries(
+            province,
+            entries,
+            standard=standard,
+            crosswalk=crosswalk,
+            departments=departments,
+            seed=seed,
+        )
+    )
     store.set_meta(SEED_META_KEY, signature)
     elapsed = time.perf_counter() - start
     log.info("seeded %s with %d catalog entries in %.1f s", province, entries, elapsed)

@@ -57,8 +57,9 @@ class FederatedQuery:
         return self.offset + self.page_size
 
     def fingerprint(self) -> str:
-        key = json.dumps([self.text, _filters_key(self.filters), list(self.provinces)],
-                         ensure_ascii=False)
+        key = json.dumps(
+            [self.text, _filters_key(self.filters), list(self.provinces)], ensure_ascii=False
+        )
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 
     def next_token(self) -> str:
@@ -66,8 +67,14 @@ class FederatedQuery:
 
 
 def _filters_key(f: Filters) -> list[list[str]]:
-    return [sorted(f.categories), sorted(f.grades), sorted(f.share_types), sorted(f.provinces),
-            sorted(f.departments), sorted(f.update_cycles)]
+    return [
+        sorted(f.categories),
+        sorted(f.grades),
+        sorted(f.share_types),
+        sorted(f.provinces),
+        sorted(f.departments),
+        sorted(f.update_cycles),
+    ]
 
 
 def encode_token(offset: int, fingerprint: str) -> str:
@@ -86,7 +93,9 @@ def decode_token(token: str) -> tuple[int, str]:
             raise ValueError
         return offset, fingerprint
     except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error):
-        raise InvalidArgument("page_token", "malformed page token", reason="BAD_PAGE_TOKEN") from None
+        raise InvalidArgument(
+            "page_token", "malformed page token", reason="BAD_PAGE_TOKEN"
+        ) from None
 
 
 def normalize_text(text: str) -> str:
@@ -118,56 +127,79 @@ class QueryValidator:
     def validate(self, raw: RawSearch) -> FederatedQuery:
         s = self._settings
         if len(raw.query) > s.max_query_chars * 4:  # refuse before normalising a huge string
-            raise InvalidArgument("query", f"longer than {s.max_query_chars} characters",
-                                  reason="QUERY_TOO_LONG")
+            raise InvalidArgument(
+                "query", f"longer than {s.max_query_chars} characters", reason="QUERY_TOO_LONG"
+            )
         text = normalize_text(raw.query)
         if not text:
             raise InvalidArgument("query", "must not be empty", reason="EMPTY_QUERY")
         if len(text) > s.max_query_chars:
-            raise InvalidArgument("query", f"longer than {s.max_query_chars} characters",
-                                  reason="QUERY_TOO_LONG")
+            raise InvalidArgument(
+                "query", f"longer than {s.max_query_chars} characters", reason="QUERY_TOO_LONG"
+            )
         if any(unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn") for ch in text):
-            raise InvalidArgument("query", "contains control or unassigned characters",
-                                  reason="BAD_QUERY_TEXT")
+            raise InvalidArgument(
+                "query", "contains control or unassigned characters", reason="BAD_QUERY_TEXT"
+            )
         page_size = raw.page_size or s.default_page_size
         if not 1 <= page_size <= s.max_page_size:
-            raise InvalidArgument("page_size", f"must be between 1 and {s.max_page_size}",
-                                  reason="PAGE_SIZE_OUT_OF_RANGE")
+            raise InvalidArgument(
+                "page_size",
+                f"must be between 1 and {s.max_page_size}",
+                reason="PAGE_SIZE_OUT_OF_RANGE",
+            )
         f = raw.filters
         categories: list[str] = []
         for i, code in enumerate(f.categories):
             expanded = self._expand_category(code)
             if not expanded:
-                raise InvalidArgument(f"filters.categories[{i}]", f"unknown category {code!r}",
-                                      reason="UNKNOWN_FILTER_VALUE")
+                raise InvalidArgument(
+                    f"filters.categories[{i}]",
+                    f"unknown category {code!r}",
+                    reason="UNKNOWN_FILTER_VALUE",
+                )
             categories.extend(c for c in expanded if c not in categories)
         self._check_values("filters.grades", f.grades, self._grades)
         self._check_values("filters.share_types", f.share_types, self._share_types)
         self._check_values("filters.update_cycles", f.update_cycles, self._update_cycles)
-        self._check_values("filters.provinces", f.provinces, frozenset(self._provinces),
-                           reason="UNKNOWN_PROVINCE")
+        self._check_values(
+            "filters.provinces", f.provinces, frozenset(self._provinces), reason="UNKNOWN_PROVINCE"
+        )
         for i, dept in enumerate(f.departments):
             province, _, code = dept.rpartition("/")
-            if (province and province not in self._provinces) or not code or len(dept) > 64 \
-                    or not code.replace("-", "").replace("_", "").isalnum():
-                raise InvalidArgument(f"filters.departments[{i}]",
-                                      f"not a department code: {dept!r}",
-                                      reason="UNKNOWN_FILTER_VALUE")
+            if (
+                (province and province not in self._provinces)
+                or not code
+                or len(dept) > 64
+                or not code.replace("-", "").replace("_", "").isalnum()
+            ):
+                raise InvalidArgument(
+                    f"filters.departments[{i}]",
+                    f"not a department code: {dept!r}",
+                    reason="UNKNOWN_FILTER_VALUE",
+                )
         if raw.scope not in SCOPES:
-            raise InvalidArgument("scope", f"must be one of {', '.join(SCOPES)}",
-                                  reason="UNKNOWN_SCOPE")
-        self._check_values("provinces", raw.scope_provinces, frozenset(self._provinces),
-                           reason="UNKNOWN_PROVINCE")
+            raise InvalidArgument(
+                "scope", f"must be one of {', '.join(SCOPES)}", reason="UNKNOWN_SCOPE"
+            )
+        self._check_values(
+            "provinces", raw.scope_provinces, frozenset(self._provinces), reason="UNKNOWN_PROVINCE"
+        )
         if raw.scope == "provinces" and not raw.scope_provinces:
-            raise InvalidArgument("provinces", "scope 'provinces' needs at least one province",
-                                  reason="EMPTY_SCOPE")
+            raise InvalidArgument(
+                "provinces", "scope 'provinces' needs at least one province", reason="EMPTY_SCOPE"
+            )
         asked = self._asked(raw, f)
         query = FederatedQuery(
             text=text,
-            filters=Filters(tuple(categories), tuple(dict.fromkeys(f.grades)),
-                            tuple(dict.fromkeys(f.share_types)), tuple(dict.fromkeys(f.provinces)),
-                            tuple(dict.fromkeys(f.departments)),
-                            tuple(dict.fromkeys(f.update_cycles))),
+            filters=Filters(
+                tuple(categories),
+                tuple(dict.fromkeys(f.grades)),
+                tuple(dict.fromkeys(f.share_types)),
+                tuple(dict.fromkeys(f.provinces)),
+                tuple(dict.fromkeys(f.departments)),
+                tuple(dict.fromkeys(f.update_cycles)),
+            ),
             page_size=page_size,
             offset=0,
             provinces=asked,
@@ -175,11 +207,15 @@ class QueryValidator:
         if raw.page_token:
             offset, fingerprint = decode_token(raw.page_token)
             if fingerprint != query.fingerprint():
-                raise InvalidArgument("page_token", "belongs to a different query",
-                                      reason="BAD_PAGE_TOKEN")
+                raise InvalidArgument(
+                    "page_token", "belongs to a different query", reason="BAD_PAGE_TOKEN"
+                )
             if offset > s.max_offset:
-                raise InvalidArgument("page_token", f"pages deeper than {s.max_offset} results "
-                                      "are not served; narrow the query", reason="PAGE_TOO_DEEP")
+                raise InvalidArgument(
+                    "page_token",
+                    f"pages deeper than {s.max_offset} results are not served; narrow the query",
+                    reason="PAGE_TOO_DEEP",
+                )
             query = FederatedQuery(query.text, query.filters, page_size, offset, asked)
         return query
 
@@ -195,8 +231,11 @@ class QueryValidator:
         for i, value in enumerate(values):
             if value not in allowed:
                 shown = value if len(value) <= 32 else value[:32] + "..."
-                raise InvalidArgument(f"{name}[{i}]", f"unknown value {shown!r}; expected one of "
-                                      f"{', '.join(sorted(allowed))}", reason=reason)
+                raise InvalidArgument(
+                    f"{name}[{i}]",
+                    f"unknown value {shown!r}; expected one of {', '.join(sorted(allowed))}",
+                    reason=reason,
+                )
 
     def _asked(self, raw: RawSearch, f: Filters) -> tuple[str, ...]:
         if raw.scope == "local":

@@ -23,18 +23,25 @@ class GrpcCatalogPeer:
         self.id = peer.id
         self.name = peer.name
 
-    async def search_local(self, text: str, filters: Filters, limit: int, timeout: float
-                           ) -> LocalAnswer:
+    async def search_local(
+        self, text: str, filters: Filters, limit: int, timeout: float
+    ) -> LocalAnswer:
         request = federation_pb2.LocalSearchRequest(
-            query=text, filters=filters_to_pb(filters), limit=limit, facets=True)
+            query=text, filters=filters_to_pb(filters), limit=limit, facets=True
+        )
         reply = await self._call(self._peer.federation.SearchLocal, request, timeout)
-        return LocalAnswer(node=reply.node or self.id, hits=hits_from_pb(reply.results),
-                           total=reply.total, facets=facets_from_pb(reply.facets))
+        return LocalAnswer(
+            node=reply.node or self.id,
+            hits=hits_from_pb(reply.results),
+            total=reply.total,
+            facets=facets_from_pb(reply.facets),
+        )
 
     async def get_local(self, code: str, timeout: float) -> CatalogEntry | None:
         try:
-            reply = await self._call(self._peer.federation.GetLocal,
-                                     catalog_pb2.GetRequest(code=code), timeout)
+            reply = await self._call(
+                self._peer.federation.GetLocal, catalog_pb2.GetRequest(code=code), timeout
+            )
         except PeerFailure as exc:
             if exc.reason == "RESOURCE_NOT_FOUND":
                 return None
@@ -54,14 +61,19 @@ class GrpcCatalogPeer:
             if failure.code == grpc.StatusCode.UNAVAILABLE:
                 self._peer.forget_agreement()
             if failure.code == grpc.StatusCode.DEADLINE_EXCEEDED:
-                raise PeerFailure(TIMED_OUT, "DEADLINE_EXCEEDED",
-                                  f"{self.id} did not answer within {timeout * 1000:.0f} ms"
-                                  ) from None
+                raise PeerFailure(
+                    TIMED_OUT,
+                    "DEADLINE_EXCEEDED",
+                    f"{self.id} did not answer within {timeout * 1000:.0f} ms",
+                ) from None
             if failure.reason == "RESOURCE_NOT_FOUND":
                 raise PeerFailure(FAILED, failure.reason, failure.message) from None
             if failure.node:  # the peer itself refused: its message is meant for callers
                 raise PeerFailure(FAILED, failure.reason, failure.message) from None
             # A transport failure: grpc's own text names addresses and internals; keep it out.
-            what = "is unreachable" if failure.code == grpc.StatusCode.UNAVAILABLE else (
-                f"failed ({failure.code.name})")
+            what = (
+                "is unreachable"
+                if failure.code == grpc.StatusCode.UNAVAILABLE
+                else (f"failed ({failure.code.name})")
+            )
             raise PeerFailure(FAILED, failure.code.name, f"{self.id} {what}") from None

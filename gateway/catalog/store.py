@@ -1,26 +1,33 @@
 """The catalog's SQLite store: one WAL-mode file per node holding its entries, their Chinese
-full-text index (segmented by ``textindex``), compact facet columns and a small key/value ``meta``.
+full-text index (segmented by ``textindex``), integer-coded facets and a small key/value ``meta``.
 
 Tables:
 
-* ``entries``: every ``CatalogEntry`` field, data items as JSON. Read only for the final hits and
-  ``get``.
-* ``entry_facets``: one narrow row per entry (id, code, integer-coded filter/facet columns), so
-  filtering, tie-breaking by code and facet counting over tens of thousands of matches touch a
-  few hundred pages instead of the wide rows.
-* ``facet_values``: the integer codes' dictionary, ``(field, value) -> id``.
-* ``entries_fts``: a contentless FTS5 table over name, department, data-item names and abstract.
-  Contentless because ``entries`` already holds the text; a replaced row is deleted from the index
-  by re-tokenizing its stored text, which is why the tokenizer version is kept in ``meta`` and a
-  mismatch rebuilds the index.
+* ``entries``: every ``CatalogEntry`` field, data items as JSON. Its ``id`` is the resource code
+  mapped to an integer *in code order* (``code_key``), so rowid order is code order everywhere:
+  the ranking's tie-break and the no-text order cost nothing.
+* ``entry_facets``: per entry the ids of its category, grade, share type, department and update
+  cycle in ``facet_values`` (the dictionary of facet values).
+* ``entries_fts``: contentless FTS5 over name, department, data-item names, abstract and ``tags``
+  (one token ``f<id>`` per facet value, so filters are index lookups inside the MATCH instead of a
+  join). Contentless because ``entries`` already holds the text; a replaced row is deleted from
+  the index by re-tokenizing its stored text, hence ``meta.textindex_version`` and a rebuild when
+  the tokenizer changes.
 
-Durability: ``synchronous=NORMAL`` under WAL can lose the last transactions on power loss but
-never corrupts the file; the catalog is re-seedable from its source, so losing a recent bulk load
-is cheaper than an fsync per commit. (Grants and audit live in other stores, with other rules.)
+Why search looks the way it does (scripts/bench_store.py has the numbers): at 131,000 entries a
+two-character term matches thousands of rows, and any per-row work in SQLite costs ~0.5-1 µs.
+FTS5's bm25 reads ``%_docsize`` once per row, a join to read facet columns is another b-tree seek
+per row, and GROUP BY sorts. So: relevance comes in levels (``textindex.relevance_levels``) read
+best-first in rowid order with LIMIT, which usually touches only the first page of the top level;
+facets count the match set's rowids (one ``group_concat``) against an in-memory rowid -> facet map
+built once per write generation.
 
-Concurrency: one writer (a lock serialises ``insert_many``/``set_meta``) and any number of readers,
-each search on its own pooled connection inside one read transaction, so its hits, total and
-facets come from a single snapshot.
+Durability: ``synchronous=NORMAL`` under WAL can lose the last transactions on power loss but never
+corrupts the file; the catalog is re-seedable from its source, so losing a recent bulk load is
+cheaper than an fsync per commit. (Grants and audit live in other stores, with other rules.)
+
+Concurrency: one writer (a lock serialises writes) and any number of readers, each search on a
+pooled connection inside one read transaction, so hits, total and facets share one snapshot.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import json
 import queue
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,23 +44,30 @@ from itertools import islice
 from pathlib import Path
 
 from gateway.catalog import textindex
-from gateway.catalog.model import CatalogEntry, DataItem
+from gateway.catalog.model import RESOURCE_CODE_RE, CatalogEntry, DataItem
 
-__all__ = ["FACET_FIELDS", "CatalogStore", "Hit", "LocalResult", "SearchFilters", "SearchQuery"]
+__all__ = [
+    "FACET_FIELDS",
+    "UNRANKED_SCORE",
+    "CatalogStore",
+    "Hit",
+    "LocalResult",
+    "SearchFilters",
+    "SearchQuery",
+    "code_key",
+]
 
 SCHEMA_VERSION = "1"
 
 #: Facet fields, in the order they are reported.
 FACET_FIELDS = ("category", "grade", "share_type", "department", "update_cycle")
 
-# bm25 column weights in FTS column order (name, department, items, abstract): a term in the
-# name says most about what the resource is, a department name or a data item somewhat less, and
-# the abstract is long free text that mentions many things in passing.
-_FTS_COLUMNS = ("name", "department", "items", "abstract")
-_BM25_WEIGHTS = (10.0, 4.0, 2.0, 1.0)
-
 #: Score of every hit of a search without text: nothing to rank by, order is by code.
 UNRANKED_SCORE = 1.0
+
+# Text columns of the FTS table, most telling first: the order sets the relevance weights.
+_TEXT_COLUMNS = ("name", "department", "items", "abstract")
+_ALL_TEXT = "{" + " ".join(_TEXT_COLUMNS) + "}"
 
 # A bulk load that wrote at least this many rows merges the FTS b-trees into one ('optimize'):
 # queries then read one segment per token instead of dozens.
@@ -75,7 +90,7 @@ class SearchFilters:
 @dataclass(frozen=True)
 class SearchQuery:
     text: str
-    """Free text, Chinese or ASCII; empty means filters only."""
+    """Free text, Chinese or ASCII; empty (or only punctuation) means filters only."""
     filters: SearchFilters = field(default_factory=SearchFilters)
     limit: int = 20
     facets: bool = True
@@ -85,7 +100,8 @@ class SearchQuery:
 class Hit:
     entry: CatalogEntry
     score: float
-    """Relevance, higher is better, always positive (``UNRANKED_SCORE`` without text)."""
+    """Relevance, higher is better, always positive; see ``textindex.relevance_levels``. Scores
+    depend only on where the terms occur, so they compare across nodes."""
 
 
 @dataclass(frozen=True)
@@ -130,16 +146,14 @@ CREATE TABLE IF NOT EXISTS facet_values (
 );
 CREATE TABLE IF NOT EXISTS entry_facets (
     id INTEGER PRIMARY KEY,
-    code TEXT NOT NULL,
     category INTEGER NOT NULL,
     grade INTEGER NOT NULL,
     share_type INTEGER NOT NULL,
     department INTEGER NOT NULL,
     update_cycle INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS entry_facets_code ON entry_facets (code);
 CREATE VIRTUAL TABLE IF NOT EXISTS entries_fts USING fts5(
-    {", ".join(_FTS_COLUMNS)},
+    {", ".join(_TEXT_COLUMNS)}, tags,
     content='',
     tokenize="{textindex.FTS_TOKENIZER}",
     prefix='1'
@@ -166,6 +180,39 @@ _ENTRY_COLUMNS = (
     "local_category",
 )
 _SELECT_ENTRY = f"SELECT id, {', '.join(_ENTRY_COLUMNS)} FROM entries"
+_INSERT_ENTRY = (
+    f"INSERT INTO entries (id, {', '.join(_ENTRY_COLUMNS)})"
+    f" VALUES ({', '.join('?' * (len(_ENTRY_COLUMNS) + 1))})"
+)
+_INSERT_FTS = (
+    f"INSERT INTO entries_fts (rowid, {', '.join(_TEXT_COLUMNS)}, tags) VALUES (?, ?, ?, ?, ?, ?)"
+)
+_DELETE_FTS = (
+    f"INSERT INTO entries_fts (entries_fts, rowid, {', '.join(_TEXT_COLUMNS)}, tags)"
+    " VALUES ('delete', ?, ?, ?, ?, ?, ?)"
+)
+# Reads what the FTS row of an entry was built from, in _fts_row's argument order.
+_SELECT_FTS_SOURCE = (
+    "SELECT e.id, e.name, e.department, e.items, e.abstract, f.category, f.grade, f.share_type,"
+    " f.department, f.update_cycle FROM entries AS e JOIN entry_facets AS f ON f.id = e.id"
+)
+
+
+def code_key(code: str) -> int:
+    """The entry id for a resource code: an integer that sorts exactly as the codes do.
+
+    A code is 类项目 (6 digits), an optional 细目 (2 or 3 digits), "/" and a 6-digit 顺序码. As
+    strings, "/" sorts before every digit, so a code without 细目 comes first and a 2-digit 细目
+    before the 3-digit ones it prefixes. 细目 is therefore read as three base-11 symbols ("/" or
+    padding = 0, digit d = d + 1). Raises ``ValueError`` for anything else.
+    """
+    if not RESOURCE_CODE_RE.match(code):
+        raise ValueError(f"not a resource code (类项目[细目]/顺序码): {code!r}")
+    head, seq = code.split("/")
+    detail = 0
+    for ch in head[6:].ljust(3, "/"):
+        detail = detail * 11 + (0 if ch == "/" else int(ch) + 1)
+    return (int(head[:6]) * 11**3 + detail) * 1_000_000 + int(seq)
 
 
 def _items_json(items: Sequence[DataItem]) -> str:
@@ -176,28 +223,6 @@ def _items_json(items: Sequence[DataItem]) -> str:
     )
 
 
-def _entry_row(entry: CatalogEntry) -> tuple[object, ...]:
-    return (
-        entry.code,
-        entry.name,
-        entry.province,
-        entry.department_code,
-        entry.department,
-        entry.category,
-        entry.abstract,
-        entry.format,
-        entry.share_type,
-        entry.share_conditions,
-        entry.open_attribute,
-        entry.update_cycle,
-        entry.publish_date,
-        entry.grade,
-        _items_json(entry.items),
-        entry.local_grade,
-        entry.local_category,
-    )
-
-
 def _entry_from_row(row: Sequence[object]) -> CatalogEntry:
     """Build an entry from a ``_SELECT_ENTRY`` row (its first column is the id)."""
     values = dict(zip(_ENTRY_COLUMNS, row[1:], strict=True))
@@ -205,17 +230,26 @@ def _entry_from_row(row: Sequence[object]) -> CatalogEntry:
     return CatalogEntry(**values, items=items)  # type: ignore[arg-type]
 
 
-def _fts_texts(name: str, department: str, items_json: str, abstract: str) -> tuple[str, ...]:
+def _tag(facet_id: int) -> str:
+    return f"f{facet_id}"
+
+
+def _fts_row(
+    row_id: int, name: str, department: str, items_json: str, abstract: str, *facet_ids: int
+) -> tuple[object, ...]:
     item_names = [item[0] for item in json.loads(items_json)]
     return (
+        row_id,
         textindex.index_text(name),
         textindex.index_text(department),
         textindex.index_text(*item_names),
         textindex.index_text(abstract),
+        " ".join(_tag(i) for i in facet_ids),
     )
 
 
-def _facet_key(entry: CatalogEntry) -> tuple[str, ...]:
+def _facet_values(entry: CatalogEntry) -> tuple[str, ...]:
+    """The entry's value for each of ``FACET_FIELDS``."""
     return (
         entry.category,
         entry.grade,
@@ -225,28 +259,47 @@ def _facet_key(entry: CatalogEntry) -> tuple[str, ...]:
     )
 
 
-def _facet_codes(
-    conn: sqlite3.Connection, facet_ids: dict[tuple[str, str], int], entry: CatalogEntry
-) -> list[int]:
-    """The entry's integer facet codes, adding unseen values to ``facet_values`` (and
-    ``facet_ids``) inside the writer's transaction."""
-    codes = []
-    for name, value in zip(FACET_FIELDS, _facet_key(entry), strict=True):
-        code = facet_ids.get((name, value))
-        if code is None:
-            code = conn.execute(
-                "INSERT INTO facet_values (field, value) VALUES (?, ?) RETURNING id",
-                (name, value),
-            ).fetchone()[0]
-            facet_ids[(name, value)] = code
-        codes.append(code)
-    return codes
-
-
 def _batched(items: Iterable[CatalogEntry], size: int) -> Iterator[list[CatalogEntry]]:
     it = iter(items)
     while batch := list(islice(it, size)):
         yield batch
+
+
+def _json_ids(ids: Iterable[int]) -> str:
+    return json.dumps(list(ids))
+
+
+@dataclass(frozen=True)
+class _FacetIndex:
+    """Facets of every entry at one write generation, for counting a match set in Python."""
+
+    generation: int
+    combo_of: dict[str, int]
+    """Entry id, as decimal text (what ``group_concat`` yields) -> index into ``combos``."""
+    combos: tuple[tuple[int, ...], ...]
+    """Distinct facet-value id tuples, in ``FACET_FIELDS`` order."""
+    names: dict[int, tuple[str, str]]
+    """Facet-value id -> (field, value)."""
+    ids: dict[tuple[str, str], int]
+    everything: dict[str, dict[str, int]]
+    """Facet counts over all entries (the no-text, no-filter search)."""
+
+
+def _facet_counts(
+    combos: Sequence[tuple[int, ...]],
+    names: dict[int, tuple[str, str]],
+    combo_counts: Counter[int],
+) -> dict[str, dict[str, int]]:
+    """Per-field value counts from counts of facet combinations."""
+    totals: Counter[int] = Counter()
+    for combo, n in combo_counts.items():
+        for value_id in combos[combo]:
+            totals[value_id] += n
+    facets: dict[str, dict[str, int]] = {name: {} for name in FACET_FIELDS}
+    for value_id, n in totals.items():
+        name, value = names[value_id]
+        facets[name][value] = n
+    return facets
 
 
 class CatalogStore:
@@ -259,9 +312,8 @@ class CatalogStore:
         self._pool: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
-        # (field, value) -> id and back; grows as writers add values, reloaded on a miss.
-        self._facet_ids: dict[tuple[str, str], int] = {}
-        self._facet_names: dict[int, tuple[str, str]] = {}
+        self._facets: _FacetIndex | None = None
+        self._facets_lock = threading.Lock()
         self._writer = self._connect()
         try:
             self._writer.execute("PRAGMA journal_mode=WAL")
@@ -278,13 +330,14 @@ class CatalogStore:
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout=5000")
         conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA cache_size=-32768")  # 32 MiB: the FTS index and facet pages of a node
+        conn.execute("PRAGMA cache_size=-32768")  # KiB: a node's FTS index stays in cache
         conn.execute("PRAGMA mmap_size=268435456")
         conn.execute("PRAGMA temp_store=MEMORY")
         return conn
 
     @contextmanager
-    def _reader(self) -> Iterator[sqlite3.Connection]:
+    def _read_txn(self) -> Iterator[sqlite3.Connection]:
+        """A pooled connection inside one read transaction (one snapshot)."""
         if self._closed:
             raise sqlite3.ProgrammingError("CatalogStore is closed")
         try:
@@ -295,18 +348,13 @@ class CatalogStore:
             with self._readers_lock:
                 self._readers.append(conn)
         try:
-            yield conn
-        finally:
-            self._pool.put(conn)
-
-    @contextmanager
-    def _read_txn(self) -> Iterator[sqlite3.Connection]:
-        with self._reader() as conn:
             conn.execute("BEGIN")
             try:
                 yield conn
             finally:
                 conn.execute("COMMIT")
+        finally:
+            self._pool.put(conn)
 
     @contextmanager
     def _write_txn(self) -> Iterator[sqlite3.Connection]:
@@ -340,7 +388,7 @@ class CatalogStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- schema --------------------------------------------------------------------------------
+    # -- schema and meta -----------------------------------------------------------------------
 
     def _init_schema(self) -> None:
         with self._write_txn() as conn:
@@ -348,234 +396,302 @@ class CatalogStore:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
-            version = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            version = _get_meta(conn, "schema_version")
             if version is None:
-                conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
-            elif version[0] != SCHEMA_VERSION:
+                _set_meta(conn, "schema_version", SCHEMA_VERSION)
+            elif version != SCHEMA_VERSION:
                 raise sqlite3.DatabaseError(
-                    f"{self._path}: catalog schema {version[0]}, expected {SCHEMA_VERSION}"
+                    f"{self._path}: catalog schema {version}, expected {SCHEMA_VERSION}"
                 )
-            tokens = conn.execute("SELECT value FROM meta WHERE key='textindex_version'").fetchone()
-            if tokens is None or tokens[0] != textindex.TEXTINDEX_VERSION:
-                self._rebuild_fts(conn)
-                conn.execute(
-                    "INSERT OR REPLACE INTO meta VALUES ('textindex_version', ?)",
-                    (textindex.TEXTINDEX_VERSION,),
-                )
-
-    def _rebuild_fts(self, conn: sqlite3.Connection) -> None:
-        """Re-tokenize every entry: the index was built by another ``textindex`` version."""
-        conn.execute("INSERT INTO entries_fts(entries_fts) VALUES ('delete-all')")
-        rows = conn.execute("SELECT id, name, department, items, abstract FROM entries")
-        conn.executemany(
-            "INSERT INTO entries_fts(rowid, name, department, items, abstract) VALUES (?,?,?,?,?)",
-            ((row[0], *_fts_texts(*row[1:])) for row in rows.fetchall()),
-        )
-
-    # -- meta ----------------------------------------------------------------------------------
+            if _get_meta(conn, "textindex_version") != textindex.TEXTINDEX_VERSION:
+                # Built by another tokenizer: re-tokenize every entry.
+                conn.execute("INSERT INTO entries_fts (entries_fts) VALUES ('delete-all')")
+                rows = conn.execute(_SELECT_FTS_SOURCE).fetchall()
+                conn.executemany(_INSERT_FTS, (_fts_row(*row) for row in rows))
+                _set_meta(conn, "textindex_version", textindex.TEXTINDEX_VERSION)
+            if _get_meta(conn, "generation") is None:
+                _set_meta(conn, "generation", "0")
 
     def get_meta(self, key: str) -> str | None:
-        with self._reader() as conn:
-            row = conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-        return None if row is None else str(row[0])
+        with self._read_txn() as conn:
+            return _get_meta(conn, key)
 
     def set_meta(self, key: str, value: str) -> None:
         with self._write_txn() as conn:
-            conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+            _set_meta(conn, key, value)
 
     # -- writes --------------------------------------------------------------------------------
 
     def insert_many(self, entries: Iterable[CatalogEntry], *, batch_size: int = 5000) -> int:
-        """Insert or replace (by code) ``entries``, one transaction per batch. Returns the number
-        of entries written (a code repeated in the input counts once per batch, last one wins)."""
+        """Insert or replace (by code) ``entries``, one transaction per batch; returns how many
+        were written. Raises ``ValueError`` (before writing that batch) for a malformed code."""
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
         written = 0
         for batch in _batched(entries, batch_size):
+            # Last one wins within a batch, as across batches.
+            by_key = {code_key(entry.code): entry for entry in batch}
             with self._write_txn() as conn:
-                written += self._write_batch(conn, batch)
+                self._write_batch(conn, by_key)
+            written += len(by_key)
         if written >= _OPTIMIZE_AFTER_ROWS:
             with self._write_txn() as conn:
-                conn.execute("INSERT INTO entries_fts(entries_fts) VALUES ('optimize')")
+                conn.execute("INSERT INTO entries_fts (entries_fts) VALUES ('optimize')")
             with self._write_lock:
                 self._writer.execute("PRAGMA optimize")
+                # The load's WAL can be hundreds of MiB; give the space back.
                 self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return written
 
-    def _write_batch(self, conn: sqlite3.Connection, batch: list[CatalogEntry]) -> int:
-        by_code = {entry.code: entry for entry in batch}
-        existing = conn.execute(
-            "SELECT id, code, name, department, items, abstract FROM entries"
-            " WHERE code IN (SELECT value FROM json_each(?))",
-            (json.dumps(list(by_code), ensure_ascii=False),),
+    def clear(self) -> None:
+        """Remove every entry (meta and the facet-value dictionary stay)."""
+        with self._write_txn() as conn:
+            conn.execute("DELETE FROM entries")
+            conn.execute("DELETE FROM entry_facets")
+            conn.execute("INSERT INTO entries_fts (entries_fts) VALUES ('delete-all')")
+            _bump_generation(conn)
+
+    def _write_batch(self, conn: sqlite3.Connection, by_key: dict[int, CatalogEntry]) -> None:
+        keys = _json_ids(by_key)
+        # Contentless FTS5 deletes a row given exactly the tokens it was indexed with.
+        old = conn.execute(
+            f"{_SELECT_FTS_SOURCE} WHERE e.id IN (SELECT value FROM json_each(?))", (keys,)
         ).fetchall()
-        ids: dict[str, int] = {}
-        if existing:
-            # Contentless FTS5 deletes a row given exactly the tokens it was indexed with.
-            conn.executemany(
-                "INSERT INTO entries_fts(entries_fts, rowid, name, department, items, abstract)"
-                " VALUES ('delete', ?, ?, ?, ?, ?)",
-                ((row[0], *_fts_texts(*row[2:])) for row in existing),
+        if old:
+            conn.executemany(_DELETE_FTS, (_fts_row(*row) for row in old))
+            conn.execute(
+                "DELETE FROM entries WHERE id IN (SELECT value FROM json_each(?))", (keys,)
             )
-            old = [(row[0],) for row in existing]
-            conn.executemany("DELETE FROM entries WHERE id=?", old)
-            conn.executemany("DELETE FROM entry_facets WHERE id=?", old)
-            ids = {row[1]: row[0] for row in existing}
-        # Only this writer allocates ids, under the IMMEDIATE transaction's lock.
-        next_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM entries").fetchone()[0]
-        facet_ids = {
-            (f, v): i for i, f, v in conn.execute("SELECT id, field, value FROM facet_values")
+            conn.execute(
+                "DELETE FROM entry_facets WHERE id IN (SELECT value FROM json_each(?))", (keys,)
+            )
+        value_ids = {
+            (name, value): i
+            for i, name, value in conn.execute("SELECT id, field, value FROM facet_values")
         }
         entry_rows, facet_rows, fts_rows = [], [], []
-        for code, entry in by_code.items():
-            if code not in ids:
-                ids[code] = next_id
-                next_id += 1
-            row_id = ids[code]
-            row = _entry_row(entry)
-            entry_rows.append((row_id, *row))
-            facet_rows.append((row_id, code, *_facet_codes(conn, facet_ids, entry)))
+        for key, entry in by_key.items():
+            items = _items_json(entry.items)
+            facet_ids = [
+                value_ids.get((name, value)) or _add_facet_value(conn, value_ids, name, value)
+                for name, value in zip(FACET_FIELDS, _facet_values(entry), strict=True)
+            ]
+            entry_rows.append(
+                (
+                    key,
+                    entry.code,
+                    entry.name,
+                    entry.province,
+                    entry.department_code,
+                    entry.department,
+                    entry.category,
+                    entry.abstract,
+                    entry.format,
+                    entry.share_type,
+                    entry.share_conditions,
+                    entry.open_attribute,
+                    entry.update_cycle,
+                    entry.publish_date,
+                    entry.grade,
+                    items,
+                    entry.local_grade,
+                    entry.local_category,
+                )
+            )
+            facet_rows.append((key, *facet_ids))
             fts_rows.append(
-                (row_id, *_fts_texts(entry.name, entry.department, row[14], entry.abstract))
-            )  # type: ignore[arg-type]
-        conn.executemany(
-            f"INSERT INTO entries (id, {', '.join(_ENTRY_COLUMNS)})"
-            f" VALUES ({', '.join('?' * (len(_ENTRY_COLUMNS) + 1))})",
-            entry_rows,
-        )
-        conn.executemany("INSERT INTO entry_facets VALUES (?, ?, ?, ?, ?, ?, ?)", facet_rows)
-        conn.executemany(
-            "INSERT INTO entries_fts(rowid, name, department, items, abstract) VALUES (?,?,?,?,?)",
-            fts_rows,
-        )
-        return len(by_code)
+                _fts_row(key, entry.name, entry.department, items, entry.abstract, *facet_ids)
+            )
+        conn.executemany(_INSERT_ENTRY, entry_rows)
+        conn.executemany("INSERT INTO entry_facets VALUES (?, ?, ?, ?, ?, ?)", facet_rows)
+        conn.executemany(_INSERT_FTS, fts_rows)
+        _bump_generation(conn)
 
     # -- reads ---------------------------------------------------------------------------------
 
     def count(self) -> int:
-        with self._reader() as conn:
+        with self._read_txn() as conn:
             return int(conn.execute("SELECT count(*) FROM entry_facets").fetchone()[0])
 
     def get(self, code: str) -> CatalogEntry | None:
-        with self._reader() as conn:
-            row = conn.execute(f"{_SELECT_ENTRY} WHERE code=?", (code,)).fetchone()
+        with self._read_txn() as conn:
+            row = conn.execute(f"{_SELECT_ENTRY} WHERE code = ?", (code,)).fetchone()
         return None if row is None else _entry_from_row(row)
 
     def search(self, query: SearchQuery) -> LocalResult:
-        """Entries matching ``query.text`` (all terms) and ``query.filters``, best first.
+        """Entries matching every term of ``query.text`` and ``query.filters``, best first.
 
         Hits are ordered by (score desc, code asc); without text, by code. ``total`` and the
         facets count every match, not only the returned hits.
         """
         if query.limit < 0:
             raise ValueError("limit must not be negative")
-        expression = textindex.match_expression(query.text)
+        terms = textindex.query_terms(query.text)
         with self._read_txn() as conn:
-            where = self._filter_clause(conn, query.filters)
-            if where is None:
+            index = self._facet_index(conn)
+            tags = _filter_expression(index, query.filters)
+            if tags is None:
                 return LocalResult(hits=(), total=0, facets={})
-            clause, params = where
-            if expression is None:
-                source = "entry_facets AS f"
-                rank = f"SELECT f.id, {UNRANKED_SCORE} FROM {source}{clause} ORDER BY f.code"
-                match_params: list[object] = [*params]
+            if terms:
+                text = f"{_ALL_TEXT}: (" + " AND ".join(terms) + ")"
+                match: str | None = f"{text} AND {tags}" if tags else text
             else:
-                source = "entries_fts JOIN entry_facets AS f ON f.id = entries_fts.rowid"
-                clause = f"{clause} AND" if clause else " WHERE"
-                clause += " entries_fts MATCH ?"
-                weights = ", ".join(str(w) for w in _BM25_WEIGHTS)
-                rank = (
-                    f"SELECT f.id, -bm25(entries_fts, {weights}) AS score FROM {source}{clause}"
-                    " ORDER BY score DESC, f.code"
-                )
-                match_params = [*params, expression]
-            ranked = conn.execute(f"{rank} LIMIT ?", (*match_params, query.limit)).fetchall()
-            if query.facets:
-                facets, total = self._facets(conn, source, clause, match_params)
+                match = tags or None
+            if match is None:
+                # Neither text nor filters: the whole catalog, counted when the index was built.
+                total = len(index.combo_of)
+                facets = index.everything if query.facets else {}
+                ids = conn.execute(
+                    "SELECT id FROM entries ORDER BY id LIMIT ?", (query.limit,)
+                ).fetchall()
+                ranked = [(row[0], UNRANKED_SCORE) for row in ids]
             else:
-                total = conn.execute(
-                    f"SELECT count(*) FROM {source}{clause}", match_params
-                ).fetchone()[0]
-                facets = {}
-            entries = self._entries(conn, [row[0] for row in ranked])
-        hits = tuple(Hit(entries[row_id], float(score)) for row_id, score in ranked)
-        return LocalResult(hits=hits, total=total, facets=facets)
+                total, facets = _count(conn, index, match, query.facets)
+                if terms:
+                    ranked = _ranked(conn, terms, tags, min(query.limit, total))
+                else:
+                    ranked = _first(conn, match, min(query.limit, total))
+            entries = _entries(conn, [row_id for row_id, _ in ranked])
+        hits = tuple(Hit(entries[row_id], score) for row_id, score in ranked)
+        return LocalResult(hits=hits, total=total, facets=dict(facets))
 
-    def _entries(self, conn: sqlite3.Connection, ids: list[int]) -> dict[int, CatalogEntry]:
+    def _facet_index(self, conn: sqlite3.Connection) -> _FacetIndex:
+        """The facet index for the snapshot ``conn`` reads, rebuilt after writes."""
+        generation = int(_get_meta(conn, "generation") or 0)
+        index = self._facets
+        if index is not None and index.generation == generation:
+            return index
+        with self._facets_lock:
+            index = self._facets
+            if index is None or index.generation != generation:
+                index = _build_facet_index(conn, generation)
+                # A reader on an older snapshot than the installed index builds its own and
+                # keeps it to itself; the newest generation wins the shared slot.
+                if self._facets is None or self._facets.generation < generation:
+                    self._facets = index
+        return index
+
+
+def _filter_expression(index: _FacetIndex, filters: SearchFilters) -> str | None:
+    """The filters as an FTS5 expression over the ``tags`` column: '' when there are none, None
+    when a filtered field names only values no entry has (nothing can match)."""
+    wanted = zip(
+        FACET_FIELDS,
+        (
+            filters.categories,
+            filters.grades,
+            filters.share_types,
+            filters.departments,
+            filters.update_cycles,
+        ),
+        strict=True,
+    )
+    clauses = []
+    for name, values in wanted:
+        if not values:
+            continue
+        ids = {index.ids[(name, v)] for v in values if (name, v) in index.ids}
+        if name == "category":
+            # A one-digit 类 stands for every category under it.
+            classes = {v for v in values if len(v) == 1}
+            ids |= {i for (f, v), i in index.ids.items() if f == name and v[:1] in classes}
         if not ids:
-            return {}
-        rows = conn.execute(
-            f"{_SELECT_ENTRY} WHERE id IN ({', '.join('?' * len(ids))})", ids
-        ).fetchall()
-        return {row[0]: _entry_from_row(row) for row in rows}
+            return None
+        clauses.append("{tags}: (" + " OR ".join(f'"{_tag(i)}"' for i in sorted(ids)) + ")")
+    return " AND ".join(clauses)
 
-    def _facets(
-        self, conn: sqlite3.Connection, source: str, clause: str, params: list[object]
-    ) -> tuple[dict[str, dict[str, int]], int]:
-        columns = ", ".join(f"f.{name}" for name in FACET_FIELDS)
-        rows = conn.execute(
-            f"SELECT {columns}, count(*) FROM {source}{clause} GROUP BY {columns}", params
-        ).fetchall()
-        names = self._facet_dictionary(conn, need=(code for row in rows for code in row[:-1]))
-        facets: dict[str, dict[str, int]] = {name: {} for name in FACET_FIELDS}
-        total = 0
-        for row in rows:
-            n = row[-1]
-            total += n
-            for code in row[:-1]:
-                field, value = names[code]
-                counts = facets[field]
-                counts[value] = counts.get(value, 0) + n
-        return facets, total
 
-    def _load_facet_values(self, conn: sqlite3.Connection) -> None:
-        rows = conn.execute("SELECT id, field, value FROM facet_values").fetchall()
-        # Assigned whole, ids before names: a concurrent search sees a complete dictionary.
-        self._facet_ids = {(f, v): i for i, f, v in rows}
-        self._facet_names = {i: (f, v) for i, f, v in rows}
+def _count(
+    conn: sqlite3.Connection, index: _FacetIndex, match: str, facets: bool
+) -> tuple[int, dict[str, dict[str, int]]]:
+    if not facets:
+        row = conn.execute("SELECT count(*) FROM entries_fts WHERE entries_fts MATCH ?", (match,))
+        return int(row.fetchone()[0]), {}
+    ids = conn.execute(
+        "SELECT group_concat(rowid) FROM entries_fts WHERE entries_fts MATCH ?", (match,)
+    ).fetchone()[0]
+    if ids is None:
+        return 0, {}
+    combos = Counter(map(index.combo_of.__getitem__, ids.split(",")))
+    return combos.total(), _facet_counts(index.combos, index.names, combos)
 
-    def _facet_dictionary(
-        self, conn: sqlite3.Connection, need: Iterable[int] = ()
-    ) -> dict[int, tuple[str, str]]:
-        """The id -> (field, value) dictionary, reloaded when it lacks a code in ``need``."""
-        names = self._facet_names
-        if any(code not in names for code in need) or not names:
-            self._load_facet_values(conn)
-        return self._facet_names
 
-    def _filter_clause(
-        self, conn: sqlite3.Connection, filters: SearchFilters
-    ) -> tuple[str, list[object]] | None:
-        """SQL conditions on ``entry_facets AS f`` for ``filters``, or None when a filtered field
-        names only values no entry has (nothing can match)."""
-        wanted = {
-            "category": filters.categories,
-            "grade": filters.grades,
-            "share_type": filters.share_types,
-            "department": filters.departments,
-            "update_cycle": filters.update_cycles,
-        }
-        if not any(wanted.values()):
-            return "", []
-        if not self._facet_ids or any(
-            (name, value) not in self._facet_ids
-            for name, values in wanted.items()
-            for value in values
-        ):
-            self._load_facet_values(conn)
-        ids = self._facet_ids
-        conditions: list[str] = []
-        params: list[object] = []
-        for name, values in wanted.items():
-            if not values:
-                continue
-            codes = {ids[(name, v)] for v in values if (name, v) in ids}
-            if name == "category":
-                # A one-digit 类 stands for every category under it.
-                classes = {v for v in values if len(v) == 1}
-                codes |= {i for (f, v), i in ids.items() if f == name and v[:1] in classes}
-            if not codes:
-                return None
-            conditions.append(f"f.{name} IN ({', '.join('?' * len(codes))})")
-            params.extend(sorted(codes))
-        return " WHERE " + " AND ".join(conditions), params
+def _ranked(
+    conn: sqlite3.Connection, terms: list[str], tags: str, limit: int
+) -> list[tuple[int, float]]:
+    """The best ``limit`` (id, score) pairs: the levels best first, each in code (= rowid) order,
+    stopping as soon as ``limit`` are found. ``limit`` must not exceed the number of matches, or
+    every level is scanned."""
+    ranked: list[tuple[int, float]] = []
+    for score, expression in textindex.relevance_levels(terms, _TEXT_COLUMNS):
+        if len(ranked) >= limit:
+            break
+        match = f"({expression}) AND {tags}" if tags else expression
+        ranked.extend(
+            (row_id, float(score)) for row_id in _first_ids(conn, match, limit - len(ranked))
+        )
+    return ranked
+
+
+def _first(conn: sqlite3.Connection, match: str, limit: int) -> list[tuple[int, float]]:
+    return [(row_id, UNRANKED_SCORE) for row_id in _first_ids(conn, match, limit)]
+
+
+def _first_ids(conn: sqlite3.Connection, match: str, limit: int) -> list[int]:
+    # ORDER BY rowid is FTS5's natural order: no sorter, and LIMIT stops reading the doclists.
+    rows = conn.execute(
+        "SELECT rowid FROM entries_fts WHERE entries_fts MATCH ? ORDER BY rowid LIMIT ?",
+        (match, limit),
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def _entries(conn: sqlite3.Connection, ids: list[int]) -> dict[int, CatalogEntry]:
+    if not ids:
+        return {}
+    rows = conn.execute(
+        f"{_SELECT_ENTRY} WHERE id IN (SELECT value FROM json_each(?))", (_json_ids(ids),)
+    ).fetchall()
+    return {row[0]: _entry_from_row(row) for row in rows}
+
+
+def _build_facet_index(conn: sqlite3.Connection, generation: int) -> _FacetIndex:
+    values = conn.execute("SELECT id, field, value FROM facet_values").fetchall()
+    names = {i: (name, value) for i, name, value in values}
+    combo_ids: dict[tuple[int, ...], int] = {}
+    combo_of: dict[str, int] = {}
+    for row in conn.execute("SELECT * FROM entry_facets"):
+        combo_of[str(row[0])] = combo_ids.setdefault(row[1:], len(combo_ids))
+    combos = tuple(combo_ids)
+    return _FacetIndex(
+        generation=generation,
+        combo_of=combo_of,
+        combos=combos,
+        names=names,
+        ids={value: i for i, value in names.items()},
+        everything=_facet_counts(combos, names, Counter(combo_of.values())),
+    )
+
+
+def _add_facet_value(
+    conn: sqlite3.Connection, value_ids: dict[tuple[str, str], int], name: str, value: str
+) -> int:
+    value_id = conn.execute(
+        "INSERT INTO facet_values (field, value) VALUES (?, ?) RETURNING id", (name, value)
+    ).fetchone()[0]
+    value_ids[(name, value)] = value_id
+    return int(value_id)
+
+
+def _get_meta(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def _set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+
+def _bump_generation(conn: sqlite3.Connection) -> None:
+    """Mark the entries changed: readers rebuild their facet index for the new snapshot."""
+    conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")

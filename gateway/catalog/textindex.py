@@ -12,12 +12,19 @@ SQLite 3.40. So segmentation happens in Python and FTS5 only ever sees space-sep
 
 Queries are built from the same segmentation, and every token is quoted: no user text can ever be
 read as FTS5 syntax (operators, column filters, ``NEAR``, ``*``, parentheses, quotes).
+
+Relevance is a small integer, not bm25: each term scores the weight of the best column it occurs in
+(name 8, department 4, data items 2, abstract 1) and the terms' scores add up. ``relevance_levels``
+turns that into one MATCH expression per score, so the store fetches the best level first in rowid
+order and stops as soon as a page is full, instead of ranking every match (see ``store.py``).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
+from itertools import product
 
 __all__ = [
     "FTS_TOKENIZER",
@@ -26,6 +33,7 @@ __all__ = [
     "match_expression",
     "normalize",
     "query_terms",
+    "relevance_levels",
 ]
 
 #: Bumped whenever index tokens change: an index built by another version must be rebuilt, both
@@ -35,21 +43,16 @@ TEXTINDEX_VERSION = "1"
 
 #: The FTS5 ``tokenize`` option the store must use. Our tokens never contain a space and contain
 #: only ASCII alphanumerics or CJK ideographs, so all FTS5 has to do is split on spaces. ``Cn``
-#: (unassigned) is a token category because SQLite's Unicode tables are older than some CJK
-#: extension blocks and would otherwise call a recent ideograph a separator, silently splitting a
-#: bigram in two; ``remove_diacritics 0`` because there is nothing to fold and folding must never
-#: merge two distinct tokens.
+#: (unassigned) is a token category as a guard: SQLite's Unicode tables predate some CJK extension
+#: blocks, and an ideograph they called a separator would silently split a bigram in two (the tests
+#: check every ideograph we emit stays whole). ``remove_diacritics 0``: nothing to fold, and
+#: folding must never merge two distinct tokens.
 FTS_TOKENIZER = "unicode61 remove_diacritics 0 categories 'L* N* Co Cn'"
 
 # CJK Unified Ideographs and their extensions, compatibility ideographs (most are folded by NFKC,
 # a few are not) and 〇, the ideographic zero used in dates such as 二〇二二年.
 _CJK_RANGES = (
-    "\u3007"
-    "\u3400-\u4dbf"
-    "\u4e00-\u9fff"
-    "\uf900-\ufaff"
-    "\U00020000-\U0002fa1f"
-    "\U00030000-\U000323af"
+    "\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f\U00030000-\U000323af"
 )
 _SEGMENT_RE = re.compile(rf"([{_CJK_RANGES}]+)|([a-z0-9]+)")
 
@@ -117,3 +120,38 @@ def match_expression(text: str) -> str | None:
     token (empty, or only punctuation and symbols)."""
     terms = query_terms(text)
     return " AND ".join(terms) if terms else None
+
+
+#: Terms beyond this many must still match but no longer add to the score (bounds the expressions).
+MAX_SCORED_TERMS = 6
+
+
+def relevance_levels(terms: Sequence[str], columns: Sequence[str]) -> list[tuple[int, str]]:
+    """``(score, expression)`` pairs, best first: the expression matches exactly the rows whose
+    terms score ``score`` in total. ``columns`` are the text columns, most important first.
+
+    A term scores the weight of the best column it occurs in: ``2**(n-1-i)`` for column ``i`` of
+    ``n`` (8, 4, 2, 1 for four columns), so a term in the name outranks the same term anywhere
+    else. Each term falls in exactly one class (its best column), so the levels are disjoint and
+    together match what ``all terms in some column`` matches. With more than three terms only
+    "in the name" (8) vs "elsewhere" (1) is told apart, keeping at most 64 class combinations.
+    """
+    scored, unscored = list(terms[:MAX_SCORED_TERMS]), terms[MAX_SCORED_TERMS:]
+    n = len(columns)
+    everywhere = " ".join(columns)
+    if len(scored) <= 3:
+        classes = [(2 ** (n - 1 - i), columns[i : i + 1], columns[:i]) for i in range(n)]
+    else:
+        classes = [(2 ** (n - 1), columns[:1], ()), (1, columns[1:], columns[:1])]
+    by_score: dict[int, list[str]] = {}
+    for combo in product(classes, repeat=len(scored)):
+        parts = []
+        for term, (_, inside, better) in zip(scored, combo, strict=True):
+            part = f"{{{' '.join(inside)}}}: {term}"
+            if better:
+                part = f"({part} NOT {{{' '.join(better)}}}: {term})"
+            parts.append(part)
+        parts.extend(f"{{{everywhere}}}: {term}" for term in unscored)
+        score = sum(weight for weight, _, _ in combo)
+        by_score.setdefault(score, []).append("(" + " AND ".join(parts) + ")")
+    return [(score, " OR ".join(by_score[score])) for score in sorted(by_score, reverse=True)]

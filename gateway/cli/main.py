@@ -8,7 +8,7 @@ import sys
 
 import grpc
 
-from gateway.cli import catalog_cmds, run_cmds
+from gateway.cli import catalog_cmds, exchange_cmds, run_cmds, sharing_cmds
 from gateway.errors import ConfigError
 from gateway.status import failure_of
 
@@ -24,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run_cmds.register(sub)
     catalog_cmds.register(sub)
+    exchange_cmds.register(sub)
+    sharing_cmds.register(sub)
     return parser
 
 

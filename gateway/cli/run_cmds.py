@@ -67,7 +67,7 @@ def seed(args) -> int:
         took = ensure_seeded(store, province=args.node, entries=entries, seed=cfg.seed.seed,
                              standard=standard,
                              crosswalk=load_crosswalk(cfg.crosswalk_path, standard),
-                             departments=load_departments(cfg.departments_path).departments,
+                             departments=load_departments(cfg.departments_path, standard),
                              force=args.force)
         if took is None:
             print(f"{args.node}: already seeded with {entries} entries")

@@ -2,20 +2,111 @@
 
 from __future__ import annotations
 
-from gateway._pb.yrd.v1 import catalog_pb2, federation_pb2, federation_pb2_grpc
+from gateway._pb.yrd.v1 import (
+    catalog_pb2,
+    exchange_pb2,
+    federation_pb2,
+    federation_pb2_grpc,
+    sharing_pb2,
+)
 from gateway.catalog.federated import LocalCatalog
 from gateway.catalog.query import normalize_text
 from gateway.config import SearchSettings
-from gateway.convert import entry_to_pb, facets_to_pb, filters_from_pb, hits_to_pb
-from gateway.errors import InvalidArgument, NotFound
-from gateway.peers import standard_ref
+from gateway.convert import (
+    application_to_pb,
+    batch_to_pb,
+    call_from_pb,
+    entry_to_pb,
+    facets_to_pb,
+    filters_from_pb,
+    hits_to_pb,
+    result_to_pb,
+)
+from gateway.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from gateway.exchange.catalogue import InterfaceDirectory
+from gateway.exchange.model import owner_of, province_of_app
+from gateway.exchange.provider import Caller, Provider
+from gateway.peers import MD_HOPS, standard_ref
+from gateway.server.guards import PeerGuard, metadata_of
+from gateway.servicers.sharing import apply_input
+from gateway.sharing.service import SharingService
 from gateway.standard import Standard
+from gateway.tracing import current_trace_id
+
+MAX_HOPS = 1
+"""A call is forwarded once, home node to owner node; anything more is a loop."""
 
 
-class FederationServicer(federation_pb2_grpc.FederationServicer):
+class FederationExchangeMixin:
+    """Peer-port verbs of the exchange and sharing flows; the owner node alone decides."""
+
+    _node: str
+    _guard: PeerGuard
+    _provider: Provider
+    _sharing: SharingService
+    _directory: InterfaceDirectory
+
+    def _forwarded(self, context, app: str, interface_id: str | None) -> Caller:
+        via = self._guard.caller(context)
+        md = metadata_of(context)
+        try:
+            hops = int(md.get(MD_HOPS, "1"))
+        except ValueError:
+            hops = MAX_HOPS + 1
+        if hops > MAX_HOPS:
+            raise FailedPrecondition(f"call forwarded {hops} times; the federation is "
+                                     "misconfigured", reason="HOP_LIMIT_EXCEEDED")
+        if province_of_app(app) != via:
+            raise PermissionDenied(f"node {via} may not act for app {app[:80]!r}: apps outside "
+                                   f"{via}/ are not its to assert", reason="NAMESPACE_VIOLATION")
+        if interface_id is not None and owner_of(interface_id) != self._node:
+            raise FailedPrecondition(f"{self._node} does not own {interface_id[:80]}; calls are "
+                                     "never forwarded twice", reason="NOT_OWNER")
+        return Caller(app=app, via=via, trace_id=current_trace_id())
+
+    async def Invoke(self, request, context):
+        caller = self._forwarded(context, request.app, request.call.interface_id)
+        result = await self._provider.invoke(caller, call_from_pb(request.call))
+        return result_to_pb(result, caller.trace_id)
+
+    async def InvokeStream(self, request, context):
+        caller = self._forwarded(context, request.app, request.call.call.interface_id)
+        async for batch in self._provider.invoke_stream(
+                caller, call_from_pb(request.call.call), resume_token=request.call.resume_token,
+                batch_size=request.call.batch_size):
+            yield batch_to_pb(batch, caller.trace_id)
+
+    async def SubmitApplication(self, request, context):
+        caller = self._forwarded(context, request.app, request.application.interface_id)
+        application = await self._sharing.receive(
+            request.app, apply_input(request.application), via=caller.via)
+        return application_to_pb(application)
+
+    async def ListApplications(self, request, context):
+        via = self._guard.caller(context)
+        applications = await self._sharing.list_received(tuple(request.apps), request.state,
+                                                         via=via)
+        return sharing_pb2.ListApplicationsResponse(
+            applications=[application_to_pb(a) for a in applications])
+
+    async def ListInterfaces(self, request, context):
+        via = self._guard.caller(context)
+        app = request.app
+        if app and province_of_app(app) != via:
+            raise PermissionDenied(f"node {via} may not ask for app {app[:80]!r}",
+                                   reason="NAMESPACE_VIOLATION")
+        return exchange_pb2.ListInterfacesResponse(interfaces=await self._directory.local(app))
+
+
+class FederationServicer(FederationExchangeMixin, federation_pb2_grpc.FederationServicer):
     def __init__(self, node: str, name: str, standard: Standard, local: LocalCatalog,
                  settings: SearchSettings, category_names: dict[str, str],
-                 province_names: dict[str, str]) -> None:
+                 province_names: dict[str, str], *, guard: PeerGuard, provider: Provider,
+                 sharing: SharingService, directory: InterfaceDirectory) -> None:
+        self._guard = guard
+        self._provider = provider
+        self._sharing = sharing
+        self._directory = directory
         self._node = node
         self._name = name
         self._standard = standard
@@ -50,3 +141,4 @@ class FederationServicer(federation_pb2_grpc.FederationServicer):
                            reason="RESOURCE_NOT_FOUND")
         return catalog_pb2.GetResponse(entry=entry_to_pb(
             entry, province_name=self._name, category_name=self._categories.get(entry.category, "")))
+

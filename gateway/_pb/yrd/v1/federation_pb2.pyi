@@ -1,4 +1,6 @@
 from gateway._pb.yrd.v1 import catalog_pb2 as _catalog_pb2
+from gateway._pb.yrd.v1 import exchange_pb2 as _exchange_pb2
+from gateway._pb.yrd.v1 import sharing_pb2 as _sharing_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -58,3 +60,41 @@ class LocalSearchResponse(_message.Message):
     facets: _containers.RepeatedCompositeFieldContainer[_catalog_pb2.Facet]
     node: str
     def __init__(self, results: _Optional[_Iterable[_Union[_catalog_pb2.SearchResult, _Mapping]]] = ..., total: _Optional[int] = ..., facets: _Optional[_Iterable[_Union[_catalog_pb2.Facet, _Mapping]]] = ..., node: _Optional[str] = ...) -> None: ...
+
+class ForwardedInvoke(_message.Message):
+    __slots__ = ("app", "call")
+    APP_FIELD_NUMBER: _ClassVar[int]
+    CALL_FIELD_NUMBER: _ClassVar[int]
+    app: str
+    call: _exchange_pb2.InvokeRequest
+    def __init__(self, app: _Optional[str] = ..., call: _Optional[_Union[_exchange_pb2.InvokeRequest, _Mapping]] = ...) -> None: ...
+
+class ForwardedInvokeStream(_message.Message):
+    __slots__ = ("app", "call")
+    APP_FIELD_NUMBER: _ClassVar[int]
+    CALL_FIELD_NUMBER: _ClassVar[int]
+    app: str
+    call: _exchange_pb2.InvokeStreamRequest
+    def __init__(self, app: _Optional[str] = ..., call: _Optional[_Union[_exchange_pb2.InvokeStreamRequest, _Mapping]] = ...) -> None: ...
+
+class ForwardedApplication(_message.Message):
+    __slots__ = ("app", "application")
+    APP_FIELD_NUMBER: _ClassVar[int]
+    APPLICATION_FIELD_NUMBER: _ClassVar[int]
+    app: str
+    application: _sharing_pb2.ApplyRequest
+    def __init__(self, app: _Optional[str] = ..., application: _Optional[_Union[_sharing_pb2.ApplyRequest, _Mapping]] = ...) -> None: ...
+
+class ForwardedListApplications(_message.Message):
+    __slots__ = ("apps", "state")
+    APPS_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    apps: _containers.RepeatedScalarFieldContainer[str]
+    state: str
+    def __init__(self, apps: _Optional[_Iterable[str]] = ..., state: _Optional[str] = ...) -> None: ...
+
+class ForwardedListInterfaces(_message.Message):
+    __slots__ = ("app",)
+    APP_FIELD_NUMBER: _ClassVar[int]
+    app: str
+    def __init__(self, app: _Optional[str] = ...) -> None: ...

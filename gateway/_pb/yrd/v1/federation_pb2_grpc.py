@@ -4,7 +4,9 @@ import grpc
 import warnings
 
 from gateway._pb.yrd.v1 import catalog_pb2 as yrd_dot_v1_dot_catalog__pb2
+from gateway._pb.yrd.v1 import exchange_pb2 as yrd_dot_v1_dot_exchange__pb2
 from gateway._pb.yrd.v1 import federation_pb2 as yrd_dot_v1_dot_federation__pb2
+from gateway._pb.yrd.v1 import sharing_pb2 as yrd_dot_v1_dot_sharing__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -50,6 +52,31 @@ class FederationStub:
                 request_serializer=yrd_dot_v1_dot_catalog__pb2.GetRequest.SerializeToString,
                 response_deserializer=yrd_dot_v1_dot_catalog__pb2.GetResponse.FromString,
                 _registered_method=True)
+        self.Invoke = channel.unary_unary(
+                '/yrd.v1.Federation/Invoke',
+                request_serializer=yrd_dot_v1_dot_federation__pb2.ForwardedInvoke.SerializeToString,
+                response_deserializer=yrd_dot_v1_dot_exchange__pb2.InvokeResponse.FromString,
+                _registered_method=True)
+        self.InvokeStream = channel.unary_stream(
+                '/yrd.v1.Federation/InvokeStream',
+                request_serializer=yrd_dot_v1_dot_federation__pb2.ForwardedInvokeStream.SerializeToString,
+                response_deserializer=yrd_dot_v1_dot_exchange__pb2.RecordBatch.FromString,
+                _registered_method=True)
+        self.SubmitApplication = channel.unary_unary(
+                '/yrd.v1.Federation/SubmitApplication',
+                request_serializer=yrd_dot_v1_dot_federation__pb2.ForwardedApplication.SerializeToString,
+                response_deserializer=yrd_dot_v1_dot_sharing__pb2.Application.FromString,
+                _registered_method=True)
+        self.ListApplications = channel.unary_unary(
+                '/yrd.v1.Federation/ListApplications',
+                request_serializer=yrd_dot_v1_dot_federation__pb2.ForwardedListApplications.SerializeToString,
+                response_deserializer=yrd_dot_v1_dot_sharing__pb2.ListApplicationsResponse.FromString,
+                _registered_method=True)
+        self.ListInterfaces = channel.unary_unary(
+                '/yrd.v1.Federation/ListInterfaces',
+                request_serializer=yrd_dot_v1_dot_federation__pb2.ForwardedListInterfaces.SerializeToString,
+                response_deserializer=yrd_dot_v1_dot_exchange__pb2.ListInterfacesResponse.FromString,
+                _registered_method=True)
 
 
 class FederationServicer:
@@ -74,6 +101,36 @@ class FederationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Invoke(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def InvokeStream(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubmitApplication(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListApplications(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListInterfaces(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FederationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -91,6 +148,31 @@ def add_FederationServicer_to_server(servicer, server):
                     servicer.GetLocal,
                     request_deserializer=yrd_dot_v1_dot_catalog__pb2.GetRequest.FromString,
                     response_serializer=yrd_dot_v1_dot_catalog__pb2.GetResponse.SerializeToString,
+            ),
+            'Invoke': grpc.unary_unary_rpc_method_handler(
+                    servicer.Invoke,
+                    request_deserializer=yrd_dot_v1_dot_federation__pb2.ForwardedInvoke.FromString,
+                    response_serializer=yrd_dot_v1_dot_exchange__pb2.InvokeResponse.SerializeToString,
+            ),
+            'InvokeStream': grpc.unary_stream_rpc_method_handler(
+                    servicer.InvokeStream,
+                    request_deserializer=yrd_dot_v1_dot_federation__pb2.ForwardedInvokeStream.FromString,
+                    response_serializer=yrd_dot_v1_dot_exchange__pb2.RecordBatch.SerializeToString,
+            ),
+            'SubmitApplication': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitApplication,
+                    request_deserializer=yrd_dot_v1_dot_federation__pb2.ForwardedApplication.FromString,
+                    response_serializer=yrd_dot_v1_dot_sharing__pb2.Application.SerializeToString,
+            ),
+            'ListApplications': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListApplications,
+                    request_deserializer=yrd_dot_v1_dot_federation__pb2.ForwardedListApplications.FromString,
+                    response_serializer=yrd_dot_v1_dot_sharing__pb2.ListApplicationsResponse.SerializeToString,
+            ),
+            'ListInterfaces': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListInterfaces,
+                    request_deserializer=yrd_dot_v1_dot_federation__pb2.ForwardedListInterfaces.FromString,
+                    response_serializer=yrd_dot_v1_dot_exchange__pb2.ListInterfacesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -174,6 +256,141 @@ class Federation:
             '/yrd.v1.Federation/GetLocal',
             yrd_dot_v1_dot_catalog__pb2.GetRequest.SerializeToString,
             yrd_dot_v1_dot_catalog__pb2.GetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Invoke(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yrd.v1.Federation/Invoke',
+            yrd_dot_v1_dot_federation__pb2.ForwardedInvoke.SerializeToString,
+            yrd_dot_v1_dot_exchange__pb2.InvokeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def InvokeStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/yrd.v1.Federation/InvokeStream',
+            yrd_dot_v1_dot_federation__pb2.ForwardedInvokeStream.SerializeToString,
+            yrd_dot_v1_dot_exchange__pb2.RecordBatch.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitApplication(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yrd.v1.Federation/SubmitApplication',
+            yrd_dot_v1_dot_federation__pb2.ForwardedApplication.SerializeToString,
+            yrd_dot_v1_dot_sharing__pb2.Application.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListApplications(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yrd.v1.Federation/ListApplications',
+            yrd_dot_v1_dot_federation__pb2.ForwardedListApplications.SerializeToString,
+            yrd_dot_v1_dot_sharing__pb2.ListApplicationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListInterfaces(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yrd.v1.Federation/ListInterfaces',
+            yrd_dot_v1_dot_federation__pb2.ForwardedListInterfaces.SerializeToString,
+            yrd_dot_v1_dot_exchange__pb2.ListInterfacesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,14 @@
+"""The node's tamper-evident audit trail: records, the hash chain and the durable log."""
+
+from gateway.audit.chain import GENESIS_HASH, AuditEntry, AuditRecord
+from gateway.audit.log import AuditLog, AuditStats, AuditWriteError, VerifyReport
+
+__all__ = [
+    "GENESIS_HASH",
+    "AuditEntry",
+    "AuditLog",
+    "AuditRecord",
+    "AuditStats",
+    "AuditWriteError",
+    "VerifyReport",
+]

@@ -1,0 +1,1 @@
+"""Authorized interface calls: interface declarations, backends, the release policy, routing."""

@@ -1,0 +1,87 @@
+"""Interfaces (共享接口) as a node declares them in ``nodes/<id>/interfaces.yaml``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+#: node / department / name / version, e.g. ``sh/gaj/hukou-verify/v1``.
+INTERFACE_ID_RE = re.compile(r"^(?P<node>[a-z]{2})/(?P<dept>[a-z0-9-]{1,32})/"
+                             r"(?P<name>[a-z0-9-]{1,64})/(?P<version>v\d{1,3})$")
+#: node / department / app, e.g. ``js/rsj/pension-transfer``.
+APP_ID_RE = re.compile(r"^(?P<node>[a-z]{2})/(?P<dept>[a-z0-9-]{1,32})/(?P<name>[a-z0-9-]{1,64})$")
+
+PARAM_KINDS = ("string", "resident_id", "credit_code", "date", "integer", "name", "mobile")
+MODES = ("query", "verify")
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    kind: str
+    """One of ``PARAM_KINDS``; resident_id and credit_code are validated by check digit."""
+    required: bool = True
+    description: str = ""
+    max_length: int = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One returned data item."""
+
+    name: str
+    """ASCII field id, e.g. ``id_number``."""
+    label: str
+    """Chinese name, e.g. ``公民身份号码``."""
+    kind: str
+    """Data-item kind of the standard (``id_number``, ``mobile``, ``name``, ... or ``plain``)."""
+    grade: str
+    """L1..L4."""
+    mask: bool = False
+    """Mask by the standard's rule for ``kind`` even below the grade that requires masking."""
+
+
+@dataclass(frozen=True, slots=True)
+class BackendSpec:
+    type: str
+    """``sqlite`` or ``http``."""
+    options: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Interface:
+    id: str
+    province: str
+    department: str
+    department_name: str
+    name: str
+    """Chinese name, e.g. ``户籍信息核验``."""
+    resource_code: str
+    mode: str
+    """``query`` returns records; ``verify`` (核验) answers match / no-match only."""
+    params: tuple[Param, ...]
+    fields: tuple[Field, ...]
+    backend: BackendSpec
+    streamable: bool = False
+    description: str = ""
+
+    def field(self, name: str) -> Field | None:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        return None
+
+    @property
+    def verify_only(self) -> bool:
+        return self.mode == "verify"
+
+
+def owner_of(interface_id: str) -> str | None:
+    m = INTERFACE_ID_RE.match(interface_id)
+    return m["node"] if m else None
+
+
+def province_of_app(app_id: str) -> str | None:
+    m = APP_ID_RE.match(app_id)
+    return m["node"] if m else None

@@ -1,0 +1,221 @@
+"""The owner side of an interface call: the only authority on what leaves the province.
+
+A fixed, readable sequence (after X-Road): find the interface → check the grant and purpose →
+plan the release → validate parameters → consume quota → call the backend → mask → audit → answer.
+Every refusal is audited too; no data is released unless its audit entry is durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from gateway.audit.log import AuditLog, AuditRecord, AuditWriteError
+from gateway.errors import GatewayError, Internal, InvalidArgument, NotFound
+from gateway.exchange.backends import Backend
+from gateway.exchange.calls import (
+    Batch,
+    Call,
+    CallResult,
+    FieldNote,
+    call_fingerprint,
+    decode_resume,
+    encode_resume,
+)
+from gateway.exchange.interfaces import validate_params
+from gateway.exchange.model import INTERFACE_ID_RE, Interface
+from gateway.exchange.policy import ReleasePlan, apply_plan, check_grant, plan_release
+from gateway.sharing.store import SharingStore
+from gateway.standard import Standard
+
+log = logging.getLogger(__name__)
+
+MAX_RECORDS = 100
+"""Records a plain (non-streaming) call may return; bulk transfers use the stream."""
+MAX_BATCH = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    app: str
+    via: str
+    """The node the call arrived from (this node for a local app)."""
+    trace_id: str = ""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Provider:
+    def __init__(
+        self,
+        node: str,
+        interfaces: Mapping[str, Interface],
+        store: SharingStore,
+        backends: Mapping[str, Backend],
+        standard: Standard,
+        audit: AuditLog,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.node = node
+        self._interfaces = dict(interfaces)
+        self._store = store
+        self._backends = dict(backends)
+        self._standard = standard
+        self._audit = audit
+        self._clock = clock
+
+    @property
+    def interfaces(self) -> Mapping[str, Interface]:
+        return self._interfaces
+
+    def interface(self, interface_id: str) -> Interface:
+        iface = self._interfaces.get(interface_id)
+        if iface is None:
+            if not INTERFACE_ID_RE.match(interface_id):
+                raise InvalidArgument("interface_id", "not an interface id "
+                                      "(node/department/name/version)", reason="BAD_INTERFACE_ID")
+            raise NotFound(f"{self.node} has no interface {interface_id}",
+                           reason="UNKNOWN_INTERFACE")
+        return iface
+
+    async def _authorize(self, caller: Caller, call: Call, action: str
+                         ) -> tuple[Interface, ReleasePlan, dict[str, str]]:
+        call.check_limits()
+        iface = self.interface(call.interface_id)
+        now = self._clock()
+        grant = await asyncio.to_thread(self._store.find_grant, caller.app, iface.id, now)
+        grant = check_grant(grant, app_id=caller.app, iface=iface, purpose=call.purpose, now=now)
+        plan = plan_release(iface, grant, call.fields, self._standard)
+        params = validate_params(iface, call.params)
+        await asyncio.to_thread(self._store.consume_quota, grant, caller.app, now)
+        return iface, plan, params
+
+    async def invoke(self, caller: Caller, call: Call) -> CallResult:
+        started = time.perf_counter()
+        try:
+            iface, plan, params = await self._authorize(caller, call, "invoke")
+            backend = self._backends[iface.id]
+            if iface.verify_only:
+                match = await backend.verify(iface, params)
+                rows: list[dict[str, str]] = []
+            else:
+                fetched = await backend.fetch(iface, params, limit=MAX_RECORDS)
+                rows = [apply_plan(plan, record, self._standard) for _, record in fetched]
+                match = bool(rows)
+        except GatewayError as exc:
+            await self._audit_refusal(caller, call, "invoke", exc, started)
+            raise
+        result = CallResult(
+            records=tuple(rows), verify_only=iface.verify_only, match=match,
+            masked=_notes(plan, "mask"), dropped=_notes(plan, "drop"), grade=plan.grade,
+            served_by=self.node, fields=tuple(a.field for a in plan.released),
+        )
+        entry_hash = await self._audit_release(caller, call, "invoke", result, started)
+        return _with_hash(result, entry_hash)
+
+    async def invoke_stream(self, caller: Caller, call: Call, *, resume_token: str,
+                            batch_size: int) -> AsyncIterator[Batch]:
+        started = time.perf_counter()
+        try:
+            if not 0 <= batch_size <= MAX_BATCH:
+                raise InvalidArgument("batch_size", f"must be between 1 and {MAX_BATCH}",
+                                      reason="BATCH_SIZE_OUT_OF_RANGE")
+            fingerprint = call_fingerprint(caller.app, call)
+            after = decode_resume(resume_token, fingerprint) if resume_token else None
+            iface, plan, params = await self._authorize(caller, call, "invoke_stream")
+            if iface.verify_only or not iface.streamable:
+                raise InvalidArgument("interface_id", f"{iface.id} does not offer bulk transfer",
+                                      reason="NOT_STREAMABLE")
+        except GatewayError as exc:
+            await self._audit_refusal(caller, call, "invoke_stream", exc, started)
+            raise
+        backend = self._backends[iface.id]
+        size = batch_size or 500
+        first = True
+        while True:
+            batch_started = time.perf_counter()
+            fetched = await backend.fetch(iface, params, limit=size + 1, after=after)
+            more = len(fetched) > size
+            fetched = fetched[:size]
+            rows = tuple(apply_plan(plan, record, self._standard) for _, record in fetched)
+            if fetched:
+                after = fetched[-1][0]
+            result = CallResult(
+                records=rows, verify_only=False, match=bool(rows), masked=_notes(plan, "mask"),
+                dropped=_notes(plan, "drop"), grade=plan.grade, served_by=self.node)
+            await self._audit_release(caller, call, "invoke_stream", result, batch_started)
+            yield Batch(
+                records=rows,
+                resume_token=encode_resume(after or "", fingerprint),
+                last=not more,
+                masked=result.masked if first else (),
+                dropped=result.dropped if first else (),
+                grade=plan.grade,
+                served_by=self.node,
+            )
+            first = False
+            if not more:
+                return
+
+    async def _audit_release(self, caller: Caller, call: Call, action: str,
+                             result: CallResult, started: float) -> str:
+        record = AuditRecord(
+            time=_stamp(self._clock()), node=self.node,
+            side="provider" if caller.via != self.node else "local",
+            trace_id=caller.trace_id, app=caller.app, interface=call.interface_id,
+            purpose=call.purpose, action=action, decision="allow", reason="GRANTED",
+            fields_returned=result.fields or tuple(
+                a for a in (result.records[0] if result.records else {})),
+            fields_masked=tuple(n.field for n in result.masked),
+            fields_dropped=tuple(n.field for n in result.dropped),
+            record_count=len(result.records) if not result.verify_only else 0,
+            grade=result.grade, status="OK",
+            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            peer=caller.via if caller.via != self.node else "",
+            extra={"match": result.match} if result.verify_only else {},
+        )
+        try:
+            entry = await self._audit.append_async(record)
+        except AuditWriteError:
+            log.exception("audit write failed on %s; refusing to release data", self.node)
+            raise Internal("audit log unavailable; no data released",
+                           reason="AUDIT_UNAVAILABLE") from None
+        return entry.hash
+
+    async def _audit_refusal(self, caller: Caller, call: Call, action: str,
+                             exc: GatewayError, started: float) -> None:
+        record = AuditRecord(
+            time=_stamp(self._clock()), node=self.node,
+            side="provider" if caller.via != self.node else "local",
+            trace_id=caller.trace_id, app=caller.app, interface=call.interface_id[:200],
+            purpose=call.purpose[:200], action=action, decision="deny", reason=exc.reason,
+            status=exc.code.name, latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            peer=caller.via if caller.via != self.node else "",
+        )
+        try:
+            await self._audit.append_async(record)
+        except AuditWriteError:  # a refusal releases nothing; the caller still gets its status
+            log.exception("audit write of a refusal failed on %s", self.node)
+
+
+def _notes(plan: ReleasePlan, action: str) -> tuple[FieldNote, ...]:
+    source = plan.released if action == "mask" else plan.dropped
+    return tuple(FieldNote(a.field, a.grade, a.kind, a.reason) for a in source
+                 if a.action == action)
+
+
+def _with_hash(result: CallResult, entry_hash: str) -> CallResult:
+    from dataclasses import replace
+
+    return replace(result, provider_hash=entry_hash)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

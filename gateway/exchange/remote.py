@@ -1,0 +1,86 @@
+"""Forwarding a call to the interface's owner node, keeping the owner's refusal intact.
+
+Interface calls consume quota, so they are never retried; a transport failure becomes
+UNAVAILABLE / DEADLINE_EXCEEDED naming the owner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+
+from gateway._pb.yrd.v1 import exchange_pb2, federation_pb2
+from gateway.convert import batch_from_pb, call_to_pb, result_from_pb
+from gateway.errors import (
+    ALL_ERRORS,
+    DeadlineExceeded,
+    GatewayError,
+    Internal,
+    Unavailable,
+)
+from gateway.exchange.calls import Batch, Call, CallResult
+from gateway.peers import Peer
+from gateway.status import failure_of
+
+_BY_CODE = {cls.code: cls for cls in ALL_ERRORS}
+
+
+def error_from_rpc(exc: grpc.RpcError, peer: str) -> GatewayError:
+    """The owner's refusal as our own GatewayError, still naming the node that refused."""
+    failure = failure_of(exc)
+    if failure.node:  # the owner answered with a status of its own
+        cls = _BY_CODE.get(failure.code, Internal)
+        message = failure.message
+        prefix = f"[{failure.node}] "
+        if message.startswith(prefix):
+            message = message[len(prefix):]
+        err = GatewayError.__new__(cls)
+        GatewayError.__init__(err, message, reason=failure.reason, node=failure.node,
+                              metadata={k: v for k, v in failure.metadata.items()
+                                        if k not in ("node",)})
+        err.field = failure.metadata.get("field")
+        return err
+    if failure.code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return DeadlineExceeded(f"owner node {peer} did not answer in time",
+                                reason="OWNER_TIMEOUT", node=peer)
+    return Unavailable(f"owner node {peer} is unreachable", reason="OWNER_UNAVAILABLE", node=peer)
+
+
+class RemoteExchange:
+    def __init__(self, peer: Peer) -> None:
+        self._peer = peer
+        self.id = peer.id
+
+    async def invoke(self, app: str, call: Call, *, timeout: float, hops: int,
+                     trace_metadata: tuple = ()) -> CallResult:
+        if timeout <= 0:
+            raise DeadlineExceeded(f"no time left to reach owner node {self.id}",
+                                   reason="OWNER_TIMEOUT", node=self.id)
+        try:
+            await self._peer.ensure_agreed(timeout)
+            reply = await self._peer.federation.Invoke(
+                federation_pb2.ForwardedInvoke(app=app, call=call_to_pb(call)),
+                timeout=timeout, metadata=self._peer.metadata(hops) + tuple(trace_metadata))
+        except grpc.RpcError as exc:
+            if failure_of(exc).code == grpc.StatusCode.UNAVAILABLE:
+                self._peer.forget_agreement()
+            raise error_from_rpc(exc, self.id) from None
+        return result_from_pb(reply)
+
+    async def invoke_stream(self, app: str, call: Call, *, resume_token: str, batch_size: int,
+                            timeout: float, hops: int, trace_metadata: tuple = ()
+                            ) -> AsyncIterator[Batch]:
+        if timeout <= 0:
+            raise DeadlineExceeded(f"no time left to reach owner node {self.id}",
+                                   reason="OWNER_TIMEOUT", node=self.id)
+        try:
+            await self._peer.ensure_agreed(timeout)
+            stream = self._peer.federation.InvokeStream(
+                federation_pb2.ForwardedInvokeStream(app=app, call=exchange_pb2.InvokeStreamRequest(
+                    call=call_to_pb(call), resume_token=resume_token, batch_size=batch_size)),
+                timeout=timeout, metadata=self._peer.metadata(hops) + tuple(trace_metadata))
+            async for batch in stream:
+                yield batch_from_pb(batch)
+        except grpc.RpcError as exc:
+            raise error_from_rpc(exc, self.id) from None

@@ -1,0 +1,42 @@
+"""Exchange service (client port): apps call interfaces through their home node."""
+
+from __future__ import annotations
+
+from gateway._pb.yrd.v1 import exchange_pb2, exchange_pb2_grpc
+from gateway.convert import batch_to_pb, call_from_pb, result_to_pb
+from gateway.exchange.catalogue import InterfaceDirectory
+from gateway.exchange.router import Router
+from gateway.server.identity import Identities
+from gateway.tracing import current_trace_id, trace_metadata
+
+
+class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
+    def __init__(self, router: Router, identities: Identities, directory: InterfaceDirectory
+                 ) -> None:
+        self._router = router
+        self._identities = identities
+        self._directory = directory
+
+    async def Invoke(self, request, context):
+        app = await self._identities.app(context)
+        trace_id = current_trace_id()
+        context.set_trailing_metadata((("yrd-trace-id", trace_id),))
+        result = await self._router.invoke(
+            app.id, call_from_pb(request), time_remaining=context.time_remaining(),
+            trace_id=trace_id, trace_metadata=trace_metadata())
+        return result_to_pb(result, trace_id)
+
+    async def InvokeStream(self, request, context):
+        app = await self._identities.app(context)
+        trace_id = current_trace_id()
+        async for batch in self._router.invoke_stream(
+                app.id, call_from_pb(request.call), resume_token=request.resume_token,
+                batch_size=request.batch_size, time_remaining=context.time_remaining(),
+                trace_id=trace_id, trace_metadata=trace_metadata()):
+            yield batch_to_pb(batch, trace_id)
+
+    async def ListInterfaces(self, request, context):
+        app = await self._identities.app(context)
+        infos, unavailable = await self._directory.list(
+            app.id, tuple(request.provinces), time_remaining=context.time_remaining())
+        return exchange_pb2.ListInterfacesResponse(interfaces=infos, unavailable=unavailable)

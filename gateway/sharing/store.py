@@ -1,0 +1,571 @@
+"""The owner node's durable sharing state: apps, operator tokens, applications, grants, quota use.
+
+One SQLite file in WAL mode with ``synchronous=FULL``: every method that changes state returns
+only after its transaction is on disk, so an answer sent after it survives kill -9 and power
+loss. Methods are synchronous and thread-safe (one connection behind a lock; the service calls
+them through ``asyncio.to_thread``). Times are aware UTC datetimes; ``now`` is passed in by the
+caller, which keeps expiry and quota windows testable without sleeping.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from gateway.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    Unauthenticated,
+)
+from gateway.exchange.model import province_of_app
+from gateway.sharing import credentials
+from gateway.sharing import tables as t
+from gateway.sharing import validation as check
+from gateway.sharing.credentials import SecretKind
+from gateway.sharing.model import APPLICATION_STATES, App, Application, Grant, Quota
+
+__all__ = ["SharingStore"]
+
+# Quota days are calendar days in China Standard Time (UTC+8, no daylight saving), so a
+# province's daily quota resets at its own midnight rather than at 08:00 local time.
+_DAY_OFFSET = timedelta(hours=8)
+_PRUNE_EVERY = 256
+"""Quota consumptions between two prunes of finished windows."""
+_ACTIVE = "state = 'active' AND valid_from <= ? AND valid_until > ?"
+
+_BAD_CREDENTIAL = "bad app credential"
+# Compared against when an app does not exist, so unknown and known apps take the same time.
+_DUMMY_DIGEST = credentials.digest(SecretKind.APP, "", "")
+
+
+class SharingStore:
+    """Sharing state of one node in one SQLite file."""
+
+    def __init__(self, path: str | Path, *, default_max_grade: str = "L3") -> None:
+        """``default_max_grade`` is the grade an approval grants when the operator names none:
+        the highest grade that may leave a province under the shared standard."""
+        self._path = Path(path)
+        self._default_max_grade = check.grade(default_max_grade)
+        self._lock = threading.Lock()
+        self._consumed = 0
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        # check_same_thread=False: asyncio.to_thread runs calls on varying worker threads; the
+        # lock, not the thread, is what keeps them apart.
+        self._conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        self._conn.row_factory = sqlite3.Row
+        try:
+            self._conn.execute("PRAGMA busy_timeout=5000")
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            # FULL: a commit is fsynced before it returns, so a sent answer is never lost.
+            self._conn.execute("PRAGMA synchronous=FULL")
+            # executescript commits any open transaction first, so the script brings its own.
+            self._conn.executescript(
+                f"BEGIN IMMEDIATE;{t.SCHEMA}PRAGMA user_version={t.SCHEMA_VERSION};COMMIT;"
+            )
+        except BaseException:
+            self._conn.close()
+            raise
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> SharingStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        # IMMEDIATE takes the write lock up front, so check-then-write (quota, decisions) is
+        # atomic even against another process sharing the file.
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                yield self._conn
+            finally:
+                self._conn.execute("COMMIT")
+
+    # -- apps ----------------------------------------------------------------------------------
+
+    def create_app(self, app_id: str, name: str, *, now: datetime | None = None) -> str:
+        """Register an app and return its secret: shown once, only its digest is kept.
+
+        App ids are never reused, not even after revocation, so a new app can never inherit
+        an old one's grants.
+        """
+        check.app_id(app_id)
+        row = {
+            "id": app_id,
+            "name": check.text("name", name, required=False),
+            "created_at": t.stamp(_now(now)),
+        }
+        secret = credentials.issue()
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM apps WHERE id = ?", (app_id,)).fetchone():
+                raise FailedPrecondition(f"app {app_id} already exists", reason="APP_EXISTS")
+            digest = credentials.digest(SecretKind.APP, secret, app_id)
+            t.insert(conn, "apps", {**row, "secret_digest": digest})
+        return secret
+
+    def revoke_app(self, app_id: str, *, now: datetime | None = None) -> App:
+        """Stop an app's credential from working; revoking twice keeps the first time."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE apps SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                (t.stamp(_now(now)), app_id),
+            )
+            return _load_app(conn, app_id)
+
+    def get_app(self, app_id: str) -> App:
+        with self._read() as conn:
+            return _load_app(conn, app_id)
+
+    def list_apps(self) -> list[App]:
+        with self._read() as conn:
+            return [t.app_from_row(r) for r in conn.execute("SELECT * FROM apps ORDER BY id")]
+
+    def authenticate_app(self, app_id: str, secret: str) -> App:
+        """The app, if ``secret`` is its secret and it is not revoked.
+
+        Unknown app, wrong secret and revoked app fail alike (same reason, same message, a
+        digest compared in every case), so a caller cannot probe which apps exist.
+        """
+        with self._read() as conn:
+            row = conn.execute("SELECT * FROM apps WHERE id = ?", (app_id,)).fetchone()
+        stored = row["secret_digest"] if row is not None else _DUMMY_DIGEST
+        ok = credentials.matches(SecretKind.APP, secret, stored, app_id)
+        if row is None or not ok or row["revoked_at"] is not None:
+            raise Unauthenticated(_BAD_CREDENTIAL, reason="BAD_CREDENTIAL")
+        return t.app_from_row(row)
+
+    # -- operators -----------------------------------------------------------------------------
+
+    def ensure_operator_token(self, *, now: datetime | None = None) -> str | None:
+        """Create the operator token on first start and return it, once; ``None`` when one
+        exists already (it cannot be shown again: only its digest is kept)."""
+        token = credentials.issue()
+        with self._write() as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO operator_tokens (id, token_digest, created_at)"
+                " VALUES (1, ?, ?)",
+                (credentials.digest(SecretKind.OPERATOR, token), t.stamp(_now(now))),
+            )
+            created = cur.rowcount == 1
+        return token if created else None
+
+    def set_operator_token(self, token: str, *, now: datetime | None = None) -> None:
+        """Replace the operator token (rotation, or provisioning from outside)."""
+        if not credentials.MIN_SECRET_LENGTH <= len(token) <= 256:
+            # The plain-sha256 digest is safe only for high-entropy tokens.
+            raise InvalidArgument(
+                "token",
+                f"must be {credentials.MIN_SECRET_LENGTH} to 256 characters of random text",
+                reason="WEAK_TOKEN",
+            )
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO operator_tokens (id, token_digest, created_at) VALUES (1, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET token_digest = excluded.token_digest,"
+                " created_at = excluded.created_at",
+                (credentials.digest(SecretKind.OPERATOR, token), t.stamp(_now(now))),
+            )
+
+    def authenticate_operator(self, token: str) -> bool:
+        with self._read() as conn:
+            row = conn.execute("SELECT token_digest FROM operator_tokens WHERE id = 1").fetchone()
+        stored = row["token_digest"] if row is not None else _DUMMY_DIGEST
+        return credentials.matches(SecretKind.OPERATOR, token, stored) and row is not None
+
+    # -- applications --------------------------------------------------------------------------
+
+    def add_application(
+        self,
+        app: str,
+        interface_id: str,
+        fields: Sequence[str],
+        purpose: str,
+        valid_from: datetime,
+        valid_until: datetime,
+        quota: Quota,
+        *,
+        now: datetime,
+    ) -> Application:
+        """Persist a pending application. ``fields`` may be empty (a verify-only interface
+        releases no fields); a grant without fields releases no data, only a match answer."""
+        now = _now(now)
+        start = check.aware("valid_from", valid_from)
+        application = Application(
+            id=t.new_id("app", now),
+            app=check.app_id(app),
+            interface_id=interface_id,
+            fields=check.field_list("fields", fields),
+            purpose=check.purpose("purpose", purpose),
+            valid_from=start,
+            valid_until=check.validity(start, valid_until, now),
+            quota=check.check_quota("quota", quota),
+            state="pending",
+            reason="",
+            grant_id="",
+            created_at=now,
+            decided_at=None,
+            owner=check.interface_owner(interface_id),
+        )
+        with self._write() as conn:
+            t.insert(conn, "applications", t.application_to_row(application))
+        return application
+
+    def get_application(self, application_id: str) -> Application:
+        with self._read() as conn:
+            return _load_application(conn, application_id)
+
+    def list_applications(
+        self,
+        state: str | None = None,
+        apps: Iterable[str] | None = None,
+        *,
+        province: str | None = None,
+    ) -> list[Application]:
+        """Applications, oldest first; filtered by state, by app ids and/or by the applying
+        apps' province (what a home node asks an owner about its own apps)."""
+        clauses: list[str] = []
+        params: list[object] = []
+        if state:
+            if state not in APPLICATION_STATES:
+                raise InvalidArgument(
+                    "state", f"one of {', '.join(APPLICATION_STATES)}", reason="BAD_STATE"
+                )
+            clauses.append("state = ?")
+            params.append(state)
+        if apps is not None:
+            ids = sorted(set(apps))
+            if not ids:
+                return []
+            clauses.append(f"app IN ({', '.join('?' * len(ids))})")
+            params.extend(ids)
+        if province is not None:
+            clauses.append("substr(app, 1, 3) = ?")
+            params.append(f"{province}/")
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT * FROM applications{where} ORDER BY created_at, id", params
+            ).fetchall()
+        return [t.application_from_row(r) for r in rows]
+
+    def approve(
+        self,
+        application_id: str,
+        *,
+        fields: Sequence[str] | None = None,
+        quota: Quota | None = None,
+        valid_until: datetime | None = None,
+        max_grade: str | None = None,
+        reason: str = "",
+        now: datetime,
+    ) -> Grant:
+        """Approve a pending application, possibly narrowing it, and create its grant.
+
+        Only narrowing is allowed: ``fields`` ⊆ asked, each quota part ≤ asked, ``valid_until``
+        ≤ asked (else INVALID_ARGUMENT NOT_A_NARROWING naming the field). ``None``, an empty
+        field list or a quota part of 0 (unset proto values) keep what was asked.
+        """
+        now = _now(now)
+        grade = check.grade(max_grade or self._default_max_grade)
+        note = check.text("reason", reason, required=False)
+        with self._write() as conn:
+            asked = _pending(conn, application_id)
+            grant = Grant(
+                id=t.new_id("grant", now),
+                grantee=asked.app,
+                blanket=False,
+                interface_id=asked.interface_id,
+                fields=check.narrow_fields(asked.fields, fields),
+                purposes=(asked.purpose,),
+                max_grade=grade,
+                valid_from=asked.valid_from,
+                valid_until=check.narrow_until(asked, valid_until, now),
+                quota=check.narrow_quota(asked.quota, quota),
+                state="active",
+                application_id=asked.id,
+                revoked_reason="",
+                created_at=now,
+            )
+            t.insert(conn, "grants", t.grant_to_row(grant))
+            conn.execute(
+                "UPDATE applications SET state = 'approved', reason = ?, grant_id = ?,"
+                " decided_at = ? WHERE id = ?",
+                (note, grant.id, t.stamp(now), asked.id),
+            )
+        return grant
+
+    def reject(self, application_id: str, reason: str, now: datetime) -> Application:
+        """Reject a pending application; the reason is required and shown to the applicant."""
+        note = check.text("reason", reason, required=True, missing="MISSING_REASON")
+        now = _now(now)
+        with self._write() as conn:
+            asked = _pending(conn, application_id)
+            conn.execute(
+                "UPDATE applications SET state = 'rejected', reason = ?, decided_at = ?"
+                " WHERE id = ?",
+                (note, t.stamp(now), asked.id),
+            )
+        return replace(asked, state="rejected", reason=note, decided_at=now)
+
+    # -- grants --------------------------------------------------------------------------------
+
+    def create_blanket_grant(
+        self,
+        province: str,
+        interface_id: str,
+        fields: Sequence[str],
+        purposes: Sequence[str],
+        max_grade: str,
+        valid_until: datetime,
+        quota: Quota,
+        now: datetime,
+    ) -> Grant:
+        """A whole-province grant (整体授权), created by the owner's operator directly.
+
+        Fields whose grade does not allow blanket grants are accepted here but never released
+        under it (the release policy drops them as NEEDS_APP_GRANT).
+        """
+        now = _now(now)
+        check.interface_owner(interface_id)
+        if isinstance(purposes, str) or not purposes:
+            raise InvalidArgument("purposes", "at least one purpose", reason="MISSING_PURPOSE")
+        grant = Grant(
+            id=t.new_id("grant", now),
+            grantee=check.province(province),
+            blanket=True,
+            interface_id=interface_id,
+            fields=check.field_list("fields", fields),
+            purposes=tuple(
+                dict.fromkeys(check.purpose(f"purposes[{i}]", p) for i, p in enumerate(purposes))
+            ),
+            max_grade=check.grade(max_grade),
+            valid_from=now,
+            valid_until=check.validity(now, valid_until, now),
+            quota=check.check_quota("quota", quota),
+            state="active",
+            application_id="",
+            revoked_reason="",
+            created_at=now,
+        )
+        with self._write() as conn:
+            t.insert(conn, "grants", t.grant_to_row(grant))
+        return grant
+
+    def get_grant(self, grant_id: str) -> Grant:
+        with self._read() as conn:
+            return _load_grant(conn, grant_id)
+
+    def revoke_grant(self, grant_id: str, reason: str, now: datetime) -> Grant:
+        """Revoke a grant; it stops working for the very next call."""
+        note = check.text("reason", reason, required=False)
+        now = _now(now)
+        with self._write() as conn:
+            grant = _load_grant(conn, grant_id)
+            if grant.state != "active":
+                raise FailedPrecondition(
+                    f"grant {grant_id} is already revoked", reason="GRANT_ALREADY_REVOKED"
+                )
+            conn.execute(
+                "UPDATE grants SET state = 'revoked', revoked_reason = ?, revoked_at = ?"
+                " WHERE id = ?",
+                (note, t.stamp(now), grant_id),
+            )
+        return replace(grant, state="revoked", revoked_reason=note)
+
+    def list_grants(
+        self,
+        interface_id: str | None = None,
+        grantee: str | None = None,
+        include_inactive: bool = False,
+        *,
+        now: datetime | None = None,
+    ) -> list[Grant]:
+        """Grants, oldest first. Without ``include_inactive``, only those active at ``now``
+        (default: the wall clock)."""
+        clauses: list[str] = []
+        params: list[object] = []
+        if interface_id:
+            clauses.append("interface_id = ?")
+            params.append(interface_id)
+        if grantee:
+            clauses.append("grantee = ?")
+            params.append(grantee)
+        if not include_inactive:
+            stamp = t.stamp(_now(now))
+            clauses.append(_ACTIVE)
+            params.extend((stamp, stamp))
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT * FROM grants{where} ORDER BY created_at, id", params
+            ).fetchall()
+        return [t.grant_from_row(r) for r in rows]
+
+    def find_grant(self, app_id: str, interface_id: str, now: datetime) -> Grant | None:
+        """The grant a call by ``app_id`` to ``interface_id`` runs under at ``now``.
+
+        The app's own active, in-window grant if any (the newest when there are several), else
+        an active, in-window blanket grant to the app's province (整体授权), else ``None``.
+        """
+        stamp = t.stamp(_now(now))
+        newest = f"AND {_ACTIVE} ORDER BY created_at DESC, id DESC LIMIT 1"
+        with self._read() as conn:
+            row = conn.execute(
+                f"SELECT * FROM grants WHERE grantee = ? AND blanket = 0 AND interface_id = ?"
+                f" {newest}",
+                (app_id, interface_id, stamp, stamp),
+            ).fetchone()
+            province = province_of_app(app_id)
+            if row is None and province is not None:
+                row = conn.execute(
+                    f"SELECT * FROM grants WHERE grantee = ? AND blanket = 1 AND interface_id = ?"
+                    f" {newest}",
+                    (province, interface_id, stamp, stamp),
+                ).fetchone()
+        return t.grant_from_row(row) if row is not None else None
+
+    def latest_grant(self, app_id: str, interface_id: str) -> Grant | None:
+        """The newest grant that ever covered the app for the interface, whatever its state;
+        the app's own before its province's.
+
+        Only to explain a refusal: ``find_grant(...) or latest_grant(...)`` lets the release
+        policy answer GRANT_REVOKED or GRANT_EXPIRED rather than NO_GRANT. Never to authorize.
+        """
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT * FROM grants WHERE interface_id = ? AND ((grantee = ? AND blanket = 0)"
+                " OR (grantee = ? AND blanket = 1)) ORDER BY blanket, created_at DESC, id DESC"
+                " LIMIT 1",
+                (interface_id, app_id, province_of_app(app_id) or ""),
+            ).fetchone()
+        return t.grant_from_row(row) if row is not None else None
+
+    # -- quota ---------------------------------------------------------------------------------
+
+    def consume_quota(self, grant: Grant, app_id: str, now: datetime) -> None:
+        """Count one call by ``app_id`` under ``grant``, or refuse it without counting.
+
+        Check and increment happen in one write transaction, so concurrent calls (threads or
+        processes) can never both take the last unit. Usage is counted per grant and app: each
+        app of a province has its own quota under a blanket grant.
+        """
+        minute, day = _windows(_now(now))
+        with self._write() as conn:
+            used = {
+                row["span"]: row["used"]
+                for row in conn.execute(
+                    "SELECT span, used FROM quota_usage WHERE grant_id = ? AND app = ? AND"
+                    " ((span = 'minute' AND start = ?) OR (span = 'day' AND start = ?))",
+                    (grant.id, app_id, minute, day),
+                )
+            }
+            if used.get("minute", 0) >= grant.quota.per_minute:
+                raise ResourceExhausted(
+                    f"quota of {grant.quota.per_minute} calls per minute used up under grant "
+                    f"{grant.id}; retry in the next minute",
+                    reason="QUOTA_MINUTE_EXCEEDED",
+                )
+            if used.get("day", 0) >= grant.quota.per_day:
+                raise ResourceExhausted(
+                    f"quota of {grant.quota.per_day} calls per day used up under grant "
+                    f"{grant.id}; retry after midnight (UTC+8)",
+                    reason="QUOTA_DAY_EXCEEDED",
+                )
+            conn.executemany(
+                "INSERT INTO quota_usage (grant_id, app, span, start, used) VALUES (?, ?, ?, ?, 1)"
+                " ON CONFLICT (grant_id, app, span, start) DO UPDATE SET used = used + 1",
+                ((grant.id, app_id, "minute", minute), (grant.id, app_id, "day", day)),
+            )
+            self._consumed += 1
+            if self._consumed % _PRUNE_EVERY == 0:
+                _prune(conn, minute, day)
+
+    def prune_quota(self, now: datetime) -> int:
+        """Delete the usage rows of finished windows; returns how many went."""
+        minute, day = _windows(_now(now))
+        with self._write() as conn:
+            return _prune(conn, minute, day)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _now(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(UTC)
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
+    return now.astimezone(UTC)
+
+
+def _windows(now: datetime) -> tuple[int, int]:
+    """The quota windows ``now`` falls in: minutes since the epoch, days since it (UTC+8)."""
+    return int((now - t.EPOCH).total_seconds()) // 60, (now + _DAY_OFFSET - t.EPOCH).days
+
+
+def _prune(conn: sqlite3.Connection, minute: int, day: int) -> int:
+    # The window just before the current one is kept: a call counted a moment before the
+    # boundary may still be in flight on another replica.
+    cur = conn.execute(
+        "DELETE FROM quota_usage WHERE (span = 'minute' AND start < ?)"
+        " OR (span = 'day' AND start < ?)",
+        (minute - 1, day - 1),
+    )
+    return cur.rowcount
+
+
+def _load_app(conn: sqlite3.Connection, app_id: str) -> App:
+    row = conn.execute("SELECT * FROM apps WHERE id = ?", (app_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no app {app_id}", reason="APP_NOT_FOUND")
+    return t.app_from_row(row)
+
+
+def _load_application(conn: sqlite3.Connection, application_id: str) -> Application:
+    row = conn.execute("SELECT * FROM applications WHERE id = ?", (application_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no application {application_id}", reason="APPLICATION_NOT_FOUND")
+    return t.application_from_row(row)
+
+
+def _pending(conn: sqlite3.Connection, application_id: str) -> Application:
+    application = _load_application(conn, application_id)
+    if application.state != "pending":
+        raise FailedPrecondition(
+            f"application {application_id} is already {application.state}",
+            reason="APPLICATION_DECIDED",
+        )
+    return application
+
+
+def _load_grant(conn: sqlite3.Connection, grant_id: str) -> Grant:
+    row = conn.execute("SELECT * FROM grants WHERE id = ?", (grant_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no grant {grant_id}", reason="GRANT_NOT_FOUND")
+    return t.grant_from_row(row)

@@ -116,7 +116,9 @@ class SeedSettings:
     entries: int = 2000
     """Catalog entries seeded on a node's first start."""
     seed: int = 0
-    """Random seed: the same seed gives the same catalog."""
+    """Random seed: the same seed gives the same catalog and dataset."""
+    people: int = 5000
+    """People in the node-local dataset behind the sqlite backends."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +213,8 @@ def load_node(fed: FederationConfig, node_id: str) -> NodeConfig:
         data_dir=fed.data_dir / node_id,
         crosswalk_path=doc.path_of("crosswalk", "crosswalk.yaml"),
         departments_path=doc.path_of("departments", "departments.yaml"),
-        seed=SeedSettings(entries=seed.int("entries", 2000, hi=10_000_000), seed=seed.int("seed", 0)),
+        seed=SeedSettings(entries=seed.int("entries", 2000, hi=10_000_000), seed=seed.int("seed", 0),
+                          people=seed.int("people", 5000, lo=10, hi=10_000_000)),
         search=search_settings,
         otlp_endpoint=doc.str("otlp_endpoint", "") if doc.data.get("otlp_endpoint") else "",
     )

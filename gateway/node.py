@@ -16,7 +16,16 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
-from gateway._pb.yrd.v1 import catalog_pb2, catalog_pb2_grpc, federation_pb2, federation_pb2_grpc
+from gateway._pb.yrd.v1 import (
+    catalog_pb2,
+    catalog_pb2_grpc,
+    exchange_pb2,
+    exchange_pb2_grpc,
+    federation_pb2_grpc,
+    sharing_pb2,
+    sharing_pb2_grpc,
+)
+from gateway.audit.log import AuditLog
 from gateway.catalog.federated import FederatedCatalog, Labels, LocalCatalog
 from gateway.catalog.loader import ensure_seeded
 from gateway.catalog.query import QueryValidator
@@ -24,12 +33,26 @@ from gateway.catalog.remote import GrpcCatalogPeer
 from gateway.catalog.seed import load_departments
 from gateway.catalog.store import CatalogStore
 from gateway.config import FederationConfig, NodeConfig, load_node
+from gateway.cli.credentials import OPERATOR_TOKEN_FILE, write_private
 from gateway.crosswalk import load_crosswalk
+from gateway.exchange.backends import BackendPool
+from gateway.exchange.catalogue import InterfaceDirectory
+from gateway.exchange.dataset import dataset_path, ensure_dataset
+from gateway.exchange.interfaces import load_interfaces
+from gateway.exchange.provider import Provider, utcnow
+from gateway.exchange.remote import RemoteExchange
+from gateway.exchange.router import Router
 from gateway.peers import CHANNEL_OPTIONS, Peers
 from gateway.server.guards import PeerGuard
 from gateway.server.interceptors import ErrorTranslator
+from gateway.server.identity import Identities
 from gateway.servicers.catalog import CatalogServicer
+from gateway.servicers.exchange import ExchangeServicer
 from gateway.servicers.federation import FederationServicer
+from gateway.servicers.sharing import AdminServicer, SharingServicer
+from gateway.sharing.remote import RemoteSharing
+from gateway.sharing.service import SharingService
+from gateway.sharing.store import SharingStore
 from gateway.standard import load_standard
 from gateway.tls import NodeTLS
 
@@ -46,6 +69,8 @@ class NodeOptions:
     """Plaintext on both ports: local experiments only."""
     entries: int | None = None
     """Catalog size to seed; None means the node config's."""
+    people: int | None = None
+    """People in the node-local dataset behind the sqlite backends; None means the config's."""
 
 
 class Node:
@@ -59,8 +84,13 @@ class Node:
         self.standard = load_standard(fed.standard_path)
         self.crosswalk = load_crosswalk(self.config.crosswalk_path, self.standard)
         self.departments = load_departments(self.config.departments_path, self.standard)
+        self.interfaces = load_interfaces(self.config.dir / "interfaces.yaml", province=node_id,
+                                          standard=self.standard, departments=self.departments)
         self._servers: list[aio.Server] = []
         self._store: CatalogStore | None = None
+        self._sharing_store: SharingStore | None = None
+        self._audit: AuditLog | None = None
+        self._backends: BackendPool | None = None
         self._peers: Peers | None = None
         self._health: HealthServicer | None = None
         self.seed_seconds: float | None = None
@@ -76,6 +106,17 @@ class Node:
             seed=cfg.seed.seed, standard=self.standard, crosswalk=self.crosswalk,
             departments=self.departments,
         )
+        dataset = dataset_path(cfg.data_dir)
+        await asyncio.to_thread(
+            ensure_dataset, dataset, self.id,
+            people=self.options.people if self.options.people is not None else cfg.seed.people,
+            seed=cfg.seed.seed)
+        sharing_store = self._sharing_store = SharingStore(cfg.data_dir / "sharing.db")
+        token = sharing_store.ensure_operator_token()
+        if token is not None:  # first start: hand the operator token to the local operator
+            write_private(cfg.data_dir / OPERATOR_TOKEN_FILE, token)
+        audit = self._audit = AuditLog(cfg.data_dir / "audit.db", self.id)
+        backends = self._backends = BackendPool(dataset_path=dataset)
         names = {n.id: n.name for n in self.fed.nodes.values()}
         category_names = {c.code: c.full_name for c in self.standard.categories.values()}
         labels = Labels(self.id, {
@@ -96,14 +137,33 @@ class Node:
             share_types=tuple(self.standard.share_types),
             update_cycles=tuple(self.standard.update_cycles), settings=cfg.search,
         )
+        provider = Provider(self.id, self.interfaces, sharing_store,
+                            backends.for_interfaces(self.interfaces.values()), self.standard,
+                            audit, clock=utcnow)
+        router = Router(self.id, provider, {p.id: RemoteExchange(p) for p in peers}, audit,
+                        default_timeout=cfg.search.peer_timeout_ms / 1000 * 5)
+        sharing = SharingService(self.id, sharing_store, provider,
+                                 {p.id: RemoteSharing(p) for p in peers}, audit,
+                                 standard_grades=tuple(self.standard.grades))
+        directory = InterfaceDirectory(self.id, provider, sharing_store,
+                                       {p.id: p for p in peers})
+        identities = Identities(self.id, sharing_store)
         health = self._health = HealthServicer()
 
         client = aio.server(interceptors=[ErrorTranslator(self.id)], options=SERVER_OPTIONS)
         catalog_pb2_grpc.add_CatalogServicer_to_server(
             CatalogServicer(catalog, validator, names, category_names), client)
+        exchange_pb2_grpc.add_ExchangeServicer_to_server(
+            ExchangeServicer(router, identities, directory), client)
+        sharing_pb2_grpc.add_SharingServicer_to_server(SharingServicer(sharing, identities), client)
+        sharing_pb2_grpc.add_AdminServicer_to_server(AdminServicer(
+            sharing, identities, sharing_store, tuple(self.fed.nodes), utcnow), client)
         health_pb2_grpc.add_HealthServicer_to_server(health, client)
         reflection.enable_server_reflection((
             catalog_pb2.DESCRIPTOR.services_by_name["Catalog"].full_name,
+            exchange_pb2.DESCRIPTOR.services_by_name["Exchange"].full_name,
+            sharing_pb2.DESCRIPTOR.services_by_name["Sharing"].full_name,
+            sharing_pb2.DESCRIPTOR.services_by_name["Admin"].full_name,
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
         ), client)
@@ -111,10 +171,9 @@ class Node:
         guard = PeerGuard(self.id, self.fed.nodes, self.standard, insecure=self.options.insecure)
         peer = aio.server(interceptors=[ErrorTranslator(self.id, [guard])], options=SERVER_OPTIONS)
         federation_pb2_grpc.add_FederationServicer_to_server(FederationServicer(
-            self.id, self.address.name, self.standard, local, cfg.search, category_names, names),
-            peer)
+            self.id, self.address.name, self.standard, local, cfg.search, category_names, names,
+            guard=guard, provider=provider, sharing=sharing, directory=directory), peer)
         health_pb2_grpc.add_HealthServicer_to_server(health, peer)
-        _ = federation_pb2  # the peer port's services are listed by the health service only
 
         if tls is None:
             client.add_insecure_port(self.address.client)
@@ -140,6 +199,12 @@ class Node:
         await asyncio.gather(*(s.stop(grace) for s in self._servers))
         if self._peers is not None:
             await self._peers.close()
+        if self._backends is not None:
+            await self._backends.close()
+        if self._audit is not None:
+            await self._audit.aclose()
+        if self._sharing_store is not None:
+            self._sharing_store.close()
         if self._store is not None:
             self._store.close()
         log.info("node %s stopped", self.id)

@@ -35,7 +35,6 @@ CHANNEL_OPTIONS = [
     # Reconnect quickly after a peer restarts; the breaker decides whether to try at all.
     ("grpc.initial_reconnect_backoff_ms", 200),
     ("grpc.max_reconnect_backoff_ms", 2_000),
-    ("grpc.min_reconnect_backoff_ms", 200),
     ("grpc.enable_retries", 0),
 ]
 

@@ -2,56 +2,44 @@
 
 Durability: WAL with ``synchronous=FULL``, so an entry's transaction is fsynced before ``append``
 returns; the gateway releases data only after that. Any storage failure surfaces as
-``AuditWriteError`` (never a hang beyond ``busy_timeout``), which callers turn into a refusal.
-
-Group commit: every write, sync or async, goes through one writer thread. It takes whatever has
-queued up while the previous fsync ran and commits it as one transaction, so N concurrent callers
-cost one fsync instead of N. A caller's future is resolved only after its batch committed.
+``AuditWriteError`` (never a hang beyond ``busy_timeout_s``), which callers turn into a refusal.
+Every write, sync or async, goes through one group-commit writer (``writer``).
 
 Tamper evidence: each row keeps ``prev_hash`` and ``hash`` (see ``chain``); a ``head`` value in
 ``meta`` (last seq and hash) is updated in the same transaction, so deleting the newest rows is
 detected as well. Triggers refuse UPDATE/DELETE on entries: they stop accidents, not an attacker
-with the file, which is what ``verify`` is for. A wholesale rewrite of the chain and head is not
-detectable from the file alone: anchor ``last().hash`` elsewhere (the peer keeps it as
+with the file, which is what ``verify`` is for. A consistent rewrite of the chain and its head is
+not detectable from the file alone: anchor ``last().hash`` elsewhere (the peer keeps it as
 ``peer_hash``) for that.
 """
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
+import copy
 import json
-import logging
-import queue
 import sqlite3
 import threading
-from concurrent.futures import Future
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from gateway.audit.chain import GENESIS_HASH, AuditEntry, AuditRecord, entry_hash, format_time
+from gateway.audit.writer import (
+    JSON_COLUMNS,
+    RECORD_COLUMNS,
+    ROW_COLUMNS,
+    AuditStats,
+    AuditWriteError,
+    GroupCommitWriter,
+    parse_head,
+)
 
 __all__ = ["AuditLog", "AuditStats", "AuditWriteError", "VerifyReport"]
 
 SCHEMA_VERSION = "1"
 
-_log = logging.getLogger(__name__)
-
-# One transaction holds at most this many entries: bounds the time a batch holds the write lock
-# and the memory of one commit, far above what 50-200 concurrent callers queue between fsyncs.
-_MAX_BATCH = 1024
-
-_RECORD_COLUMNS = tuple(f.name for f in fields(AuditRecord))
-# Stored as JSON text; everything else is a plain SQLite scalar.
-_JSON_COLUMNS = frozenset({"fields_returned", "fields_masked", "fields_dropped", "extra"})
-_ROW_COLUMNS = ("seq", "prev_hash", "hash", *_RECORD_COLUMNS)
-_SELECT = f"SELECT {', '.join(_ROW_COLUMNS)} FROM entries"
-_INSERT = (
-    f"INSERT INTO entries ({', '.join(_ROW_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in _ROW_COLUMNS)})"
-)
+_SELECT = f"SELECT {', '.join(ROW_COLUMNS)} FROM entries"
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS entries (
@@ -92,10 +80,6 @@ _SCHEMA = (
 )
 
 
-class AuditWriteError(Exception):
-    """The audit log could not durably record an entry (or is closed): refuse the call."""
-
-
 @dataclass(frozen=True)
 class VerifyReport:
     ok: bool
@@ -104,25 +88,6 @@ class VerifyReport:
     first_bad_seq: int | None = None
     problem: str | None = None
     """One English sentence, e.g. ``entry 17: hash mismatch (row modified)``."""
-
-
-@dataclass(frozen=True)
-class AuditStats:
-    entries_written: int
-    commits: int
-    """Transactions (one fsync each) that wrote entries: < entries_written means grouping."""
-    failed_commits: int
-
-
-class _Request:
-    __slots__ = ("future", "record")
-
-    def __init__(self, record: AuditRecord) -> None:
-        self.record = record
-        self.future: Future[AuditEntry] = Future()
-
-
-_STOP = object()
 
 
 def _connect(path: str, *, busy_timeout_s: float, read_only: bool = False) -> sqlite3.Connection:
@@ -150,29 +115,26 @@ class AuditLog:
         self.path = str(path)
         self.node = node
         self._busy_timeout_s = busy_timeout_s
-        self._lock = threading.Lock()  # guards _closed/_broken and the order of queue puts
         self._closed = False
-        self._broken: str | None = None
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._written = self._commits = self._failed = 0
         try:
-            self._wconn = _connect(self.path, busy_timeout_s=busy_timeout_s)
+            wconn = _connect(self.path, busy_timeout_s=busy_timeout_s)
         except sqlite3.Error as exc:
             raise AuditWriteError(f"cannot open audit log {self.path}: {exc}") from exc
         try:
-            self._init_schema()
+            self._init_schema(wconn)
             self._rconn = _connect(self.path, busy_timeout_s=busy_timeout_s, read_only=True)
+        except sqlite3.Error as exc:
+            wconn.close()
+            raise AuditWriteError(f"cannot open audit log {self.path}: {exc}") from exc
         except BaseException:
-            self._wconn.close()
+            wconn.close()
             raise
-        self._rlock = threading.Lock()
-        self._writer = threading.Thread(target=self._run, name=f"audit-writer-{node}", daemon=True)
-        self._writer.start()
+        self._rlock = threading.Lock()  # the shared read connection, one statement at a time
+        self._writer = GroupCommitWriter(wconn, name=f"audit-writer-{node}")
 
     # -- set-up ---------------------------------------------------------------------------------
 
-    def _init_schema(self) -> None:
-        conn = self._wconn
+    def _init_schema(self, conn: sqlite3.Connection) -> None:
         try:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
@@ -210,7 +172,7 @@ class AuditLog:
 
     def append(self, record: AuditRecord) -> AuditEntry:
         """Record ``record`` durably and return its entry (thread-safe; blocks for the fsync)."""
-        return self._submit(record).result()
+        return self._writer.submit(self._stamp(record)).result()
 
     async def append_async(self, record: AuditRecord) -> AuditEntry:
         """Like ``append``, without blocking the event loop; concurrent calls share one commit.
@@ -218,103 +180,23 @@ class AuditLog:
         Cancelling the caller before the writer has picked the record up drops it; after that the
         entry is written anyway (an extra entry is harmless, a missing one is not).
         """
-        return await asyncio.wrap_future(self._submit(record))
+        return await self._writer.submit_async(self._stamp(record))
 
-    def _submit(self, record: AuditRecord) -> Future[AuditEntry]:
+    def _stamp(self, record: AuditRecord) -> AuditRecord:
         if not isinstance(record, AuditRecord):
             raise TypeError(f"expected an AuditRecord, got {type(record).__name__}")
-        if record.node and record.node != self.node:
+        if record.node == self.node:
+            return record
+        if record.node:
             raise ValueError(f"node: record is for {record.node!r}, this log is {self.node!r}")
-        # replace() re-runs the record's checks, so a hand-built or mutated record cannot slip in.
-        request = _Request(dataclasses.replace(record, node=self.node))
-        with self._lock:
-            if self._closed:
-                raise AuditWriteError("audit log is closed")
-            if self._broken is not None:
-                raise AuditWriteError(f"audit writer stopped: {self._broken}")
-            self._queue.put(request)
-        return request.future
-
-    def _run(self) -> None:
-        batch: list[_Request] = []
-        try:
-            stop = False
-            while not stop:
-                item = self._queue.get()
-                batch = []
-                while True:
-                    if item is _STOP:
-                        stop = True
-                        break
-                    # False: the caller cancelled while queued, so it never learns of an entry.
-                    if item.future.set_running_or_notify_cancel():
-                        batch.append(item)
-                    if len(batch) >= _MAX_BATCH:
-                        break
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                if batch:
-                    self._commit(batch)
-                    batch = []
-        except BaseException as exc:  # a bug here must fail callers, never strand them
-            with self._lock:
-                self._broken = f"{type(exc).__name__}: {exc}"
-            pending = batch
-            while True:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is not _STOP and item.future.set_running_or_notify_cancel():
-                    pending.append(item)
-            # Logged, not re-raised: an exception escaping a thread is noise in every test run
-            # and the callers get the error below.
-            _log.exception("audit writer for %s stopped", self.node)
-            for request in pending:
-                if not request.future.done():
-                    request.future.set_exception(AuditWriteError(f"audit writer stopped: {exc}"))
-
-    def _commit(self, batch: list[_Request]) -> None:
-        conn = self._wconn
-        entries: list[AuditEntry] = []
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            # The head is read inside the write transaction every time, so a failed or ambiguous
-            # earlier commit can never leave a stale in-memory position behind.
-            seq, prev = _read_head_for_append(conn)
-            rows = []
-            for request in batch:
-                seq += 1
-                record = request.record
-                values = record.to_dict()
-                digest = entry_hash(seq, prev, values)
-                rows.append((seq, prev, digest, *_to_columns(values)))
-                entries.append(AuditEntry(seq=seq, prev_hash=prev, hash=digest, record=record))
-                prev = digest
-            conn.executemany(_INSERT, rows)
-            conn.execute(
-                "UPDATE meta SET value = ? WHERE key = 'head'",
-                (json.dumps({"seq": seq, "hash": prev}),),
-            )
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            self._failed += 1
-            _rollback(conn)
-            for request in batch:
-                request.future.set_exception(AuditWriteError(f"audit write failed: {exc}"))
-            return
-        except BaseException:
-            _rollback(conn)  # do not sit on the write lock while the writer goes down
-            raise
-        self._commits += 1
-        self._written += len(entries)
-        for request, entry in zip(batch, entries, strict=True):
-            request.future.set_result(entry)
+        # A shallow copy, not dataclasses.replace: the record was checked when it was built and
+        # checking again would double the caller's share of an append.
+        stamped = copy.copy(record)
+        object.__setattr__(stamped, "node", self.node)
+        return stamped
 
     def stats(self) -> AuditStats:
-        return AuditStats(self._written, self._commits, self._failed)
+        return self._writer.stats()
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -403,22 +285,10 @@ class AuditLog:
 
     def close(self) -> None:
         """Write everything already accepted, stop the writer and close the file. Idempotent."""
-        with self._lock:
-            already = self._closed
-            self._closed = True
-            if not already:
-                self._queue.put(_STOP)
-        self._writer.join()
-        if already:
-            return
+        self._closed = True
+        self._writer.close()
         with self._rlock:
             self._rconn.close()
-        try:
-            # Fold the WAL back into the main file so a closed log is one self-contained file.
-            self._wconn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        except sqlite3.Error:
-            pass  # the data is safe in the WAL either way
-        self._wconn.close()
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self.close)
@@ -430,50 +300,11 @@ class AuditLog:
         self.close()
 
 
-def _rollback(conn: sqlite3.Connection) -> None:
-    try:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-    except sqlite3.Error:
-        pass  # the connection is beyond use; the next batch fails on its own
-
-
-def _read_head_for_append(conn: sqlite3.Connection) -> tuple[int, str]:
-    row = conn.execute("SELECT value FROM meta WHERE key = 'head'").fetchone()
-    head = _parse_head(row[0]) if row else None
-    if head is not None:
-        return head
-    # A damaged head must not stop the node from auditing (that would refuse every call): carry
-    # on from the last row; verify still reports the damage.
-    last = conn.execute("SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
-    return (int(last[0]), str(last[1])) if last else (0, GENESIS_HASH)
-
-
-def _parse_head(value: object) -> tuple[int, str] | None:
-    try:
-        head = json.loads(value)  # type: ignore[arg-type]
-        seq, digest = head["seq"], head["hash"]
-    except (TypeError, ValueError, KeyError):
-        return None
-    if isinstance(seq, bool) or not isinstance(seq, int) or not isinstance(digest, str):
-        return None
-    return seq, digest
-
-
-def _to_columns(values: dict[str, Any]) -> list[Any]:
-    return [
-        json.dumps(values[name], ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        if name in _JSON_COLUMNS
-        else values[name]
-        for name in _RECORD_COLUMNS
-    ]
-
-
 def _record_values(row: tuple[Any, ...]) -> dict[str, Any]:
     """A stored row's record part, shaped like ``to_dict``; ValueError when unreadable."""
     values = {}
-    for name, value in zip(_RECORD_COLUMNS, row[3:], strict=True):
-        if name in _JSON_COLUMNS:
+    for name, value in zip(RECORD_COLUMNS, row[3:], strict=True):
+        if name in JSON_COLUMNS:
             if not isinstance(value, str):
                 raise ValueError(name)
             value = json.loads(value)
@@ -486,8 +317,8 @@ def _to_entry(row: tuple[Any, ...]) -> AuditEntry:
         values = _record_values(row)
     except ValueError:
         # Shown as stored so an operator can look at a damaged row; verify flags it.
-        values = dict(zip(_RECORD_COLUMNS, row[3:], strict=True))
-        for name in _JSON_COLUMNS:
+        values = dict(zip(RECORD_COLUMNS, row[3:], strict=True))
+        for name in JSON_COLUMNS:
             values[name] = {} if name == "extra" else ()
     return AuditEntry(
         seq=row[0], prev_hash=row[1], hash=row[2], record=AuditRecord._unchecked(values)
@@ -523,7 +354,7 @@ def _walk(rows: sqlite3.Cursor, head_row: tuple[Any, ...] | None) -> VerifyRepor
     last = expected - 1
     if head_row is None:
         return bad(None, "head row missing (meta modified)")
-    head = _parse_head(head_row[0])
+    head = parse_head(head_row[0])
     if head is None:
         return bad(None, "head row unreadable (meta modified)")
     head_seq, head_hash = head

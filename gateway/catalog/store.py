@@ -32,11 +32,11 @@ pooled connection inside one read transaction, so hits, total and facets share o
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import queue
 import sqlite3
 import threading
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -235,9 +235,13 @@ def _tag(facet_id: int) -> str:
 
 
 def _fts_row(
-    row_id: int, name: str, department: str, items_json: str, abstract: str, *facet_ids: int
+    row_id: int,
+    name: str,
+    department: str,
+    item_names: Sequence[str],
+    abstract: str,
+    facet_ids: Iterable[int],
 ) -> tuple[object, ...]:
-    item_names = [item[0] for item in json.loads(items_json)]
     return (
         row_id,
         textindex.index_text(name),
@@ -246,6 +250,13 @@ def _fts_row(
         textindex.index_text(abstract),
         " ".join(_tag(i) for i in facet_ids),
     )
+
+
+def _stored_fts_row(row: Sequence[object]) -> tuple[object, ...]:
+    """``_fts_row`` for a ``_SELECT_FTS_SOURCE`` row: what the entry was indexed with."""
+    row_id, name, department, items, abstract, *facet_ids = row
+    item_names = [item[0] for item in json.loads(str(items))]
+    return _fts_row(row_id, name, department, item_names, abstract, facet_ids)  # type: ignore[arg-type]
 
 
 def _facet_values(entry: CatalogEntry) -> tuple[str, ...]:
@@ -271,35 +282,32 @@ def _json_ids(ids: Iterable[int]) -> str:
 
 @dataclass(frozen=True)
 class _FacetIndex:
-    """Facets of every entry at one write generation, for counting a match set in Python."""
+    """Every entry's facets at one write generation, shaped for counting a match set in Python.
+
+    Each entry maps to a string of one character per facet field, the character standing for
+    the entry's value in that field. Counting a match set is then one dict lookup per match, a
+    join, and ``str.count`` per value over each field's slice: all C loops, and the cost does not
+    grow with the number of distinct value combinations the way a Counter over combinations does.
+    """
 
     generation: int
-    combo_of: dict[str, int]
-    """Entry id, as decimal text (what ``group_concat`` yields) -> index into ``combos``."""
-    combos: tuple[tuple[int, ...], ...]
-    """Distinct facet-value id tuples, in ``FACET_FIELDS`` order."""
-    names: dict[int, tuple[str, str]]
-    """Facet-value id -> (field, value)."""
+    chars_of: dict[str, str]
+    """Entry id as decimal text (what ``group_concat(rowid)`` yields) -> facet characters."""
+    values: tuple[tuple[tuple[str, str], ...], ...]
+    """Per facet field: (character, value) pairs."""
     ids: dict[tuple[str, str], int]
+    """(field, value) -> facet-value id (for the ``tags`` filter tokens)."""
     everything: dict[str, dict[str, int]]
     """Facet counts over all entries (the no-text, no-filter search)."""
 
-
-def _facet_counts(
-    combos: Sequence[tuple[int, ...]],
-    names: dict[int, tuple[str, str]],
-    combo_counts: Counter[int],
-) -> dict[str, dict[str, int]]:
-    """Per-field value counts from counts of facet combinations."""
-    totals: Counter[int] = Counter()
-    for combo, n in combo_counts.items():
-        for value_id in combos[combo]:
-            totals[value_id] += n
-    facets: dict[str, dict[str, int]] = {name: {} for name in FACET_FIELDS}
-    for value_id, n in totals.items():
-        name, value = names[value_id]
-        facets[name][value] = n
-    return facets
+    def count(self, ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        joined = "".join(map(self.chars_of.__getitem__, ids))
+        width = len(FACET_FIELDS)
+        facets: dict[str, dict[str, int]] = {}
+        for i, (name, pairs) in enumerate(zip(FACET_FIELDS, self.values, strict=True)):
+            column = joined[i::width]
+            facets[name] = {value: n for char, value in pairs if (n := column.count(char))}
+        return facets
 
 
 class CatalogStore:
@@ -407,7 +415,7 @@ class CatalogStore:
                 # Built by another tokenizer: re-tokenize every entry.
                 conn.execute("INSERT INTO entries_fts (entries_fts) VALUES ('delete-all')")
                 rows = conn.execute(_SELECT_FTS_SOURCE).fetchall()
-                conn.executemany(_INSERT_FTS, (_fts_row(*row) for row in rows))
+                conn.executemany(_INSERT_FTS, map(_stored_fts_row, rows))
                 _set_meta(conn, "textindex_version", textindex.TEXTINDEX_VERSION)
             if _get_meta(conn, "generation") is None:
                 _set_meta(conn, "generation", "0")
@@ -458,7 +466,7 @@ class CatalogStore:
             f"{_SELECT_FTS_SOURCE} WHERE e.id IN (SELECT value FROM json_each(?))", (keys,)
         ).fetchall()
         if old:
-            conn.executemany(_DELETE_FTS, (_fts_row(*row) for row in old))
+            conn.executemany(_DELETE_FTS, map(_stored_fts_row, old))
             conn.execute(
                 "DELETE FROM entries WHERE id IN (SELECT value FROM json_each(?))", (keys,)
             )
@@ -499,8 +507,9 @@ class CatalogStore:
                 )
             )
             facet_rows.append((key, *facet_ids))
+            item_names = [item.name for item in entry.items]
             fts_rows.append(
-                _fts_row(key, entry.name, entry.department, items, entry.abstract, *facet_ids)
+                _fts_row(key, entry.name, entry.department, item_names, entry.abstract, facet_ids)
             )
         conn.executemany(_INSERT_ENTRY, entry_rows)
         conn.executemany("INSERT INTO entry_facets VALUES (?, ?, ?, ?, ?, ?)", facet_rows)
@@ -531,7 +540,7 @@ class CatalogStore:
             index = self._facet_index(conn)
             tags = _filter_expression(index, query.filters)
             if tags is None:
-                return LocalResult(hits=(), total=0, facets={})
+                return LocalResult(hits=(), total=0, facets=_empty_facets(query))
             if terms:
                 text = f"{_ALL_TEXT}: (" + " AND ".join(terms) + ")"
                 match: str | None = f"{text} AND {tags}" if tags else text
@@ -539,21 +548,22 @@ class CatalogStore:
                 match = tags or None
             if match is None:
                 # Neither text nor filters: the whole catalog, counted when the index was built.
-                total = len(index.combo_of)
-                facets = index.everything if query.facets else {}
+                total = len(index.chars_of)
+                facets = _empty_facets(query) and {k: dict(v) for k, v in index.everything.items()}
                 ids = conn.execute(
                     "SELECT id FROM entries ORDER BY id LIMIT ?", (query.limit,)
                 ).fetchall()
                 ranked = [(row[0], UNRANKED_SCORE) for row in ids]
             else:
                 total, facets = _count(conn, index, match, query.facets)
+                facets = facets or _empty_facets(query)
                 if terms:
                     ranked = _ranked(conn, terms, tags, min(query.limit, total))
                 else:
                     ranked = _first(conn, match, min(query.limit, total))
             entries = _entries(conn, [row_id for row_id, _ in ranked])
         hits = tuple(Hit(entries[row_id], score) for row_id, score in ranked)
-        return LocalResult(hits=hits, total=total, facets=dict(facets))
+        return LocalResult(hits=hits, total=total, facets=facets)
 
     def _facet_index(self, conn: sqlite3.Connection) -> _FacetIndex:
         """The facet index for the snapshot ``conn`` reads, rebuilt after writes."""
@@ -570,6 +580,10 @@ class CatalogStore:
                 if self._facets is None or self._facets.generation < generation:
                     self._facets = index
         return index
+
+
+def _empty_facets(query: SearchQuery) -> dict[str, dict[str, int]]:
+    return {name: {} for name in FACET_FIELDS} if query.facets else {}
 
 
 def _filter_expression(index: _FacetIndex, filters: SearchFilters) -> str | None:
@@ -612,8 +626,8 @@ def _count(
     ).fetchone()[0]
     if ids is None:
         return 0, {}
-    combos = Counter(map(index.combo_of.__getitem__, ids.split(",")))
-    return combos.total(), _facet_counts(index.combos, index.names, combos)
+    matches = ids.split(",")
+    return len(matches), index.count(matches)
 
 
 def _ranked(
@@ -655,22 +669,35 @@ def _entries(conn: sqlite3.Connection, ids: list[int]) -> dict[int, CatalogEntry
     return {row[0]: _entry_from_row(row) for row in rows}
 
 
+def _facet_char(n: int) -> str:
+    """The ``n``-th character of a field's values: small code points keep the strings compact,
+    and surrogates (which are not characters) are skipped."""
+    return chr(n + 1 if n + 1 < 0xD800 else n + 1 + 0x800)
+
+
 def _build_facet_index(conn: sqlite3.Connection, generation: int) -> _FacetIndex:
-    values = conn.execute("SELECT id, field, value FROM facet_values").fetchall()
-    names = {i: (name, value) for i, name, value in values}
-    combo_ids: dict[tuple[int, ...], int] = {}
-    combo_of: dict[str, int] = {}
+    ids: dict[tuple[str, str], int] = {}
+    chars: dict[int, str] = {}
+    values: list[list[tuple[str, str]]] = [[] for _ in FACET_FIELDS]
+    for value_id, name, value in conn.execute("SELECT id, field, value FROM facet_values"):
+        ids[(name, value)] = value_id
+        pairs = values[FACET_FIELDS.index(name)]
+        chars[value_id] = _facet_char(len(pairs))
+        pairs.append((chars[value_id], value))
+    interned: dict[str, str] = {}  # entries sharing all facet values share one string
+    chars_of: dict[str, str] = {}
     for row in conn.execute("SELECT * FROM entry_facets"):
-        combo_of[str(row[0])] = combo_ids.setdefault(row[1:], len(combo_ids))
-    combos = tuple(combo_ids)
-    return _FacetIndex(
+        key = "".join(map(chars.__getitem__, row[1:]))
+        chars_of[str(row[0])] = interned.setdefault(key, key)
+    index = _FacetIndex(
         generation=generation,
-        combo_of=combo_of,
-        combos=combos,
-        names=names,
-        ids={value: i for i, value in names.items()},
-        everything=_facet_counts(combos, names, Counter(combo_of.values())),
+        chars_of=chars_of,
+        values=tuple(tuple(pairs) for pairs in values),
+        ids=ids,
+        everything={},
     )
+    everything = index.count(list(chars_of))
+    return dataclasses.replace(index, everything=everything)
 
 
 def _add_facet_value(

@@ -67,12 +67,6 @@ def _segments(text: str) -> list[tuple[bool, str]]:
     return [(bool(m.group(1)), m.group(0)) for m in _SEGMENT_RE.finditer(normalize(text))]
 
 
-def _cjk_tokens(run: str) -> list[str]:
-    tokens = [run[i : i + 2] for i in range(len(run) - 1)]
-    tokens.append(run[-1])
-    return tokens
-
-
 def index_text(*texts: str) -> str:
     """The space-joined index tokens of ``texts``; each text is segmented on its own.
 
@@ -80,12 +74,14 @@ def index_text(*texts: str) -> str:
     forming bigrams across their boundaries, since each ends in its own unigram.
     """
     tokens: list[str] = []
-    for text in texts:
-        for is_cjk, run in _segments(text):
-            if is_cjk:
-                tokens.extend(_cjk_tokens(run))
-            else:
-                tokens.append(run)
+    # A newline is a separator, so joining first segments each text on its own in one pass.
+    for match in _SEGMENT_RE.finditer(normalize("\n".join(texts))):
+        run = match.group(1)
+        if run:
+            tokens.extend(map(str.__add__, run, run[1:]))  # overlapping bigrams
+            tokens.append(run[-1])
+        else:
+            tokens.append(match.group(0))
     return " ".join(tokens)
 
 

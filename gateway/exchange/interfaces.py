@@ -148,6 +148,11 @@ def _resource_code(
     assert m is not None
     if not standard.is_category(m["category"]):
         raise node.fail(f"a category (类+项) of {standard.fingerprint}, got {m['category']!r}")
+    if m["category"] not in dept.categories:
+        raise node.fail(
+            f"a category {dept.name} publishes in ({', '.join(dept.categories)}), "
+            f"got {m['category']!r}"
+        )
     if int(m["dept"]) != dept.index:
         raise node.fail(f"目 {dept.index:03d} (the department's position), got {m['dept']!r}")
     if not m["seq"].startswith(departments.region_prefix):
@@ -264,8 +269,11 @@ def _sqlite_options(
         elif f.name in table.columns:
             columns[f.name] = f.name
         else:
-            raise (node.get("columns") or node).fail(
-                f"a column for field {f.name!r} (table {table.name} has no such column)"
+            # Named as the key that would fix it: a columns entry for this field.
+            raise ConfigError(
+                node.path,
+                f"{node.key}.columns.{f.name}",
+                f"a column of {table.name} for field {f.name!r} (the table has no such column)",
             )
     return {"table": table.name, "lookup": lookup, "columns": columns}
 

@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+import pytest_asyncio
 from grpc import aio
 
 from gateway._pb.yrd.v1 import catalog_pb2_grpc
@@ -16,6 +16,7 @@ from gateway.tls import channel_options_for, client_channel_credentials
 from tests.conftest import NODE_IDS, write_federation
 
 ENTRIES = 400
+PEOPLE = 300
 
 
 @dataclass
@@ -34,7 +35,8 @@ class Running:
 
 async def start_nodes(fed: FederationConfig, node_ids, entries: int = ENTRIES,
                       feds: dict[str, FederationConfig] | None = None) -> dict[str, Node]:
-    nodes = {n: Node((feds or {}).get(n, fed), n, NodeOptions(entries=entries)) for n in node_ids}
+    nodes = {n: Node((feds or {}).get(n, fed), n, NodeOptions(entries=entries, people=PEOPLE))
+             for n in node_ids}
     await asyncio.gather(*(node.start() for node in nodes.values()))
     return nodes
 
@@ -45,9 +47,10 @@ async def stop_all(running: Running) -> None:
     await asyncio.gather(*(node.stop(0) for node in running.nodes.values()))
 
 
-@pytest.fixture
-async def federation(tmp_path, certs_dir):
-    fed = load_federation(write_federation(tmp_path, certs_dir))
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def federation(tmp_path_factory, certs_dir):
+    """Shared by a module's read-only tests; tests that change state start their own."""
+    fed = load_federation(write_federation(tmp_path_factory.mktemp("fed"), certs_dir))
     running = Running(fed, await start_nodes(fed, NODE_IDS), [])
     yield running
     await stop_all(running)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
+import shutil
+import socket
 import time
+from pathlib import Path
 
 import grpc
 import pytest
@@ -14,10 +16,11 @@ from gateway._pb.yrd.v1 import catalog_pb2
 from gateway.catalog.query import encode_token
 from gateway.config import load_federation
 from gateway.status import failure_of
-from tests.conftest import NODE_IDS, write_federation
+from tests.conftest import NODE_IDS, ROOT, write_federation
 from tests.federation.conftest import Running, start_nodes, stop_all
 
 ANSWERED = catalog_pb2.PROVINCE_STATE_ANSWERED
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 def indexed_text(entry: catalog_pb2.CatalogEntry) -> str:
@@ -185,20 +188,18 @@ async def test_health_and_reflection_are_served(federation: Running):
     assert "yrd.v1.Catalog" in names
 
 
-async def _blackhole() -> tuple[asyncio.AbstractServer, int]:
-    """A TCP listener that accepts and never answers: a stalled peer."""
-    held = []
-
-    async def hold(reader, writer):
-        held.append(writer)
-        await asyncio.sleep(3600)
-
-    server = await asyncio.start_server(hold, "127.0.0.1", 0)
-    return server, server.sockets[0].getsockname()[1]
+def _blackhole() -> socket.socket:
+    """A listener that never accepts: the kernel completes TCP handshakes and nothing answers,
+    as with a paused (SIGSTOP) peer."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    return sock
 
 
 async def test_stalled_peer_is_reported_and_the_deadline_holds(tmp_path, certs_dir):
-    server, port = await _blackhole()
+    hole = _blackhole()
+    port = hole.getsockname()[1]
     fed = load_federation(write_federation(tmp_path, certs_dir,
                                            peer_overrides={"ah": f"127.0.0.1:{port}"}))
     running = Running(fed, await start_nodes(fed, ["js", "sh", "zj"]), [])
@@ -217,7 +218,7 @@ async def test_stalled_peer_is_reported_and_the_deadline_holds(tmp_path, certs_d
         assert reply.total == sum(by[p].total for p in ("js", "sh", "zj"))
     finally:
         await stop_all(running)
-        server.close()
+        hole.close()
 
 
 async def test_dead_peer_makes_the_answer_partial_fast(tmp_path, certs_dir):
@@ -241,11 +242,18 @@ async def test_dead_peer_makes_the_answer_partial_fast(tmp_path, certs_dir):
 async def test_peer_on_another_standard_version_is_refused(tmp_path, certs_dir):
     fed_path = write_federation(tmp_path, certs_dir)
     doc = yaml.safe_load(fed_path.read_text(encoding="utf-8"))
-    standard = yaml.safe_load(open(doc["standard"], encoding="utf-8"))
+    standard = yaml.safe_load(Path(doc["standard"]).read_text(encoding="utf-8"))
     standard["version"] = "1.1.0"
     other = tmp_path / "other-standard.yaml"
     other.write_text(yaml.safe_dump(standard, allow_unicode=True), encoding="utf-8")
     doc["standard"] = str(other)
+    # Anhui moved to 1.1.0 with its crosswalk; the others stay on 1.0.0.
+    nodes_dir = tmp_path / "nodes"
+    shutil.copytree(ROOT / "nodes", nodes_dir)
+    crosswalk = nodes_dir / "ah" / "crosswalk.yaml"
+    crosswalk.write_text(crosswalk.read_text(encoding="utf-8").replace(
+        'version: "1.0.0"', 'version: "1.1.0"'), encoding="utf-8")
+    doc["nodes_dir"] = str(nodes_dir)
     other_fed = tmp_path / "federation-ah.yaml"
     other_fed.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
     fed = load_federation(fed_path)

@@ -1,0 +1,302 @@
+"""The audit log's single writer thread: group commit, one transaction and one fsync per batch.
+
+Callers (threads or coroutines) queue a record and wait. The writer takes everything that queued
+up while the previous commit ran, chains and inserts it in one transaction, and only after COMMIT
+(fsynced: ``synchronous=FULL``) tells each caller its entry. Any storage error fails the batch's
+callers with ``AuditWriteError`` and uses up no seq.
+
+GIL economics decide the throughput here, not the disk: a thread that gives up the GIL (around
+every ``sqlite3_step``, every socket write) may wait a whole switch interval (5 ms) to get it back
+from a busy event loop. So a batch is inserted with one multi-row statement, not ``executemany``
+(one step per row), and results reach each event loop in one ``call_soon_threadsafe``, not one per
+caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import queue
+import sqlite3
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.audit.chain import CANONICAL_JSON, GENESIS_HASH, AuditEntry, AuditRecord, entry_hash
+
+__all__ = ["ROW_COLUMNS", "AuditStats", "AuditWriteError", "GroupCommitWriter", "parse_head"]
+
+_log = logging.getLogger(__name__)
+
+#: Record fields in column order; the table's columns are ``seq, prev_hash, hash`` then these.
+RECORD_COLUMNS = tuple(AuditRecord.__dataclass_fields__)
+ROW_COLUMNS = ("seq", "prev_hash", "hash", *RECORD_COLUMNS)
+#: Stored as canonical JSON text; every other column is a plain SQLite scalar.
+JSON_COLUMNS = frozenset({"fields_returned", "fields_masked", "fields_dropped", "extra"})
+
+# One transaction holds at most this many entries: bounds the time a batch holds the write lock
+# and the memory of one commit, far above what hundreds of concurrent callers queue per fsync.
+_MAX_BATCH = 1024
+# Rows per INSERT statement: 27 columns x 256 rows stays well under SQLite's 32766 variables.
+_ROWS_PER_INSERT = 256
+
+_STOP = object()
+
+
+class AuditWriteError(Exception):
+    """The audit log could not durably record an entry (or is closed): refuse the call."""
+
+
+@dataclass(frozen=True)
+class AuditStats:
+    entries_written: int
+    commits: int
+    """Transactions (one fsync each) that wrote entries: < entries_written means grouping."""
+    failed_commits: int
+
+
+class _Request:
+    __slots__ = ("future", "loop", "record")
+
+    def __init__(
+        self,
+        record: AuditRecord,
+        future: Future[AuditEntry] | asyncio.Future[AuditEntry],
+        loop: asyncio.AbstractEventLoop | None,
+    ) -> None:
+        self.record = record
+        self.future = future
+        self.loop = loop  # None for a thread waiting on a concurrent Future
+
+
+class GroupCommitWriter:
+    """Owns the write connection (already set up: WAL, ``synchronous=FULL``) and its thread."""
+
+    def __init__(self, conn: sqlite3.Connection, name: str) -> None:
+        self._conn = conn
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        # Guards _closed/_broken together with the queue puts, so a request is either queued
+        # before STOP (and written) or refused: never stranded behind a writer that left.
+        self._lock = threading.Lock()
+        self._closed = False
+        self._broken: str | None = None
+        self._written = self._commits = self._failed = 0
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, record: AuditRecord) -> Future[AuditEntry]:
+        """Queue ``record`` for a thread caller; the future resolves after its commit."""
+        future: Future[AuditEntry] = Future()
+        self._put(_Request(record, future, None))
+        return future
+
+    def submit_async(self, record: AuditRecord) -> asyncio.Future[AuditEntry]:
+        """Queue ``record`` for a coroutine on the running loop."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[AuditEntry] = loop.create_future()
+        self._put(_Request(record, future, loop))
+        return future
+
+    def _put(self, request: _Request) -> None:
+        with self._lock:
+            if self._closed:
+                raise AuditWriteError("audit log is closed")
+            if self._broken is not None:
+                raise AuditWriteError(f"audit writer stopped: {self._broken}")
+            self._queue.put(request)
+
+    def stats(self) -> AuditStats:
+        return AuditStats(self._written, self._commits, self._failed)
+
+    def close(self) -> None:
+        """Write everything already queued, stop the thread, close the connection. Idempotent."""
+        with self._lock:
+            already, self._closed = self._closed, True
+            if not already:
+                self._queue.put(_STOP)
+        self._thread.join()
+        if already:
+            return
+        try:
+            # Fold the WAL back into the main file so a closed log is one self-contained file.
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            pass  # the data is safe in the WAL either way
+        self._conn.close()
+
+    # -- the thread -----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        batch: list[_Request] = []
+        try:
+            stop = False
+            while not stop:
+                batch, stop = self._take_batch()
+                if batch:
+                    self._commit(batch)
+                    batch = []
+        except BaseException as exc:  # a bug here must fail callers, never strand them
+            with self._lock:
+                self._broken = f"{type(exc).__name__}: {exc}"
+            pending = [r for r in batch if not r.future.done()]
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not _STOP and _pick_up(item):
+                    pending.append(item)
+            # Logged, not re-raised: an exception escaping a thread is noise in every test run,
+            # and the callers get the error below.
+            _log.exception("audit writer %s stopped", self._thread.name)
+            self._deliver([(r, AuditWriteError(f"audit writer stopped: {exc}")) for r in pending])
+
+    def _take_batch(self) -> tuple[list[_Request], bool]:
+        """Block for one request, then take whatever else is queued; True once STOP is seen."""
+        batch: list[_Request] = []
+        item = self._queue.get()
+        while True:
+            if item is _STOP:
+                return batch, True
+            if _pick_up(item):
+                batch.append(item)
+            if len(batch) >= _MAX_BATCH:
+                return batch, False
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return batch, False
+
+    def _commit(self, batch: list[_Request]) -> None:
+        conn = self._conn
+        outcomes: list[tuple[_Request, AuditEntry | BaseException]] = []
+        written: list[tuple[_Request, AuditEntry]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            # The head is read inside the write transaction every time, so a failed or ambiguous
+            # earlier commit can never leave a stale in-memory position behind.
+            seq, prev = _head_for_append(conn)
+            rows: list[Any] = []
+            for request in batch:
+                try:
+                    values = request.record.to_dict()
+                    digest = entry_hash(seq + 1, prev, values)
+                    columns = to_columns(values)
+                except (TypeError, ValueError) as exc:
+                    # Only a record built around the constructor's checks gets here; it fails
+                    # alone instead of taking its batch (or the writer) down with it.
+                    outcomes.append((request, AuditWriteError(f"unserialisable record: {exc}")))
+                    continue
+                seq += 1
+                rows.append((seq, prev, digest, *columns))
+                written.append((request, AuditEntry(seq, prev, digest, request.record)))
+                prev = digest
+            if rows:
+                for start in range(0, len(rows), _ROWS_PER_INSERT):
+                    chunk = rows[start : start + _ROWS_PER_INSERT]
+                    conn.execute(_insert_sql(len(chunk)), [v for row in chunk for v in row])
+                conn.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'head'",
+                    (json.dumps({"seq": seq, "hash": prev}),),
+                )
+                conn.execute("COMMIT")
+            else:
+                _rollback(conn)
+        except sqlite3.Error as exc:
+            self._failed += 1
+            _rollback(conn)
+            failed = [(r, AuditWriteError(f"audit write failed: {exc}")) for r, _ in written]
+            self._deliver([*outcomes, *failed])
+            return
+        except BaseException:
+            _rollback(conn)  # do not sit on the write lock while the writer goes down
+            raise
+        if written:
+            self._commits += 1
+            self._written += len(written)
+        self._deliver([*outcomes, *written])
+
+    def _deliver(self, outcomes: list[tuple[_Request, AuditEntry | BaseException]]) -> None:
+        per_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
+        for request, outcome in outcomes:
+            if request.loop is None:
+                future = request.future
+                if isinstance(outcome, BaseException):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
+            else:
+                per_loop.setdefault(request.loop, []).append((request.future, outcome))
+        for loop, settled in per_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle, settled)
+            except RuntimeError:
+                pass  # that loop is closed: nobody is waiting any more
+
+
+def _pick_up(request: _Request) -> bool:
+    """Claim a queued request; False if its caller cancelled first (then it is not written).
+
+    After this point cancelling no longer stops the write: an entry without a waiting caller is
+    harmless, a released answer without an entry is not.
+    """
+    if request.loop is None:
+        return request.future.set_running_or_notify_cancel()  # type: ignore[union-attr]
+    return not request.future.cancelled()
+
+
+def _settle(settled: list[tuple[asyncio.Future[Any], Any]]) -> None:
+    """Runs on the caller's loop: resolve every waiter of one batch from that loop."""
+    for future, outcome in settled:
+        if future.done():  # cancelled after pick-up
+            continue
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(rows: int) -> str:
+    one = "(" + ", ".join("?" * len(ROW_COLUMNS)) + ")"
+    return f"INSERT INTO entries ({', '.join(ROW_COLUMNS)}) VALUES " + ", ".join([one] * rows)
+
+
+def to_columns(values: dict[str, Any]) -> list[Any]:
+    """A record's ``to_dict`` as column values in ``RECORD_COLUMNS`` order."""
+    encode = CANONICAL_JSON.encode
+    return [encode(values[n]) if n in JSON_COLUMNS else values[n] for n in RECORD_COLUMNS]
+
+
+def parse_head(value: object) -> tuple[int, str] | None:
+    """The ``head`` meta value as (seq, hash), or None when it is not one."""
+    try:
+        head = json.loads(value)  # type: ignore[arg-type]
+        seq, digest = head["seq"], head["hash"]
+    except (TypeError, ValueError, KeyError):
+        return None
+    if isinstance(seq, bool) or not isinstance(seq, int) or not isinstance(digest, str):
+        return None
+    return seq, digest
+
+
+def _head_for_append(conn: sqlite3.Connection) -> tuple[int, str]:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'head'").fetchone()
+    head = parse_head(row[0]) if row else None
+    if head is not None:
+        return head
+    # A damaged head must not stop the node from auditing (that would refuse every call): carry
+    # on from the last row; verify still reports the damage.
+    last = conn.execute("SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
+    return (int(last[0]), str(last[1])) if last else (0, GENESIS_HASH)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    try:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass  # the connection is beyond use; the next batch fails on its own

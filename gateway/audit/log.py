@@ -15,6 +15,7 @@ not detectable from the file alone: anchor ``last().hash`` elsewhere (the peer k
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import sqlite3

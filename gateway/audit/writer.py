@@ -27,7 +27,16 @@ from typing import Any
 
 from gateway.audit.chain import CANONICAL_JSON, GENESIS_HASH, AuditEntry, AuditRecord, entry_hash
 
-__all__ = ["ROW_COLUMNS", "AuditStats", "AuditWriteError", "GroupCommitWriter", "parse_head"]
+__all__ = [
+    "JSON_COLUMNS",
+    "RECORD_COLUMNS",
+    "ROW_COLUMNS",
+    "AuditStats",
+    "AuditWriteError",
+    "GroupCommitWriter",
+    "parse_head",
+    "to_columns",
+]
 
 _log = logging.getLogger(__name__)
 

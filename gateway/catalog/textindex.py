@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from itertools import product
 
 __all__ = [
+    "CJK_RANGES",
     "FTS_TOKENIZER",
     "TEXTINDEX_VERSION",
     "index_text",
@@ -49,12 +50,19 @@ TEXTINDEX_VERSION = "1"
 #: folding must never merge two distinct tokens.
 FTS_TOKENIZER = "unicode61 remove_diacritics 0 categories 'L* N* Co Cn'"
 
-# CJK Unified Ideographs and their extensions, compatibility ideographs (most are folded by NFKC,
-# a few are not) and 〇, the ideographic zero used in dates such as 二〇二二年.
-_CJK_RANGES = (
-    "\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f\U00030000-\U000323af"
+#: Code-point ranges (inclusive) indexed as CJK: the Unified Ideographs and their extensions A-H,
+#: compatibility ideographs (NFKC folds most of them, not all) and 〇, the ideographic zero of
+#: dates such as 二〇二二年.
+CJK_RANGES: tuple[tuple[int, int], ...] = (
+    (0x3007, 0x3007),
+    (0x3400, 0x4DBF),
+    (0x4E00, 0x9FFF),
+    (0xF900, 0xFAFF),
+    (0x20000, 0x2FA1F),
+    (0x30000, 0x323AF),
 )
-_SEGMENT_RE = re.compile(rf"([{_CJK_RANGES}]+)|([a-z0-9]+)")
+_CJK_CLASS = "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in CJK_RANGES)
+_SEGMENT_RE = re.compile(f"([{_CJK_CLASS}]+)|([a-z0-9]+)")
 
 
 def normalize(text: str) -> str:

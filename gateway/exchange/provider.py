@@ -90,12 +90,17 @@ class Provider:
         call.check_limits()
         iface = self.interface(call.interface_id)
         now = self._clock()
-        grant = await asyncio.to_thread(self._store.find_grant, caller.app, iface.id, now)
+        grant = await asyncio.to_thread(self._lookup_grant, caller.app, iface.id, now)
         grant = check_grant(grant, app_id=caller.app, iface=iface, purpose=call.purpose, now=now)
         plan = plan_release(iface, grant, call.fields, self._standard)
         params = validate_params(iface, call.params)
         await asyncio.to_thread(self._store.consume_quota, grant, caller.app, now)
         return iface, plan, params
+
+    def _lookup_grant(self, app: str, interface_id: str, now: datetime):
+        # The newest grant even when revoked or expired, only so the refusal can say which.
+        return (self._store.find_grant(app, interface_id, now)
+                or self._store.latest_grant(app, interface_id))
 
     async def invoke(self, caller: Caller, call: Call) -> CallResult:
         started = time.perf_counter()

@@ -23,6 +23,13 @@ from gateway.sharing.store import SharingStore
 log = logging.getLogger(__name__)
 
 MAX_VALIDITY = timedelta(days=3 * 365)
+DEFAULT_QUOTA = Quota(per_minute=60, per_day=10_000)
+"""What an application that names no quota asks for (an unset quota arrives as zeros)."""
+
+
+def with_default_quota(quota: Quota) -> Quota:
+    return Quota(per_minute=quota.per_minute or DEFAULT_QUOTA.per_minute,
+                 per_day=quota.per_day or DEFAULT_QUOTA.per_day)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +151,8 @@ class SharingService:
         application = await asyncio.to_thread(
             self._store.add_application, app=app, interface_id=iface.id,
             fields=tuple(dict.fromkeys(req.fields)), purpose=req.purpose.strip(),
-            valid_from=valid_from, valid_until=valid_until, quota=req.quota, now=now)
+            valid_from=valid_from, valid_until=valid_until, quota=with_default_quota(req.quota),
+            now=now)
         await self._audit_action("apply", app=app, interface=iface.id, purpose=req.purpose,
                                  peer=via if via != self.node else "",
                                  extra={"application": application.id})
@@ -218,7 +226,7 @@ class SharingService:
         grant = await asyncio.to_thread(
             self._store.create_blanket_grant, province, iface.id, fields or tuple(
                 f.name for f in iface.fields), purposes, max_grade or "L2",
-            parse_time("valid_until", valid_until), quota, now=self._clock())
+            parse_time("valid_until", valid_until), with_default_quota(quota), now=self._clock())
         await self._audit_action("blanket_grant", actor=operator, app=province,
                                  interface=iface.id, extra={"grant": grant.id})
         return grant

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import gateway.audit.log as log_module
+import gateway.audit.writer as writer_module
 from gateway.audit import AuditLog, AuditRecord, AuditWriteError
 
 # A node stand-in: appends forever, printing each acknowledged seq and hash the moment append
@@ -211,14 +212,14 @@ async def test_a_crashed_writer_fails_callers_instead_of_stranding_them(
         def broken(*args: object) -> str:
             raise RuntimeError("bug in the writer")
 
-        monkeypatch.setattr(log_module, "entry_hash", broken)
+        monkeypatch.setattr(writer_module, "entry_hash", broken)
         results = await asyncio.gather(
             *(audit.append_async(record(i)) for i in range(10)), return_exceptions=True
         )
         assert all(isinstance(r, AuditWriteError) for r in results)
         with pytest.raises(AuditWriteError, match="writer stopped"):
             audit.append(record(2))
-        assert "audit writer for js stopped" in caplog.text
+        assert "audit writer audit-writer-js stopped" in caplog.text
     finally:
         audit.close()  # returns although the writer is gone
         monkeypatch.undo()

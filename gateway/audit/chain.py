@@ -112,6 +112,8 @@ def _check_text(name: str, value: object) -> str:
 def _normalise_extra(extra: object) -> dict[str, Any]:
     if not isinstance(extra, dict):
         raise ValueError(f"extra: expected a dict, got {type(extra).__name__}")
+    if not extra:
+        return {}
     try:
         text = json.dumps(extra, sort_keys=True, ensure_ascii=False, allow_nan=False)
         size = len(text.encode("utf-8"))

@@ -30,13 +30,22 @@ from gateway.audit.writer import (
     JSON_COLUMNS,
     RECORD_COLUMNS,
     ROW_COLUMNS,
+    AuditError,
+    AuditReadError,
     AuditStats,
     AuditWriteError,
     GroupCommitWriter,
     parse_head,
 )
 
-__all__ = ["AuditLog", "AuditStats", "AuditWriteError", "VerifyReport"]
+__all__ = [
+    "AuditError",
+    "AuditLog",
+    "AuditReadError",
+    "AuditStats",
+    "AuditWriteError",
+    "VerifyReport",
+]
 
 SCHEMA_VERSION = "1"
 
@@ -256,29 +265,35 @@ class AuditLog:
     def _read(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         with self._rlock:
             if self._closed:
-                raise AuditWriteError("audit log is closed")
+                raise AuditReadError("audit log is closed")
             try:
                 return self._rconn.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
-                raise AuditWriteError(f"audit read failed: {exc}") from exc
+                raise AuditReadError(f"audit read failed: {exc}") from exc
 
     def verify(self) -> VerifyReport:
-        """Walk the whole chain from one snapshot and report the first problem, if any."""
+        """Walk the whole chain from one snapshot and report the first problem, if any.
+
+        A file SQLite itself finds corrupt is a failed verification, not an error; a file that
+        cannot be read right now (locked, I/O) raises ``AuditReadError``.
+        """
         if self._closed:
-            raise AuditWriteError("audit log is closed")
+            raise AuditReadError("audit log is closed")
         # Its own connection: a long walk must not hold up queries on the shared one.
         try:
             conn = _connect(self.path, busy_timeout_s=self._busy_timeout_s, read_only=True)
         except sqlite3.Error as exc:
-            raise AuditWriteError(f"audit read failed: {exc}") from exc
+            raise AuditReadError(f"audit read failed: {exc}") from exc
         try:
             conn.execute("BEGIN")  # head and rows from the same snapshot
             head = conn.execute("SELECT value FROM meta WHERE key = 'head'").fetchone()
             report = _walk(conn.execute(f"{_SELECT} ORDER BY seq"), head)
             conn.execute("COMMIT")
             return report
-        except sqlite3.Error as exc:
-            raise AuditWriteError(f"audit read failed: {exc}") from exc
+        except sqlite3.OperationalError as exc:
+            raise AuditReadError(f"audit read failed: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            return VerifyReport(ok=False, checked=0, problem=f"log file damaged ({exc})")
         finally:
             conn.close()
 

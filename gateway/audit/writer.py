@@ -31,6 +31,8 @@ __all__ = [
     "JSON_COLUMNS",
     "RECORD_COLUMNS",
     "ROW_COLUMNS",
+    "AuditError",
+    "AuditReadError",
     "AuditStats",
     "AuditWriteError",
     "GroupCommitWriter",
@@ -55,8 +57,16 @@ _ROWS_PER_INSERT = 256
 _STOP = object()
 
 
-class AuditWriteError(Exception):
+class AuditError(Exception):
+    """The audit log failed; ``str()`` says how (it may name the file: log it, do not send it)."""
+
+
+class AuditWriteError(AuditError):
     """The audit log could not durably record an entry (or is closed): refuse the call."""
+
+
+class AuditReadError(AuditError):
+    """The audit log could not be read (or is closed)."""
 
 
 @dataclass(frozen=True)
@@ -217,7 +227,13 @@ class GroupCommitWriter:
         except sqlite3.Error as exc:
             self._failed += 1
             _rollback(conn)
-            failed = [(r, AuditWriteError(f"audit write failed: {exc}")) for r, _ in written]
+            # Every request of the batch gets an answer, including those the error came before.
+            settled = {id(r) for r, _ in outcomes}
+            failed = [
+                (r, AuditWriteError(f"audit write failed: {exc}"))
+                for r in batch
+                if id(r) not in settled
+            ]
             self._deliver([*outcomes, *failed])
             return
         except BaseException:

@@ -69,6 +69,10 @@ UNRANKED_SCORE = 1.0
 _TEXT_COLUMNS = ("name", "department", "items", "abstract")
 _ALL_TEXT = "{" + " ".join(_TEXT_COLUMNS) + "}"
 
+# Page cache per connection (negative = KiB): the FTS index and facet pages of a node stay hot.
+_CACHE_KIB = -32768
+_BULK_CACHE_KIB = -131072
+
 # A bulk load that wrote at least this many rows merges the FTS b-trees into one ('optimize'):
 # queries then read one segment per token instead of dozens.
 _OPTIMIZE_AFTER_ROWS = 10_000
@@ -338,7 +342,7 @@ class CatalogStore:
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout=5000")
         conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA cache_size=-32768")  # KiB: a node's FTS index stays in cache
+        conn.execute(f"PRAGMA cache_size={_CACHE_KIB}")
         conn.execute("PRAGMA mmap_size=268435456")
         conn.execute("PRAGMA temp_store=MEMORY")
         return conn
@@ -436,19 +440,29 @@ class CatalogStore:
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
         written = 0
-        for batch in _batched(entries, batch_size):
-            # Last one wins within a batch, as across batches.
-            by_key = {code_key(entry.code): entry for entry in batch}
-            with self._write_txn() as conn:
-                self._write_batch(conn, by_key)
-            written += len(by_key)
-        if written >= _OPTIMIZE_AFTER_ROWS:
-            with self._write_txn() as conn:
-                conn.execute("INSERT INTO entries_fts (entries_fts) VALUES ('optimize')")
+        with self._write_lock:
+            # A bulk load touches pages all over the b-trees; a big cache saves re-reading them.
+            self._writer.execute(f"PRAGMA cache_size={_BULK_CACHE_KIB}")
+        try:
+            for batch in _batched(entries, batch_size):
+                # Last one wins within a batch, as across batches. Sorted: ids are code order,
+                # so a sorted batch appends to neighbouring pages instead of scattering.
+                by_key = dict(sorted({code_key(entry.code): entry for entry in batch}.items()))
+                with self._write_txn() as conn:
+                    self._write_batch(conn, by_key)
+                written += len(by_key)
+            if written >= _OPTIMIZE_AFTER_ROWS:
+                with self._write_txn() as conn:
+                    conn.execute("INSERT INTO entries_fts (entries_fts) VALUES ('optimize')")
+        finally:
             with self._write_lock:
-                self._writer.execute("PRAGMA optimize")
-                # The load's WAL can be hundreds of MiB; give the space back.
-                self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                if not self._closed:
+                    self._writer.execute(f"PRAGMA cache_size={_CACHE_KIB}")
+                    self._writer.execute("PRAGMA shrink_memory")
+                    if written >= _OPTIMIZE_AFTER_ROWS:
+                        self._writer.execute("PRAGMA optimize")
+                        # The load's WAL can be hundreds of MiB; give the space back.
+                        self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return written
 
     def clear(self) -> None:

@@ -1,6 +1,7 @@
 """A node's local dataset: the SQLite file (``<data_dir>/dataset.db``, WAL) its sqlite backend
 serves, its schema (the allow-list every backend query is checked against), building it once
-from ``gateway.exchange.synthetic``, and the well-known sample values demos and tests call with.
+from ``synthetic`` (people, enterprises) and ``registers`` (licences, social insurance, credit),
+and the well-known sample values demos and tests call with.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.exchange.synthetic import generate
+from gateway.exchange import registers
+from gateway.exchange.synthetic import Rows, World
 
 __all__ = [
     "DATASET_FILENAME",
@@ -26,6 +28,7 @@ __all__ = [
     "dataset_path",
     "dataset_signature",
     "ensure_dataset",
+    "generate_rows",
     "sample_values",
 ]
 
@@ -131,7 +134,7 @@ def ensure_dataset(
     if not force and _stored_signature(path) == signature:
         return None
     start = time.perf_counter()
-    rows = generate(province, people=people, seed=seed)
+    rows = generate_rows(province, people=people, seed=seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     # A stale -wal or -shm next to a fresh file would be replayed into it: remove all three.
     for suffix in ("", "-wal", "-shm"):
@@ -164,6 +167,20 @@ def ensure_dataset(
     elapsed = time.perf_counter() - start
     log.info("built %s dataset with %d people in %.2f s", province, people, elapsed)
     return elapsed
+
+
+def generate_rows(province: str, *, people: int, seed: int) -> Rows:
+    """Every row of one province's dataset; deterministic in (province, people, seed)."""
+    if people < 1:
+        raise ValueError("people must be at least 1")
+    world = World(province, people, seed)
+    world.make_people()
+    world.make_enterprises()
+    registers.add_licences(world)
+    registers.add_social_insurance(world)
+    registers.add_credit_records(world)
+    registers.pick_samples(world)
+    return world.rows
 
 
 def sample_values(path: str | os.PathLike[str]) -> dict[str, str]:

@@ -297,11 +297,9 @@ def _http_options(node: ConfigNode) -> dict[str, object]:
     path = node["path"].text(_HTTP_PATH_RE, "a relative path such as persons/basic")
     if ".." in path.split("/"):
         raise node["path"].fail("a path without '..'")
-    timeout_ms = (
-        node["timeout_ms"].integer(minimum=1)
-        if node.has("timeout_ms")
-        else (DEFAULT_HTTP_TIMEOUT_MS)
-    )
+    timeout_ms = DEFAULT_HTTP_TIMEOUT_MS
+    if node.has("timeout_ms"):
+        timeout_ms = node["timeout_ms"].integer(minimum=1)
     if timeout_ms > 600_000:
         raise node["timeout_ms"].fail("at most 600000")
     return {"base_url": url.rstrip("/"), "path": path, "timeout_ms": timeout_ms}
@@ -309,9 +307,10 @@ def _http_options(node: ConfigNode) -> dict[str, object]:
 
 # --------------------------------------------------------------------------- call parameters
 
-_MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
-_INTEGER_RE = re.compile(r"^[+-]?\d{1,18}$")
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# ASCII only: \d would also accept other scripts' digits, which int() then quietly converts.
+_MOBILE_RE = re.compile(r"^1[3-9]\d{9}$", re.ASCII)
+_INTEGER_RE = re.compile(r"^[+-]?\d{1,18}$", re.ASCII)
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
 _NUMBER_SEPARATORS = re.compile(r"[\s-]+")
 _NAME_MARKS = frozenset("·•. ")
 
@@ -357,10 +356,11 @@ def _check_value(p: Param, value: str) -> str:
     # Length first so the checks below never run over something unreasonably long.
     if len(value) > p.max_length:
         raise InvalidArgument(field, f"at most {p.max_length} characters", reason="BAD_FORMAT")
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn") for c in value):
-        raise InvalidArgument(
-            field, "contains control or unassigned characters", reason="BAD_FORMAT"
-        )
+    # Control, format (bidi overrides, zero-width) and surrogate characters never belong in a
+    # parameter. Private-use and unassigned code points are let through: registers encode rare
+    # name characters (生僻字) there, and refusing them would refuse real people.
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs") for c in value):
+        raise InvalidArgument(field, "contains control characters", reason="BAD_FORMAT")
     if p.kind == "resident_id":
         value = value.upper()
         problem = explain_resident_id(value)
@@ -388,9 +388,13 @@ def _check_value(p: Param, value: str) -> str:
         if not _MOBILE_RE.match(value):
             raise InvalidArgument(field, "expected an 11-digit mobile number", reason="BAD_FORMAT")
     elif p.kind == "name":
-        if not all(c.isalpha() or c in _NAME_MARKS for c in value):
+        if not all(c.isalpha() or c in _NAME_MARKS or _rare_character(c) for c in value):
             raise InvalidArgument(field, "a name holds letters only", reason="BAD_FORMAT")
     return value
+
+
+def _rare_character(c: str) -> bool:
+    return unicodedata.category(c) in ("Co", "Cn")
 
 
 def _date(value: str) -> date | None:

@@ -16,6 +16,7 @@ __all__ = [
     "GIVEN_NEUTRAL",
     "INDUSTRIES",
     "PROVINCES",
+    "REGIONAL_SURNAMES",
     "STREETS",
     "SURNAMES",
     "TRADE_NAME_CHARS",

@@ -233,3 +233,50 @@ def test_an_unopenable_store_raises_audit_write_error(tmp_path: Path) -> None:
     (tmp_path / "garbage.db").write_bytes(b"this is not a database" * 100)
     with pytest.raises(AuditWriteError, match="cannot open"):
         AuditLog(tmp_path / "garbage.db", "js")
+
+
+def test_a_corrupt_file_fails_verification(tmp_path: Path) -> None:
+    path = tmp_path / "audit.db"
+    with AuditLog(path, "js") as audit:
+        for i in range(300):
+            audit.append(
+                record(i)
+                if i != 150
+                else AuditRecord(
+                    side="local", action="invoke", decision="allow", purpose="唯一标记"
+                )
+            )
+    data = bytearray(path.read_bytes())
+    page_size = 4096
+    page = data.index("唯一标记".encode()) // page_size
+    data[page * page_size : page * page_size + 8] = b"\xff" * 8  # a b-tree page header
+    path.write_bytes(bytes(data))
+    with AuditLog(path, "js") as audit:
+        report = audit.verify()
+    assert not report.ok
+    assert report.problem is not None and report.problem.startswith("log file damaged")
+
+
+@pytest.mark.timeout(20)
+async def test_cancel_before_pick_up_drops_the_record(tmp_path: Path) -> None:
+    path = tmp_path / "audit.db"
+    with AuditLog(path, "js", busy_timeout_s=5) as audit:
+        other = sqlite3.connect(path, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # the writer takes `first` and waits on this lock
+            first = asyncio.create_task(audit.append_async(record(1)))
+            await asyncio.sleep(0.05)
+            second = asyncio.create_task(audit.append_async(record(2)))
+            dropped = asyncio.create_task(audit.append_async(record(3)))
+            await asyncio.sleep(0.05)
+            dropped.cancel()
+            first.cancel()  # already picked up: written all the same
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+        assert (await second).seq == 2
+        for task in (first, dropped):
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert [e.record.purpose for e in audit.query()] == ["核验 2", "核验 1"]
+        assert audit.verify().ok

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.audit import GENESIS_HASH, AuditLog, AuditRecord, AuditWriteError
+from gateway.audit import GENESIS_HASH, AuditLog, AuditReadError, AuditRecord, AuditWriteError
 
 APPS = ("js/rsj/pension-transfer", "zj/scjgj/licence-check", "ah/mzt/marriage-verify")
 PURPOSES = ("跨省养老保险关系转移", "营业执照核验", "")
@@ -140,7 +140,7 @@ def test_file_settings(log: AuditLog) -> None:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     finally:
         conn.close()
-    assert log._wconn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert log._writer._conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
 
 
 def test_threads_appending_at_once_get_contiguous_seqs(log: AuditLog) -> None:
@@ -195,9 +195,9 @@ async def test_closed_log_refuses(log: AuditLog) -> None:
         log.append(make_record(2))
     with pytest.raises(AuditWriteError, match="closed"):
         await log.append_async(make_record(2))
-    with pytest.raises(AuditWriteError, match="closed"):
+    with pytest.raises(AuditReadError, match="closed"):
         log.query()
-    with pytest.raises(AuditWriteError, match="closed"):
+    with pytest.raises(AuditReadError, match="closed"):
         log.verify()
 
 

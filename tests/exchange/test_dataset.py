@@ -37,12 +37,16 @@ def datasets(tmp_path_factory) -> dict[str, Path]:
     return paths
 
 
-def rows(path: Path, sql: str) -> list[tuple]:
+def rows(path: Path, sql: str, *args: object) -> list[tuple]:
     conn = sqlite3.connect(path)
     try:
-        return conn.execute(sql).fetchall()
+        return conn.execute(sql, args).fetchall()
     finally:
         conn.close()
+
+
+def count(path: Path, table: str, column: str, value: str) -> int:
+    return rows(path, f"SELECT COUNT(*) FROM {table} WHERE {column} = ?", value)[0][0]
 
 
 def digest(path: Path) -> str:
@@ -162,22 +166,13 @@ def test_sample_values_exist_in_the_dataset(datasets, node):
         "district",
     }
     assert is_valid_resident_id(s["id_number"]) and is_valid_credit_code(s["credit_code"])
-    assert rows(
-        path, f"SELECT name, hukou_address FROM person WHERE id_number = '{s['id_number']}'"
-    ) == [(s["name"], s["hukou_address"])]
-    assert rows(
-        path,
-        f"SELECT legal_rep_id, name, status FROM enterprise WHERE credit_code = "
-        f"'{s['credit_code']}'",
-    ) == [(s["id_number"], s["enterprise_name"], "存续")]
-    assert (
-        rows(path, f"SELECT COUNT(*) FROM credit_record WHERE credit_code = '{s['credit_code']}'")[
-            0
-        ][0]
-        >= 1
-    )
+    person = "SELECT name, hukou_address FROM person WHERE id_number = ?"
+    assert rows(path, person, s["id_number"]) == [(s["name"], s["hukou_address"])]
+    firm = "SELECT legal_rep_id, name, status FROM enterprise WHERE credit_code = ?"
+    assert rows(path, firm, s["credit_code"]) == [(s["id_number"], s["enterprise_name"], "存续")]
+    assert count(path, "credit_record", "credit_code", s["credit_code"]) >= 1
     insured = rows(
-        path, f"SELECT DISTINCT district FROM social_insurance WHERE id_number = '{s['id_number']}'"
+        path, "SELECT DISTINCT district FROM social_insurance WHERE id_number = ?", s["id_number"]
     )
     assert (s["district"],) in insured
     assert s["district"] in COUNTIES[node]
@@ -216,18 +211,8 @@ def test_tiny_datasets_still_have_samples(tmp_path):
     path = tmp_path / "dataset.db"
     ensure_dataset(path, "js", people=10, seed=3)
     s = sample_values(path)
-    assert (
-        rows(path, f"SELECT COUNT(*) FROM credit_record WHERE credit_code = '{s['credit_code']}'")[
-            0
-        ][0]
-        >= 1
-    )
-    assert (
-        rows(path, f"SELECT COUNT(*) FROM social_insurance WHERE id_number = '{s['id_number']}'")[
-            0
-        ][0]
-        >= 1
-    )
+    assert count(path, "credit_record", "credit_code", s["credit_code"]) >= 1
+    assert count(path, "social_insurance", "id_number", s["id_number"]) >= 1
 
 
 def test_five_thousand_people_build_in_seconds(tmp_path):

@@ -381,6 +381,7 @@ VALID = [
     ({"id": ID, "n": "-12"}, {"id": ID, "n": "-12"}),
     ({"id": ID, "who": "欧阳娜娜"}, {"id": ID, "who": "欧阳娜娜"}),
     ({"id": ID, "who": "买买提·艾力"}, {"id": ID, "who": "买买提·艾力"}),
+    ({"id": ID, "who": "王\ue000"}, {"id": ID, "who": "王\ue000"}),  # 生僻字 in private use
     ({"id": ID, "phone": "138-1234 5678"}, {"id": ID, "phone": "13812345678"}),
     ({"id": ID, "note": "12345678"}, {"id": ID, "note": "12345678"}),
 ]
@@ -406,11 +407,13 @@ INVALID = [
     ({"id": ID, "day": "20240101"}, "params.day", "BAD_FORMAT"),
     ({"id": ID, "day": "2024-1-1"}, "params.day", "BAD_FORMAT"),
     ({"id": ID, "n": "12a"}, "params.n", "BAD_FORMAT"),
+    ({"id": ID, "n": "\u0661\u0662"}, "params.n", "BAD_FORMAT"),
     ({"id": ID, "n": "1" * 19}, "params.n", "BAD_FORMAT"),
     ({"id": ID, "note": "123456789"}, "params.note", "BAD_FORMAT"),
     ({"id": ID, "note": "ab\x00c"}, "params.note", "BAD_FORMAT"),
     ({"id": ID, "note": "ab\nc"}, "params.note", "BAD_FORMAT"),
     ({"id": ID, "note": "ab\u202ec"}, "params.note", "BAD_FORMAT"),
+    ({"id": ID, "note": "ab\u200bc"}, "params.note", "BAD_FORMAT"),
     ({"id": ID, "who": "张三1"}, "params.who", "BAD_FORMAT"),
     ({"id": ID, "who": "' OR 1=1 --"}, "params.who", "BAD_FORMAT"),
     ({"id": ID, "phone": "2381234567"}, "params.phone", "BAD_FORMAT"),

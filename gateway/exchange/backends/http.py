@@ -45,7 +45,7 @@ _CHUNK = 64 * 1024
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     # A redirect could send the caller's parameters to a host nobody configured.
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001, ANN201
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
         return None
 
 

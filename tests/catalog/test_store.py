@@ -1,0 +1,559 @@
+"""The catalog store on real SQLite files: matching, ranking, filters, facets, durability."""
+
+from __future__ import annotations
+
+import random
+import re
+import sqlite3
+import threading
+import unicodedata
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gateway.catalog.model import CatalogEntry, DataItem
+from gateway.catalog.store import (
+    FACET_FIELDS,
+    UNRANKED_SCORE,
+    CatalogStore,
+    Hit,
+    LocalResult,
+    SearchFilters,
+    SearchQuery,
+    code_key,
+)
+
+# -- building entries ---------------------------------------------------------------------------
+
+_seq = iter(range(1, 1_000_000))
+
+
+def entry(
+    name: str,
+    *,
+    code: str | None = None,
+    abstract: str = "",
+    department: str = "江苏省大数据管理中心",
+    department_code: str = "dsj",
+    items: tuple[str, ...] = (),
+    category: str = "101",
+    grade: str = "L1",
+    share_type: str = "unconditional",
+    update_cycle: str = "daily",
+) -> CatalogEntry:
+    return CatalogEntry(
+        code=f"{category}001/{next(_seq):06d}" if code is None else code,
+        name=name,
+        province="js",
+        department_code=department_code,
+        department=department,
+        category=category,
+        abstract=abstract,
+        format="database",
+        share_type=share_type,
+        share_conditions="",
+        open_attribute="closed",
+        update_cycle=update_cycle,
+        publish_date="2022-07-07",
+        grade=grade,
+        items=tuple(DataItem(n, "string", 50, grade) for n in items),
+        local_grade="三级",
+        local_category="A01",
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[CatalogStore]:
+    with CatalogStore(tmp_path / "catalog.db") as s:
+        yield s
+
+
+def codes(result: LocalResult) -> list[str]:
+    return [hit.entry.code for hit in result.hits]
+
+
+def search(store: CatalogStore, text: str = "", **filters: tuple[str, ...]) -> LocalResult:
+    return store.search(SearchQuery(text, SearchFilters(**filters), limit=1000))
+
+
+# -- matching -----------------------------------------------------------------------------------
+
+HUJI_NAME = entry("南京2021年度户籍人口迁入登记信息", code="101001/000001")
+HUJI_ABSTRACT = entry("居民身份证办理信息", code="101001/000002", abstract="核验申请人户籍所在地")
+HUKOU_JIGUAN = entry("户口簿信息", code="101001/000003", abstract="记录籍贯与出生地")
+HUJI_ITEM = entry("婚姻登记信息", code="101001/000004", items=("户籍地址", "姓名"))
+HUJI_DEPT = entry("办事指南", code="101001/000005", department="户籍管理处")
+SHEBAO_NAME = entry("社保卡申领信息", code="202001/000006")
+SHEBAO_ABSTRACT = entry("社会保险参保缴费信息", code="202001/000007", abstract="俗称社保缴费")
+GJJ_NAME = entry("住房公积金缴存明细", code="203001/000008", items=("缴存金额",))
+GJJ_ABSTRACT = entry("个人贷款信息", code="203001/000009", abstract="住房公积金贷款")
+GONGJI_APART = entry("公共积分信息", code="203001/000010")
+LICENCE = entry("企业营业执照登记信息", code="104001/000011", items=("统一社会信用代码",))
+LICENCE_SPLIT = entry("营业场所执照信息", code="104001/000012")
+GB = entry("GB11643校验规则", code="105001/000013", abstract="ISO 7064 MOD 11-2")
+FULLWIDTH = entry("ＧＢ／Ｔ\u3000２２６０行政区划", code="105001/000014")
+
+ALL = [
+    HUJI_NAME,
+    HUJI_ABSTRACT,
+    HUKOU_JIGUAN,
+    HUJI_ITEM,
+    HUJI_DEPT,
+    SHEBAO_NAME,
+    SHEBAO_ABSTRACT,
+    GJJ_NAME,
+    GJJ_ABSTRACT,
+    GONGJI_APART,
+    LICENCE,
+    LICENCE_SPLIT,
+    GB,
+    FULLWIDTH,
+]
+
+
+@pytest.fixture
+def catalog(store: CatalogStore) -> CatalogStore:
+    assert store.insert_many(ALL) == len(ALL)
+    return store
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # two characters: in the name, then department, data items, abstract; never apart
+        ("户籍", [HUJI_NAME, HUJI_DEPT, HUJI_ITEM, HUJI_ABSTRACT]),
+        ("社保", [SHEBAO_NAME, SHEBAO_ABSTRACT]),
+        ("公积", [GJJ_NAME, GJJ_ABSTRACT]),
+        # three and four characters: all adjacent, in order
+        ("公积金", [GJJ_NAME, GJJ_ABSTRACT]),
+        ("营业执照", [LICENCE]),
+        ("执照", [LICENCE, LICENCE_SPLIT]),
+        ("户籍人口", [HUJI_NAME]),
+        ("人口户籍", []),
+        # a single character finds every occurrence
+        ("籍", [HUJI_NAME, HUJI_DEPT, HUJI_ITEM, HUJI_ABSTRACT, HUKOU_JIGUAN]),
+        # ASCII: case- and width-insensitive, prefix or exact
+        ("gb", [GB, FULLWIDTH]),
+        ("GB11643", [GB]),
+        ("ｇｂ１１６４３", [GB]),
+        ("iso", [GB]),
+        ("2260", [FULLWIDTH]),
+        # mixed and several terms: all must match; the name counts most
+        ("GB 校验", [GB]),
+        ("户籍 登记", [HUJI_NAME, HUJI_ITEM]),
+        ("户籍，信息", [HUJI_NAME, HUJI_ITEM, HUJI_ABSTRACT]),
+        # nothing
+        ("医保", []),
+        ("口籍", []),
+    ],
+)
+def test_matches_and_ranking(catalog: CatalogStore, text: str, expected: list) -> None:
+    result = search(catalog, text)
+    assert codes(result) == [e.code for e in expected]
+    assert result.total == len(expected)
+    assert all(hit.score > 0 for hit in result.hits)
+
+
+@pytest.mark.parametrize("text", ["户籍", "社保", "公积", "公积金"])
+def test_name_outranks_abstract(catalog: CatalogStore, text: str) -> None:
+    hits = search(catalog, text).hits
+    in_name = [h.score for h in hits if text in h.entry.name]
+    abstract_only = [
+        h.score
+        for h in hits
+        if text in h.entry.abstract
+        and text not in h.entry.name + h.entry.department + str(h.entry.items)
+    ]
+    assert in_name and abstract_only
+    assert min(in_name) > max(abstract_only)
+
+
+def test_characters_present_but_apart_do_not_match(catalog: CatalogStore) -> None:
+    # 户口簿 and 籍贯 both appear, 户 and 籍 are not adjacent
+    assert HUKOU_JIGUAN.code not in codes(search(catalog, "户籍"))
+    assert HUKOU_JIGUAN.code in codes(search(catalog, "户 籍"))
+    # 公共积分: 公 and 积 both there, not 公积
+    assert GONGJI_APART.code not in codes(search(catalog, "公积"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '" OR 1=1 --',
+        "name:x",
+        "{name}:户籍",
+        "NEAR(a b)",
+        "NEAR(户籍 人口, 2)",
+        ")))",
+        "(((",
+        "*",
+        "户籍*",
+        "^",
+        '"',
+        "'; DROP TABLE entries; --",
+        "AND OR NOT",
+        "🙂🙂",
+        "\0",
+        "户\0籍",
+        "（户籍）【公积金】",
+        "\ud800",
+        "x" * 1000,
+        "户" * 500,
+        "a b c d e f g h i j k l m n o p",
+    ],
+)
+def test_hostile_text_returns_normally(catalog: CatalogStore, text: str) -> None:
+    result = search(catalog, text)
+    assert result.total == len(result.hits)
+    assert set(result.facets) == set(FACET_FIELDS)
+    assert catalog.count() == len(ALL)
+
+
+def test_punctuation_only_means_no_text(catalog: CatalogStore) -> None:
+    result = search(catalog, "（）、。！")
+    assert result.total == len(ALL)
+    assert codes(result) == sorted(e.code for e in ALL)
+    assert {h.score for h in result.hits} == {UNRANKED_SCORE}
+
+
+def test_limit_caps_hits_not_total_or_facets(catalog: CatalogStore) -> None:
+    full = catalog.search(SearchQuery("户籍", limit=100))
+    top = catalog.search(SearchQuery("户籍", limit=2))
+    none = catalog.search(SearchQuery("户籍", limit=0))
+    assert top.hits == full.hits[:2]
+    assert none.hits == ()
+    assert full.total == top.total == none.total == 4
+    assert full.facets == top.facets == none.facets
+    assert catalog.search(SearchQuery("户籍", facets=False)).facets == {}
+    with pytest.raises(ValueError):
+        catalog.search(SearchQuery("户籍", limit=-1))
+
+
+def test_ties_are_broken_by_code(store: CatalogStore) -> None:
+    valid = [
+        "104001/000003",
+        "10400101/000001",
+        "104001001/000009",
+        "104001/000001",
+        "10400100/000002",
+        "104002/000000",
+        "104001000/000000",
+    ]
+    store.insert_many(entry("营业执照信息", code=c) for c in reversed(valid))
+    result = search(store, "营业执照")
+    assert codes(result) == sorted(valid)
+    assert len({h.score for h in result.hits}) == 1
+    assert search(store, "营业执照").hits == result.hits  # deterministic
+
+
+CODES = st.builds(
+    lambda head, detail, seq: f"{head}{detail}/{seq:06d}",
+    st.integers(100000, 399999).map(str),
+    st.sampled_from(
+        ["", *(f"{i:02d}" for i in range(100)), *(f"{i:03d}" for i in range(0, 1000, 7))]
+    ),
+    st.integers(0, 999999),
+)
+
+
+@given(st.lists(CODES, min_size=2, max_size=30, unique=True))
+def test_code_key_sorts_like_the_codes(codes_: list[str]) -> None:
+    assert sorted(codes_, key=code_key) == sorted(codes_)
+
+
+@pytest.mark.parametrize(
+    "bad", ["", "x", "101001", "101001/12345", "401001/000001", "1010010/000001"]
+)
+def test_malformed_codes_are_refused(store: CatalogStore, bad: str) -> None:
+    with pytest.raises(ValueError):
+        store.insert_many([entry("营业执照", code=bad)])
+    assert store.count() == 0
+
+
+# -- filters and facets against brute force ------------------------------------------------------
+
+WORDS = ["户籍", "人口", "社保", "公积金", "营业执照", "登记", "信息", "缴存", "口", "籍贯", "GB"]
+DEPARTMENTS = [("gaj", "公安局"), ("rsj", "人力资源和社会保障局"), ("gjj", "住房公积金管理中心")]
+CATEGORIES = ["101", "102", "105", "201", "212", "301"]
+GRADES = ["L1", "L2", "L3", "L4"]
+SHARES = ["unconditional", "conditional", "none"]
+CYCLES = ["realtime", "daily", "monthly", "yearly"]
+
+
+def random_catalog(n: int, seed: int) -> list[CatalogEntry]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        dept_code, dept = rng.choice(DEPARTMENTS)
+        category = rng.choice(CATEGORIES)
+        detail = rng.choice(["", "01", "012"])
+        out.append(
+            entry(
+                "".join(rng.choices(WORDS, k=rng.randint(1, 4))),
+                code=f"{category}{rng.randrange(1000):03d}{detail}/{i:06d}",
+                abstract="，".join(rng.choices(WORDS, k=rng.randint(0, 3))),
+                department=dept,
+                department_code=dept_code,
+                items=tuple(rng.choices(WORDS, k=rng.randint(0, 3))),
+                category=category,
+                grade=rng.choice(GRADES),
+                share_type=rng.choice(SHARES),
+                update_cycle=rng.choice(CYCLES),
+            )
+        )
+    return out
+
+
+def norm(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def brute_terms(text: str) -> list[str]:
+    terms: list[str] = []
+    for term in re.findall(r"[\u4e00-\u9fff]+|[a-z0-9]+", norm(text)):
+        if term not in terms:
+            terms.append(term)
+    return terms
+
+
+def occurs(term: str, texts: list[str]) -> bool:
+    for text in map(norm, texts):
+        if term.isascii():
+            if any(w.startswith(term) for w in re.findall(r"[a-z0-9]+", text)):
+                return True
+        elif term in text:
+            return True
+    return False
+
+
+def brute_score(e: CatalogEntry, terms: list[str]) -> float | None:
+    columns = [[e.name], [e.department], [i.name for i in e.items], [e.abstract]]
+    weights = (8, 4, 2, 1) if len(terms) <= 3 else (8, 1, 1, 1)
+    score = 0
+    for term in terms:
+        best = next((w for w, col in zip(weights, columns, strict=True) if occurs(term, col)), 0)
+        if not best:
+            return None
+        score += best
+    return float(score) if terms else UNRANKED_SCORE
+
+
+def facet_value(e: CatalogEntry, name: str) -> str:
+    return {
+        "category": e.category,
+        "grade": e.grade,
+        "share_type": e.share_type,
+        "department": e.department_code,
+        "update_cycle": e.update_cycle,
+    }[name]
+
+
+def brute_search(entries: list[CatalogEntry], text: str, filters: SearchFilters) -> LocalResult:
+    wanted = {
+        "category": filters.categories,
+        "grade": filters.grades,
+        "share_type": filters.share_types,
+        "department": filters.departments,
+        "update_cycle": filters.update_cycles,
+    }
+
+    def keep(e: CatalogEntry) -> bool:
+        for name, values in wanted.items():
+            value = facet_value(e, name)
+            if values and value not in values and not (name == "category" and value[0] in values):
+                return False
+        return True
+
+    terms = brute_terms(text)
+    scored = [(s, e) for e in entries if keep(e) and (s := brute_score(e, terms)) is not None]
+    scored.sort(key=lambda se: (-se[0], se[1].code))
+    facets = {name: dict(Counter(facet_value(e, name) for _, e in scored)) for name in FACET_FIELDS}
+    return LocalResult(tuple(Hit(e, s) for s, e in scored), len(scored), facets)
+
+
+@pytest.fixture(scope="module")
+def random_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[CatalogStore, list]]:
+    entries = random_catalog(400, seed=7)
+    with CatalogStore(tmp_path_factory.mktemp("random") / "catalog.db") as s:
+        s.insert_many(entries, batch_size=150)
+        yield s, entries
+
+
+FILTERS = st.builds(
+    SearchFilters,
+    categories=st.lists(st.sampled_from([*CATEGORIES, "1", "2", "9", "999"]), max_size=3).map(
+        tuple
+    ),
+    grades=st.lists(st.sampled_from(GRADES), max_size=2).map(tuple),
+    share_types=st.lists(st.sampled_from(SHARES), max_size=2).map(tuple),
+    departments=st.lists(st.sampled_from(["gaj", "rsj", "gjj", "nope"]), max_size=2).map(tuple),
+    update_cycles=st.lists(st.sampled_from(CYCLES), max_size=2).map(tuple),
+)
+TEXTS = st.one_of(
+    st.just(""),
+    st.sampled_from(WORDS),
+    st.lists(
+        st.sampled_from([*WORDS, "户", "籍", "金", "gb", "社保 登记"]), min_size=1, max_size=5
+    ).map(" ".join),
+    st.text("户籍口贯公积金社保登记信息 ，gb", max_size=8),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=TEXTS, filters=FILTERS, limit=st.sampled_from([0, 1, 7, 1000]))
+def test_search_agrees_with_brute_force(
+    random_store: tuple[CatalogStore, list], text: str, filters: SearchFilters, limit: int
+) -> None:
+    store, entries = random_store
+    result = store.search(SearchQuery(text, filters, limit=limit))
+    expected = brute_search(entries, text, filters)
+    assert result.total == expected.total
+    assert result.facets == expected.facets
+    assert [(h.entry, h.score) for h in result.hits] == [
+        (h.entry, h.score) for h in expected.hits[:limit]
+    ]
+
+
+def test_no_text_no_filters_is_the_whole_catalog(random_store: tuple[CatalogStore, list]) -> None:
+    store, entries = random_store
+    result = store.search(SearchQuery("", limit=5))
+    expected = brute_search(entries, "", SearchFilters())
+    assert result.total == len(entries)
+    assert result.facets == expected.facets
+    assert codes(result) == sorted(e.code for e in entries)[:5]
+    result.facets["grade"]["L1"] = -1  # a caller's copy: the store's own counts are untouched
+    assert store.search(SearchQuery("")).facets == expected.facets
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        SearchFilters(grades=("L9",)),
+        SearchFilters(departments=("nope",)),
+        SearchFilters(categories=("999",), grades=("L1",)),
+    ],
+)
+def test_unknown_filter_values_match_nothing(
+    random_store: tuple[CatalogStore, list], filters: SearchFilters
+) -> None:
+    store, _ = random_store
+    for text in ("", "户籍"):
+        result = store.search(SearchQuery(text, filters))
+        assert (result.hits, result.total) == ((), 0)
+        assert result.facets == {name: {} for name in FACET_FIELDS}
+
+
+# -- writes, durability, concurrency -------------------------------------------------------------
+
+
+def test_get_round_trips_every_field(catalog: CatalogStore) -> None:
+    assert catalog.get(HUJI_ITEM.code) == HUJI_ITEM
+    assert catalog.get(FULLWIDTH.code) == FULLWIDTH
+    assert catalog.get("101001/999999") is None
+    assert catalog.get("not a code") is None
+
+
+def test_replacing_a_code_reindexes_it(catalog: CatalogStore) -> None:
+    renamed = replace(HUJI_NAME, name="医保目录信息", grade="L3", department_code="ybj")
+    assert catalog.insert_many([renamed]) == 1
+    assert catalog.count() == len(ALL)
+    assert catalog.get(HUJI_NAME.code) == renamed
+    assert HUJI_NAME.code not in codes(search(catalog, "户籍人口"))
+    result = search(catalog, "医保")
+    assert codes(result) == [HUJI_NAME.code]
+    assert result.facets["grade"] == {"L3": 1}
+    assert result.facets["department"] == {"ybj": 1}
+    assert search(catalog, "", departments=("ybj",)).total == 1
+
+
+def test_last_duplicate_in_one_batch_wins(store: CatalogStore) -> None:
+    first = entry("户籍信息", code="101001/000100")
+    second = replace(first, name="社保信息")
+    assert store.insert_many([first, second]) == 1
+    assert store.get(first.code) == second
+    assert search(store, "户籍").total == 0
+
+
+def test_reopening_keeps_entries_and_meta(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.db"
+    with CatalogStore(path) as s:
+        s.insert_many(ALL)
+        s.set_meta("seed", "js:131000:32")
+        before = search(s, "户籍")
+    with CatalogStore(path) as s:
+        assert s.count() == len(ALL)
+        assert s.get_meta("seed") == "js:131000:32"
+        assert s.get_meta("missing") is None
+        assert search(s, "户籍") == before
+
+
+def test_index_is_rebuilt_when_the_tokenizer_changes(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.db"
+    with CatalogStore(path) as s:
+        s.insert_many(ALL)
+        before = search(s, "户籍")
+    with closing(sqlite3.connect(path)) as raw, raw:
+        raw.execute("INSERT INTO entries_fts (entries_fts) VALUES ('delete-all')")
+        raw.execute("UPDATE meta SET value = 'old' WHERE key = 'textindex_version'")
+    with CatalogStore(path) as s:
+        assert search(s, "户籍") == before
+
+
+def test_clear_empties_the_catalog(catalog: CatalogStore) -> None:
+    catalog.clear()
+    assert catalog.count() == 0
+    assert search(catalog, "户籍").total == 0
+    assert search(catalog, "").total == 0
+    catalog.insert_many([HUJI_NAME])
+    assert codes(search(catalog, "户籍")) == [HUJI_NAME.code]
+
+
+def test_bulk_load_in_batches(store: CatalogStore) -> None:
+    entries = random_catalog(12_000, seed=3)
+    assert store.insert_many(entries, batch_size=5000) == len(entries)
+    assert store.count() == len(entries)
+    with pytest.raises(ValueError):
+        store.insert_many(entries, batch_size=0)
+
+
+def test_concurrent_searches_during_writes(tmp_path: Path) -> None:
+    entries = random_catalog(600, seed=11)
+    with CatalogStore(tmp_path / "catalog.db") as s:
+        s.insert_many(entries[:300])
+        stop = threading.Event()
+
+        def writer() -> None:
+            for i in range(300, 600, 30):
+                s.insert_many(entries[i : i + 30])
+            stop.set()
+
+        def reader(text: str) -> int:
+            checked = 0
+            while not stop.is_set() or checked < 3:
+                result = s.search(SearchQuery(text, limit=5))
+                # one snapshot: hits, total and facets agree with each other
+                assert sum(result.facets["grade"].values()) == result.total
+                assert len(result.hits) == min(5, result.total)
+                checked += 1
+            return checked
+
+        with ThreadPoolExecutor(max_workers=5) as pool:
+            readers = [pool.submit(reader, t) for t in ("户籍", "信息", "", "公积金")]
+            pool.submit(writer).result()
+            assert all(r.result() >= 3 for r in readers)
+        assert s.search(SearchQuery("")).total == 600
+
+
+def test_closed_store_refuses_work(tmp_path: Path) -> None:
+    s = CatalogStore(tmp_path / "catalog.db")
+    s.close()
+    s.close()  # idempotent
+    with pytest.raises(sqlite3.ProgrammingError):
+        s.search(SearchQuery("户籍"))

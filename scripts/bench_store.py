@@ -10,7 +10,9 @@ without filters and facets. A measurement, not a test: numbers depend on the mac
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -182,16 +184,19 @@ CASES = [
 ]
 
 
-def time_search(store: CatalogStore, query: SearchQuery, repeat: int) -> tuple[float, float, int]:
+def percentiles(samples: list[float]) -> tuple[float, float, float]:
+    samples = sorted(samples)
+    return samples[0], statistics.median(samples), samples[int(len(samples) * 0.95)]
+
+
+def time_search(store: CatalogStore, query: SearchQuery, repeat: int) -> tuple[list[float], int]:
     store.search(query)  # warm the page cache and the statement cache
     samples = []
     for _ in range(repeat):
         start = time.perf_counter()
         result = store.search(query)
         samples.append((time.perf_counter() - start) * 1000)
-    samples.sort()
-    p95 = samples[min(len(samples) - 1, int(len(samples) * 0.95))]
-    return statistics.median(samples), p95, result.total
+    return samples, result.total
 
 
 def main() -> None:
@@ -201,6 +206,10 @@ def main() -> None:
     parser.add_argument("--path", help="database file (default: a temporary directory)")
     args = parser.parse_args()
 
+    print(
+        f"SQLite {sqlite3.sqlite_version}, Python {sys.version.split()[0]}, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(args.path or Path(tmp) / "catalog.db")
         entries = list(synthetic_catalog(args.entries))
@@ -210,18 +219,28 @@ def main() -> None:
             load = time.perf_counter() - start
             size = path.stat().st_size / 2**20
             print(f"bulk insert: {len(entries)} entries in {load:.1f} s, file {size:.0f} MiB")
-            print(
-                f"{'query':<14} {'filters':<44} {'facets':<6} {'total':>7} {'p50 ms':>7} {'p95':>7}"
-            )
+            start = time.perf_counter()
+            store.search(SearchQuery("户籍"))
+            print(f"first search (builds the facet index): {time.perf_counter() - start:.2f} s")
+            samples = []
+            for entry in entries[:: max(1, len(entries) // args.repeat)]:
+                start = time.perf_counter()
+                store.get(entry.code)
+                samples.append((time.perf_counter() - start) * 1000)
+            print("get(code): min {:.2f} p50 {:.2f} p95 {:.2f} ms".format(*percentiles(samples)))
+            print()
+            print(f"{'query':<10} {'filters':<40} {'facets':<6} {'total':>7}  min / p50 / p95 ms")
             for text, filters in CASES:
                 for facets in (True, False):
                     query = SearchQuery(text=text, filters=filters, facets=facets)
-                    p50, p95, total = time_search(store, query, args.repeat)
+                    samples, total = time_search(store, query, args.repeat)
                     shown = ",".join(f"{k}={'|'.join(v)}" for k, v in vars(filters).items() if v)
+                    low, mid, high = percentiles(samples)
                     print(
-                        f"{text or '(none)':<14} {shown or '-':<44} {facets!s:<6} {total:>7}"
-                        f" {p50:>7.2f} {p95:>7.2f}"
+                        f"{text or '(none)':<10} {shown or '-':<40} {facets!s:<6} {total:>7}"
+                        f"  {low:5.2f} / {mid:5.2f} / {high:5.2f}"
                     )
+    print(f"\nload average {os.getloadavg()[0]:.2f} at end")
 
 
 if __name__ == "__main__":

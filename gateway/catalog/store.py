@@ -37,6 +37,7 @@ import json
 import queue
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -317,8 +318,19 @@ class _FacetIndex:
 class CatalogStore:
     """A node's catalog in one SQLite file. Thread-safe; writes are serialised."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, count_cache: int = 256) -> None:
+        """Open (creating if missing) the catalog at ``path``.
+
+        ``count_cache``: how many recent match sets keep their total and facet counts. Exact, not
+        a staleness trade: entries are keyed by write generation. A second page of the same
+        search, or a popular query, then skips the one step whose cost grows with the matches.
+        """
         self._path = str(path)
+        self._count_cache = count_cache
+        self._counts: OrderedDict[tuple[int, str], tuple[int, dict[str, dict[str, int]] | None]] = (
+            OrderedDict()
+        )
+        self._counts_lock = threading.Lock()
         self._closed = False
         self._write_lock = threading.Lock()
         self._pool: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
@@ -563,14 +575,13 @@ class CatalogStore:
             if match is None:
                 # Neither text nor filters: the whole catalog, counted when the index was built.
                 total = len(index.chars_of)
-                facets = _empty_facets(query) and {k: dict(v) for k, v in index.everything.items()}
+                facets = _copy_facets(index.everything) if query.facets else {}
                 ids = conn.execute(
                     "SELECT id FROM entries ORDER BY id LIMIT ?", (query.limit,)
                 ).fetchall()
                 ranked = [(row[0], UNRANKED_SCORE) for row in ids]
             else:
-                total, facets = _count(conn, index, match, query.facets)
-                facets = facets or _empty_facets(query)
+                total, facets = self._counted(conn, index, match, query.facets)
                 if terms:
                     ranked = _ranked(conn, terms, tags, min(query.limit, total))
                 else:
@@ -578,6 +589,26 @@ class CatalogStore:
             entries = _entries(conn, [row_id for row_id, _ in ranked])
         hits = tuple(Hit(entries[row_id], score) for row_id, score in ranked)
         return LocalResult(hits=hits, total=total, facets=facets)
+
+    def _counted(
+        self, conn: sqlite3.Connection, index: _FacetIndex, match: str, facets: bool
+    ) -> tuple[int, dict[str, dict[str, int]]]:
+        """Total and facets of ``match``, from the count cache when this generation has them."""
+        key = (index.generation, match)
+        with self._counts_lock:
+            cached = self._counts.get(key)
+            if cached is not None and (cached[1] is not None or not facets):
+                self._counts.move_to_end(key)
+                return cached[0], _copy_facets(cached[1]) if facets else {}
+        total, counts = _count(conn, index, match, facets)
+        if facets:
+            counts = counts or {name: {} for name in FACET_FIELDS}
+        if self._count_cache:
+            with self._counts_lock:
+                self._counts[key] = (total, _copy_facets(counts) if facets else None)
+                while len(self._counts) > self._count_cache:
+                    self._counts.popitem(last=False)
+        return total, counts
 
     def _facet_index(self, conn: sqlite3.Connection) -> _FacetIndex:
         """The facet index for the snapshot ``conn`` reads, rebuilt after writes."""
@@ -594,6 +625,11 @@ class CatalogStore:
                 if self._facets is None or self._facets.generation < generation:
                     self._facets = index
         return index
+
+
+def _copy_facets(facets: dict[str, dict[str, int]] | None) -> dict[str, dict[str, int]]:
+    """A copy the caller may change without touching a cached or shared one."""
+    return {name: dict(counts) for name, counts in (facets or {}).items()}
 
 
 def _empty_facets(query: SearchQuery) -> dict[str, dict[str, int]]:

@@ -557,3 +557,19 @@ def test_closed_store_refuses_work(tmp_path: Path) -> None:
     s.close()  # idempotent
     with pytest.raises(sqlite3.ProgrammingError):
         s.search(SearchQuery("户籍"))
+
+
+@pytest.mark.parametrize("count_cache", [0, 256])
+def test_counts_follow_writes(tmp_path: Path, count_cache: int) -> None:
+    with CatalogStore(tmp_path / "catalog.db", count_cache=count_cache) as s:
+        s.insert_many(ALL)
+        first = search(s, "户籍")
+        first.facets["grade"]["L1"] = 99  # the caller's copy only
+        again = search(s, "户籍")
+        assert again.facets["grade"] == {"L1": 4}
+        assert again == search(s, "户籍")
+        s.insert_many([entry("户籍档案", grade="L2")])
+        after = search(s, "户籍")
+        assert after.total == 5
+        assert after.facets["grade"] == {"L1": 4, "L2": 1}
+        assert s.search(SearchQuery("户籍", facets=False)).total == 5

@@ -22,9 +22,17 @@ from gateway._pb.yrd.v1 import (
     exchange_pb2,
     exchange_pb2_grpc,
     federation_pb2_grpc,
+    ops_pb2,
+    ops_pb2_grpc,
     sharing_pb2,
     sharing_pb2_grpc,
 )
+from opentelemetry.instrumentation.grpc import (
+    aio_client_interceptors,
+    aio_server_interceptor,
+    filters,
+)
+
 from gateway.audit.log import AuditLog
 from gateway.catalog.federated import FederatedCatalog, Labels, LocalCatalog
 from gateway.catalog.loader import ensure_seeded
@@ -42,6 +50,7 @@ from gateway.exchange.interfaces import load_interfaces
 from gateway.exchange.provider import Provider, utcnow
 from gateway.exchange.remote import RemoteExchange
 from gateway.exchange.router import Router
+from gateway.ops.traces import TraceGatherer
 from gateway.peers import CHANNEL_OPTIONS, Peers
 from gateway.server.guards import PeerGuard
 from gateway.server.interceptors import ErrorTranslator
@@ -49,11 +58,14 @@ from gateway.server.identity import Identities
 from gateway.servicers.catalog import CatalogServicer
 from gateway.servicers.exchange import ExchangeServicer
 from gateway.servicers.federation import FederationServicer
+from gateway.servicers.ops import OpsServicer
 from gateway.servicers.sharing import AdminServicer, SharingServicer
 from gateway.sharing.remote import RemoteSharing
 from gateway.sharing.service import SharingService
 from gateway.sharing.store import SharingStore
 from gateway.standard import load_standard
+from gateway.telemetry.provider import Telemetry
+from gateway.telemetry.spanstore import SpanStore
 from gateway.tls import NodeTLS
 
 log = logging.getLogger(__name__)
@@ -71,6 +83,8 @@ class NodeOptions:
     """Catalog size to seed; None means the node config's."""
     people: int | None = None
     """People in the node-local dataset behind the sqlite backends; None means the config's."""
+    tracing: bool = True
+    """Record spans (local span store, OTLP when configured); off only to measure its cost."""
 
 
 class Node:
@@ -91,6 +105,8 @@ class Node:
         self._sharing_store: SharingStore | None = None
         self._audit: AuditLog | None = None
         self._backends: BackendPool | None = None
+        self._spans: SpanStore | None = None
+        self.telemetry: Telemetry | None = None
         self._peers: Peers | None = None
         self._health: HealthServicer | None = None
         self.seed_seconds: float | None = None
@@ -117,6 +133,16 @@ class Node:
             write_private(cfg.data_dir / OPERATOR_TOKEN_FILE, token)
         audit = self._audit = AuditLog(cfg.data_dir / "audit.db", self.id)
         backends = self._backends = BackendPool(dataset_path=dataset)
+        spans = self._spans = SpanStore(cfg.data_dir / "spans.db", self.id)
+        telemetry = self.telemetry = Telemetry(self.id, spans, otlp_endpoint=cfg.otlp_endpoint,
+                                               enabled=self.options.tracing)
+        tracer = telemetry.tracer("gateway")
+        # Health probes would bury real traces; they are not user actions.
+        untraced = filters.negate(filters.any_of(filters.health_check(),
+                                                 filters.service_prefix("grpc.reflection")))
+        client_interceptors = (aio_client_interceptors(tracer_provider=telemetry.provider,
+                                                       filter_=untraced)
+                               if self.options.tracing else [])
         names = {n.id: n.name for n in self.fed.nodes.values()}
         category_names = {c.code: c.full_name for c in self.standard.categories.values()}
         labels = Labels(self.id, {
@@ -126,10 +152,11 @@ class Node:
             "update_cycle": {t.id: t.name for t in self.standard.update_cycles.values()},
         }, {d.code: d.name for d in self.departments.departments})
         local = LocalCatalog(self.id, store, labels)
-        peers = self._peers = Peers(self.fed, self.id, self.standard, tls)
+        peers = self._peers = Peers(self.fed, self.id, self.standard, tls,
+                                    interceptors=client_interceptors)
         catalog = FederatedCatalog(
             self.id, names, local, {p.id: GrpcCatalogPeer(p) for p in peers},
-            default_budget=cfg.search.peer_timeout_ms / 1000,
+            default_budget=cfg.search.peer_timeout_ms / 1000, tracer=tracer,
         )
         validator = QueryValidator(
             provinces=tuple(self.fed.nodes), self_id=self.id,
@@ -139,7 +166,7 @@ class Node:
         )
         provider = Provider(self.id, self.interfaces, sharing_store,
                             backends.for_interfaces(self.interfaces.values()), self.standard,
-                            audit, clock=utcnow)
+                            audit, clock=utcnow, tracer=tracer)
         router = Router(self.id, provider, {p.id: RemoteExchange(p) for p in peers}, audit,
                         default_timeout=cfg.search.peer_timeout_ms / 1000 * 5)
         sharing = SharingService(self.id, sharing_store, provider,
@@ -148,9 +175,14 @@ class Node:
         directory = InterfaceDirectory(self.id, provider, sharing_store,
                                        {p.id: p for p in peers})
         identities = Identities(self.id, sharing_store)
+        gatherer = TraceGatherer(self.id, spans, {p.id: p for p in peers},
+                                 flush=telemetry.flush)
         health = self._health = HealthServicer()
+        tracing = ([aio_server_interceptor(tracer_provider=telemetry.provider, filter_=untraced)]
+                   if self.options.tracing else [])
 
-        client = aio.server(interceptors=[ErrorTranslator(self.id)], options=SERVER_OPTIONS)
+        client = aio.server(interceptors=[*tracing, ErrorTranslator(self.id)],
+                            options=SERVER_OPTIONS)
         catalog_pb2_grpc.add_CatalogServicer_to_server(
             CatalogServicer(catalog, validator, names, category_names), client)
         exchange_pb2_grpc.add_ExchangeServicer_to_server(
@@ -158,8 +190,11 @@ class Node:
         sharing_pb2_grpc.add_SharingServicer_to_server(SharingServicer(sharing, identities), client)
         sharing_pb2_grpc.add_AdminServicer_to_server(AdminServicer(
             sharing, identities, sharing_store, tuple(self.fed.nodes), utcnow), client)
+        ops_pb2_grpc.add_OpsServicer_to_server(
+            OpsServicer(self.id, gatherer, audit, identities), client)
         health_pb2_grpc.add_HealthServicer_to_server(health, client)
         reflection.enable_server_reflection((
+            ops_pb2.DESCRIPTOR.services_by_name["Ops"].full_name,
             catalog_pb2.DESCRIPTOR.services_by_name["Catalog"].full_name,
             exchange_pb2.DESCRIPTOR.services_by_name["Exchange"].full_name,
             sharing_pb2.DESCRIPTOR.services_by_name["Sharing"].full_name,
@@ -169,10 +204,12 @@ class Node:
         ), client)
 
         guard = PeerGuard(self.id, self.fed.nodes, self.standard, insecure=self.options.insecure)
-        peer = aio.server(interceptors=[ErrorTranslator(self.id, [guard])], options=SERVER_OPTIONS)
+        peer = aio.server(interceptors=[*tracing, ErrorTranslator(self.id, [guard])],
+                          options=SERVER_OPTIONS)
         federation_pb2_grpc.add_FederationServicer_to_server(FederationServicer(
             self.id, self.address.name, self.standard, local, cfg.search, category_names, names,
-            guard=guard, provider=provider, sharing=sharing, directory=directory), peer)
+            guard=guard, provider=provider, sharing=sharing, directory=directory,
+            gatherer=gatherer), peer)
         health_pb2_grpc.add_HealthServicer_to_server(health, peer)
 
         if tls is None:
@@ -201,6 +238,10 @@ class Node:
             await self._peers.close()
         if self._backends is not None:
             await self._backends.close()
+        if self.telemetry is not None:
+            await asyncio.to_thread(self.telemetry.shutdown)  # flushes queued spans
+        if self._spans is not None:
+            self._spans.close()
         if self._audit is not None:
             await self._audit.aclose()
         if self._sharing_store is not None:

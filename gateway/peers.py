@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import grpc
 from grpc import aio
@@ -110,16 +110,20 @@ class Peers:
         self_id: str,
         standard: Standard,
         tls: NodeTLS | None,
+        *,
+        interceptors: Sequence[aio.ClientInterceptor] = (),
     ) -> None:
         self._peers: dict[str, Peer] = {}
         for address in fed.peers_of(self_id):
             if tls is None:
-                channel = aio.insecure_channel(address.peer, options=CHANNEL_OPTIONS)
+                channel = aio.insecure_channel(address.peer, options=CHANNEL_OPTIONS,
+                                               interceptors=list(interceptors))
             else:
                 channel = aio.secure_channel(
                     address.peer,
                     tls.channel_credentials(),
                     options=CHANNEL_OPTIONS + channel_options_for(address.id),
+                    interceptors=list(interceptors),
                 )
             self._peers[address.id] = Peer(address, channel, self_id, standard)
 

@@ -13,6 +13,9 @@ import time
 from collections.abc import Mapping
 from typing import Protocol
 
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode, Tracer
+
 from gateway.catalog.answers import (
     ANSWERED,
     FAILED,
@@ -117,8 +120,10 @@ class FederatedCatalog:
         peers: Mapping[str, CatalogPeer],
         *,
         default_budget: float,
+        tracer: Tracer | None = None,
     ) -> None:
         self.node = node
+        self._tracer = tracer or trace.get_tracer(__name__)
         self._names = dict(province_names)
         self._local = local
         self._peers = dict(peers)
@@ -134,6 +139,9 @@ class FederatedCatalog:
     async def search(self, query: FederatedQuery, time_remaining: float | None) -> FederatedAnswer:
         budget = self.budget(time_remaining)
         asked = set(query.provinces)
+        trace.get_current_span().set_attributes({
+            "yrd.node": self.node, "yrd.query": query.text, "yrd.asked": ",".join(query.provinces),
+            "yrd.budget_ms": round(budget * 1000)})
         tasks = {p: asyncio.create_task(self._ask(p, query, budget)) for p in query.provinces}
         results: dict[str, tuple[ProvinceAnswer, LocalAnswer | None]] = {}
         if tasks:
@@ -165,11 +173,17 @@ class FederatedCatalog:
             statuses.append(status)
             if answer is not None:
                 answers.append(answer)
-        merged = heapq.nsmallest(
+        # Equal scores interleave the provinces by each one's own rank (1st of every province,
+        # then 2nd, ...), so one province's ties never crowd out the others; stable across pages
+        # because every node orders its own hits deterministically.
+        order = {p: i for i, p in enumerate(self._names)}
+        ranked = heapq.nsmallest(
             query.depth,
-            (h for a in answers for h in a.hits),
-            key=lambda h: (-h.score, h.entry.province, h.entry.code),
+            ((-h.score, rank, order.get(a.node, len(order)), h.entry.code, h)
+             for a in answers for rank, h in enumerate(a.hits)),
+            key=lambda t: t[:4],
         )
+        merged = [t[4] for t in ranked]
         total = sum(a.total for a in answers)
         page = tuple(merged[query.offset : query.offset + query.page_size])
         more = query.offset + query.page_size < total

@@ -511,26 +511,7 @@ class CatalogStore:
                 for name, value in zip(FACET_FIELDS, _facet_values(entry), strict=True)
             ]
             entry_rows.append(
-                (
-                    key,
-                    entry.code,
-                    entry.name,
-                    entry.province,
-                    entry.department_code,
-                    entry.department,
-                    entry.category,
-                    entry.abstract,
-                    entry.format,
-                    entry.share_type,
-                    entry.share_conditions,
-                    entry.open_attribute,
-                    entry.update_cycle,
-                    entry.publish_date,
-                    entry.grade,
-                    items,
-                    entry.local_grade,
-                    entry.local_category,
-                )
+                (key, *(items if c == "items" else getattr(entry, c) for c in _ENTRY_COLUMNS))
             )
             facet_rows.append((key, *facet_ids))
             item_names = [item.name for item in entry.items]

@@ -140,6 +140,8 @@ def relevance_levels(terms: Sequence[str], columns: Sequence[str]) -> list[tuple
     together match what ``all terms in some column`` matches. With more than three terms only
     "in the name" (8) vs "elsewhere" (1) is told apart, keeping at most 64 class combinations.
     """
+    if not terms:
+        return []
     scored, unscored = list(terms[:MAX_SCORED_TERMS]), terms[MAX_SCORED_TERMS:]
     n = len(columns)
     everywhere = " ".join(columns)

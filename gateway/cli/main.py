@@ -8,7 +8,7 @@ import sys
 
 import grpc
 
-from gateway.cli import catalog_cmds, exchange_cmds, run_cmds, sharing_cmds
+from gateway.cli import catalog_cmds, exchange_cmds, ops_cmds, run_cmds, sharing_cmds
 from gateway.errors import ConfigError
 from gateway.status import failure_of
 
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     catalog_cmds.register(sub)
     exchange_cmds.register(sub)
     sharing_cmds.register(sub)
+    ops_cmds.register(sub)
     return parser
 
 

@@ -70,7 +70,7 @@ def search_json(reply: catalog_pb2.SearchResponse) -> dict:
         "total": reply.total,
         "next_page_token": reply.next_page_token,
         "answered_by": reply.answered_by,
-        "trace_id": data.get("trace_id", ""),
+        "trace_id": reply.trace_id,
     }
 
 

@@ -14,6 +14,9 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode, Tracer
+
 from gateway.audit.log import AuditLog, AuditRecord, AuditWriteError
 from gateway.errors import GatewayError, Internal, InvalidArgument, NotFound
 from gateway.exchange.backends import Backend
@@ -62,8 +65,10 @@ class Provider:
         audit: AuditLog,
         *,
         clock: Callable[[], datetime] = utcnow,
+        tracer: Tracer | None = None,
     ) -> None:
         self.node = node
+        self._tracer = tracer or trace.get_tracer(__name__)
         self._interfaces = dict(interfaces)
         self._store = store
         self._backends = dict(backends)
@@ -88,13 +93,24 @@ class Provider:
     async def _authorize(self, caller: Caller, call: Call, action: str
                          ) -> tuple[Interface, ReleasePlan, dict[str, str]]:
         call.check_limits()
-        iface = self.interface(call.interface_id)
-        now = self._clock()
-        grant = await asyncio.to_thread(self._lookup_grant, caller.app, iface.id, now)
-        grant = check_grant(grant, app_id=caller.app, iface=iface, purpose=call.purpose, now=now)
-        plan = plan_release(iface, grant, call.fields, self._standard)
-        params = validate_params(iface, call.params)
-        await asyncio.to_thread(self._store.consume_quota, grant, caller.app, now)
+        _annotate(trace.get_current_span(), caller, call, self.node)
+        with self._tracer.start_as_current_span("authorize") as span:
+            _annotate(span, caller, call, self.node)
+            iface = self.interface(call.interface_id)
+            now = self._clock()
+            grant = await asyncio.to_thread(self._lookup_grant, caller.app, iface.id, now)
+            try:
+                grant = check_grant(grant, app_id=caller.app, iface=iface, purpose=call.purpose,
+                                    now=now)
+                plan = plan_release(iface, grant, call.fields, self._standard)
+                params = validate_params(iface, call.params)
+                await asyncio.to_thread(self._store.consume_quota, grant, caller.app, now)
+            except GatewayError as exc:
+                span.set_attributes({"yrd.decision": "deny", "yrd.reason": exc.reason})
+                span.set_status(Status(StatusCode.ERROR, exc.reason))
+                raise
+            span.set_attributes({"yrd.decision": "allow", "yrd.grant": grant.id,
+                                 "yrd.grade": plan.grade or "-"})
         return iface, plan, params
 
     def _lookup_grant(self, app: str, interface_id: str, now: datetime):
@@ -107,13 +123,22 @@ class Provider:
         try:
             iface, plan, params = await self._authorize(caller, call, "invoke")
             backend = self._backends[iface.id]
-            if iface.verify_only:
-                match = await backend.verify(iface, params)
-                rows: list[dict[str, str]] = []
-            else:
-                fetched = await backend.fetch(iface, params, limit=MAX_RECORDS)
+            with self._tracer.start_as_current_span("backend.call") as span:
+                span.set_attributes({"yrd.interface": iface.id, "yrd.backend": iface.backend.type,
+                                     "yrd.mode": iface.mode})
+                if iface.verify_only:
+                    match = await backend.verify(iface, params)
+                    fetched = []
+                else:
+                    fetched = await backend.fetch(iface, params, limit=MAX_RECORDS)
+                span.set_attribute("yrd.records", len(fetched))
+            with self._tracer.start_as_current_span("masking") as span:
                 rows = [apply_plan(plan, record, self._standard) for _, record in fetched]
-                match = bool(rows)
+                if not iface.verify_only:
+                    match = bool(rows)
+                span.set_attributes({"yrd.masked_fields": len(plan.masked),
+                                     "yrd.dropped_fields": len(plan.dropped),
+                                     "yrd.grade": plan.grade or "-"})
         except GatewayError as exc:
             await self._audit_refusal(caller, call, "invoke", exc, started)
             raise
@@ -123,6 +148,9 @@ class Provider:
             served_by=self.node, fields=tuple(a.field for a in plan.released),
         )
         entry_hash = await self._audit_release(caller, call, "invoke", result, started)
+        trace.get_current_span().set_attributes({
+            "yrd.decision": "allow", "yrd.grade": result.grade or "-",
+            "yrd.masked_fields": len(result.masked), "yrd.records": len(result.records)})
         return _with_hash(result, entry_hash)
 
     async def invoke_stream(self, caller: Caller, call: Call, *, resume_token: str,
@@ -208,6 +236,12 @@ class Provider:
             await self._audit.append_async(record)
         except AuditWriteError:  # a refusal releases nothing; the caller still gets its status
             log.exception("audit write of a refusal failed on %s", self.node)
+
+
+def _annotate(span, caller: Caller, call: Call, node: str) -> None:
+    span.set_attributes({"yrd.node": node, "yrd.app": caller.app,
+                         "yrd.interface": call.interface_id[:200],
+                         "yrd.purpose": call.purpose[:200], "yrd.via": caller.via})
 
 
 def _notes(plan: ReleasePlan, action: str) -> tuple[FieldNote, ...]:

@@ -52,8 +52,7 @@ class RemoteExchange:
         self._peer = peer
         self.id = peer.id
 
-    async def invoke(self, app: str, call: Call, *, timeout: float, hops: int,
-                     trace_metadata: tuple = ()) -> CallResult:
+    async def invoke(self, app: str, call: Call, *, timeout: float, hops: int) -> CallResult:
         if timeout <= 0:
             raise DeadlineExceeded(f"no time left to reach owner node {self.id}",
                                    reason="OWNER_TIMEOUT", node=self.id)
@@ -61,7 +60,7 @@ class RemoteExchange:
             await self._peer.ensure_agreed(timeout)
             reply = await self._peer.federation.Invoke(
                 federation_pb2.ForwardedInvoke(app=app, call=call_to_pb(call)),
-                timeout=timeout, metadata=self._peer.metadata(hops) + tuple(trace_metadata))
+                timeout=timeout, metadata=self._peer.metadata(hops))
         except grpc.RpcError as exc:
             if failure_of(exc).code == grpc.StatusCode.UNAVAILABLE:
                 self._peer.forget_agreement()
@@ -69,8 +68,7 @@ class RemoteExchange:
         return result_from_pb(reply)
 
     async def invoke_stream(self, app: str, call: Call, *, resume_token: str, batch_size: int,
-                            timeout: float, hops: int, trace_metadata: tuple = ()
-                            ) -> AsyncIterator[Batch]:
+                            timeout: float, hops: int) -> AsyncIterator[Batch]:
         if timeout <= 0:
             raise DeadlineExceeded(f"no time left to reach owner node {self.id}",
                                    reason="OWNER_TIMEOUT", node=self.id)
@@ -79,7 +77,7 @@ class RemoteExchange:
             stream = self._peer.federation.InvokeStream(
                 federation_pb2.ForwardedInvokeStream(app=app, call=exchange_pb2.InvokeStreamRequest(
                     call=call_to_pb(call), resume_token=resume_token, batch_size=batch_size)),
-                timeout=timeout, metadata=self._peer.metadata(hops) + tuple(trace_metadata))
+                timeout=timeout, metadata=self._peer.metadata(hops))
             async for batch in stream:
                 yield batch_from_pb(batch)
         except grpc.RpcError as exc:

@@ -12,6 +12,8 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime
 
+from opentelemetry import trace
+
 from gateway.audit.log import AuditLog, AuditRecord, AuditWriteError
 from gateway.errors import GatewayError, Internal, InvalidArgument, NotFound
 from gateway.exchange.calls import Batch, Call, CallResult
@@ -56,16 +58,18 @@ class Router:
         return max(0.0, time_remaining - min(0.05, max(0.005, time_remaining * 0.1)))
 
     async def invoke(self, app: str, call: Call, *, time_remaining: float | None,
-                     trace_id: str = "", trace_metadata: tuple = ()) -> CallResult:
+                     trace_id: str = "") -> CallResult:
         call.check_limits()
         owner = self.owner(call.interface_id)
+        trace.get_current_span().set_attributes({
+            "yrd.node": self.node, "yrd.app": app, "yrd.interface": call.interface_id[:200],
+            "yrd.purpose": call.purpose[:200], "yrd.owner": owner})
         if owner == self.node:
             return await self._provider.invoke(Caller(app, self.node, trace_id), call)
         started = time.perf_counter()
         try:
             result = await self._remotes[owner].invoke(
-                app, call, timeout=self.budget(time_remaining), hops=1,
-                trace_metadata=trace_metadata)
+                app, call, timeout=self.budget(time_remaining), hops=1)
         except GatewayError as exc:
             await self._audit_consumer(app, call, owner, trace_id, started, error=exc)
             raise
@@ -73,8 +77,8 @@ class Router:
         return result
 
     async def invoke_stream(self, app: str, call: Call, *, resume_token: str, batch_size: int,
-                            time_remaining: float | None, trace_id: str = "",
-                            trace_metadata: tuple = ()) -> AsyncIterator[Batch]:
+                            time_remaining: float | None, trace_id: str = ""
+                            ) -> AsyncIterator[Batch]:
         call.check_limits()
         owner = self.owner(call.interface_id)
         if owner == self.node:
@@ -87,7 +91,7 @@ class Router:
         try:
             async for batch in self._remotes[owner].invoke_stream(
                     app, call, resume_token=resume_token, batch_size=batch_size,
-                    timeout=self.budget(time_remaining), hops=1, trace_metadata=trace_metadata):
+                    timeout=self.budget(time_remaining), hops=1):
                 await self._audit_consumer(app, call, owner, trace_id, started, batch=batch)
                 yield batch
                 started = time.perf_counter()

@@ -6,6 +6,7 @@ from gateway._pb.yrd.v1 import catalog_pb2, catalog_pb2_grpc
 from gateway.catalog.answers import FederatedAnswer
 from gateway.catalog.federated import FederatedCatalog
 from gateway.catalog.query import QueryValidator, RawSearch
+from gateway.tracing import current_trace_id
 from gateway.convert import (
     entry_to_pb,
     facets_to_pb,
@@ -34,13 +35,16 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServicer):
             scope_provinces=tuple(request.provinces),
         ))
         answer = await self._catalog.search(query, context.time_remaining())
-        return self._to_reply(answer)
+        reply = self._to_reply(answer)
+        reply.trace_id = current_trace_id()
+        context.set_trailing_metadata((("yrd-trace-id", reply.trace_id),))
+        return reply
 
     async def Get(self, request, context):
         entry = await self._catalog.get(request.code, context.time_remaining())
         return catalog_pb2.GetResponse(entry=entry_to_pb(
             entry, province_name=self._names.get(entry.province, ""),
-            category_name=self._categories.get(entry.category, "")))
+            category_name=self._categories.get(entry.category, "")), trace_id=current_trace_id())
 
     def _to_reply(self, answer: FederatedAnswer) -> catalog_pb2.SearchResponse:
         return catalog_pb2.SearchResponse(

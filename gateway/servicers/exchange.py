@@ -7,7 +7,7 @@ from gateway.convert import batch_to_pb, call_from_pb, result_to_pb
 from gateway.exchange.catalogue import InterfaceDirectory
 from gateway.exchange.router import Router
 from gateway.server.identity import Identities
-from gateway.tracing import current_trace_id, trace_metadata
+from gateway.tracing import current_trace_id
 
 
 class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
@@ -23,7 +23,7 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
         context.set_trailing_metadata((("yrd-trace-id", trace_id),))
         result = await self._router.invoke(
             app.id, call_from_pb(request), time_remaining=context.time_remaining(),
-            trace_id=trace_id, trace_metadata=trace_metadata())
+            trace_id=trace_id)
         return result_to_pb(result, trace_id)
 
     async def InvokeStream(self, request, context):
@@ -32,7 +32,7 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
         async for batch in self._router.invoke_stream(
                 app.id, call_from_pb(request.call), resume_token=request.resume_token,
                 batch_size=request.batch_size, time_remaining=context.time_remaining(),
-                trace_id=trace_id, trace_metadata=trace_metadata()):
+                trace_id=trace_id):
             yield batch_to_pb(batch, trace_id)
 
     async def ListInterfaces(self, request, context):

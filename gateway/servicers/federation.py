@@ -26,6 +26,7 @@ from gateway.errors import FailedPrecondition, InvalidArgument, NotFound, Permis
 from gateway.exchange.catalogue import InterfaceDirectory
 from gateway.exchange.model import owner_of, province_of_app
 from gateway.exchange.provider import Caller, Provider
+from gateway.ops.traces import TraceGatherer, check_trace_id, span_to_pb
 from gateway.peers import MD_HOPS, standard_ref
 from gateway.server.guards import PeerGuard, metadata_of
 from gateway.servicers.sharing import apply_input
@@ -45,6 +46,7 @@ class FederationExchangeMixin:
     _provider: Provider
     _sharing: SharingService
     _directory: InterfaceDirectory
+    _gatherer: TraceGatherer
 
     def _forwarded(self, context, app: str, interface_id: str | None) -> Caller:
         via = self._guard.caller(context)
@@ -89,6 +91,13 @@ class FederationExchangeMixin:
         return sharing_pb2.ListApplicationsResponse(
             applications=[application_to_pb(a) for a in applications])
 
+    async def GetSpans(self, request, context):
+        self._guard.caller(context)
+        trace_id = check_trace_id(request.trace_id)
+        spans = await self._gatherer.local_spans(trace_id)
+        return federation_pb2.GetSpansResponse(node=self._node,
+                                               spans=[span_to_pb(s) for s in spans])
+
     async def ListInterfaces(self, request, context):
         via = self._guard.caller(context)
         app = request.app
@@ -102,7 +111,9 @@ class FederationServicer(FederationExchangeMixin, federation_pb2_grpc.Federation
     def __init__(self, node: str, name: str, standard: Standard, local: LocalCatalog,
                  settings: SearchSettings, category_names: dict[str, str],
                  province_names: dict[str, str], *, guard: PeerGuard, provider: Provider,
-                 sharing: SharingService, directory: InterfaceDirectory) -> None:
+                 sharing: SharingService, directory: InterfaceDirectory,
+                 gatherer: TraceGatherer) -> None:
+        self._gatherer = gatherer
         self._guard = guard
         self._provider = provider
         self._sharing = sharing

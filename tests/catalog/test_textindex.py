@@ -297,6 +297,10 @@ def test_levels_partition_the_matches_by_score(rows: list[tuple[str, ...]], text
         conn.close()
 
 
+def test_no_terms_no_levels() -> None:
+    assert relevance_levels([], COLUMNS) == []
+
+
 def test_name_outranks_every_other_column() -> None:
     levels = relevance_levels(['"户籍"'], COLUMNS)
     assert [score for score, _ in levels] == [8, 4, 2, 1]

@@ -25,35 +25,38 @@ _sym_db = _symbol_database.Default()
 from gateway._pb.yrd.v1 import catalog_pb2 as yrd_dot_v1_dot_catalog__pb2
 from gateway._pb.yrd.v1 import exchange_pb2 as yrd_dot_v1_dot_exchange__pb2
 from gateway._pb.yrd.v1 import sharing_pb2 as yrd_dot_v1_dot_sharing__pb2
+from gateway._pb.yrd.v1 import ops_pb2 as yrd_dot_v1_dot_ops__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17yrd/v1/federation.proto\x12\x06yrd.v1\x1a\x14yrd/v1/catalog.proto\x1a\x15yrd/v1/exchange.proto\x1a\x14yrd/v1/sharing.proto\":\n\x0bStandardRef\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06\x64igest\x18\x03 \x01(\t\"C\n\x0cHelloRequest\x12\x0c\n\x04node\x18\x01 \x01(\t\x12%\n\x08standard\x18\x02 \x01(\x0b\x32\x13.yrd.v1.StandardRef\"R\n\rHelloResponse\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12%\n\x08standard\x18\x03 \x01(\x0b\x32\x13.yrd.v1.StandardRef\"j\n\x12LocalSearchRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12&\n\x07\x66ilters\x18\x02 \x01(\x0b\x32\x15.yrd.v1.SearchFilters\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x0e\n\x06\x66\x61\x63\x65ts\x18\x04 \x01(\x08\"x\n\x13LocalSearchResponse\x12%\n\x07results\x18\x01 \x03(\x0b\x32\x14.yrd.v1.SearchResult\x12\r\n\x05total\x18\x02 \x01(\x03\x12\x1d\n\x06\x66\x61\x63\x65ts\x18\x03 \x03(\x0b\x32\r.yrd.v1.Facet\x12\x0c\n\x04node\x18\x04 \x01(\t\"C\n\x0f\x46orwardedInvoke\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\x12#\n\x04\x63\x61ll\x18\x02 \x01(\x0b\x32\x15.yrd.v1.InvokeRequest\"O\n\x15\x46orwardedInvokeStream\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\x12)\n\x04\x63\x61ll\x18\x02 \x01(\x0b\x32\x1b.yrd.v1.InvokeStreamRequest\"N\n\x14\x46orwardedApplication\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\x12)\n\x0b\x61pplication\x18\x02 \x01(\x0b\x32\x14.yrd.v1.ApplyRequest\"8\n\x19\x46orwardedListApplications\x12\x0c\n\x04\x61pps\x18\x01 \x03(\t\x12\r\n\x05state\x18\x02 \x01(\t\"&\n\x17\x46orwardedListInterfaces\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t2\xb4\x04\n\nFederation\x12\x34\n\x05Hello\x12\x14.yrd.v1.HelloRequest\x1a\x15.yrd.v1.HelloResponse\x12\x46\n\x0bSearchLocal\x12\x1a.yrd.v1.LocalSearchRequest\x1a\x1b.yrd.v1.LocalSearchResponse\x12\x33\n\x08GetLocal\x12\x12.yrd.v1.GetRequest\x1a\x13.yrd.v1.GetResponse\x12\x39\n\x06Invoke\x12\x17.yrd.v1.ForwardedInvoke\x1a\x16.yrd.v1.InvokeResponse\x12\x44\n\x0cInvokeStream\x12\x1d.yrd.v1.ForwardedInvokeStream\x1a\x13.yrd.v1.RecordBatch0\x01\x12\x46\n\x11SubmitApplication\x12\x1c.yrd.v1.ForwardedApplication\x1a\x13.yrd.v1.Application\x12W\n\x10ListApplications\x12!.yrd.v1.ForwardedListApplications\x1a .yrd.v1.ListApplicationsResponse\x12Q\n\x0eListInterfaces\x12\x1f.yrd.v1.ForwardedListInterfaces\x1a\x1e.yrd.v1.ListInterfacesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17yrd/v1/federation.proto\x12\x06yrd.v1\x1a\x14yrd/v1/catalog.proto\x1a\x15yrd/v1/exchange.proto\x1a\x14yrd/v1/sharing.proto\x1a\x10yrd/v1/ops.proto\":\n\x0bStandardRef\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06\x64igest\x18\x03 \x01(\t\"C\n\x0cHelloRequest\x12\x0c\n\x04node\x18\x01 \x01(\t\x12%\n\x08standard\x18\x02 \x01(\x0b\x32\x13.yrd.v1.StandardRef\"R\n\rHelloResponse\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12%\n\x08standard\x18\x03 \x01(\x0b\x32\x13.yrd.v1.StandardRef\"j\n\x12LocalSearchRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12&\n\x07\x66ilters\x18\x02 \x01(\x0b\x32\x15.yrd.v1.SearchFilters\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x0e\n\x06\x66\x61\x63\x65ts\x18\x04 \x01(\x08\"x\n\x13LocalSearchResponse\x12%\n\x07results\x18\x01 \x03(\x0b\x32\x14.yrd.v1.SearchResult\x12\r\n\x05total\x18\x02 \x01(\x03\x12\x1d\n\x06\x66\x61\x63\x65ts\x18\x03 \x03(\x0b\x32\r.yrd.v1.Facet\x12\x0c\n\x04node\x18\x04 \x01(\t\"C\n\x0f\x46orwardedInvoke\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\x12#\n\x04\x63\x61ll\x18\x02 \x01(\x0b\x32\x15.yrd.v1.InvokeRequest\"O\n\x15\x46orwardedInvokeStream\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\x12)\n\x04\x63\x61ll\x18\x02 \x01(\x0b\x32\x1b.yrd.v1.InvokeStreamRequest\"N\n\x14\x46orwardedApplication\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\x12)\n\x0b\x61pplication\x18\x02 \x01(\x0b\x32\x14.yrd.v1.ApplyRequest\"8\n\x19\x46orwardedListApplications\x12\x0c\n\x04\x61pps\x18\x01 \x03(\t\x12\r\n\x05state\x18\x02 \x01(\t\"&\n\x17\x46orwardedListInterfaces\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\"=\n\x10GetSpansResponse\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\x1b\n\x05spans\x18\x02 \x03(\x0b\x32\x0c.yrd.v1.Span2\xf3\x04\n\nFederation\x12\x34\n\x05Hello\x12\x14.yrd.v1.HelloRequest\x1a\x15.yrd.v1.HelloResponse\x12\x46\n\x0bSearchLocal\x12\x1a.yrd.v1.LocalSearchRequest\x1a\x1b.yrd.v1.LocalSearchResponse\x12\x33\n\x08GetLocal\x12\x12.yrd.v1.GetRequest\x1a\x13.yrd.v1.GetResponse\x12\x39\n\x06Invoke\x12\x17.yrd.v1.ForwardedInvoke\x1a\x16.yrd.v1.InvokeResponse\x12\x44\n\x0cInvokeStream\x12\x1d.yrd.v1.ForwardedInvokeStream\x1a\x13.yrd.v1.RecordBatch0\x01\x12\x46\n\x11SubmitApplication\x12\x1c.yrd.v1.ForwardedApplication\x1a\x13.yrd.v1.Application\x12W\n\x10ListApplications\x12!.yrd.v1.ForwardedListApplications\x1a .yrd.v1.ListApplicationsResponse\x12Q\n\x0eListInterfaces\x12\x1f.yrd.v1.ForwardedListInterfaces\x1a\x1e.yrd.v1.ListInterfacesResponse\x12=\n\x08GetSpans\x12\x17.yrd.v1.GetTraceRequest\x1a\x18.yrd.v1.GetSpansResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'yrd.v1.federation_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_STANDARDREF']._serialized_start=102
-  _globals['_STANDARDREF']._serialized_end=160
-  _globals['_HELLOREQUEST']._serialized_start=162
-  _globals['_HELLOREQUEST']._serialized_end=229
-  _globals['_HELLORESPONSE']._serialized_start=231
-  _globals['_HELLORESPONSE']._serialized_end=313
-  _globals['_LOCALSEARCHREQUEST']._serialized_start=315
-  _globals['_LOCALSEARCHREQUEST']._serialized_end=421
-  _globals['_LOCALSEARCHRESPONSE']._serialized_start=423
-  _globals['_LOCALSEARCHRESPONSE']._serialized_end=543
-  _globals['_FORWARDEDINVOKE']._serialized_start=545
-  _globals['_FORWARDEDINVOKE']._serialized_end=612
-  _globals['_FORWARDEDINVOKESTREAM']._serialized_start=614
-  _globals['_FORWARDEDINVOKESTREAM']._serialized_end=693
-  _globals['_FORWARDEDAPPLICATION']._serialized_start=695
-  _globals['_FORWARDEDAPPLICATION']._serialized_end=773
-  _globals['_FORWARDEDLISTAPPLICATIONS']._serialized_start=775
-  _globals['_FORWARDEDLISTAPPLICATIONS']._serialized_end=831
-  _globals['_FORWARDEDLISTINTERFACES']._serialized_start=833
-  _globals['_FORWARDEDLISTINTERFACES']._serialized_end=871
-  _globals['_FEDERATION']._serialized_start=874
-  _globals['_FEDERATION']._serialized_end=1438
+  _globals['_STANDARDREF']._serialized_start=120
+  _globals['_STANDARDREF']._serialized_end=178
+  _globals['_HELLOREQUEST']._serialized_start=180
+  _globals['_HELLOREQUEST']._serialized_end=247
+  _globals['_HELLORESPONSE']._serialized_start=249
+  _globals['_HELLORESPONSE']._serialized_end=331
+  _globals['_LOCALSEARCHREQUEST']._serialized_start=333
+  _globals['_LOCALSEARCHREQUEST']._serialized_end=439
+  _globals['_LOCALSEARCHRESPONSE']._serialized_start=441
+  _globals['_LOCALSEARCHRESPONSE']._serialized_end=561
+  _globals['_FORWARDEDINVOKE']._serialized_start=563
+  _globals['_FORWARDEDINVOKE']._serialized_end=630
+  _globals['_FORWARDEDINVOKESTREAM']._serialized_start=632
+  _globals['_FORWARDEDINVOKESTREAM']._serialized_end=711
+  _globals['_FORWARDEDAPPLICATION']._serialized_start=713
+  _globals['_FORWARDEDAPPLICATION']._serialized_end=791
+  _globals['_FORWARDEDLISTAPPLICATIONS']._serialized_start=793
+  _globals['_FORWARDEDLISTAPPLICATIONS']._serialized_end=849
+  _globals['_FORWARDEDLISTINTERFACES']._serialized_start=851
+  _globals['_FORWARDEDLISTINTERFACES']._serialized_end=889
+  _globals['_GETSPANSRESPONSE']._serialized_start=891
+  _globals['_GETSPANSRESPONSE']._serialized_end=952
+  _globals['_FEDERATION']._serialized_start=955
+  _globals['_FEDERATION']._serialized_end=1582
 # @@protoc_insertion_point(module_scope)

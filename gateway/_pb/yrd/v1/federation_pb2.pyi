@@ -1,6 +1,7 @@
 from gateway._pb.yrd.v1 import catalog_pb2 as _catalog_pb2
 from gateway._pb.yrd.v1 import exchange_pb2 as _exchange_pb2
 from gateway._pb.yrd.v1 import sharing_pb2 as _sharing_pb2
+from gateway._pb.yrd.v1 import ops_pb2 as _ops_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -98,3 +99,11 @@ class ForwardedListInterfaces(_message.Message):
     APP_FIELD_NUMBER: _ClassVar[int]
     app: str
     def __init__(self, app: _Optional[str] = ...) -> None: ...
+
+class GetSpansResponse(_message.Message):
+    __slots__ = ("node", "spans")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    SPANS_FIELD_NUMBER: _ClassVar[int]
+    node: str
+    spans: _containers.RepeatedCompositeFieldContainer[_ops_pb2.Span]
+    def __init__(self, node: _Optional[str] = ..., spans: _Optional[_Iterable[_Union[_ops_pb2.Span, _Mapping]]] = ...) -> None: ...

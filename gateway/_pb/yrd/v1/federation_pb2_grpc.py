@@ -6,6 +6,7 @@ import warnings
 from gateway._pb.yrd.v1 import catalog_pb2 as yrd_dot_v1_dot_catalog__pb2
 from gateway._pb.yrd.v1 import exchange_pb2 as yrd_dot_v1_dot_exchange__pb2
 from gateway._pb.yrd.v1 import federation_pb2 as yrd_dot_v1_dot_federation__pb2
+from gateway._pb.yrd.v1 import ops_pb2 as yrd_dot_v1_dot_ops__pb2
 from gateway._pb.yrd.v1 import sharing_pb2 as yrd_dot_v1_dot_sharing__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -77,6 +78,11 @@ class FederationStub:
                 request_serializer=yrd_dot_v1_dot_federation__pb2.ForwardedListInterfaces.SerializeToString,
                 response_deserializer=yrd_dot_v1_dot_exchange__pb2.ListInterfacesResponse.FromString,
                 _registered_method=True)
+        self.GetSpans = channel.unary_unary(
+                '/yrd.v1.Federation/GetSpans',
+                request_serializer=yrd_dot_v1_dot_ops__pb2.GetTraceRequest.SerializeToString,
+                response_deserializer=yrd_dot_v1_dot_federation__pb2.GetSpansResponse.FromString,
+                _registered_method=True)
 
 
 class FederationServicer:
@@ -131,6 +137,13 @@ class FederationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetSpans(self, request, context):
+        """This node's own spans of one trace (for Ops.GetTrace on another node).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FederationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -173,6 +186,11 @@ def add_FederationServicer_to_server(servicer, server):
                     servicer.ListInterfaces,
                     request_deserializer=yrd_dot_v1_dot_federation__pb2.ForwardedListInterfaces.FromString,
                     response_serializer=yrd_dot_v1_dot_exchange__pb2.ListInterfacesResponse.SerializeToString,
+            ),
+            'GetSpans': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSpans,
+                    request_deserializer=yrd_dot_v1_dot_ops__pb2.GetTraceRequest.FromString,
+                    response_serializer=yrd_dot_v1_dot_federation__pb2.GetSpansResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -391,6 +409,33 @@ class Federation:
             '/yrd.v1.Federation/ListInterfaces',
             yrd_dot_v1_dot_federation__pb2.ForwardedListInterfaces.SerializeToString,
             yrd_dot_v1_dot_exchange__pb2.ListInterfacesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSpans(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yrd.v1.Federation/GetSpans',
+            yrd_dot_v1_dot_ops__pb2.GetTraceRequest.SerializeToString,
+            yrd_dot_v1_dot_federation__pb2.GetSpansResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,103 @@
+"""Per-process CPU time and memory from /proc: what each process spent on a case, and its RSS.
+
+CPU is utime+stime of the whole process (all threads) from ``/proc/<pid>/stat``, in clock ticks
+(10 ms on Linux), so a case must run long enough for the tick to vanish in the per-call figure.
+RSS is sampled by a background thread because VmRSS is a point value and the peak under load is
+what the target is about; VmHWM (the kernel's own high-water mark) is recorded beside it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+__all__ = ["CpuSnapshot", "RssSampler", "cpu_seconds", "rss_kib", "snapshot"]
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """utime + stime of ``pid`` in seconds; None when it has gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            raw = fh.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # The command name (field 2) is in parentheses and may hold spaces: split after its end.
+    fields = raw[raw.rindex(b")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def rss_kib(pid: int) -> tuple[int, int] | None:
+    """(VmRSS, VmHWM) of ``pid`` in KiB; None when it has gone."""
+    rss = hwm = 0
+    try:
+        with open(f"/proc/{pid}/status", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"VmRSS:"):
+                    rss = int(line.split()[1])
+                elif line.startswith(b"VmHWM:"):
+                    hwm = int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return rss, hwm
+
+
+@dataclass(frozen=True, slots=True)
+class CpuSnapshot:
+    """CPU seconds per process name at one instant; a name may stand for several pids."""
+
+    seconds: Mapping[str, float]
+
+    def minus(self, before: CpuSnapshot) -> dict[str, float]:
+        return {
+            name: max(0.0, value - before.seconds.get(name, 0.0))
+            for name, value in self.seconds.items()
+        }
+
+
+def snapshot(groups: Mapping[str, Iterable[int]]) -> CpuSnapshot:
+    """CPU seconds of each named group of pids (e.g. ``nginx`` = master + workers)."""
+    totals: dict[str, float] = {}
+    for name, pids in groups.items():
+        totals[name] = sum(s for s in (cpu_seconds(p) for p in pids) if s is not None)
+    return CpuSnapshot(totals)
+
+
+@dataclass
+class RssSampler:
+    """Samples VmRSS of some pids every ``interval`` seconds until stopped; keeps the peak."""
+
+    pids: Mapping[str, int]
+    interval: float = 0.2
+    peak_kib: dict[str, int] = field(default_factory=dict)
+    hwm_kib: dict[str, int] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __enter__(self) -> RssSampler:
+        self._sample()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._sample()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def _sample(self) -> None:
+        for name, pid in self.pids.items():
+            got = rss_kib(pid)
+            if got is None:
+                continue
+            rss, hwm = got
+            self.peak_kib[name] = max(self.peak_kib.get(name, 0), rss)
+            self.hwm_kib[name] = max(self.hwm_kib.get(name, 0), hwm)

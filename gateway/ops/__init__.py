@@ -1,0 +1,1 @@
+"""What operators ask of a node: traces gathered from every node, and the audit trail."""

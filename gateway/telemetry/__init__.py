@@ -1,0 +1,1 @@
+"""Tracing for one node: its tracer provider, its local span store and exporters."""

@@ -1,0 +1,212 @@
+"""One node's own spans in a local SQLite file, bounded by age and by count.
+
+Written off the request path: the SDK's BatchSpanProcessor hands finished spans to
+``SpanStoreExporter`` on its worker thread. Reads serve ``Ops.GetTrace`` / ``ListTraces`` and the
+operator web page.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.trace import SpanKind, StatusCode
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS spans (
+    trace_id TEXT NOT NULL,
+    span_id TEXT NOT NULL,
+    parent_id TEXT NOT NULL,
+    node TEXT NOT NULL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    start_ns INTEGER NOT NULL,
+    duration_ms REAL NOT NULL,
+    status TEXT NOT NULL,
+    status_message TEXT NOT NULL,
+    app TEXT NOT NULL,
+    interface TEXT NOT NULL,
+    attributes TEXT NOT NULL,
+    root INTEGER NOT NULL,
+    PRIMARY KEY (trace_id, span_id)
+);
+CREATE INDEX IF NOT EXISTS spans_start ON spans (start_ns);
+CREATE INDEX IF NOT EXISTS spans_root ON spans (root, start_ns);
+"""
+
+FEDERATION_PREFIX = "/yrd.v1.Federation/"
+_KINDS = {SpanKind.SERVER: "SERVER", SpanKind.CLIENT: "CLIENT", SpanKind.INTERNAL: "INTERNAL",
+          SpanKind.PRODUCER: "PRODUCER", SpanKind.CONSUMER: "CONSUMER"}
+_STATUS = {StatusCode.OK: "OK", StatusCode.ERROR: "ERROR", StatusCode.UNSET: "UNSET"}
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSpan:
+    trace_id: str
+    span_id: str
+    parent_id: str
+    node: str
+    name: str
+    kind: str
+    start_ns: int
+    duration_ms: float
+    status: str
+    status_message: str
+    attributes: dict[str, str] = field(default_factory=dict)
+    root: bool = False
+    """Where a user action entered the federation: no parent, or a parent outside it (an app's
+    own traceparent). A peer's forwarded call is not a root."""
+
+
+@dataclass(frozen=True, slots=True)
+class TraceSummary:
+    trace_id: str
+    node: str
+    root: str
+    start_ns: int
+    duration_ms: float
+    status: str
+    app: str
+    interface: str
+    span_count: int
+
+
+class SpanStore:
+    def __init__(self, path: str | Path, node: str, *, max_age_s: float = 7 * 86400,
+                 max_spans: int = 500_000) -> None:
+        self.node = node
+        self._max_age_ns = int(max_age_s * 1e9)
+        self._max_spans = max_spans
+        self._lock = threading.Lock()
+        self._writes = 0
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        # Spans are diagnostics, not acknowledged state: losing the last batch on power loss is
+        # an acceptable price for not fsyncing on the export path.
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(_SCHEMA)
+
+    def add(self, spans: Sequence[StoredSpan]) -> None:
+        rows = [(s.trace_id, s.span_id, s.parent_id, s.node, s.name, s.kind, s.start_ns,
+                 s.duration_ms, s.status, s.status_message, s.attributes.get("yrd.app", ""),
+                 s.attributes.get("yrd.interface", ""),
+                 json.dumps(s.attributes, ensure_ascii=False), int(s.root)) for s in spans]
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                self._conn.executemany(
+                    "INSERT OR REPLACE INTO spans VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+                self._writes += 1
+                if self._writes % 50 == 1:
+                    self._prune()
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    def _prune(self) -> None:
+        cutoff = time.time_ns() - self._max_age_ns
+        self._conn.execute("DELETE FROM spans WHERE start_ns < ?", (cutoff,))
+        (count,) = self._conn.execute("SELECT count(*) FROM spans").fetchone()
+        if count > self._max_spans:
+            self._conn.execute(
+                "DELETE FROM spans WHERE rowid IN (SELECT rowid FROM spans ORDER BY start_ns "
+                "LIMIT ?)", (count - self._max_spans,))
+
+    def trace(self, trace_id: str) -> list[StoredSpan]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT trace_id, span_id, parent_id, node, name, kind, start_ns, duration_ms, "
+                "status, status_message, attributes, root FROM spans WHERE trace_id = ? "
+                "ORDER BY start_ns", (trace_id,)).fetchall()
+        return [StoredSpan(*row[:10], attributes=json.loads(row[10]), root=bool(row[11]))
+                for row in rows]
+
+    def recent(self, *, app: str = "", interface: str = "", status: str = "",
+               min_duration_ms: float = 0.0, since_ns: int = 0, until_ns: int = 0,
+               limit: int = 20) -> list[TraceSummary]:
+        """Traces whose root span (no local parent) lives on this node, newest first."""
+        where = ["root = 1"]
+        args: list[object] = []
+        for column, value in (("app", app), ("interface", interface), ("status", status)):
+            if value:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if min_duration_ms:
+            where.append("duration_ms >= ?")
+            args.append(min_duration_ms)
+        if since_ns:
+            where.append("start_ns >= ?")
+            args.append(since_ns)
+        if until_ns:
+            where.append("start_ns <= ?")
+            args.append(until_ns)
+        sql = (
+            "SELECT r.trace_id, r.node, r.name, r.start_ns, r.duration_ms, r.status, r.app, "
+            "r.interface, (SELECT count(*) FROM spans s WHERE s.trace_id = r.trace_id) "
+            f"FROM spans r WHERE {' AND '.join(where)} ORDER BY r.start_ns DESC LIMIT ?"
+        )
+        with self._lock:
+            rows = self._conn.execute(sql, (*args, limit)).fetchall()
+        return [TraceSummary(*row) for row in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def to_stored(span: ReadableSpan, node: str) -> StoredSpan:
+    ctx = span.context
+    parent = span.parent
+    attributes = {k: _text(v) for k, v in (span.attributes or {}).items()}
+    start = span.start_time or 0
+    end = span.end_time or start
+    return StoredSpan(
+        trace_id=format(ctx.trace_id, "032x"),
+        span_id=format(ctx.span_id, "016x"),
+        parent_id=format(parent.span_id, "016x") if parent is not None else "",
+        node=node,
+        name=span.name,
+        kind=_KINDS.get(span.kind, "INTERNAL"),
+        start_ns=start,
+        duration_ms=round((end - start) / 1e6, 3),
+        status=_STATUS.get(span.status.status_code, "UNSET"),
+        status_message=(span.status.description or "")[:200],
+        attributes=attributes,
+        root=parent is None or (parent.is_remote and not span.name.startswith(FEDERATION_PREFIX)),
+    )
+
+
+def _text(value: object) -> str:
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+class SpanStoreExporter(SpanExporter):
+    """Hands finished spans to the store; a failure is logged, never raised into a call."""
+
+    def __init__(self, store: SpanStore) -> None:
+        self._store = store
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        try:
+            self._store.add([to_stored(s, self._store.node) for s in spans])
+            return SpanExportResult.SUCCESS
+        except Exception:  # telemetry never breaks the caller
+            log.exception("span store export failed")
+            return SpanExportResult.FAILURE
+
+    def shutdown(self) -> None:
+        pass

@@ -85,6 +85,8 @@ class NodeOptions:
     """People in the node-local dataset behind the sqlite backends; None means the config's."""
     tracing: bool = True
     """Record spans (local span store, OTLP when configured); off only to measure its cost."""
+    otlp_endpoint: str | None = None
+    """Overrides the node config's ``otlp_endpoint``."""
 
 
 class Node:
@@ -134,7 +136,9 @@ class Node:
         audit = self._audit = AuditLog(cfg.data_dir / "audit.db", self.id)
         backends = self._backends = BackendPool(dataset_path=dataset)
         spans = self._spans = SpanStore(cfg.data_dir / "spans.db", self.id)
-        telemetry = self.telemetry = Telemetry(self.id, spans, otlp_endpoint=cfg.otlp_endpoint,
+        otlp = self.options.otlp_endpoint if self.options.otlp_endpoint is not None \
+            else cfg.otlp_endpoint
+        telemetry = self.telemetry = Telemetry(self.id, spans, otlp_endpoint=otlp,
                                                enabled=self.options.tracing)
         tracer = telemetry.tracer("gateway")
         # Health probes would bury real traces; they are not user actions.

@@ -200,6 +200,21 @@ class FederatedCatalog:
     async def _ask(
         self, province: str, query: FederatedQuery, budget: float
     ) -> tuple[ProvinceAnswer, LocalAnswer | None]:
+        local = province == self.node
+        with self._tracer.start_as_current_span(
+            "catalog.local_search" if local else "fanout.peer"
+        ) as span:
+            span.set_attributes({"yrd.node": self.node, "yrd.peer": province,
+                                 "yrd.query": query.text, "yrd.depth": query.depth})
+            status, answer = await self._ask_one(province, query, budget)
+            span.set_attributes({"yrd.state": status.state, "yrd.total": status.total})
+            if status.state != ANSWERED:
+                span.set_status(Status(StatusCode.ERROR, status.reason))
+            return status, answer
+
+    async def _ask_one(
+        self, province: str, query: FederatedQuery, budget: float
+    ) -> tuple[ProvinceAnswer, LocalAnswer | None]:
         name = self._names.get(province, province)
         start = time.perf_counter()
         try:

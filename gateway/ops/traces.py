@@ -99,6 +99,8 @@ class TraceGatherer:
         return [local, *remote]
 
     async def recent(self, **filters) -> list[TraceSummary]:
+        if self._flush is not None:
+            await asyncio.to_thread(self._flush)
         return await asyncio.to_thread(self._store.recent, **filters)
 
 

@@ -1,0 +1,216 @@
+"""One benchmark run: bring everything up, probe, measure every case, tear everything down.
+
+Everything a case needs is started before the first case runs and stays up until the last, so
+the cases run back to back on the same processes and their ratios hold on a noisy machine.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from gateway.benchmark import cases as C
+from gateway.benchmark.federation import PURPOSE, REPO, BenchFederation, start_federation
+from gateway.benchmark.loadgen import DESCRIPTION, LoadGenerator, Target
+from gateway.benchmark.loopback import free_ports
+from gateway.benchmark.nginx import NginxProxy, NginxUnavailable, find_or_install
+from gateway.benchmark.nginx import version as nginx_version
+from gateway.benchmark.report import environment, judge
+from gateway.benchmark.runner import Schedule, measure
+from gateway.benchmark.servers import ChildServer, start_child
+from gateway.certs import tls_name
+from gateway.exchange.dataset import SCHEMA
+
+__all__ = ["Options", "run"]
+
+_BACKEND_CASES = {"direct", "raw", "raw-tls", "nginx"}
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    entries: int = 131_000
+    """Catalog entries seeded per province."""
+    duration: float = 5.0
+    """Seconds measured per case and concurrency."""
+    warmup: float = 1.0
+    """Seconds of unmeasured load before each measurement."""
+    concurrency: int = 16
+    """The saturating level; every case also runs at concurrency 1."""
+    workers: int = 16
+    """Most load-generator processes; slots above this share a process as threads."""
+    cases: tuple[str, ...] = C.ALL_CASES
+    install_nginx: bool = True
+    keep: bool = False
+    """Leave the federation running after the run (and its temp dir in place)."""
+
+
+def run(opts: Options, say=print) -> dict[str, Any]:
+    """Run the benchmark; returns the result document (see report.py for its use)."""
+    started = datetime.now(UTC)
+    root = Path(tempfile.mkdtemp(prefix="yrd-bench-"))
+    children: list[ChildServer] = []
+    nginx: NginxProxy | None = None
+    bench: BenchFederation | None = None
+    skipped: dict[str, str] = {}
+    nginx_ver = None
+    try:
+        bench = start_federation(root, entries=opts.entries, say=say)
+        cross = bench.grants["cross"]
+        servers: dict[str, ChildServer] = {}
+        if _BACKEND_CASES & set(opts.cases):
+            servers = _start_servers(bench, opts, root / "servers")
+            children.extend(servers.values())
+        if "nginx" in opts.cases:
+            try:
+                binary = find_or_install(install=opts.install_nginx)
+                nginx_ver = nginx_version(binary)
+                nginx = NginxProxy(binary, root / "nginx", servers["backend"].address,
+                                   free_ports(1)[0])
+                nginx.start()
+            except NginxUnavailable as exc:
+                nginx = None
+                skipped["nginx"] = str(exc)
+                say(f"nginx case skipped: {exc}")
+        invoke_cross = C.invoke_requests(cross.interface_id, cross.ids, PURPOSE)
+        cases = _build_cases(bench, opts, servers, nginx, invoke_cross)
+
+        say("probing every case once (decoded replies, checked) ...")
+        probes = {case.name: C.probe(case) for case in cases}
+        schedule = Schedule(duration=opts.duration, warmup=opts.warmup)
+        levels = sorted({1, opts.concurrency})
+        with LoadGenerator(min(opts.workers, opts.concurrency)) as loadgen:
+            groups = _groups(bench, servers, nginx, loadgen)
+            rss_pids = {**bench.node_pids(), **{n: s.pid for n, s in servers.items()}}
+            results: dict[str, Any] = {}
+            for case in cases:
+                runs = []
+                for level in levels:
+                    row = measure(case, level, loadgen, schedule, groups, rss_pids)
+                    runs.append(row)
+                    say(_progress(row))
+                results[case.name] = {"title": case.title, "served_by": list(case.served_by),
+                                      "probe": probes[case.name], "runs": runs}
+        for name in opts.cases:
+            if name in skipped:
+                results[name] = {"title": C.TITLES[name], "skipped": skipped[name]}
+        ordered = {name: results[name] for name in opts.cases if name in results}
+        rows = [r for c in ordered.values() for r in c.get("runs", ())]
+        return {
+            "schema": 1,
+            "started": started.isoformat(timespec="seconds"),
+            "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+            "options": {**asdict(opts), "cases": list(opts.cases)},
+            "environment": environment(loadgen=DESCRIPTION, nginx=nginx_ver, repo=REPO),
+            "setup": {
+                "federation_startup_s": round(bench.startup_seconds, 2),
+                "app": bench.app,
+                "interfaces": {k: g.interface_id for k, g in bench.grants.items()},
+                "sample_keys": {k: len(g.ids) for k, g in bench.grants.items()},
+                "concurrency_levels": levels,
+                "warmup_s": opts.warmup,
+            },
+            "cases": ordered,
+            "targets": judge(rows, opts.concurrency),
+        }
+    finally:
+        if nginx is not None:
+            nginx.stop()
+        for child in children:
+            child.stop()
+        if bench is not None and opts.keep:
+            _print_keep(bench, say)
+        else:
+            if bench is not None:
+                bench.stop()
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _start_servers(bench: BenchFederation, opts: Options, log_dir: Path
+                   ) -> dict[str, ChildServer]:
+    cross = bench.grants["cross"]
+    person = SCHEMA["person"].columns
+    columns = ",".join(f for f in cross.fields if f in person)
+    base = ["--dataset", str(bench.dataset(cross.owner)), "--table", "person",
+            "--lookup", "id_number", "--columns", columns]
+    tls = ["--tls-dir", str(bench.fed.certs_dir)]
+    # The plaintext backend serves direct, raw and nginx alike.
+    out = {"backend": start_child("backend", "gateway.benchmark.backend", base, log_dir)}
+    if "raw" in opts.cases:
+        out["proxy"] = start_child("proxy", "gateway.benchmark.proxy",
+                                   ["--upstream", out["backend"].address], log_dir)
+    if "raw-tls" in opts.cases:
+        out["backend-tls"] = start_child("backend-tls", "gateway.benchmark.backend",
+                                         [*base, *tls, "--tls-node", cross.owner], log_dir)
+        out["proxy-tls"] = start_child(
+            "proxy-tls", "gateway.benchmark.proxy",
+            ["--upstream", out["backend-tls"].address, *tls, "--tls-node", "js",
+             "--upstream-node", cross.owner], log_dir)
+    return out
+
+
+def _build_cases(bench: BenchFederation, opts: Options, servers: dict[str, ChildServer],
+                 nginx: NginxProxy | None, invoke_cross: tuple[bytes, ...]) -> list[C.Case]:
+    local = bench.grants["local"]
+    md = bench.app_metadata()
+    js = bench.client_target("js")
+    out = []
+    for name in opts.cases:
+        if name == "direct":
+            out.append(C.Case(name, Target(servers["backend"].address), C.INVOKE, invoke_cross,
+                              served_by=("backend",)))
+        elif name == "raw":
+            out.append(C.Case(name, Target(servers["proxy"].address), C.INVOKE, invoke_cross,
+                              served_by=("proxy", "backend")))
+        elif name == "raw-tls":
+            out.append(C.Case(name, Target(servers["proxy-tls"].address, bench.ca_pem,
+                                           tls_name("js")),
+                              C.INVOKE, invoke_cross, served_by=("proxy-tls", "backend-tls")))
+        elif name == "nginx" and nginx is not None:
+            out.append(C.Case(name, Target(nginx.address), C.INVOKE, invoke_cross,
+                              served_by=("nginx", "backend")))
+        elif name == "local":
+            out.append(C.Case(name, js, C.INVOKE,
+                              C.invoke_requests(local.interface_id, local.ids, PURPOSE), md,
+                              served_by=("js",)))
+        elif name == "cross":
+            out.append(C.Case(name, js, C.INVOKE, invoke_cross, md, served_by=("js", "sh")))
+        elif name == "search":
+            out.append(C.Case(name, js, C.SEARCH, C.search_requests(),
+                              served_by=("js", "sh", "zj", "ah")))
+    return out
+
+
+def _groups(bench: BenchFederation, servers: dict[str, ChildServer], nginx: NginxProxy | None,
+            loadgen: LoadGenerator) -> dict[str, list[int]]:
+    groups = {node: [pid] for node, pid in bench.node_pids().items()}
+    groups.update({name: [s.pid] for name, s in servers.items()})
+    if nginx is not None:
+        groups["nginx"] = nginx.pids()
+    groups["loadgen"] = loadgen.pids()
+    return groups
+
+
+def _progress(row: dict[str, Any]) -> str:
+    lat = row["latency_ms"]
+    errors = sum(row["errors"].values())
+    cpu = " + ".join(f"{n} {row['cpu_us_per_call'][n]:.0f}" for n in row["served_by"])
+    return (f"  {row['case']:<8} c={row['concurrency']:<3} {row['rps']:>8,.0f} req/s  "
+            f"p50 {lat['p50']:.2f}  p99 {lat['p99']:.2f} ms  errors {errors}  "
+            f"CPU µs/call {cpu}")
+
+
+def _print_keep(bench: BenchFederation, say) -> None:
+    fed = bench.fed.path
+    pids = " ".join(str(p) for p in bench.node_pids().values())
+    cross = bench.grants["cross"]
+    say("")
+    say(f"--keep: the federation is still running (data in {bench.root}).")
+    say(f"  .venv/bin/yrdgw --federation {fed} search 户籍 --via js")
+    say(f"  .venv/bin/yrdgw --federation {fed} call {cross.interface_id} --app {bench.app} "
+        f"--param id_number={cross.ids[0]} --purpose {PURPOSE}")
+    say(f"stop it with: kill {pids}  (then rm -r {bench.root})")
+

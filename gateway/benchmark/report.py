@@ -1,0 +1,232 @@
+"""The benchmark's outputs: the environment block, the targets of issue 6, the table, the JSON.
+
+Targets are judged from the same run's rows only, so every ratio compares numbers taken minutes
+apart on the same noisy machine.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+__all__ = ["environment", "format_report", "judge", "rows_of", "write_json"]
+
+PASS, MISS, NA = "PASS", "MISS", "n/a"
+
+
+def environment(*, loadgen: str, nginx: str | None, repo: Path) -> dict[str, Any]:
+    import google.protobuf
+    import grpc
+
+    def dist(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return ""
+
+    return {
+        "python": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "grpcio": grpc.__version__,
+        "protobuf": google.protobuf.__version__,
+        "protobuf_backend": _protobuf_backend(),
+        "sqlite": sqlite3.sqlite_version,
+        "opentelemetry_sdk": dist("opentelemetry-sdk"),
+        "cores": os.cpu_count(),
+        "cores_usable": len(os.sched_getaffinity(0)),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "nginx": nginx or "",
+        "loadgen": loadgen,
+        "git": _git_describe(repo),
+        "argv": sys.argv[1:],
+    }
+
+
+def _protobuf_backend() -> str:
+    try:
+        from google.protobuf.internal import api_implementation
+
+        return api_implementation.Type()
+    except ImportError:
+        return ""
+
+
+def _git_describe(repo: Path) -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(repo), "describe", "--always", "--dirty"],
+                             capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return out.stdout.strip()
+
+
+def rows_of(result: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Every measured run, in case order then concurrency."""
+    return [run for case in result["cases"].values() for run in case.get("runs", ())]
+
+
+def _row(rows: Sequence[Mapping], case: str, concurrency: int | None) -> Mapping | None:
+    """The row of ``case`` at ``concurrency`` (None = the highest measured)."""
+    found = [r for r in rows if r["case"] == case]
+    if not found:
+        return None
+    if concurrency is None:
+        return max(found, key=lambda r: r["concurrency"])
+    return next((r for r in found if r["concurrency"] == concurrency), None)
+
+
+def _check(name: str, value: float | None, limit: float, *, at_most: bool, unit: str,
+           detail: str = "") -> dict[str, Any]:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return {"target": name, "status": NA, "value": None, "limit": limit, "unit": unit,
+                "detail": detail or "case not run"}
+    ok = value <= limit if at_most else value >= limit
+    return {"target": name, "status": PASS if ok else MISS, "value": value, "limit": limit,
+            "unit": unit, "detail": detail}
+
+
+def judge(rows: Sequence[Mapping], saturating: int) -> list[dict[str, Any]]:
+    """Issue 6's targets, each PASS / MISS / n/a with the measured value."""
+    out = []
+    cross1, cross_sat = _row(rows, "cross", 1), _row(rows, "cross", saturating)
+    out.append(_check("cross-province p50 at c=1", cross1 and cross1["latency_ms"]["p50"], 2.0,
+                      at_most=True, unit="ms"))
+    out.append(_check("cross-province p99 at c=1", cross1 and cross1["latency_ms"]["p99"], 4.0,
+                      at_most=True, unit="ms"))
+    errors = sum(cross_sat["errors"].values()) if cross_sat else 0
+    rps = cross_sat["rps"] if cross_sat else None
+    out.append(_check(f"cross-province calls/s at c={saturating}, zero errors",
+                      0.0 if rps is not None and errors else rps, 1500, at_most=False, unit="/s",
+                      detail=f"{errors} errors" if errors else ""))
+    out.append(_cpu_per_hop(rows, saturating))
+    s1, s_sat = _row(rows, "search", 1), _row(rows, "search", saturating)
+    out.append(_check("federated search p50 at c=1", s1 and s1["latency_ms"]["p50"], 8.0,
+                      at_most=True, unit="ms"))
+    out.append(_check("federated search p99 at c=1", s1 and s1["latency_ms"]["p99"], 20.0,
+                      at_most=True, unit="ms"))
+    s_err = sum(s_sat["errors"].values()) if s_sat else 0
+    out.append(_check(f"federated searches/s at c={saturating}",
+                      0.0 if s_sat and s_err else (s_sat and s_sat["rps"]), 400, at_most=False,
+                      unit="/s", detail=f"{s_err} errors" if s_err else ""))
+    peaks = {n: v for r in rows for n, v in r["rss_peak_mib"].items() if n in _NODES}
+    worst = max(peaks.items(), key=lambda kv: kv[1]) if peaks else None
+    out.append(_check("node RSS under load (peak, MiB)", worst and worst[1], 300,
+                      at_most=True, unit="MiB",
+                      detail=f"largest: {worst[0]}" if worst else ""))
+    out.append({"target": "tracing on vs off throughput difference ≤ 15%", "status": NA,
+                "value": None, "limit": 15, "unit": "%",
+                "detail": "nodes have no switch to turn tracing off (hook needed in core)"})
+    return out
+
+
+_NODES = ("js", "sh", "zj", "ah")
+
+
+def _cpu_per_hop(rows: Sequence[Mapping], saturating: int) -> dict[str, Any]:
+    """Gateway CPU per hop vs raw forward: like for like, two server processes per chain.
+
+    Both chains forward once and serve once: js forwards to sh which serves from its dataset;
+    the proxy forwards to the backend which serves from the same kind of dataset. Per hop =
+    chain / 2 on both sides, so the ratio is the chain ratio. The TLS variant of raw forward is
+    preferred because the gateway's hops are TLS too.
+    """
+    name = "gateway CPU per hop ≤ 1.5× raw forward"
+    cross = _row(rows, "cross", saturating)
+    chains = (("raw-tls", "proxy-tls", "backend-tls"), ("raw", "proxy", "backend"))
+    found = [(_row(rows, c[0], saturating), *c) for c in chains]
+    raw, raw_case, proxy, backend = next((f for f in found if f[0] is not None), found[-1])
+    if cross is None or raw is None:
+        return _check(name, None, 1.5, at_most=True, unit="×")
+    gw = cross["cpu_us_per_call"]
+    rw = raw["cpu_us_per_call"]
+    gateway_hop = (gw["js"] + gw["sh"]) / 2
+    raw_hop = (rw[proxy] + rw[backend]) / 2
+    detail = (f"(js {gw['js']:.0f} + sh {gw['sh']:.0f})/2 = {gateway_hop:.0f} µs vs {raw_case} "
+              f"({proxy} {rw[proxy]:.0f} + {backend} {rw[backend]:.0f})/2 = {raw_hop:.0f} µs; "
+              f"home hop alone js/{proxy} = {gw['js'] / rw[proxy]:.2f}×")
+    return _check(name, gateway_hop / raw_hop, 1.5, at_most=True, unit="×", detail=detail)
+
+
+def _fmt(value: float, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def format_report(result: Mapping[str, Any]) -> str:
+    rows = rows_of(result)
+    lines = []
+    env = result["environment"]
+    lines.append(
+        f"Python {env['python']}, grpcio {env['grpcio']}, protobuf {env['protobuf']} "
+        f"({env['protobuf_backend']}), SQLite {env['sqlite']}, {env['cores']} cores; "
+        f"nginx {env['nginx'] or '-'}; {result['options']['entries']:,} entries/province; "
+        f"{result['options']['duration']} s per case"
+    )
+    lines.append(f"load generator: {env['loadgen']}")
+    lines.append("")
+    header = (f"{'case':<8} {'c':>3} {'req/s':>8} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} "
+              f"{'errors':>6}  {'CPU µs/call: serving processes':<50} {'client':>6}")
+    lines.append(header)
+    lines.append("-" * len(header))
+    for r in rows:
+        cpu = r["cpu_us_per_call"]
+        serving = " + ".join(f"{n} {cpu.get(n, math.nan):.0f}" for n in r["served_by"])
+        total = sum(cpu.get(n, 0.0) for n in r["served_by"])
+        if len(r["served_by"]) > 1:
+            serving += f" = {total:.0f}"
+        errors = sum(r["errors"].values())
+        lat = r["latency_ms"]
+        lines.append(
+            f"{r['case']:<8} {r['concurrency']:>3} {_fmt(r['rps'], 0):>8} {_fmt(lat['p50']):>7} "
+            f"{_fmt(lat['p90']):>7} {_fmt(lat['p99']):>7} {errors:>6}  {serving:<50} "
+            f"{_fmt(cpu.get('loadgen', math.nan), 0):>6}"
+        )
+        if errors:
+            lines.append(f"{'':>12}errors by status: {r['errors']}")
+    for name, case in result["cases"].items():
+        if case.get("skipped"):
+            lines.append(f"{name:<8} skipped: {case['skipped']}")
+    peaks: dict[str, float] = {}
+    for r in rows:
+        for n, v in r["rss_peak_mib"].items():
+            peaks[n] = max(peaks.get(n, 0.0), v)
+    if peaks:
+        lines.append("")
+        lines.append("peak RSS (MiB): " + ", ".join(f"{n} {v:.0f}" for n, v in peaks.items()))
+    lines.append("")
+    lines.append("targets (issue 6):")
+    for t in result["targets"]:
+        value = "-" if t["value"] is None else f"{t['value']:,.2f} {t['unit']}"
+        limit = f"{'≤' if t['unit'] in ('ms', 'MiB', '×', '%') else '≥'} {t['limit']:,} {t['unit']}"
+        detail = f"  ({t['detail']})" if t["detail"] else ""
+        lines.append(f"  {t['status']:<4}  {t['target']:<48} {value:>14}  target {limit}{detail}")
+    return "\n".join(lines)
+
+
+def _clean(value: Any) -> Any:
+    """NaN is not JSON: write null instead."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, Mapping):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def write_json(result: Mapping[str, Any], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(_clean(result), ensure_ascii=False, indent=2) + "\n",
+                    encoding="utf-8")
+    return path

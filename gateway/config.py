@@ -133,6 +133,17 @@ class SearchSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class Limits:
+    max_inflight_per_peer: int = 64
+    """Calls one consumer province may have in flight at this node."""
+    max_inflight_per_app: int = 32
+    """Calls one app may have in flight at its home node."""
+    call_timeout_ms: int = 10_000
+    """Deadline given to a forwarded call whose caller set none."""
+    shutdown_grace_s: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
 class NodeConfig:
     node: str
     dir: Path
@@ -143,6 +154,7 @@ class NodeConfig:
     departments_path: Path
     seed: SeedSettings
     search: SearchSettings
+    limits: Limits = Limits()
     otlp_endpoint: str = ""
 
     @property
@@ -207,6 +219,12 @@ def load_node(fed: FederationConfig, node_id: str) -> NodeConfig:
     )
     if search_settings.default_page_size > search_settings.max_page_size:
         raise ConfigError(path, "search.default_page_size", "at most search.max_page_size")
+    lim = doc.sub("limits", required=False)
+    limits = Limits(
+        max_inflight_per_peer=lim.int("max_inflight_per_peer", 64, lo=1, hi=100_000),
+        max_inflight_per_app=lim.int("max_inflight_per_app", 32, lo=1, hi=100_000),
+        call_timeout_ms=lim.int("call_timeout_ms", 10_000, lo=10, hi=600_000),
+    )
     return NodeConfig(
         node=node_id,
         dir=path.parent,
@@ -216,6 +234,7 @@ def load_node(fed: FederationConfig, node_id: str) -> NodeConfig:
         seed=SeedSettings(entries=seed.int("entries", 2000, hi=10_000_000), seed=seed.int("seed", 0),
                           people=seed.int("people", 5000, lo=10, hi=10_000_000)),
         search=search_settings,
+        limits=limits,
         otlp_endpoint=doc.str("otlp_endpoint", "") if doc.data.get("otlp_endpoint") else "",
     )
 

@@ -54,6 +54,7 @@ from gateway.ops.traces import TraceGatherer
 from gateway.peers import CHANNEL_OPTIONS, Peers
 from gateway.server.guards import PeerGuard
 from gateway.server.interceptors import ErrorTranslator
+from gateway.server.limits import InFlight
 from gateway.server.identity import Identities
 from gateway.servicers.catalog import CatalogServicer
 from gateway.servicers.exchange import ExchangeServicer
@@ -172,7 +173,7 @@ class Node:
                             backends.for_interfaces(self.interfaces.values()), self.standard,
                             audit, clock=utcnow, tracer=tracer)
         router = Router(self.id, provider, {p.id: RemoteExchange(p) for p in peers}, audit,
-                        default_timeout=cfg.search.peer_timeout_ms / 1000 * 5)
+                        default_timeout=cfg.limits.call_timeout_ms / 1000)
         sharing = SharingService(self.id, sharing_store, provider,
                                  {p.id: RemoteSharing(p) for p in peers}, audit,
                                  standard_grades=tuple(self.standard.grades))
@@ -190,7 +191,8 @@ class Node:
         catalog_pb2_grpc.add_CatalogServicer_to_server(
             CatalogServicer(catalog, validator, names, category_names), client)
         exchange_pb2_grpc.add_ExchangeServicer_to_server(
-            ExchangeServicer(router, identities, directory), client)
+            ExchangeServicer(router, identities, directory,
+                             InFlight(cfg.limits.max_inflight_per_app, "app")), client)
         sharing_pb2_grpc.add_SharingServicer_to_server(SharingServicer(sharing, identities), client)
         sharing_pb2_grpc.add_AdminServicer_to_server(AdminServicer(
             sharing, identities, sharing_store, tuple(self.fed.nodes), utcnow), client)
@@ -213,7 +215,8 @@ class Node:
         federation_pb2_grpc.add_FederationServicer_to_server(FederationServicer(
             self.id, self.address.name, self.standard, local, cfg.search, category_names, names,
             guard=guard, provider=provider, sharing=sharing, directory=directory,
-            gatherer=gatherer), peer)
+            gatherer=gatherer,
+            peer_limits=InFlight(cfg.limits.max_inflight_per_peer, "province")), peer)
         health_pb2_grpc.add_HealthServicer_to_server(health, peer)
 
         if tls is None:
@@ -225,6 +228,7 @@ class Node:
         self._servers = [client, peer]
         for server in self._servers:
             await server.start()
+        peers.start_probing()
         await health.set("", health_pb2.HealthCheckResponse.SERVING)
         await health.set(catalog_pb2.DESCRIPTOR.services_by_name["Catalog"].full_name,
                          health_pb2.HealthCheckResponse.SERVING)

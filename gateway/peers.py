@@ -15,9 +15,11 @@ import grpc
 from grpc import aio
 
 from gateway._pb.yrd.v1 import federation_pb2, federation_pb2_grpc
+from gateway.breaker import OPEN, Breaker, BreakerSettings
 from gateway.config import FederationConfig, NodeAddress
 from gateway.errors import FailedPrecondition
 from gateway.standard import Standard
+from gateway.status import failure_of
 from gateway.tls import NodeTLS, channel_options_for
 
 log = logging.getLogger(__name__)
@@ -49,11 +51,21 @@ def describe_ref(ref: federation_pb2.StandardRef) -> str:
     return f"{ref.id}@{ref.version}#{ref.digest[:12]}"
 
 
+class BreakerOpen(Exception):
+    """The peer's breaker is open: it is skipped without a call."""
+
+    def __init__(self, peer: str, retry_in: float) -> None:
+        super().__init__(f"{peer} is failing; circuit open, next probe in {retry_in:.1f} s")
+        self.peer = peer
+        self.retry_in = retry_in
+
+
 class Peer:
-    """One peer node: its channel, stub and the result of the standard handshake."""
+    """One peer node: its channel, stub, breaker and the result of the standard handshake."""
 
     def __init__(
-        self, address: NodeAddress, channel: aio.Channel, self_id: str, standard: Standard
+        self, address: NodeAddress, channel: aio.Channel, self_id: str, standard: Standard,
+        breaker: Breaker | None = None,
     ) -> None:
         self.address = address
         self.id = address.id
@@ -64,6 +76,53 @@ class Peer:
         self._standard = standard
         self._agreed_at: float | None = None
         self._lock = asyncio.Lock()
+        self.breaker = breaker or Breaker()
+
+    def admit(self) -> None:
+        """Raise BreakerOpen when the peer is to be skipped."""
+        if not self.breaker.allow():
+            raise BreakerOpen(self.id, self.breaker.retry_in())
+
+    def observe(self, exc: BaseException | None) -> None:
+        """Feed a call's outcome to the breaker: only transport failures count against it."""
+        if exc is None:
+            self.breaker.success()
+            return
+        if isinstance(exc, grpc.RpcError):
+            failure = failure_of(exc)
+            if failure.node:  # the peer itself answered (a refusal): it is alive
+                self.breaker.success()
+            elif failure.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                self.forget_agreement()
+                self.breaker.failure()
+
+    async def wait_ready(self, timeout: float) -> bool:
+        """Wait (bounded) for the channel to reconnect, e.g. after the peer restarted."""
+        if timeout <= 0:
+            return False
+        try:
+            await asyncio.wait_for(self.channel.channel_ready(), timeout)
+            return True
+        except (TimeoutError, asyncio.TimeoutError):
+            return False
+
+    async def probe(self, timeout: float = 1.0) -> bool:
+        """One health probe while the breaker is open; closes it when the peer answers."""
+        if not self.breaker.allow():
+            return False
+        try:
+            self.forget_agreement()
+            await self.ensure_agreed(timeout)
+        except grpc.RpcError as exc:
+            self.observe(exc)
+            if self.breaker.state != OPEN:
+                self.breaker.failure()
+            return False
+        except Exception:  # noqa: BLE001 - a standard mismatch: alive, but not ours to use
+            self.breaker.success()
+            return True
+        self.breaker.success()
+        return True
 
     def metadata(self, hops: int = 1, extra: Mapping[str, str] | None = None):
         md = [(MD_NODE, self._self_id), (MD_STANDARD, self._standard.fingerprint),
@@ -112,8 +171,10 @@ class Peers:
         tls: NodeTLS | None,
         *,
         interceptors: Sequence[aio.ClientInterceptor] = (),
+        breaker: BreakerSettings = BreakerSettings(),
     ) -> None:
         self._peers: dict[str, Peer] = {}
+        self._probes: asyncio.Task | None = None
         for address in fed.peers_of(self_id):
             if tls is None:
                 channel = aio.insecure_channel(address.peer, options=CHANNEL_OPTIONS,
@@ -125,7 +186,7 @@ class Peers:
                     options=CHANNEL_OPTIONS + channel_options_for(address.id),
                     interceptors=list(interceptors),
                 )
-            self._peers[address.id] = Peer(address, channel, self_id, standard)
+            self._peers[address.id] = Peer(address, channel, self_id, standard, Breaker(breaker))
 
     def __iter__(self):
         return iter(self._peers.values())
@@ -136,7 +197,23 @@ class Peers:
     def get(self, node_id: str) -> Peer:
         return self._peers[node_id]
 
+    def start_probing(self, interval: float = 0.2) -> None:
+        """Probe peers whose breaker is open, so they rejoin without waiting for traffic."""
+
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                due = [p for p in self._peers.values() if p.breaker.probe_due()]
+                if due:
+                    await asyncio.gather(*(p.probe() for p in due), return_exceptions=True)
+
+        if self._probes is None:
+            self._probes = asyncio.create_task(loop(), name="peer-probes")
+
     async def close(self) -> None:
+        if self._probes is not None:
+            self._probes.cancel()
+            await asyncio.gather(self._probes, return_exceptions=True)
         await asyncio.gather(*(p.channel.close(grace=None) for p in self._peers.values()))
 
 

@@ -17,6 +17,7 @@ __all__ = ["main", "options_from_args", "parser"]
 QUICK_ENTRIES = 2_000
 QUICK_DURATION = 2.0
 QUICK_CONCURRENCY = 8
+DEFAULTS = Options()
 
 
 def parser() -> argparse.ArgumentParser:
@@ -57,11 +58,11 @@ def options_from_args(args: argparse.Namespace) -> Options:
             raise SystemExit(f"error: unknown case(s) {', '.join(unknown) or '(none)'}; "
                              f"choose from {', '.join(ALL_CASES)}")
     entries = args.entries if args.entries is not None else (
-        QUICK_ENTRIES if args.quick else Options.entries)
+        QUICK_ENTRIES if args.quick else DEFAULTS.entries)
     duration = args.duration if args.duration is not None else (
-        QUICK_DURATION if args.quick else Options.duration)
+        QUICK_DURATION if args.quick else DEFAULTS.duration)
     concurrency = args.concurrency if args.concurrency is not None else (
-        QUICK_CONCURRENCY if args.quick else Options.concurrency)
+        QUICK_CONCURRENCY if args.quick else DEFAULTS.concurrency)
     warmup = args.warmup if args.warmup is not None else min(2.0, max(0.2, duration / 4))
     if entries < 1 or duration <= 0 or warmup < 0 or concurrency < 1 or args.workers < 1:
         raise SystemExit("error: --entries, --duration, --concurrency and --workers must be "

@@ -5,16 +5,21 @@ Every failure becomes a ``PeerFailure`` with the state the federated answer repo
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 
 from gateway._pb.yrd.v1 import catalog_pb2, federation_pb2
-from gateway.catalog.answers import FAILED, TIMED_OUT, LocalAnswer, PeerFailure
+from gateway.catalog.answers import FAILED, SKIPPED, TIMED_OUT, LocalAnswer, PeerFailure
 from gateway.catalog.model import CatalogEntry
 from gateway.catalog.query import Filters
 from gateway.convert import entry_from_pb, facets_from_pb, filters_to_pb, hits_from_pb
 from gateway.errors import GatewayError
-from gateway.peers import Peer
+from gateway.peers import BreakerOpen, Peer
 from gateway.status import failure_of
+
+RECONNECT_WAIT_S = 0.3
+"""Longest wait for a peer's channel to reconnect before the one retry of a read."""
 
 
 class GrpcCatalogPeer:
@@ -49,31 +54,47 @@ class GrpcCatalogPeer:
         return entry_from_pb(reply.entry)
 
     async def _call(self, method, request, timeout: float):
-        if timeout <= 0:
-            raise PeerFailure(TIMED_OUT, "DEADLINE_EXCEEDED", f"no time left to ask {self.id}")
+        """An idempotent read: skipped while the breaker is open, retried once after a
+        reconnect when the peer was unreachable and time remains."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         try:
-            await self._peer.ensure_agreed(timeout)
-            return await method(request, timeout=timeout, metadata=self._peer.metadata())
-        except GatewayError as exc:
-            raise PeerFailure(FAILED, exc.reason, exc.message) from None
-        except grpc.RpcError as exc:
-            failure = failure_of(exc)
-            if failure.code == grpc.StatusCode.UNAVAILABLE:
-                self._peer.forget_agreement()
-            if failure.code == grpc.StatusCode.DEADLINE_EXCEEDED:
-                raise PeerFailure(
-                    TIMED_OUT,
-                    "DEADLINE_EXCEEDED",
-                    f"{self.id} did not answer within {timeout * 1000:.0f} ms",
-                ) from None
-            if failure.reason == "RESOURCE_NOT_FOUND":
-                raise PeerFailure(FAILED, failure.reason, failure.message) from None
-            if failure.node:  # the peer itself refused: its message is meant for callers
-                raise PeerFailure(FAILED, failure.reason, failure.message) from None
-            # A transport failure: grpc's own text names addresses and internals; keep it out.
-            what = (
-                "is unreachable"
-                if failure.code == grpc.StatusCode.UNAVAILABLE
-                else (f"failed ({failure.code.name})")
-            )
-            raise PeerFailure(FAILED, failure.code.name, f"{self.id} {what}") from None
+            self._peer.admit()
+        except BreakerOpen as exc:
+            raise PeerFailure(SKIPPED, "CIRCUIT_OPEN", str(exc)) from None
+        for attempt in (0, 1):
+            left = deadline - loop.time()
+            if left <= 0:
+                raise PeerFailure(TIMED_OUT, "DEADLINE_EXCEEDED", f"no time left to ask {self.id}")
+            try:
+                await self._peer.ensure_agreed(left)
+                reply = await method(request, timeout=left, metadata=self._peer.metadata())
+            except GatewayError as exc:  # the handshake refused (standard mismatch): alive
+                self._peer.observe(None)
+                raise PeerFailure(FAILED, exc.reason, exc.message) from None
+            except grpc.RpcError as exc:
+                failure = failure_of(exc)
+                transport = not failure.node and failure.code == grpc.StatusCode.UNAVAILABLE
+                if transport and attempt == 0:
+                    # A restarted peer leaves our channel backing off: wait briefly for the
+                    # reconnect (bounded by half the time left) and ask once more.
+                    wait = min((deadline - loop.time()) * 0.5, RECONNECT_WAIT_S)
+                    if await self._peer.wait_ready(wait):
+                        continue
+                self._peer.observe(exc)
+                raise _failure(self.id, failure, timeout) from None
+            self._peer.observe(None)
+            return reply
+        raise AssertionError("unreachable")
+
+
+def _failure(peer: str, failure, timeout: float) -> PeerFailure:
+    if failure.code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return PeerFailure(TIMED_OUT, "DEADLINE_EXCEEDED",
+                           f"{peer} did not answer within {timeout * 1000:.0f} ms")
+    if failure.node:  # the peer itself refused: its message is meant for callers
+        return PeerFailure(FAILED, failure.reason, failure.message)
+    # A transport failure: grpc's own text names addresses and internals; keep it out.
+    what = ("is unreachable" if failure.code == grpc.StatusCode.UNAVAILABLE
+            else f"failed ({failure.code.name})")
+    return PeerFailure(FAILED, failure.code.name, f"{peer} {what}")

@@ -20,7 +20,7 @@ from gateway.errors import (
     Unavailable,
 )
 from gateway.exchange.calls import Batch, Call, CallResult
-from gateway.peers import Peer
+from gateway.peers import BreakerOpen, Peer
 from gateway.status import failure_of
 
 _BY_CODE = {cls.code: cls for cls in ALL_ERRORS}
@@ -56,22 +56,33 @@ class RemoteExchange:
         if timeout <= 0:
             raise DeadlineExceeded(f"no time left to reach owner node {self.id}",
                                    reason="OWNER_TIMEOUT", node=self.id)
+        self._admit()
         try:
             await self._peer.ensure_agreed(timeout)
             reply = await self._peer.federation.Invoke(
                 federation_pb2.ForwardedInvoke(app=app, call=call_to_pb(call)),
                 timeout=timeout, metadata=self._peer.metadata(hops))
         except grpc.RpcError as exc:
-            if failure_of(exc).code == grpc.StatusCode.UNAVAILABLE:
-                self._peer.forget_agreement()
+            # Never retried: an interface call consumes quota and may have been served.
+            self._peer.observe(exc)
             raise error_from_rpc(exc, self.id) from None
+        self._peer.observe(None)
         return result_from_pb(reply)
+
+    def _admit(self) -> None:
+        try:
+            self._peer.admit()
+        except BreakerOpen as exc:
+            raise Unavailable(f"owner node {self.id} is failing; not called (circuit open, "
+                              f"next probe in {exc.retry_in:.1f} s)", reason="OWNER_UNAVAILABLE",
+                              node=self.id, metadata={"breaker": "open"}) from None
 
     async def invoke_stream(self, app: str, call: Call, *, resume_token: str, batch_size: int,
                             timeout: float, hops: int) -> AsyncIterator[Batch]:
         if timeout <= 0:
             raise DeadlineExceeded(f"no time left to reach owner node {self.id}",
                                    reason="OWNER_TIMEOUT", node=self.id)
+        self._admit()
         try:
             await self._peer.ensure_agreed(timeout)
             stream = self._peer.federation.InvokeStream(
@@ -81,4 +92,6 @@ class RemoteExchange:
             async for batch in stream:
                 yield batch_from_pb(batch)
         except grpc.RpcError as exc:
+            self._peer.observe(exc)
             raise error_from_rpc(exc, self.id) from None
+        self._peer.observe(None)

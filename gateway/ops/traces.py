@@ -11,7 +11,7 @@ import grpc
 
 from gateway._pb.yrd.v1 import ops_pb2
 from gateway.errors import InvalidArgument
-from gateway.peers import Peer
+from gateway.peers import BreakerOpen, Peer
 from gateway.status import failure_of
 from gateway.telemetry.spanstore import SpanStore, StoredSpan, TraceSummary
 
@@ -70,6 +70,10 @@ class TraceGatherer:
         deadline = loop.time() + budget
 
         async def ask(peer: Peer) -> Gathered:
+            try:
+                peer.admit()
+            except BreakerOpen:
+                return Gathered(peer.id, "failed", reason="CIRCUIT_OPEN")
             for attempt, pause in enumerate((*RETRY_BACKOFF_S, None)):
                 left = deadline - loop.time()
                 if left <= 0:
@@ -79,10 +83,13 @@ class TraceGatherer:
                     reply = await peer.federation.GetSpans(
                         ops_pb2.GetTraceRequest(trace_id=trace_id), timeout=left,
                         metadata=peer.metadata())
+                    peer.observe(None)
                     return Gathered(peer.id, "answered", tuple(span_from_pb(s)
                                                                for s in reply.spans))
                 except grpc.RpcError as exc:
                     failure = failure_of(exc)
+                    if pause is None or failure.code != grpc.StatusCode.UNAVAILABLE:
+                        peer.observe(exc)
                     if failure.code == grpc.StatusCode.DEADLINE_EXCEEDED:
                         return Gathered(peer.id, "timed_out", reason="DEADLINE_EXCEEDED")
                     if failure.code != grpc.StatusCode.UNAVAILABLE or pause is None:

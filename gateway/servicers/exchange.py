@@ -7,12 +7,14 @@ from gateway.convert import batch_to_pb, call_from_pb, result_to_pb
 from gateway.exchange.catalogue import InterfaceDirectory
 from gateway.exchange.router import Router
 from gateway.server.identity import Identities
+from gateway.server.limits import InFlight
 from gateway.tracing import current_trace_id
 
 
 class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
-    def __init__(self, router: Router, identities: Identities, directory: InterfaceDirectory
-                 ) -> None:
+    def __init__(self, router: Router, identities: Identities, directory: InterfaceDirectory,
+                 app_limits: InFlight) -> None:
+        self._limits = app_limits
         self._router = router
         self._identities = identities
         self._directory = directory
@@ -21,19 +23,21 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
         app = await self._identities.app(context)
         trace_id = current_trace_id()
         context.set_trailing_metadata((("yrd-trace-id", trace_id),))
-        result = await self._router.invoke(
-            app.id, call_from_pb(request), time_remaining=context.time_remaining(),
-            trace_id=trace_id)
+        with self._limits.slot(app.id):
+            result = await self._router.invoke(
+                app.id, call_from_pb(request), time_remaining=context.time_remaining(),
+                trace_id=trace_id)
         return result_to_pb(result, trace_id)
 
     async def InvokeStream(self, request, context):
         app = await self._identities.app(context)
         trace_id = current_trace_id()
-        async for batch in self._router.invoke_stream(
-                app.id, call_from_pb(request.call), resume_token=request.resume_token,
-                batch_size=request.batch_size, time_remaining=context.time_remaining(),
-                trace_id=trace_id):
-            yield batch_to_pb(batch, trace_id)
+        with self._limits.slot(app.id):
+            async for batch in self._router.invoke_stream(
+                    app.id, call_from_pb(request.call), resume_token=request.resume_token,
+                    batch_size=request.batch_size, time_remaining=context.time_remaining(),
+                    trace_id=trace_id):
+                yield batch_to_pb(batch, trace_id)
 
     async def ListInterfaces(self, request, context):
         app = await self._identities.app(context)

@@ -29,6 +29,7 @@ from gateway.exchange.provider import Caller, Provider
 from gateway.ops.traces import TraceGatherer, check_trace_id, span_to_pb
 from gateway.peers import MD_HOPS, standard_ref
 from gateway.server.guards import PeerGuard, metadata_of
+from gateway.server.limits import InFlight
 from gateway.servicers.sharing import apply_input
 from gateway.sharing.service import SharingService
 from gateway.standard import Standard
@@ -47,6 +48,7 @@ class FederationExchangeMixin:
     _sharing: SharingService
     _directory: InterfaceDirectory
     _gatherer: TraceGatherer
+    _peer_limits: InFlight
 
     def _forwarded(self, context, app: str, interface_id: str | None) -> Caller:
         via = self._guard.caller(context)
@@ -68,15 +70,17 @@ class FederationExchangeMixin:
 
     async def Invoke(self, request, context):
         caller = self._forwarded(context, request.app, request.call.interface_id)
-        result = await self._provider.invoke(caller, call_from_pb(request.call))
+        with self._peer_limits.slot(caller.via):
+            result = await self._provider.invoke(caller, call_from_pb(request.call))
         return result_to_pb(result, caller.trace_id)
 
     async def InvokeStream(self, request, context):
         caller = self._forwarded(context, request.app, request.call.call.interface_id)
-        async for batch in self._provider.invoke_stream(
-                caller, call_from_pb(request.call.call), resume_token=request.call.resume_token,
-                batch_size=request.call.batch_size):
-            yield batch_to_pb(batch, caller.trace_id)
+        with self._peer_limits.slot(caller.via):
+            async for batch in self._provider.invoke_stream(
+                    caller, call_from_pb(request.call.call),
+                    resume_token=request.call.resume_token, batch_size=request.call.batch_size):
+                yield batch_to_pb(batch, caller.trace_id)
 
     async def SubmitApplication(self, request, context):
         caller = self._forwarded(context, request.app, request.application.interface_id)
@@ -112,7 +116,8 @@ class FederationServicer(FederationExchangeMixin, federation_pb2_grpc.Federation
                  settings: SearchSettings, category_names: dict[str, str],
                  province_names: dict[str, str], *, guard: PeerGuard, provider: Provider,
                  sharing: SharingService, directory: InterfaceDirectory,
-                 gatherer: TraceGatherer) -> None:
+                 gatherer: TraceGatherer, peer_limits: InFlight) -> None:
+        self._peer_limits = peer_limits
         self._gatherer = gatherer
         self._guard = guard
         self._provider = provider
@@ -139,8 +144,9 @@ class FederationServicer(FederationExchangeMixin, federation_pb2_grpc.Federation
         if not 1 <= request.limit <= max_limit:
             raise InvalidArgument("limit", f"must be between 1 and {max_limit}",
                                   reason="LIMIT_OUT_OF_RANGE")
-        answer = await self._local.search(text, filters_from_pb(request.filters), request.limit,
-                                          facets=request.facets)
+        with self._peer_limits.slot(self._guard.caller(context)):
+            answer = await self._local.search(text, filters_from_pb(request.filters),
+                                              request.limit, facets=request.facets)
         return federation_pb2.LocalSearchResponse(
             results=hits_to_pb(answer.hits, self._names, self._categories),
             total=answer.total, facets=facets_to_pb(answer.facets), node=self._node)

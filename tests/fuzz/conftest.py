@@ -12,8 +12,9 @@ from tests.fuzz.hostile import ENTRIES, NODES, PEOPLE, Harness
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def harness(tmp_path_factory, certs_dir):
-    fed = load_federation(write_federation(tmp_path_factory.mktemp("fuzz"), certs_dir,
-                                           node_ids=NODES))
+    fed = load_federation(
+        write_federation(tmp_path_factory.mktemp("fuzz"), certs_dir, node_ids=NODES)
+    )
     nodes = {}
     h = Harness(fed, nodes)
     try:

@@ -64,21 +64,40 @@ CALL_TIMEOUT = 10.0
 TIME_BOUND = 5.0
 """What an answer to hostile input may take at most, refusal or not."""
 
-EXPECTED = frozenset({
-    grpc.StatusCode.INVALID_ARGUMENT,
-    grpc.StatusCode.NOT_FOUND,
-    grpc.StatusCode.PERMISSION_DENIED,
-    grpc.StatusCode.UNAUTHENTICATED,
-    grpc.StatusCode.RESOURCE_EXHAUSTED,
-    grpc.StatusCode.FAILED_PRECONDITION,
-})
+EXPECTED = frozenset(
+    {
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.NOT_FOUND,
+        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.UNAUTHENTICATED,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        grpc.StatusCode.FAILED_PRECONDITION,
+    }
+)
 """Statuses hostile input may earn. Never UNKNOWN; INTERNAL, UNAVAILABLE and DEADLINE_EXCEEDED
 mean the node broke or hung (both nodes are up, so no peer can be to blame)."""
 
 LEAK_MARKERS = (
-    "Traceback", 'File "', ".py", "sqlite", "SELECT", "/work", "/tmp", "/root", "/home",
-    "site-packages", "grpc_", "<class ", "Error:", "OperationalError", "IntegrityError",
-    "RecursionError", "OverflowError", "KeyError", "DecodeError", "0x7f",
+    "Traceback",
+    'File "',
+    ".py",
+    "sqlite",
+    "SELECT",
+    "/work",
+    "/tmp",
+    "/root",
+    "/home",
+    "site-packages",
+    "grpc_",
+    "<class ",
+    "Error:",
+    "OperationalError",
+    "IntegrityError",
+    "RecursionError",
+    "OverflowError",
+    "KeyError",
+    "DecodeError",
+    "0x7f",
 )
 """Text that would betray internals (paths, SQL, stack traces, Python exception names)."""
 
@@ -105,9 +124,11 @@ class Harness:
 
     def client(self, node: str = "js") -> aio.Channel:
         if node not in self._client:
-            channel = aio.secure_channel(self.fed.node(node).client,
-                                         client_channel_credentials(self.ca),
-                                         options=channel_options_for(node))
+            channel = aio.secure_channel(
+                self.fed.node(node).client,
+                client_channel_credentials(self.ca),
+                options=channel_options_for(node),
+            )
             self.channels.append(channel)
             self._client[node] = channel
         return self._client[node]
@@ -117,8 +138,9 @@ class Harness:
         key = (to, as_node)
         if key not in self._peer:
             tls = NodeTLS.load(Path(self.fed.certs_dir), as_node)
-            channel = aio.secure_channel(self.fed.node(to).peer, tls.channel_credentials(),
-                                         options=channel_options_for(to))
+            channel = aio.secure_channel(
+                self.fed.node(to).peer, tls.channel_credentials(), options=channel_options_for(to)
+            )
             self.channels.append(channel)
             self._peer[key] = channel
         return self._peer[key]
@@ -144,44 +166,77 @@ class Harness:
     def op_md(self, node: str) -> tuple[tuple[str, str], ...]:
         return ((MD_OPERATOR, self.operator_token(node)),)
 
-    def fed_md(self, node: str = "js", *, to: str = "sh", hops: str = "1"
-               ) -> tuple[tuple[str, str], ...]:
+    def fed_md(
+        self, node: str = "js", *, to: str = "sh", hops: str = "1"
+    ) -> tuple[tuple[str, str], ...]:
         standard = self.nodes[to].standard.fingerprint
         return ((MD_NODE, node), (MD_STANDARD, standard), (MD_HOPS, hops))
 
     async def new_app(self, app: str) -> tuple[tuple[str, str], ...]:
         reply = await self.admin(app[:2]).CreateApp(
-            sharing_pb2.CreateAppRequest(app=app, name="模糊测试"), metadata=self.op_md(app[:2]),
-            timeout=CALL_TIMEOUT)
+            sharing_pb2.CreateAppRequest(app=app, name="模糊测试"),
+            metadata=self.op_md(app[:2]),
+            timeout=CALL_TIMEOUT,
+        )
         return ((MD_APP_ID, app), (MD_APP_SECRET, reply.secret))
 
-    async def pending_application(self, creds=None, interface: str = RESIDENT,
-                                  fields: Iterable[str] = ("gender", "name")
-                                  ) -> sharing_pb2.Application:
-        return await self.sharing().Apply(sharing_pb2.ApplyRequest(
-            interface_id=interface, fields=list(fields), purpose=PURPOSE, valid_until=until(),
-            quota=sharing_pb2.Quota(per_minute=100, per_day=1000)),
-            metadata=creds or self.app_md, timeout=CALL_TIMEOUT)
+    async def pending_application(
+        self, creds=None, interface: str = RESIDENT, fields: Iterable[str] = ("gender", "name")
+    ) -> sharing_pb2.Application:
+        return await self.sharing().Apply(
+            sharing_pb2.ApplyRequest(
+                interface_id=interface,
+                fields=list(fields),
+                purpose=PURPOSE,
+                valid_until=until(),
+                quota=sharing_pb2.Quota(per_minute=100, per_day=1000),
+            ),
+            metadata=creds or self.app_md,
+            timeout=CALL_TIMEOUT,
+        )
 
-    async def granted(self, creds, interface: str, fields: Iterable[str],
-                      quota: sharing_pb2.Quota = BIG_QUOTA) -> sharing_pb2.Grant:
-        application = await self.sharing().Apply(sharing_pb2.ApplyRequest(
-            interface_id=interface, fields=list(fields), purpose=PURPOSE, valid_until=until(),
-            quota=quota), metadata=creds, timeout=CALL_TIMEOUT)
+    async def granted(
+        self, creds, interface: str, fields: Iterable[str], quota: sharing_pb2.Quota = BIG_QUOTA
+    ) -> sharing_pb2.Grant:
+        application = await self.sharing().Apply(
+            sharing_pb2.ApplyRequest(
+                interface_id=interface,
+                fields=list(fields),
+                purpose=PURPOSE,
+                valid_until=until(),
+                quota=quota,
+            ),
+            metadata=creds,
+            timeout=CALL_TIMEOUT,
+        )
         return await self.admin("sh").Approve(
-            sharing_pb2.DecideRequest(application_id=application.id), metadata=self.op_md("sh"),
-            timeout=CALL_TIMEOUT)
+            sharing_pb2.DecideRequest(application_id=application.id),
+            metadata=self.op_md("sh"),
+            timeout=CALL_TIMEOUT,
+        )
 
     async def blanket_grant(self, interface: str = RESIDENT) -> sharing_pb2.Grant:
-        return await self.admin("sh").GrantProvince(sharing_pb2.BlanketGrantRequest(
-            province="js", interface_id=interface, fields=["gender"], purposes=["整体授权"],
-            max_grade="L2", valid_until=until(), quota=BIG_QUOTA), metadata=self.op_md("sh"),
-            timeout=CALL_TIMEOUT)
+        return await self.admin("sh").GrantProvince(
+            sharing_pb2.BlanketGrantRequest(
+                province="js",
+                interface_id=interface,
+                fields=["gender"],
+                purposes=["整体授权"],
+                max_grade="L2",
+                valid_until=until(),
+                quota=BIG_QUOTA,
+            ),
+            metadata=self.op_md("sh"),
+            timeout=CALL_TIMEOUT,
+        )
 
     async def setup(self) -> None:
         self.app_md = await self.new_app(APP)
-        for interface, fields in ((RESIDENT, RESIDENT_FIELDS), (ROSTER, ROSTER_FIELDS),
-                                  (VERIFY, ())):
+        for interface, fields in (
+            (RESIDENT, RESIDENT_FIELDS),
+            (ROSTER, ROSTER_FIELDS),
+            (VERIFY, ()),
+        ):
             grant = await self.granted(self.app_md, interface, fields)
             self.grants[interface] = grant.id
         self.samples = sample_values(dataset_path(self.nodes["sh"].config.data_dir))
@@ -278,9 +333,13 @@ def leaks(text: str, inputs: Iterable[str] = ()) -> list[str]:
     return [m for m in LEAK_MARKERS if m.lower() in text.lower() and m.lower() not in sent]
 
 
-def check_refusal(exc: aio.AioRpcError, *, inputs: Iterable[str] = (),
-                  request: Message | None = None,
-                  allowed: frozenset[grpc.StatusCode] = EXPECTED) -> Refusal:
+def check_refusal(
+    exc: aio.AioRpcError,
+    *,
+    inputs: Iterable[str] = (),
+    request: Message | None = None,
+    allowed: frozenset[grpc.StatusCode] = EXPECTED,
+) -> Refusal:
     """Assert ``exc`` is a proper refusal from one of our nodes and return it."""
     inputs = list(inputs)
     refusal = refusal_of(exc)
@@ -312,7 +371,8 @@ async def healthy(h: Harness) -> None:
     channels = [h.client(n) for n in NODES] + [h.peer("sh", "js"), h.peer("js", "sh")]
     for channel in channels:
         reply = await health_pb2_grpc.HealthStub(channel).Check(
-            health_pb2.HealthCheckRequest(), timeout=3)
+            health_pb2.HealthCheckRequest(), timeout=3
+        )
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
@@ -327,9 +387,14 @@ async def collect(stream, max_batches: int = 4) -> list:
     return out
 
 
-async def exercise(h: Harness, call: Callable[[], Awaitable[object]], *, request: Message,
-                   metadata: Iterable[tuple[str, object]] = (),
-                   allowed: frozenset[grpc.StatusCode] = EXPECTED) -> Refusal | object:
+async def exercise(
+    h: Harness,
+    call: Callable[[], Awaitable[object]],
+    *,
+    request: Message,
+    metadata: Iterable[tuple[str, object]] = (),
+    allowed: frozenset[grpc.StatusCode] = EXPECTED,
+) -> Refusal | object:
     """Run one hostile call: a reply or a proper refusal, in bounded time, node still healthy."""
     inputs = strings_in(request) + [v for _, v in metadata if isinstance(v, str)]
     started = time.monotonic()
@@ -353,7 +418,7 @@ INJECTIONS = (
     "' OR '1'='1",
     "'; DROP TABLE grants; --",
     "1; SELECT * FROM apps --",
-    "\" OR \"\"=\"",
+    '" OR ""="',
     "\\'; --",
     '"a" NEAR b*',
     'NEAR("户籍" "人口", 2)',
@@ -387,11 +452,47 @@ INJECTIONS = (
 )
 
 ODD = (
-    "\u200f", "\u200e", "\u202e", "\u2066", "\u200d", "\u200b", "\ufeff", "\u0301", "\u0338",
-    "e\u0301", "\u0e49" * 8, "Ａｂｃ", "ＳＥＬＥＣＴ", "１２３", "\u3000", "👨\u200d👩\u200d👧",
-    "🇨🇳", "🀄", "\x00", "\x01", "\x1b[31m", "\x7f", "\r\n", "\t", "\u2028", "\u0085", "﷽",
-    "ﬁ", "\ue000", "\uffff", "\U000e0041", "\U0010ffff", "上海", "人口", "户籍", "Ǆ", "ß", "İ",
-    "\u0000" * 3, "𠀀", "〇",
+    "\u200f",
+    "\u200e",
+    "\u202e",
+    "\u2066",
+    "\u200d",
+    "\u200b",
+    "\ufeff",
+    "\u0301",
+    "\u0338",
+    "e\u0301",
+    "\u0e49" * 8,
+    "Ａｂｃ",
+    "ＳＥＬＥＣＴ",
+    "１２３",
+    "\u3000",
+    "👨\u200d👩\u200d👧",
+    "🇨🇳",
+    "🀄",
+    "\x00",
+    "\x01",
+    "\x1b[31m",
+    "\x7f",
+    "\r\n",
+    "\t",
+    "\u2028",
+    "\u0085",
+    "﷽",
+    "ﬁ",
+    "\ue000",
+    "\uffff",
+    "\U000e0041",
+    "\U0010ffff",
+    "上海",
+    "人口",
+    "户籍",
+    "Ǆ",
+    "ß",
+    "İ",
+    "\u0000" * 3,
+    "𠀀",
+    "〇",
 )
 
 small_text = st.one_of(
@@ -401,16 +502,19 @@ small_text = st.one_of(
 )
 """Short hostile text: for elements of repeated fields and maps."""
 
-mixed_text = st.lists(st.one_of(st.sampled_from(ODD), st.sampled_from(INJECTIONS),
-                                st.text(max_size=6)), max_size=20).map("".join)
+mixed_text = st.lists(
+    st.one_of(st.sampled_from(ODD), st.sampled_from(INJECTIONS), st.text(max_size=6)), max_size=20
+).map("".join)
 
 
 def huge_text(max_bytes: int = 1_000_000) -> st.SearchStrategy[str]:
     """One repeated unit, up to ``max_bytes`` of UTF-8 (cheap to generate, costly to handle)."""
-    units = st.sampled_from(["a", "人", "x ", "' OR 1=1 --", "\u200d", "🇨🇳", "\x00", "e\u0301",
-                             "%s", "../"])
+    units = st.sampled_from(
+        ["a", "人", "x ", "' OR 1=1 --", "\u200d", "🇨🇳", "\x00", "e\u0301", "%s", "../"]
+    )
     return st.tuples(units, st.integers(1, max_bytes)).map(
-        lambda t: t[0] * max(1, t[1] // len(t[0].encode())))
+        lambda t: t[0] * max(1, t[1] // len(t[0].encode()))
+    )
 
 
 def text(*valid: str, huge: int = 1_000_000) -> st.SearchStrategy[str]:
@@ -430,7 +534,8 @@ def many(element: st.SearchStrategy[str], *, most: int = 5000) -> st.SearchStrat
         st.lists(element, max_size=6),
         st.tuples(element, st.integers(100, most)).map(lambda t: [t[0]] * t[1]),
         st.tuples(small_text, st.integers(100, most)).map(
-            lambda t: [f"{t[0][:20]}{i}" for i in range(t[1])]),
+            lambda t: [f"{t[0][:20]}{i}" for i in range(t[1])]
+        ),
     )
 
 
@@ -438,17 +543,22 @@ def params(*valid: dict[str, str]) -> st.SearchStrategy[dict[str, str]]:
     """A map field: a few hostile entries, known-good ones, or thousands of keys."""
     return st.one_of(
         st.sampled_from(valid) if valid else st.just({}),
-        st.dictionaries(st.one_of(st.sampled_from(["id_number", "name", "district",
-                                                   "insurance_type", "credit_code"]), small_text),
-                        text(VALID_ID, "浦东新区", huge=200_000), max_size=6),
+        st.dictionaries(
+            st.one_of(
+                st.sampled_from(["id_number", "name", "district", "insurance_type", "credit_code"]),
+                small_text,
+            ),
+            text(VALID_ID, "浦东新区", huge=200_000),
+            max_size=6,
+        ),
         st.tuples(small_text, small_text, st.integers(17, 3000)).map(
-            lambda t: {f"{t[0][:16]}{i}": t[1] for i in range(t[2])}),
+            lambda t: {f"{t[0][:16]}{i}": t[1] for i in range(t[2])}
+        ),
     )
 
 
 int32 = st.one_of(
-    st.sampled_from([0, 1, -1, 7, 20, 100, 101, 500, 1000, 1001, 2000, 2001,
-                     2**31 - 1, -(2**31)]),
+    st.sampled_from([0, 1, -1, 7, 20, 100, 101, 500, 1000, 1001, 2000, 2001, 2**31 - 1, -(2**31)]),
     st.integers(-(2**31), 2**31 - 1),
 )
 

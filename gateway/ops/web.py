@@ -1,0 +1,237 @@
+"""The node's ops port: a read-only operator web page and the Prometheus metrics endpoint.
+
+``/traces`` lists traces that entered the federation at this node, ``/traces/<id>`` renders one
+trace gathered from every node as a waterfall (PARTIAL when a node did not answer), ``/metrics``
+is the Prometheus text format and ``/healthz`` a liveness probe. GET and HEAD only. The server
+runs in the node's asyncio loop (aiohttp), answers only loopback host names, and is not traced
+itself: looking at traces must not add traces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import math
+import random
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aiohttp import web
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+from gateway.errors import InvalidArgument
+from gateway.ops import pages
+from gateway.ops.traces import TraceGatherer, check_trace_id
+from gateway.telemetry.metrics import CONTENT_TYPE, Metrics
+from gateway.telemetry.spanstore import SpanStore
+
+log = logging.getLogger(__name__)
+
+__all__ = ["OpsWeb"]
+
+HTML = "text/html; charset=utf-8"
+MAX_FILTER_CHARS = 200
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+SECURITY_HEADERS = {
+    # Inline styles only; no scripts, no frames, no external fetches of any kind.
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                               "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+class OpsWeb:
+    """One node's ops HTTP server. ``start`` binds, ``stop`` closes; safe to stop twice."""
+
+    def __init__(self, node: str, node_names: Mapping[str, str], gatherer: TraceGatherer,
+                 span_store: SpanStore, metrics: Metrics, *,
+                 flush: Callable[[], object] | None = None, gather_timeout: float = 3.0,
+                 list_limit: int = 50) -> None:
+        self.node = node
+        self._names = dict(node_names)
+        self._gatherer = gatherer
+        self._spans = span_store
+        self._metrics = metrics
+        self._flush = flush
+        """Hands queued spans to the store first, so a call that just ended is listed."""
+        self._gather_timeout = gather_timeout
+        self._list_limit = list_limit
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+        """The bound port once started (useful with port 0)."""
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._errors, self._guard])
+        app.router.add_get("/", self._index)
+        app.router.add_get("/traces", self._traces)
+        app.router.add_get("/traces/", self._index)
+        app.router.add_get("/traces/{trace_id}", self._trace)
+        app.router.add_get("/trace", self._open)
+        app.router.add_get("/metrics", self._metrics_page)
+        app.router.add_get("/healthz", self._healthz)
+        app.on_response_prepare.append(_secure)
+        return app
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        if not _is_loopback(host):
+            # The page has no login: it is for an operator on this machine (or an SSH tunnel).
+            raise ValueError(f"ops web page binds loopback only, not {host!r}")
+        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, host, port)
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self.port = runner.addresses[0][1]
+        log.info("node %s ops page on http://%s:%d/traces", self.node, host, self.port)
+
+    async def stop(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    # -- middlewares ------------------------------------------------------------------------
+
+    @web.middleware
+    async def _guard(self, request: web.Request, handler):
+        if request.method not in ("GET", "HEAD"):
+            raise web.HTTPMethodNotAllowed(request.method, ["GET", "HEAD"])
+        # A browser tricked by DNS rebinding would send a foreign Host: refuse to answer it.
+        if not _is_loopback(request.url.host or ""):
+            raise web.HTTPMisdirectedRequest(text="loopback host names only")
+        return await handler(request)
+
+    @web.middleware
+    async def _errors(self, request: web.Request, handler):
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            return self._error(exc.status, exc.reason, _explain(exc), headers=exc.headers)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("ops page %s failed", request.path)
+            return self._error(500, "Internal Server Error", "internal error; see the node log")
+
+    def _error(self, status: int, title: str, message: str, *, extra: str = "",
+               headers: Mapping[str, str] | None = None) -> web.Response:
+        keep = {k: v for k, v in (headers or {}).items() if k.lower() == "allow"}
+        return web.Response(status=status, headers={**keep, "Content-Type": HTML},
+                            text=pages.error_page(status, title, message, node=self.node,
+                                                  names=self._names, extra=extra))
+
+    # -- pages ------------------------------------------------------------------------------
+
+    async def _index(self, request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound("/traces")
+
+    async def _open(self, request: web.Request) -> web.StreamResponse:
+        try:
+            trace_id = check_trace_id(request.query.get("id", ""))
+        except InvalidArgument as exc:
+            return self._error(400, "Bad trace id", exc.message)
+        raise web.HTTPSeeOther(pages.trace_link(trace_id))
+
+    async def _traces(self, request: web.Request) -> web.StreamResponse:
+        query = request.query
+        filters = {k: query.get(k, "").strip() for k in ("app", "interface", "status", "min_ms")}
+        problem = _check_filters(filters)
+        if problem:
+            return self._error(400, "Bad filter", problem)
+        min_ms = float(filters["min_ms"]) if filters["min_ms"] else 0.0
+        if self._flush is not None:
+            await asyncio.to_thread(self._flush)
+        summaries = await asyncio.to_thread(
+            self._spans.recent, app=filters["app"], interface=filters["interface"],
+            status=filters["status"], min_duration_ms=min_ms, limit=self._list_limit)
+        return _html(pages.traces_page(summaries, filters, node=self.node, names=self._names))
+
+    async def _trace(self, request: web.Request) -> web.StreamResponse:
+        try:
+            trace_id = check_trace_id(request.match_info["trace_id"])
+        except InvalidArgument as exc:
+            return self._error(400, "Bad trace id", exc.message)
+        with _untraced():
+            gathered = await self._gatherer.gather(trace_id, self._gather_timeout)
+        if not any(g.spans for g in gathered):
+            extra = (pages.gather_banner(gathered, self._names)
+                     + pages.gather_table(gathered, self._names))
+            return self._error(404, "Trace not found",
+                               f"no node has spans for trace {trace_id}", extra=extra)
+        return _html(pages.trace_page(trace_id, gathered, node=self.node, names=self._names))
+
+    async def _metrics_page(self, request: web.Request) -> web.StreamResponse:
+        body = await asyncio.to_thread(self._metrics.render)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+    async def _healthz(self, request: web.Request) -> web.StreamResponse:
+        return web.Response(text=f"ok {self.node}\n", content_type="text/plain", charset="utf-8")
+
+
+def _html(text: str) -> web.Response:
+    return web.Response(text=text, headers={"Content-Type": HTML})
+
+
+async def _secure(request: web.Request, response: web.StreamResponse) -> None:
+    for key, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(key, value)
+
+
+def _check_filters(filters: dict[str, str]) -> str:
+    for key, value in filters.items():
+        if len(value) > MAX_FILTER_CHARS:
+            return f"{key}: at most {MAX_FILTER_CHARS} characters"
+    if filters["status"] not in ("", "OK", "ERROR", "UNSET"):
+        return "status: one of OK, ERROR, UNSET (or empty for any)"
+    if filters["min_ms"]:
+        try:
+            value = float(filters["min_ms"])
+        except ValueError:
+            return "min_ms: a number of milliseconds"
+        if not math.isfinite(value) or value < 0:
+            return "min_ms: a non-negative number of milliseconds"
+    return ""
+
+
+def _explain(exc: web.HTTPException) -> str:
+    if exc.status == 404:
+        return "no such page; try /traces"
+    if exc.status == 405:
+        return "this page is read-only: GET and HEAD only"
+    return exc.text or exc.reason
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _untraced:
+    """Runs a block under an unsampled trace context: the peer calls that gather a trace carry
+    ``traceparent`` with the sampled flag off, so neither this node nor its peers record them
+    (without it every page view would list as a new trace on every node)."""
+
+    def __enter__(self) -> None:
+        ctx = SpanContext(trace_id=random.getrandbits(128) or 1,
+                          span_id=random.getrandbits(64) or 1, is_remote=False,
+                          trace_flags=TraceFlags(TraceFlags.DEFAULT))
+        self._token = otel_context.attach(trace.set_span_in_context(NonRecordingSpan(ctx)))
+
+    def __exit__(self, *exc: Any) -> None:
+        otel_context.detach(self._token)
+

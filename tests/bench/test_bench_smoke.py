@@ -1,0 +1,72 @@
+"""The benchmark harness runs end to end on a tiny federation and writes a complete JSON.
+
+Benchmarks are a command, not timed tests: nothing here asserts a latency or a rate, only that
+every case ran, answered, and was recorded with the environment it ran in.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.benchmark.cases import ALL_CASES
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("bench-results")
+    # --no-install: a test never installs system packages; nginx runs if present, else skips.
+    cmd = [sys.executable, "-m", "gateway.benchmark", "--quick", "--entries", "300",
+           "--duration", "0.5", "--warmup", "0.2", "--concurrency", "2", "--workers", "2",
+           "--no-install", "--results-dir", str(out)]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=110)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    files = list(out.glob("*.json"))
+    assert len(files) == 1, files
+    doc = json.loads(files[0].read_text(encoding="utf-8"))
+    doc["_stdout"] = done.stdout
+    return doc
+
+
+def test_every_case_ran_with_throughput_at_both_levels(result):
+    assert list(result["cases"]) == list(ALL_CASES)
+    for name, case in result["cases"].items():
+        if name == "nginx" and case.get("skipped"):
+            continue  # no nginx on this machine and installing is not a test's business
+        assert [r["concurrency"] for r in case["runs"]] == [1, 2], name
+        for run in case["runs"]:
+            assert run["rps"] > 0 and run["ok"] > 0, (name, run)
+            assert run["errors"] == {}, (name, run["errors"])
+            for key in ("p50", "p90", "p99"):
+                assert run["latency_ms"][key] > 0, (name, key)
+            for proc in (*run["served_by"], "loadgen"):
+                assert proc in run["cpu_us_per_call"], (name, proc)
+
+
+def test_version_block_is_recorded(result):
+    env = result["environment"]
+    for key in ("python", "grpcio", "protobuf", "sqlite", "cores", "loadgen"):
+        assert env[key], key
+    assert env["cores"] >= 1
+
+
+def test_probes_checked_the_answers(result):
+    cross = result["cases"]["cross"]["probe"]
+    assert cross["served_by"] == "sh"
+    search = result["cases"]["search"]["probe"]
+    assert {q["chars"] for q in search["queries"]} >= {2, 3, 4}
+    assert all(q["total"] > 0 for q in search["queries"])
+
+
+def test_node_memory_and_targets_are_reported(result):
+    rows = [r for c in result["cases"].values() for r in c.get("runs", ())]
+    assert {"js", "sh", "zj", "ah"} <= {n for r in rows for n in r["rss_peak_mib"]}
+    statuses = {t["target"]: t["status"] for t in result["targets"]}
+    assert statuses and set(statuses.values()) <= {"PASS", "MISS", "n/a"}
+    assert "targets (issue 6):" in result["_stdout"]

@@ -15,6 +15,11 @@ from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
+from opentelemetry.instrumentation.grpc import (
+    aio_client_interceptors,
+    aio_server_interceptor,
+    filters,
+)
 
 from gateway._pb.yrd.v1 import (
     catalog_pb2,
@@ -27,12 +32,6 @@ from gateway._pb.yrd.v1 import (
     sharing_pb2,
     sharing_pb2_grpc,
 )
-from opentelemetry.instrumentation.grpc import (
-    aio_client_interceptors,
-    aio_server_interceptor,
-    filters,
-)
-
 from gateway.audit.log import AuditLog
 from gateway.catalog.federated import FederatedCatalog, Labels, LocalCatalog
 from gateway.catalog.loader import ensure_seeded
@@ -40,8 +39,8 @@ from gateway.catalog.query import QueryValidator
 from gateway.catalog.remote import GrpcCatalogPeer
 from gateway.catalog.seed import load_departments
 from gateway.catalog.store import CatalogStore
-from gateway.config import FederationConfig, NodeConfig, load_node
 from gateway.cli.credentials import OPERATOR_TOKEN_FILE, write_private
+from gateway.config import FederationConfig, NodeConfig, load_node, split_address
 from gateway.crosswalk import load_crosswalk
 from gateway.exchange.backends import BackendPool
 from gateway.exchange.catalogue import InterfaceDirectory
@@ -51,11 +50,12 @@ from gateway.exchange.provider import Provider, utcnow
 from gateway.exchange.remote import RemoteExchange
 from gateway.exchange.router import Router
 from gateway.ops.traces import TraceGatherer
+from gateway.ops.web import OpsWeb
 from gateway.peers import CHANNEL_OPTIONS, Peers
 from gateway.server.guards import PeerGuard
+from gateway.server.identity import Identities
 from gateway.server.interceptors import ErrorTranslator
 from gateway.server.limits import InFlight
-from gateway.server.identity import Identities
 from gateway.servicers.catalog import CatalogServicer
 from gateway.servicers.exchange import ExchangeServicer
 from gateway.servicers.federation import FederationServicer
@@ -65,6 +65,7 @@ from gateway.sharing.remote import RemoteSharing
 from gateway.sharing.service import SharingService
 from gateway.sharing.store import SharingStore
 from gateway.standard import load_standard
+from gateway.telemetry.metrics import Metrics, MetricsServerInterceptor
 from gateway.telemetry.provider import Telemetry
 from gateway.telemetry.spanstore import SpanStore
 from gateway.tls import NodeTLS
@@ -110,6 +111,8 @@ class Node:
         self._backends: BackendPool | None = None
         self._spans: SpanStore | None = None
         self.telemetry: Telemetry | None = None
+        self.metrics: Metrics | None = None
+        self._web: OpsWeb | None = None
         self._peers: Peers | None = None
         self._health: HealthServicer | None = None
         self.seed_seconds: float | None = None
@@ -157,8 +160,10 @@ class Node:
             "update_cycle": {t.id: t.name for t in self.standard.update_cycles.values()},
         }, {d.code: d.name for d in self.departments.departments})
         local = LocalCatalog(self.id, store, labels)
+        metrics = self.metrics = Metrics(self.id, self.address.name)
         peers = self._peers = Peers(self.fed, self.id, self.standard, tls,
-                                    interceptors=client_interceptors)
+                                    interceptors=client_interceptors,
+                                    interceptors_for=metrics.peer_interceptors)
         catalog = FederatedCatalog(
             self.id, names, local, {p.id: GrpcCatalogPeer(p) for p in peers},
             default_budget=cfg.search.peer_timeout_ms / 1000, tracer=tracer,
@@ -186,8 +191,8 @@ class Node:
         tracing = ([aio_server_interceptor(tracer_provider=telemetry.provider, filter_=untraced)]
                    if self.options.tracing else [])
 
-        client = aio.server(interceptors=[*tracing, ErrorTranslator(self.id)],
-                            options=SERVER_OPTIONS)
+        client = aio.server(interceptors=[MetricsServerInterceptor(metrics, "client"), *tracing,
+                                          ErrorTranslator(self.id)], options=SERVER_OPTIONS)
         catalog_pb2_grpc.add_CatalogServicer_to_server(
             CatalogServicer(catalog, validator, names, category_names), client)
         exchange_pb2_grpc.add_ExchangeServicer_to_server(
@@ -210,8 +215,8 @@ class Node:
         ), client)
 
         guard = PeerGuard(self.id, self.fed.nodes, self.standard, insecure=self.options.insecure)
-        peer = aio.server(interceptors=[*tracing, ErrorTranslator(self.id, [guard])],
-                          options=SERVER_OPTIONS)
+        peer = aio.server(interceptors=[MetricsServerInterceptor(metrics, "peer"), *tracing,
+                                        ErrorTranslator(self.id, [guard])], options=SERVER_OPTIONS)
         federation_pb2_grpc.add_FederationServicer_to_server(FederationServicer(
             self.id, self.address.name, self.standard, local, cfg.search, category_names, names,
             guard=guard, provider=provider, sharing=sharing, directory=directory,
@@ -229,6 +234,9 @@ class Node:
         for server in self._servers:
             await server.start()
         peers.start_probing()
+        web = self._web = OpsWeb(self.id, names, gatherer, spans, metrics, flush=telemetry.flush)
+        host, port = split_address(self.address.ops)
+        await web.start(host, port)
         await health.set("", health_pb2.HealthCheckResponse.SERVING)
         await health.set(catalog_pb2.DESCRIPTOR.services_by_name["Catalog"].full_name,
                          health_pb2.HealthCheckResponse.SERVING)
@@ -239,6 +247,8 @@ class Node:
         await asyncio.gather(*(s.wait_for_termination() for s in self._servers))
 
     async def stop(self, grace: float = 5.0) -> None:
+        if self._web is not None:
+            await self._web.stop()
         if self._health is not None:
             await self._health.enter_graceful_shutdown()
         await asyncio.gather(*(s.stop(grace) for s in self._servers))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import grpc
 from grpc import aio
@@ -103,7 +103,7 @@ class Peer:
         try:
             await asyncio.wait_for(self.channel.channel_ready(), timeout)
             return True
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             return False
 
     async def probe(self, timeout: float = 1.0) -> bool:
@@ -171,22 +171,27 @@ class Peers:
         tls: NodeTLS | None,
         *,
         interceptors: Sequence[aio.ClientInterceptor] = (),
-        breaker: BreakerSettings = BreakerSettings(),
+        interceptors_for: Callable[[str], Sequence[aio.ClientInterceptor]] | None = None,
+        breaker: BreakerSettings | None = None,
     ) -> None:
         self._peers: dict[str, Peer] = {}
         self._probes: asyncio.Task | None = None
         for address in fed.peers_of(self_id):
+            # A client interceptor cannot tell which peer a call goes to: give each its own.
+            chain = list(interceptors) + list(interceptors_for(address.id) if interceptors_for
+                                              else ())
             if tls is None:
                 channel = aio.insecure_channel(address.peer, options=CHANNEL_OPTIONS,
-                                               interceptors=list(interceptors))
+                                               interceptors=chain)
             else:
                 channel = aio.secure_channel(
                     address.peer,
                     tls.channel_credentials(),
                     options=CHANNEL_OPTIONS + channel_options_for(address.id),
-                    interceptors=list(interceptors),
+                    interceptors=chain,
                 )
-            self._peers[address.id] = Peer(address, channel, self_id, standard, Breaker(breaker))
+            self._peers[address.id] = Peer(address, channel, self_id, standard,
+                                           Breaker(breaker or BreakerSettings()))
 
     def __iter__(self):
         return iter(self._peers.values())

@@ -5,6 +5,8 @@
 set -u
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# A CJK font, so screenshots of the operator page show Chinese rather than boxes.
+fc-list 2>/dev/null | grep -qi "wqy\|noto.*cjk" || need+=(fonts-wqy-microhei)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing system packages: ${need[*]}"

@@ -29,7 +29,9 @@ TITLES = {
     "local": "Local call: js app → js interface through js",
     "cross": "Cross-province call: js app → js → sh (mTLS) → dataset",
     "search": "Federated search via js across js, sh, zj, ah",
+    "cross-untraced": "Cross-province call, js and sh restarted with tracing off",
 }
+#: Also the order they run in: the untraced case restarts two nodes, so it comes last.
 ALL_CASES = tuple(TITLES)
 
 #: Queries of 2, 3, 4 and 5 characters, with and without filters (shared-standard values).
@@ -90,16 +92,19 @@ def probe(case: Case, timeout: float = 10.0) -> dict[str, Any]:
             return _probe_search(case, channel, timeout)
         return _probe_invoke(case, channel, timeout)
     except grpc.RpcError as exc:
-        raise RuntimeError(f"{case.name}: probe failed: {exc.code().name}: {exc.details()}"
-                           ) from None
+        raise RuntimeError(
+            f"{case.name}: probe failed: {exc.code().name}: {exc.details()}"
+        ) from None
     finally:
         channel.close()
 
 
 def _probe_invoke(case: Case, channel: grpc.Channel, timeout: float) -> dict[str, Any]:
     call = channel.unary_unary(
-        case.method, request_serializer=None,
-        response_deserializer=exchange_pb2.InvokeResponse.FromString)
+        case.method,
+        request_serializer=None,
+        response_deserializer=exchange_pb2.InvokeResponse.FromString,
+    )
     reply = None
     for request in case.requests:
         reply = call(request, timeout=timeout, metadata=case.metadata)
@@ -117,30 +122,43 @@ def _probe_invoke(case: Case, channel: grpc.Channel, timeout: float) -> dict[str
 
 def _probe_search(case: Case, channel: grpc.Channel, timeout: float) -> dict[str, Any]:
     call = channel.unary_unary(
-        case.method, request_serializer=None,
-        response_deserializer=catalog_pb2.SearchResponse.FromString)
+        case.method,
+        request_serializer=None,
+        response_deserializer=catalog_pb2.SearchResponse.FromString,
+    )
     queries = []
     for request in case.requests:
         reply = call(request, timeout=timeout, metadata=case.metadata)
         asked = catalog_pb2.SearchRequest.FromString(request)
         scores = [r.score for r in reply.results]
-        answered = sorted(p.province for p in reply.provinces
-                          if p.state == catalog_pb2.PROVINCE_STATE_ANSWERED)
-        label = asked.query + (" +filters" if asked.HasField("filters")
-                               and asked.filters.ByteSize() else "")
+        answered = sorted(
+            p.province for p in reply.provinces if p.state == catalog_pb2.PROVINCE_STATE_ANSWERED
+        )
+        label = asked.query + (
+            " +filters" if asked.HasField("filters") and asked.filters.ByteSize() else ""
+        )
         if reply.partial or len(answered) < 4:
             raise RuntimeError(f"{case.name}: {label!r} was answered by {answered} only")
         if not reply.results:
             raise RuntimeError(f"{case.name}: {label!r} found nothing")
         if scores != sorted(scores, reverse=True):
             raise RuntimeError(f"{case.name}: {label!r} results are not ranked by score")
-        queries.append({
-            "query": asked.query, "chars": len(asked.query),
-            "filters": {k: list(v) for k, v in (
-                (f.name, getattr(asked.filters, f.name)) for f in asked.filters.DESCRIPTOR.fields
-            ) if v},
-            "total": reply.total, "results": len(reply.results),
-            "provinces": sorted({r.entry.province for r in reply.results}),
-            "top": reply.results[0].entry.name,
-        })
+        queries.append(
+            {
+                "query": asked.query,
+                "chars": len(asked.query),
+                "filters": {
+                    k: list(v)
+                    for k, v in (
+                        (f.name, getattr(asked.filters, f.name))
+                        for f in asked.filters.DESCRIPTOR.fields
+                    )
+                    if v
+                },
+                "total": reply.total,
+                "results": len(reply.results),
+                "provinces": sorted({r.entry.province for r in reply.results}),
+                "top": reply.results[0].entry.name,
+            }
+        )
     return {"requests": len(case.requests), "queries": queries}

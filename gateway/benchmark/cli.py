@@ -28,55 +28,113 @@ def parser() -> argparse.ArgumentParser:
         description="Benchmark the four-province federation against its baselines (issue 6).",
         epilog=f"cases:\n{cases}",
     )
-    p.add_argument("--entries", type=int, help="catalog entries per province (default 131000; "
-                   f"--quick: {QUICK_ENTRIES})")
-    p.add_argument("--duration", type=float, help="seconds measured per case and concurrency "
-                   f"(default 5; --quick: {QUICK_DURATION:g})")
-    p.add_argument("--warmup", type=float, help="unmeasured seconds before each measurement "
-                   "(default: a quarter of --duration, 0.2 to 2)")
-    p.add_argument("--concurrency", type=int, help="saturating concurrency (default 16; "
-                   f"--quick: {QUICK_CONCURRENCY}); every case also runs at 1")
-    p.add_argument("--workers", type=int, default=16,
-                   help="most load-generator processes (default 16)")
+    p.add_argument(
+        "--entries",
+        type=int,
+        help=f"catalog entries per province (default 131000; --quick: {QUICK_ENTRIES})",
+    )
+    p.add_argument(
+        "--duration",
+        type=float,
+        help=f"seconds measured per case and concurrency (default 5; --quick: {QUICK_DURATION:g})",
+    )
+    p.add_argument(
+        "--warmup",
+        type=float,
+        help="unmeasured seconds before each measurement "
+        "(default: a quarter of --duration, 0.2 to 2)",
+    )
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        help="saturating concurrency (default 16; "
+        f"--quick: {QUICK_CONCURRENCY}); every case also runs at 1",
+    )
+    p.add_argument(
+        "--workers", type=int, default=16, help="most load-generator processes (default 16)"
+    )
     p.add_argument("--cases", help=f"comma-separated subset of: {','.join(ALL_CASES)}")
     p.add_argument("--quick", action="store_true", help="small and short, for CI")
-    p.add_argument("--keep", action="store_true",
-                   help="leave the federation running and print how to reach it")
-    p.add_argument("--no-install", action="store_true",
-                   help="do not apt-get install nginx when missing (skip that case instead)")
-    p.add_argument("--results-dir", type=Path, default=REPO / "bench" / "results",
-                   help="where the JSON goes (default bench/results)")
+    p.add_argument(
+        "--keep", action="store_true", help="leave the federation running and print how to reach it"
+    )
+    p.add_argument(
+        "--no-install",
+        action="store_true",
+        help="do not apt-get install nginx when missing (skip that case instead)",
+    )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the nodes with py-spy during the saturated gateway runs "
+        "(numbers of those runs are then not for comparison)",
+    )
+    p.add_argument(
+        "--tmp-dir",
+        type=Path,
+        help="where the run's files go (default: the system temp dir; /dev/shm "
+        "takes fsync latency out of the numbers)",
+    )
+    p.add_argument(
+        "--results-dir",
+        type=Path,
+        default=REPO / "bench" / "results",
+        help="where the JSON goes (default bench/results)",
+    )
     return p
 
 
-def options_from_args(args: argparse.Namespace) -> Options:
+def options_from_args(args: argparse.Namespace, stamp: str = "") -> Options:
     cases = ALL_CASES
     if args.cases:
-        cases = tuple(dict.fromkeys(c.strip() for c in args.cases.split(",") if c.strip()))
-        unknown = [c for c in cases if c not in ALL_CASES]
-        if unknown or not cases:
-            raise SystemExit(f"error: unknown case(s) {', '.join(unknown) or '(none)'}; "
-                             f"choose from {', '.join(ALL_CASES)}")
-    entries = args.entries if args.entries is not None else (
-        QUICK_ENTRIES if args.quick else DEFAULTS.entries)
-    duration = args.duration if args.duration is not None else (
-        QUICK_DURATION if args.quick else DEFAULTS.duration)
-    concurrency = args.concurrency if args.concurrency is not None else (
-        QUICK_CONCURRENCY if args.quick else DEFAULTS.concurrency)
+        asked = {c.strip() for c in args.cases.split(",") if c.strip()}
+        unknown = sorted(asked - set(ALL_CASES))
+        if unknown or not asked:
+            raise SystemExit(
+                f"error: unknown case(s) {', '.join(unknown) or '(none)'}; "
+                f"choose from {', '.join(ALL_CASES)}"
+            )
+        cases = tuple(c for c in ALL_CASES if c in asked)  # always in the canonical order
+    entries = (
+        args.entries
+        if args.entries is not None
+        else (QUICK_ENTRIES if args.quick else DEFAULTS.entries)
+    )
+    duration = (
+        args.duration
+        if args.duration is not None
+        else (QUICK_DURATION if args.quick else DEFAULTS.duration)
+    )
+    concurrency = (
+        args.concurrency
+        if args.concurrency is not None
+        else (QUICK_CONCURRENCY if args.quick else DEFAULTS.concurrency)
+    )
     warmup = args.warmup if args.warmup is not None else min(2.0, max(0.2, duration / 4))
     if entries < 1 or duration <= 0 or warmup < 0 or concurrency < 1 or args.workers < 1:
-        raise SystemExit("error: --entries, --duration, --concurrency and --workers must be "
-                         "positive (and --warmup not negative)")
-    return Options(entries=entries, duration=duration, warmup=warmup, concurrency=concurrency,
-                   workers=args.workers, cases=cases, install_nginx=not args.no_install,
-                   keep=args.keep)
+        raise SystemExit(
+            "error: --entries, --duration, --concurrency and --workers must be "
+            "positive (and --warmup not negative)"
+        )
+    return Options(
+        entries=entries,
+        duration=duration,
+        warmup=warmup,
+        concurrency=concurrency,
+        workers=args.workers,
+        cases=cases,
+        install_nginx=not args.no_install,
+        keep=args.keep,
+        tmp_dir=args.tmp_dir,
+        profile_dir=args.results_dir / f"{stamp}-profile" if args.profile else None,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    opts = options_from_args(args)
-    result = run(opts, say=lambda text: print(text, flush=True))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    opts = options_from_args(args, stamp)
+    result = run(opts, say=lambda text: print(text, flush=True))
     path = write_json(result, args.results_dir / f"{stamp}.json")
     print()
     print(format_report(result))

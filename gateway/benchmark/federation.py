@@ -31,8 +31,12 @@ from gateway.supervisor import NodeProcesses
 __all__ = ["APP", "BenchFederation", "Grant", "NODES", "PURPOSE", "start_federation"]
 
 REPO = Path(gateway.__file__).resolve().parent.parent
-NODES = {"js": ("江苏", "320000"), "sh": ("上海", "310000"), "zj": ("浙江", "330000"),
-         "ah": ("安徽", "340000")}
+NODES = {
+    "js": ("江苏", "320000"),
+    "sh": ("上海", "310000"),
+    "zj": ("浙江", "330000"),
+    "ah": ("安徽", "340000"),
+}
 APP = "js/rst/yrd-bench"
 PURPOSE = "养老保险关系转移接续"
 # The bench must measure the pipeline, not run into its own grant's rate limit: the largest
@@ -84,8 +88,13 @@ def write_federation_file(root: Path, certs_dir: Path) -> Path:
     """A federation file for the four provinces on fresh loopback ports, data under ``root``."""
     ports = iter(free_ports(3 * len(NODES)))
     nodes = {
-        node: {"name": name, "region_code": region, "client": f"{HOST}:{next(ports)}",
-               "peer": f"{HOST}:{next(ports)}", "ops": f"{HOST}:{next(ports)}"}
+        node: {
+            "name": name,
+            "region_code": region,
+            "client": f"{HOST}:{next(ports)}",
+            "peer": f"{HOST}:{next(ports)}",
+            "ops": f"{HOST}:{next(ports)}",
+        }
         for node, (name, region) in NODES.items()
     }
     doc = {
@@ -127,8 +136,10 @@ def start_federation(root: Path, *, entries: int, say=print) -> BenchFederation:
 def _create_app(bench: BenchFederation) -> None:
     with open_channel(bench.fed, "js", insecure=False) as channel:
         reply = sharing_pb2_grpc.AdminStub(channel).CreateApp(
-            sharing_pb2.CreateAppRequest(app=APP, name="基准测试"), timeout=10,
-            metadata=((MD_OPERATOR, operator_token(bench.fed, "js")),))
+            sharing_pb2.CreateAppRequest(app=APP, name="基准测试"),
+            timeout=10,
+            metadata=((MD_OPERATOR, operator_token(bench.fed, "js")),),
+        )
     bench.secret = reply.secret
     # Where `yrdgw call --app` looks for it, so a --keep federation can be called by hand.
     write_private(app_secret_path(bench.fed, APP), reply.secret)
@@ -140,20 +151,30 @@ def _grant(bench: BenchFederation, interface_id: str) -> Grant:
     md = bench.app_metadata()
     with open_channel(bench.fed, "js", insecure=False) as channel:
         listing = exchange_pb2_grpc.ExchangeStub(channel).ListInterfaces(
-            exchange_pb2.ListInterfacesRequest(provinces=[owner]), timeout=10, metadata=md)
+            exchange_pb2.ListInterfacesRequest(provinces=[owner]), timeout=10, metadata=md
+        )
         info = next((i for i in listing.interfaces if i.id == interface_id), None)
         if info is None:
             raise RuntimeError(f"{interface_id} is not offered by {owner}")
         fields = tuple(f.name for f in info.fields)
         until = (datetime.now(UTC) + timedelta(days=30)).isoformat(timespec="seconds")
         application = sharing_pb2_grpc.SharingStub(channel).Apply(
-            sharing_pb2.ApplyRequest(interface_id=interface_id, fields=fields, purpose=PURPOSE,
-                                     valid_until=until.replace("+00:00", "Z"), quota=UNLIMITED),
-            timeout=10, metadata=md)
+            sharing_pb2.ApplyRequest(
+                interface_id=interface_id,
+                fields=fields,
+                purpose=PURPOSE,
+                valid_until=until.replace("+00:00", "Z"),
+                quota=UNLIMITED,
+            ),
+            timeout=10,
+            metadata=md,
+        )
     with open_channel(bench.fed, owner, insecure=False) as channel:
         sharing_pb2_grpc.AdminStub(channel).Approve(
             sharing_pb2.DecideRequest(application_id=application.id, reason="benchmark"),
-            timeout=10, metadata=((MD_OPERATOR, operator_token(bench.fed, owner)),))
+            timeout=10,
+            metadata=((MD_OPERATOR, operator_token(bench.fed, owner)),),
+        )
     ids = _valid_ids(bench, interface_id, _dataset_ids(bench.dataset(owner)))
     return Grant(interface_id, owner, fields, ids)
 
@@ -162,8 +183,9 @@ def _dataset_ids(path: Path) -> list[str]:
     first = sample_values(path)["id_number"]
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:
-        rows = conn.execute("SELECT id_number FROM person ORDER BY seq LIMIT ?",
-                            (SAMPLE_KEYS,)).fetchall()
+        rows = conn.execute(
+            "SELECT id_number FROM person ORDER BY seq LIMIT ?", (SAMPLE_KEYS,)
+        ).fetchall()
     finally:
         conn.close()
     return list(dict.fromkeys([first, *(r[0] for r in rows)]))
@@ -176,9 +198,13 @@ def _valid_ids(bench: BenchFederation, interface_id: str, ids: list[str]) -> tup
         invoke = exchange_pb2_grpc.ExchangeStub(channel).Invoke
         for id_number in ids:
             try:
-                reply = invoke(exchange_pb2.InvokeRequest(
-                    interface_id=interface_id, params={"id_number": id_number}, purpose=PURPOSE),
-                    timeout=10, metadata=bench.app_metadata())
+                reply = invoke(
+                    exchange_pb2.InvokeRequest(
+                        interface_id=interface_id, params={"id_number": id_number}, purpose=PURPOSE
+                    ),
+                    timeout=10,
+                    metadata=bench.app_metadata(),
+                )
             except grpc.RpcError as exc:
                 last_error = f"{exc.code().name}: {exc.details()}"
                 continue

@@ -7,6 +7,8 @@ the cases run back to back on the same processes and their ratios hold on a nois
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -19,6 +21,7 @@ from gateway.benchmark.loadgen import DESCRIPTION, LoadGenerator, Target
 from gateway.benchmark.loopback import free_ports
 from gateway.benchmark.nginx import NginxProxy, NginxUnavailable, find_or_install
 from gateway.benchmark.nginx import version as nginx_version
+from gateway.benchmark.profile import Profiler
 from gateway.benchmark.report import environment, judge
 from gateway.benchmark.runner import Schedule, measure
 from gateway.benchmark.servers import ChildServer, start_child
@@ -28,6 +31,8 @@ from gateway.exchange.dataset import SCHEMA
 __all__ = ["Options", "run"]
 
 _BACKEND_CASES = {"direct", "raw", "raw-tls", "nginx"}
+_GATEWAY_CASES = {"local", "cross", "search", "cross-untraced"}
+_NO_TRACING_FLAG = "--no-tracing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +51,17 @@ class Options:
     install_nginx: bool = True
     keep: bool = False
     """Leave the federation running after the run (and its temp dir in place)."""
+    profile_dir: Path | None = None
+    """Sample the gateway nodes with py-spy during each saturated gateway run, into here."""
+    tmp_dir: Path | None = None
+    """Where the run's temp dir (certificates, SQLite files, logs) goes; None = the system's.
+    On tmpfs (/dev/shm) fsync is free, which separates storage latency from CPU cost."""
 
 
 def run(opts: Options, say=print) -> dict[str, Any]:
     """Run the benchmark; returns the result document (see report.py for its use)."""
     started = datetime.now(UTC)
-    root = Path(tempfile.mkdtemp(prefix="yrd-bench-"))
+    root = Path(tempfile.mkdtemp(prefix="yrd-bench-", dir=opts.tmp_dir))
     children: list[ChildServer] = []
     nginx: NginxProxy | None = None
     bench: BenchFederation | None = None
@@ -68,32 +78,53 @@ def run(opts: Options, say=print) -> dict[str, Any]:
             try:
                 binary = find_or_install(install=opts.install_nginx)
                 nginx_ver = nginx_version(binary)
-                nginx = NginxProxy(binary, root / "nginx", servers["backend"].address,
-                                   free_ports(1)[0])
+                nginx = NginxProxy(
+                    binary, root / "nginx", servers["backend"].address, free_ports(1)[0]
+                )
                 nginx.start()
             except NginxUnavailable as exc:
                 nginx = None
                 skipped["nginx"] = str(exc)
                 say(f"nginx case skipped: {exc}")
+        if "cross-untraced" in opts.cases and not _node_has_flag(_NO_TRACING_FLAG):
+            skipped["cross-untraced"] = (
+                f"`yrdgw node` has no {_NO_TRACING_FLAG} flag yet "
+                "(NodeOptions.tracing exists; the CLI must pass it)"
+            )
         invoke_cross = C.invoke_requests(cross.interface_id, cross.ids, PURPOSE)
-        cases = _build_cases(bench, opts, servers, nginx, invoke_cross)
+        cases = _build_cases(bench, opts, servers, nginx, invoke_cross, skipped)
 
         say("probing every case once (decoded replies, checked) ...")
         probes = {case.name: C.probe(case) for case in cases}
         schedule = Schedule(duration=opts.duration, warmup=opts.warmup)
+        profiler = Profiler(opts.profile_dir) if opts.profile_dir is not None else None
         levels = sorted({1, opts.concurrency})
         with LoadGenerator(min(opts.workers, opts.concurrency)) as loadgen:
             groups = _groups(bench, servers, nginx, loadgen)
             rss_pids = {**bench.node_pids(), **{n: s.pid for n, s in servers.items()}}
             results: dict[str, Any] = {}
             for case in cases:
+                if case.name == "cross-untraced":
+                    say(f"restarting js and sh with {_NO_TRACING_FLAG} ...")
+                    _restart(bench, ("js", "sh"), (_NO_TRACING_FLAG,))
+                    groups = _groups(bench, servers, nginx, loadgen)
+                    rss_pids = {**bench.node_pids(), **{n: s.pid for n, s in servers.items()}}
                 runs = []
                 for level in levels:
-                    row = measure(case, level, loadgen, schedule, groups, rss_pids)
+                    hook = None
+                    if profiler is not None and level > 1 and case.name in _GATEWAY_CASES:
+                        pids = {n: p for n, p in bench.node_pids().items() if n in case.served_by}
+                        hook = profiler.window(case.name, pids, opts.duration)
+                    row = measure(case, level, loadgen, schedule, groups, rss_pids, hook)
+                    row["profiled"] = hook is not None
                     runs.append(row)
                     say(_progress(row))
-                results[case.name] = {"title": case.title, "served_by": list(case.served_by),
-                                      "probe": probes[case.name], "runs": runs}
+                results[case.name] = {
+                    "title": case.title,
+                    "served_by": list(case.served_by),
+                    "probe": probes[case.name],
+                    "runs": runs,
+                }
         for name in opts.cases:
             if name in skipped:
                 results[name] = {"title": C.TITLES[name], "skipped": skipped[name]}
@@ -103,10 +134,16 @@ def run(opts: Options, say=print) -> dict[str, Any]:
             "schema": 1,
             "started": started.isoformat(timespec="seconds"),
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-            "options": {**asdict(opts), "cases": list(opts.cases)},
+            "options": {
+                **asdict(opts),
+                "cases": list(opts.cases),
+                "profile_dir": str(opts.profile_dir or ""),
+                "tmp_dir": str(opts.tmp_dir or tempfile.gettempdir()),
+            },
             "environment": environment(loadgen=DESCRIPTION, nginx=nginx_ver, repo=REPO),
             "setup": {
                 "federation_startup_s": round(bench.startup_seconds, 2),
+                "data_filesystem": _filesystem_of(root),
                 "app": bench.app,
                 "interfaces": {k: g.interface_id for k, g in bench.grants.items()},
                 "sample_keys": {k: len(g.ids) for k, g in bench.grants.items()},
@@ -115,6 +152,7 @@ def run(opts: Options, say=print) -> dict[str, Any]:
             },
             "cases": ordered,
             "targets": judge(rows, opts.concurrency),
+            "profiles": profiler.summaries if profiler is not None else {},
         }
     finally:
         if nginx is not None:
@@ -129,63 +167,162 @@ def run(opts: Options, say=print) -> dict[str, Any]:
             shutil.rmtree(root, ignore_errors=True)
 
 
-def _start_servers(bench: BenchFederation, opts: Options, log_dir: Path
-                   ) -> dict[str, ChildServer]:
+def _start_servers(bench: BenchFederation, opts: Options, log_dir: Path) -> dict[str, ChildServer]:
     cross = bench.grants["cross"]
     person = SCHEMA["person"].columns
     columns = ",".join(f for f in cross.fields if f in person)
-    base = ["--dataset", str(bench.dataset(cross.owner)), "--table", "person",
-            "--lookup", "id_number", "--columns", columns]
+    base = [
+        "--dataset",
+        str(bench.dataset(cross.owner)),
+        "--table",
+        "person",
+        "--lookup",
+        "id_number",
+        "--columns",
+        columns,
+    ]
     tls = ["--tls-dir", str(bench.fed.certs_dir)]
     # The plaintext backend serves direct, raw and nginx alike.
     out = {"backend": start_child("backend", "gateway.benchmark.backend", base, log_dir)}
     if "raw" in opts.cases:
-        out["proxy"] = start_child("proxy", "gateway.benchmark.proxy",
-                                   ["--upstream", out["backend"].address], log_dir)
+        out["proxy"] = start_child(
+            "proxy", "gateway.benchmark.proxy", ["--upstream", out["backend"].address], log_dir
+        )
     if "raw-tls" in opts.cases:
-        out["backend-tls"] = start_child("backend-tls", "gateway.benchmark.backend",
-                                         [*base, *tls, "--tls-node", cross.owner], log_dir)
+        out["backend-tls"] = start_child(
+            "backend-tls",
+            "gateway.benchmark.backend",
+            [*base, *tls, "--tls-node", cross.owner],
+            log_dir,
+        )
         out["proxy-tls"] = start_child(
-            "proxy-tls", "gateway.benchmark.proxy",
-            ["--upstream", out["backend-tls"].address, *tls, "--tls-node", "js",
-             "--upstream-node", cross.owner], log_dir)
+            "proxy-tls",
+            "gateway.benchmark.proxy",
+            [
+                "--upstream",
+                out["backend-tls"].address,
+                *tls,
+                "--tls-node",
+                "js",
+                "--upstream-node",
+                cross.owner,
+            ],
+            log_dir,
+        )
     return out
 
 
-def _build_cases(bench: BenchFederation, opts: Options, servers: dict[str, ChildServer],
-                 nginx: NginxProxy | None, invoke_cross: tuple[bytes, ...]) -> list[C.Case]:
+def _build_cases(
+    bench: BenchFederation,
+    opts: Options,
+    servers: dict[str, ChildServer],
+    nginx: NginxProxy | None,
+    invoke_cross: tuple[bytes, ...],
+    skipped: dict[str, str],
+) -> list[C.Case]:
     local = bench.grants["local"]
     md = bench.app_metadata()
     js = bench.client_target("js")
     out = []
     for name in opts.cases:
         if name == "direct":
-            out.append(C.Case(name, Target(servers["backend"].address), C.INVOKE, invoke_cross,
-                              served_by=("backend",)))
+            out.append(
+                C.Case(
+                    name,
+                    Target(servers["backend"].address),
+                    C.INVOKE,
+                    invoke_cross,
+                    served_by=("backend",),
+                )
+            )
         elif name == "raw":
-            out.append(C.Case(name, Target(servers["proxy"].address), C.INVOKE, invoke_cross,
-                              served_by=("proxy", "backend")))
+            out.append(
+                C.Case(
+                    name,
+                    Target(servers["proxy"].address),
+                    C.INVOKE,
+                    invoke_cross,
+                    served_by=("proxy", "backend"),
+                )
+            )
         elif name == "raw-tls":
-            out.append(C.Case(name, Target(servers["proxy-tls"].address, bench.ca_pem,
-                                           tls_name("js")),
-                              C.INVOKE, invoke_cross, served_by=("proxy-tls", "backend-tls")))
+            out.append(
+                C.Case(
+                    name,
+                    Target(servers["proxy-tls"].address, bench.ca_pem, tls_name("js")),
+                    C.INVOKE,
+                    invoke_cross,
+                    served_by=("proxy-tls", "backend-tls"),
+                )
+            )
         elif name == "nginx" and nginx is not None:
-            out.append(C.Case(name, Target(nginx.address), C.INVOKE, invoke_cross,
-                              served_by=("nginx", "backend")))
+            out.append(
+                C.Case(
+                    name,
+                    Target(nginx.address),
+                    C.INVOKE,
+                    invoke_cross,
+                    served_by=("nginx", "backend"),
+                )
+            )
         elif name == "local":
-            out.append(C.Case(name, js, C.INVOKE,
-                              C.invoke_requests(local.interface_id, local.ids, PURPOSE), md,
-                              served_by=("js",)))
+            out.append(
+                C.Case(
+                    name,
+                    js,
+                    C.INVOKE,
+                    C.invoke_requests(local.interface_id, local.ids, PURPOSE),
+                    md,
+                    served_by=("js",),
+                )
+            )
         elif name == "cross":
             out.append(C.Case(name, js, C.INVOKE, invoke_cross, md, served_by=("js", "sh")))
+        elif name == "cross-untraced" and name not in skipped:
+            out.append(C.Case(name, js, C.INVOKE, invoke_cross, md, served_by=("js", "sh")))
         elif name == "search":
-            out.append(C.Case(name, js, C.SEARCH, C.search_requests(),
-                              served_by=("js", "sh", "zj", "ah")))
+            out.append(
+                C.Case(name, js, C.SEARCH, C.search_requests(), served_by=("js", "sh", "zj", "ah"))
+            )
     return out
 
 
-def _groups(bench: BenchFederation, servers: dict[str, ChildServer], nginx: NginxProxy | None,
-            loadgen: LoadGenerator) -> dict[str, list[int]]:
+def _filesystem_of(path: Path) -> str:
+    """The type of the filesystem holding ``path`` (ext4, tmpfs, ...): fsync cost depends on it."""
+    best, kind = "", ""
+    with open("/proc/mounts") as fh:
+        for line in fh:
+            parts = line.split()
+            if len(parts) > 2 and str(path).startswith(parts[1]) and len(parts[1]) > len(best):
+                best, kind = parts[1], parts[2]
+    return kind
+
+
+def _node_has_flag(flag: str) -> bool:
+    """Whether this checkout's ``yrdgw node`` knows ``flag`` (asked, not assumed)."""
+    cmd = [sys.executable, "-m", "gateway.cli.main", "node", "--help"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    return flag in done.stdout
+
+
+def _restart(bench: BenchFederation, nodes: tuple[str, ...], extra_args: tuple[str, ...]) -> None:
+    procs = bench.procs
+    saved, procs.extra_args = procs.extra_args, extra_args
+    try:
+        for node in nodes:
+            procs.stop(node)
+            procs.start(node)
+        procs.wait_ready(list(nodes), timeout=600)
+    finally:
+        procs.extra_args = saved
+
+
+def _groups(
+    bench: BenchFederation,
+    servers: dict[str, ChildServer],
+    nginx: NginxProxy | None,
+    loadgen: LoadGenerator,
+) -> dict[str, list[int]]:
     groups = {node: [pid] for node, pid in bench.node_pids().items()}
     groups.update({name: [s.pid] for name, s in servers.items()})
     if nginx is not None:
@@ -198,9 +335,11 @@ def _progress(row: dict[str, Any]) -> str:
     lat = row["latency_ms"]
     errors = sum(row["errors"].values())
     cpu = " + ".join(f"{n} {row['cpu_us_per_call'][n]:.0f}" for n in row["served_by"])
-    return (f"  {row['case']:<8} c={row['concurrency']:<3} {row['rps']:>8,.0f} req/s  "
-            f"p50 {lat['p50']:.2f}  p99 {lat['p99']:.2f} ms  errors {errors}  "
-            f"CPU µs/call {cpu}")
+    return (
+        f"  {row['case']:<8} c={row['concurrency']:<3} {row['rps']:>8,.0f} req/s  "
+        f"p50 {lat['p50']:.2f}  p99 {lat['p99']:.2f} ms  errors {errors}  "
+        f"CPU µs/call {cpu}"
+    )
 
 
 def _print_keep(bench: BenchFederation, say) -> None:
@@ -210,7 +349,8 @@ def _print_keep(bench: BenchFederation, say) -> None:
     say("")
     say(f"--keep: the federation is still running (data in {bench.root}).")
     say(f"  .venv/bin/yrdgw --federation {fed} search 户籍 --via js")
-    say(f"  .venv/bin/yrdgw --federation {fed} call {cross.interface_id} --app {bench.app} "
-        f"--param id_number={cross.ids[0]} --purpose {PURPOSE}")
+    say(
+        f"  .venv/bin/yrdgw --federation {fed} call {cross.interface_id} --app {bench.app} "
+        f"--param id_number={cross.ids[0]} --purpose {PURPOSE}"
+    )
     say(f"stop it with: kill {pids}  (then rm -r {bench.root})")
-

@@ -73,8 +73,7 @@ class LoadGenerator:
         self._procs = []
         for i in range(workers):
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_worker_main, args=(child,), name=f"loadgen-{i}",
-                               daemon=True)
+            proc = ctx.Process(target=_worker_main, args=(child,), name=f"loadgen-{i}", daemon=True)
             proc.start()
             child.close()
             self._conns.append(parent)

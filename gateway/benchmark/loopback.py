@@ -7,6 +7,7 @@ an error instead of traffic to another machine.
 from __future__ import annotations
 
 import ipaddress
+import random
 import socket
 
 __all__ = ["HOST", "free_ports", "require_loopback"]
@@ -27,14 +28,34 @@ def require_loopback(host: str) -> str:
 
 
 def free_ports(n: int) -> list[int]:
-    """``n`` distinct ports free on loopback right now (all held open until all are found)."""
-    socks = []
+    """``n`` distinct ports free on loopback now, chosen below the kernel's ephemeral range.
+
+    A node binds its ports only after seeding its catalog (a minute or more at full size); a
+    port from the ephemeral range could be taken meanwhile by any outgoing connection on this
+    shared machine, while one below it can only be taken by another explicit bind.
+    """
+    low, _ = _ephemeral_range()
+    candidates = list(range(max(1024, low - 12000), low))
+    random.SystemRandom().shuffle(candidates)
+    chosen: list[int] = []
+    for port in candidates:
+        if len(chosen) == n:
+            break
+        with socket.socket() as s:
+            try:
+                s.bind((HOST, port))
+            except OSError:
+                continue
+        chosen.append(port)
+    if len(chosen) < n:
+        raise RuntimeError(f"could not find {n} free loopback ports")
+    return chosen
+
+
+def _ephemeral_range() -> tuple[int, int]:
     try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind((HOST, 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as fh:
+            low, high = (int(x) for x in fh.read().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999

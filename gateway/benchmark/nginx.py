@@ -100,24 +100,39 @@ class NginxProxy:
         conf = self.dir / "nginx.conf"
         conf.write_text(
             _CONFIG.format(
-                workers=self.workers, dir=self.dir, upstream=self.upstream, host=HOST,
+                workers=self.workers,
+                dir=self.dir,
+                upstream=self.upstream,
+                host=HOST,
                 port=self.port,
             )
         )
         log = open(self.dir / "stderr.log", "ab")  # noqa: SIM115 - lives as long as nginx
         # -e: the compiled-in error log (/var/log/nginx) is opened before the config is read.
         self.process = subprocess.Popen(
-            [self.binary, "-p", str(self.dir), "-c", str(conf), "-e", str(self.dir / "error.log"),
-             "-g", "daemon off;"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                self.binary,
+                "-p",
+                str(self.dir),
+                "-c",
+                str(conf),
+                "-e",
+                str(self.dir / "error.log"),
+                "-g",
+                "daemon off;",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise NginxUnavailable(f"nginx exited with {self.process.returncode}: "
-                                       f"{self._log_tail()}")
+                raise NginxUnavailable(
+                    f"nginx exited with {self.process.returncode}: {self._log_tail()}"
+                )
             try:
                 with socket.create_connection((HOST, self.port), timeout=0.2):
                     if self.worker_pids():

@@ -30,19 +30,28 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
-def rss_kib(pid: int) -> tuple[int, int] | None:
-    """(VmRSS, VmHWM) of ``pid`` in KiB; None when it has gone."""
-    rss = hwm = 0
+_STATUS_KEYS = {
+    b"VmRSS:": "rss",
+    b"VmHWM:": "hwm",
+    b"RssAnon:": "anon",
+    b"RssFile:": "file",
+    b"RssShmem:": "shmem",
+}
+
+
+def rss_kib(pid: int) -> dict[str, int] | None:
+    """VmRSS, VmHWM and the RSS split (anon = heap, file = mapped files such as SQLite's mmap,
+    shmem) of ``pid`` in KiB; None when it has gone."""
+    out = {}
     try:
         with open(f"/proc/{pid}/status", "rb") as fh:
             for line in fh:
-                if line.startswith(b"VmRSS:"):
-                    rss = int(line.split()[1])
-                elif line.startswith(b"VmHWM:"):
-                    hwm = int(line.split()[1])
+                key = _STATUS_KEYS.get(line.split(b" ", 1)[0].split(b"\t", 1)[0])
+                if key is not None:
+                    out[key] = int(line.split()[1])
     except (FileNotFoundError, ProcessLookupError):
         return None
-    return rss, hwm
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +83,8 @@ class RssSampler:
     interval: float = 0.2
     peak_kib: dict[str, int] = field(default_factory=dict)
     hwm_kib: dict[str, int] = field(default_factory=dict)
+    split_kib: dict[str, dict[str, int]] = field(default_factory=dict)
+    """At each process's peak: anon / file / shmem, so a big RSS can be told heap from mmap."""
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -98,6 +109,8 @@ class RssSampler:
             got = rss_kib(pid)
             if got is None:
                 continue
-            rss, hwm = got
-            self.peak_kib[name] = max(self.peak_kib.get(name, 0), rss)
-            self.hwm_kib[name] = max(self.hwm_kib.get(name, 0), hwm)
+            rss = got.get("rss", 0)
+            if rss >= self.peak_kib.get(name, 0):
+                self.peak_kib[name] = rss
+                self.split_kib[name] = {k: got.get(k, 0) for k in ("anon", "file", "shmem")}
+            self.hwm_kib[name] = max(self.hwm_kib.get(name, 0), got.get("hwm", 0))

@@ -2,9 +2,12 @@
 
 py-spy (``pip install py-spy``) samples each serving node from outside while the measured window
 runs and writes its stacks in collapsed form (``<case>-<process>.txt``, flamegraph.pl and
-speedscope read it). The summary keeps what points at a fix: the frames with the most samples
-where the CPU actually is (self), and the project's own functions by inclusive share.
-Profiled runs pay the sampler's pauses, so their numbers are marked and not for comparison.
+speedscope read it). It samples only the thread holding the GIL (``--gil``): a node is one
+Python process whose throughput is bounded by the GIL, so that is where its Python CPU goes;
+threads blocked in SQLite or epoll would otherwise dominate the picture without costing CPU.
+The summary keeps what points at a fix: the frames with the most samples (self), and the
+project's own functions by inclusive share. Profiled runs pay the sampler's pauses, so their
+numbers are marked and not for comparison.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from pathlib import Path
 
 __all__ = ["Profiler", "find_py_spy", "summarize"]
 
-_OWN = "/gateway/"
+_OWN = "gateway/"
+"""py-spy names files relative to sys.path: the project's are ``gateway/...``."""
 
 
 def find_py_spy() -> str | None:
@@ -37,8 +41,9 @@ class Profiler:
         self.native = native
         self.summaries: dict[str, dict] = {}
 
-    def window(self, label: str, pids: Mapping[str, int], seconds: float
-               ) -> Callable[[], Callable[[], None]]:
+    def window(
+        self, label: str, pids: Mapping[str, int], seconds: float
+    ) -> Callable[[], Callable[[], None]]:
         """A hook for ``runner.measure``: starts the samplers when the window opens and returns
         the function that waits for them once it has closed."""
 
@@ -47,13 +52,27 @@ class Profiler:
             procs = {}
             for name, pid in pids.items():
                 out = self.out_dir / f"{label}-{name}.txt"
-                cmd = [self.binary, "record", "--pid", str(pid), "--format", "raw",
-                       "--output", str(out), "--duration", str(max(1, round(seconds))),
-                       "--rate", str(self.rate), "--nonblocking"]
+                cmd = [
+                    self.binary,
+                    "record",
+                    "--pid",
+                    str(pid),
+                    "--format",
+                    "raw",
+                    "--output",
+                    str(out),
+                    "--duration",
+                    str(max(1, round(seconds))),
+                    "--rate",
+                    str(self.rate),
+                    "--gil",
+                ]
                 if self.native:
                     cmd.append("--native")
-                procs[name] = (subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
-                                                stderr=subprocess.PIPE), out)
+                procs[name] = (
+                    subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE),
+                    out,
+                )
 
             def finish() -> None:
                 for name, (proc, out) in procs.items():
@@ -62,7 +81,8 @@ class Profiler:
                         self.summaries[f"{label}/{name}"] = {"file": str(out), **summarize(out)}
                     else:
                         self.summaries[f"{label}/{name}"] = {
-                            "error": err.decode(errors="replace").strip()[-300:]}
+                            "error": err.decode(errors="replace").strip()[-300:]
+                        }
 
             return finish
 
@@ -83,14 +103,17 @@ def summarize(path: Path, top: int = 15) -> dict:
         frames = stack.split(";")
         self_counts[frames[-1]] += n
         for frame in set(frames):
-            if _OWN in frame:
+            if f"({_OWN}" in frame:
                 own_inclusive[_function_of(frame)] += n
 
     def pct(counter: Counter) -> list[list]:
         return [[frame, round(100 * n / total, 1)] for frame, n in counter.most_common(top)]
 
-    return {"samples": total, "self": pct(self_counts) if total else [],
-            "own_inclusive": pct(own_inclusive) if total else []}
+    return {
+        "samples": total,
+        "self": pct(self_counts) if total else [],
+        "own_inclusive": pct(own_inclusive) if total else [],
+    }
 
 
 def _function_of(frame: str) -> str:
@@ -98,4 +121,4 @@ def _function_of(frame: str) -> str:
     whatever line inside it was running."""
     name, _, where = frame.partition(" (")
     file = where.rstrip(")").rpartition(":")[0] or where.rstrip(")")
-    return f"{name} ({file[file.find(_OWN) + 1:]})"
+    return f"{name} ({file})"

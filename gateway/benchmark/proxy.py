@@ -67,8 +67,11 @@ async def serve(args: argparse.Namespace) -> None:
     server = aio.server()
     if args.tls_dir:
         tls = NodeTLS.load(Path(args.tls_dir), args.tls_node)
-        channel = aio.secure_channel(args.upstream, tls.channel_credentials(),
-                                     options=channel_options_for(args.upstream_node))
+        channel = aio.secure_channel(
+            args.upstream,
+            tls.channel_credentials(),
+            options=channel_options_for(args.upstream_node),
+        )
         port = server.add_secure_port(address, tls.client_port_server_credentials())
     else:
         channel = aio.insecure_channel(args.upstream)

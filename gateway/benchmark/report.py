@@ -63,8 +63,12 @@ def _protobuf_backend() -> str:
 
 def _git_describe(repo: Path) -> str:
     try:
-        out = subprocess.run(["git", "-C", str(repo), "describe", "--always", "--dirty"],
-                             capture_output=True, text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "-C", str(repo), "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return ""
     return out.stdout.strip()
@@ -85,48 +89,136 @@ def _row(rows: Sequence[Mapping], case: str, concurrency: int | None) -> Mapping
     return next((r for r in found if r["concurrency"] == concurrency), None)
 
 
-def _check(name: str, value: float | None, limit: float, *, at_most: bool, unit: str,
-           detail: str = "") -> dict[str, Any]:
+def _check(
+    name: str, value: float | None, limit: float, *, at_most: bool, unit: str, detail: str = ""
+) -> dict[str, Any]:
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return {"target": name, "status": NA, "value": None, "limit": limit, "unit": unit,
-                "detail": detail or "case not run"}
+        return {
+            "target": name,
+            "status": NA,
+            "value": None,
+            "limit": limit,
+            "unit": unit,
+            "detail": detail or "case not run",
+        }
     ok = value <= limit if at_most else value >= limit
-    return {"target": name, "status": PASS if ok else MISS, "value": value, "limit": limit,
-            "unit": unit, "detail": detail}
+    return {
+        "target": name,
+        "status": PASS if ok else MISS,
+        "value": value,
+        "limit": limit,
+        "unit": unit,
+        "detail": detail,
+    }
 
 
 def judge(rows: Sequence[Mapping], saturating: int) -> list[dict[str, Any]]:
     """Issue 6's targets, each PASS / MISS / n/a with the measured value."""
     out = []
     cross1, cross_sat = _row(rows, "cross", 1), _row(rows, "cross", saturating)
-    out.append(_check("cross-province p50 at c=1", cross1 and cross1["latency_ms"]["p50"], 2.0,
-                      at_most=True, unit="ms"))
-    out.append(_check("cross-province p99 at c=1", cross1 and cross1["latency_ms"]["p99"], 4.0,
-                      at_most=True, unit="ms"))
+    out.append(
+        _check(
+            "cross-province p50 at c=1",
+            cross1 and cross1["latency_ms"]["p50"],
+            2.0,
+            at_most=True,
+            unit="ms",
+        )
+    )
+    out.append(
+        _check(
+            "cross-province p99 at c=1",
+            cross1 and cross1["latency_ms"]["p99"],
+            4.0,
+            at_most=True,
+            unit="ms",
+        )
+    )
     errors = sum(cross_sat["errors"].values()) if cross_sat else 0
     rps = cross_sat["rps"] if cross_sat else None
-    out.append(_check(f"cross-province calls/s at c={saturating}, zero errors",
-                      0.0 if rps is not None and errors else rps, 1500, at_most=False, unit="/s",
-                      detail=f"{errors} errors" if errors else ""))
+    out.append(
+        _check(
+            f"cross-province calls/s at c={saturating}, zero errors",
+            0.0 if rps is not None and errors else rps,
+            1500,
+            at_most=False,
+            unit="/s",
+            detail=f"{errors} errors" if errors else "",
+        )
+    )
     out.append(_cpu_per_hop(rows, saturating))
     s1, s_sat = _row(rows, "search", 1), _row(rows, "search", saturating)
-    out.append(_check("federated search p50 at c=1", s1 and s1["latency_ms"]["p50"], 8.0,
-                      at_most=True, unit="ms"))
-    out.append(_check("federated search p99 at c=1", s1 and s1["latency_ms"]["p99"], 20.0,
-                      at_most=True, unit="ms"))
+    out.append(
+        _check(
+            "federated search p50 at c=1",
+            s1 and s1["latency_ms"]["p50"],
+            8.0,
+            at_most=True,
+            unit="ms",
+        )
+    )
+    out.append(
+        _check(
+            "federated search p99 at c=1",
+            s1 and s1["latency_ms"]["p99"],
+            20.0,
+            at_most=True,
+            unit="ms",
+        )
+    )
     s_err = sum(s_sat["errors"].values()) if s_sat else 0
-    out.append(_check(f"federated searches/s at c={saturating}",
-                      0.0 if s_sat and s_err else (s_sat and s_sat["rps"]), 400, at_most=False,
-                      unit="/s", detail=f"{s_err} errors" if s_err else ""))
-    peaks = {n: v for r in rows for n, v in r["rss_peak_mib"].items() if n in _NODES}
+    out.append(
+        _check(
+            f"federated searches/s at c={saturating}",
+            0.0 if s_sat and s_err else (s_sat and s_sat["rps"]),
+            400,
+            at_most=False,
+            unit="/s",
+            detail=f"{s_err} errors" if s_err else "",
+        )
+    )
+    peaks: dict[str, float] = {}
+    for r in rows:
+        for n, v in r["rss_peak_mib"].items():
+            if n in _NODES:
+                peaks[n] = max(peaks.get(n, 0.0), v)
     worst = max(peaks.items(), key=lambda kv: kv[1]) if peaks else None
-    out.append(_check("node RSS under load (peak, MiB)", worst and worst[1], 300,
-                      at_most=True, unit="MiB",
-                      detail=f"largest: {worst[0]}" if worst else ""))
-    out.append({"target": "tracing on vs off throughput difference ≤ 15%", "status": NA,
-                "value": None, "limit": 15, "unit": "%",
-                "detail": "nodes have no switch to turn tracing off (hook needed in core)"})
+    out.append(
+        _check(
+            "node RSS under load (peak, MiB)",
+            worst and worst[1],
+            300,
+            at_most=True,
+            unit="MiB",
+            detail=f"largest: {worst[0]}" if worst else "",
+        )
+    )
+    out.append(_tracing_cost(rows, saturating))
     return out
+
+
+def _tracing_cost(rows: Sequence[Mapping], saturating: int) -> dict[str, Any]:
+    """Throughput lost to tracing: cross-province saturated, traced vs untraced."""
+    name = "tracing on vs off throughput difference"
+    on, off = _row(rows, "cross", saturating), _row(rows, "cross-untraced", saturating)
+    if on is None or off is None or not off["rps"]:
+        return _check(
+            name,
+            None,
+            15,
+            at_most=True,
+            unit="%",
+            detail="needs the cross and cross-untraced cases",
+        )
+    diff = (off["rps"] - on["rps"]) / off["rps"] * 100
+    return _check(
+        name,
+        diff,
+        15,
+        at_most=True,
+        unit="%",
+        detail=f"{on['rps']:,.0f}/s traced vs {off['rps']:,.0f}/s untraced",
+    )
 
 
 _NODES = ("js", "sh", "zj", "ah")
@@ -151,9 +243,11 @@ def _cpu_per_hop(rows: Sequence[Mapping], saturating: int) -> dict[str, Any]:
     rw = raw["cpu_us_per_call"]
     gateway_hop = (gw["js"] + gw["sh"]) / 2
     raw_hop = (rw[proxy] + rw[backend]) / 2
-    detail = (f"(js {gw['js']:.0f} + sh {gw['sh']:.0f})/2 = {gateway_hop:.0f} µs vs {raw_case} "
-              f"({proxy} {rw[proxy]:.0f} + {backend} {rw[backend]:.0f})/2 = {raw_hop:.0f} µs; "
-              f"home hop alone js/{proxy} = {gw['js'] / rw[proxy]:.2f}×")
+    detail = (
+        f"(js {gw['js']:.0f} + sh {gw['sh']:.0f})/2 = {gateway_hop:.0f} µs vs {raw_case} "
+        f"({proxy} {rw[proxy]:.0f} + {backend} {rw[backend]:.0f})/2 = {raw_hop:.0f} µs; "
+        f"home hop alone js/{proxy} = {gw['js'] / rw[proxy]:.2f}×"
+    )
     return _check(name, gateway_hop / raw_hop, 1.5, at_most=True, unit="×", detail=detail)
 
 
@@ -171,12 +265,15 @@ def format_report(result: Mapping[str, Any]) -> str:
         f"Python {env['python']}, grpcio {env['grpcio']}, protobuf {env['protobuf']} "
         f"({env['protobuf_backend']}), SQLite {env['sqlite']}, {env['cores']} cores; "
         f"nginx {env['nginx'] or '-'}; {result['options']['entries']:,} entries/province; "
-        f"{result['options']['duration']} s per case"
+        f"{result['options']['duration']} s per case; data on "
+        f"{result['setup'].get('data_filesystem') or '?'}"
     )
     lines.append(f"load generator: {env['loadgen']}")
     lines.append("")
-    header = (f"{'case':<8} {'c':>3} {'req/s':>8} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} "
-              f"{'errors':>6}  {'CPU µs/call: serving processes':<50} {'client':>6}")
+    header = (
+        f"{'case':<8} {'c':>3} {'req/s':>8} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} "
+        f"{'errors':>6}  {'CPU µs/call: serving processes':<50} {'client':>6}"
+    )
     lines.append(header)
     lines.append("-" * len(header))
     for r in rows:
@@ -197,13 +294,31 @@ def format_report(result: Mapping[str, Any]) -> str:
     for name, case in result["cases"].items():
         if case.get("skipped"):
             lines.append(f"{name:<8} skipped: {case['skipped']}")
-    peaks: dict[str, float] = {}
+    peaks: dict[str, tuple[float, dict]] = {}
     for r in rows:
         for n, v in r["rss_peak_mib"].items():
-            peaks[n] = max(peaks.get(n, 0.0), v)
+            if v >= peaks.get(n, (0.0, {}))[0]:
+                peaks[n] = (v, r.get("rss_peak_split_mib", {}).get(n, {}))
     if peaks:
         lines.append("")
-        lines.append("peak RSS (MiB): " + ", ".join(f"{n} {v:.0f}" for n, v in peaks.items()))
+        lines.append(
+            "peak RSS MiB (anon heap / mapped files): "
+            + ", ".join(
+                f"{n} {v:.0f} ({s.get('anon', 0):.0f}/{s.get('file', 0):.0f})"
+                for n, (v, s) in peaks.items()
+            )
+        )
+    for label, prof in result.get("profiles", {}).items():
+        lines.append("")
+        if "error" in prof:
+            lines.append(f"profile {label}: failed: {prof['error']}")
+            continue
+        lines.append(f"profile {label} ({prof['samples']} samples, {prof['file']}):")
+        lines.append("  self: " + "; ".join(f"{pct}% {frame}" for frame, pct in prof["self"][:8]))
+        lines.append(
+            "  gateway, inclusive: "
+            + "; ".join(f"{pct}% {frame}" for frame, pct in prof["own_inclusive"][:10])
+        )
     lines.append("")
     lines.append("targets (issue 6):")
     for t in result["targets"]:
@@ -227,6 +342,7 @@ def _clean(value: Any) -> Any:
 
 def write_json(result: Mapping[str, Any], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_clean(result), ensure_ascii=False, indent=2) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(_clean(result), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
     return path

@@ -11,7 +11,7 @@ import math
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from gateway.benchmark.cases import Case
@@ -42,31 +42,55 @@ def percentile(sorted_values: Sequence[float], p: float) -> float:
     return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
-def measure(case: Case, concurrency: int, loadgen: LoadGenerator, schedule: Schedule,
-            groups: Mapping[str, Sequence[int]], rss_pids: Mapping[str, int]) -> dict:
+def measure(
+    case: Case,
+    concurrency: int,
+    loadgen: LoadGenerator,
+    schedule: Schedule,
+    groups: Mapping[str, Sequence[int]],
+    rss_pids: Mapping[str, int],
+    at_window: Callable[[], Callable[[], None]] | None = None,
+) -> dict:
     """Drive ``case`` with ``concurrency`` calls in flight; returns one result row (JSON-able).
 
     ``groups``: process name -> pids whose CPU is recorded; ``rss_pids``: processes whose
-    peak RSS is sampled during the window.
+    peak RSS is sampled during the window; ``at_window``: called when the window opens (a
+    profiler), returns what to call once the load has stopped.
     """
     start = time.monotonic_ns() + int(_LEAD_S * 1e9)
     window_start = start + int(schedule.warmup * 1e9)
     window_end = window_start + int(schedule.duration * 1e9)
 
     def job_for(slots: int, first: int) -> Job:
-        return Job(case.target, case.method, case.requests, case.metadata, slots, first, start,
-                   window_start, window_end, schedule.timeout)
+        return Job(
+            case.target,
+            case.method,
+            case.requests,
+            case.metadata,
+            slots,
+            first,
+            start,
+            window_start,
+            window_end,
+            schedule.timeout,
+        )
 
     reports: list = []
-    driver = threading.Thread(target=lambda: reports.extend(loadgen.run(job_for, concurrency)),
-                              name="loadgen-driver", daemon=True)
+    driver = threading.Thread(
+        target=lambda: reports.extend(loadgen.run(job_for, concurrency)),
+        name="loadgen-driver",
+        daemon=True,
+    )
     driver.start()
     _sleep_until(window_start)
     cpu_before = snapshot(groups)
+    finish = at_window() if at_window is not None else None
     with RssSampler(rss_pids) as rss:
         _sleep_until(window_end)
         cpu_after = snapshot(groups)
     driver.join()
+    if finish is not None:
+        finish()
 
     failures = [r.failure for r in reports if r.failure]
     if failures:
@@ -90,16 +114,22 @@ def measure(case: Case, concurrency: int, loadgen: LoadGenerator, schedule: Sche
         "warmup_errors": dict(warmup_errors),
         "rps": ok / schedule.duration,
         "latency_ms": {
-            "p50": percentile(ms, 50), "p90": percentile(ms, 90), "p99": percentile(ms, 99),
+            "p50": percentile(ms, 50),
+            "p90": percentile(ms, 90),
+            "p99": percentile(ms, 99),
             "max": ms[-1] if ms else math.nan,
             "mean": sum(ms) / ok if ok else math.nan,
         },
-        "cpu_us_per_call": {name: s * 1e6 / calls if calls else math.nan
-                            for name, s in cpu.items()},
+        "cpu_us_per_call": {
+            name: s * 1e6 / calls if calls else math.nan for name, s in cpu.items()
+        },
         "cpu_cores": {name: s / schedule.duration for name, s in cpu.items()},
         "served_by": list(case.served_by),
         "rss_peak_mib": {name: kib / 1024 for name, kib in rss.peak_kib.items()},
         "rss_hwm_mib": {name: kib / 1024 for name, kib in rss.hwm_kib.items()},
+        "rss_peak_split_mib": {
+            name: {k: v / 1024 for k, v in split.items()} for name, split in rss.split_kib.items()
+        },
     }
 
 

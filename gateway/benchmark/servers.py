@@ -45,15 +45,19 @@ class ChildServer:
             self.process.stdout.close()
 
 
-def start_child(name: str, module: str, args: list[str], log_dir: Path,
-                timeout: float = 30.0) -> ChildServer:
+def start_child(
+    name: str, module: str, args: list[str], log_dir: Path, timeout: float = 30.0
+) -> ChildServer:
     """Start ``module`` and wait for its ``READY <port>`` line; its stderr goes to a log file."""
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", module, *args], stdout=subprocess.PIPE, stderr=log,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            [sys.executable, "-m", module, *args],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout

@@ -12,13 +12,31 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import quote
 
+import grpc
+
 from gateway.ops.traces import Gathered
 from gateway.telemetry.spanstore import StoredSpan, TraceSummary
 
-KEY_ATTRIBUTES = ("yrd.app", "yrd.interface", "yrd.purpose", "yrd.peer", "yrd.owner",
-                  "yrd.via", "yrd.decision", "yrd.reason", "yrd.grade", "yrd.masked_fields",
-                  "yrd.dropped_fields", "yrd.records", "yrd.state", "rpc.grpc.status_code")
+KEY_ATTRIBUTES = (
+    "yrd.app",
+    "yrd.interface",
+    "yrd.purpose",
+    "yrd.peer",
+    "yrd.owner",
+    "yrd.via",
+    "yrd.decision",
+    "yrd.reason",
+    "yrd.grade",
+    "yrd.masked_fields",
+    "yrd.dropped_fields",
+    "yrd.records",
+    "yrd.state",
+    "rpc.grpc.status_code",
+)
 """Attributes shown on a waterfall row (the rest stay in the row's tooltip)."""
+GRPC_STATUS = "rpc.grpc.status_code"
+GRPC_CODES = {str(c.value[0]): c.name for c in grpc.StatusCode}
+"""The instrumentation records the status as a number; operators read its name."""
 BEIJING = timezone(timedelta(hours=8), "UTC+8")
 STATES = {"answered": "已应答 answered", "failed": "失败 failed", "timed_out": "超时 timed out"}
 
@@ -47,6 +65,7 @@ code, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, mono
 .status-OK { color: var(--ok); font-weight:600; }
 .status-ERROR { color: var(--err); font-weight:700; }
 .status-UNSET { color: var(--muted); }
+.status-REFUSED { color: #b35c00; font-weight:600; }
 .prov { display:inline-block; padding:0 6px; border-radius:3px; color:#fff;
   font-size:12px; white-space:nowrap; background: var(--other); }
 .prov-js { background: var(--js); } .prov-sh { background: var(--sh); }
@@ -59,21 +78,23 @@ code, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, mono
 .bar { position:absolute; top:2px; height:10px; border-radius:2px; background: var(--other); }
 .bar.prov-js { background: var(--js); } .bar.prov-sh { background: var(--sh); }
 .bar.prov-zj { background: var(--zj); } .bar.prov-ah { background: var(--ah); }
-.bar.status-ERROR { outline: 2px solid var(--err); }
+.bar.status-ERROR, .bar.status-REFUSED { outline: 2px solid var(--err); }
 .attr { display:inline-block; margin:0 4px 2px 0; padding:0 5px; border:1px solid var(--line);
-  border-radius:3px; background:#fafbfc; font-size:12px; white-space:nowrap; }
+  border-radius:3px; background:#fafbfc; font-size:12px; overflow-wrap:anywhere; }
 .attr b { font-weight:600; color: var(--muted); }
+.attr.bad { border-color:#f1b0b0; background:#fdecec; color: var(--err); }
 .banner { padding:10px 14px; border-radius:4px; margin:0 0 14px; font-weight:600; }
 .banner.partial { background:#fff4e5; border:1px solid #f0a33a; color:#8a4b00; }
 .banner.complete { background:#eaf6ee; border:1px solid #9fd3ae; color:#1e6b38; }
 .summary { display:flex; flex-wrap:wrap; gap:8px 24px; margin:0 0 12px; }
-.summary div span { color: var(--muted); margin-right:6px; }
+.summary .label { color: var(--muted); margin-right:6px; }
 form.filters { display:flex; flex-wrap:wrap; gap:8px 14px; align-items:end; margin:0 0 14px;
   background:#fff; border:1px solid var(--line); padding:10px 12px; }
 form.filters label { display:flex; flex-direction:column; font-size:12px; color:var(--muted); }
 form.filters input, form.filters select { font:inherit; padding:3px 6px; min-width:9em; }
 .empty { padding:18px; background:#fff; border:1px solid var(--line); color:var(--muted); }
-.err-msg { color: var(--err); font-size:12px; }
+.err-msg { color: var(--err); font-size:12px; max-width:360px; overflow-wrap:anywhere; }
+td.attrs { min-width:340px; }
 """
 
 
@@ -111,8 +132,11 @@ def clock(ns: int) -> str:
 
 
 def iso_utc(ns: int) -> str:
-    return datetime.fromtimestamp(ns / 1e9, UTC).isoformat(timespec="microseconds").replace(
-        "+00:00", "Z")
+    return (
+        datetime.fromtimestamp(ns / 1e9, UTC)
+        .isoformat(timespec="microseconds")
+        .replace("+00:00", "Z")
+    )
 
 
 def ms(value: float) -> str:
@@ -125,13 +149,20 @@ def trace_link(trace_id: str) -> str:
 
 # -- the list ------------------------------------------------------------------------------
 
-def traces_page(summaries: Sequence[TraceSummary], filters: Mapping[str, str], *, node: str,
-                names: Mapping[str, str]) -> str:
+
+def traces_page(
+    summaries: Sequence[TraceSummary],
+    filters: Mapping[str, str],
+    *,
+    node: str,
+    names: Mapping[str, str],
+) -> str:
     here = names.get(node, node)
     status = filters.get("status", "")
     options = "".join(
         f'<option value="{esc(v)}"{" selected" if v == status else ""}>{esc(label)}</option>'
-        for v, label in (("", "全部 any"), ("OK", "OK"), ("ERROR", "ERROR"), ("UNSET", "UNSET")))
+        for v, label in (("", "全部 any"), ("OK", "OK"), ("ERROR", "ERROR"), ("UNSET", "UNSET"))
+    )
     form = (
         '<form class="filters" method="get" action="/traces">'
         f'<label>应用 app<input name="app" value="{esc(filters.get("app", ""))}" '
@@ -154,7 +185,8 @@ def traces_page(summaries: Sequence[TraceSummary], filters: Mapping[str, str], *
         listing = (
             '<table id="traces"><thead><tr><th>开始时间 start (UTC+8)</th><th>trace id</th>'
             "<th>入口 operation</th><th>应用 app</th><th>接口 interface</th>"
-            '<th class="num">耗时 duration</th><th>状态 status</th><th class="num">spans</th>'
+            '<th class="num">耗时 duration</th><th>状态 status</th>'
+            '<th class="num">本节点 spans</th>'
             f"</tr></thead><tbody>{rows}</tbody></table>"
         )
     body = (
@@ -180,6 +212,7 @@ def _summary_row(s: TraceSummary, names: Mapping[str, str]) -> str:
 
 
 # -- the waterfall -------------------------------------------------------------------------
+
 
 def span_tree(spans: Iterable[StoredSpan]) -> list[tuple[StoredSpan, int]]:
     """Spans in display order with their depth: parents before children, siblings by start.
@@ -207,13 +240,15 @@ def span_tree(spans: Iterable[StoredSpan]) -> list[tuple[StoredSpan, int]]:
         ordered.append((span, depth))
         stack.extend((c, depth + 1) for c in reversed(children.get(span.span_id, [])))
     # Parent links that loop never reach a root; show such spans rather than hide them.
-    ordered.extend((s, 0) for s in sorted(unique.values(), key=lambda s: s.start_ns)
-                   if s.span_id not in seen)
+    ordered.extend(
+        (s, 0) for s in sorted(unique.values(), key=lambda s: s.start_ns) if s.span_id not in seen
+    )
     return ordered
 
 
-def trace_page(trace_id: str, gathered: Sequence[Gathered], *, node: str,
-               names: Mapping[str, str]) -> str:
+def trace_page(
+    trace_id: str, gathered: Sequence[Gathered], *, node: str, names: Mapping[str, str]
+) -> str:
     spans = [s for g in gathered for s in g.spans]
     rows = span_tree(spans)
     start = min(s.start_ns for s, _ in rows)
@@ -223,18 +258,20 @@ def trace_page(trace_id: str, gathered: Sequence[Gathered], *, node: str,
     for s, _ in sorted(rows, key=lambda r: r[0].start_ns):
         if s.node not in provinces:
             provinces.append(s.node)
-    errors = sum(1 for s, _ in rows if s.status == "ERROR")
+    errors = sum(1 for s, _ in rows if shown_status(s) != "OK")
+    error_css = "status-ERROR" if errors else ""
     summary = (
         '<div class="summary">'
-        f'<div><span>trace id</span><code id="trace-id">{esc(trace_id)}</code></div>'
-        f'<div><span>开始 start (UTC+8)</span><span class="mono" title="{esc(iso_utc(start))}">'
-        f"{esc(clock(start))}</span></div>"
-        f'<div><span>总耗时 total</span><b id="total">{esc(ms(total / 1e6))}</b></div>'
-        f'<div><span>spans</span><b id="span-count">{len(rows)}</b></div>'
-        f'<div><span>错误 errors</span><b class="{"status-ERROR" if errors else ""}">{errors}'
-        "</b></div>"
-        f'<div><span>经过省份 provinces</span>{" → ".join(province(p, names) for p in provinces)}'
-        "</div></div>"
+        + _fact("trace id", f'<code id="trace-id">{esc(trace_id)}</code>')
+        + _fact(
+            "开始 start (UTC+8)",
+            f'<span class="mono" title="{esc(iso_utc(start))}">{esc(clock(start))}</span>',
+        )
+        + _fact("总耗时 total", f'<b id="total">{esc(ms(total / 1e6))}</b>')
+        + _fact("spans", f'<b id="span-count">{len(rows)}</b>')
+        + _fact("错误/拒绝 errors", f'<b class="{error_css}">{errors}</b>')
+        + _fact("经过省份 provinces", " → ".join(province(p, names) for p in provinces))
+        + "</div>"
     )
     table = (
         '<table id="waterfall"><thead><tr><th>操作 operation</th><th>省份 province</th>'
@@ -252,20 +289,23 @@ def trace_page(trace_id: str, gathered: Sequence[Gathered], *, node: str,
     return page(f"Trace {trace_id[:8]}", body, node=node, names=names)
 
 
-def _span_row(s: StoredSpan, depth: int, start: int, total: int,
-              names: Mapping[str, str]) -> str:
+def _fact(label: str, value_html: str) -> str:
+    return f'<div><span class="label">{esc(label)}</span>{value_html}</div>'
+
+
+def _span_row(s: StoredSpan, depth: int, start: int, total: int, names: Mapping[str, str]) -> str:
     left = (s.start_ns - start) / total * 100
     width = max(s.duration_ms * 1e6 / total * 100, 0.4)
     width = min(width, max(100 - left, 0.4))
     prov_css = f"prov-{s.node}" if s.node in names else "prov-other"
     attrs = "".join(
-        f'<span class="attr" data-key="{esc(k.removeprefix("yrd."))}"><b>'
-        f'{esc(k.removeprefix("yrd."))}</b> {esc(s.attributes[k])}</span>'
-        for k in KEY_ATTRIBUTES if s.attributes.get(k, "") != "")
+        _chip(k, s.attributes[k]) for k in KEY_ATTRIBUTES if s.attributes.get(k, "") != ""
+    )
     everything = "\n".join(f"{k}={v}" for k, v in sorted(s.attributes.items()))
-    message = (f'<div class="err-msg">{esc(s.status_message)}</div>'
-               if s.status_message else "")
+    message = f'<div class="err-msg">{esc(s.status_message)}</div>' if s.status_message else ""
     tree = '<span class="tree">└ </span>' if depth else ""
+    shown = shown_status(s)
+    shown_css = shown if shown in ("OK", "ERROR", "UNSET") else "REFUSED"
     return (
         f'<tr class="span-row" data-node="{esc(s.node)}" data-span-id="{esc(s.span_id)}" '
         f'data-depth="{depth:d}" title="{esc(everything)}">'
@@ -274,23 +314,53 @@ def _span_row(s: StoredSpan, depth: int, start: int, total: int,
         f"<td>{province(s.node, names)}</td>"
         f'<td class="num">+{esc(ms((s.start_ns - start) / 1e6))}</td>'
         f'<td class="num duration">{esc(ms(s.duration_ms))}</td>'
-        f'<td class="status-{esc(s.status)}">{esc(s.status)}{message}</td>'
+        f'<td class="status-{esc(shown_css)}" data-status="{esc(s.status)}" '
+        f'title="span status {esc(s.status)}">{esc(shown)}{message}</td>'
         f'<td class="barcell"><div class="track"><div class="bar {esc(prov_css)} '
-        f'status-{esc(s.status)}" style="left:{left:.3f}%;width:{width:.3f}%"></div></div></td>'
-        f"<td>{attrs}</td></tr>"
+        f'status-{esc(shown_css)}" style="left:{left:.3f}%;width:{width:.3f}%"></div></div></td>'
+        f'<td class="attrs">{attrs}</td></tr>'
+    )
+
+
+def shown_status(s: StoredSpan) -> str:
+    """What a person should read: a call's gRPC status (PERMISSION_DENIED says more than ERROR),
+    else the span's own status."""
+    code = GRPC_CODES.get(s.attributes.get(GRPC_STATUS, ""), "")
+    if code and code != "OK":
+        return code
+    return "ERROR" if s.status == "ERROR" else "OK"
+
+
+def _chip(key: str, value: str) -> str:
+    label = "grpc" if key == GRPC_STATUS else key.removeprefix("yrd.")
+    if key == GRPC_STATUS:
+        value = GRPC_CODES.get(value, value)
+    bad = (
+        " bad"
+        if (key == GRPC_STATUS and value != "OK") or (key == "yrd.decision" and value == "deny")
+        else ""
+    )
+    return (
+        f'<span class="attr{bad}" data-key="{esc(label)}"><b>{esc(label)}</b> {esc(value)}</span>'
     )
 
 
 def gather_banner(gathered: Sequence[Gathered], names: Mapping[str, str]) -> str:
     missing = [g for g in gathered if g.state != "answered"]
     if not missing:
-        return ('<div class="banner complete" id="complete">完整 COMPLETE — every node answered: '
-                + " ".join(province(g.node, names) for g in gathered) + "</div>")
+        return (
+            '<div class="banner complete" id="complete">完整 COMPLETE — every node answered: '
+            + " ".join(province(g.node, names) for g in gathered)
+            + "</div>"
+        )
     which = "; ".join(
         f"{province(g.node, names)} {esc(g.state)}" + (f" ({esc(g.reason)})" if g.reason else "")
-        for g in missing)
-    return ('<div class="banner partial" id="partial" role="alert">PARTIAL 部分结果 — '
-            f"these nodes did not answer, their spans may be missing: {which}</div>")
+        for g in missing
+    )
+    return (
+        '<div class="banner partial" id="partial" role="alert">PARTIAL 部分结果 — '
+        f"these nodes did not answer, their spans may be missing: {which}</div>"
+    )
 
 
 def gather_table(gathered: Sequence[Gathered], names: Mapping[str, str]) -> str:
@@ -298,18 +368,24 @@ def gather_table(gathered: Sequence[Gathered], names: Mapping[str, str]) -> str:
         f'<tr class="gather-row" data-node="{esc(g.node)}" data-state="{esc(g.state)}">'
         f"<td>{province(g.node, names)}</td><td>{esc(STATES.get(g.state, g.state))}</td>"
         f'<td class="num">{len(g.spans):d}</td><td class="mono">{esc(g.reason) or "-"}</td></tr>'
-        for g in gathered)
-    return ('<table id="gathered"><thead><tr><th>省份 province</th><th>状态 state</th>'
-            '<th class="num">spans</th><th>原因 reason</th></tr></thead>'
-            f"<tbody>{rows}</tbody></table>")
+        for g in gathered
+    )
+    return (
+        '<table id="gathered"><thead><tr><th>省份 province</th><th>状态 state</th>'
+        '<th class="num">spans</th><th>原因 reason</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table>"
+    )
 
 
 # -- errors --------------------------------------------------------------------------------
 
-def error_page(status: int, title: str, message: str, *, node: str,
-               names: Mapping[str, str], extra: str = "") -> str:
-    body = (f'<h1 id="error" data-status="{status:d}">{status:d} · {esc(title)}</h1>'
-            f'<p id="error-message">{esc(message)}</p>{extra}'
-            '<p><a href="/traces">← 最近调用链 recent traces</a></p>')
-    return page(f"{status:d} {title}", body, node=node, names=names)
 
+def error_page(
+    status: int, title: str, message: str, *, node: str, names: Mapping[str, str], extra: str = ""
+) -> str:
+    body = (
+        f'<h1 id="error" data-status="{status:d}">{status:d} · {esc(title)}</h1>'
+        f'<p id="error-message">{esc(message)}</p>{extra}'
+        '<p><a href="/traces">← 最近调用链 recent traces</a></p>'
+    )
+    return page(f"{status:d} {title}", body, node=node, names=names)

@@ -25,7 +25,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from gateway.errors import InvalidArgument
 from gateway.ops import pages
 from gateway.ops.traces import TraceGatherer, check_trace_id
-from gateway.telemetry.metrics import CONTENT_TYPE, Metrics
+from gateway.telemetry.metrics import Metrics
 from gateway.telemetry.spanstore import SpanStore
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 SECURITY_HEADERS = {
     # Inline styles only; no scripts, no frames, no external fetches of any kind.
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                               "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
@@ -48,10 +48,18 @@ SECURITY_HEADERS = {
 class OpsWeb:
     """One node's ops HTTP server. ``start`` binds, ``stop`` closes; safe to stop twice."""
 
-    def __init__(self, node: str, node_names: Mapping[str, str], gatherer: TraceGatherer,
-                 span_store: SpanStore, metrics: Metrics, *,
-                 flush: Callable[[], object] | None = None, gather_timeout: float = 3.0,
-                 list_limit: int = 50) -> None:
+    def __init__(
+        self,
+        node: str,
+        node_names: Mapping[str, str],
+        gatherer: TraceGatherer,
+        span_store: SpanStore,
+        metrics: Metrics,
+        *,
+        flush: Callable[[], object] | None = None,
+        gather_timeout: float = 3.0,
+        list_limit: int = 50,
+    ) -> None:
         self.node = node
         self._names = dict(node_names)
         self._gatherer = gatherer
@@ -123,12 +131,23 @@ class OpsWeb:
             log.exception("ops page %s failed", request.path)
             return self._error(500, "Internal Server Error", "internal error; see the node log")
 
-    def _error(self, status: int, title: str, message: str, *, extra: str = "",
-               headers: Mapping[str, str] | None = None) -> web.Response:
+    def _error(
+        self,
+        status: int,
+        title: str,
+        message: str,
+        *,
+        extra: str = "",
+        headers: Mapping[str, str] | None = None,
+    ) -> web.Response:
         keep = {k: v for k, v in (headers or {}).items() if k.lower() == "allow"}
-        return web.Response(status=status, headers={**keep, "Content-Type": HTML},
-                            text=pages.error_page(status, title, message, node=self.node,
-                                                  names=self._names, extra=extra))
+        return web.Response(
+            status=status,
+            headers={**keep, "Content-Type": HTML},
+            text=pages.error_page(
+                status, title, message, node=self.node, names=self._names, extra=extra
+            ),
+        )
 
     # -- pages ------------------------------------------------------------------------------
 
@@ -152,8 +171,13 @@ class OpsWeb:
         if self._flush is not None:
             await asyncio.to_thread(self._flush)
         summaries = await asyncio.to_thread(
-            self._spans.recent, app=filters["app"], interface=filters["interface"],
-            status=filters["status"], min_duration_ms=min_ms, limit=self._list_limit)
+            self._spans.recent,
+            app=filters["app"],
+            interface=filters["interface"],
+            status=filters["status"],
+            min_duration_ms=min_ms,
+            limit=self._list_limit,
+        )
         return _html(pages.traces_page(summaries, filters, node=self.node, names=self._names))
 
     async def _trace(self, request: web.Request) -> web.StreamResponse:
@@ -164,15 +188,19 @@ class OpsWeb:
         with _untraced():
             gathered = await self._gatherer.gather(trace_id, self._gather_timeout)
         if not any(g.spans for g in gathered):
-            extra = (pages.gather_banner(gathered, self._names)
-                     + pages.gather_table(gathered, self._names))
-            return self._error(404, "Trace not found",
-                               f"no node has spans for trace {trace_id}", extra=extra)
+            extra = pages.gather_banner(gathered, self._names) + pages.gather_table(
+                gathered, self._names
+            )
+            return self._error(
+                404, "Trace not found", f"no node has spans for trace {trace_id}", extra=extra
+            )
         return _html(pages.trace_page(trace_id, gathered, node=self.node, names=self._names))
 
     async def _metrics_page(self, request: web.Request) -> web.StreamResponse:
-        body = await asyncio.to_thread(self._metrics.render)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+        body, content_type = await asyncio.to_thread(
+            self._metrics.exposition, request.headers.get("Accept")
+        )
+        return web.Response(body=body, headers={"Content-Type": content_type})
 
     async def _healthz(self, request: web.Request) -> web.StreamResponse:
         return web.Response(text=f"ok {self.node}\n", content_type="text/plain", charset="utf-8")
@@ -227,11 +255,13 @@ class _untraced:
     (without it every page view would list as a new trace on every node)."""
 
     def __enter__(self) -> None:
-        ctx = SpanContext(trace_id=random.getrandbits(128) or 1,
-                          span_id=random.getrandbits(64) or 1, is_remote=False,
-                          trace_flags=TraceFlags(TraceFlags.DEFAULT))
+        ctx = SpanContext(
+            trace_id=random.getrandbits(128) or 1,
+            span_id=random.getrandbits(64) or 1,
+            is_remote=False,
+            trace_flags=TraceFlags(TraceFlags.DEFAULT),
+        )
         self._token = otel_context.attach(trace.set_span_in_context(NonRecordingSpan(ctx)))
 
     def __exit__(self, *exc: Any) -> None:
         otel_context.detach(self._token)
-

@@ -15,6 +15,9 @@ from typing import Any
 import grpc
 from grpc import aio
 
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
+
 from gateway.errors import GatewayError, Internal
 from gateway.status import to_status
 
@@ -81,5 +84,9 @@ class ErrorTranslator(aio.ServerInterceptor):
         if not isinstance(exc, GatewayError):
             log.exception("unexpected error in %s", method)
             exc = Internal()
+        # Refusals show as errors in traces (the gRPC instrumentation leaves them UNSET).
+        span = trace.get_current_span()
+        span.set_status(Status(StatusCode.ERROR, exc.reason))
+        span.set_attributes({"yrd.reason": exc.reason, "yrd.refused_by": exc.node or self._node})
         status = to_status(exc, self._node)
         await context.abort(status.code, status.details, status.trailing_metadata)

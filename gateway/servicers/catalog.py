@@ -6,7 +6,6 @@ from gateway._pb.yrd.v1 import catalog_pb2, catalog_pb2_grpc
 from gateway.catalog.answers import FederatedAnswer
 from gateway.catalog.federated import FederatedCatalog
 from gateway.catalog.query import QueryValidator, RawSearch
-from gateway.tracing import current_trace_id
 from gateway.convert import (
     entry_to_pb,
     facets_to_pb,
@@ -15,6 +14,7 @@ from gateway.convert import (
     province_to_pb,
     scope_from_pb,
 )
+from gateway.tracing import current_trace_id
 
 
 class CatalogServicer(catalog_pb2_grpc.CatalogServicer):

@@ -19,17 +19,35 @@ import grpc
 from google.rpc import error_details_pb2, status_pb2
 from grpc import aio
 from prometheus_client import CollectorRegistry, Counter, Histogram, Info, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.exposition import choose_encoder
 
 from gateway.exchange.model import INTERFACE_ID_RE
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CONTENT_TYPE", "LATENCY_BUCKETS", "Metrics", "MetricsServerInterceptor"]
+__all__ = [
+    "LATENCY_BUCKETS",
+    "Metrics",
+    "MetricsServerInterceptor",
+    "PeerMetricsInterceptor",
+]
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
-LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-                   5.0, 10.0)
+LATENCY_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
 """Seconds: a local SQLite lookup (sub-millisecond) up to a call at the edge of its deadline."""
 SIDES = ("local", "consumer", "provider")
 OTHER = "other"
@@ -59,41 +77,75 @@ class _BoundedValues:
 class Metrics:
     """The counters and histograms of one node, in its own registry."""
 
-    def __init__(self, node: str, name: str = "", *, max_interfaces: int = 1000,
-                 max_reasons: int = 200) -> None:
+    def __init__(
+        self, node: str, name: str = "", *, max_interfaces: int = 1000, max_reasons: int = 200
+    ) -> None:
         self.node = node
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        Info("yrd_node", "The gateway node (province) these metrics describe.",
-             registry=r).info({"node": node, "name": name or node})
+        Info("yrd_node", "The gateway node (province) these metrics describe.", registry=r).info(
+            {"node": node, "name": name or node}
+        )
         self._rpc_total = Counter(
-            "yrd_rpc_server_handled", "RPCs served by this node, by port, method and final "
-            "status.", ("port", "method", "code"), registry=r)
+            "yrd_rpc_server_handled",
+            "RPCs served by this node, by port, method and final status.",
+            ("port", "method", "code"),
+            registry=r,
+        )
         self._rpc_seconds = Histogram(
-            "yrd_rpc_server_handling_seconds", "Time to serve an RPC, until its status is sent.",
-            ("port", "method"), buckets=LATENCY_BUCKETS, registry=r)
+            "yrd_rpc_server_handling_seconds",
+            "Time to serve an RPC, until its status is sent.",
+            ("port", "method"),
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self._errors = Counter(
-            "yrd_rpc_server_errors", "RPCs this node answered with a non-OK status, by status "
-            "and stable reason (google.rpc.ErrorInfo).", ("code", "reason"), registry=r)
+            "yrd_rpc_server_errors",
+            "RPCs this node answered with a non-OK status, by status "
+            "and stable reason (google.rpc.ErrorInfo).",
+            ("code", "reason"),
+            registry=r,
+        )
         self._iface_total = Counter(
-            "yrd_interface_calls", "Interface calls by interface, side (local: app and "
+            "yrd_interface_calls",
+            "Interface calls by interface, side (local: app and "
             "interface in this province; consumer: this node forwarded its app's call; "
             "provider: this node served another province's call) and status.",
-            ("interface", "side", "status"), registry=r)
+            ("interface", "side", "status"),
+            registry=r,
+        )
         self._iface_seconds = Histogram(
-            "yrd_interface_call_seconds", "Interface call latency as seen by this node.",
-            ("interface", "side"), buckets=LATENCY_BUCKETS, registry=r)
+            "yrd_interface_call_seconds",
+            "Interface call latency as seen by this node.",
+            ("interface", "side"),
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self._peer_total = Counter(
-            "yrd_peer_calls", "Calls this node made to a peer node, by method and status.",
-            ("peer", "method", "code"), registry=r)
+            "yrd_peer_calls",
+            "Calls this node made to a peer node, by method and status.",
+            ("peer", "method", "code"),
+            registry=r,
+        )
         self._peer_seconds = Histogram(
-            "yrd_peer_call_seconds", "Latency of calls to a peer node, until their status.",
-            ("peer", "method"), buckets=LATENCY_BUCKETS, registry=r)
+            "yrd_peer_call_seconds",
+            "Latency of calls to a peer node, until their status.",
+            ("peer", "method"),
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self._interface_label = _BoundedValues(max_interfaces)
         self._reason_label = _BoundedValues(max_reasons)
 
-    def observe_rpc(self, method: str, code: grpc.StatusCode, seconds: float, *,
-                    port: str = "client", reason: str = "") -> None:
+    def observe_rpc(
+        self,
+        method: str,
+        code: grpc.StatusCode,
+        seconds: float,
+        *,
+        port: str = "client",
+        reason: str = "",
+    ) -> None:
         """One served RPC; a non-OK one also counts as an error (with its reason, if any)."""
         self._rpc_total.labels(port, method, code.name).inc()
         self._rpc_seconds.labels(port, method).observe(seconds)
@@ -114,8 +166,14 @@ class Metrics:
         self._peer_seconds.labels(peer, method).observe(seconds)
 
     def render(self) -> bytes:
-        """The whole registry in the Prometheus text format (``CONTENT_TYPE``)."""
+        """The whole registry in the Prometheus text format."""
         return generate_latest(self.registry)
+
+    def exposition(self, accept: str | None = None) -> tuple[bytes, str]:
+        """Body and content type for a scrape: the Prometheus text format (0.0.4) unless the
+        scraper's ``Accept`` header asks for OpenMetrics."""
+        encode, content_type = choose_encoder(accept or "")
+        return encode(self.registry), content_type
 
     def peer_interceptors(self, peer: str) -> list[aio.ClientInterceptor]:
         """Client interceptors for the channel to ``peer`` (a channel knows only one target,
@@ -124,6 +182,7 @@ class Metrics:
 
 
 # -- server side -----------------------------------------------------------------------------
+
 
 def _interface_of_exchange(request: Any) -> str:
     return request.interface_id
@@ -178,8 +237,13 @@ class MetricsServerInterceptor(aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         method = handler_call_details.method
         if handler is None:  # the method name is the caller's text: never a label
-            self._safely(self._metrics.observe_rpc, "unimplemented",
-                         grpc.StatusCode.UNIMPLEMENTED, 0.0, port=self._port)
+            self._safely(
+                self._metrics.observe_rpc,
+                "unimplemented",
+                grpc.StatusCode.UNIMPLEMENTED,
+                0.0,
+                port=self._port,
+            )
             return None
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
@@ -307,7 +371,8 @@ def _reason(context) -> str:
 
 # -- client side (peer channels) -------------------------------------------------------------
 
-class _PeerCalls:
+
+class PeerMetricsInterceptor:
     """Records a peer call when its status arrives: a done callback, so the interceptor hands
     the call straight back and cancellation still reaches the real call."""
 
@@ -323,8 +388,7 @@ class _PeerCalls:
             seconds = time.perf_counter() - started
             try:
                 if finished.cancelled():
-                    self._metrics.observe_peer(self._peer, name, grpc.StatusCode.CANCELLED,
-                                               seconds)
+                    self._metrics.observe_peer(self._peer, name, grpc.StatusCode.CANCELLED, seconds)
                     return
                 # The status is already there; aio only offers it through a coroutine.
                 task = asyncio.get_running_loop().create_task(finished.code())
@@ -347,7 +411,7 @@ class _PeerCalls:
             log.exception("recording peer metrics failed")
 
 
-class _PeerUnaryUnary(_PeerCalls, aio.UnaryUnaryClientInterceptor):
+class _PeerUnaryUnary(PeerMetricsInterceptor, aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(self, continuation, client_call_details, request):
         started = time.perf_counter()
         call = await continuation(client_call_details, request)
@@ -355,7 +419,7 @@ class _PeerUnaryUnary(_PeerCalls, aio.UnaryUnaryClientInterceptor):
         return call
 
 
-class _PeerUnaryStream(_PeerCalls, aio.UnaryStreamClientInterceptor):
+class _PeerUnaryStream(PeerMetricsInterceptor, aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(self, continuation, client_call_details, request):
         started = time.perf_counter()
         call = await continuation(client_call_details, request)

@@ -22,6 +22,7 @@ from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from hypothesis import currently_in_test_context, event
 from hypothesis import strategies as st
 
 from gateway._pb.yrd.v1 import (
@@ -368,10 +369,14 @@ def oversized(request: Message) -> bool:
 
 async def healthy(h: Harness) -> None:
     """Every port of every node still answers SERVING."""
-    channels = [h.client(n) for n in NODES] + [h.peer("sh", "js"), h.peer("js", "sh")]
-    for channel in channels:
+    # The peer port guards every method, health included: it wants a peer's metadata too.
+    ports = [(h.client(n), ()) for n in NODES] + [
+        (h.peer("sh", "js"), h.fed_md("js", to="sh")),
+        (h.peer("js", "sh"), h.fed_md("sh", to="js")),
+    ]
+    for channel, metadata in ports:
         reply = await health_pb2_grpc.HealthStub(channel).Check(
-            health_pb2.HealthCheckRequest(), timeout=3
+            health_pb2.HealthCheckRequest(), metadata=metadata, timeout=3
         )
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
@@ -406,6 +411,8 @@ async def exercise(
         else:
             outcome = check_refusal(exc, inputs=inputs, request=request, allowed=allowed)
     elapsed = time.monotonic() - started
+    if currently_in_test_context():
+        event(f"{outcome.code.name} {outcome.reason}" if isinstance(outcome, Refusal) else "OK")
     assert elapsed < TIME_BOUND, f"answer took {elapsed:.1f} s"
     await healthy(h)
     return outcome
@@ -512,37 +519,50 @@ def huge_text(max_bytes: int = 1_000_000) -> st.SearchStrategy[str]:
     units = st.sampled_from(
         ["a", "人", "x ", "' OR 1=1 --", "\u200d", "🇨🇳", "\x00", "e\u0301", "%s", "../"]
     )
-    return st.tuples(units, st.integers(1, max_bytes)).map(
-        lambda t: t[0] * max(1, t[1] // len(t[0].encode()))
-    )
+    # Sizes by order of magnitude: st.integers alone would mostly stay small.
+    tops = sorted({max(1, max_bytes // 1000), max(1, max_bytes // 10), max_bytes})
+    sizes = st.sampled_from(tops).flatmap(lambda top: st.integers(max(1, top // 2), top))
+    return st.tuples(units, sizes).map(lambda t: t[0] * max(1, t[1] // len(t[0].encode())))
+
+
+def pick(*options: st.SearchStrategy) -> st.SearchStrategy:
+    """One of ``options``, each about equally likely (``st.one_of`` leans hard on its first,
+    simplest branches; a uniform index keeps known-good values and huge ones both frequent)."""
+    return st.sampled_from(range(len(options))).flatmap(lambda i: options[i])
 
 
 def text(*valid: str, huge: int = 1_000_000) -> st.SearchStrategy[str]:
-    """A hostile string field: known-good values (to get past the first checks), short
-    hostile text, mixtures, or (when ``huge``) up to ``huge`` bytes."""
-    options = [small_text, mixed_text]
-    if valid:
-        options.insert(0, st.sampled_from(valid))
-    if huge:
-        options.append(huge_text(huge))
-    return st.one_of(*options)
+    """A hostile string field: two times in three a known-good value (so the other fields get
+    past the first checks too), else short hostile text, mixtures or (when ``huge``) up to
+    ``huge`` bytes of one repeated unit."""
+    hostile = pick(small_text, mixed_text, *([huge_text(huge)] if huge else []))
+    if not valid:
+        return hostile
+    good = st.sampled_from(valid)
+    return pick(good, good, hostile)
 
 
-def many(element: st.SearchStrategy[str], *, most: int = 5000) -> st.SearchStrategy[list[str]]:
-    """A repeated field: a few items, or one item thousands of times, or thousands distinct."""
-    return st.one_of(
+def many(*valid: str, huge: int = 200, most: int = 5000) -> st.SearchStrategy[list[str]]:
+    """A repeated field: a few known-good items, a few hostile ones, one item thousands of
+    times, or thousands of distinct items."""
+    element = text(*valid, huge=huge)
+    options = [
         st.lists(element, max_size=6),
         st.tuples(element, st.integers(100, most)).map(lambda t: [t[0]] * t[1]),
         st.tuples(small_text, st.integers(100, most)).map(
             lambda t: [f"{t[0][:20]}{i}" for i in range(t[1])]
         ),
-    )
+    ]
+    if valid:
+        options[:0] = [st.lists(st.sampled_from(valid), max_size=4)] * 3
+    return pick(*options)
 
 
 def params(*valid: dict[str, str]) -> st.SearchStrategy[dict[str, str]]:
-    """A map field: a few hostile entries, known-good ones, or thousands of keys."""
-    return st.one_of(
-        st.sampled_from(valid) if valid else st.just({}),
+    """A map field: known-good maps, a few hostile entries, or thousands of keys."""
+    good = [st.sampled_from(valid)] * 2 if valid else []
+    return pick(
+        *good,
         st.dictionaries(
             st.one_of(
                 st.sampled_from(["id_number", "name", "district", "insurance_type", "credit_code"]),

@@ -1,32 +1,20 @@
-"""Real in-process nodes with the metrics interceptors installed and an ops web page each.
-
-``gateway.node`` builds its servers and peer channels itself; until it wires the metrics and the
-ops page, these tests hand it a stand-in for ``grpc.aio`` while the nodes start, which adds
-``MetricsServerInterceptor`` to each server and the per-peer interceptors to each peer channel,
-then serve an ``OpsWeb`` on each node's configured ops port. Where the node already does either
-(``node.metrics``), the stand-in steps aside. Everything else is the real node: mutual TLS,
-SQLite stores, spans, audit.
-"""
+"""Real in-process nodes, each serving its ops web page and metrics on its configured ops port:
+mutual TLS, SQLite stores, spans, audit — the node as it runs in production."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from grpc import aio
 
-import gateway.node
-import gateway.peers
 from gateway._pb.yrd.v1 import exchange_pb2, exchange_pb2_grpc, sharing_pb2, sharing_pb2_grpc
 from gateway.cli.credentials import operator_token_path
 from gateway.config import FederationConfig, load_federation
 from gateway.exchange.dataset import dataset_path, sample_values
 from gateway.node import Node, NodeOptions
-from gateway.ops.traces import TraceGatherer
-from gateway.ops.web import OpsWeb
 from gateway.server.identity import MD_APP_ID, MD_APP_SECRET, MD_OPERATOR
-from gateway.telemetry.metrics import Metrics, MetricsServerInterceptor, PeerMetricsInterceptor
+from gateway.telemetry.metrics import Metrics
 from gateway.tls import channel_options_for, client_channel_credentials
 from tests.conftest import write_federation
 
@@ -38,61 +26,11 @@ UNTIL = (datetime.now(UTC) + timedelta(days=365)).isoformat(timespec="seconds")
 PEOPLE = 300
 
 
-class InstrumentedAio:
-    """``grpc.aio`` as ``gateway.node`` and ``gateway.peers`` see it while one node starts."""
-
-    def __init__(self, fed: FederationConfig) -> None:
-        self.metrics: dict[str, Metrics] = {}
-        self.current = ""
-        self._servers: dict[str, int] = {}
-        self._peer_at = {a.peer: a.id for a in fed.nodes.values()}
-
-    def __getattr__(self, name: str):
-        return getattr(aio, name)
-
-    def server(self, *, interceptors=(), **kwargs):
-        built = self._servers.get(self.current, 0)
-        self._servers[self.current] = built + 1
-        if not any(isinstance(i, MetricsServerInterceptor) for i in interceptors):
-            port = ("client", "peer")[built]  # node.py builds the client port first
-            outermost = MetricsServerInterceptor(self.metrics[self.current], port)
-            interceptors = [outermost, *interceptors]
-        return aio.server(interceptors=list(interceptors), **kwargs)
-
-    def secure_channel(
-        self, target, credentials, options=None, compression=None, interceptors=None
-    ):
-        return aio.secure_channel(
-            target,
-            credentials,
-            options=options,
-            compression=compression,
-            interceptors=self._with_peer_metrics(target, interceptors),
-        )
-
-    def insecure_channel(self, target, options=None, compression=None, interceptors=None):
-        return aio.insecure_channel(
-            target,
-            options=options,
-            compression=compression,
-            interceptors=self._with_peer_metrics(target, interceptors),
-        )
-
-    def _with_peer_metrics(self, target, interceptors):
-        interceptors = list(interceptors or ())
-        if target in self._peer_at and not any(
-            isinstance(i, PeerMetricsInterceptor) for i in interceptors
-        ):
-            interceptors += self.metrics[self.current].peer_interceptors(self._peer_at[target])
-        return interceptors
-
-
 @dataclass
 class OpsCluster:
     fed: FederationConfig
     nodes: dict[str, Node]
     metrics: dict[str, Metrics]
-    webs: dict[str, OpsWeb] = field(default_factory=dict)
     channels: list[aio.Channel] = field(default_factory=list)
 
     def ops_url(self, node: str, path: str = "") -> str:
@@ -150,9 +88,6 @@ class OpsCluster:
         )
 
     async def stop_node(self, node: str) -> None:
-        web = self.webs.pop(node, None)
-        if web is not None:
-            await web.stop()
         await self.nodes.pop(node).stop(0)
 
     async def stop(self) -> None:
@@ -163,39 +98,16 @@ class OpsCluster:
 
 
 async def start_cluster(tmp, certs_dir, node_ids) -> OpsCluster:
+    """Real nodes: each serves its ops page and metrics itself (see gateway/node.py)."""
     fed = load_federation(write_federation(tmp, certs_dir, node_ids=node_ids))
-    shim = InstrumentedAio(fed)
-    cluster = OpsCluster(fed, {}, shim.metrics)
-    names = {n.id: n.name for n in fed.nodes.values()}
+    cluster = OpsCluster(fed, {}, {})
     try:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(gateway.node, "aio", shim)
-            patch.setattr(gateway.peers, "aio", shim)
-            for node_id in node_ids:  # one at a time: the stand-in wires the node starting now
-                shim.current = node_id
-                shim.metrics[node_id] = Metrics(node_id, names[node_id])
-                node = Node(fed, node_id, NodeOptions(entries=200, people=PEOPLE))
-                cluster.nodes[node_id] = node
-                await node.start()
-                if isinstance(getattr(node, "metrics", None), Metrics):  # node.py wires its own
-                    shim.metrics[node_id] = node.metrics
-        for node_id, node in cluster.nodes.items():
-            spans, telemetry = node._spans, node.telemetry
-            assert spans is not None and telemetry is not None and node._peers is not None
-            gatherer = TraceGatherer(
-                node_id, spans, {p.id: p for p in node._peers}, flush=telemetry.flush
-            )
-            web = OpsWeb(
-                node_id, names, gatherer, spans, shim.metrics[node_id], flush=telemetry.flush
-            )
-            host, port = fed.node(node_id).ops.rsplit(":", 1)
-            try:
-                await web.start(host, int(port))
-            except OSError:
-                if not hasattr(node, "metrics"):
-                    raise
-                continue  # node.py serves its ops port itself now
-            cluster.webs[node_id] = web
+        for node_id in node_ids:
+            node = Node(fed, node_id, NodeOptions(entries=200, people=PEOPLE))
+            cluster.nodes[node_id] = node
+            await node.start()
+            assert node.metrics is not None
+            cluster.metrics[node_id] = node.metrics
     except BaseException:
         await cluster.stop()
         raise

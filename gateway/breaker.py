@@ -29,9 +29,13 @@ class BreakerSettings:
 
 
 class Breaker:
-    def __init__(self, settings: BreakerSettings = BreakerSettings(), *,
-                 clock: Callable[[], float] = time.monotonic,
-                 rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        settings: BreakerSettings = BreakerSettings(),
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
         self._s = settings
         self._clock = clock
         self._rng = rng or random.Random()

@@ -39,7 +39,9 @@ class _Doc:
             return default
         return self.data[key]
 
-    def str(self, key: str, default: str | None = None, *, pattern: re.Pattern | None = None) -> str:
+    def str(
+        self, key: str, default: str | None = None, *, pattern: re.Pattern | None = None
+    ) -> str:
         value = self._get(key, default, default is None)
         if not isinstance(value, str) or not value:
             raise ConfigError(self.path, self._key(key), "a non-empty string")
@@ -105,7 +107,9 @@ class FederationConfig:
         try:
             return self.nodes[node_id]
         except KeyError:
-            raise ConfigError(self.path, f"nodes.{node_id}", f"one of {sorted(self.nodes)}") from None
+            raise ConfigError(
+                self.path, f"nodes.{node_id}", f"one of {sorted(self.nodes)}"
+            ) from None
 
     def peers_of(self, node_id: str) -> list[NodeAddress]:
         return [n for n in self.nodes.values() if n.id != node_id]
@@ -211,7 +215,9 @@ def load_node(fed: FederationConfig, node_id: str) -> NodeConfig:
     search = doc.sub("search", required=False)
     defaults = SearchSettings()
     search_settings = SearchSettings(
-        default_page_size=search.int("default_page_size", defaults.default_page_size, lo=1, hi=1000),
+        default_page_size=search.int(
+            "default_page_size", defaults.default_page_size, lo=1, hi=1000
+        ),
         max_page_size=search.int("max_page_size", defaults.max_page_size, lo=1, hi=1000),
         max_query_chars=search.int("max_query_chars", defaults.max_query_chars, lo=1, hi=4096),
         peer_timeout_ms=search.int("peer_timeout_ms", defaults.peer_timeout_ms, lo=10, hi=600_000),
@@ -231,8 +237,11 @@ def load_node(fed: FederationConfig, node_id: str) -> NodeConfig:
         data_dir=fed.data_dir / node_id,
         crosswalk_path=doc.path_of("crosswalk", "crosswalk.yaml"),
         departments_path=doc.path_of("departments", "departments.yaml"),
-        seed=SeedSettings(entries=seed.int("entries", 2000, hi=10_000_000), seed=seed.int("seed", 0),
-                          people=seed.int("people", 5000, lo=10, hi=10_000_000)),
+        seed=SeedSettings(
+            entries=seed.int("entries", 2000, hi=10_000_000),
+            seed=seed.int("seed", 0),
+            people=seed.int("people", 5000, lo=10, hi=10_000_000),
+        ),
         search=search_settings,
         limits=limits,
         otlp_endpoint=doc.str("otlp_endpoint", "") if doc.data.get("otlp_endpoint") else "",

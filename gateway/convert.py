@@ -32,45 +32,81 @@ _SCOPES = {
 }
 
 
-def entry_to_pb(e: CatalogEntry, *, province_name: str = "", category_name: str = "") -> catalog_pb2.CatalogEntry:
+def entry_to_pb(
+    e: CatalogEntry, *, province_name: str = "", category_name: str = ""
+) -> catalog_pb2.CatalogEntry:
     return catalog_pb2.CatalogEntry(
-        code=e.code, name=e.name, province=e.province, province_name=province_name,
-        department_code=e.department_code, department=e.department, category=e.category,
-        category_name=category_name, abstract=e.abstract, format=e.format,
-        share_type=e.share_type, share_conditions=e.share_conditions,
-        open_attribute=e.open_attribute, update_cycle=e.update_cycle,
-        publish_date=e.publish_date, grade=e.grade,
-        items=[catalog_pb2.DataItem(name=i.name, type=i.type, length=i.length, grade=i.grade,
-                                    kind=i.kind) for i in e.items],
-        local_grade=e.local_grade, local_category=e.local_category,
+        code=e.code,
+        name=e.name,
+        province=e.province,
+        province_name=province_name,
+        department_code=e.department_code,
+        department=e.department,
+        category=e.category,
+        category_name=category_name,
+        abstract=e.abstract,
+        format=e.format,
+        share_type=e.share_type,
+        share_conditions=e.share_conditions,
+        open_attribute=e.open_attribute,
+        update_cycle=e.update_cycle,
+        publish_date=e.publish_date,
+        grade=e.grade,
+        items=[
+            catalog_pb2.DataItem(
+                name=i.name, type=i.type, length=i.length, grade=i.grade, kind=i.kind
+            )
+            for i in e.items
+        ],
+        local_grade=e.local_grade,
+        local_category=e.local_category,
     )
 
 
 def entry_from_pb(m: catalog_pb2.CatalogEntry) -> CatalogEntry:
     return CatalogEntry(
-        code=m.code, name=m.name, province=m.province, department_code=m.department_code,
-        department=m.department, category=m.category, abstract=m.abstract, format=m.format,
-        share_type=m.share_type, share_conditions=m.share_conditions,
-        open_attribute=m.open_attribute, update_cycle=m.update_cycle,
-        publish_date=m.publish_date, grade=m.grade,
-        items=tuple(DataItem(name=i.name, type=i.type, length=i.length, grade=i.grade, kind=i.kind)
-                    for i in m.items),
-        local_grade=m.local_grade, local_category=m.local_category,
+        code=m.code,
+        name=m.name,
+        province=m.province,
+        department_code=m.department_code,
+        department=m.department,
+        category=m.category,
+        abstract=m.abstract,
+        format=m.format,
+        share_type=m.share_type,
+        share_conditions=m.share_conditions,
+        open_attribute=m.open_attribute,
+        update_cycle=m.update_cycle,
+        publish_date=m.publish_date,
+        grade=m.grade,
+        items=tuple(
+            DataItem(name=i.name, type=i.type, length=i.length, grade=i.grade, kind=i.kind)
+            for i in m.items
+        ),
+        local_grade=m.local_grade,
+        local_category=m.local_category,
     )
 
 
 def filters_from_pb(m: catalog_pb2.SearchFilters) -> Filters:
     return Filters(
-        categories=tuple(m.categories), grades=tuple(m.grades), share_types=tuple(m.share_types),
-        provinces=tuple(m.provinces), departments=tuple(m.departments),
+        categories=tuple(m.categories),
+        grades=tuple(m.grades),
+        share_types=tuple(m.share_types),
+        provinces=tuple(m.provinces),
+        departments=tuple(m.departments),
         update_cycles=tuple(m.update_cycles),
     )
 
 
 def filters_to_pb(f: Filters) -> catalog_pb2.SearchFilters:
     return catalog_pb2.SearchFilters(
-        categories=f.categories, grades=f.grades, share_types=f.share_types,
-        provinces=f.provinces, departments=f.departments, update_cycles=f.update_cycles,
+        categories=f.categories,
+        grades=f.grades,
+        share_types=f.share_types,
+        provinces=f.provinces,
+        departments=f.departments,
+        update_cycles=f.update_cycles,
     )
 
 
@@ -82,8 +118,15 @@ def facets_to_pb(facets: Facets) -> list[catalog_pb2.Facet]:
     out = []
     for name, buckets in facets.items():
         ordered = sorted(buckets.items(), key=lambda kv: (-kv[1].count, kv[0]))
-        out.append(catalog_pb2.Facet(field=name, values=[
-            catalog_pb2.FacetValue(value=v, label=b.label, count=b.count) for v, b in ordered]))
+        out.append(
+            catalog_pb2.Facet(
+                field=name,
+                values=[
+                    catalog_pb2.FacetValue(value=v, label=b.label, count=b.count)
+                    for v, b in ordered
+                ],
+            )
+        )
     return out
 
 
@@ -91,12 +134,20 @@ def facets_from_pb(facets) -> Facets:
     return {f.field: {v.value: Bucket(v.label, v.count) for v in f.values} for f in facets}
 
 
-def hits_to_pb(hits: tuple[ScoredEntry, ...], names: dict[str, str],
-               category_names: dict[str, str]) -> list[catalog_pb2.SearchResult]:
-    return [catalog_pb2.SearchResult(
-        entry=entry_to_pb(h.entry, province_name=names.get(h.entry.province, ""),
-                          category_name=category_names.get(h.entry.category, "")),
-        score=h.score) for h in hits]
+def hits_to_pb(
+    hits: tuple[ScoredEntry, ...], names: dict[str, str], category_names: dict[str, str]
+) -> list[catalog_pb2.SearchResult]:
+    return [
+        catalog_pb2.SearchResult(
+            entry=entry_to_pb(
+                h.entry,
+                province_name=names.get(h.entry.province, ""),
+                category_name=category_names.get(h.entry.category, ""),
+            ),
+            score=h.score,
+        )
+        for h in hits
+    ]
 
 
 def hits_from_pb(results) -> tuple[ScoredEntry, ...]:
@@ -105,8 +156,13 @@ def hits_from_pb(results) -> tuple[ScoredEntry, ...]:
 
 def province_to_pb(p: ProvinceAnswer) -> catalog_pb2.ProvinceStatus:
     return catalog_pb2.ProvinceStatus(
-        province=p.province, name=p.name, state=_STATES[p.state], total=p.total,
-        latency_ms=round(p.latency_ms, 3), reason=p.reason, message=p.message,
+        province=p.province,
+        name=p.name,
+        state=_STATES[p.state],
+        total=p.total,
+        latency_ms=round(p.latency_ms, 3),
+        reason=p.reason,
+        message=p.message,
     )
 
 
@@ -117,18 +173,25 @@ from gateway.exchange.calls import Batch, Call, CallResult, FieldNote  # noqa: E
 
 
 def call_from_pb(m: exchange_pb2.InvokeRequest) -> Call:
-    return Call(interface_id=m.interface_id, params=dict(m.params), purpose=m.purpose,
-                fields=tuple(m.fields))
+    return Call(
+        interface_id=m.interface_id,
+        params=dict(m.params),
+        purpose=m.purpose,
+        fields=tuple(m.fields),
+    )
 
 
 def call_to_pb(c: Call) -> exchange_pb2.InvokeRequest:
-    return exchange_pb2.InvokeRequest(interface_id=c.interface_id, params=dict(c.params),
-                                      purpose=c.purpose, fields=c.fields)
+    return exchange_pb2.InvokeRequest(
+        interface_id=c.interface_id, params=dict(c.params), purpose=c.purpose, fields=c.fields
+    )
 
 
 def _notes_to_pb(notes) -> list[exchange_pb2.FieldDecision]:
-    return [exchange_pb2.FieldDecision(field=n.field, grade=n.grade, kind=n.kind, reason=n.reason)
-            for n in notes]
+    return [
+        exchange_pb2.FieldDecision(field=n.field, grade=n.grade, kind=n.kind, reason=n.reason)
+        for n in notes
+    ]
 
 
 def _notes_from_pb(items) -> tuple[FieldNote, ...]:
@@ -138,17 +201,27 @@ def _notes_from_pb(items) -> tuple[FieldNote, ...]:
 def result_to_pb(r: CallResult, trace_id: str = "") -> exchange_pb2.InvokeResponse:
     return exchange_pb2.InvokeResponse(
         records=[exchange_pb2.Record(fields=rec) for rec in r.records],
-        verify_only=r.verify_only, match=r.match, masked_fields=_notes_to_pb(r.masked),
-        dropped_fields=_notes_to_pb(r.dropped), grade=r.grade, served_by=r.served_by,
-        trace_id=trace_id, provider_audit_hash=r.provider_hash, record_count=len(r.records),
+        verify_only=r.verify_only,
+        match=r.match,
+        masked_fields=_notes_to_pb(r.masked),
+        dropped_fields=_notes_to_pb(r.dropped),
+        grade=r.grade,
+        served_by=r.served_by,
+        trace_id=trace_id,
+        provider_audit_hash=r.provider_hash,
+        record_count=len(r.records),
     )
 
 
 def result_from_pb(m: exchange_pb2.InvokeResponse) -> CallResult:
     return CallResult(
-        records=tuple(dict(rec.fields) for rec in m.records), verify_only=m.verify_only,
-        match=m.match, masked=_notes_from_pb(m.masked_fields),
-        dropped=_notes_from_pb(m.dropped_fields), grade=m.grade, served_by=m.served_by,
+        records=tuple(dict(rec.fields) for rec in m.records),
+        verify_only=m.verify_only,
+        match=m.match,
+        masked=_notes_from_pb(m.masked_fields),
+        dropped=_notes_from_pb(m.dropped_fields),
+        grade=m.grade,
+        served_by=m.served_by,
         provider_hash=m.provider_audit_hash,
         fields=tuple(m.records[0].fields) if m.records else (),
     )
@@ -157,16 +230,26 @@ def result_from_pb(m: exchange_pb2.InvokeResponse) -> CallResult:
 def batch_to_pb(b: Batch, trace_id: str = "") -> exchange_pb2.RecordBatch:
     return exchange_pb2.RecordBatch(
         records=[exchange_pb2.Record(fields=rec) for rec in b.records],
-        resume_token=b.resume_token, last=b.last, masked_fields=_notes_to_pb(b.masked),
-        dropped_fields=_notes_to_pb(b.dropped), grade=b.grade, served_by=b.served_by,
+        resume_token=b.resume_token,
+        last=b.last,
+        masked_fields=_notes_to_pb(b.masked),
+        dropped_fields=_notes_to_pb(b.dropped),
+        grade=b.grade,
+        served_by=b.served_by,
         trace_id=trace_id,
     )
 
 
 def batch_from_pb(m: exchange_pb2.RecordBatch) -> Batch:
-    return Batch(records=tuple(dict(rec.fields) for rec in m.records),
-                 resume_token=m.resume_token, last=m.last, masked=_notes_from_pb(m.masked_fields),
-                 dropped=_notes_from_pb(m.dropped_fields), grade=m.grade, served_by=m.served_by)
+    return Batch(
+        records=tuple(dict(rec.fields) for rec in m.records),
+        resume_token=m.resume_token,
+        last=m.last,
+        masked=_notes_from_pb(m.masked_fields),
+        dropped=_notes_from_pb(m.dropped_fields),
+        grade=m.grade,
+        served_by=m.served_by,
+    )
 
 
 # --------------------------------------------------------------------------- sharing
@@ -197,42 +280,80 @@ def quota_from_pb(m: sharing_pb2.Quota) -> Quota:
 
 def application_to_pb(a: Application) -> sharing_pb2.Application:
     return sharing_pb2.Application(
-        id=a.id, app=a.app, interface_id=a.interface_id, fields=a.fields, purpose=a.purpose,
-        valid_from=_iso(a.valid_from), valid_until=_iso(a.valid_until),
-        quota=quota_to_pb(a.quota), state=a.state, reason=a.reason, grant_id=a.grant_id or "",
-        created_at=_iso(a.created_at), decided_at=_iso(a.decided_at), owner=a.owner,
+        id=a.id,
+        app=a.app,
+        interface_id=a.interface_id,
+        fields=a.fields,
+        purpose=a.purpose,
+        valid_from=_iso(a.valid_from),
+        valid_until=_iso(a.valid_until),
+        quota=quota_to_pb(a.quota),
+        state=a.state,
+        reason=a.reason,
+        grant_id=a.grant_id or "",
+        created_at=_iso(a.created_at),
+        decided_at=_iso(a.decided_at),
+        owner=a.owner,
     )
 
 
 def application_from_pb(m: sharing_pb2.Application) -> Application:
     return Application(
-        id=m.id, app=m.app, interface_id=m.interface_id, fields=tuple(m.fields),
-        purpose=m.purpose, valid_from=_parse(m.valid_from), valid_until=_parse(m.valid_until),
-        quota=quota_from_pb(m.quota), state=m.state, reason=m.reason, grant_id=m.grant_id,
-        created_at=_parse(m.created_at), decided_at=_parse(m.decided_at), owner=m.owner,
+        id=m.id,
+        app=m.app,
+        interface_id=m.interface_id,
+        fields=tuple(m.fields),
+        purpose=m.purpose,
+        valid_from=_parse(m.valid_from),
+        valid_until=_parse(m.valid_until),
+        quota=quota_from_pb(m.quota),
+        state=m.state,
+        reason=m.reason,
+        grant_id=m.grant_id,
+        created_at=_parse(m.created_at),
+        decided_at=_parse(m.decided_at),
+        owner=m.owner,
     )
 
 
 def grant_to_pb(g: Grant, state: str = "") -> sharing_pb2.Grant:
     return sharing_pb2.Grant(
-        id=g.id, grantee=g.grantee, blanket=g.blanket, interface_id=g.interface_id,
-        fields=g.fields, purposes=g.purposes, max_grade=g.max_grade,
-        valid_from=_iso(g.valid_from), valid_until=_iso(g.valid_until),
-        quota=quota_to_pb(g.quota), state=state or g.state,
-        application_id=g.application_id or "", revoked_reason=g.revoked_reason or "",
+        id=g.id,
+        grantee=g.grantee,
+        blanket=g.blanket,
+        interface_id=g.interface_id,
+        fields=g.fields,
+        purposes=g.purposes,
+        max_grade=g.max_grade,
+        valid_from=_iso(g.valid_from),
+        valid_until=_iso(g.valid_until),
+        quota=quota_to_pb(g.quota),
+        state=state or g.state,
+        application_id=g.application_id or "",
+        revoked_reason=g.revoked_reason or "",
         created_at=_iso(g.created_at),
     )
 
 
 def interface_to_pb(iface, grant: Grant | None = None, now=None) -> exchange_pb2.InterfaceInfo:
     info = exchange_pb2.InterfaceInfo(
-        id=iface.id, province=iface.province, department=iface.department,
-        department_name=iface.department_name, name=iface.name,
-        resource_code=iface.resource_code, mode=iface.mode,
-        params=[exchange_pb2.InterfaceParam(name=p.name, kind=p.kind, required=p.required,
-                                            description=p.description) for p in iface.params],
-        fields=[exchange_pb2.InterfaceField(name=f.name, label=f.label, kind=f.kind,
-                                            grade=f.grade) for f in iface.fields],
+        id=iface.id,
+        province=iface.province,
+        department=iface.department,
+        department_name=iface.department_name,
+        name=iface.name,
+        resource_code=iface.resource_code,
+        mode=iface.mode,
+        params=[
+            exchange_pb2.InterfaceParam(
+                name=p.name, kind=p.kind, required=p.required, description=p.description
+            )
+            for p in iface.params
+        ],
+        fields=[
+            exchange_pb2.InterfaceField(name=f.name, label=f.label, kind=f.kind, grade=f.grade)
+            for f in iface.fields
+        ],
         streamable=iface.streamable,
     )
     if grant is not None:

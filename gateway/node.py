@@ -92,8 +92,9 @@ class NodeOptions:
 
 
 class Node:
-    def __init__(self, fed: FederationConfig, node_id: str, options: NodeOptions = NodeOptions()
-                 ) -> None:
+    def __init__(
+        self, fed: FederationConfig, node_id: str, options: NodeOptions = NodeOptions()
+    ) -> None:
         self.fed = fed
         self.id = node_id
         self.address = fed.node(node_id)
@@ -102,8 +103,12 @@ class Node:
         self.standard = load_standard(fed.standard_path)
         self.crosswalk = load_crosswalk(self.config.crosswalk_path, self.standard)
         self.departments = load_departments(self.config.departments_path, self.standard)
-        self.interfaces = load_interfaces(self.config.dir / "interfaces.yaml", province=node_id,
-                                          standard=self.standard, departments=self.departments)
+        self.interfaces = load_interfaces(
+            self.config.dir / "interfaces.yaml",
+            province=node_id,
+            standard=self.standard,
+            departments=self.departments,
+        )
         self._servers: list[aio.Server] = []
         self._store: CatalogStore | None = None
         self._sharing_store: SharingStore | None = None
@@ -123,16 +128,23 @@ class Node:
         tls = None if self.options.insecure else NodeTLS.load(self.fed.certs_dir, self.id)
         store = self._store = CatalogStore(cfg.catalog_db)
         self.seed_seconds = await asyncio.to_thread(
-            ensure_seeded, store, province=self.id,
+            ensure_seeded,
+            store,
+            province=self.id,
             entries=self.options.entries if self.options.entries is not None else cfg.seed.entries,
-            seed=cfg.seed.seed, standard=self.standard, crosswalk=self.crosswalk,
+            seed=cfg.seed.seed,
+            standard=self.standard,
+            crosswalk=self.crosswalk,
             departments=self.departments,
         )
         dataset = dataset_path(cfg.data_dir)
         await asyncio.to_thread(
-            ensure_dataset, dataset, self.id,
+            ensure_dataset,
+            dataset,
+            self.id,
             people=self.options.people if self.options.people is not None else cfg.seed.people,
-            seed=cfg.seed.seed)
+            seed=cfg.seed.seed,
+        )
         sharing_store = self._sharing_store = SharingStore(cfg.data_dir / "sharing.db")
         token = sharing_store.ensure_operator_token()
         if token is not None:  # first start: hand the operator token to the local operator
@@ -140,88 +152,163 @@ class Node:
         audit = self._audit = AuditLog(cfg.data_dir / "audit.db", self.id)
         backends = self._backends = BackendPool(dataset_path=dataset)
         spans = self._spans = SpanStore(cfg.data_dir / "spans.db", self.id)
-        otlp = self.options.otlp_endpoint if self.options.otlp_endpoint is not None \
+        otlp = (
+            self.options.otlp_endpoint
+            if self.options.otlp_endpoint is not None
             else cfg.otlp_endpoint
-        telemetry = self.telemetry = Telemetry(self.id, spans, otlp_endpoint=otlp,
-                                               enabled=self.options.tracing)
+        )
+        telemetry = self.telemetry = Telemetry(
+            self.id, spans, otlp_endpoint=otlp, enabled=self.options.tracing
+        )
         tracer = telemetry.tracer("gateway")
         # Health probes would bury real traces; they are not user actions.
-        untraced = filters.negate(filters.any_of(filters.health_check(),
-                                                 filters.service_prefix("grpc.reflection")))
-        client_interceptors = (aio_client_interceptors(tracer_provider=telemetry.provider,
-                                                       filter_=untraced)
-                               if self.options.tracing else [])
+        untraced = filters.negate(
+            filters.any_of(filters.health_check(), filters.service_prefix("grpc.reflection"))
+        )
+        client_interceptors = (
+            aio_client_interceptors(tracer_provider=telemetry.provider, filter_=untraced)
+            if self.options.tracing
+            else []
+        )
         names = {n.id: n.name for n in self.fed.nodes.values()}
         category_names = {c.code: c.full_name for c in self.standard.categories.values()}
-        labels = Labels(self.id, {
-            "category": category_names,
-            "grade": {g.id: g.name for g in self.standard.grades.values()},
-            "share_type": {t.id: t.name for t in self.standard.share_types.values()},
-            "update_cycle": {t.id: t.name for t in self.standard.update_cycles.values()},
-        }, {d.code: d.name for d in self.departments.departments})
+        labels = Labels(
+            self.id,
+            {
+                "category": category_names,
+                "grade": {g.id: g.name for g in self.standard.grades.values()},
+                "share_type": {t.id: t.name for t in self.standard.share_types.values()},
+                "update_cycle": {t.id: t.name for t in self.standard.update_cycles.values()},
+            },
+            {d.code: d.name for d in self.departments.departments},
+        )
         local = LocalCatalog(self.id, store, labels)
         metrics = self.metrics = Metrics(self.id, self.address.name)
-        peers = self._peers = Peers(self.fed, self.id, self.standard, tls,
-                                    interceptors=client_interceptors,
-                                    interceptors_for=metrics.peer_interceptors)
+        peers = self._peers = Peers(
+            self.fed,
+            self.id,
+            self.standard,
+            tls,
+            interceptors=client_interceptors,
+            interceptors_for=metrics.peer_interceptors,
+        )
         catalog = FederatedCatalog(
-            self.id, names, local, {p.id: GrpcCatalogPeer(p) for p in peers},
-            default_budget=cfg.search.peer_timeout_ms / 1000, tracer=tracer,
+            self.id,
+            names,
+            local,
+            {p.id: GrpcCatalogPeer(p) for p in peers},
+            default_budget=cfg.search.peer_timeout_ms / 1000,
+            tracer=tracer,
         )
         validator = QueryValidator(
-            provinces=tuple(self.fed.nodes), self_id=self.id,
-            categories=category_names, grades=tuple(self.standard.grades),
+            provinces=tuple(self.fed.nodes),
+            self_id=self.id,
+            categories=category_names,
+            grades=tuple(self.standard.grades),
             share_types=tuple(self.standard.share_types),
-            update_cycles=tuple(self.standard.update_cycles), settings=cfg.search,
+            update_cycles=tuple(self.standard.update_cycles),
+            settings=cfg.search,
         )
-        provider = Provider(self.id, self.interfaces, sharing_store,
-                            backends.for_interfaces(self.interfaces.values()), self.standard,
-                            audit, clock=utcnow, tracer=tracer)
-        router = Router(self.id, provider, {p.id: RemoteExchange(p) for p in peers}, audit,
-                        default_timeout=cfg.limits.call_timeout_ms / 1000)
-        sharing = SharingService(self.id, sharing_store, provider,
-                                 {p.id: RemoteSharing(p) for p in peers}, audit,
-                                 standard_grades=tuple(self.standard.grades))
-        directory = InterfaceDirectory(self.id, provider, sharing_store,
-                                       {p.id: p for p in peers})
+        provider = Provider(
+            self.id,
+            self.interfaces,
+            sharing_store,
+            backends.for_interfaces(self.interfaces.values()),
+            self.standard,
+            audit,
+            clock=utcnow,
+            tracer=tracer,
+        )
+        router = Router(
+            self.id,
+            provider,
+            {p.id: RemoteExchange(p) for p in peers},
+            audit,
+            default_timeout=cfg.limits.call_timeout_ms / 1000,
+        )
+        sharing = SharingService(
+            self.id,
+            sharing_store,
+            provider,
+            {p.id: RemoteSharing(p) for p in peers},
+            audit,
+            standard_grades=tuple(self.standard.grades),
+        )
+        directory = InterfaceDirectory(self.id, provider, sharing_store, {p.id: p for p in peers})
         identities = Identities(self.id, sharing_store)
-        gatherer = TraceGatherer(self.id, spans, {p.id: p for p in peers},
-                                 flush=telemetry.flush)
+        gatherer = TraceGatherer(self.id, spans, {p.id: p for p in peers}, flush=telemetry.flush)
         health = self._health = HealthServicer()
-        tracing = ([aio_server_interceptor(tracer_provider=telemetry.provider, filter_=untraced)]
-                   if self.options.tracing else [])
+        tracing = (
+            [aio_server_interceptor(tracer_provider=telemetry.provider, filter_=untraced)]
+            if self.options.tracing
+            else []
+        )
 
-        client = aio.server(interceptors=[MetricsServerInterceptor(metrics, "client"), *tracing,
-                                          ErrorTranslator(self.id)], options=SERVER_OPTIONS)
+        client = aio.server(
+            interceptors=[
+                MetricsServerInterceptor(metrics, "client"),
+                *tracing,
+                ErrorTranslator(self.id),
+            ],
+            options=SERVER_OPTIONS,
+        )
         catalog_pb2_grpc.add_CatalogServicer_to_server(
-            CatalogServicer(catalog, validator, names, category_names), client)
+            CatalogServicer(catalog, validator, names, category_names), client
+        )
         exchange_pb2_grpc.add_ExchangeServicer_to_server(
-            ExchangeServicer(router, identities, directory,
-                             InFlight(cfg.limits.max_inflight_per_app, "app")), client)
+            ExchangeServicer(
+                router, identities, directory, InFlight(cfg.limits.max_inflight_per_app, "app")
+            ),
+            client,
+        )
         sharing_pb2_grpc.add_SharingServicer_to_server(SharingServicer(sharing, identities), client)
-        sharing_pb2_grpc.add_AdminServicer_to_server(AdminServicer(
-            sharing, identities, sharing_store, tuple(self.fed.nodes), utcnow), client)
+        sharing_pb2_grpc.add_AdminServicer_to_server(
+            AdminServicer(sharing, identities, sharing_store, tuple(self.fed.nodes), utcnow), client
+        )
         ops_pb2_grpc.add_OpsServicer_to_server(
-            OpsServicer(self.id, gatherer, audit, identities), client)
+            OpsServicer(self.id, gatherer, audit, identities), client
+        )
         health_pb2_grpc.add_HealthServicer_to_server(health, client)
-        reflection.enable_server_reflection((
-            ops_pb2.DESCRIPTOR.services_by_name["Ops"].full_name,
-            catalog_pb2.DESCRIPTOR.services_by_name["Catalog"].full_name,
-            exchange_pb2.DESCRIPTOR.services_by_name["Exchange"].full_name,
-            sharing_pb2.DESCRIPTOR.services_by_name["Sharing"].full_name,
-            sharing_pb2.DESCRIPTOR.services_by_name["Admin"].full_name,
-            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-            reflection.SERVICE_NAME,
-        ), client)
+        reflection.enable_server_reflection(
+            (
+                ops_pb2.DESCRIPTOR.services_by_name["Ops"].full_name,
+                catalog_pb2.DESCRIPTOR.services_by_name["Catalog"].full_name,
+                exchange_pb2.DESCRIPTOR.services_by_name["Exchange"].full_name,
+                sharing_pb2.DESCRIPTOR.services_by_name["Sharing"].full_name,
+                sharing_pb2.DESCRIPTOR.services_by_name["Admin"].full_name,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ),
+            client,
+        )
 
         guard = PeerGuard(self.id, self.fed.nodes, self.standard, insecure=self.options.insecure)
-        peer = aio.server(interceptors=[MetricsServerInterceptor(metrics, "peer"), *tracing,
-                                        ErrorTranslator(self.id, [guard])], options=SERVER_OPTIONS)
-        federation_pb2_grpc.add_FederationServicer_to_server(FederationServicer(
-            self.id, self.address.name, self.standard, local, cfg.search, category_names, names,
-            guard=guard, provider=provider, sharing=sharing, directory=directory,
-            gatherer=gatherer,
-            peer_limits=InFlight(cfg.limits.max_inflight_per_peer, "province")), peer)
+        peer = aio.server(
+            interceptors=[
+                MetricsServerInterceptor(metrics, "peer"),
+                *tracing,
+                ErrorTranslator(self.id, [guard]),
+            ],
+            options=SERVER_OPTIONS,
+        )
+        federation_pb2_grpc.add_FederationServicer_to_server(
+            FederationServicer(
+                self.id,
+                self.address.name,
+                self.standard,
+                local,
+                cfg.search,
+                category_names,
+                names,
+                guard=guard,
+                provider=provider,
+                sharing=sharing,
+                directory=directory,
+                gatherer=gatherer,
+                peer_limits=InFlight(cfg.limits.max_inflight_per_peer, "province"),
+            ),
+            peer,
+        )
         health_pb2_grpc.add_HealthServicer_to_server(health, peer)
 
         if tls is None:
@@ -238,10 +325,18 @@ class Node:
         host, port = split_address(self.address.ops)
         await web.start(host, port)
         await health.set("", health_pb2.HealthCheckResponse.SERVING)
-        await health.set(catalog_pb2.DESCRIPTOR.services_by_name["Catalog"].full_name,
-                         health_pb2.HealthCheckResponse.SERVING)
-        log.info("node %s (%s) serving: client %s, peer %s%s", self.id, self.address.name,
-                 self.address.client, self.address.peer, " [INSECURE]" if tls is None else "")
+        await health.set(
+            catalog_pb2.DESCRIPTOR.services_by_name["Catalog"].full_name,
+            health_pb2.HealthCheckResponse.SERVING,
+        )
+        log.info(
+            "node %s (%s) serving: client %s, peer %s%s",
+            self.id,
+            self.address.name,
+            self.address.client,
+            self.address.peer,
+            " [INSECURE]" if tls is None else "",
+        )
 
     async def wait(self) -> None:
         await asyncio.gather(*(s.wait_for_termination() for s in self._servers))

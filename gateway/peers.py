@@ -64,7 +64,11 @@ class Peer:
     """One peer node: its channel, stub, breaker and the result of the standard handshake."""
 
     def __init__(
-        self, address: NodeAddress, channel: aio.Channel, self_id: str, standard: Standard,
+        self,
+        address: NodeAddress,
+        channel: aio.Channel,
+        self_id: str,
+        standard: Standard,
         breaker: Breaker | None = None,
     ) -> None:
         self.address = address
@@ -125,8 +129,11 @@ class Peer:
         return True
 
     def metadata(self, hops: int = 1, extra: Mapping[str, str] | None = None):
-        md = [(MD_NODE, self._self_id), (MD_STANDARD, self._standard.fingerprint),
-              (MD_HOPS, str(hops))]
+        md = [
+            (MD_NODE, self._self_id),
+            (MD_STANDARD, self._standard.fingerprint),
+            (MD_HOPS, str(hops)),
+        ]
         if extra:
             md.extend(extra.items())
         return tuple(md)
@@ -139,7 +146,9 @@ class Peer:
             if self._agreed_at is not None:
                 return
             reply = await self.federation.Hello(
-                federation_pb2.HelloRequest(node=self._self_id, standard=standard_ref(self._standard)),
+                federation_pb2.HelloRequest(
+                    node=self._self_id, standard=standard_ref(self._standard)
+                ),
                 timeout=timeout,
                 metadata=self.metadata(),
             )
@@ -150,8 +159,11 @@ class Peer:
                     f"peer {self.id} speaks standard {describe_ref(theirs)}, this node speaks "
                     f"{describe_ref(ours)}; refusing to federate",
                     reason="STANDARD_MISMATCH",
-                    metadata={"peer": self.id, "peer_standard": describe_ref(theirs),
-                              "local_standard": describe_ref(ours)},
+                    metadata={
+                        "peer": self.id,
+                        "peer_standard": describe_ref(theirs),
+                        "local_standard": describe_ref(ours),
+                    },
                 )
             self._agreed_at = time.monotonic()
 
@@ -178,11 +190,13 @@ class Peers:
         self._probes: asyncio.Task | None = None
         for address in fed.peers_of(self_id):
             # A client interceptor cannot tell which peer a call goes to: give each its own.
-            chain = list(interceptors) + list(interceptors_for(address.id) if interceptors_for
-                                              else ())
+            chain = list(interceptors) + list(
+                interceptors_for(address.id) if interceptors_for else ()
+            )
             if tls is None:
-                channel = aio.insecure_channel(address.peer, options=CHANNEL_OPTIONS,
-                                               interceptors=chain)
+                channel = aio.insecure_channel(
+                    address.peer, options=CHANNEL_OPTIONS, interceptors=chain
+                )
             else:
                 channel = aio.secure_channel(
                     address.peer,
@@ -190,8 +204,9 @@ class Peers:
                     options=CHANNEL_OPTIONS + channel_options_for(address.id),
                     interceptors=chain,
                 )
-            self._peers[address.id] = Peer(address, channel, self_id, standard,
-                                           Breaker(breaker or BreakerSettings()))
+            self._peers[address.id] = Peer(
+                address, channel, self_id, standard, Breaker(breaker or BreakerSettings())
+            )
 
     def __iter__(self):
         return iter(self._peers.values())

@@ -22,9 +22,15 @@ from gateway.config import FederationConfig
 
 
 class NodeProcesses:
-    def __init__(self, fed: FederationConfig, *, insecure: bool = False,
-                 entries: int | None = None, extra_args: Iterable[str] = (),
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        fed: FederationConfig,
+        *,
+        insecure: bool = False,
+        entries: int | None = None,
+        extra_args: Iterable[str] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.fed = fed
         self.insecure = insecure
         self.entries = entries
@@ -50,8 +56,14 @@ class NodeProcesses:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(log_path, "ab")  # noqa: SIM115 - closed in _reap
         env = {**os.environ, **(self.env or {}), "PYTHONUNBUFFERED": "1"}
-        proc = subprocess.Popen(self.command(node_id), stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        proc = subprocess.Popen(
+            self.command(node_id),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+        )
         self.procs[node_id] = proc
         self._logs[node_id] = log
         return proc
@@ -64,7 +76,8 @@ class NodeProcesses:
         channel = open_channel(self.fed, node_id, insecure=self.insecure)
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(), timeout=timeout)
+                health_pb2.HealthCheckRequest(), timeout=timeout
+            )
             return reply.status == health_pb2.HealthCheckResponse.SERVING
         except grpc.RpcError:
             return False
@@ -78,8 +91,10 @@ class NodeProcesses:
             for node_id in list(waiting):
                 proc = self.procs.get(node_id)
                 if proc is not None and proc.poll() is not None:
-                    raise RuntimeError(f"node {node_id} exited with {proc.returncode}; see "
-                                       f"{self.log_path(node_id)}:\n{self.tail(node_id)}")
+                    raise RuntimeError(
+                        f"node {node_id} exited with {proc.returncode}; see "
+                        f"{self.log_path(node_id)}:\n{self.tail(node_id)}"
+                    )
                 if self.is_serving(node_id):
                     waiting.remove(node_id)
             if waiting and time.monotonic() > deadline:
@@ -89,7 +104,9 @@ class NodeProcesses:
 
     def tail(self, node_id: str, lines: int = 30) -> str:
         try:
-            return "\n".join(self.log_path(node_id).read_text(errors="replace").splitlines()[-lines:])
+            return "\n".join(
+                self.log_path(node_id).read_text(errors="replace").splitlines()[-lines:]
+            )
         except FileNotFoundError:
             return ""
 

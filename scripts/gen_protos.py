@@ -26,8 +26,15 @@ def generate(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     files = sorted(str(p.relative_to(PROTOS)) for p in PROTOS.rglob("*.proto"))
     include = str(Path(protoc.__file__).parent / "_proto")
-    args = ["protoc", f"-I{PROTOS}", f"-I{include}", f"--python_out={out}", f"--pyi_out={out}",
-            f"--grpc_python_out={out}", *files]
+    args = [
+        "protoc",
+        f"-I{PROTOS}",
+        f"-I{include}",
+        f"--python_out={out}",
+        f"--pyi_out={out}",
+        f"--grpc_python_out={out}",
+        *files,
+    ]
     if protoc.main(args) != 0:
         raise SystemExit("protoc failed")
     for py in list(out.rglob("*.py")) + list(out.rglob("*.pyi")):
@@ -52,11 +59,20 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         fresh = Path(tmp)
         generate(fresh)
-        stale = [str(p.relative_to(fresh)) for p in fresh.rglob("*") if p.is_file()
-                 and (not (OUT / p.relative_to(fresh)).exists()
-                      or not filecmp.cmp(p, OUT / p.relative_to(fresh), shallow=False))]
-        extra = [str(p.relative_to(OUT)) for p in OUT.rglob("*_pb2*.py")
-                 if not (fresh / p.relative_to(OUT)).exists()]
+        stale = [
+            str(p.relative_to(fresh))
+            for p in fresh.rglob("*")
+            if p.is_file()
+            and (
+                not (OUT / p.relative_to(fresh)).exists()
+                or not filecmp.cmp(p, OUT / p.relative_to(fresh), shallow=False)
+            )
+        ]
+        extra = [
+            str(p.relative_to(OUT))
+            for p in OUT.rglob("*_pb2*.py")
+            if not (fresh / p.relative_to(OUT)).exists()
+        ]
     if stale or extra:
         print("gateway/_pb is stale; run `make proto`:", *(stale + extra), sep="\n  ")
         return 1

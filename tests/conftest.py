@@ -13,8 +13,12 @@ from gateway.certs import create_federation_certs
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_IDS = ("js", "sh", "zj", "ah")
-NAMES = {"js": ("江苏", "320000"), "sh": ("上海", "310000"), "zj": ("浙江", "330000"),
-         "ah": ("安徽", "340000")}
+NAMES = {
+    "js": ("江苏", "320000"),
+    "sh": ("上海", "310000"),
+    "zj": ("浙江", "330000"),
+    "ah": ("安徽", "340000"),
+}
 
 
 def free_ports(n: int) -> list[int]:
@@ -46,7 +50,8 @@ def write_federation(
     for i, node_id in enumerate(node_ids):
         name, region = NAMES[node_id]
         nodes[node_id] = {
-            "name": name, "region_code": region,
+            "name": name,
+            "region_code": region,
             "client": f"127.0.0.1:{ports[3 * i]}",
             "peer": (peer_overrides or {}).get(node_id, f"127.0.0.1:{ports[3 * i + 1]}"),
             "ops": f"127.0.0.1:{ports[3 * i + 2]}",

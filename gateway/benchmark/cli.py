@@ -70,6 +70,11 @@ def parser() -> argparse.ArgumentParser:
         "(numbers of those runs are then not for comparison)",
     )
     p.add_argument(
+        "--profile-native",
+        action="store_true",
+        help="with --profile: include C frames (grpc core, SQLite); slower sampling",
+    )
+    p.add_argument(
         "--tmp-dir",
         type=Path,
         help="where the run's files go (default: the system temp dir; /dev/shm "
@@ -127,6 +132,7 @@ def options_from_args(args: argparse.Namespace, stamp: str = "") -> Options:
         keep=args.keep,
         tmp_dir=args.tmp_dir,
         profile_dir=args.results_dir / f"{stamp}-profile" if args.profile else None,
+        profile_native=args.profile_native,
     )
 
 

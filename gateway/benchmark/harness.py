@@ -53,6 +53,8 @@ class Options:
     """Leave the federation running after the run (and its temp dir in place)."""
     profile_dir: Path | None = None
     """Sample the gateway nodes with py-spy during each saturated gateway run, into here."""
+    profile_native: bool = False
+    """Profiles include C frames (grpc core, SQLite, OpenSSL)."""
     tmp_dir: Path | None = None
     """Where the run's temp dir (certificates, SQLite files, logs) goes; None = the system's.
     On tmpfs (/dev/shm) fsync is free, which separates storage latency from CPU cost."""
@@ -97,7 +99,11 @@ def run(opts: Options, say=print) -> dict[str, Any]:
         say("probing every case once (decoded replies, checked) ...")
         probes = {case.name: C.probe(case) for case in cases}
         schedule = Schedule(duration=opts.duration, warmup=opts.warmup)
-        profiler = Profiler(opts.profile_dir) if opts.profile_dir is not None else None
+        profiler = (
+            Profiler(opts.profile_dir, native=opts.profile_native)
+            if opts.profile_dir is not None
+            else None
+        )
         levels = sorted({1, opts.concurrency})
         with LoadGenerator(min(opts.workers, opts.concurrency)) as loadgen:
             groups = _groups(bench, servers, nginx, loadgen)

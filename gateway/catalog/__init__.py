@@ -1,1 +1,2 @@
-"""The catalog: entries, their SQLite store with Chinese full-text search, and the seed generator."""
+"""The catalog: entries, their SQLite store with Chinese full-text search, the seed generator,
+and federated search across the provinces."""

@@ -139,9 +139,14 @@ class FederatedCatalog:
     async def search(self, query: FederatedQuery, time_remaining: float | None) -> FederatedAnswer:
         budget = self.budget(time_remaining)
         asked = set(query.provinces)
-        trace.get_current_span().set_attributes({
-            "yrd.node": self.node, "yrd.query": query.text, "yrd.asked": ",".join(query.provinces),
-            "yrd.budget_ms": round(budget * 1000)})
+        trace.get_current_span().set_attributes(
+            {
+                "yrd.node": self.node,
+                "yrd.query": query.text,
+                "yrd.asked": ",".join(query.provinces),
+                "yrd.budget_ms": round(budget * 1000),
+            }
+        )
         tasks = {p: asyncio.create_task(self._ask(p, query, budget)) for p in query.provinces}
         results: dict[str, tuple[ProvinceAnswer, LocalAnswer | None]] = {}
         if tasks:
@@ -179,8 +184,11 @@ class FederatedCatalog:
         order = {p: i for i, p in enumerate(self._names)}
         ranked = heapq.nsmallest(
             query.depth,
-            ((-h.score, rank, order.get(a.node, len(order)), h.entry.code, h)
-             for a in answers for rank, h in enumerate(a.hits)),
+            (
+                (-h.score, rank, order.get(a.node, len(order)), h.entry.code, h)
+                for a in answers
+                for rank, h in enumerate(a.hits)
+            ),
             key=lambda t: t[:4],
         )
         merged = [t[4] for t in ranked]
@@ -204,8 +212,14 @@ class FederatedCatalog:
         with self._tracer.start_as_current_span(
             "catalog.local_search" if local else "fanout.peer"
         ) as span:
-            span.set_attributes({"yrd.node": self.node, "yrd.peer": province,
-                                 "yrd.query": query.text, "yrd.depth": query.depth})
+            span.set_attributes(
+                {
+                    "yrd.node": self.node,
+                    "yrd.peer": province,
+                    "yrd.query": query.text,
+                    "yrd.depth": query.depth,
+                }
+            )
             status, answer = await self._ask_one(province, query, budget)
             span.set_attributes({"yrd.state": status.state, "yrd.total": status.total})
             if status.state != ANSWERED:

@@ -90,11 +90,15 @@ class GrpcCatalogPeer:
 
 def _failure(peer: str, failure, timeout: float) -> PeerFailure:
     if failure.code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return PeerFailure(TIMED_OUT, "DEADLINE_EXCEEDED",
-                           f"{peer} did not answer within {timeout * 1000:.0f} ms")
+        return PeerFailure(
+            TIMED_OUT, "DEADLINE_EXCEEDED", f"{peer} did not answer within {timeout * 1000:.0f} ms"
+        )
     if failure.node:  # the peer itself refused: its message is meant for callers
         return PeerFailure(FAILED, failure.reason, failure.message)
     # A transport failure: grpc's own text names addresses and internals; keep it out.
-    what = ("is unreachable" if failure.code == grpc.StatusCode.UNAVAILABLE
-            else f"failed ({failure.code.name})")
+    what = (
+        "is unreachable"
+        if failure.code == grpc.StatusCode.UNAVAILABLE
+        else f"failed ({failure.code.name})"
+    )
     return PeerFailure(FAILED, failure.code.name, f"{peer} {what}")

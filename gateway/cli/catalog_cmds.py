@@ -14,12 +14,14 @@ def register(sub) -> None:
     p = sub.add_parser("search", help="federated full-text search of the delta's catalog")
     p.add_argument("text", help="query text, e.g. 户籍")
     p.add_argument("--via", default="js", help="node to ask (default js)")
-    p.add_argument("--province", action="append", default=[], help="only this province "
-                   "(repeatable)")
+    p.add_argument(
+        "--province", action="append", default=[], help="only this province (repeatable)"
+    )
     p.add_argument("--grade", action="append", default=[], help="grade filter L1..L4")
     p.add_argument("--category", action="append", default=[], help="category code, e.g. 101 or 1")
-    p.add_argument("--share-type", action="append", default=[],
-                   help="unconditional | conditional | none")
+    p.add_argument(
+        "--share-type", action="append", default=[], help="unconditional | conditional | none"
+    )
     p.add_argument("--department", action="append", default=[], help="e.g. sh/gaj")
     p.add_argument("--update-cycle", action="append", default=[])
     p.add_argument("--local", action="store_true", help="search only the --via node")
@@ -42,16 +44,21 @@ def search(args) -> int:
     request = catalog_pb2.SearchRequest(
         query=args.text,
         filters=catalog_pb2.SearchFilters(
-            categories=args.category, grades=args.grade, share_types=args.share_type,
-            provinces=args.province, departments=args.department,
-            update_cycles=args.update_cycle),
+            categories=args.category,
+            grades=args.grade,
+            share_types=args.share_type,
+            provinces=args.province,
+            departments=args.department,
+            update_cycles=args.update_cycle,
+        ),
         page_size=args.page_size,
         page_token=args.page_token,
         scope=catalog_pb2.SCOPE_LOCAL if args.local else catalog_pb2.SCOPE_ALL,
     )
     with open_channel(fed, args.via, insecure=args.insecure) as channel:
         reply, call = catalog_pb2_grpc.CatalogStub(channel).Search.with_call(
-            request, timeout=args.timeout)
+            request, timeout=args.timeout
+        )
     if args.json:
         print(json.dumps(search_json(reply), ensure_ascii=False, indent=2))
     else:
@@ -63,18 +70,23 @@ def get(args) -> int:
     fed = load_federation(args.federation)
     with open_channel(fed, args.via, insecure=args.insecure) as channel:
         reply = catalog_pb2_grpc.CatalogStub(channel).Get(
-            catalog_pb2.GetRequest(code=args.code), timeout=args.timeout)
+            catalog_pb2.GetRequest(code=args.code), timeout=args.timeout
+        )
     data = message_dict(reply.entry)
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
     e = reply.entry
-    print(f"{e.code}  {e.name}\n  province: {e.province} {e.province_name}\n"
-          f"  department: {e.department} ({e.province}/{e.department_code})\n"
-          f"  category: {e.category} {e.category_name}\n  grade: {e.grade} ({e.local_grade})\n"
-          f"  share: {e.share_type}  open: {e.open_attribute}  update: {e.update_cycle}\n"
-          f"  published: {e.publish_date}\n  abstract: {e.abstract}")
+    print(
+        f"{e.code}  {e.name}\n  province: {e.province} {e.province_name}\n"
+        f"  department: {e.department} ({e.province}/{e.department_code})\n"
+        f"  category: {e.category} {e.category_name}\n  grade: {e.grade} ({e.local_grade})\n"
+        f"  share: {e.share_type}  open: {e.open_attribute}  update: {e.update_cycle}\n"
+        f"  published: {e.publish_date}\n  abstract: {e.abstract}"
+    )
     for item in e.items:
-        print(f"    - {item.name} [{item.type}({item.length}), {item.grade}"
-              f"{', ' + item.kind if item.kind else ''}]")
+        print(
+            f"    - {item.name} [{item.type}({item.length}), {item.grade}"
+            f"{', ' + item.kind if item.kind else ''}]"
+        )
     return 0

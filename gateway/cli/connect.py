@@ -22,5 +22,6 @@ def open_channel(fed: FederationConfig, node_id: str, *, insecure: bool) -> grpc
         ca = ca_path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(ca_path, "ca", "the federation CA (run `yrdgw certs`)") from None
-    return grpc.secure_channel(address, client_channel_credentials(ca),
-                               options=channel_options_for(node_id))
+    return grpc.secure_channel(
+        address, client_channel_credentials(ca), options=channel_options_for(node_id)
+    )

@@ -41,8 +41,11 @@ def operator_token(fed: FederationConfig, node: str, given: str | None = None) -
     try:
         return path.read_text().strip()
     except FileNotFoundError:
-        raise ConfigError(path, "operator token", "the token the node wrote on first start "
-                          "(or --operator-token / $YRD_OPERATOR_TOKEN)") from None
+        raise ConfigError(
+            path,
+            "operator token",
+            "the token the node wrote on first start (or --operator-token / $YRD_OPERATOR_TOKEN)",
+        ) from None
 
 
 def app_secret(fed: FederationConfig, app: str, given: str | None = None) -> str:
@@ -53,5 +56,8 @@ def app_secret(fed: FederationConfig, app: str, given: str | None = None) -> str
     try:
         return path.read_text().strip()
     except FileNotFoundError:
-        raise ConfigError(path, "app secret", f"the secret from `yrdgw app create {app}` "
-                          "(or --secret / $YRD_APP_SECRET)") from None
+        raise ConfigError(
+            path,
+            "app secret",
+            f"the secret from `yrdgw app create {app}` (or --secret / $YRD_APP_SECRET)",
+        ) from None

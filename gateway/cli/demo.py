@@ -53,9 +53,18 @@ def run_demo(fed: FederationConfig, procs: NodeProcesses, *, insecure: bool) -> 
     procs.stop(victim)
     _, out = sh.run("search", "户籍", "--via", "sh", "--json", capture=True)
     summary = json.loads(out)
-    print(json.dumps({"partial": summary["partial"], "total": summary["total"],
-                      "provinces": [{k: p[k] for k in ("province", "state", "reason")}
-                                    for p in summary["provinces"]]}, ensure_ascii=False))
+    print(
+        json.dumps(
+            {
+                "partial": summary["partial"],
+                "total": summary["total"],
+                "provinces": [
+                    {k: p[k] for k in ("province", "state", "reason")} for p in summary["provinces"]
+                ],
+            },
+            ensure_ascii=False,
+        )
+    )
     _banner(f"restarting {victim}")
     procs.start(victim)
     procs.wait_ready([victim])
@@ -73,19 +82,46 @@ def run_demo(fed: FederationConfig, procs: NodeProcesses, *, insecure: bool) -> 
     if not app_secret_path(fed, APP).exists():
         sh.run("app", "create", APP, "--name", "养老保险关系转移")
     person = sample_values(dataset_path(fed.data_dir / "sh"))
-    call = ("call", INTERFACE, "--app", APP, "--param", f"id_number={person['id_number']}",
-            "--purpose", PURPOSE)
+    call = (
+        "call",
+        INTERFACE,
+        "--app",
+        APP,
+        "--param",
+        f"id_number={person['id_number']}",
+        "--purpose",
+        PURPOSE,
+    )
     code, _ = sh.run(*call)
     print(f"(exit status {code})")
 
     _banner("申请-审核-授权: the app applies through js, Shanghai's operator approves")
-    _, out = sh.run("apply", INTERFACE, "--app", APP, "--purpose", PURPOSE,
-                    "--field", "id_number", "--field", "name", "--field", "gender",
-                    "--field", "birth_date", "--field", "household_type",
-                    "--field", "ethnicity", "--json", capture=True)
+    _, out = sh.run(
+        "apply",
+        INTERFACE,
+        "--app",
+        APP,
+        "--purpose",
+        PURPOSE,
+        "--field",
+        "id_number",
+        "--field",
+        "name",
+        "--field",
+        "gender",
+        "--field",
+        "birth_date",
+        "--field",
+        "household_type",
+        "--field",
+        "ethnicity",
+        "--json",
+        capture=True,
+    )
     application = json.loads(out)
-    print(f"application {application['id']} filed with {application['owner']}: "
-          f"{application['state']}")
+    print(
+        f"application {application['id']} filed with {application['owner']}: {application['state']}"
+    )
     sh.run("approve", application["id"], "--node", "sh", "--reason", "符合跨省通办用途")
 
     _banner("the same call now returns masked data; L4 items never leave Shanghai")

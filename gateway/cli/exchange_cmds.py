@@ -73,18 +73,24 @@ def parse_params(items: list[str]) -> dict[str, str]:
 
 def call(args) -> int:
     fed, home, metadata = app_session(args)
-    request = exchange_pb2.InvokeRequest(interface_id=args.interface,
-                                         params=parse_params(args.param), purpose=args.purpose,
-                                         fields=args.field)
+    request = exchange_pb2.InvokeRequest(
+        interface_id=args.interface,
+        params=parse_params(args.param),
+        purpose=args.purpose,
+        fields=args.field,
+    )
     with open_channel(fed, home, insecure=args.insecure) as channel:
         reply, rpc = exchange_pb2_grpc.ExchangeStub(channel).Invoke.with_call(
-            request, timeout=args.timeout, metadata=metadata)
+            request, timeout=args.timeout, metadata=metadata
+        )
     trace_id = reply.trace_id or dict(rpc.trailing_metadata() or ()).get("yrd-trace-id", "")
     if args.json:
         out = {
             "masked_fields": [message_dict(m) for m in reply.masked_fields],
             "dropped_fields": [message_dict(d) for d in reply.dropped_fields],
-            "grade": reply.grade, "served_by": reply.served_by, "trace_id": trace_id,
+            "grade": reply.grade,
+            "served_by": reply.served_by,
+            "trace_id": trace_id,
             "provider_audit_hash": reply.provider_audit_hash,
         }
         if reply.verify_only:
@@ -93,8 +99,10 @@ def call(args) -> int:
             out = {"records": [dict(r.fields) for r in reply.records], **out}
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return 0
-    print(f"{args.interface} served by {reply.served_by} via {home}; grade {reply.grade or '-'};"
-          f" trace {trace_id or '-'}")
+    print(
+        f"{args.interface} served by {reply.served_by} via {home}; grade {reply.grade or '-'};"
+        f" trace {trace_id or '-'}"
+    )
     if reply.verify_only:
         print(f"match: {'yes' if reply.match else 'no'}")
     elif reply.records:
@@ -112,16 +120,22 @@ def call(args) -> int:
 def fetch(args) -> int:
     fed, home, metadata = app_session(args)
     request = exchange_pb2.InvokeStreamRequest(
-        call=exchange_pb2.InvokeRequest(interface_id=args.interface,
-                                        params=parse_params(args.param), purpose=args.purpose,
-                                        fields=args.field),
-        resume_token=args.resume_token, batch_size=args.batch_size)
+        call=exchange_pb2.InvokeRequest(
+            interface_id=args.interface,
+            params=parse_params(args.param),
+            purpose=args.purpose,
+            fields=args.field,
+        ),
+        resume_token=args.resume_token,
+        batch_size=args.batch_size,
+    )
     count = 0
     token = args.resume_token
     with open_channel(fed, home, insecure=args.insecure) as channel:
         try:
             for batch in exchange_pb2_grpc.ExchangeStub(channel).InvokeStream(
-                    request, timeout=args.timeout, metadata=metadata):
+                request, timeout=args.timeout, metadata=metadata
+            ):
                 for record in batch.records:
                     sys.stdout.write(json.dumps(dict(record.fields), ensure_ascii=False) + "\n")
                 count += len(batch.records)
@@ -135,16 +149,40 @@ def interfaces(args) -> int:
     fed, home, metadata = app_session(args)
     with open_channel(fed, home, insecure=args.insecure) as channel:
         reply = exchange_pb2_grpc.ExchangeStub(channel).ListInterfaces(
-            exchange_pb2.ListInterfacesRequest(provinces=args.province), timeout=args.timeout,
-            metadata=metadata)
+            exchange_pb2.ListInterfacesRequest(provinces=args.province),
+            timeout=args.timeout,
+            metadata=metadata,
+        )
     if args.json:
-        print(json.dumps({"interfaces": [message_dict(i) for i in reply.interfaces],
-                          "unavailable": list(reply.unavailable)}, ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                {
+                    "interfaces": [message_dict(i) for i in reply.interfaces],
+                    "unavailable": list(reply.unavailable),
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return 0
-    rows = [(i.id, i.name, i.department_name, i.mode, "yes" if i.callable else "no",
-             ",".join(i.granted_fields)) for i in reply.interfaces]
-    print(table(("interface", "name", "department", "mode", "callable", "granted fields"), rows,
-                (34, 20, 20, 6, 8, 40)))
+    rows = [
+        (
+            i.id,
+            i.name,
+            i.department_name,
+            i.mode,
+            "yes" if i.callable else "no",
+            ",".join(i.granted_fields),
+        )
+        for i in reply.interfaces
+    ]
+    print(
+        table(
+            ("interface", "name", "department", "mode", "callable", "granted fields"),
+            rows,
+            (34, 20, 20, 6, 8, 40),
+        )
+    )
     if reply.unavailable:
         print(f"did not answer: {', '.join(reply.unavailable)}")
     return 0

@@ -15,11 +15,14 @@ from gateway.status import failure_of
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="yrdgw", description="yrd-gateway: the Yangtze River Delta federated data gateway")
-    parser.add_argument("--federation", help="federation file (default: config/federation.yaml "
-                        "or $YRD_FEDERATION)")
-    parser.add_argument("--insecure", action="store_true",
-                        help="plaintext gRPC, no TLS: local experiments only")
+        prog="yrdgw", description="yrd-gateway: the Yangtze River Delta federated data gateway"
+    )
+    parser.add_argument(
+        "--federation", help="federation file (default: config/federation.yaml or $YRD_FEDERATION)"
+    )
+    parser.add_argument(
+        "--insecure", action="store_true", help="plaintext gRPC, no TLS: local experiments only"
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run_cmds.register(sub)
@@ -44,8 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     except grpc.RpcError as exc:
         failure = failure_of(exc)
         node = f" (refused by {failure.node})" if failure.node else ""
-        print(f"error: {failure.code.name} {failure.reason}{node}: {failure.message}",
-              file=sys.stderr)
+        print(
+            f"error: {failure.code.name} {failure.reason}{node}: {failure.message}", file=sys.stderr
+        )
         return 1
     except KeyboardInterrupt:
         return 130

@@ -12,9 +12,18 @@ from gateway.cli.render import table, width
 from gateway.config import load_federation
 from gateway.server.identity import MD_OPERATOR
 
-KEY_ATTRIBUTES = ("yrd.app", "yrd.interface", "yrd.peer", "yrd.decision", "yrd.reason",
-                  "yrd.grade", "yrd.masked_fields", "yrd.state", "yrd.records",
-                  "rpc.grpc.status_code")
+KEY_ATTRIBUTES = (
+    "yrd.app",
+    "yrd.interface",
+    "yrd.peer",
+    "yrd.decision",
+    "yrd.reason",
+    "yrd.grade",
+    "yrd.masked_fields",
+    "yrd.state",
+    "yrd.records",
+    "rpc.grpc.status_code",
+)
 
 
 def register(sub) -> None:
@@ -67,19 +76,34 @@ def _ops(args, node: str):
 def trace_json(trace: ops_pb2.Trace) -> dict:
     return {
         "trace_id": trace.trace_id,
-        "spans": [{"node": s.node, "name": s.name, "span_id": s.span_id,
-                   "parent_id": s.parent_id, "start": _iso(s.start_unix_nano),
-                   "duration_ms": s.duration_ms, "status": s.status, "kind": s.kind,
-                   "attributes": dict(s.attributes)} for s in trace.spans],
-        "nodes": [{"node": n.node, "state": n.state, "spans": n.spans, "reason": n.reason}
-                  for n in trace.nodes],
+        "spans": [
+            {
+                "node": s.node,
+                "name": s.name,
+                "span_id": s.span_id,
+                "parent_id": s.parent_id,
+                "start": _iso(s.start_unix_nano),
+                "duration_ms": s.duration_ms,
+                "status": s.status,
+                "kind": s.kind,
+                "attributes": dict(s.attributes),
+            }
+            for s in trace.spans
+        ],
+        "nodes": [
+            {"node": n.node, "state": n.state, "spans": n.spans, "reason": n.reason}
+            for n in trace.nodes
+        ],
         "partial": trace.partial,
     }
 
 
 def _iso(ns: int) -> str:
-    return datetime.fromtimestamp(ns / 1e9, UTC).isoformat(timespec="microseconds").replace(
-        "+00:00", "Z")
+    return (
+        datetime.fromtimestamp(ns / 1e9, UTC)
+        .isoformat(timespec="microseconds")
+        .replace("+00:00", "Z")
+    )
 
 
 def waterfall(trace: ops_pb2.Trace, bar_width: int = 30) -> str:
@@ -99,10 +123,21 @@ def waterfall(trace: ops_pb2.Trace, bar_width: int = 30) -> str:
         offset = int((span.start_unix_nano - start) / total * bar_width)
         length = max(1, int(span.duration_ms * 1e6 / total * bar_width))
         bar = " " * offset + "█" * min(length, bar_width - offset)
-        attrs = " ".join(f"{k.removeprefix('yrd.')}={v}" for k, v in span.attributes.items()
-                         if k in KEY_ATTRIBUTES)
-        rows.append(("  " * depth + span.name, span.node, f"{span.duration_ms:8.2f} ms",
-                     span.status, bar.ljust(bar_width), attrs))
+        attrs = " ".join(
+            f"{k.removeprefix('yrd.')}={v}"
+            for k, v in span.attributes.items()
+            if k in KEY_ATTRIBUTES
+        )
+        rows.append(
+            (
+                "  " * depth + span.name,
+                span.node,
+                f"{span.duration_ms:8.2f} ms",
+                span.status,
+                bar.ljust(bar_width),
+                attrs,
+            )
+        )
         for child in sorted(children.get(span.span_id, []), key=lambda c: c.start_unix_nano):
             walk(child, depth + 1)
 
@@ -111,10 +146,14 @@ def waterfall(trace: ops_pb2.Trace, bar_width: int = 30) -> str:
     name_width = max(width(r[0]) for r in rows)
     lines = [f"trace {trace.trace_id}  ({len(spans)} spans, {total / 1e6:.2f} ms)"]
     for name, node, dur, status, bar, attrs in rows:
-        lines.append(f"{name}{' ' * (name_width - width(name))}  {node:2}  {dur}  "
-                     f"{status:5}  |{bar}|  {attrs}")
-    gathered = ", ".join(f"{n.node}: {n.state} ({n.spans})" + (f" {n.reason}" if n.reason else "")
-                         for n in trace.nodes)
+        lines.append(
+            f"{name}{' ' * (name_width - width(name))}  {node:2}  {dur}  "
+            f"{status:5}  |{bar}|  {attrs}"
+        )
+    gathered = ", ".join(
+        f"{n.node}: {n.state} ({n.spans})" + (f" {n.reason}" if n.reason else "")
+        for n in trace.nodes
+    )
     lines.append(f"gathered: {gathered}" + ("  PARTIAL" if trace.partial else ""))
     return "\n".join(lines)
 
@@ -122,8 +161,9 @@ def waterfall(trace: ops_pb2.Trace, bar_width: int = 30) -> str:
 def trace_show(args) -> int:
     channel, ops, md = _ops(args, args.via)
     with channel:
-        trace = ops.GetTrace(ops_pb2.GetTraceRequest(trace_id=args.trace_id),
-                             timeout=args.timeout, metadata=md)
+        trace = ops.GetTrace(
+            ops_pb2.GetTraceRequest(trace_id=args.trace_id), timeout=args.timeout, metadata=md
+        )
     if args.json:
         print(json.dumps(trace_json(trace), ensure_ascii=False, indent=2))
     else:
@@ -134,20 +174,60 @@ def trace_show(args) -> int:
 def trace_list(args) -> int:
     channel, ops, md = _ops(args, args.via)
     with channel:
-        reply = ops.ListTraces(ops_pb2.ListTracesRequest(
-            app=args.app, interface=args.interface, status=args.status,
-            min_duration_ms=args.min_ms, limit=args.limit), timeout=10, metadata=md)
+        reply = ops.ListTraces(
+            ops_pb2.ListTracesRequest(
+                app=args.app,
+                interface=args.interface,
+                status=args.status,
+                min_duration_ms=args.min_ms,
+                limit=args.limit,
+            ),
+            timeout=10,
+            metadata=md,
+        )
     if args.json:
-        print(json.dumps([{"trace_id": t.trace_id, "node": t.node, "root": t.root,
-                           "start": _iso(t.start_unix_nano), "duration_ms": t.duration_ms,
-                           "status": t.status, "app": t.app, "interface": t.interface,
-                           "spans": t.span_count} for t in reply.traces],
-                         ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "trace_id": t.trace_id,
+                        "node": t.node,
+                        "root": t.root,
+                        "start": _iso(t.start_unix_nano),
+                        "duration_ms": t.duration_ms,
+                        "status": t.status,
+                        "app": t.app,
+                        "interface": t.interface,
+                        "spans": t.span_count,
+                    }
+                    for t in reply.traces
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return 0
-    rows = [(t.trace_id, _iso(t.start_unix_nano)[11:23], t.root, f"{t.duration_ms:.2f}",
-             t.status, t.app, t.interface) for t in reply.traces]
-    print(table(("trace_id", "time", "operation", "ms", "status", "app", "interface"), rows,
-                (32, 12, 34, 9, 6, 30, 30)) if rows else "(no traces)")
+    rows = [
+        (
+            t.trace_id,
+            _iso(t.start_unix_nano)[11:23],
+            t.root,
+            f"{t.duration_ms:.2f}",
+            t.status,
+            t.app,
+            t.interface,
+        )
+        for t in reply.traces
+    ]
+    print(
+        table(
+            ("trace_id", "time", "operation", "ms", "status", "app", "interface"),
+            rows,
+            (32, 12, 34, 9, 6, 30, 30),
+        )
+        if rows
+        else "(no traces)"
+    )
     return 0
 
 
@@ -162,9 +242,22 @@ def audit_verify(args) -> int:
         results.append(reply)
         broken |= not reply.ok
     if args.json:
-        print(json.dumps([{"node": r.node, "ok": r.ok, "checked": r.checked,
-                           "first_bad_seq": r.first_bad_seq or None, "problem": r.problem or None,
-                           "head_hash": r.head_hash} for r in results], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "node": r.node,
+                        "ok": r.ok,
+                        "checked": r.checked,
+                        "first_bad_seq": r.first_bad_seq or None,
+                        "problem": r.problem or None,
+                        "head_hash": r.head_hash,
+                    }
+                    for r in results
+                ],
+                indent=2,
+            )
+        )
     else:
         for r in results:
             if r.ok:
@@ -177,19 +270,60 @@ def audit_verify(args) -> int:
 def audit_query(args) -> int:
     channel, ops, md = _ops(args, args.node)
     with channel:
-        reply = ops.QueryAudit(ops_pb2.QueryAuditRequest(
-            trace_id=args.trace, app=args.app, interface=args.interface,
-            decision=args.decision, limit=args.limit), timeout=10, metadata=md)
+        reply = ops.QueryAudit(
+            ops_pb2.QueryAuditRequest(
+                trace_id=args.trace,
+                app=args.app,
+                interface=args.interface,
+                decision=args.decision,
+                limit=args.limit,
+            ),
+            timeout=10,
+            metadata=md,
+        )
     records = [(line.seq, json.loads(line.json), line.hash) for line in reply.entries]
     if args.json:
-        print(json.dumps([{"seq": seq, "hash": h, **rec} for seq, rec, h in records],
-                         ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                [{"seq": seq, "hash": h, **rec} for seq, rec, h in records],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return 0
-    rows = [(str(seq), rec["time"][11:23], rec["side"], rec["action"], rec["decision"],
-             rec.get("reason", ""), rec.get("app", ""), rec.get("interface", ""),
-             str(rec.get("record_count", 0)), rec.get("trace_id", "") or "-")
-            for seq, rec, _ in records]
-    print(table(("seq", "time", "side", "action", "decision", "reason", "app", "interface",
-                 "records", "trace_id"), rows, (6, 12, 8, 13, 8, 22, 28, 30, 7, 32))
-          if rows else "(no entries)")
+    rows = [
+        (
+            str(seq),
+            rec["time"][11:23],
+            rec["side"],
+            rec["action"],
+            rec["decision"],
+            rec.get("reason", ""),
+            rec.get("app", ""),
+            rec.get("interface", ""),
+            str(rec.get("record_count", 0)),
+            rec.get("trace_id", "") or "-",
+        )
+        for seq, rec, _ in records
+    ]
+    print(
+        table(
+            (
+                "seq",
+                "time",
+                "side",
+                "action",
+                "decision",
+                "reason",
+                "app",
+                "interface",
+                "records",
+                "trace_id",
+            ),
+            rows,
+            (6, 12, 8, 13, 8, 22, 28, 30, 7, 32),
+        )
+        if rows
+        else "(no entries)"
+    )
     return 0

@@ -35,35 +35,35 @@ def clip(text: str, limit: int) -> str:
     return "".join(out) + "…"
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]], limits: Sequence[int] | None = None
-          ) -> str:
+def table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], limits: Sequence[int] | None = None
+) -> str:
     limits = limits or [60] * len(headers)
     cells = [[clip(str(c), lim) for c, lim in zip(row, limits, strict=False)] for row in rows]
     widths = [max([width(h)] + [width(r[i]) for r in cells]) for i, h in enumerate(headers)]
 
     def line(values: Sequence[str]) -> str:
-        return "  ".join(v + " " * (w - width(v)) for v, w in zip(values, widths, strict=False)
-                         ).rstrip()
+        return "  ".join(
+            v + " " * (w - width(v)) for v, w in zip(values, widths, strict=False)
+        ).rstrip()
 
     return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, cells)])
 
 
 def message_dict(message) -> dict:
-    return json_format.MessageToDict(message, preserving_proto_field_name=True,
-                                     always_print_fields_with_no_presence=True)
+    return json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
 
 
 def search_json(reply: catalog_pb2.SearchResponse) -> dict:
-    data = message_dict(reply)
     provinces = []
     for p in reply.provinces:
         entry = message_dict(p)
         entry["state"] = STATE_NAMES.get(p.state, "unknown").replace(" ", "_")
         provinces.append(entry)
     return {
-        "results": [
-            {**message_dict(r.entry), "score": round(r.score, 4)} for r in reply.results
-        ],
+        "results": [{**message_dict(r.entry), "score": round(r.score, 4)} for r in reply.results],
         "facets": {f.field: [message_dict(v) for v in f.values] for f in reply.facets},
         "provinces": provinces,
         "partial": reply.partial,
@@ -75,22 +75,43 @@ def search_json(reply: catalog_pb2.SearchResponse) -> dict:
 
 
 def search_text(reply: catalog_pb2.SearchResponse) -> str:
-    rows = [(r.entry.province, r.entry.code, r.entry.name, r.entry.department, r.entry.grade,
-             f"{r.score:.2f}") for r in reply.results]
-    out = [table(("省", "code", "name", "department", "grade", "score"), rows,
-                 (4, 14, 40, 28, 5, 7)) if rows else "(no results)"]
+    rows = [
+        (
+            r.entry.province,
+            r.entry.code,
+            r.entry.name,
+            r.entry.department,
+            r.entry.grade,
+            f"{r.score:.2f}",
+        )
+        for r in reply.results
+    ]
+    out = [
+        table(("省", "code", "name", "department", "grade", "score"), rows, (4, 14, 40, 28, 5, 7))
+        if rows
+        else "(no results)"
+    ]
     out.append("")
     status_rows = []
     for p in reply.provinces:
         state = STATE_NAMES.get(p.state, "unknown")
-        detail = f"{p.total} matches" if p.state == catalog_pb2.PROVINCE_STATE_ANSWERED else (
-            f"{p.reason}: {p.message}" if p.reason else "")
+        detail = (
+            f"{p.total} matches"
+            if p.state == catalog_pb2.PROVINCE_STATE_ANSWERED
+            else (f"{p.reason}: {p.message}" if p.reason else "")
+        )
         status_rows.append((f"{p.province} {p.name}", state, f"{p.latency_ms:.1f} ms", detail))
     out.append(table(("province", "state", "latency", "detail"), status_rows, (10, 10, 10, 70)))
-    summary = f"{reply.total} matches across the answering provinces, answered by {reply.answered_by}"
+    summary = (
+        f"{reply.total} matches across the answering provinces, answered by {reply.answered_by}"
+    )
     if reply.partial:
-        missing = [p.province for p in reply.provinces if p.state not in (
-            catalog_pb2.PROVINCE_STATE_ANSWERED, catalog_pb2.PROVINCE_STATE_NOT_ASKED)]
+        missing = [
+            p.province
+            for p in reply.provinces
+            if p.state
+            not in (catalog_pb2.PROVINCE_STATE_ANSWERED, catalog_pb2.PROVINCE_STATE_NOT_ASKED)
+        ]
         summary += f"; PARTIAL: {', '.join(missing)} did not answer"
     if reply.next_page_token:
         summary += f"\nnext page: --page-token {reply.next_page_token}"

@@ -41,8 +41,9 @@ def register(sub) -> None:
 
 def certs(args) -> int:
     fed = load_federation(args.federation)
-    written = create_federation_certs(fed.certs_dir, fed.nodes, days=args.days,
-                                      overwrite=args.force)
+    written = create_federation_certs(
+        fed.certs_dir, fed.nodes, days=args.days, overwrite=args.force
+    )
     if written:
         print(f"wrote {len(written)} files to {fed.certs_dir}")
     else:
@@ -64,16 +65,23 @@ def seed(args) -> int:
     store = CatalogStore(cfg.catalog_db)
     try:
         entries = args.entries if args.entries is not None else cfg.seed.entries
-        took = ensure_seeded(store, province=args.node, entries=entries, seed=cfg.seed.seed,
-                             standard=standard,
-                             crosswalk=load_crosswalk(cfg.crosswalk_path, standard),
-                             departments=load_departments(cfg.departments_path, standard),
-                             force=args.force)
+        took = ensure_seeded(
+            store,
+            province=args.node,
+            entries=entries,
+            seed=cfg.seed.seed,
+            standard=standard,
+            crosswalk=load_crosswalk(cfg.crosswalk_path, standard),
+            departments=load_departments(cfg.departments_path, standard),
+            force=args.force,
+        )
         if took is None:
             print(f"{args.node}: already seeded with {entries} entries")
         else:
-            print(f"{args.node}: seeded {entries} entries in {took:.1f} s "
-                  f"({entries / max(took, 1e-9):,.0f} entries/s)")
+            print(
+                f"{args.node}: seeded {entries} entries in {took:.1f} s "
+                f"({entries / max(took, 1e-9):,.0f} entries/s)"
+            )
     finally:
         store.close()
     return 0
@@ -118,8 +126,10 @@ def up(args) -> int:
     started = time.perf_counter()
     try:
         procs.start_all()
-        print(f"starting {len(fed.nodes)} nodes (logs in {fed.data_dir}/<node>/node.log) ...",
-              flush=True)
+        print(
+            f"starting {len(fed.nodes)} nodes (logs in {fed.data_dir}/<node>/node.log) ...",
+            flush=True,
+        )
         procs.wait_ready(timeout=1800)
         print(f"federation up in {time.perf_counter() - started:.1f} s:")
         for n in fed.nodes.values():
@@ -132,8 +142,11 @@ def up(args) -> int:
         while not stop:
             for node_id, proc in list(procs.procs.items()):
                 if proc.poll() is not None:
-                    print(f"warning: node {node_id} exited with {proc.returncode}; see "
-                          f"{procs.log_path(node_id)}", file=sys.stderr)
+                    print(
+                        f"warning: node {node_id} exited with {proc.returncode}; see "
+                        f"{procs.log_path(node_id)}",
+                        file=sys.stderr,
+                    )
                     procs.procs.pop(node_id)
             time.sleep(0.2)
         return 0

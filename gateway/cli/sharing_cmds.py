@@ -43,8 +43,10 @@ def register(sub) -> None:
     apply.add_argument("--json", action="store_true")
     apply.set_defaults(func=apply_cmd)
 
-    apps = sub.add_parser("applications", help="list applications: an app's (--app) or those "
-                          "received by a node (--node, operator)")
+    apps = sub.add_parser(
+        "applications",
+        help="list applications: an app's (--app) or those received by a node (--node, operator)",
+    )
     apps.add_argument("--app")
     apps.add_argument("--secret")
     apps.add_argument("--node")
@@ -110,8 +112,11 @@ def _admin(args, node: str):
 
 
 def _until(days: int) -> str:
-    return (datetime.now(UTC) + timedelta(days=days)).isoformat(timespec="seconds").replace(
-        "+00:00", "Z")
+    return (
+        (datetime.now(UTC) + timedelta(days=days))
+        .isoformat(timespec="seconds")
+        .replace("+00:00", "Z")
+    )
 
 
 def _print(args, message, text: str) -> None:
@@ -122,12 +127,12 @@ def app_create(args) -> int:
     node = args.node or province_of_app(args.app) or ""
     fed, channel, admin, md = _admin(args, node)
     with channel:
-        reply = admin.CreateApp(sharing_pb2.CreateAppRequest(app=args.app, name=args.name),
-                                timeout=10, metadata=md)
+        reply = admin.CreateApp(
+            sharing_pb2.CreateAppRequest(app=args.app, name=args.name), timeout=10, metadata=md
+        )
     path = app_secret_path(fed, reply.app)
     write_private(path, reply.secret)
-    print(f"created app {reply.app} on {node}; secret saved to {path} (shown once: "
-          f"{reply.secret})")
+    print(f"created app {reply.app} on {node}; secret saved to {path} (shown once: {reply.secret})")
     return 0
 
 
@@ -143,9 +148,12 @@ def app_revoke(args) -> int:
 def apply_cmd(args) -> int:
     fed, home, md = app_session(args)
     request = sharing_pb2.ApplyRequest(
-        interface_id=args.interface, fields=args.field, purpose=args.purpose,
+        interface_id=args.interface,
+        fields=args.field,
+        purpose=args.purpose,
         valid_until=_until(args.days),
-        quota=sharing_pb2.Quota(per_minute=args.per_minute, per_day=args.per_day))
+        quota=sharing_pb2.Quota(per_minute=args.per_minute, per_day=args.per_day),
+    )
     with open_channel(fed, home, insecure=args.insecure) as channel:
         reply = sharing_pb2_grpc.SharingStub(channel).Apply(request, timeout=10, metadata=md)
     _print(args, reply, f"application {reply.id} filed with {reply.owner}: {reply.state}")
@@ -157,21 +165,32 @@ def applications(args) -> int:
         fed, home, md = app_session(args)
         with open_channel(fed, home, insecure=args.insecure) as channel:
             reply = sharing_pb2_grpc.SharingStub(channel).ListApplications(
-                sharing_pb2.ListApplicationsRequest(state=args.state), timeout=10, metadata=md)
+                sharing_pb2.ListApplicationsRequest(state=args.state), timeout=10, metadata=md
+            )
     elif args.node:
         _, channel, admin, md = _admin(args, args.node)
         with channel:
             reply = admin.ListApplications(
-                sharing_pb2.ListApplicationsRequest(state=args.state), timeout=10, metadata=md)
+                sharing_pb2.ListApplicationsRequest(state=args.state), timeout=10, metadata=md
+            )
     else:
         raise SystemExit("error: give --app (as an app) or --node (as that node's operator)")
     if args.json:
         print(json.dumps(message_dict(reply), ensure_ascii=False, indent=2))
         return 0
-    rows = [(a.id, a.app, a.interface_id, a.state, ",".join(a.fields), a.purpose, a.reason)
-            for a in reply.applications]
-    print(table(("id", "app", "interface", "state", "fields", "purpose", "reason"), rows,
-                (40, 30, 34, 9, 40, 20, 30)) if rows else "(no applications)")
+    rows = [
+        (a.id, a.app, a.interface_id, a.state, ",".join(a.fields), a.purpose, a.reason)
+        for a in reply.applications
+    ]
+    print(
+        table(
+            ("id", "app", "interface", "state", "fields", "purpose", "reason"),
+            rows,
+            (40, 30, 34, 9, 40, 20, 30),
+        )
+        if rows
+        else "(no applications)"
+    )
     if reply.unavailable:
         print(f"did not answer: {', '.join(reply.unavailable)}")
     return 0
@@ -180,24 +199,35 @@ def applications(args) -> int:
 def approve_cmd(args) -> int:
     _, channel, admin, md = _admin(args, args.node)
     request = sharing_pb2.DecideRequest(
-        application_id=args.application_id, fields=args.field, max_grade=args.max_grade,
-        reason=args.reason, valid_until=_until(args.days) if args.days else "")
+        application_id=args.application_id,
+        fields=args.field,
+        max_grade=args.max_grade,
+        reason=args.reason,
+        valid_until=_until(args.days) if args.days else "",
+    )
     if args.per_minute is not None or args.per_day is not None:
-        request.quota.CopyFrom(sharing_pb2.Quota(per_minute=args.per_minute or 0,
-                                                 per_day=args.per_day or 0))
+        request.quota.CopyFrom(
+            sharing_pb2.Quota(per_minute=args.per_minute or 0, per_day=args.per_day or 0)
+        )
     with channel:
         grant = admin.Approve(request, timeout=10, metadata=md)
-    _print(args, grant, f"approved: grant {grant.id} to {grant.grantee} for "
-           f"{grant.interface_id} fields {','.join(grant.fields)} until {grant.valid_until}")
+    _print(
+        args,
+        grant,
+        f"approved: grant {grant.id} to {grant.grantee} for "
+        f"{grant.interface_id} fields {','.join(grant.fields)} until {grant.valid_until}",
+    )
     return 0
 
 
 def reject_cmd(args) -> int:
     _, channel, admin, md = _admin(args, args.node)
     with channel:
-        reply = admin.Reject(sharing_pb2.DecideRequest(application_id=args.application_id,
-                                                       reason=args.reason),
-                             timeout=10, metadata=md)
+        reply = admin.Reject(
+            sharing_pb2.DecideRequest(application_id=args.application_id, reason=args.reason),
+            timeout=10,
+            metadata=md,
+        )
     print(f"rejected application {reply.id}: {reply.reason}")
     return 0
 
@@ -205,9 +235,11 @@ def reject_cmd(args) -> int:
 def revoke_cmd(args) -> int:
     _, channel, admin, md = _admin(args, args.node)
     with channel:
-        grant = admin.RevokeGrant(sharing_pb2.RevokeGrantRequest(grant_id=args.grant_id,
-                                                                 reason=args.reason),
-                                  timeout=10, metadata=md)
+        grant = admin.RevokeGrant(
+            sharing_pb2.RevokeGrantRequest(grant_id=args.grant_id, reason=args.reason),
+            timeout=10,
+            metadata=md,
+        )
     print(f"revoked grant {grant.id} ({grant.grantee}, {grant.interface_id})")
     return 0
 
@@ -215,26 +247,54 @@ def revoke_cmd(args) -> int:
 def grant_cmd(args) -> int:
     _, channel, admin, md = _admin(args, args.node)
     request = sharing_pb2.BlanketGrantRequest(
-        province=args.province, interface_id=args.interface, fields=args.field,
-        purposes=args.purpose, max_grade=args.max_grade, valid_until=_until(args.days),
-        quota=sharing_pb2.Quota(per_minute=args.per_minute, per_day=args.per_day))
+        province=args.province,
+        interface_id=args.interface,
+        fields=args.field,
+        purposes=args.purpose,
+        max_grade=args.max_grade,
+        valid_until=_until(args.days),
+        quota=sharing_pb2.Quota(per_minute=args.per_minute, per_day=args.per_day),
+    )
     with channel:
         grant = admin.GrantProvince(request, timeout=10, metadata=md)
-    _print(args, grant, f"blanket grant {grant.id}: province {grant.grantee} may call "
-           f"{grant.interface_id} (fields {','.join(grant.fields)}, up to {grant.max_grade})")
+    _print(
+        args,
+        grant,
+        f"blanket grant {grant.id}: province {grant.grantee} may call "
+        f"{grant.interface_id} (fields {','.join(grant.fields)}, up to {grant.max_grade})",
+    )
     return 0
 
 
 def grants_cmd(args) -> int:
     _, channel, admin, md = _admin(args, args.node)
     with channel:
-        reply = admin.ListGrants(sharing_pb2.ListGrantsRequest(include_inactive=args.all),
-                                 timeout=10, metadata=md)
+        reply = admin.ListGrants(
+            sharing_pb2.ListGrantsRequest(include_inactive=args.all), timeout=10, metadata=md
+        )
     if args.json:
         print(json.dumps(message_dict(reply), ensure_ascii=False, indent=2))
         return 0
-    rows = [(g.id, g.grantee, "blanket" if g.blanket else "app", g.interface_id, g.state,
-             ",".join(g.fields), g.max_grade, g.valid_until) for g in reply.grants]
-    print(table(("id", "grantee", "kind", "interface", "state", "fields", "max", "until"), rows,
-                (40, 30, 7, 34, 8, 40, 3, 20)) if rows else "(no grants)")
+    rows = [
+        (
+            g.id,
+            g.grantee,
+            "blanket" if g.blanket else "app",
+            g.interface_id,
+            g.state,
+            ",".join(g.fields),
+            g.max_grade,
+            g.valid_until,
+        )
+        for g in reply.grants
+    ]
+    print(
+        table(
+            ("id", "grantee", "kind", "interface", "state", "fields", "max", "until"),
+            rows,
+            (40, 30, 7, 34, 8, 40, 3, 20),
+        )
+        if rows
+        else "(no grants)"
+    )
     return 0

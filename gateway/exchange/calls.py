@@ -26,13 +26,17 @@ class Call:
     def check_limits(self) -> None:
         """Cheap bounds checked before anything else touches the call."""
         if len(self.params) > MAX_PARAMS:
-            raise InvalidArgument("params", f"at most {MAX_PARAMS} parameters",
-                                  reason="TOO_MANY_PARAMS")
+            raise InvalidArgument(
+                "params", f"at most {MAX_PARAMS} parameters", reason="TOO_MANY_PARAMS"
+            )
         if len(self.fields) > MAX_FIELDS:
-            raise InvalidArgument("fields", f"at most {MAX_FIELDS} fields", reason="TOO_MANY_FIELDS")
+            raise InvalidArgument(
+                "fields", f"at most {MAX_FIELDS} fields", reason="TOO_MANY_FIELDS"
+            )
         if len(self.purpose) > MAX_PURPOSE_CHARS:
-            raise InvalidArgument("purpose", f"at most {MAX_PURPOSE_CHARS} characters",
-                                  reason="PURPOSE_TOO_LONG")
+            raise InvalidArgument(
+                "purpose", f"at most {MAX_PURPOSE_CHARS} characters", reason="PURPOSE_TOO_LONG"
+            )
         if len(self.interface_id) > 200:
             raise InvalidArgument("interface_id", "too long", reason="BAD_INTERFACE_ID")
 
@@ -79,8 +83,10 @@ class Batch:
 
 
 def call_fingerprint(app: str, call: Call) -> str:
-    key = json.dumps([app, call.interface_id, sorted(call.params.items()), call.purpose,
-                      list(call.fields)], ensure_ascii=False)
+    key = json.dumps(
+        [app, call.interface_id, sorted(call.params.items()), call.purpose, list(call.fields)],
+        ensure_ascii=False,
+    )
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
@@ -97,9 +103,11 @@ def decode_resume(token: str, fingerprint: str) -> str:
         if not isinstance(cursor, str) or not isinstance(fp, str):
             raise ValueError
     except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error):
-        raise InvalidArgument("resume_token", "malformed resume token",
-                              reason="BAD_RESUME_TOKEN") from None
+        raise InvalidArgument(
+            "resume_token", "malformed resume token", reason="BAD_RESUME_TOKEN"
+        ) from None
     if fp != fingerprint:
-        raise InvalidArgument("resume_token", "belongs to a different call",
-                              reason="BAD_RESUME_TOKEN")
+        raise InvalidArgument(
+            "resume_token", "belongs to a different call", reason="BAD_RESUME_TOKEN"
+        )
     return cursor

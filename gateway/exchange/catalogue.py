@@ -17,8 +17,15 @@ from gateway.sharing.store import SharingStore
 
 
 class InterfaceDirectory:
-    def __init__(self, node: str, provider: Provider, store: SharingStore,
-                 peers: Mapping[str, Peer], *, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        node: str,
+        provider: Provider,
+        store: SharingStore,
+        peers: Mapping[str, Peer],
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.node = node
         self._provider = provider
         self._store = store
@@ -36,13 +43,15 @@ class InterfaceDirectory:
             out.append(interface_to_pb(iface, grant))
         return out
 
-    async def list(self, app: str, provinces: tuple[str, ...], *, time_remaining: float | None
-                   ) -> tuple[list[exchange_pb2.InterfaceInfo], list[str]]:
+    async def list(
+        self, app: str, provinces: tuple[str, ...], *, time_remaining: float | None
+    ) -> tuple[list[exchange_pb2.InterfaceInfo], list[str]]:
         known = {self.node, *self._peers}
         for i, p in enumerate(provinces):
             if p not in known:
-                raise InvalidArgument(f"provinces[{i}]", f"unknown province {p[:8]!r}",
-                                      reason="UNKNOWN_PROVINCE")
+                raise InvalidArgument(
+                    f"provinces[{i}]", f"unknown province {p[:8]!r}", reason="UNKNOWN_PROVINCE"
+                )
         wanted = set(provinces) or known
         budget = 5.0 if time_remaining is None else max(0.0, time_remaining * 0.9)
         names = [p for p in self._peers if p in wanted]
@@ -50,12 +59,15 @@ class InterfaceDirectory:
         async def ask(peer: Peer):
             await peer.ensure_agreed(budget)
             reply = await peer.federation.ListInterfaces(
-                federation_pb2.ForwardedListInterfaces(app=app), timeout=budget,
-                metadata=peer.metadata())
+                federation_pb2.ForwardedListInterfaces(app=app),
+                timeout=budget,
+                metadata=peer.metadata(),
+            )
             return list(reply.interfaces)
 
-        answers = await asyncio.gather(*(ask(self._peers[n]) for n in names),
-                                       return_exceptions=True)
+        answers = await asyncio.gather(
+            *(ask(self._peers[n]) for n in names), return_exceptions=True
+        )
         out = await self.local(app) if self.node in wanted else []
         unavailable = []
         for name, answer in zip(names, answers, strict=True):

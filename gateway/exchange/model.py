@@ -7,8 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 #: node / department / name / version, e.g. ``sh/gaj/hukou-verify/v1``.
-INTERFACE_ID_RE = re.compile(r"^(?P<node>[a-z]{2})/(?P<dept>[a-z0-9-]{1,32})/"
-                             r"(?P<name>[a-z0-9-]{1,64})/(?P<version>v\d{1,3})$")
+INTERFACE_ID_RE = re.compile(
+    r"^(?P<node>[a-z]{2})/(?P<dept>[a-z0-9-]{1,32})/"
+    r"(?P<name>[a-z0-9-]{1,64})/(?P<version>v\d{1,3})$"
+)
 #: node / department / app, e.g. ``js/rsj/pension-transfer``.
 APP_ID_RE = re.compile(r"^(?P<node>[a-z]{2})/(?P<dept>[a-z0-9-]{1,32})/(?P<name>[a-z0-9-]{1,64})$")
 

@@ -84,14 +84,19 @@ class Provider:
         iface = self._interfaces.get(interface_id)
         if iface is None:
             if not INTERFACE_ID_RE.match(interface_id):
-                raise InvalidArgument("interface_id", "not an interface id "
-                                      "(node/department/name/version)", reason="BAD_INTERFACE_ID")
-            raise NotFound(f"{self.node} has no interface {interface_id}",
-                           reason="UNKNOWN_INTERFACE")
+                raise InvalidArgument(
+                    "interface_id",
+                    "not an interface id (node/department/name/version)",
+                    reason="BAD_INTERFACE_ID",
+                )
+            raise NotFound(
+                f"{self.node} has no interface {interface_id}", reason="UNKNOWN_INTERFACE"
+            )
         return iface
 
-    async def _authorize(self, caller: Caller, call: Call, action: str
-                         ) -> tuple[Interface, ReleasePlan, dict[str, str]]:
+    async def _authorize(
+        self, caller: Caller, call: Call, action: str
+    ) -> tuple[Interface, ReleasePlan, dict[str, str]]:
         call.check_limits()
         _annotate(trace.get_current_span(), caller, call, self.node)
         with self._tracer.start_as_current_span("authorize") as span:
@@ -100,8 +105,9 @@ class Provider:
             now = self._clock()
             grant = await asyncio.to_thread(self._lookup_grant, caller.app, iface.id, now)
             try:
-                grant = check_grant(grant, app_id=caller.app, iface=iface, purpose=call.purpose,
-                                    now=now)
+                grant = check_grant(
+                    grant, app_id=caller.app, iface=iface, purpose=call.purpose, now=now
+                )
                 plan = plan_release(iface, grant, call.fields, self._standard)
                 params = validate_params(iface, call.params)
                 await asyncio.to_thread(self._store.consume_quota, grant, caller.app, now)
@@ -109,14 +115,16 @@ class Provider:
                 span.set_attributes({"yrd.decision": "deny", "yrd.reason": exc.reason})
                 span.set_status(Status(StatusCode.ERROR, exc.reason))
                 raise
-            span.set_attributes({"yrd.decision": "allow", "yrd.grant": grant.id,
-                                 "yrd.grade": plan.grade or "-"})
+            span.set_attributes(
+                {"yrd.decision": "allow", "yrd.grant": grant.id, "yrd.grade": plan.grade or "-"}
+            )
         return iface, plan, params
 
     def _lookup_grant(self, app: str, interface_id: str, now: datetime):
         # The newest grant even when revoked or expired, only so the refusal can say which.
-        return (self._store.find_grant(app, interface_id, now)
-                or self._store.latest_grant(app, interface_id))
+        return self._store.find_grant(app, interface_id, now) or self._store.latest_grant(
+            app, interface_id
+        )
 
     async def invoke(self, caller: Caller, call: Call) -> CallResult:
         started = time.perf_counter()
@@ -124,8 +132,13 @@ class Provider:
             iface, plan, params = await self._authorize(caller, call, "invoke")
             backend = self._backends[iface.id]
             with self._tracer.start_as_current_span("backend.call") as span:
-                span.set_attributes({"yrd.interface": iface.id, "yrd.backend": iface.backend.type,
-                                     "yrd.mode": iface.mode})
+                span.set_attributes(
+                    {
+                        "yrd.interface": iface.id,
+                        "yrd.backend": iface.backend.type,
+                        "yrd.mode": iface.mode,
+                    }
+                )
                 if iface.verify_only:
                     match = await backend.verify(iface, params)
                     fetched = []
@@ -136,36 +149,57 @@ class Provider:
                 rows = [apply_plan(plan, record, self._standard) for _, record in fetched]
                 if not iface.verify_only:
                     match = bool(rows)
-                span.set_attributes({"yrd.masked_fields": len(plan.masked),
-                                     "yrd.dropped_fields": len(plan.dropped),
-                                     "yrd.grade": plan.grade or "-"})
+                span.set_attributes(
+                    {
+                        "yrd.masked_fields": len(plan.masked),
+                        "yrd.dropped_fields": len(plan.dropped),
+                        "yrd.grade": plan.grade or "-",
+                    }
+                )
         except GatewayError as exc:
             await self._audit_refusal(caller, call, "invoke", exc, started)
             raise
         result = CallResult(
-            records=tuple(rows), verify_only=iface.verify_only, match=match,
-            masked=_notes(plan, "mask"), dropped=_notes(plan, "drop"), grade=plan.grade,
-            served_by=self.node, fields=tuple(a.field for a in plan.released),
+            records=tuple(rows),
+            verify_only=iface.verify_only,
+            match=match,
+            masked=_notes(plan, "mask"),
+            dropped=_notes(plan, "drop"),
+            grade=plan.grade,
+            served_by=self.node,
+            fields=tuple(a.field for a in plan.released),
         )
         entry_hash = await self._audit_release(caller, call, "invoke", result, started)
-        trace.get_current_span().set_attributes({
-            "yrd.decision": "allow", "yrd.grade": result.grade or "-",
-            "yrd.masked_fields": len(result.masked), "yrd.records": len(result.records)})
+        trace.get_current_span().set_attributes(
+            {
+                "yrd.decision": "allow",
+                "yrd.grade": result.grade or "-",
+                "yrd.masked_fields": len(result.masked),
+                "yrd.records": len(result.records),
+            }
+        )
         return _with_hash(result, entry_hash)
 
-    async def invoke_stream(self, caller: Caller, call: Call, *, resume_token: str,
-                            batch_size: int) -> AsyncIterator[Batch]:
+    async def invoke_stream(
+        self, caller: Caller, call: Call, *, resume_token: str, batch_size: int
+    ) -> AsyncIterator[Batch]:
         started = time.perf_counter()
         try:
             if not 0 <= batch_size <= MAX_BATCH:
-                raise InvalidArgument("batch_size", f"must be between 1 and {MAX_BATCH}",
-                                      reason="BATCH_SIZE_OUT_OF_RANGE")
+                raise InvalidArgument(
+                    "batch_size",
+                    f"must be between 1 and {MAX_BATCH}",
+                    reason="BATCH_SIZE_OUT_OF_RANGE",
+                )
             fingerprint = call_fingerprint(caller.app, call)
             after = decode_resume(resume_token, fingerprint) if resume_token else None
             iface, plan, params = await self._authorize(caller, call, "invoke_stream")
             if iface.verify_only or not iface.streamable:
-                raise InvalidArgument("interface_id", f"{iface.id} does not offer bulk transfer",
-                                      reason="NOT_STREAMABLE")
+                raise InvalidArgument(
+                    "interface_id",
+                    f"{iface.id} does not offer bulk transfer",
+                    reason="NOT_STREAMABLE",
+                )
         except GatewayError as exc:
             await self._audit_refusal(caller, call, "invoke_stream", exc, started)
             raise
@@ -181,8 +215,14 @@ class Provider:
             if fetched:
                 after = fetched[-1][0]
             result = CallResult(
-                records=rows, verify_only=False, match=bool(rows), masked=_notes(plan, "mask"),
-                dropped=_notes(plan, "drop"), grade=plan.grade, served_by=self.node)
+                records=rows,
+                verify_only=False,
+                match=bool(rows),
+                masked=_notes(plan, "mask"),
+                dropped=_notes(plan, "drop"),
+                grade=plan.grade,
+                served_by=self.node,
+            )
             await self._audit_release(caller, call, "invoke_stream", result, batch_started)
             yield Batch(
                 records=rows,
@@ -197,19 +237,27 @@ class Provider:
             if not more:
                 return
 
-    async def _audit_release(self, caller: Caller, call: Call, action: str,
-                             result: CallResult, started: float) -> str:
+    async def _audit_release(
+        self, caller: Caller, call: Call, action: str, result: CallResult, started: float
+    ) -> str:
         record = AuditRecord(
-            time=_stamp(self._clock()), node=self.node,
+            time=_stamp(self._clock()),
+            node=self.node,
             side="provider" if caller.via != self.node else "local",
-            trace_id=caller.trace_id, app=caller.app, interface=call.interface_id,
-            purpose=call.purpose, action=action, decision="allow", reason="GRANTED",
-            fields_returned=result.fields or tuple(
-                a for a in (result.records[0] if result.records else {})),
+            trace_id=caller.trace_id,
+            app=caller.app,
+            interface=call.interface_id,
+            purpose=call.purpose,
+            action=action,
+            decision="allow",
+            reason="GRANTED",
+            fields_returned=result.fields
+            or tuple(a for a in (result.records[0] if result.records else {})),
             fields_masked=tuple(n.field for n in result.masked),
             fields_dropped=tuple(n.field for n in result.dropped),
             record_count=len(result.records) if not result.verify_only else 0,
-            grade=result.grade, status="OK",
+            grade=result.grade,
+            status="OK",
             latency_ms=round((time.perf_counter() - started) * 1000, 3),
             peer=caller.via if caller.via != self.node else "",
             extra={"match": result.match} if result.verify_only else {},
@@ -218,18 +266,27 @@ class Provider:
             entry = await self._audit.append_async(record)
         except AuditWriteError:
             log.exception("audit write failed on %s; refusing to release data", self.node)
-            raise Internal("audit log unavailable; no data released",
-                           reason="AUDIT_UNAVAILABLE") from None
+            raise Internal(
+                "audit log unavailable; no data released", reason="AUDIT_UNAVAILABLE"
+            ) from None
         return entry.hash
 
-    async def _audit_refusal(self, caller: Caller, call: Call, action: str,
-                             exc: GatewayError, started: float) -> None:
+    async def _audit_refusal(
+        self, caller: Caller, call: Call, action: str, exc: GatewayError, started: float
+    ) -> None:
         record = AuditRecord(
-            time=_stamp(self._clock()), node=self.node,
+            time=_stamp(self._clock()),
+            node=self.node,
             side="provider" if caller.via != self.node else "local",
-            trace_id=caller.trace_id, app=caller.app, interface=call.interface_id[:200],
-            purpose=call.purpose[:200], action=action, decision="deny", reason=exc.reason,
-            status=exc.code.name, latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            trace_id=caller.trace_id,
+            app=caller.app,
+            interface=call.interface_id[:200],
+            purpose=call.purpose[:200],
+            action=action,
+            decision="deny",
+            reason=exc.reason,
+            status=exc.code.name,
+            latency_ms=round((time.perf_counter() - started) * 1000, 3),
             peer=caller.via if caller.via != self.node else "",
         )
         try:
@@ -239,15 +296,22 @@ class Provider:
 
 
 def _annotate(span, caller: Caller, call: Call, node: str) -> None:
-    span.set_attributes({"yrd.node": node, "yrd.app": caller.app,
-                         "yrd.interface": call.interface_id[:200],
-                         "yrd.purpose": call.purpose[:200], "yrd.via": caller.via})
+    span.set_attributes(
+        {
+            "yrd.node": node,
+            "yrd.app": caller.app,
+            "yrd.interface": call.interface_id[:200],
+            "yrd.purpose": call.purpose[:200],
+            "yrd.via": caller.via,
+        }
+    )
 
 
 def _notes(plan: ReleasePlan, action: str) -> tuple[FieldNote, ...]:
     source = plan.released if action == "mask" else plan.dropped
-    return tuple(FieldNote(a.field, a.grade, a.kind, a.reason) for a in source
-                 if a.action == action)
+    return tuple(
+        FieldNote(a.field, a.grade, a.kind, a.reason) for a in source if a.action == action
+    )
 
 
 def _with_hash(result: CallResult, entry_hash: str) -> CallResult:

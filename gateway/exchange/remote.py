@@ -34,16 +34,21 @@ def error_from_rpc(exc: grpc.RpcError, peer: str) -> GatewayError:
         message = failure.message
         prefix = f"[{failure.node}] "
         if message.startswith(prefix):
-            message = message[len(prefix):]
+            message = message[len(prefix) :]
         err = GatewayError.__new__(cls)
-        GatewayError.__init__(err, message, reason=failure.reason, node=failure.node,
-                              metadata={k: v for k, v in failure.metadata.items()
-                                        if k not in ("node",)})
+        GatewayError.__init__(
+            err,
+            message,
+            reason=failure.reason,
+            node=failure.node,
+            metadata={k: v for k, v in failure.metadata.items() if k not in ("node",)},
+        )
         err.field = failure.metadata.get("field")
         return err
     if failure.code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return DeadlineExceeded(f"owner node {peer} did not answer in time",
-                                reason="OWNER_TIMEOUT", node=peer)
+        return DeadlineExceeded(
+            f"owner node {peer} did not answer in time", reason="OWNER_TIMEOUT", node=peer
+        )
     return Unavailable(f"owner node {peer} is unreachable", reason="OWNER_UNAVAILABLE", node=peer)
 
 
@@ -54,14 +59,17 @@ class RemoteExchange:
 
     async def invoke(self, app: str, call: Call, *, timeout: float, hops: int) -> CallResult:
         if timeout <= 0:
-            raise DeadlineExceeded(f"no time left to reach owner node {self.id}",
-                                   reason="OWNER_TIMEOUT", node=self.id)
+            raise DeadlineExceeded(
+                f"no time left to reach owner node {self.id}", reason="OWNER_TIMEOUT", node=self.id
+            )
         self._admit()
         try:
             await self._peer.ensure_agreed(timeout)
             reply = await self._peer.federation.Invoke(
                 federation_pb2.ForwardedInvoke(app=app, call=call_to_pb(call)),
-                timeout=timeout, metadata=self._peer.metadata(hops))
+                timeout=timeout,
+                metadata=self._peer.metadata(hops),
+            )
         except grpc.RpcError as exc:
             # Never retried: an interface call consumes quota and may have been served.
             self._peer.observe(exc)
@@ -73,22 +81,34 @@ class RemoteExchange:
         try:
             self._peer.admit()
         except BreakerOpen as exc:
-            raise Unavailable(f"owner node {self.id} is failing; not called (circuit open, "
-                              f"next probe in {exc.retry_in:.1f} s)", reason="OWNER_UNAVAILABLE",
-                              node=self.id, metadata={"breaker": "open"}) from None
+            raise Unavailable(
+                f"owner node {self.id} is failing; not called (circuit open, "
+                f"next probe in {exc.retry_in:.1f} s)",
+                reason="OWNER_UNAVAILABLE",
+                node=self.id,
+                metadata={"breaker": "open"},
+            ) from None
 
-    async def invoke_stream(self, app: str, call: Call, *, resume_token: str, batch_size: int,
-                            timeout: float, hops: int) -> AsyncIterator[Batch]:
+    async def invoke_stream(
+        self, app: str, call: Call, *, resume_token: str, batch_size: int, timeout: float, hops: int
+    ) -> AsyncIterator[Batch]:
         if timeout <= 0:
-            raise DeadlineExceeded(f"no time left to reach owner node {self.id}",
-                                   reason="OWNER_TIMEOUT", node=self.id)
+            raise DeadlineExceeded(
+                f"no time left to reach owner node {self.id}", reason="OWNER_TIMEOUT", node=self.id
+            )
         self._admit()
         try:
             await self._peer.ensure_agreed(timeout)
             stream = self._peer.federation.InvokeStream(
-                federation_pb2.ForwardedInvokeStream(app=app, call=exchange_pb2.InvokeStreamRequest(
-                    call=call_to_pb(call), resume_token=resume_token, batch_size=batch_size)),
-                timeout=timeout, metadata=self._peer.metadata(hops))
+                federation_pb2.ForwardedInvokeStream(
+                    app=app,
+                    call=exchange_pb2.InvokeStreamRequest(
+                        call=call_to_pb(call), resume_token=resume_token, batch_size=batch_size
+                    ),
+                ),
+                timeout=timeout,
+                metadata=self._peer.metadata(hops),
+            )
             async for batch in stream:
                 yield batch_from_pb(batch)
         except grpc.RpcError as exc:

@@ -45,9 +45,11 @@ class Router:
     def owner(self, interface_id: str) -> str:
         owner = owner_of(interface_id)
         if owner is None:
-            raise InvalidArgument("interface_id", "not an interface id "
-                                  "(node/department/name/version, e.g. sh/gaj/hukou-verify/v1)",
-                                  reason="BAD_INTERFACE_ID")
+            raise InvalidArgument(
+                "interface_id",
+                "not an interface id (node/department/name/version, e.g. sh/gaj/hukou-verify/v1)",
+                reason="BAD_INTERFACE_ID",
+            )
         if owner != self.node and owner not in self._remotes:
             raise NotFound(f"no province {owner} in this federation", reason="UNKNOWN_PROVINCE")
         return owner
@@ -57,41 +59,64 @@ class Router:
             return self._default_timeout
         return max(0.0, time_remaining - min(0.05, max(0.005, time_remaining * 0.1)))
 
-    async def invoke(self, app: str, call: Call, *, time_remaining: float | None,
-                     trace_id: str = "") -> CallResult:
+    async def invoke(
+        self, app: str, call: Call, *, time_remaining: float | None, trace_id: str = ""
+    ) -> CallResult:
         call.check_limits()
         owner = self.owner(call.interface_id)
-        trace.get_current_span().set_attributes({
-            "yrd.node": self.node, "yrd.app": app, "yrd.interface": call.interface_id[:200],
-            "yrd.purpose": call.purpose[:200], "yrd.owner": owner})
+        trace.get_current_span().set_attributes(
+            {
+                "yrd.node": self.node,
+                "yrd.app": app,
+                "yrd.interface": call.interface_id[:200],
+                "yrd.purpose": call.purpose[:200],
+                "yrd.owner": owner,
+            }
+        )
         if owner == self.node:
             return await self._provider.invoke(Caller(app, self.node, trace_id), call)
         started = time.perf_counter()
         try:
             result = await self._remotes[owner].invoke(
-                app, call, timeout=self.budget(time_remaining), hops=1)
+                app, call, timeout=self.budget(time_remaining), hops=1
+            )
         except GatewayError as exc:
             await self._audit_consumer(app, call, owner, trace_id, started, error=exc)
             raise
         await self._audit_consumer(app, call, owner, trace_id, started, result=result)
         return result
 
-    async def invoke_stream(self, app: str, call: Call, *, resume_token: str, batch_size: int,
-                            time_remaining: float | None, trace_id: str = ""
-                            ) -> AsyncIterator[Batch]:
+    async def invoke_stream(
+        self,
+        app: str,
+        call: Call,
+        *,
+        resume_token: str,
+        batch_size: int,
+        time_remaining: float | None,
+        trace_id: str = "",
+    ) -> AsyncIterator[Batch]:
         call.check_limits()
         owner = self.owner(call.interface_id)
         if owner == self.node:
             async for batch in self._provider.invoke_stream(
-                    Caller(app, self.node, trace_id), call, resume_token=resume_token,
-                    batch_size=batch_size):
+                Caller(app, self.node, trace_id),
+                call,
+                resume_token=resume_token,
+                batch_size=batch_size,
+            ):
                 yield batch
             return
         started = time.perf_counter()
         try:
             async for batch in self._remotes[owner].invoke_stream(
-                    app, call, resume_token=resume_token, batch_size=batch_size,
-                    timeout=self.budget(time_remaining), hops=1):
+                app,
+                call,
+                resume_token=resume_token,
+                batch_size=batch_size,
+                timeout=self.budget(time_remaining),
+                hops=1,
+            ):
                 await self._audit_consumer(app, call, owner, trace_id, started, batch=batch)
                 yield batch
                 started = time.perf_counter()
@@ -99,15 +124,28 @@ class Router:
             await self._audit_consumer(app, call, owner, trace_id, started, error=exc)
             raise
 
-    async def _audit_consumer(self, app: str, call: Call, owner: str, trace_id: str,
-                              started: float, *, result: CallResult | None = None,
-                              batch: Batch | None = None, error: GatewayError | None = None
-                              ) -> None:
+    async def _audit_consumer(
+        self,
+        app: str,
+        call: Call,
+        owner: str,
+        trace_id: str,
+        started: float,
+        *,
+        result: CallResult | None = None,
+        batch: Batch | None = None,
+        error: GatewayError | None = None,
+    ) -> None:
         released = result.records if result else batch.records if batch else ()
         notes = result or batch
         record = AuditRecord(
-            time=_stamp(self._clock()), node=self.node, side="consumer", trace_id=trace_id,
-            app=app, interface=call.interface_id[:200], purpose=call.purpose[:200],
+            time=_stamp(self._clock()),
+            node=self.node,
+            side="consumer",
+            trace_id=trace_id,
+            app=app,
+            interface=call.interface_id[:200],
+            purpose=call.purpose[:200],
             action="invoke_stream" if batch is not None else "invoke",
             decision="deny" if error else "allow",
             reason=error.reason if error else "GRANTED",
@@ -120,13 +158,15 @@ class Router:
             latency_ms=round((time.perf_counter() - started) * 1000, 3),
             peer=owner,
             peer_hash=result.provider_hash if result else "",
-            extra={"refused_by": error.node or ""} if error else (
-                {"match": result.match} if result and result.verify_only else {}),
+            extra={"refused_by": error.node or ""}
+            if error
+            else ({"match": result.match} if result and result.verify_only else {}),
         )
         try:
             await self._audit.append_async(record)
         except AuditWriteError:
             log.exception("consumer audit write failed on %s", self.node)
             if error is None:  # data must not reach the app unaudited
-                raise Internal("audit log unavailable; no data released",
-                               reason="AUDIT_UNAVAILABLE") from None
+                raise Internal(
+                    "audit log unavailable; no data released", reason="AUDIT_UNAVAILABLE"
+                ) from None

@@ -441,18 +441,24 @@ class Federation:
         )
         return await self._rpc(stub.Invoke(request, metadata=app.metadata, timeout=timeout))
 
-    async def create_app(
+    async def create_app_rpc(
         self, app_id: str, name: str = "故障演练应用", timeout: float = 10.0
-    ) -> App:
+    ) -> Outcome:
+        """An operator of the app's home node creates it; reply carries the secret."""
         node = app_id.split("/", 1)[0]
         admin = sharing_pb2_grpc.AdminStub(self.channel(node))
-        out = await self._rpc(
+        return await self._rpc(
             admin.CreateApp(
                 sharing_pb2.CreateAppRequest(app=app_id, name=name),
                 metadata=self.operator_metadata(node),
                 timeout=timeout,
             )
         )
+
+    async def create_app(
+        self, app_id: str, name: str = "故障演练应用", timeout: float = 10.0
+    ) -> App:
+        out = await self.create_app_rpc(app_id, name, timeout)
         if not out.ok:
             raise RuntimeError(f"create app {app_id}: {out}")
         return App(app_id, out.reply.secret)
@@ -518,6 +524,17 @@ class Federation:
             )
         )
 
+    async def audit_head_rpc(self, node: str, timeout: float = 5.0) -> Outcome:
+        """Ops.QueryAudit for the newest entry: an acknowledged (seq, hash) of ``node``'s chain."""
+        ops = ops_pb2_grpc.OpsStub(self.channel(node))
+        return await self._rpc(
+            ops.QueryAudit(
+                ops_pb2.QueryAuditRequest(limit=1),
+                metadata=self.operator_metadata(node),
+                timeout=timeout,
+            )
+        )
+
     # -- reading the files afterwards ------------------------------------------------------------
 
     def audit_rows(self, node: str) -> list[AuditRow]:
@@ -558,9 +575,9 @@ class Federation:
         return out
 
     def sharing_rows(self, node: str, table: str) -> dict[str, dict[str, Any]]:
-        """``applications`` or ``grants`` of ``node`` by id."""
-        if table not in ("applications", "grants"):
-            raise ValueError(f"table: applications or grants, not {table!r}")
+        """``apps``, ``applications`` or ``grants`` of ``node`` by id."""
+        if table not in ("apps", "applications", "grants"):
+            raise ValueError(f"table: apps, applications or grants, not {table!r}")
         conn = _readonly(self.data_dir(node) / "sharing.db")
         conn.row_factory = sqlite3.Row
         try:
@@ -569,8 +586,8 @@ class Federation:
             conn.close()
 
     def unaudited(self, released: Iterable[Released]) -> list[str]:
-        """Released calls lacking the provider entry (hash as acknowledged) on the owner or the
-        consumer entry (same trace, ``peer_hash`` = that hash) on the home node."""
+        """One line per released call that lacks its provider entry (the acknowledged hash) on
+        the owner, or its consumer entry (same trace, ``peer_hash`` = that hash) at home."""
         released = list(released)
         by_trace: dict[str, dict[str, list[AuditRow]]] = {}
         for node in {r.home for r in released} | {r.owner for r in released}:
@@ -583,30 +600,22 @@ class Federation:
             if not r.trace_id or not r.provider_hash:
                 problems.append(f"{r.home}->{r.owner}: released without trace id or audit hash")
                 continue
+            missing = []
             side = "local" if r.home == r.owner else "provider"
-            provider = [
-                row
+            if not any(
+                row.side == side and row.decision == "allow" and row.hash == r.provider_hash
                 for row in by_trace[r.owner].get(r.trace_id, ())
-                if row.side == side and row.decision == "allow" and row.hash == r.provider_hash
-            ]
-            if not provider:
-                problems.append(
-                    f"trace {r.trace_id}: no {side} entry {r.provider_hash[:12]} on {r.owner}"
-                )
-            if r.home == r.owner:
-                continue
-            consumer = [
-                row
-                for row in by_trace[r.home].get(r.trace_id, ())
-                if row.side == "consumer"
+            ):
+                missing.append(f"no {side} entry {r.provider_hash[:12]} on {r.owner}")
+            if r.home != r.owner and not any(
+                row.side == "consumer"
                 and row.decision == "allow"
                 and row.peer_hash == r.provider_hash
-            ]
-            if not consumer:
-                problems.append(
-                    f"trace {r.trace_id}: no consumer entry on {r.home} "
-                    f"with peer_hash {r.provider_hash[:12]}"
-                )
+                for row in by_trace[r.home].get(r.trace_id, ())
+            ):
+                missing.append(f"no consumer entry on {r.home} naming that hash")
+            if missing:
+                problems.append(f"trace {r.trace_id}: {'; '.join(missing)}")
         return problems
 
 

@@ -31,28 +31,46 @@ class Gathered:
 def check_trace_id(trace_id: str) -> str:
     value = trace_id.strip().lower()
     if not TRACE_ID_RE.match(value) or value == "0" * 32:
-        raise InvalidArgument("trace_id", "32 lowercase hex characters, not all zero",
-                              reason="BAD_TRACE_ID")
+        raise InvalidArgument(
+            "trace_id", "32 lowercase hex characters, not all zero", reason="BAD_TRACE_ID"
+        )
     return value
 
 
 def span_to_pb(s: StoredSpan) -> ops_pb2.Span:
-    return ops_pb2.Span(node=s.node, trace_id=s.trace_id, span_id=s.span_id,
-                        parent_id=s.parent_id, name=s.name, kind=s.kind,
-                        start_unix_nano=s.start_ns, duration_ms=s.duration_ms, status=s.status,
-                        status_message=s.status_message, attributes=s.attributes)
+    return ops_pb2.Span(
+        node=s.node,
+        trace_id=s.trace_id,
+        span_id=s.span_id,
+        parent_id=s.parent_id,
+        name=s.name,
+        kind=s.kind,
+        start_unix_nano=s.start_ns,
+        duration_ms=s.duration_ms,
+        status=s.status,
+        status_message=s.status_message,
+        attributes=s.attributes,
+    )
 
 
 def span_from_pb(m: ops_pb2.Span) -> StoredSpan:
-    return StoredSpan(trace_id=m.trace_id, span_id=m.span_id, parent_id=m.parent_id, node=m.node,
-                      name=m.name, kind=m.kind, start_ns=m.start_unix_nano,
-                      duration_ms=m.duration_ms, status=m.status,
-                      status_message=m.status_message, attributes=dict(m.attributes))
+    return StoredSpan(
+        trace_id=m.trace_id,
+        span_id=m.span_id,
+        parent_id=m.parent_id,
+        node=m.node,
+        name=m.name,
+        kind=m.kind,
+        start_ns=m.start_unix_nano,
+        duration_ms=m.duration_ms,
+        status=m.status,
+        status_message=m.status_message,
+        attributes=dict(m.attributes),
+    )
 
 
 class TraceGatherer:
-    def __init__(self, node: str, store: SpanStore, peers: Mapping[str, Peer],
-                 flush=None) -> None:
+    def __init__(self, node: str, store: SpanStore, peers: Mapping[str, Peer], flush=None) -> None:
         self.node = node
         self._store = store
         self._peers = dict(peers)
@@ -81,11 +99,14 @@ class TraceGatherer:
                 try:
                     await peer.ensure_agreed(left)
                     reply = await peer.federation.GetSpans(
-                        ops_pb2.GetTraceRequest(trace_id=trace_id), timeout=left,
-                        metadata=peer.metadata())
+                        ops_pb2.GetTraceRequest(trace_id=trace_id),
+                        timeout=left,
+                        metadata=peer.metadata(),
+                    )
                     peer.observe(None)
-                    return Gathered(peer.id, "answered", tuple(span_from_pb(s)
-                                                               for s in reply.spans))
+                    return Gathered(
+                        peer.id, "answered", tuple(span_from_pb(s) for s in reply.spans)
+                    )
                 except grpc.RpcError as exc:
                     failure = failure_of(exc)
                     if pause is None or failure.code != grpc.StatusCode.UNAVAILABLE:
@@ -96,8 +117,7 @@ class TraceGatherer:
                         return Gathered(peer.id, "failed", reason=failure.reason)
                     peer.forget_agreement()
                 except Exception as exc:  # noqa: BLE001 - a refusal from the handshake
-                    return Gathered(peer.id, "failed",
-                                    reason=getattr(exc, "reason", "UNAVAILABLE"))
+                    return Gathered(peer.id, "failed", reason=getattr(exc, "reason", "UNAVAILABLE"))
                 await asyncio.sleep(pause * (1 + attempt * 0.5))
             return Gathered(peer.id, "failed", reason="UNAVAILABLE")
 
@@ -114,7 +134,11 @@ class TraceGatherer:
 def trace_to_pb(trace_id: str, gathered: list[Gathered]) -> ops_pb2.Trace:
     spans = sorted((s for g in gathered for s in g.spans), key=lambda s: (s.start_ns, s.span_id))
     return ops_pb2.Trace(
-        trace_id=trace_id, spans=[span_to_pb(s) for s in spans],
-        nodes=[ops_pb2.NodeGather(node=g.node, state=g.state, spans=len(g.spans), reason=g.reason)
-               for g in gathered],
-        partial=any(g.state != "answered" for g in gathered))
+        trace_id=trace_id,
+        spans=[span_to_pb(s) for s in spans],
+        nodes=[
+            ops_pb2.NodeGather(node=g.node, state=g.state, spans=len(g.spans), reason=g.reason)
+            for g in gathered
+        ],
+        partial=any(g.state != "answered" for g in gathered),
+    )

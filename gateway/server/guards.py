@@ -25,8 +25,9 @@ class PeerGuard:
     what makes insecure mode unfit for anything but local experiments.
     """
 
-    def __init__(self, self_id: str, known: Collection[str], standard: Standard,
-                 *, insecure: bool) -> None:
+    def __init__(
+        self, self_id: str, known: Collection[str], standard: Standard, *, insecure: bool
+    ) -> None:
         self._self = self_id
         self._known = frozenset(known)
         self._standard = standard
@@ -42,10 +43,13 @@ class PeerGuard:
             if claimed and claimed != identity:
                 raise PermissionDenied(
                     f"peer certificate is for {identity or 'nobody'} but the call claims "
-                    f"{claimed[:16]}", reason="PEER_IDENTITY_MISMATCH")
+                    f"{claimed[:16]}",
+                    reason="PEER_IDENTITY_MISMATCH",
+                )
         if identity not in self._known or identity == self._self:
-            raise PermissionDenied("caller is not a peer node of this federation",
-                                   reason="UNKNOWN_PEER")
+            raise PermissionDenied(
+                "caller is not a peer node of this federation", reason="UNKNOWN_PEER"
+            )
         return identity
 
     async def __call__(self, method: str, context: aio.ServicerContext) -> None:
@@ -58,5 +62,8 @@ class PeerGuard:
                 f"peer {caller} speaks standard {theirs[:64] or 'unknown'}, this node speaks "
                 f"{self._standard.fingerprint}; refusing to federate",
                 reason="STANDARD_MISMATCH",
-                metadata={"peer_standard": theirs[:64], "local_standard": self._standard.fingerprint},
+                metadata={
+                    "peer_standard": theirs[:64],
+                    "local_standard": self._standard.fingerprint,
+                },
             )

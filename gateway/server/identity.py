@@ -31,22 +31,27 @@ class Identities:
         md = metadata_of(context)
         app_id, secret = md.get(MD_APP_ID, ""), md.get(MD_APP_SECRET, "")
         if not app_id or not secret:
-            raise Unauthenticated("app credential missing: send yrd-app-id and yrd-app-secret",
-                                  reason="MISSING_CREDENTIAL")
+            raise Unauthenticated(
+                "app credential missing: send yrd-app-id and yrd-app-secret",
+                reason="MISSING_CREDENTIAL",
+            )
         if not APP_ID_RE.match(app_id) or len(secret) > 256:
             raise Unauthenticated("bad app credential", reason="BAD_CREDENTIAL")
         if not app_id.startswith(f"{self._node}/"):
             raise PermissionDenied(
                 f"app {app_id} belongs to another province; apps call through their home node",
-                reason="NOT_HOME_NODE")
+                reason="NOT_HOME_NODE",
+            )
         return await asyncio.to_thread(self._store.authenticate_app, app_id, secret)
 
     async def operator(self, context: aio.ServicerContext) -> str:
         token = metadata_of(context).get(MD_OPERATOR, "")
         if not token:
-            raise Unauthenticated("operator credential missing: send yrd-operator-token",
-                                  reason="MISSING_CREDENTIAL")
+            raise Unauthenticated(
+                "operator credential missing: send yrd-operator-token", reason="MISSING_CREDENTIAL"
+            )
         if len(token) > 256 or not await asyncio.to_thread(
-                self._store.authenticate_operator, token):
+            self._store.authenticate_operator, token
+        ):
             raise Unauthenticated("bad operator credential", reason="BAD_CREDENTIAL")
         return f"{self._node}/operator"

@@ -14,7 +14,6 @@ from typing import Any
 
 import grpc
 from grpc import aio
-
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 

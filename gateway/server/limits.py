@@ -29,7 +29,9 @@ class InFlight:
         if self._counts[key] >= self._limit:
             raise ResourceExhausted(
                 f"{self._what} {key} has {self._limit} calls in flight; retry later",
-                reason="TOO_MANY_IN_FLIGHT", metadata={"limit": str(self._limit), "key": key})
+                reason="TOO_MANY_IN_FLIGHT",
+                metadata={"limit": str(self._limit), "key": key},
+            )
         self._counts[key] += 1
         try:
             yield

@@ -18,22 +18,29 @@ from gateway.tracing import current_trace_id
 
 
 class CatalogServicer(catalog_pb2_grpc.CatalogServicer):
-    def __init__(self, catalog: FederatedCatalog, validator: QueryValidator,
-                 province_names: dict[str, str], category_names: dict[str, str]) -> None:
+    def __init__(
+        self,
+        catalog: FederatedCatalog,
+        validator: QueryValidator,
+        province_names: dict[str, str],
+        category_names: dict[str, str],
+    ) -> None:
         self._catalog = catalog
         self._validator = validator
         self._names = province_names
         self._categories = category_names
 
     async def Search(self, request, context):
-        query = self._validator.validate(RawSearch(
-            query=request.query,
-            filters=filters_from_pb(request.filters),
-            page_size=request.page_size,
-            page_token=request.page_token,
-            scope=scope_from_pb(request.scope),
-            scope_provinces=tuple(request.provinces),
-        ))
+        query = self._validator.validate(
+            RawSearch(
+                query=request.query,
+                filters=filters_from_pb(request.filters),
+                page_size=request.page_size,
+                page_token=request.page_token,
+                scope=scope_from_pb(request.scope),
+                scope_provinces=tuple(request.provinces),
+            )
+        )
         answer = await self._catalog.search(query, context.time_remaining())
         reply = self._to_reply(answer)
         reply.trace_id = current_trace_id()
@@ -42,9 +49,14 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServicer):
 
     async def Get(self, request, context):
         entry = await self._catalog.get(request.code, context.time_remaining())
-        return catalog_pb2.GetResponse(entry=entry_to_pb(
-            entry, province_name=self._names.get(entry.province, ""),
-            category_name=self._categories.get(entry.category, "")), trace_id=current_trace_id())
+        return catalog_pb2.GetResponse(
+            entry=entry_to_pb(
+                entry,
+                province_name=self._names.get(entry.province, ""),
+                category_name=self._categories.get(entry.category, ""),
+            ),
+            trace_id=current_trace_id(),
+        )
 
     def _to_reply(self, answer: FederatedAnswer) -> catalog_pb2.SearchResponse:
         return catalog_pb2.SearchResponse(

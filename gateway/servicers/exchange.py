@@ -12,8 +12,13 @@ from gateway.tracing import current_trace_id
 
 
 class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
-    def __init__(self, router: Router, identities: Identities, directory: InterfaceDirectory,
-                 app_limits: InFlight) -> None:
+    def __init__(
+        self,
+        router: Router,
+        identities: Identities,
+        directory: InterfaceDirectory,
+        app_limits: InFlight,
+    ) -> None:
         self._limits = app_limits
         self._router = router
         self._identities = identities
@@ -25,8 +30,11 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
         context.set_trailing_metadata((("yrd-trace-id", trace_id),))
         with self._limits.slot(app.id):
             result = await self._router.invoke(
-                app.id, call_from_pb(request), time_remaining=context.time_remaining(),
-                trace_id=trace_id)
+                app.id,
+                call_from_pb(request),
+                time_remaining=context.time_remaining(),
+                trace_id=trace_id,
+            )
         return result_to_pb(result, trace_id)
 
     async def InvokeStream(self, request, context):
@@ -34,13 +42,18 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
         trace_id = current_trace_id()
         with self._limits.slot(app.id):
             async for batch in self._router.invoke_stream(
-                    app.id, call_from_pb(request.call), resume_token=request.resume_token,
-                    batch_size=request.batch_size, time_remaining=context.time_remaining(),
-                    trace_id=trace_id):
+                app.id,
+                call_from_pb(request.call),
+                resume_token=request.resume_token,
+                batch_size=request.batch_size,
+                time_remaining=context.time_remaining(),
+                trace_id=trace_id,
+            ):
                 yield batch_to_pb(batch, trace_id)
 
     async def ListInterfaces(self, request, context):
         app = await self._identities.app(context)
         infos, unavailable = await self._directory.list(
-            app.id, tuple(request.provinces), time_remaining=context.time_remaining())
+            app.id, tuple(request.provinces), time_remaining=context.time_remaining()
+        )
         return exchange_pb2.ListInterfacesResponse(interfaces=infos, unavailable=unavailable)

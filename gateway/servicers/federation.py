@@ -58,14 +58,21 @@ class FederationExchangeMixin:
         except ValueError:
             hops = MAX_HOPS + 1
         if hops > MAX_HOPS:
-            raise FailedPrecondition(f"call forwarded {hops} times; the federation is "
-                                     "misconfigured", reason="HOP_LIMIT_EXCEEDED")
+            raise FailedPrecondition(
+                f"call forwarded {hops} times; the federation is misconfigured",
+                reason="HOP_LIMIT_EXCEEDED",
+            )
         if province_of_app(app) != via:
-            raise PermissionDenied(f"node {via} may not act for app {app[:80]!r}: apps outside "
-                                   f"{via}/ are not its to assert", reason="NAMESPACE_VIOLATION")
+            raise PermissionDenied(
+                f"node {via} may not act for app {app[:80]!r}: apps outside "
+                f"{via}/ are not its to assert",
+                reason="NAMESPACE_VIOLATION",
+            )
         if interface_id is not None and owner_of(interface_id) != self._node:
-            raise FailedPrecondition(f"{self._node} does not own {interface_id[:80]}; calls are "
-                                     "never forwarded twice", reason="NOT_OWNER")
+            raise FailedPrecondition(
+                f"{self._node} does not own {interface_id[:80]}; calls are never forwarded twice",
+                reason="NOT_OWNER",
+            )
         return Caller(app=app, via=via, trace_id=current_trace_id())
 
     async def Invoke(self, request, context):
@@ -78,45 +85,65 @@ class FederationExchangeMixin:
         caller = self._forwarded(context, request.app, request.call.call.interface_id)
         with self._peer_limits.slot(caller.via):
             async for batch in self._provider.invoke_stream(
-                    caller, call_from_pb(request.call.call),
-                    resume_token=request.call.resume_token, batch_size=request.call.batch_size):
+                caller,
+                call_from_pb(request.call.call),
+                resume_token=request.call.resume_token,
+                batch_size=request.call.batch_size,
+            ):
                 yield batch_to_pb(batch, caller.trace_id)
 
     async def SubmitApplication(self, request, context):
         caller = self._forwarded(context, request.app, request.application.interface_id)
         application = await self._sharing.receive(
-            request.app, apply_input(request.application), via=caller.via)
+            request.app, apply_input(request.application), via=caller.via
+        )
         return application_to_pb(application)
 
     async def ListApplications(self, request, context):
         via = self._guard.caller(context)
-        applications = await self._sharing.list_received(tuple(request.apps), request.state,
-                                                         via=via)
+        applications = await self._sharing.list_received(
+            tuple(request.apps), request.state, via=via
+        )
         return sharing_pb2.ListApplicationsResponse(
-            applications=[application_to_pb(a) for a in applications])
+            applications=[application_to_pb(a) for a in applications]
+        )
 
     async def GetSpans(self, request, context):
         self._guard.caller(context)
         trace_id = check_trace_id(request.trace_id)
         spans = await self._gatherer.local_spans(trace_id)
-        return federation_pb2.GetSpansResponse(node=self._node,
-                                               spans=[span_to_pb(s) for s in spans])
+        return federation_pb2.GetSpansResponse(
+            node=self._node, spans=[span_to_pb(s) for s in spans]
+        )
 
     async def ListInterfaces(self, request, context):
         via = self._guard.caller(context)
         app = request.app
         if app and province_of_app(app) != via:
-            raise PermissionDenied(f"node {via} may not ask for app {app[:80]!r}",
-                                   reason="NAMESPACE_VIOLATION")
+            raise PermissionDenied(
+                f"node {via} may not ask for app {app[:80]!r}", reason="NAMESPACE_VIOLATION"
+            )
         return exchange_pb2.ListInterfacesResponse(interfaces=await self._directory.local(app))
 
 
 class FederationServicer(FederationExchangeMixin, federation_pb2_grpc.FederationServicer):
-    def __init__(self, node: str, name: str, standard: Standard, local: LocalCatalog,
-                 settings: SearchSettings, category_names: dict[str, str],
-                 province_names: dict[str, str], *, guard: PeerGuard, provider: Provider,
-                 sharing: SharingService, directory: InterfaceDirectory,
-                 gatherer: TraceGatherer, peer_limits: InFlight) -> None:
+    def __init__(
+        self,
+        node: str,
+        name: str,
+        standard: Standard,
+        local: LocalCatalog,
+        settings: SearchSettings,
+        category_names: dict[str, str],
+        province_names: dict[str, str],
+        *,
+        guard: PeerGuard,
+        provider: Provider,
+        sharing: SharingService,
+        directory: InterfaceDirectory,
+        gatherer: TraceGatherer,
+        peer_limits: InFlight,
+    ) -> None:
         self._peer_limits = peer_limits
         self._gatherer = gatherer
         self._guard = guard
@@ -133,29 +160,43 @@ class FederationServicer(FederationExchangeMixin, federation_pb2_grpc.Federation
 
     async def Hello(self, request, context):
         return federation_pb2.HelloResponse(
-            node=self._node, name=self._name, standard=standard_ref(self._standard))
+            node=self._node, name=self._name, standard=standard_ref(self._standard)
+        )
 
     async def SearchLocal(self, request, context):
         text = normalize_text(request.query)
         if not text or len(text) > self._settings.max_query_chars:
-            raise InvalidArgument("query", f"must be 1 to {self._settings.max_query_chars} "
-                                  "characters", reason="BAD_QUERY")
+            raise InvalidArgument(
+                "query",
+                f"must be 1 to {self._settings.max_query_chars} characters",
+                reason="BAD_QUERY",
+            )
         max_limit = self._settings.max_offset + self._settings.max_page_size
         if not 1 <= request.limit <= max_limit:
-            raise InvalidArgument("limit", f"must be between 1 and {max_limit}",
-                                  reason="LIMIT_OUT_OF_RANGE")
+            raise InvalidArgument(
+                "limit", f"must be between 1 and {max_limit}", reason="LIMIT_OUT_OF_RANGE"
+            )
         with self._peer_limits.slot(self._guard.caller(context)):
-            answer = await self._local.search(text, filters_from_pb(request.filters),
-                                              request.limit, facets=request.facets)
+            answer = await self._local.search(
+                text, filters_from_pb(request.filters), request.limit, facets=request.facets
+            )
         return federation_pb2.LocalSearchResponse(
             results=hits_to_pb(answer.hits, self._names, self._categories),
-            total=answer.total, facets=facets_to_pb(answer.facets), node=self._node)
+            total=answer.total,
+            facets=facets_to_pb(answer.facets),
+            node=self._node,
+        )
 
     async def GetLocal(self, request, context):
         entry = await self._local.get(request.code)
         if entry is None:
-            raise NotFound(f"{self._node} has no resource {request.code[:40]}",
-                           reason="RESOURCE_NOT_FOUND")
-        return catalog_pb2.GetResponse(entry=entry_to_pb(
-            entry, province_name=self._name, category_name=self._categories.get(entry.category, "")))
-
+            raise NotFound(
+                f"{self._node} has no resource {request.code[:40]}", reason="RESOURCE_NOT_FOUND"
+            )
+        return catalog_pb2.GetResponse(
+            entry=entry_to_pb(
+                entry,
+                province_name=self._name,
+                category_name=self._categories.get(entry.category, ""),
+            )
+        )

@@ -13,8 +13,9 @@ from gateway.server.identity import Identities
 
 
 class OpsServicer(ops_pb2_grpc.OpsServicer):
-    def __init__(self, node: str, gatherer: TraceGatherer, audit: AuditLog,
-                 identities: Identities) -> None:
+    def __init__(
+        self, node: str, gatherer: TraceGatherer, audit: AuditLog, identities: Identities
+    ) -> None:
         self._node = node
         self._gatherer = gatherer
         self._audit = audit
@@ -34,26 +35,47 @@ class OpsServicer(ops_pb2_grpc.OpsServicer):
         if request.status not in ("", "OK", "ERROR", "UNSET"):
             raise InvalidArgument("status", "OK, ERROR or UNSET", reason="UNKNOWN_STATUS")
         if request.min_duration_ms < 0 or request.since_unix < 0 or request.until_unix < 0:
-            raise InvalidArgument("min_duration_ms", "must not be negative",
-                                  reason="NEGATIVE_VALUE")
+            raise InvalidArgument(
+                "min_duration_ms", "must not be negative", reason="NEGATIVE_VALUE"
+            )
         summaries = await self._gatherer.recent(
-            app=request.app[:200], interface=request.interface[:200], status=request.status,
+            app=request.app[:200],
+            interface=request.interface[:200],
+            status=request.status,
             min_duration_ms=request.min_duration_ms,
             since_ns=request.since_unix * 1_000_000_000,
-            until_ns=request.until_unix * 1_000_000_000, limit=limit)
-        return ops_pb2.ListTracesResponse(traces=[ops_pb2.TraceSummary(
-            trace_id=t.trace_id, node=t.node, root=t.root, start_unix_nano=t.start_ns,
-            duration_ms=t.duration_ms, status=t.status, app=t.app, interface=t.interface,
-            span_count=t.span_count) for t in summaries])
+            until_ns=request.until_unix * 1_000_000_000,
+            limit=limit,
+        )
+        return ops_pb2.ListTracesResponse(
+            traces=[
+                ops_pb2.TraceSummary(
+                    trace_id=t.trace_id,
+                    node=t.node,
+                    root=t.root,
+                    start_unix_nano=t.start_ns,
+                    duration_ms=t.duration_ms,
+                    status=t.status,
+                    app=t.app,
+                    interface=t.interface,
+                    span_count=t.span_count,
+                )
+                for t in summaries
+            ]
+        )
 
     async def VerifyAudit(self, request, context):
         await self._identities.operator(context)
         report = await asyncio.to_thread(self._audit.verify)
         last = await asyncio.to_thread(self._audit.last)
         return ops_pb2.VerifyAuditResponse(
-            node=self._node, ok=report.ok, checked=report.checked,
-            first_bad_seq=report.first_bad_seq or 0, problem=report.problem or "",
-            head_hash=last.hash if last else "")
+            node=self._node,
+            ok=report.ok,
+            checked=report.checked,
+            first_bad_seq=report.first_bad_seq or 0,
+            problem=report.problem or "",
+            head_hash=last.hash if last else "",
+        )
 
     async def QueryAudit(self, request, context):
         await self._identities.operator(context)
@@ -65,9 +87,22 @@ class OpsServicer(ops_pb2_grpc.OpsServicer):
         if request.trace_id:
             check_trace_id(request.trace_id)
         entries = await asyncio.to_thread(
-            self._audit.query, trace_id=request.trace_id or None, app=request.app or None,
-            interface=request.interface or None, decision=request.decision or None, limit=limit)
-        return ops_pb2.QueryAuditResponse(node=self._node, entries=[
-            ops_pb2.AuditLine(seq=e.seq, hash=e.hash, prev_hash=e.prev_hash,
-                              json=json.dumps(e.record.to_dict(), ensure_ascii=False))
-            for e in entries])
+            self._audit.query,
+            trace_id=request.trace_id or None,
+            app=request.app or None,
+            interface=request.interface or None,
+            decision=request.decision or None,
+            limit=limit,
+        )
+        return ops_pb2.QueryAuditResponse(
+            node=self._node,
+            entries=[
+                ops_pb2.AuditLine(
+                    seq=e.seq,
+                    hash=e.hash,
+                    prev_hash=e.prev_hash,
+                    json=json.dumps(e.record.to_dict(), ensure_ascii=False),
+                )
+                for e in entries
+            ],
+        )

@@ -9,9 +9,14 @@ from gateway.sharing.service import ApplyInput, Narrowing, SharingService
 
 
 def apply_input(m: sharing_pb2.ApplyRequest) -> ApplyInput:
-    return ApplyInput(interface_id=m.interface_id, fields=tuple(m.fields), purpose=m.purpose,
-                      valid_from=m.valid_from, valid_until=m.valid_until,
-                      quota=quota_from_pb(m.quota))
+    return ApplyInput(
+        interface_id=m.interface_id,
+        fields=tuple(m.fields),
+        purpose=m.purpose,
+        valid_from=m.valid_from,
+        valid_until=m.valid_until,
+        quota=quota_from_pb(m.quota),
+    )
 
 
 class SharingServicer(sharing_pb2_grpc.SharingServicer):
@@ -21,21 +26,30 @@ class SharingServicer(sharing_pb2_grpc.SharingServicer):
 
     async def Apply(self, request, context):
         app = await self._identities.app(context)
-        application = await self._service.apply(app.id, apply_input(request),
-                                                time_remaining=context.time_remaining())
+        application = await self._service.apply(
+            app.id, apply_input(request), time_remaining=context.time_remaining()
+        )
         return application_to_pb(application)
 
     async def ListApplications(self, request, context):
         app = await self._identities.app(context)
         applications, unavailable = await self._service.list_for_apps(
-            (app.id,), request.state, time_remaining=context.time_remaining())
+            (app.id,), request.state, time_remaining=context.time_remaining()
+        )
         return sharing_pb2.ListApplicationsResponse(
-            applications=[application_to_pb(a) for a in applications], unavailable=unavailable)
+            applications=[application_to_pb(a) for a in applications], unavailable=unavailable
+        )
 
 
 class AdminServicer(sharing_pb2_grpc.AdminServicer):
-    def __init__(self, service: SharingService, identities: Identities, store,
-                 provinces: tuple[str, ...], clock) -> None:
+    def __init__(
+        self,
+        service: SharingService,
+        identities: Identities,
+        store,
+        provinces: tuple[str, ...],
+        clock,
+    ) -> None:
         self._service = service
         self._identities = identities
         self._store = store
@@ -57,20 +71,27 @@ class AdminServicer(sharing_pb2_grpc.AdminServicer):
         apps = (request.app,) if request.app else None
         applications = await self._service.list_received(apps, request.state, via=None)
         return sharing_pb2.ListApplicationsResponse(
-            applications=[application_to_pb(a) for a in applications])
+            applications=[application_to_pb(a) for a in applications]
+        )
 
     async def Approve(self, request, context):
         operator = await self._identities.operator(context)
-        grant = await self._service.approve(operator, request.application_id, Narrowing(
-            fields=tuple(request.fields),
-            quota=quota_from_pb(request.quota) if request.HasField("quota") else None,
-            valid_until=request.valid_until, max_grade=request.max_grade, reason=request.reason))
+        grant = await self._service.approve(
+            operator,
+            request.application_id,
+            Narrowing(
+                fields=tuple(request.fields),
+                quota=quota_from_pb(request.quota) if request.HasField("quota") else None,
+                valid_until=request.valid_until,
+                max_grade=request.max_grade,
+                reason=request.reason,
+            ),
+        )
         return grant_to_pb(grant, grant.status(self._clock()))
 
     async def Reject(self, request, context):
         operator = await self._identities.operator(context)
-        application = await self._service.reject(operator, request.application_id,
-                                                  request.reason)
+        application = await self._service.reject(operator, request.application_id, request.reason)
         return application_to_pb(application)
 
     async def RevokeGrant(self, request, context):
@@ -81,10 +102,16 @@ class AdminServicer(sharing_pb2_grpc.AdminServicer):
     async def GrantProvince(self, request, context):
         operator = await self._identities.operator(context)
         grant = await self._service.blanket_grant(
-            operator, province=request.province, interface_id=request.interface_id,
-            fields=tuple(request.fields), purposes=tuple(request.purposes),
-            max_grade=request.max_grade, valid_until=request.valid_until,
-            quota=quota_from_pb(request.quota), provinces=self._provinces)
+            operator,
+            province=request.province,
+            interface_id=request.interface_id,
+            fields=tuple(request.fields),
+            purposes=tuple(request.purposes),
+            max_grade=request.max_grade,
+            valid_until=request.valid_until,
+            quota=quota_from_pb(request.quota),
+            provinces=self._provinces,
+        )
         return grant_to_pb(grant, grant.status(self._clock()))
 
     async def ListGrants(self, request, context):
@@ -92,8 +119,12 @@ class AdminServicer(sharing_pb2_grpc.AdminServicer):
         import asyncio
 
         grants = await asyncio.to_thread(
-            self._store.list_grants, interface_id=request.interface_id or None,
-            grantee=request.grantee or None, include_inactive=request.include_inactive)
+            self._store.list_grants,
+            interface_id=request.interface_id or None,
+            grantee=request.grantee or None,
+            include_inactive=request.include_inactive,
+        )
         now = self._clock()
-        return sharing_pb2.ListGrantsResponse(grants=[grant_to_pb(g, g.status(now))
-                                                      for g in grants])
+        return sharing_pb2.ListGrantsResponse(
+            grants=[grant_to_pb(g, g.status(now)) for g in grants]
+        )

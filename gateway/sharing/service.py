@@ -28,8 +28,10 @@ DEFAULT_QUOTA = Quota(per_minute=60, per_day=10_000)
 
 
 def with_default_quota(quota: Quota) -> Quota:
-    return Quota(per_minute=quota.per_minute or DEFAULT_QUOTA.per_minute,
-                 per_day=quota.per_day or DEFAULT_QUOTA.per_day)
+    return Quota(
+        per_minute=quota.per_minute or DEFAULT_QUOTA.per_minute,
+        per_day=quota.per_day or DEFAULT_QUOTA.per_day,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +56,9 @@ class Narrowing:
 def parse_time(field: str, value: str, default: datetime | None = None) -> datetime:
     if not value:
         if default is None:
-            raise InvalidArgument(field, "required (RFC 3339, e.g. 2027-12-31T00:00:00Z)",
-                                  reason="MISSING_FIELD")
+            raise InvalidArgument(
+                field, "required (RFC 3339, e.g. 2027-12-31T00:00:00Z)", reason="MISSING_FIELD"
+            )
         return default
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -88,8 +91,9 @@ class SharingService:
 
     # ---------------------------------------------------------------- app side (home node)
 
-    async def apply(self, app: str, req: ApplyInput, *, time_remaining: float | None
-                    ) -> Application:
+    async def apply(
+        self, app: str, req: ApplyInput, *, time_remaining: float | None
+    ) -> Application:
         owner = owner_of(req.interface_id)
         if owner is None:
             raise InvalidArgument("interface_id", "not an interface id", reason="BAD_INTERFACE_ID")
@@ -100,17 +104,19 @@ class SharingService:
             raise NotFound(f"no province {owner} in this federation", reason="UNKNOWN_PROVINCE")
         return await remote.submit(app, req, timeout=_budget(time_remaining))
 
-    async def list_for_apps(self, apps: tuple[str, ...], state: str,
-                            *, time_remaining: float | None
-                            ) -> tuple[list[Application], list[str]]:
+    async def list_for_apps(
+        self, apps: tuple[str, ...], state: str, *, time_remaining: float | None
+    ) -> tuple[list[Application], list[str]]:
         """Applications of these apps, wherever they were filed; and owners that didn't answer."""
-        local = await asyncio.to_thread(self._store.list_applications, state=state or None,
-                                        apps=apps)
+        local = await asyncio.to_thread(
+            self._store.list_applications, state=state or None, apps=apps
+        )
         budget = _budget(time_remaining)
         names = list(self._remotes)
         answers = await asyncio.gather(
             *(self._remotes[n].list_applications(apps, state, timeout=budget) for n in names),
-            return_exceptions=True)
+            return_exceptions=True,
+        )
         out, unavailable = list(local), []
         for name, answer in zip(names, answers, strict=True):
             if isinstance(answer, BaseException):
@@ -124,117 +130,186 @@ class SharingService:
 
     async def receive(self, app: str, req: ApplyInput, *, via: str) -> Application:
         if not APP_ID_RE.match(app) or province_of_app(app) != via:
-            raise PermissionDenied(f"node {via} may not apply for app {app[:80]}",
-                                   reason="NAMESPACE_VIOLATION")
+            raise PermissionDenied(
+                f"node {via} may not apply for app {app[:80]}", reason="NAMESPACE_VIOLATION"
+            )
         iface = self._provider.interface(req.interface_id)
         if not req.purpose.strip():
-            raise InvalidArgument("purpose", "a declared purpose is required",
-                                  reason="MISSING_PURPOSE")
+            raise InvalidArgument(
+                "purpose", "a declared purpose is required", reason="MISSING_PURPOSE"
+            )
         if len(req.purpose) > 200:
             raise InvalidArgument("purpose", "at most 200 characters", reason="PURPOSE_TOO_LONG")
         if not req.fields and not iface.verify_only:
             raise InvalidArgument("fields", "name the fields the app needs", reason="NO_FIELDS")
         for i, name in enumerate(req.fields):
             if iface.field(name) is None:
-                raise InvalidArgument(f"fields[{i}]", f"{iface.id} has no field {name[:40]!r}",
-                                      reason="UNKNOWN_FIELD")
+                raise InvalidArgument(
+                    f"fields[{i}]", f"{iface.id} has no field {name[:40]!r}", reason="UNKNOWN_FIELD"
+                )
         now = self._clock()
         valid_from = parse_time("valid_from", req.valid_from, now)
         valid_until = parse_time("valid_until", req.valid_until)
         if valid_until <= valid_from:
-            raise InvalidArgument("valid_until", "must be after valid_from",
-                                  reason="BAD_VALIDITY")
+            raise InvalidArgument("valid_until", "must be after valid_from", reason="BAD_VALIDITY")
         if valid_until - valid_from > MAX_VALIDITY:
-            raise InvalidArgument("valid_until", "validity longer than three years",
-                                  reason="BAD_VALIDITY")
+            raise InvalidArgument(
+                "valid_until", "validity longer than three years", reason="BAD_VALIDITY"
+            )
         _check_quota("quota", req.quota)
         application = await asyncio.to_thread(
-            self._store.add_application, app=app, interface_id=iface.id,
-            fields=tuple(dict.fromkeys(req.fields)), purpose=req.purpose.strip(),
-            valid_from=valid_from, valid_until=valid_until, quota=with_default_quota(req.quota),
-            now=now)
-        await self._audit_action("apply", app=app, interface=iface.id, purpose=req.purpose,
-                                 peer=via if via != self.node else "",
-                                 extra={"application": application.id})
+            self._store.add_application,
+            app=app,
+            interface_id=iface.id,
+            fields=tuple(dict.fromkeys(req.fields)),
+            purpose=req.purpose.strip(),
+            valid_from=valid_from,
+            valid_until=valid_until,
+            quota=with_default_quota(req.quota),
+            now=now,
+        )
+        await self._audit_action(
+            "apply",
+            app=app,
+            interface=iface.id,
+            purpose=req.purpose,
+            peer=via if via != self.node else "",
+            extra={"application": application.id},
+        )
         return application
 
-    async def list_received(self, apps: tuple[str, ...] | None, state: str, *, via: str | None
-                            ) -> list[Application]:
+    async def list_received(
+        self, apps: tuple[str, ...] | None, state: str, *, via: str | None
+    ) -> list[Application]:
         """Applications filed here; a peer (``via``) may only see its own apps'."""
         if via is not None and (apps is None or any(province_of_app(a) != via for a in apps)):
-            raise PermissionDenied(f"node {via} may only list its own apps' applications",
-                                   reason="NAMESPACE_VIOLATION")
-        return await asyncio.to_thread(self._store.list_applications, state=state or None,
-                                       apps=apps)
+            raise PermissionDenied(
+                f"node {via} may only list its own apps' applications", reason="NAMESPACE_VIOLATION"
+            )
+        return await asyncio.to_thread(
+            self._store.list_applications, state=state or None, apps=apps
+        )
 
     # ---------------------------------------------------------------- operator verbs
 
     async def approve(self, operator: str, application_id: str, narrowing: Narrowing) -> Grant:
         if narrowing.max_grade and narrowing.max_grade not in self._grades:
-            raise InvalidArgument("max_grade", f"one of {', '.join(self._grades)}",
-                                  reason="UNKNOWN_GRADE")
+            raise InvalidArgument(
+                "max_grade", f"one of {', '.join(self._grades)}", reason="UNKNOWN_GRADE"
+            )
         if narrowing.quota is not None:
             _check_quota("quota", narrowing.quota)
-        until = parse_time("valid_until", narrowing.valid_until) if narrowing.valid_until \
-            else None
+        until = parse_time("valid_until", narrowing.valid_until) if narrowing.valid_until else None
         grant = await asyncio.to_thread(
-            self._store.approve, application_id, fields=narrowing.fields or None,
-            quota=narrowing.quota, valid_until=until, max_grade=narrowing.max_grade or None,
-            reason=narrowing.reason, now=self._clock())
-        await self._audit_action("approve", actor=operator, app=grant.grantee,
-                                 interface=grant.interface_id, reason=narrowing.reason,
-                                 extra={"application": application_id, "grant": grant.id,
-                                        "fields": list(grant.fields)})
+            self._store.approve,
+            application_id,
+            fields=narrowing.fields or None,
+            quota=narrowing.quota,
+            valid_until=until,
+            max_grade=narrowing.max_grade or None,
+            reason=narrowing.reason,
+            now=self._clock(),
+        )
+        await self._audit_action(
+            "approve",
+            actor=operator,
+            app=grant.grantee,
+            interface=grant.interface_id,
+            reason=narrowing.reason,
+            extra={"application": application_id, "grant": grant.id, "fields": list(grant.fields)},
+        )
         return grant
 
     async def reject(self, operator: str, application_id: str, reason: str) -> Application:
         if not reason.strip():
             raise InvalidArgument("reason", "a rejection needs a reason", reason="MISSING_REASON")
-        application = await asyncio.to_thread(self._store.reject, application_id, reason,
-                                              now=self._clock())
-        await self._audit_action("reject", actor=operator, app=application.app,
-                                 interface=application.interface_id, reason=reason,
-                                 decision="deny", extra={"application": application_id})
+        application = await asyncio.to_thread(
+            self._store.reject, application_id, reason, now=self._clock()
+        )
+        await self._audit_action(
+            "reject",
+            actor=operator,
+            app=application.app,
+            interface=application.interface_id,
+            reason=reason,
+            decision="deny",
+            extra={"application": application_id},
+        )
         return application
 
     async def revoke_grant(self, operator: str, grant_id: str, reason: str) -> Grant:
-        grant = await asyncio.to_thread(self._store.revoke_grant, grant_id, reason,
-                                        now=self._clock())
-        await self._audit_action("revoke_grant", actor=operator, app=grant.grantee,
-                                 interface=grant.interface_id, reason=reason,
-                                 extra={"grant": grant_id})
+        grant = await asyncio.to_thread(
+            self._store.revoke_grant, grant_id, reason, now=self._clock()
+        )
+        await self._audit_action(
+            "revoke_grant",
+            actor=operator,
+            app=grant.grantee,
+            interface=grant.interface_id,
+            reason=reason,
+            extra={"grant": grant_id},
+        )
         return grant
 
-    async def blanket_grant(self, operator: str, *, province: str, interface_id: str,
-                            fields: tuple[str, ...], purposes: tuple[str, ...], max_grade: str,
-                            valid_until: str, quota: Quota, provinces: tuple[str, ...]) -> Grant:
+    async def blanket_grant(
+        self,
+        operator: str,
+        *,
+        province: str,
+        interface_id: str,
+        fields: tuple[str, ...],
+        purposes: tuple[str, ...],
+        max_grade: str,
+        valid_until: str,
+        quota: Quota,
+        provinces: tuple[str, ...],
+    ) -> Grant:
         if province not in provinces or province == self.node:
-            raise InvalidArgument("province", f"one of the other provinces: "
-                                  f"{', '.join(p for p in provinces if p != self.node)}",
-                                  reason="UNKNOWN_PROVINCE")
+            raise InvalidArgument(
+                "province",
+                f"one of the other provinces: {', '.join(p for p in provinces if p != self.node)}",
+                reason="UNKNOWN_PROVINCE",
+            )
         iface = self._provider.interface(interface_id)
         for i, name in enumerate(fields):
             if iface.field(name) is None:
-                raise InvalidArgument(f"fields[{i}]", f"{iface.id} has no field {name[:40]!r}",
-                                      reason="UNKNOWN_FIELD")
+                raise InvalidArgument(
+                    f"fields[{i}]", f"{iface.id} has no field {name[:40]!r}", reason="UNKNOWN_FIELD"
+                )
         if not purposes or not all(p.strip() for p in purposes):
             raise InvalidArgument("purposes", "at least one purpose", reason="MISSING_PURPOSE")
         if max_grade and max_grade not in self._grades:
-            raise InvalidArgument("max_grade", f"one of {', '.join(self._grades)}",
-                                  reason="UNKNOWN_GRADE")
+            raise InvalidArgument(
+                "max_grade", f"one of {', '.join(self._grades)}", reason="UNKNOWN_GRADE"
+            )
         _check_quota("quota", quota)
         grant = await asyncio.to_thread(
-            self._store.create_blanket_grant, province, iface.id, fields or tuple(
-                f.name for f in iface.fields), purposes, max_grade or "L2",
-            parse_time("valid_until", valid_until), with_default_quota(quota), now=self._clock())
-        await self._audit_action("blanket_grant", actor=operator, app=province,
-                                 interface=iface.id, extra={"grant": grant.id})
+            self._store.create_blanket_grant,
+            province,
+            iface.id,
+            fields or tuple(f.name for f in iface.fields),
+            purposes,
+            max_grade or "L2",
+            parse_time("valid_until", valid_until),
+            with_default_quota(quota),
+            now=self._clock(),
+        )
+        await self._audit_action(
+            "blanket_grant",
+            actor=operator,
+            app=province,
+            interface=iface.id,
+            extra={"grant": grant.id},
+        )
         return grant
 
     async def create_app(self, operator: str, app: str, name: str) -> str:
         if not APP_ID_RE.match(app) or province_of_app(app) != self.node:
-            raise InvalidArgument("app", f"an app id in this node's namespace, "
-                                  f"e.g. {self.node}/rsj/pension-transfer", reason="BAD_APP_ID")
+            raise InvalidArgument(
+                "app",
+                f"an app id in this node's namespace, e.g. {self.node}/rsj/pension-transfer",
+                reason="BAD_APP_ID",
+            )
         if len(name) > 100:
             raise InvalidArgument("name", "at most 100 characters", reason="NAME_TOO_LONG")
         secret = await asyncio.to_thread(self._store.create_app, app, name)
@@ -245,15 +320,32 @@ class SharingService:
         await asyncio.to_thread(self._store.revoke_app, app)
         await self._audit_action("revoke_app", actor=operator, app=app)
 
-    async def _audit_action(self, action: str, *, actor: str = "", app: str = "",
-                            interface: str = "", purpose: str = "", reason: str = "",
-                            decision: str = "allow", peer: str = "",
-                            extra: dict | None = None) -> None:
+    async def _audit_action(
+        self,
+        action: str,
+        *,
+        actor: str = "",
+        app: str = "",
+        interface: str = "",
+        purpose: str = "",
+        reason: str = "",
+        decision: str = "allow",
+        peer: str = "",
+        extra: dict | None = None,
+    ) -> None:
         record = AuditRecord(
-            time=_stamp(self._clock()), node=self.node,
+            time=_stamp(self._clock()),
+            node=self.node,
             side="operator" if actor else ("provider" if peer else "local"),
-            app=app, interface=interface, purpose=purpose[:200], action=action,
-            decision=decision, reason=reason[:200], status="OK", peer=peer, actor=actor,
+            app=app,
+            interface=interface,
+            purpose=purpose[:200],
+            action=action,
+            decision=decision,
+            reason=reason[:200],
+            status="OK",
+            peer=peer,
+            actor=actor,
             extra=extra or {},
         )
         try:
@@ -261,8 +353,10 @@ class SharingService:
         except AuditWriteError:
             # The state change is already durable; say so rather than pretend it failed.
             log.exception("audit write failed for %s on %s", action, self.node)
-            raise Internal(f"{action} was recorded but its audit entry could not be written",
-                           reason="AUDIT_UNAVAILABLE") from None
+            raise Internal(
+                f"{action} was recorded but its audit entry could not be written",
+                reason="AUDIT_UNAVAILABLE",
+            ) from None
 
 
 def _check_quota(field: str, quota: Quota) -> None:

@@ -20,22 +20,35 @@ log = logging.getLogger(__name__)
 
 
 class Telemetry:
-    def __init__(self, node: str, store: SpanStore, *, otlp_endpoint: str = "",
-                 enabled: bool = True) -> None:
+    def __init__(
+        self, node: str, store: SpanStore, *, otlp_endpoint: str = "", enabled: bool = True
+    ) -> None:
         self.node = node
         self.store = store
         self.enabled = enabled
         self.provider = TracerProvider(
-            resource=Resource.create({"service.name": "yrd-gateway", "service.instance.id": node,
-                                      "yrd.node": node}))
+            resource=Resource.create(
+                {"service.name": "yrd-gateway", "service.instance.id": node, "yrd.node": node}
+            )
+        )
         if enabled:
-            self.provider.add_span_processor(BatchSpanProcessor(
-                SpanStoreExporter(store), max_queue_size=8192, schedule_delay_millis=500,
-                max_export_batch_size=1024))
+            self.provider.add_span_processor(
+                BatchSpanProcessor(
+                    SpanStoreExporter(store),
+                    max_queue_size=8192,
+                    schedule_delay_millis=500,
+                    max_export_batch_size=1024,
+                )
+            )
             if otlp_endpoint:
-                self.provider.add_span_processor(BatchSpanProcessor(
-                    _otlp_exporter(otlp_endpoint), max_queue_size=8192,
-                    schedule_delay_millis=1000, export_timeout_millis=2000))
+                self.provider.add_span_processor(
+                    BatchSpanProcessor(
+                        _otlp_exporter(otlp_endpoint),
+                        max_queue_size=8192,
+                        schedule_delay_millis=1000,
+                        export_timeout_millis=2000,
+                    )
+                )
 
     def tracer(self, name: str) -> Tracer:
         return self.provider.get_tracer(name)

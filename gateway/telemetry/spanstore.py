@@ -45,8 +45,13 @@ CREATE INDEX IF NOT EXISTS spans_root ON spans (root, start_ns);
 """
 
 FEDERATION_PREFIX = "/yrd.v1.Federation/"
-_KINDS = {SpanKind.SERVER: "SERVER", SpanKind.CLIENT: "CLIENT", SpanKind.INTERNAL: "INTERNAL",
-          SpanKind.PRODUCER: "PRODUCER", SpanKind.CONSUMER: "CONSUMER"}
+_KINDS = {
+    SpanKind.SERVER: "SERVER",
+    SpanKind.CLIENT: "CLIENT",
+    SpanKind.INTERNAL: "INTERNAL",
+    SpanKind.PRODUCER: "PRODUCER",
+    SpanKind.CONSUMER: "CONSUMER",
+}
 _STATUS = {StatusCode.OK: "OK", StatusCode.ERROR: "ERROR", StatusCode.UNSET: "UNSET"}
 
 
@@ -82,8 +87,9 @@ class TraceSummary:
 
 
 class SpanStore:
-    def __init__(self, path: str | Path, node: str, *, max_age_s: float = 7 * 86400,
-                 max_spans: int = 500_000) -> None:
+    def __init__(
+        self, path: str | Path, node: str, *, max_age_s: float = 7 * 86400, max_spans: int = 500_000
+    ) -> None:
         self.node = node
         self._max_age_ns = int(max_age_s * 1e9)
         self._max_spans = max_spans
@@ -98,15 +104,31 @@ class SpanStore:
         self._conn.executescript(_SCHEMA)
 
     def add(self, spans: Sequence[StoredSpan]) -> None:
-        rows = [(s.trace_id, s.span_id, s.parent_id, s.node, s.name, s.kind, s.start_ns,
-                 s.duration_ms, s.status, s.status_message, s.attributes.get("yrd.app", ""),
-                 s.attributes.get("yrd.interface", ""),
-                 json.dumps(s.attributes, ensure_ascii=False), int(s.root)) for s in spans]
+        rows = [
+            (
+                s.trace_id,
+                s.span_id,
+                s.parent_id,
+                s.node,
+                s.name,
+                s.kind,
+                s.start_ns,
+                s.duration_ms,
+                s.status,
+                s.status_message,
+                s.attributes.get("yrd.app", ""),
+                s.attributes.get("yrd.interface", ""),
+                json.dumps(s.attributes, ensure_ascii=False),
+                int(s.root),
+            )
+            for s in spans
+        ]
         with self._lock:
             self._conn.execute("BEGIN")
             try:
                 self._conn.executemany(
-                    "INSERT OR REPLACE INTO spans VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+                    "INSERT OR REPLACE INTO spans VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows
+                )
                 self._writes += 1
                 if self._writes % 50 == 1:
                     self._prune()
@@ -122,20 +144,34 @@ class SpanStore:
         if count > self._max_spans:
             self._conn.execute(
                 "DELETE FROM spans WHERE rowid IN (SELECT rowid FROM spans ORDER BY start_ns "
-                "LIMIT ?)", (count - self._max_spans,))
+                "LIMIT ?)",
+                (count - self._max_spans,),
+            )
 
     def trace(self, trace_id: str) -> list[StoredSpan]:
         with self._lock:
             rows = self._conn.execute(
                 "SELECT trace_id, span_id, parent_id, node, name, kind, start_ns, duration_ms, "
                 "status, status_message, attributes, root FROM spans WHERE trace_id = ? "
-                "ORDER BY start_ns", (trace_id,)).fetchall()
-        return [StoredSpan(*row[:10], attributes=json.loads(row[10]), root=bool(row[11]))
-                for row in rows]
+                "ORDER BY start_ns",
+                (trace_id,),
+            ).fetchall()
+        return [
+            StoredSpan(*row[:10], attributes=json.loads(row[10]), root=bool(row[11]))
+            for row in rows
+        ]
 
-    def recent(self, *, app: str = "", interface: str = "", status: str = "",
-               min_duration_ms: float = 0.0, since_ns: int = 0, until_ns: int = 0,
-               limit: int = 20) -> list[TraceSummary]:
+    def recent(
+        self,
+        *,
+        app: str = "",
+        interface: str = "",
+        status: str = "",
+        min_duration_ms: float = 0.0,
+        since_ns: int = 0,
+        until_ns: int = 0,
+        limit: int = 20,
+    ) -> list[TraceSummary]:
         """Traces whose root span (no local parent) lives on this node, newest first."""
         where = ["root = 1"]
         args: list[object] = []

@@ -40,8 +40,11 @@ UNTIL = (datetime.now(UTC) + timedelta(days=365)).isoformat(timespec="seconds")
 class Cluster(Running):
     def stub(self, node: str, kind):
         ca = (self.fed.certs_dir / "ca.pem").read_bytes()
-        channel = aio.secure_channel(self.fed.node(node).client, client_channel_credentials(ca),
-                                     options=channel_options_for(node))
+        channel = aio.secure_channel(
+            self.fed.node(node).client,
+            client_channel_credentials(ca),
+            options=channel_options_for(node),
+        )
         self.channels.append(channel)
         return kind(channel)
 
@@ -71,8 +74,9 @@ async def cluster(tmp_path, certs_dir):
 
 async def new_app(cluster: Cluster, app: str = APP) -> tuple[tuple[str, str], ...]:
     admin, md = cluster.operator(app[:2])
-    reply = await admin.CreateApp(sharing_pb2.CreateAppRequest(app=app, name="养老保险关系转移"),
-                                  metadata=md, timeout=5)
+    reply = await admin.CreateApp(
+        sharing_pb2.CreateAppRequest(app=app, name="养老保险关系转移"), metadata=md, timeout=5
+    )
     assert reply.secret
     return ((MD_APP_ID, app), (MD_APP_SECRET, reply.secret))
 
@@ -87,45 +91,65 @@ async def refused(call, code: grpc.StatusCode, reason: str, node: str | None = N
     return failure
 
 
-async def grant_via_application(cluster: Cluster, creds, fields, *, interface=RESIDENT,
-                                quota=None, narrow_fields=()) -> sharing_pb2.Grant:
+async def grant_via_application(
+    cluster: Cluster, creds, fields, *, interface=RESIDENT, quota=None, narrow_fields=()
+) -> sharing_pb2.Grant:
     sharing = cluster.stub("js", sharing_pb2_grpc.SharingStub)
-    application = await sharing.Apply(sharing_pb2.ApplyRequest(
-        interface_id=interface, fields=fields, purpose=PURPOSE, valid_until=UNTIL,
-        quota=quota or sharing_pb2.Quota(per_minute=100, per_day=1000)), metadata=creds,
-        timeout=5)
+    application = await sharing.Apply(
+        sharing_pb2.ApplyRequest(
+            interface_id=interface,
+            fields=fields,
+            purpose=PURPOSE,
+            valid_until=UNTIL,
+            quota=quota or sharing_pb2.Quota(per_minute=100, per_day=1000),
+        ),
+        metadata=creds,
+        timeout=5,
+    )
     assert application.state == "pending" and application.owner == "sh"
     admin, md = cluster.operator("sh")
-    pending = await admin.ListApplications(sharing_pb2.ListApplicationsRequest(state="pending"),
-                                           metadata=md, timeout=5)
+    pending = await admin.ListApplications(
+        sharing_pb2.ListApplicationsRequest(state="pending"), metadata=md, timeout=5
+    )
     assert application.id in [a.id for a in pending.applications]
-    return await admin.Approve(sharing_pb2.DecideRequest(
-        application_id=application.id, fields=narrow_fields), metadata=md, timeout=5)
+    return await admin.Approve(
+        sharing_pb2.DecideRequest(application_id=application.id, fields=narrow_fields),
+        metadata=md,
+        timeout=5,
+    )
 
 
 def invoke(cluster: Cluster, creds, params, *, interface=RESIDENT, purpose=PURPOSE, fields=()):
     exchange = cluster.stub("js", exchange_pb2_grpc.ExchangeStub)
-    return exchange.Invoke(exchange_pb2.InvokeRequest(
-        interface_id=interface, params=params, purpose=purpose, fields=fields),
-        metadata=creds, timeout=10)
+    return exchange.Invoke(
+        exchange_pb2.InvokeRequest(
+            interface_id=interface, params=params, purpose=purpose, fields=fields
+        ),
+        metadata=creds,
+        timeout=10,
+    )
 
 
 async def test_whole_workflow_apply_approve_call_revoke(cluster: Cluster):
     creds = await new_app(cluster)
     person = cluster.samples("sh")
     params = {"id_number": person["id_number"]}
-    await refused(invoke(cluster, creds, params), grpc.StatusCode.PERMISSION_DENIED, "NO_GRANT",
-                  node="sh")
+    await refused(
+        invoke(cluster, creds, params), grpc.StatusCode.PERMISSION_DENIED, "NO_GRANT", node="sh"
+    )
 
     grant = await grant_via_application(
-        cluster, creds, ["id_number", "name", "gender", "birth_date", "household_type",
-                         "ethnicity"], narrow_fields=["id_number", "name", "gender",
-                                                      "household_type", "ethnicity"])
+        cluster,
+        creds,
+        ["id_number", "name", "gender", "birth_date", "household_type", "ethnicity"],
+        narrow_fields=["id_number", "name", "gender", "household_type", "ethnicity"],
+    )
     assert grant.grantee == APP and grant.state == "active"
     assert list(grant.fields) == ["id_number", "name", "gender", "household_type", "ethnicity"]
 
     listed = await cluster.stub("js", sharing_pb2_grpc.SharingStub).ListApplications(
-        sharing_pb2.ListApplicationsRequest(), metadata=creds, timeout=5)
+        sharing_pb2.ListApplicationsRequest(), metadata=creds, timeout=5
+    )
     assert [a.state for a in listed.applications] == ["approved"]
 
     reply = await invoke(cluster, creds, params)
@@ -141,60 +165,101 @@ async def test_whole_workflow_apply_approve_call_revoke(cluster: Cluster):
     assert {d.field: d.reason for d in reply.dropped_fields} == {"ethnicity": "L4_NEVER_LEAVES"}
     assert reply.grade == "L3"
 
-    await refused(invoke(cluster, creds, params, purpose="商业营销"),
-                  grpc.StatusCode.PERMISSION_DENIED, "PURPOSE_NOT_GRANTED", node="sh")
-    await refused(invoke(cluster, creds, params, fields=["mobile"]),
-                  grpc.StatusCode.PERMISSION_DENIED, "FIELD_NOT_GRANTED", node="sh")
-    await refused(invoke(cluster, creds, params, fields=["ethnicity"]),
-                  grpc.StatusCode.PERMISSION_DENIED, "L4_NOT_RELEASABLE", node="sh")
+    await refused(
+        invoke(cluster, creds, params, purpose="商业营销"),
+        grpc.StatusCode.PERMISSION_DENIED,
+        "PURPOSE_NOT_GRANTED",
+        node="sh",
+    )
+    await refused(
+        invoke(cluster, creds, params, fields=["mobile"]),
+        grpc.StatusCode.PERMISSION_DENIED,
+        "FIELD_NOT_GRANTED",
+        node="sh",
+    )
+    await refused(
+        invoke(cluster, creds, params, fields=["ethnicity"]),
+        grpc.StatusCode.PERMISSION_DENIED,
+        "L4_NOT_RELEASABLE",
+        node="sh",
+    )
 
     admin, md = cluster.operator("sh")
-    await admin.RevokeGrant(sharing_pb2.RevokeGrantRequest(grant_id=grant.id, reason="到期清理"),
-                            metadata=md, timeout=5)
-    await refused(invoke(cluster, creds, params), grpc.StatusCode.PERMISSION_DENIED,
-                  "GRANT_REVOKED", node="sh")
+    await admin.RevokeGrant(
+        sharing_pb2.RevokeGrantRequest(grant_id=grant.id, reason="到期清理"), metadata=md, timeout=5
+    )
+    await refused(
+        invoke(cluster, creds, params),
+        grpc.StatusCode.PERMISSION_DENIED,
+        "GRANT_REVOKED",
+        node="sh",
+    )
 
 
 async def test_rejection_needs_a_reason_and_ends_the_application(cluster: Cluster):
     creds = await new_app(cluster)
     application = await cluster.stub("js", sharing_pb2_grpc.SharingStub).Apply(
-        sharing_pb2.ApplyRequest(interface_id=RESIDENT, fields=["gender"], purpose=PURPOSE,
-                                 valid_until=UNTIL), metadata=creds, timeout=5)
+        sharing_pb2.ApplyRequest(
+            interface_id=RESIDENT, fields=["gender"], purpose=PURPOSE, valid_until=UNTIL
+        ),
+        metadata=creds,
+        timeout=5,
+    )
     admin, md = cluster.operator("sh")
-    await refused(admin.Reject(sharing_pb2.DecideRequest(application_id=application.id),
-                               metadata=md, timeout=5),
-                  grpc.StatusCode.INVALID_ARGUMENT, "MISSING_REASON")
-    rejected = await admin.Reject(sharing_pb2.DecideRequest(
-        application_id=application.id, reason="用途与数据不相称"), metadata=md, timeout=5)
+    await refused(
+        admin.Reject(
+            sharing_pb2.DecideRequest(application_id=application.id), metadata=md, timeout=5
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "MISSING_REASON",
+    )
+    rejected = await admin.Reject(
+        sharing_pb2.DecideRequest(application_id=application.id, reason="用途与数据不相称"),
+        metadata=md,
+        timeout=5,
+    )
     assert rejected.state == "rejected"
-    await refused(admin.Approve(sharing_pb2.DecideRequest(application_id=application.id),
-                                metadata=md, timeout=5),
-                  grpc.StatusCode.FAILED_PRECONDITION, "APPLICATION_DECIDED")
+    await refused(
+        admin.Approve(
+            sharing_pb2.DecideRequest(application_id=application.id), metadata=md, timeout=5
+        ),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "APPLICATION_DECIDED",
+    )
 
 
 async def test_quota_exhaustion(cluster: Cluster):
     creds = await new_app(cluster)
-    await grant_via_application(cluster, creds, ["gender"],
-                                quota=sharing_pb2.Quota(per_minute=2, per_day=100))
+    await grant_via_application(
+        cluster, creds, ["gender"], quota=sharing_pb2.Quota(per_minute=2, per_day=100)
+    )
     params = {"id_number": cluster.samples("sh")["id_number"]}
     for _ in range(2):
         await invoke(cluster, creds, params)
-    await refused(invoke(cluster, creds, params), grpc.StatusCode.RESOURCE_EXHAUSTED,
-                  "QUOTA_MINUTE_EXCEEDED", node="sh")
+    await refused(
+        invoke(cluster, creds, params),
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        "QUOTA_MINUTE_EXCEEDED",
+        node="sh",
+    )
 
 
-@pytest.mark.parametrize("params, field, reason", [
-    ({"id_number": "11010519491231003X"}, "params.id_number", "BAD_CHECK_DIGIT"),
-    ({"id_number": "11010519491231002Y"}, "params.id_number", "BAD_FORMAT"),
-    ({"id_number": "110105194912310021"}, "params.id_number", "BAD_CHECK_DIGIT"),
-    ({}, "params.id_number", "MISSING_PARAM"),
-    ({"id_number": "11010519491231002X", "sql": "1 OR 1=1"}, "params.sql", "UNKNOWN_PARAM"),
-])
+@pytest.mark.parametrize(
+    "params, field, reason",
+    [
+        ({"id_number": "11010519491231003X"}, "params.id_number", "BAD_CHECK_DIGIT"),
+        ({"id_number": "11010519491231002Y"}, "params.id_number", "BAD_FORMAT"),
+        ({"id_number": "110105194912310021"}, "params.id_number", "BAD_CHECK_DIGIT"),
+        ({}, "params.id_number", "MISSING_PARAM"),
+        ({"id_number": "11010519491231002X", "sql": "1 OR 1=1"}, "params.sql", "UNKNOWN_PARAM"),
+    ],
+)
 async def test_parameters_are_validated_by_the_owner(cluster: Cluster, params, field, reason):
     creds = await new_app(cluster)
     await grant_via_application(cluster, creds, ["gender"])
-    failure = await refused(invoke(cluster, creds, params), grpc.StatusCode.INVALID_ARGUMENT,
-                            reason, node="sh")
+    failure = await refused(
+        invoke(cluster, creds, params), grpc.StatusCode.INVALID_ARGUMENT, reason, node="sh"
+    )
     assert failure.metadata.get("field") == field
 
 
@@ -202,52 +267,86 @@ async def test_verify_only_interface_answers_match_and_nothing_else(cluster: Clu
     creds = await new_app(cluster)
     await grant_via_application(cluster, creds, [], interface=VERIFY)
     person = cluster.samples("sh")
-    yes = await invoke(cluster, creds, {"id_number": person["id_number"], "name": person["name"]},
-                       interface=VERIFY)
+    yes = await invoke(
+        cluster, creds, {"id_number": person["id_number"], "name": person["name"]}, interface=VERIFY
+    )
     assert yes.verify_only and yes.match and not yes.records
-    no = await invoke(cluster, creds, {"id_number": person["id_number"], "name": "张冒名"},
-                      interface=VERIFY)
+    no = await invoke(
+        cluster, creds, {"id_number": person["id_number"], "name": "张冒名"}, interface=VERIFY
+    )
     assert no.verify_only and not no.match and not no.records
 
 
 async def test_bad_app_credential_is_unauthenticated(cluster: Cluster):
     await new_app(cluster)
     bad = ((MD_APP_ID, APP), (MD_APP_SECRET, "not-the-secret"))
-    await refused(invoke(cluster, bad, {"id_number": "11010519491231002X"}),
-                  grpc.StatusCode.UNAUTHENTICATED, "BAD_CREDENTIAL", node="js")
-    await refused(invoke(cluster, (), {"id_number": "11010519491231002X"}),
-                  grpc.StatusCode.UNAUTHENTICATED, "MISSING_CREDENTIAL", node="js")
+    await refused(
+        invoke(cluster, bad, {"id_number": "11010519491231002X"}),
+        grpc.StatusCode.UNAUTHENTICATED,
+        "BAD_CREDENTIAL",
+        node="js",
+    )
+    await refused(
+        invoke(cluster, (), {"id_number": "11010519491231002X"}),
+        grpc.StatusCode.UNAUTHENTICATED,
+        "MISSING_CREDENTIAL",
+        node="js",
+    )
 
 
 async def test_app_secret_is_not_an_operator_token(cluster: Cluster):
     creds = await new_app(cluster)
     admin = cluster.stub("js", sharing_pb2_grpc.AdminStub)
-    await refused(admin.ListGrants(sharing_pb2.ListGrantsRequest(),
-                                   metadata=((MD_OPERATOR, creds[1][1]),), timeout=5),
-                  grpc.StatusCode.UNAUTHENTICATED, "BAD_CREDENTIAL")
+    await refused(
+        admin.ListGrants(
+            sharing_pb2.ListGrantsRequest(), metadata=((MD_OPERATOR, creds[1][1]),), timeout=5
+        ),
+        grpc.StatusCode.UNAUTHENTICATED,
+        "BAD_CREDENTIAL",
+    )
 
 
 async def test_peer_may_only_assert_apps_of_its_own_namespace(cluster: Cluster):
     """A js node forwarding an app of zj (or sh) is refused by the owner."""
     fed = cluster.fed
     tls = NodeTLS.load(fed.certs_dir, "js")
-    channel = aio.secure_channel(fed.node("sh").peer, tls.channel_credentials(),
-                                 options=channel_options_for("sh"))
+    channel = aio.secure_channel(
+        fed.node("sh").peer, tls.channel_credentials(), options=channel_options_for("sh")
+    )
     cluster.channels.append(channel)
     stub = federation_pb2_grpc.FederationStub(channel)
     standard = cluster.nodes["sh"].standard.fingerprint
     for spoofed in ("zj/rsj/pension-transfer", "sh/gaj/insider"):
-        await refused(stub.Invoke(federation_pb2.ForwardedInvoke(
-            app=spoofed, call=exchange_pb2.InvokeRequest(
-                interface_id=RESIDENT, params={"id_number": "11010519491231002X"},
-                purpose=PURPOSE)),
-            metadata=((MD_NODE, "js"), (MD_STANDARD, standard), (MD_HOPS, "1")), timeout=5),
-            grpc.StatusCode.PERMISSION_DENIED, "NAMESPACE_VIOLATION", node="sh")
+        await refused(
+            stub.Invoke(
+                federation_pb2.ForwardedInvoke(
+                    app=spoofed,
+                    call=exchange_pb2.InvokeRequest(
+                        interface_id=RESIDENT,
+                        params={"id_number": "11010519491231002X"},
+                        purpose=PURPOSE,
+                    ),
+                ),
+                metadata=((MD_NODE, "js"), (MD_STANDARD, standard), (MD_HOPS, "1")),
+                timeout=5,
+            ),
+            grpc.StatusCode.PERMISSION_DENIED,
+            "NAMESPACE_VIOLATION",
+            node="sh",
+        )
     # Claiming to be another node than the certificate says is refused too.
-    await refused(stub.Invoke(federation_pb2.ForwardedInvoke(
-        app="zj/rsj/x", call=exchange_pb2.InvokeRequest(interface_id=RESIDENT)),
-        metadata=((MD_NODE, "zj"), (MD_STANDARD, standard)), timeout=5),
-        grpc.StatusCode.PERMISSION_DENIED, "PEER_IDENTITY_MISMATCH", node="sh")
+    await refused(
+        stub.Invoke(
+            federation_pb2.ForwardedInvoke(
+                app="zj/rsj/x", call=exchange_pb2.InvokeRequest(interface_id=RESIDENT)
+            ),
+            metadata=((MD_NODE, "zj"), (MD_STANDARD, standard)),
+            timeout=5,
+        ),
+        grpc.StatusCode.PERMISSION_DENIED,
+        "PEER_IDENTITY_MISMATCH",
+        node="sh",
+    )
     assert tls_name("sh") == "sh.yrd"
 
 
@@ -266,18 +365,25 @@ async def test_local_interface_goes_through_the_same_pipeline(cluster: Cluster):
     exchange = cluster.stub("sh", exchange_pb2_grpc.ExchangeStub)
     params = {"id_number": cluster.samples("sh")["id_number"]}
     request = exchange_pb2.InvokeRequest(interface_id=RESIDENT, params=params, purpose=PURPOSE)
-    await refused(exchange.Invoke(request, metadata=creds, timeout=5),
-                  grpc.StatusCode.PERMISSION_DENIED, "NO_GRANT", node="sh")
+    await refused(
+        exchange.Invoke(request, metadata=creds, timeout=5),
+        grpc.StatusCode.PERMISSION_DENIED,
+        "NO_GRANT",
+        node="sh",
+    )
 
 
 async def test_interrupted_bulk_stream_resumes_without_loss_or_duplicates(cluster: Cluster):
     creds = await new_app(cluster)
-    await grant_via_application(cluster, creds, ["record_id", "name", "district"],
-                                interface=ROSTER)
+    await grant_via_application(cluster, creds, ["record_id", "name", "district"], interface=ROSTER)
     district = cluster.samples("sh")["district"]
     exchange = cluster.stub("js", exchange_pb2_grpc.ExchangeStub)
-    request = exchange_pb2.InvokeStreamRequest(call=exchange_pb2.InvokeRequest(
-        interface_id=ROSTER, params={"district": district}, purpose=PURPOSE), batch_size=7)
+    request = exchange_pb2.InvokeStreamRequest(
+        call=exchange_pb2.InvokeRequest(
+            interface_id=ROSTER, params={"district": district}, purpose=PURPOSE
+        ),
+        batch_size=7,
+    )
 
     whole = []
     async for batch in exchange.InvokeStream(request, metadata=creds, timeout=30):

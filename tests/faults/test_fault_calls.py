@@ -41,10 +41,13 @@ def setup(tmp_path_factory, certs_dir):
         async def apps() -> Setup:
             try:
                 js = await fed.setup_app_with_grant("js/rsj/fault-calls", RESIDENT, FIELDS, PURPOSE)
-                zj = await fed.setup_app_with_grant("zj/rlsbt/fault-calls", RESIDENT, FIELDS,
-                                                    PURPOSE)
-                flooders = [await fed.setup_app_with_grant(f"js/rsj/flood-{i}", RESIDENT, FIELDS,
-                                                           PURPOSE) for i in range(3)]
+                zj = await fed.setup_app_with_grant(
+                    "zj/rlsbt/fault-calls", RESIDENT, FIELDS, PURPOSE
+                )
+                flooders = [
+                    await fed.setup_app_with_grant(f"js/rsj/flood-{i}", RESIDENT, FIELDS, PURPOSE)
+                    for i in range(3)
+                ]
             finally:
                 await fed.aclose()
             person = fed.samples("sh")
@@ -119,11 +122,15 @@ async def trip_breaker(env: Setup) -> None:
     raise AssertionError(f"the breaker did not open: {out}")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "core bug: a breaker probe whose caller is cancelled leaves the breaker HALF_OPEN forever "
-    "(gateway/breaker.py has no way out of HALF_OPEN but success()/failure(); "
-    "RemoteExchange.invoke and GrpcCatalogPeer._call only observe grpc.RpcError, not "
-    "cancellation), so the owner is skipped for good: 'circuit open, next probe in 0.0 s'"))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "core bug: a breaker probe whose caller is cancelled leaves the breaker HALF_OPEN forever "
+        "(gateway/breaker.py has no way out of HALF_OPEN but success()/failure(); "
+        "RemoteExchange.invoke and GrpcCatalogPeer._call only observe grpc.RpcError, not "
+        "cancellation), so the owner is skipped for good: 'circuit open, next probe in 0.0 s'"
+    ),
+)
 @pytest.mark.timeout(90)
 async def test_owner_rejoins_after_callers_gave_up_during_a_pause(env: Setup):
     fed = env.fed
@@ -136,7 +143,8 @@ async def test_owner_rejoins_after_callers_gave_up_during_a_pause(env: Setup):
             # An app with a generous deadline that gives up early (user closed the page).
             try:
                 await asyncio.wait_for(
-                    fed.call(env.js, RESIDENT, env.params, PURPOSE, timeout=30), 0.3)
+                    fed.call(env.js, RESIDENT, env.params, PURPOSE, timeout=30), 0.3
+                )
             except TimeoutError:
                 return "gave up"
             return "answered"
@@ -153,11 +161,15 @@ async def test_owner_rejoins_after_callers_gave_up_during_a_pause(env: Setup):
         await asyncio.to_thread(fed.restart, "js")  # a wedged breaker must not leak onwards
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "core bug: RemoteExchange.invoke gives the whole budget to the standard handshake "
-    "(ensure_agreed) and then the whole budget again to Federation.Invoke, so a forwarded call "
-    "can outlive the caller's deadline; the app gets a bare DEADLINE_EXCEEDED naming nobody "
-    "instead of OWNER_TIMEOUT naming sh"))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "core bug: RemoteExchange.invoke gives the whole budget to the standard handshake "
+        "(ensure_agreed) and then the whole budget again to Federation.Invoke, so a forwarded call "
+        "can outlive the caller's deadline; the app gets a bare DEADLINE_EXCEEDED naming nobody "
+        "instead of OWNER_TIMEOUT naming sh"
+    ),
+)
 @pytest.mark.timeout(60)
 async def test_forwarded_call_stays_within_the_callers_deadline_after_a_reconnect(env: Setup):
     fed, proxy = env.fed, env.fed.proxies["sh"]
@@ -187,8 +199,7 @@ async def test_owner_killed_mid_stream_leaves_every_release_audited_on_both_side
         await asyncio.to_thread(fed.start_node, "sh")
         restarted_at = time.monotonic()
         deadline = restarted_at + 20
-        while (sum(o.ok for o in load.since(restarted_at)) < 20
-               and time.monotonic() < deadline):
+        while sum(o.ok for o in load.since(restarted_at)) < 20 and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
     finally:
         await load.stop()
@@ -236,8 +247,9 @@ async def test_flood_from_one_province_leaves_another_its_latency(env: Setup):
             await load.stop()
     flood = [out for load in floods for _, out in load.log]
     statuses = {o.status for o in flood}
-    assert statuses <= {"OK", "RESOURCE_EXHAUSTED"}, [str(o) for o in flood if o.status not in (
-        "OK", "RESOURCE_EXHAUSTED")][:5]
+    assert statuses <= {"OK", "RESOURCE_EXHAUSTED"}, [
+        str(o) for o in flood if o.status not in ("OK", "RESOURCE_EXHAUSTED")
+    ][:5]
     refused = [o for o in flood if o.code == grpc.StatusCode.RESOURCE_EXHAUSTED]
     assert refused, "the flood never reached the in-flight bound"
     assert {o.reason for o in refused} == {"TOO_MANY_IN_FLIGHT"}
@@ -246,8 +258,10 @@ async def test_flood_from_one_province_leaves_another_its_latency(env: Setup):
     assert max(o.elapsed for o in refused) < flood_timeout / 2  # refused, not queued
     assert all(out.ok for _, out in searches.log), "a search failed under the flood"
     p50, worst = statistics.median(loaded), max(loaded)
-    print(f"flood: {len(flood)} calls from js ({len(refused)} refused, {len(by_sh)} by sh), "
-          f"zj p50 {base * 1000:.0f} -> {p50 * 1000:.0f} ms, max {worst * 1000:.0f} ms")
+    print(
+        f"flood: {len(flood)} calls from js ({len(refused)} refused, {len(by_sh)} by sh), "
+        f"zj p50 {base * 1000:.0f} -> {p50 * 1000:.0f} ms, max {worst * 1000:.0f} ms"
+    )
     assert p50 < max(10 * base, base + 0.5), (base, loaded)
     assert worst < 3.0, loaded
 
@@ -291,5 +305,7 @@ async def test_sigterm_drains_inflight_calls_and_state_survives_restart(env: Set
     assert fed.unaudited([released(o, "js", "sh") for o in outcomes if o.ok]) == []
     assert fed.verify_audit("sh").ok
     await wait_ok(env, env.js, within=20)  # the grant still works
-    print(f"SIGTERM: exit 0 in {took:.2f} s; {sum(o.ok for o in outcomes)}/{len(outcomes)} "
-          f"calls OK; rows {after_restart}")
+    print(
+        f"SIGTERM: exit 0 in {took:.2f} s; {sum(o.ok for o in outcomes)}/{len(outcomes)} "
+        f"calls OK; rows {after_restart}"
+    )

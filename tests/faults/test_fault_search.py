@@ -61,8 +61,11 @@ class SearchLoad:
         await asyncio.wait_for(asyncio.gather(*self._tasks), SEARCH_TIMEOUT + 2)
 
     def answered_since(self, since: float, province: str) -> set[str]:
-        return {via for started, via, out in self.log
-                if started >= since and out.ok and states(out.reply)[province][0] == "ANSWERED"}
+        return {
+            via
+            for started, via, out in self.log
+            if started >= since and out.ok and states(out.reply)[province][0] == "ANSWERED"
+        }
 
 
 @pytest.mark.timeout(90)
@@ -100,15 +103,18 @@ async def test_killed_peer_gives_partial_answers_opens_breaker_and_rejoins(fed: 
             assert "ah" not in provinces
         if by["ah"] == ("SKIPPED", "CIRCUIT_OPEN"):
             skipped_elapsed.append(out.elapsed)
-    print(f"searches {len(load.log)}, skipped {len(skipped_elapsed)} (median "
-          f"{statistics.median(skipped_elapsed or [0]) * 1000:.0f} ms), rejoined "
-          f"{rejoined_at - ready_at:.1f} s after restart")
+    print(
+        f"searches {len(load.log)}, skipped {len(skipped_elapsed)} (median "
+        f"{statistics.median(skipped_elapsed or [0]) * 1000:.0f} ms), rejoined "
+        f"{rejoined_at - ready_at:.1f} s after restart"
+    )
     assert skipped_elapsed, "the breaker never opened"
     # Skipped at once: no waiting on the dead peer (the deadline is 3 s).
     assert statistics.median(skipped_elapsed) < 0.5, skipped_elapsed
     assert max(skipped_elapsed) < 1.5, skipped_elapsed
     assert load.answered_since(ready_at, "ah") == set(VIAS), (
-        f"ah did not rejoin every node within {rejoined_at - ready_at:.1f} s of its restart")
+        f"ah did not rejoin every node within {rejoined_at - ready_at:.1f} s of its restart"
+    )
 
 
 @pytest.mark.timeout(60)

@@ -27,16 +27,25 @@ class Running:
 
     def catalog(self, node_id: str) -> catalog_pb2_grpc.CatalogStub:
         ca = (Path(self.fed.certs_dir) / "ca.pem").read_bytes()
-        channel = aio.secure_channel(self.fed.node(node_id).client, client_channel_credentials(ca),
-                                     options=channel_options_for(node_id))
+        channel = aio.secure_channel(
+            self.fed.node(node_id).client,
+            client_channel_credentials(ca),
+            options=channel_options_for(node_id),
+        )
         self.channels.append(channel)
         return catalog_pb2_grpc.CatalogStub(channel)
 
 
-async def start_nodes(fed: FederationConfig, node_ids, entries: int = ENTRIES,
-                      feds: dict[str, FederationConfig] | None = None) -> dict[str, Node]:
-    nodes = {n: Node((feds or {}).get(n, fed), n, NodeOptions(entries=entries, people=PEOPLE))
-             for n in node_ids}
+async def start_nodes(
+    fed: FederationConfig,
+    node_ids,
+    entries: int = ENTRIES,
+    feds: dict[str, FederationConfig] | None = None,
+) -> dict[str, Node]:
+    nodes = {
+        n: Node((feds or {}).get(n, fed), n, NodeOptions(entries=entries, people=PEOPLE))
+        for n in node_ids
+    }
     await asyncio.gather(*(node.start() for node in nodes.values()))
     return nodes
 

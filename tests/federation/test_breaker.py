@@ -27,8 +27,11 @@ class Clock:
 
 
 def breaker(clock: Clock) -> Breaker:
-    return Breaker(BreakerSettings(failure_threshold=3, reset_after=1.0, max_reset_after=4.0,
-                                   jitter=0.0), clock=clock, rng=random.Random(1))
+    return Breaker(
+        BreakerSettings(failure_threshold=3, reset_after=1.0, max_reset_after=4.0, jitter=0.0),
+        clock=clock,
+        rng=random.Random(1),
+    )
 
 
 def test_opens_after_threshold_and_probes_after_backoff():
@@ -107,7 +110,8 @@ async def test_dead_peer_is_skipped_then_rejoins_by_itself(tmp_path, certs_dir):
                 break
             assert time.monotonic() < deadline, "ah never rejoined"
             await asyncio.sleep(0.2)
-        assert {p.province for p in reply.provinces
-                if p.state == catalog_pb2.PROVINCE_STATE_ANSWERED} == set(NODE_IDS)
+        assert {
+            p.province for p in reply.provinces if p.state == catalog_pb2.PROVINCE_STATE_ANSWERED
+        } == set(NODE_IDS)
     finally:
         await stop_all(running)

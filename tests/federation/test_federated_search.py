@@ -24,8 +24,9 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 def indexed_text(entry: catalog_pb2.CatalogEntry) -> str:
-    return " ".join([entry.name, entry.abstract, entry.department,
-                     *(item.name for item in entry.items)])
+    return " ".join(
+        [entry.name, entry.abstract, entry.department, *(item.name for item in entry.items)]
+    )
 
 
 def states(reply) -> dict[str, int]:
@@ -36,7 +37,8 @@ async def test_every_node_gives_the_same_merged_answer(federation: Running):
     replies = {}
     for node in NODE_IDS:
         replies[node] = await federation.catalog(node).Search(
-            catalog_pb2.SearchRequest(query="户籍", page_size=50), timeout=10)
+            catalog_pb2.SearchRequest(query="户籍", page_size=50), timeout=10
+        )
     first = replies["js"]
     assert not first.partial
     assert states(first) == dict.fromkeys(NODE_IDS, ANSWERED)
@@ -57,7 +59,8 @@ async def test_every_node_gives_the_same_merged_answer(federation: Running):
 @pytest.mark.parametrize("term", ["户籍", "营业执照", "社保", "公积金"])
 async def test_chinese_terms_match_as_a_user_expects(federation: Running, term):
     reply = await federation.catalog("sh").Search(
-        catalog_pb2.SearchRequest(query=term, page_size=100), timeout=10)
+        catalog_pb2.SearchRequest(query=term, page_size=100), timeout=10
+    )
     assert reply.total > 0, f"nothing found for {term}"
     for result in reply.results:
         assert term in indexed_text(result.entry), (term, result.entry.name)
@@ -66,10 +69,14 @@ async def test_chinese_terms_match_as_a_user_expects(federation: Running, term):
 
 
 async def test_filters_narrow_every_province(federation: Running):
-    reply = await federation.catalog("js").Search(catalog_pb2.SearchRequest(
-        query="信息", page_size=100,
-        filters=catalog_pb2.SearchFilters(grades=["L1", "L2"], provinces=["sh", "ah"])),
-        timeout=10)
+    reply = await federation.catalog("js").Search(
+        catalog_pb2.SearchRequest(
+            query="信息",
+            page_size=100,
+            filters=catalog_pb2.SearchFilters(grades=["L1", "L2"], provinces=["sh", "ah"]),
+        ),
+        timeout=10,
+    )
     assert reply.total > 0
     assert {r.entry.province for r in reply.results} <= {"sh", "ah"}
     assert all(r.entry.grade in ("L1", "L2") for r in reply.results)
@@ -83,8 +90,9 @@ async def test_paging_returns_each_entry_once(federation: Running):
     whole = await stub.Search(catalog_pb2.SearchRequest(query="信息", page_size=100), timeout=10)
     seen, token, pages = [], "", 0
     while len(seen) < 100:
-        reply = await stub.Search(catalog_pb2.SearchRequest(
-            query="信息", page_size=7, page_token=token), timeout=10)
+        reply = await stub.Search(
+            catalog_pb2.SearchRequest(query="信息", page_size=7, page_token=token), timeout=10
+        )
         seen += [r.entry.code for r in reply.results]
         token = reply.next_page_token
         pages += 1
@@ -96,8 +104,11 @@ async def test_paging_returns_each_entry_once(federation: Running):
 
 async def test_get_finds_the_owner_from_any_node(federation: Running):
     reply = await federation.catalog("ah").Search(
-        catalog_pb2.SearchRequest(query="户籍", filters=catalog_pb2.SearchFilters(
-            provinces=["sh"]), page_size=1), timeout=10)
+        catalog_pb2.SearchRequest(
+            query="户籍", filters=catalog_pb2.SearchFilters(provinces=["sh"]), page_size=1
+        ),
+        timeout=10,
+    )
     code = reply.results[0].entry.code
     got = await federation.catalog("js").Get(catalog_pb2.GetRequest(code=code), timeout=10)
     assert got.entry.code == code and got.entry.province == "sh"
@@ -112,36 +123,66 @@ async def expect_error(call, code: grpc.StatusCode) -> object:
     return failure
 
 
-@pytest.mark.parametrize("request_kw, field, reason", [
-    ({"query": ""}, "query", "EMPTY_QUERY"),
-    ({"query": "   "}, "query", "EMPTY_QUERY"),
-    ({"query": "户" * 65}, "query", "QUERY_TOO_LONG"),
-    ({"query": "户籍", "page_size": -1}, "page_size", "PAGE_SIZE_OUT_OF_RANGE"),
-    ({"query": "户籍", "page_size": 101}, "page_size", "PAGE_SIZE_OUT_OF_RANGE"),
-    ({"query": "户籍", "page_token": "%%%not-a-token"}, "page_token", "BAD_PAGE_TOKEN"),
-    ({"query": "户籍", "page_token": encode_token(20, "0" * 16)}, "page_token", "BAD_PAGE_TOKEN"),
-    ({"query": "户籍", "filters": catalog_pb2.SearchFilters(grades=["L9"])},
-     "filters.grades[0]", "UNKNOWN_FILTER_VALUE"),
-    ({"query": "户籍", "filters": catalog_pb2.SearchFilters(categories=["101", "999"])},
-     "filters.categories[1]", "UNKNOWN_FILTER_VALUE"),
-    ({"query": "户籍", "filters": catalog_pb2.SearchFilters(share_types=["maybe"])},
-     "filters.share_types[0]", "UNKNOWN_FILTER_VALUE"),
-    ({"query": "户籍", "filters": catalog_pb2.SearchFilters(provinces=["bj"])},
-     "filters.provinces[0]", "UNKNOWN_PROVINCE"),
-    ({"query": "户籍", "filters": catalog_pb2.SearchFilters(update_cycles=["hourly"])},
-     "filters.update_cycles[0]", "UNKNOWN_FILTER_VALUE"),
-    ({"query": "户籍", "filters": catalog_pb2.SearchFilters(departments=["bj/gaj"])},
-     "filters.departments[0]", "UNKNOWN_FILTER_VALUE"),
-    ({"query": "户籍", "scope": catalog_pb2.SCOPE_PROVINCES}, "provinces", "EMPTY_SCOPE"),
-    ({"query": "户籍", "scope": catalog_pb2.SCOPE_PROVINCES, "provinces": ["xx"]},
-     "provinces[0]", "UNKNOWN_PROVINCE"),
-    ({"query": "户籍", "scope": 42}, "scope", "UNKNOWN_SCOPE"),
-])
+@pytest.mark.parametrize(
+    "request_kw, field, reason",
+    [
+        ({"query": ""}, "query", "EMPTY_QUERY"),
+        ({"query": "   "}, "query", "EMPTY_QUERY"),
+        ({"query": "户" * 65}, "query", "QUERY_TOO_LONG"),
+        ({"query": "户籍", "page_size": -1}, "page_size", "PAGE_SIZE_OUT_OF_RANGE"),
+        ({"query": "户籍", "page_size": 101}, "page_size", "PAGE_SIZE_OUT_OF_RANGE"),
+        ({"query": "户籍", "page_token": "%%%not-a-token"}, "page_token", "BAD_PAGE_TOKEN"),
+        (
+            {"query": "户籍", "page_token": encode_token(20, "0" * 16)},
+            "page_token",
+            "BAD_PAGE_TOKEN",
+        ),
+        (
+            {"query": "户籍", "filters": catalog_pb2.SearchFilters(grades=["L9"])},
+            "filters.grades[0]",
+            "UNKNOWN_FILTER_VALUE",
+        ),
+        (
+            {"query": "户籍", "filters": catalog_pb2.SearchFilters(categories=["101", "999"])},
+            "filters.categories[1]",
+            "UNKNOWN_FILTER_VALUE",
+        ),
+        (
+            {"query": "户籍", "filters": catalog_pb2.SearchFilters(share_types=["maybe"])},
+            "filters.share_types[0]",
+            "UNKNOWN_FILTER_VALUE",
+        ),
+        (
+            {"query": "户籍", "filters": catalog_pb2.SearchFilters(provinces=["bj"])},
+            "filters.provinces[0]",
+            "UNKNOWN_PROVINCE",
+        ),
+        (
+            {"query": "户籍", "filters": catalog_pb2.SearchFilters(update_cycles=["hourly"])},
+            "filters.update_cycles[0]",
+            "UNKNOWN_FILTER_VALUE",
+        ),
+        (
+            {"query": "户籍", "filters": catalog_pb2.SearchFilters(departments=["bj/gaj"])},
+            "filters.departments[0]",
+            "UNKNOWN_FILTER_VALUE",
+        ),
+        ({"query": "户籍", "scope": catalog_pb2.SCOPE_PROVINCES}, "provinces", "EMPTY_SCOPE"),
+        (
+            {"query": "户籍", "scope": catalog_pb2.SCOPE_PROVINCES, "provinces": ["xx"]},
+            "provinces[0]",
+            "UNKNOWN_PROVINCE",
+        ),
+        ({"query": "户籍", "scope": 42}, "scope", "UNKNOWN_SCOPE"),
+    ],
+)
 async def test_bad_search_input_is_invalid_argument_naming_the_field(
-        federation: Running, request_kw, field, reason):
+    federation: Running, request_kw, field, reason
+):
     failure = await expect_error(
         federation.catalog("js").Search(catalog_pb2.SearchRequest(**request_kw), timeout=5),
-        grpc.StatusCode.INVALID_ARGUMENT)
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
     assert failure.reason == reason
     assert failure.metadata.get("field") == field
     assert failure.node == "js"
@@ -152,20 +193,28 @@ async def test_page_token_of_another_query_is_refused(federation: Running):
     stub = federation.catalog("js")
     first = await stub.Search(catalog_pb2.SearchRequest(query="信息", page_size=5), timeout=10)
     assert first.next_page_token
-    failure = await expect_error(stub.Search(catalog_pb2.SearchRequest(
-        query="户籍", page_size=5, page_token=first.next_page_token), timeout=5),
-        grpc.StatusCode.INVALID_ARGUMENT)
+    failure = await expect_error(
+        stub.Search(
+            catalog_pb2.SearchRequest(query="户籍", page_size=5, page_token=first.next_page_token),
+            timeout=5,
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
     assert failure.reason == "BAD_PAGE_TOKEN"
 
 
-@pytest.mark.parametrize("code, status, reason", [
-    ("101001/999999", grpc.StatusCode.NOT_FOUND, "RESOURCE_NOT_FOUND"),
-    ("not-a-code", grpc.StatusCode.INVALID_ARGUMENT, "BAD_RESOURCE_CODE"),
-    ("", grpc.StatusCode.INVALID_ARGUMENT, "BAD_RESOURCE_CODE"),
-])
+@pytest.mark.parametrize(
+    "code, status, reason",
+    [
+        ("101001/999999", grpc.StatusCode.NOT_FOUND, "RESOURCE_NOT_FOUND"),
+        ("not-a-code", grpc.StatusCode.INVALID_ARGUMENT, "BAD_RESOURCE_CODE"),
+        ("", grpc.StatusCode.INVALID_ARGUMENT, "BAD_RESOURCE_CODE"),
+    ],
+)
 async def test_get_refusals(federation: Running, code, status, reason):
     failure = await expect_error(
-        federation.catalog("sh").Get(catalog_pb2.GetRequest(code=code), timeout=5), status)
+        federation.catalog("sh").Get(catalog_pb2.GetRequest(code=code), timeout=5), status
+    )
     assert failure.reason == reason
 
 
@@ -177,10 +226,12 @@ async def test_health_and_reflection_are_served(federation: Running):
     channel = federation.channels[-1]
     del stub
     health = await health_pb2_grpc.HealthStub(channel).Check(
-        health_pb2.HealthCheckRequest(service="yrd.v1.Catalog"), timeout=5)
+        health_pb2.HealthCheckRequest(service="yrd.v1.Catalog"), timeout=5
+    )
     assert health.status == health_pb2.HealthCheckResponse.SERVING
     call = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
-        iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5)
+        iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5
+    )
     names = []
     async for response in call:
         names = [s.name for s in response.list_services_response.service]
@@ -200,13 +251,15 @@ def _blackhole() -> socket.socket:
 async def test_stalled_peer_is_reported_and_the_deadline_holds(tmp_path, certs_dir):
     hole = _blackhole()
     port = hole.getsockname()[1]
-    fed = load_federation(write_federation(tmp_path, certs_dir,
-                                           peer_overrides={"ah": f"127.0.0.1:{port}"}))
+    fed = load_federation(
+        write_federation(tmp_path, certs_dir, peer_overrides={"ah": f"127.0.0.1:{port}"})
+    )
     running = Running(fed, await start_nodes(fed, ["js", "sh", "zj"]), [])
     try:
         started = time.perf_counter()
         reply = await running.catalog("js").Search(
-            catalog_pb2.SearchRequest(query="户籍"), timeout=1.0)
+            catalog_pb2.SearchRequest(query="户籍"), timeout=1.0
+        )
         elapsed = time.perf_counter() - started
         assert elapsed < 1.0
         assert reply.partial
@@ -227,7 +280,8 @@ async def test_dead_peer_makes_the_answer_partial_fast(tmp_path, certs_dir):
     try:
         started = time.perf_counter()
         reply = await running.catalog("sh").Search(
-            catalog_pb2.SearchRequest(query="社保"), timeout=5)
+            catalog_pb2.SearchRequest(query="社保"), timeout=5
+        )
         assert time.perf_counter() - started < 2.5
         by = {p.province: p for p in reply.provinces}
         assert reply.partial
@@ -251,8 +305,10 @@ async def test_peer_on_another_standard_version_is_refused(tmp_path, certs_dir):
     nodes_dir = tmp_path / "nodes"
     shutil.copytree(ROOT / "nodes", nodes_dir)
     crosswalk = nodes_dir / "ah" / "crosswalk.yaml"
-    crosswalk.write_text(crosswalk.read_text(encoding="utf-8").replace(
-        'version: "1.0.0"', 'version: "1.1.0"'), encoding="utf-8")
+    crosswalk.write_text(
+        crosswalk.read_text(encoding="utf-8").replace('version: "1.0.0"', 'version: "1.1.0"'),
+        encoding="utf-8",
+    )
     doc["nodes_dir"] = str(nodes_dir)
     other_fed = tmp_path / "federation-ah.yaml"
     other_fed.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
@@ -262,7 +318,8 @@ async def test_peer_on_another_standard_version_is_refused(tmp_path, certs_dir):
     try:
         for via, peer in (("js", "ah"), ("ah", "js")):
             reply = await running.catalog(via).Search(
-                catalog_pb2.SearchRequest(query="户籍"), timeout=5)
+                catalog_pb2.SearchRequest(query="户籍"), timeout=5
+            )
             by = {p.province: p for p in reply.provinces}
             assert reply.partial
             assert by[peer].state == catalog_pb2.PROVINCE_STATE_FAILED
@@ -287,7 +344,8 @@ async def test_peer_with_a_certificate_from_another_ca_is_refused(tmp_path, cert
     running = Running(fed, nodes, [])
     try:
         reply = await running.catalog("js").Search(
-            catalog_pb2.SearchRequest(query="户籍"), timeout=5)
+            catalog_pb2.SearchRequest(query="户籍"), timeout=5
+        )
         by = {p.province: p for p in reply.provinces}
         assert reply.partial
         assert by["ah"].state == catalog_pb2.PROVINCE_STATE_FAILED

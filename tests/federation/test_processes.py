@@ -30,8 +30,14 @@ def processes(tmp_path_factory, certs_dir):
 
 def yrdgw(procs: NodeProcesses, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     env = {**os.environ, "YRD_FEDERATION": str(procs.fed.path)}
-    result = subprocess.run([sys.executable, "-m", "gateway.cli.main", *args], env=env,
-                            capture_output=True, text=True, timeout=60, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway.cli.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
     if check:
         assert result.returncode == 0, result.stderr
     return result
@@ -40,10 +46,17 @@ def yrdgw(procs: NodeProcesses, *args: str, check: bool = True) -> subprocess.Co
 def test_cli_search_json_from_every_node_agrees(processes):
     answers = {}
     for node in NODE_IDS:
-        out = json.loads(yrdgw(processes, "search", "户籍", "--via", node, "--json",
-                               "--page-size", "30").stdout)
-        assert set(out) >= {"results", "facets", "provinces", "partial", "next_page_token",
-                            "trace_id"}
+        out = json.loads(
+            yrdgw(processes, "search", "户籍", "--via", node, "--json", "--page-size", "30").stdout
+        )
+        assert set(out) >= {
+            "results",
+            "facets",
+            "provinces",
+            "partial",
+            "next_page_token",
+            "trace_id",
+        }
         assert out["partial"] is False
         assert {r["province"] for r in out["results"]} == set(NODE_IDS)
         answers[node] = [r["code"] for r in out["results"]]

@@ -59,9 +59,15 @@ async def granted_call(cluster: Cluster, metadata=()):
     creds = await new_app(cluster)
     await grant_via_application(cluster, creds, ["gender", "name"])
     exchange = cluster.stub("js", exchange_pb2_grpc.ExchangeStub)
-    call = exchange.Invoke(exchange_pb2.InvokeRequest(
-        interface_id=RESIDENT, params={"id_number": cluster.samples("sh")["id_number"]},
-        purpose=PURPOSE), metadata=creds + tuple(metadata), timeout=10)
+    call = exchange.Invoke(
+        exchange_pb2.InvokeRequest(
+            interface_id=RESIDENT,
+            params={"id_number": cluster.samples("sh")["id_number"]},
+            purpose=PURPOSE,
+        ),
+        metadata=creds + tuple(metadata),
+        timeout=10,
+    )
     reply = await call
     trailers = dict(await call.trailing_metadata())
     return reply, trailers, creds
@@ -71,8 +77,9 @@ async def test_cross_province_call_is_one_trace_seen_from_a_third_node(cluster: 
     reply, trailers, _ = await granted_call(cluster)
     assert len(reply.trace_id) == 32 and trailers["yrd-trace-id"] == reply.trace_id
     stub, md = ops(cluster, "zj")  # zj took no part in the call
-    trace = await stub.GetTrace(ops_pb2.GetTraceRequest(trace_id=reply.trace_id), metadata=md,
-                                timeout=10)
+    trace = await stub.GetTrace(
+        ops_pb2.GetTraceRequest(trace_id=reply.trace_id), metadata=md, timeout=10
+    )
     assert not trace.partial
     assert {n.node: n.state for n in trace.nodes} == dict.fromkeys(NODES, "answered")
     spans = {s.span_id: s for s in trace.spans}
@@ -104,11 +111,13 @@ async def test_cross_province_call_is_one_trace_seen_from_a_third_node(cluster: 
 async def test_an_apps_own_traceparent_is_continued(cluster: Cluster):
     trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
     reply, _, _ = await granted_call(
-        cluster, (("traceparent", f"00-{trace_id}-00f067aa0ba902b7-01"),))
+        cluster, (("traceparent", f"00-{trace_id}-00f067aa0ba902b7-01"),)
+    )
     assert reply.trace_id == trace_id
     stub, md = ops(cluster, "js")
-    listed = await stub.ListTraces(ops_pb2.ListTracesRequest(app="js/rsj/pension-transfer"),
-                                   metadata=md, timeout=10)
+    listed = await stub.ListTraces(
+        ops_pb2.ListTracesRequest(app="js/rsj/pension-transfer"), metadata=md, timeout=10
+    )
     assert trace_id in [t.trace_id for t in listed.traces]
 
 
@@ -116,14 +125,18 @@ async def test_federated_search_has_a_span_per_peer(cluster: Cluster):
     catalog = cluster.stub("sh", catalog_pb2_grpc.CatalogStub)
     reply = await catalog.Search(catalog_pb2.SearchRequest(query="户籍"), timeout=10)
     stub, md = ops(cluster, "js")
-    trace = await stub.GetTrace(ops_pb2.GetTraceRequest(trace_id=reply.trace_id), metadata=md,
-                                timeout=10)
+    trace = await stub.GetTrace(
+        ops_pb2.GetTraceRequest(trace_id=reply.trace_id), metadata=md, timeout=10
+    )
     fanout = {s.attributes["yrd.peer"]: s for s in trace.spans if s.name == "fanout.peer"}
     assert set(fanout) == {"js", "zj"}
     assert all(s.attributes["yrd.state"] == "answered" for s in fanout.values())
     assert [s.node for s in trace.spans if s.name == "catalog.local_search"] == ["sh"]
-    served = {s.node for s in trace.spans
-              if s.name == "/yrd.v1.Federation/SearchLocal" and s.kind == "SERVER"}
+    served = {
+        s.node
+        for s in trace.spans
+        if s.name == "/yrd.v1.Federation/SearchLocal" and s.kind == "SERVER"
+    }
     assert served == {"js", "zj"}
 
 
@@ -131,8 +144,9 @@ async def test_gathering_with_a_dead_node_is_partial(cluster: Cluster):
     reply, _, _ = await granted_call(cluster)
     await cluster.nodes["sh"].stop(0)
     stub, md = ops(cluster, "zj")
-    trace = await stub.GetTrace(ops_pb2.GetTraceRequest(trace_id=reply.trace_id), metadata=md,
-                                timeout=5)
+    trace = await stub.GetTrace(
+        ops_pb2.GetTraceRequest(trace_id=reply.trace_id), metadata=md, timeout=5
+    )
     assert trace.partial
     states = {n.node: n for n in trace.nodes}
     assert states["sh"].state == "failed" and states["sh"].reason
@@ -142,9 +156,11 @@ async def test_gathering_with_a_dead_node_is_partial(cluster: Cluster):
 async def test_bad_trace_ids_are_invalid_arguments(cluster: Cluster):
     stub, md = ops(cluster, "js")
     for bad in ("", "xyz", "0" * 32, "A" * 33):
-        failure = await refused(stub.GetTrace(ops_pb2.GetTraceRequest(trace_id=bad),
-                                              metadata=md, timeout=5),
-                                grpc.StatusCode.INVALID_ARGUMENT, "BAD_TRACE_ID")
+        failure = await refused(
+            stub.GetTrace(ops_pb2.GetTraceRequest(trace_id=bad), metadata=md, timeout=5),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "BAD_TRACE_ID",
+        )
         assert failure.metadata["field"] == "trace_id"
 
 
@@ -152,10 +168,12 @@ async def test_both_sides_audit_the_call_and_chains_verify(cluster: Cluster):
     reply, _, _ = await granted_call(cluster)
     js, js_md = ops(cluster, "js")
     sh, sh_md = ops(cluster, "sh")
-    consumer = await js.QueryAudit(ops_pb2.QueryAuditRequest(trace_id=reply.trace_id),
-                                   metadata=js_md, timeout=5)
-    provider = await sh.QueryAudit(ops_pb2.QueryAuditRequest(trace_id=reply.trace_id),
-                                   metadata=sh_md, timeout=5)
+    consumer = await js.QueryAudit(
+        ops_pb2.QueryAuditRequest(trace_id=reply.trace_id), metadata=js_md, timeout=5
+    )
+    provider = await sh.QueryAudit(
+        ops_pb2.QueryAuditRequest(trace_id=reply.trace_id), metadata=sh_md, timeout=5
+    )
     assert len(consumer.entries) == len(provider.entries) == 1
     import json
 
@@ -179,9 +197,15 @@ async def test_audit_write_failure_refuses_the_call(cluster: Cluster, locked):
     try:
         exchange = cluster.stub("js", exchange_pb2_grpc.ExchangeStub)
         with pytest.raises(aio.AioRpcError) as info:
-            await exchange.Invoke(exchange_pb2.InvokeRequest(
-                interface_id=RESIDENT, params={"id_number": cluster.samples("sh")["id_number"]},
-                purpose=PURPOSE), metadata=creds, timeout=15)
+            await exchange.Invoke(
+                exchange_pb2.InvokeRequest(
+                    interface_id=RESIDENT,
+                    params={"id_number": cluster.samples("sh")["id_number"]},
+                    purpose=PURPOSE,
+                ),
+                metadata=creds,
+                timeout=15,
+            )
         assert info.value.code() == grpc.StatusCode.INTERNAL
         assert "AUDIT_UNAVAILABLE" in str(info.value.trailing_metadata())
         assert f"[{locked}]" in info.value.details()

@@ -61,6 +61,24 @@ class GatewayError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.reason}: {self.message})"
 
+    @staticmethod
+    def relayed(
+        code: grpc.StatusCode,
+        message: str,
+        *,
+        reason: str,
+        node: str,
+        field: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> GatewayError:
+        """Another node's refusal, passed on unchanged: same status, reason and refusing node."""
+        cls = next((c for c in ALL_ERRORS if c.code == code), Internal)
+        err = GatewayError.__new__(cls)  # bypass InvalidArgument's (field, message) signature
+        GatewayError.__init__(
+            err, message, reason=reason, field=field, node=node, metadata=metadata
+        )
+        return err
+
 
 class InvalidArgument(GatewayError):
     code = grpc.StatusCode.INVALID_ARGUMENT

@@ -228,7 +228,7 @@ class _Load:
                     self.report.notes.append(f"{node} exited {code} on SIGTERM")
                 await asyncio.sleep(self.rng.uniform(0.3, 1.5))
                 await asyncio.to_thread(self.fed.start_node, node)
-            await asyncio.sleep(self.rng.uniform(1.0, 4.0))
+            await asyncio.sleep(self.rng.uniform(0.5, 2.5))
 
     async def rejoined(self) -> None:
         """After the faults: does every node see every province again? (a note if not)"""

@@ -6,8 +6,6 @@ import asyncio
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-import grpc
-
 from gateway._pb.yrd.v1 import exchange_pb2, federation_pb2
 from gateway.convert import interface_to_pb
 from gateway.errors import InvalidArgument
@@ -71,7 +69,7 @@ class InterfaceDirectory:
         out = await self.local(app) if self.node in wanted else []
         unavailable = []
         for name, answer in zip(names, answers, strict=True):
-            if isinstance(answer, (grpc.RpcError, Exception)):
+            if isinstance(answer, BaseException):
                 unavailable.append(name)
             else:
                 out.extend(answer)

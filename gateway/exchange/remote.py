@@ -13,38 +13,29 @@ import grpc
 from gateway._pb.yrd.v1 import exchange_pb2, federation_pb2
 from gateway.convert import batch_from_pb, call_to_pb, result_from_pb
 from gateway.errors import (
-    ALL_ERRORS,
     DeadlineExceeded,
     GatewayError,
-    Internal,
     Unavailable,
 )
 from gateway.exchange.calls import Batch, Call, CallResult
 from gateway.peers import BreakerOpen, Peer
 from gateway.status import failure_of
 
-_BY_CODE = {cls.code: cls for cls in ALL_ERRORS}
-
 
 def error_from_rpc(exc: grpc.RpcError, peer: str) -> GatewayError:
     """The owner's refusal as our own GatewayError, still naming the node that refused."""
     failure = failure_of(exc)
     if failure.node:  # the owner answered with a status of its own
-        cls = _BY_CODE.get(failure.code, Internal)
-        message = failure.message
-        prefix = f"[{failure.node}] "
-        if message.startswith(prefix):
-            message = message[len(prefix) :]
-        err = GatewayError.__new__(cls)
-        GatewayError.__init__(
-            err,
+        message = failure.message.removeprefix(f"[{failure.node}] ")
+        extra = {k: v for k, v in failure.metadata.items() if k not in ("node", "field")}
+        return GatewayError.relayed(
+            failure.code,
             message,
             reason=failure.reason,
             node=failure.node,
-            metadata={k: v for k, v in failure.metadata.items() if k not in ("node",)},
+            field=failure.metadata.get("field"),
+            metadata=extra,
         )
-        err.field = failure.metadata.get("field")
-        return err
     if failure.code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return DeadlineExceeded(
             f"owner node {peer} did not answer in time", reason="OWNER_TIMEOUT", node=peer

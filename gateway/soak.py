@@ -220,7 +220,7 @@ class _Load:
                 await asyncio.to_thread(self.fed.start_node, node)
             elif kind == "pause":
                 await asyncio.to_thread(self.fed.pause, node)
-                await asyncio.sleep(self.rng.uniform(0.5, 3.0))
+                await asyncio.sleep(self.rng.uniform(1.0, 5.0))
                 await asyncio.to_thread(self.fed.resume, node)
             else:
                 code = await asyncio.to_thread(self.fed.stop, node)

@@ -11,6 +11,7 @@ their triggers (see ``ECHOED`` and ``times``) so a random example does not trip 
 from __future__ import annotations
 
 import base64
+import os
 from datetime import UTC, datetime, timedelta, timezone
 
 import grpc
@@ -54,7 +55,8 @@ from tests.fuzz.hostile import (
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 FUZZ = settings(
-    max_examples=50,
+    # YRD_FUZZ_EXAMPLES=500 for a long hunt; CI keeps the suite short.
+    max_examples=int(os.environ.get("YRD_FUZZ_EXAMPLES", "50")),
     deadline=None,
     database=None,
     suppress_health_check=[

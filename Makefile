@@ -31,6 +31,10 @@ lint: install
 	$(VENV)/bin/ruff check gateway tests scripts
 	$(VENV)/bin/ruff format --check gateway tests scripts
 
+# The benchmark harness (issue 6): four node processes at 131,000 entries each plus baselines.
+bench: install
+	$(PY) -m gateway.benchmark $(ARGS)
+
 proto: install
 	$(PY) scripts/gen_protos.py
 

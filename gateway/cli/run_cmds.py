@@ -30,7 +30,15 @@ def register(sub) -> None:
     n.add_argument("--node", required=True)
     n.add_argument("--entries", type=int, help="catalog size to seed (default: node config)")
     n.add_argument("--grace", type=float, default=5.0, help="seconds to drain on SIGTERM")
+    n.add_argument("--no-tracing", action="store_true",
+                   help="record no spans (only to measure what tracing costs)")
     n.set_defaults(func=node)
+
+    b = sub.add_parser("bench", help="benchmark the gateway against its baselines (see "
+                       "bench/README.md); arguments after `bench` go to the harness",
+                       add_help=False)
+    b.add_argument("bench_args", nargs="...")
+    b.set_defaults(func=bench)
 
     u = sub.add_parser("up", help="run all four nodes locally until Ctrl-C")
     u.add_argument("--entries", type=int, help="catalog entries per province")
@@ -91,7 +99,8 @@ def node(args) -> int:
     from gateway.node import Node, NodeOptions
 
     fed = load_federation(args.federation)
-    options = NodeOptions(insecure=args.insecure, entries=args.entries)
+    options = NodeOptions(insecure=args.insecure, entries=args.entries,
+                          tracing=not args.no_tracing)
     return asyncio.run(_serve(Node(fed, args.node, options), args.grace))
 
 
@@ -105,6 +114,12 @@ async def _serve(node, grace: float) -> int:
     log.info("node %s: draining (grace %.1f s)", node.id, grace)
     await node.stop(grace)
     return 0
+
+
+def bench(args) -> int:
+    from gateway.benchmark import main as bench_main
+
+    return bench_main(args.bench_args)
 
 
 def up(args) -> int:

@@ -118,6 +118,7 @@ class Node:
         self.telemetry: Telemetry | None = None
         self.metrics: Metrics | None = None
         self._web: OpsWeb | None = None
+        self._flusher: asyncio.Task | None = None
         self._peers: Peers | None = None
         self._health: HealthServicer | None = None
         self.seed_seconds: float | None = None
@@ -321,6 +322,7 @@ class Node:
         for server in self._servers:
             await server.start()
         peers.start_probing()
+        self._flusher = asyncio.create_task(self._flush_quota_every(1.0), name="quota-flush")
         web = self._web = OpsWeb(self.id, names, gatherer, spans, metrics, flush=telemetry.flush)
         host, port = split_address(self.address.ops)
         await web.start(host, port)
@@ -338,12 +340,22 @@ class Node:
             " [INSECURE]" if tls is None else "",
         )
 
+    async def _flush_quota_every(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await asyncio.to_thread(self._sharing_store.flush_quota)
+            except Exception:  # a busy disk: the counters stay dirty and go next time
+                log.exception("quota flush failed on %s", self.id)
+
     async def wait(self) -> None:
         await asyncio.gather(*(s.wait_for_termination() for s in self._servers))
 
     async def stop(self, grace: float = 5.0) -> None:
         if self._web is not None:
             await self._web.stop()
+        if self._flusher is not None:
+            self._flusher.cancel()
         if self._health is not None:
             await self._health.enter_graceful_shutdown()
         await asyncio.gather(*(s.stop(grace) for s in self._servers))

@@ -57,6 +57,8 @@ CONSUMERS = (
 )
 FIELDS = ("id_number", "name", "gender")
 TIMEOUT = 3.0
+EXPECTED = ("OK", "UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED")
+"""Statuses a fault explains; any other outcome is noted on stderr."""
 
 
 @dataclass
@@ -121,6 +123,8 @@ class _Load:
 
     def _record(self, kind: str, out: Outcome) -> Outcome:
         self.report.outcomes.append((kind, out.status, out.elapsed))
+        if out.status not in EXPECTED:
+            self.report.notes.append(f"{kind}: {out}")
         return out
 
     async def setup(self) -> None:

@@ -37,7 +37,7 @@ class InterfaceDirectory:
         for iface in self._provider.interfaces.values():
             grant = None
             if app:
-                grant = await asyncio.to_thread(self._store.find_grant, app, iface.id, now)
+                grant = self._store.find_grant(app, iface.id, now)
             out.append(interface_to_pb(iface, grant))
         return out
 

@@ -41,6 +41,8 @@ _PRUNE_EVERY = 256
 _ACTIVE = "state = 'active' AND valid_from <= ? AND valid_until > ?"
 
 _BAD_CREDENTIAL = "bad app credential"
+_VIEW_LIMIT = 10_000
+"""Cached (app, interface) grant views and app rows kept between writes at most."""
 # Compared against when an app does not exist, so unknown and known apps take the same time.
 _DUMMY_DIGEST = credentials.digest(SecretKind.APP, "", "")
 
@@ -55,6 +57,15 @@ class SharingStore:
         self._default_max_grade = check.grade(default_max_grade)
         self._lock = threading.Lock()
         self._consumed = 0
+        self._generation = 0
+        self._grant_views: dict[tuple[str, str], tuple[int, list[Grant], list[Grant]]] = {}
+        self._app_views: dict[str, tuple[int, sqlite3.Row | None]] = {}
+        # Quota counters live in memory (checked and counted under one lock) and are written
+        # behind by flush_quota(): a crash loses at most the counts since the last flush,
+        # never a grant, an application or an audit entry.
+        self._quota_lock = threading.Lock()
+        self._quota: dict[tuple[str, str, str, int], int] = {}
+        self._quota_dirty: set[tuple[str, str, str, int]] = set()
         self._path.parent.mkdir(parents=True, exist_ok=True)
         # check_same_thread=False: asyncio.to_thread runs calls on varying worker threads; the
         # lock, not the thread, is what keeps them apart.
@@ -76,6 +87,7 @@ class SharingStore:
     # -- lifecycle -----------------------------------------------------------------------------
 
     def close(self) -> None:
+        self.flush_quota()
         with self._lock:
             self._conn.close()
 
@@ -97,6 +109,10 @@ class SharingStore:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+            # Every change goes through here, so the in-memory views below are exact: they
+            # are rebuilt from the file whenever the generation moved. (One node is one
+            # process; nothing else writes its sharing file.)
+            self._generation += 1
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -152,13 +168,24 @@ class SharingStore:
         Unknown app, wrong secret and revoked app fail alike (same reason, same message, a
         digest compared in every case), so a caller cannot probe which apps exist.
         """
-        with self._read() as conn:
-            row = conn.execute("SELECT * FROM apps WHERE id = ?", (app_id,)).fetchone()
+        row = self._app_row(app_id)
         stored = row["secret_digest"] if row is not None else _DUMMY_DIGEST
         ok = credentials.matches(SecretKind.APP, secret, stored, app_id)
         if row is None or not ok or row["revoked_at"] is not None:
             raise Unauthenticated(_BAD_CREDENTIAL, reason="BAD_CREDENTIAL")
         return t.app_from_row(row)
+
+    def _app_row(self, app_id: str) -> sqlite3.Row | None:
+        gen = self._generation
+        cached = self._app_views.get(app_id)
+        if cached is not None and cached[0] == gen:
+            return cached[1]
+        with self._read() as conn:
+            row = conn.execute("SELECT * FROM apps WHERE id = ?", (app_id,)).fetchone()
+        if len(self._app_views) > _VIEW_LIMIT:
+            self._app_views.clear()
+        self._app_views[app_id] = (gen, row)
+        return row
 
     # -- operators -----------------------------------------------------------------------------
 
@@ -432,23 +459,49 @@ class SharingStore:
 
         The app's own active, in-window grant if any (the newest when there are several), else
         an active, in-window blanket grant to the app's province (整体授权), else ``None``.
+        Served from an in-memory view of the grants, rebuilt after any write.
         """
-        stamp = t.stamp(_now(now))
-        newest = f"AND {_ACTIVE} ORDER BY created_at DESC, id DESC LIMIT 1"
+        when = _now(now)
+        own, blanket = self._grant_view(app_id, interface_id)
+        for grants in (own, blanket):
+            for grant in grants:  # newest first
+                if grant.status(when) == "active":
+                    return grant
+        return None
+
+    def _grant_view(self, app_id: str, interface_id: str) -> tuple[list[Grant], list[Grant]]:
+        key = (app_id, interface_id)
+        gen = self._generation
+        cached = self._grant_views.get(key)
+        if cached is not None and cached[0] == gen:
+            return cached[1], cached[2]
+        newest = "ORDER BY created_at DESC, id DESC"
         with self._read() as conn:
-            row = conn.execute(
-                f"SELECT * FROM grants WHERE grantee = ? AND blanket = 0 AND interface_id = ?"
-                f" {newest}",
-                (app_id, interface_id, stamp, stamp),
-            ).fetchone()
+            own = [
+                t.grant_from_row(r)
+                for r in conn.execute(
+                    f"SELECT * FROM grants WHERE grantee = ? AND blanket = 0 AND interface_id = ?"
+                    f" AND state = 'active' {newest}",
+                    (app_id, interface_id),
+                )
+            ]
             province = province_of_app(app_id)
-            if row is None and province is not None:
-                row = conn.execute(
-                    f"SELECT * FROM grants WHERE grantee = ? AND blanket = 1 AND interface_id = ?"
-                    f" {newest}",
-                    (province, interface_id, stamp, stamp),
-                ).fetchone()
-        return t.grant_from_row(row) if row is not None else None
+            blanket = (
+                [
+                    t.grant_from_row(r)
+                    for r in conn.execute(
+                        "SELECT * FROM grants WHERE grantee = ? AND blanket = 1"
+                        f" AND interface_id = ? AND state = 'active' {newest}",
+                        (province, interface_id),
+                    )
+                ]
+                if province
+                else []
+            )
+        if len(self._grant_views) > _VIEW_LIMIT:
+            self._grant_views.clear()
+        self._grant_views[key] = (gen, own, blanket)
+        return own, blanket
 
     def latest_grant(self, app_id: str, interface_id: str) -> Grant | None:
         """The newest grant that ever covered the app for the interface, whatever its state;
@@ -471,43 +524,75 @@ class SharingStore:
     def consume_quota(self, grant: Grant, app_id: str, now: datetime) -> None:
         """Count one call by ``app_id`` under ``grant``, or refuse it without counting.
 
-        Check and increment happen in one write transaction, so concurrent calls (threads or
-        processes) can never both take the last unit. Usage is counted per grant and app: each
-        app of a province has its own quota under a blanket grant.
+        Check and increment happen under one lock on in-memory counters (loaded from the file
+        the first time a window is seen), so concurrent calls can never both take the last
+        unit. Usage is counted per grant and app: each app of a province has its own quota
+        under a blanket grant. ``flush_quota`` writes the counters behind.
         """
         minute, day = _windows(_now(now))
-        with self._write() as conn:
-            used = {
-                row["span"]: row["used"]
-                for row in conn.execute(
-                    "SELECT span, used FROM quota_usage WHERE grant_id = ? AND app = ? AND"
-                    " ((span = 'minute' AND start = ?) OR (span = 'day' AND start = ?))",
-                    (grant.id, app_id, minute, day),
-                )
-            }
-            if used.get("minute", 0) >= grant.quota.per_minute:
+        keys = ((grant.id, app_id, "minute", minute), (grant.id, app_id, "day", day))
+        with self._quota_lock:
+            used = [self._quota[k] if k in self._quota else self._load_used(k) for k in keys]
+            if used[0] >= grant.quota.per_minute:
                 raise ResourceExhausted(
                     f"quota of {grant.quota.per_minute} calls per minute used up under grant "
                     f"{grant.id}; retry in the next minute",
                     reason="QUOTA_MINUTE_EXCEEDED",
                 )
-            if used.get("day", 0) >= grant.quota.per_day:
+            if used[1] >= grant.quota.per_day:
                 raise ResourceExhausted(
                     f"quota of {grant.quota.per_day} calls per day used up under grant "
                     f"{grant.id}; retry after midnight (UTC+8)",
                     reason="QUOTA_DAY_EXCEEDED",
                 )
-            conn.executemany(
-                "INSERT INTO quota_usage (grant_id, app, span, start, used) VALUES (?, ?, ?, ?, 1)"
-                " ON CONFLICT (grant_id, app, span, start) DO UPDATE SET used = used + 1",
-                ((grant.id, app_id, "minute", minute), (grant.id, app_id, "day", day)),
-            )
+            for key, count in zip(keys, used, strict=True):
+                self._quota[key] = count + 1
+                self._quota_dirty.add(key)
             self._consumed += 1
             if self._consumed % _PRUNE_EVERY == 0:
-                _prune(conn, minute, day)
+                # Forget finished windows (the one just before is kept, as in _prune).
+                stale = [
+                    k
+                    for k in self._quota
+                    if k[3] < (minute - 1 if k[2] == "minute" else day - 1)
+                    and k not in self._quota_dirty
+                ]
+                for key in stale:
+                    del self._quota[key]
+
+    def _load_used(self, key: tuple[str, str, str, int]) -> int:
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT used FROM quota_usage WHERE grant_id = ? AND app = ? AND span = ?"
+                " AND start = ?",
+                key,
+            ).fetchone()
+        return int(row["used"]) if row is not None else 0
+
+    def flush_quota(self) -> int:
+        """Write the counters changed since the last flush; returns how many."""
+        with self._quota_lock:
+            dirty = [(*key, self._quota[key]) for key in self._quota_dirty]
+            self._quota_dirty.clear()
+        if not dirty:
+            return 0
+        try:
+            with self._write() as conn:
+                conn.executemany(
+                    "INSERT INTO quota_usage (grant_id, app, span, start, used)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (grant_id, app, span, start)"
+                    " DO UPDATE SET used = max(used, excluded.used)",
+                    dirty,
+                )
+        except BaseException:
+            with self._quota_lock:
+                self._quota_dirty.update(tuple(d[:4]) for d in dirty)
+            raise
+        return len(dirty)
 
     def prune_quota(self, now: datetime) -> int:
         """Delete the usage rows of finished windows; returns how many went."""
+        self.flush_quota()
         minute, day = _windows(_now(now))
         with self._write() as conn:
             return _prune(conn, minute, day)

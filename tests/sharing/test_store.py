@@ -535,6 +535,20 @@ def test_quota_is_atomic_across_threads(store: SharingStore) -> None:
     assert len(results) == 200 and results.count(True) == 50
 
 
+def test_quota_counts_are_written_behind_and_read_back(tmp_path: Path) -> None:
+    path = tmp_path / "sharing.db"
+    with SharingStore(path) as store:
+        g = granted(store, quota=Quota(3, 100))
+        store.consume_quota(g, APP, T0)
+        store.consume_quota(g, APP, T0)
+        assert store.flush_quota() == 2  # the minute and the day counter
+        assert store.flush_quota() == 0
+        store.consume_quota(g, APP, T0)  # flushed by close()
+    with SharingStore(path) as store:
+        with pytest.raises(ResourceExhausted):
+            store.consume_quota(g, APP, T0)
+
+
 def test_prune_quota(store: SharingStore) -> None:
     g = granted(store, quota=Quota(100, 1000))
     for minute in range(5):
@@ -562,6 +576,7 @@ a = store.add_application("js/rsj/pension-transfer", "sh/rsj/insured-person/v1",
                           "养老保险关系转移接续", t0, t0 + timedelta(days=30), Quota(5, 2), now=t0)
 g = store.approve(a.id, now=t0)
 store.consume_quota(g, "js/rsj/pension-transfer", t0)
+store.flush_quota()  # the node flushes counters every second; a crash loses at most that much
 rejected = store.add_application("js/rsj/pension-transfer", "sh/rsj/insured-person/v1", ["name"],
                                  "其他", t0, t0 + timedelta(days=1), Quota(1, 1), now=t0)
 store.reject(rejected.id, "用途不符", now=t0)
@@ -592,7 +607,7 @@ def test_state_survives_kill_9(tmp_path: Path) -> None:
         assert store.get_application(acked["rejected"]).reason == "用途不符"
         g = store.find_grant(APP, IFACE, T0)
         assert g is not None and g.id == acked["grant"]
-        # The consumed call counted: one of the two daily calls is left.
+        # The consumed (and flushed) call counted: one of the two daily calls is left.
         store.consume_quota(g, APP, T0)
         with pytest.raises(ResourceExhausted):
             store.consume_quota(g, APP, T0 + timedelta(minutes=1))

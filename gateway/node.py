@@ -8,6 +8,7 @@ standard.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from dataclasses import dataclass
 
@@ -15,11 +16,7 @@ from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
-from opentelemetry.instrumentation.grpc import (
-    aio_client_interceptors,
-    aio_server_interceptor,
-    filters,
-)
+from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
 
 from gateway._pb.yrd.v1 import (
     catalog_pb2,
@@ -75,6 +72,18 @@ log = logging.getLogger(__name__)
 SERVER_OPTIONS = [opt for opt in CHANNEL_OPTIONS if "message_length" in opt[0]] + [
     ("grpc.so_reuseport", 0),
 ]
+
+
+_UNTRACED = ("/grpc.health.", "/grpc.reflection.")
+
+
+def traced_method(details) -> bool:
+    """Whether a call is traced: everything but health probes and reflection. A plain prefix
+    test, because the filter runs on every call (the library's composed filters cost more)."""
+    method = details.method
+    if isinstance(method, bytes):
+        method = method.decode("ascii", "replace")
+    return not method.startswith(_UNTRACED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,11 +172,9 @@ class Node:
         )
         tracer = telemetry.tracer("gateway")
         # Health probes would bury real traces; they are not user actions.
-        untraced = filters.negate(
-            filters.any_of(filters.health_check(), filters.service_prefix("grpc.reflection"))
-        )
+        traced = traced_method
         client_interceptors = (
-            aio_client_interceptors(tracer_provider=telemetry.provider, filter_=untraced)
+            aio_client_interceptors(tracer_provider=telemetry.provider, filter_=traced)
             if self.options.tracing
             else []
         )
@@ -240,7 +247,7 @@ class Node:
         gatherer = TraceGatherer(self.id, spans, {p.id: p for p in peers}, flush=telemetry.flush)
         health = self._health = HealthServicer()
         tracing = (
-            [aio_server_interceptor(tracer_provider=telemetry.provider, filter_=untraced)]
+            [aio_server_interceptor(tracer_provider=telemetry.provider, filter_=traced)]
             if self.options.tracing
             else []
         )
@@ -326,6 +333,10 @@ class Node:
         web = self._web = OpsWeb(self.id, names, gatherer, spans, metrics, flush=telemetry.flush)
         host, port = split_address(self.address.ops)
         await web.start(host, port)
+        # Start-up objects (config, standard, interfaces) live as long as the node: keep the
+        # cyclic collector from walking them on every collection of the request path.
+        gc.collect()
+        gc.freeze()
         await health.set("", health_pb2.HealthCheckResponse.SERVING)
         await health.set(
             catalog_pb2.DESCRIPTOR.services_by_name["Catalog"].full_name,

@@ -18,15 +18,30 @@ from gateway.errors import ERROR_DOMAIN, GatewayError
 DETAILS_KEY = "grpc-status-details-bin"
 
 
+MAX_MESSAGE_CHARS = 500
+MAX_METADATA_CHARS = 200
+"""Refusals may quote caller text; capped so a status always fits the 16 KiB metadata a client
+accepts (a larger one arrives as a bare RESOURCE_EXHAUSTED and the real refusal is lost)."""
+
+
+def _cap(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def to_status(err: GatewayError, node: str) -> grpc.Status:
     """The status a client sees for ``err``, with ErrorInfo naming the refusing node."""
-    meta = {"node": err.node or node, **err.metadata}
+    meta = {
+        _cap(str(k), 64): _cap(str(v), MAX_METADATA_CHARS)
+        for k, v in {"node": err.node or node, **err.metadata}.items()
+    }
+    if len(meta) > 16:
+        meta = dict(list(meta.items())[:16])
     if err.field:
-        meta["field"] = err.field
+        meta["field"] = _cap(err.field, MAX_METADATA_CHARS)
     info = error_details_pb2.ErrorInfo(reason=err.reason, domain=ERROR_DOMAIN, metadata=meta)
     detail = any_pb2.Any()
     detail.Pack(info)
-    message = f"[{meta['node']}] {err.message}"
+    message = f"[{meta['node']}] {_cap(err.message, MAX_MESSAGE_CHARS)}"
     return rpc_status.to_status(
         status_pb2.Status(code=err.code.value[0], message=message, details=[detail])
     )

@@ -92,7 +92,7 @@ def decode_token(token: str) -> tuple[int, str]:
         if not isinstance(fingerprint, str):
             raise ValueError
         return offset, fingerprint
-    except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error):
+    except (ValueError, KeyError, TypeError, UnicodeError, RecursionError, binascii.Error):
         raise InvalidArgument(
             "page_token", "malformed page token", reason="BAD_PAGE_TOKEN"
         ) from None

@@ -102,7 +102,7 @@ def decode_resume(token: str, fingerprint: str) -> str:
         cursor, fp = data["c"], data["f"]
         if not isinstance(cursor, str) or not isinstance(fp, str):
             raise ValueError
-    except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error):
+    except (ValueError, KeyError, TypeError, UnicodeError, RecursionError, binascii.Error):
         raise InvalidArgument(
             "resume_token", "malformed resume token", reason="BAD_RESUME_TOKEN"
         ) from None

@@ -17,13 +17,38 @@ from grpc import aio
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
-from gateway.errors import GatewayError, Internal
+from gateway.errors import GatewayError, Internal, InvalidArgument
 from gateway.status import to_status
 
 log = logging.getLogger(__name__)
 
 Guard = Callable[[str, aio.ServicerContext], Awaitable[None] | None]
 """Called with the full method name and the context before the handler; raises to refuse."""
+
+
+class Malformed:
+    """Stands in for a request whose bytes did not decode, so the refusal is ours
+    (INVALID_ARGUMENT with ErrorInfo) rather than grpc's bare UNKNOWN naming a Python class."""
+
+    __slots__ = ("type_name",)
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+
+
+def _safe(deserializer):
+    if deserializer is None:
+        return None
+    type_name = getattr(getattr(deserializer, "__self__", None), "DESCRIPTOR", None)
+    type_name = type_name.full_name if type_name is not None else "request"
+
+    def decode(data: bytes):
+        try:
+            return deserializer(data)
+        except Exception:  # noqa: BLE001 - DecodeError and friends: refused in the handler
+            return Malformed(type_name)
+
+    return decode
 
 
 class ErrorTranslator(aio.ServerInterceptor):
@@ -39,18 +64,22 @@ class ErrorTranslator(aio.ServerInterceptor):
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
                 self._wrap_unary(method, handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_safe(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
                 self._wrap_stream(method, handler.unary_stream),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=_safe(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         return handler
 
-    async def _check(self, method: str, context: aio.ServicerContext) -> None:
+    async def _check(self, method: str, request, context: aio.ServicerContext) -> None:
+        if isinstance(request, Malformed):
+            raise InvalidArgument(
+                "request", f"not a valid {request.type_name} message", reason="MALFORMED_REQUEST"
+            )
         for guard in self._guards:
             result = guard(method, context)
             if asyncio.iscoroutine(result):
@@ -59,7 +88,7 @@ class ErrorTranslator(aio.ServerInterceptor):
     def _wrap_unary(self, method: str, behavior: Callable[..., Any]):
         async def wrapped(request, context):
             try:
-                await self._check(method, context)
+                await self._check(method, request, context)
                 return await behavior(request, context)
             except Exception as exc:  # noqa: BLE001 - the translation point
                 await self._abort(method, context, exc)
@@ -69,7 +98,7 @@ class ErrorTranslator(aio.ServerInterceptor):
     def _wrap_stream(self, method: str, behavior: Callable[..., Any]):
         async def wrapped(request, context):
             try:
-                await self._check(method, context)
+                await self._check(method, request, context)
                 async for item in behavior(request, context):
                     yield item
             except Exception as exc:  # noqa: BLE001 - the translation point

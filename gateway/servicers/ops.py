@@ -11,6 +11,9 @@ from gateway.errors import InvalidArgument
 from gateway.ops.traces import TraceGatherer, check_trace_id, trace_to_pb
 from gateway.server.identity import Identities
 
+MAX_UNIX_SECONDS = 4_102_444_800
+"""2100-01-01: later bounds are typos, and would overflow nanoseconds in SQLite."""
+
 
 class OpsServicer(ops_pb2_grpc.OpsServicer):
     def __init__(
@@ -34,7 +37,14 @@ class OpsServicer(ops_pb2_grpc.OpsServicer):
             raise InvalidArgument("limit", "between 1 and 200", reason="LIMIT_OUT_OF_RANGE")
         if request.status not in ("", "OK", "ERROR", "UNSET"):
             raise InvalidArgument("status", "OK, ERROR or UNSET", reason="UNKNOWN_STATUS")
-        if request.min_duration_ms < 0 or request.since_unix < 0 or request.until_unix < 0:
+        for name in ("since_unix", "until_unix"):
+            if not 0 <= getattr(request, name) <= MAX_UNIX_SECONDS:
+                raise InvalidArgument(
+                    name,
+                    f"seconds since 1970, at most {MAX_UNIX_SECONDS}",
+                    reason="TIME_OUT_OF_RANGE",
+                )
+        if request.min_duration_ms < 0 or request.min_duration_ms > 86_400_000:
             raise InvalidArgument(
                 "min_duration_ms", "must not be negative", reason="NEGATIVE_VALUE"
             )

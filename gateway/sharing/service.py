@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from gateway.audit.log import AuditLog, AuditRecord, AuditWriteError
 from gateway.errors import Internal, InvalidArgument, NotFound, PermissionDenied
@@ -66,7 +66,12 @@ def parse_time(field: str, value: str, default: datetime | None = None) -> datet
         raise InvalidArgument(field, "not an RFC 3339 time", reason="BAD_TIME") from None
     if moment.tzinfo is None:
         raise InvalidArgument(field, "needs a time zone (e.g. Z)", reason="BAD_TIME")
-    return moment
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # e.g. year 1 at +14:00: no such instant in UTC
+        raise InvalidArgument(
+            field, "outside the representable time range", reason="BAD_TIME"
+        ) from None
 
 
 class SharingService:

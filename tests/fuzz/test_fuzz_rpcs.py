@@ -4,8 +4,7 @@ Each example must end in a reply or a proper refusal (an expected status with Er
 the refusing node and, for INVALID_ARGUMENT, the field), quickly, leaking nothing, and leave
 every port of both nodes answering health checks. Bad credentials never get anything through.
 
-Known bugs are pinned by strict xfails in test_error_leaks.py; the strategies here stay clear of
-their triggers (see ``ECHOED`` and ``times``) so a random example does not trip over them.
+The bugs this suite found are fixed and pinned as regression cases in test_error_leaks.py.
 """
 
 from __future__ import annotations
@@ -96,7 +95,7 @@ times = st.one_of(
     good_times,
     good_times,
     good_times,
-    # Years stay away from 1 and 9999: a time zone there overflows UTC (known bug, xfailed).
+    # Years stay away from 1 and 9999: a time zone there overflows UTC (was a bug; pinned in test_error_leaks.py).
     st.datetimes(
         min_value=datetime(1900, 1, 1), max_value=datetime(2300, 1, 1), timezones=_zones
     ).map(lambda d: d.isoformat()),
@@ -521,7 +520,7 @@ async def test_admin_revoke_grant(harness, target, junk, reason, creds, token_ju
 
 
 # Few purposes, each short: a blanket grant's purposes are all echoed by PURPOSE_NOT_GRANTED
-# refusals (known bug, xfailed in test_error_leaks.py), which other examples would then trip.
+# refusals (was a bug; pinned in test_error_leaks.py), which other examples would then trip.
 blanket_purposes = st.one_of(
     st.lists(text(PURPOSE, "整体授权", huge=40), max_size=6),
     st.tuples(text(PURPOSE, huge=40), st.integers(100, 3000)).map(lambda t: [t[0]] * t[1]),
@@ -571,7 +570,7 @@ async def test_admin_list_grants(harness, interface_id, grantee, inactive, creds
 trace_ids = text("a" * 32, "0" * 32, "A" * 32 + " ", "g" * 32, "a" * 31, huge=1_000_000)
 int64 = st.one_of(
     st.sampled_from([0, 1, -1, 1_700_000_000, 9_000_000_000, -(2**63)]),
-    # Stays under ~2**63 / 1e9: seconds beyond that overflow SQLite (known bug, xfailed).
+    # Stays under ~2**63 / 1e9: seconds beyond that overflow SQLite (was a bug; pinned in test_error_leaks.py).
     st.integers(-(2**63), 9_000_000_000),
 )
 

@@ -137,21 +137,27 @@ def facets_from_pb(facets) -> Facets:
 def hits_to_pb(
     hits: tuple[ScoredEntry, ...], names: dict[str, str], category_names: dict[str, str]
 ) -> list[catalog_pb2.SearchResult]:
-    return [
-        catalog_pb2.SearchResult(
-            entry=entry_to_pb(
-                h.entry,
-                province_name=names.get(h.entry.province, ""),
-                category_name=category_names.get(h.entry.category, ""),
-            ),
-            score=h.score,
+    out = []
+    for h in hits:
+        if h.wire is not None:  # a peer's hit: already a SearchResult, passed through
+            out.append(h.wire)
+            continue
+        assert h.entry is not None
+        out.append(
+            catalog_pb2.SearchResult(
+                entry=entry_to_pb(
+                    h.entry,
+                    province_name=names.get(h.entry.province, ""),
+                    category_name=category_names.get(h.entry.category, ""),
+                ),
+                score=h.score,
+            )
         )
-        for h in hits
-    ]
+    return out
 
 
 def hits_from_pb(results) -> tuple[ScoredEntry, ...]:
-    return tuple(ScoredEntry(entry_from_pb(r.entry), r.score) for r in results)
+    return tuple(ScoredEntry(r.score, r.entry.code, r.entry.province, wire=r) for r in results)
 
 
 def province_to_pb(p: ProvinceAnswer) -> catalog_pb2.ProvinceStatus:
@@ -199,6 +205,9 @@ def _notes_from_pb(items) -> tuple[FieldNote, ...]:
 
 
 def result_to_pb(r: CallResult, trace_id: str = "") -> exchange_pb2.InvokeResponse:
+    if r.wire is not None:  # the owner's answer, passed on as it came
+        r.wire.trace_id = trace_id
+        return r.wire
     return exchange_pb2.InvokeResponse(
         records=[exchange_pb2.Record(fields=rec) for rec in r.records],
         verify_only=r.verify_only,
@@ -214,8 +223,11 @@ def result_to_pb(r: CallResult, trace_id: str = "") -> exchange_pb2.InvokeRespon
 
 
 def result_from_pb(m: exchange_pb2.InvokeResponse) -> CallResult:
+    """What a home node needs of the owner's answer (for its audit), records left encoded."""
     return CallResult(
-        records=tuple(dict(rec.fields) for rec in m.records),
+        records=(),
+        wire=m,
+        wire_count=len(m.records),
         verify_only=m.verify_only,
         match=m.match,
         masked=_notes_from_pb(m.masked_fields),

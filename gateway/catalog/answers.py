@@ -21,8 +21,14 @@ Facets = dict[str, dict[str, Bucket]]
 
 @dataclass(frozen=True, slots=True)
 class ScoredEntry:
-    entry: CatalogEntry
+    """A hit: this node's own (``entry``) or a peer's, kept as the peer sent it (``wire``, a
+    ``SearchResult`` message) so the federated merge never decodes and re-encodes it."""
+
     score: float
+    code: str
+    province: str
+    entry: CatalogEntry | None = None
+    wire: object | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,7 +87,10 @@ class LocalCatalog:
         result = await asyncio.to_thread(self._store.search, query)
         return LocalAnswer(
             node=self.node,
-            hits=tuple(ScoredEntry(h.entry, h.score) for h in result.hits),
+            hits=tuple(
+                ScoredEntry(h.score, h.entry.code, h.entry.province, entry=h.entry)
+                for h in result.hits
+            ),
             total=result.total,
             facets=self._labels.facets(result.facets) if facets else {},
         )
@@ -185,7 +188,7 @@ class FederatedCatalog:
         ranked = heapq.nsmallest(
             query.depth,
             (
-                (-h.score, rank, order.get(a.node, len(order)), h.entry.code, h)
+                (-h.score, rank, order.get(a.node, len(order)), h.code, h)
                 for a in answers
                 for rank, h in enumerate(a.hits)
             ),

@@ -136,8 +136,14 @@ class Router:
         batch: Batch | None = None,
         error: GatewayError | None = None,
     ) -> None:
-        released = result.records if result else batch.records if batch else ()
         notes = result or batch
+        if result is not None:
+            returned, count = result.fields, result.record_count
+        elif batch is not None:
+            returned = tuple(batch.records[0]) if batch.records else ()
+            count = len(batch.records)
+        else:
+            returned, count = (), 0
         record = AuditRecord(
             time=_stamp(self._clock()),
             node=self.node,
@@ -149,10 +155,10 @@ class Router:
             action="invoke_stream" if batch is not None else "invoke",
             decision="deny" if error else "allow",
             reason=error.reason if error else "GRANTED",
-            fields_returned=tuple(released[0]) if released else (),
+            fields_returned=returned,
             fields_masked=tuple(n.field for n in notes.masked) if notes else (),
             fields_dropped=tuple(n.field for n in notes.dropped) if notes else (),
-            record_count=len(released),
+            record_count=count,
             grade=notes.grade if notes else "",
             status=error.code.name if error else "OK",
             latency_ms=round((time.perf_counter() - started) * 1000, 3),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -176,8 +177,6 @@ class _Processes(NodeProcesses):
 
 
 def _free_ports(n: int) -> list[int]:
-    import socket
-
     socks = []
     try:
         for _ in range(n):
@@ -244,6 +243,7 @@ class Federation:
             self.fed, self.files, entries=entries, extra_args=("--grace", str(grace))
         )
         self.paused: set[str] = set()
+        # Channels per event loop; the loop is kept so its id cannot be reused by a new loop.
         self._clients: dict[int, tuple[asyncio.AbstractEventLoop, dict[str, aio.Channel]]] = {}
         self._tokens: dict[str, str] = {}
 

@@ -10,7 +10,6 @@ import time
 
 import grpc
 import pytest
-import pytest_asyncio
 from grpc import aio
 
 from gateway._pb.yrd.v1 import (
@@ -33,20 +32,7 @@ from tests.exchange.test_workflow import (
     refused,
 )
 from tests.federation.conftest import PEOPLE, stop_all
-
-NODES = ("js", "sh", "zj")
-
-
-@pytest_asyncio.fixture
-async def cluster(tmp_path, certs_dir):
-    fed = load_federation(write_federation(tmp_path, certs_dir, node_ids=NODES))
-    nodes = {}
-    for n in NODES:
-        nodes[n] = Node(fed, n, NodeOptions(entries=200, people=PEOPLE))
-        await nodes[n].start()
-    running = Cluster(fed, nodes, [])
-    yield running
-    await stop_all(running)
+from tests.telemetry.conftest import NODES
 
 
 def ops(cluster: Cluster, node: str):

@@ -235,7 +235,3 @@ class Peers:
             self._probes.cancel()
             await asyncio.gather(self._probes, return_exceptions=True)
         await asyncio.gather(*(p.channel.close(grace=None) for p in self._peers.values()))
-
-
-def is_timeout(exc: grpc.RpcError) -> bool:
-    return exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import grpc
 from google.protobuf import any_pb2
-from google.rpc import code_pb2, error_details_pb2, status_pb2
+from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from gateway.errors import ERROR_DOMAIN, GatewayError
@@ -73,10 +73,3 @@ def failure_of(exc: grpc.RpcError) -> RpcFailure:
                 meta = dict(info.metadata)
                 return RpcFailure(code, message or "", info.reason, meta.get("node", ""), meta)
     return RpcFailure(code, message or "", code.name if code else "UNKNOWN")
-
-
-def code_number(code: grpc.StatusCode) -> int:
-    return int(code.value[0])
-
-
-assert code_number(grpc.StatusCode.INTERNAL) == code_pb2.INTERNAL

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from gateway._pb.yrd.v1 import catalog_pb2
 from gateway.catalog.answers import (
     ANSWERED,
@@ -61,6 +63,36 @@ def entry_to_pb(
         local_grade=e.local_grade,
         local_category=e.local_category,
     )
+
+
+class EntryWire:
+    """This node's catalog entries as protobuf, built once per entry and kept in a bounded LRU:
+    a search returns the same popular entries over and over, and building the message is the
+    biggest cost of answering a peer. Entries are immutable while a node runs (it seeds before
+    serving), so the resource code is a sound key."""
+
+    def __init__(
+        self, province_names: dict[str, str], category_names: dict[str, str], size: int = 50_000
+    ) -> None:
+        self._names = province_names
+        self._categories = category_names
+        self._size = size
+        self._cache: OrderedDict[str, catalog_pb2.CatalogEntry] = OrderedDict()
+
+    def result(self, entry: CatalogEntry, score: float) -> catalog_pb2.SearchResult:
+        message = self._cache.get(entry.code)
+        if message is None:
+            message = entry_to_pb(
+                entry,
+                province_name=self._names.get(entry.province, ""),
+                category_name=self._categories.get(entry.category, ""),
+            )
+            self._cache[entry.code] = message
+            if len(self._cache) > self._size:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(entry.code)
+        return catalog_pb2.SearchResult(entry=message, score=score)
 
 
 def entry_from_pb(m: catalog_pb2.CatalogEntry) -> CatalogEntry:

@@ -38,6 +38,7 @@ from gateway.catalog.seed import load_departments
 from gateway.catalog.store import CatalogStore
 from gateway.cli.credentials import OPERATOR_TOKEN_FILE, write_private
 from gateway.config import FederationConfig, NodeConfig, load_node, split_address
+from gateway.convert import EntryWire
 from gateway.crosswalk import load_crosswalk
 from gateway.exchange.backends import BackendPool
 from gateway.exchange.catalogue import InterfaceDirectory
@@ -190,7 +191,9 @@ class Node:
             },
             {d.code: d.name for d in self.departments.departments},
         )
-        local = LocalCatalog(self.id, store, labels)
+        local = LocalCatalog(
+            self.id, store, labels, to_wire=EntryWire(names, category_names).result
+        )
         metrics = self.metrics = Metrics(self.id, self.address.name)
         peers = self._peers = Peers(
             self.fed,

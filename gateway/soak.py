@@ -30,7 +30,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gateway.faults.harness import App, Federation, Outcome, Released, released
+from gateway.faults.harness import App, Federation, Outcome, Released, released, states
 
 __all__ = ["SoakReport", "main", "register", "run_soak"]
 
@@ -127,6 +127,11 @@ class _Load:
             self.report.notes.append(f"{kind}: {out}")
         return out
 
+    def _released(self, out: Outcome, home: str, owner: str) -> None:
+        record = released(out, home, owner)
+        if record is not None:
+            self.report.released.append(record)
+
     async def setup(self) -> None:
         for owner in FAULTY:
             person = self.fed.samples(owner)
@@ -163,8 +168,7 @@ class _Load:
                 "call",
                 await self.fed.call(app, RESIDENT[owner], self.params[owner], PURPOSE, TIMEOUT),
             )
-            if out.ok:
-                self.report.released.append(released(out, app.home, owner))  # type: ignore[arg-type]
+            self._released(out, app.home, owner)
             await asyncio.sleep(self.rng.uniform(0, 0.02))
 
     async def _sharing(self) -> None:
@@ -197,8 +201,7 @@ class _Load:
                             app, VERIFY[owner], self.params[f"verify-{owner}"], PURPOSE, TIMEOUT
                         ),
                     )
-                    if out.ok:
-                        self.report.released.append(released(out, "js", owner))  # type: ignore[arg-type]
+                    self._released(out, app.home, owner)
             await asyncio.sleep(self.rng.uniform(0.1, 0.4))
 
     async def _auditor(self) -> None:
@@ -213,9 +216,11 @@ class _Load:
     async def _faults(self) -> None:
         await asyncio.sleep(min(2.0, self.duration / 10))
         quiet_tail = min(5.0, self.duration / 6)  # let the federation settle before the end
+        first = ["kill", "pause", "term"]
+        self.rng.shuffle(first)  # every kind at least once, even in a short run
         while time.monotonic() < self.stop_at - quiet_tail:
             node = self.rng.choice(FAULTY)
-            kind = self.rng.choice(("kill", "pause", "term"))
+            kind = first.pop() if first else self.rng.choice(("kill", "pause", "term"))
             self.report.faults[kind] += 1
             _say(f"{kind} {node}")
             if kind == "kill":
@@ -237,15 +242,23 @@ class _Load:
     async def rejoined(self) -> None:
         """After the faults: does every node see every province again? (a note if not)"""
         deadline = time.monotonic() + 20
-        waiting = {"js", *FAULTY}
+        waiting: dict[str, str] = {n: "not asked" for n in ("js", *FAULTY)}
         while waiting and time.monotonic() < deadline:
             for via in sorted(waiting):
                 out = await self.fed.search(via, "户籍", TIMEOUT)
                 if out.ok and not out.reply.partial:
-                    waiting.discard(via)
+                    del waiting[via]
+                elif out.ok:
+                    waiting[via] = ", ".join(
+                        f"{p}: {state} {reason}"
+                        for p, (state, reason) in sorted(states(out.reply).items())
+                        if state != "ANSWERED"
+                    )
+                else:
+                    waiting[via] = str(out)
             await asyncio.sleep(0.5)
-        for via in sorted(waiting):
-            self.report.notes.append(f"{via} still answers partially 20 s after the last fault")
+        for via, why in sorted(waiting.items()):
+            self.report.notes.append(f"{via} still answers partially 20 s after the faults ({why})")
 
 
 async def _drive(fed: Federation, report: SoakReport, rng: random.Random, duration: float) -> None:
@@ -319,7 +332,9 @@ def run_soak(
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load (default 60)")
-    parser.add_argument("--seed", type=int, help="random seed, to replay a run's faults")
+    parser.add_argument(
+        "--seed", type=int, help="random seed: the same choice of faults and load again"
+    )
     parser.add_argument("--keep", metavar="DIR", help="build the federation in DIR and keep it")
     parser.add_argument("--entries", type=int, default=500, help="catalog entries per node")
     parser.add_argument("--people", type=int, default=300, help="people per node's dataset")

@@ -10,7 +10,7 @@ import asyncio
 import heapq
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from opentelemetry import trace
@@ -64,10 +64,18 @@ class Labels:
 class LocalCatalog:
     """This node's own catalog; SQLite work runs in a thread so the event loop keeps serving."""
 
-    def __init__(self, node: str, store: CatalogStore, labels: Labels) -> None:
+    def __init__(
+        self,
+        node: str,
+        store: CatalogStore,
+        labels: Labels,
+        to_wire: Callable[[CatalogEntry, float], object] | None = None,
+    ) -> None:
         self.node = node
         self._store = store
         self._labels = labels
+        self._to_wire = to_wire
+        """Builds (and caches) a hit's wire form, so answering a peer encodes nothing twice."""
 
     async def search(
         self, text: str, filters: Filters, limit: int, facets: bool = True
@@ -88,7 +96,13 @@ class LocalCatalog:
         return LocalAnswer(
             node=self.node,
             hits=tuple(
-                ScoredEntry(h.score, h.entry.code, h.entry.province, entry=h.entry)
+                ScoredEntry(
+                    h.score,
+                    h.entry.code,
+                    h.entry.province,
+                    entry=h.entry,
+                    wire=self._to_wire(h.entry, h.score) if self._to_wire else None,
+                )
                 for h in result.hits
             ),
             total=result.total,

@@ -10,6 +10,8 @@ import sys
 
 import pytest
 
+from gateway.faults.harness import Federation, Released
+from gateway.soak import SoakReport, check
 from tests.conftest import ROOT
 
 DURATION = 50
@@ -51,3 +53,16 @@ def test_soak_releases_nothing_unaudited_and_loses_nothing_acknowledged(tmp_path
     assert sum(statuses.values()) == calls, report
     assert calls > 500 and statuses.get("OK", 0) > calls / 3, report
     assert "faults: " in result.stderr, report
+
+    # The checker is not blind: fabricated acknowledgements over the same files are caught.
+    fed = Federation(tmp_path / "soak")  # reopens the kept files; starts nothing
+    real = fed.audit_rows("sh")[-1]
+    report = SoakReport(
+        released=[Released("js", "sh", real.trace_id or "0" * 32, "f" * 64)],
+        applications=[("zj", "app-never-filed")],
+        grants=[("ah", "grant-never-made", "app-never-filed")],
+        audit_heads=[("sh", real.seq, real.hash), ("js", 10**9, "0" * 64)],
+    )
+    check(fed, report)
+    assert len(report.unaudited) == 1 and len(report.lost) == 3, report
+    assert not report.broken_chains and not report.ok

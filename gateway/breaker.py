@@ -65,6 +65,14 @@ class Breaker:
     def probe_due(self) -> bool:
         return self._state == OPEN and self._clock() >= self._next_probe
 
+    def abandon(self) -> None:
+        """The call let through as a probe ended without an answer either way (its caller gave
+        up): reopen with the probe due at once, rather than wait in HALF_OPEN for ever."""
+        if self._state == HALF_OPEN:
+            self._state = OPEN
+            self._probe_in_flight = False
+            self._next_probe = self._clock()
+
     def success(self) -> None:
         self._state = CLOSED
         self._failures = 0

@@ -88,9 +88,13 @@ class Peer:
             raise BreakerOpen(self.id, self.breaker.retry_in())
 
     def observe(self, exc: BaseException | None) -> None:
-        """Feed a call's outcome to the breaker: only transport failures count against it."""
+        """Feed a call's outcome to the breaker: only transport failures count against it; a
+        call cancelled by its caller says nothing about the peer."""
         if exc is None:
             self.breaker.success()
+            return
+        if isinstance(exc, asyncio.CancelledError):
+            self.breaker.abandon()
             return
         if isinstance(exc, grpc.RpcError):
             failure = failure_of(exc)

@@ -68,10 +68,20 @@ class GrpcCatalogPeer:
                 raise PeerFailure(TIMED_OUT, "DEADLINE_EXCEEDED", f"no time left to ask {self.id}")
             try:
                 await self._peer.ensure_agreed(left)
+                left = deadline - loop.time()  # the handshake spent part of the budget
+                if left <= 0:
+                    raise PeerFailure(
+                        TIMED_OUT,
+                        "DEADLINE_EXCEEDED",
+                        f"{self.id} did not answer within {timeout * 1000:.0f} ms",
+                    )
                 reply = await method(request, timeout=left, metadata=self._peer.metadata())
             except GatewayError as exc:  # the handshake refused (standard mismatch): alive
                 self._peer.observe(None)
                 raise PeerFailure(FAILED, exc.reason, exc.message) from None
+            except asyncio.CancelledError as exc:
+                self._peer.observe(exc)
+                raise
             except grpc.RpcError as exc:
                 failure = failure_of(exc)
                 transport = not failure.node and failure.code == grpc.StatusCode.UNAVAILABLE

@@ -6,6 +6,7 @@ UNAVAILABLE / DEADLINE_EXCEEDED naming the owner.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import grpc
@@ -54,17 +55,29 @@ class RemoteExchange:
                 f"no time left to reach owner node {self.id}", reason="OWNER_TIMEOUT", node=self.id
             )
         self._admit()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         try:
             await self._peer.ensure_agreed(timeout)
+            left = deadline - loop.time()  # the handshake spent part of the budget
+            if left <= 0:
+                raise DeadlineExceeded(
+                    f"no time left to reach owner node {self.id}",
+                    reason="OWNER_TIMEOUT",
+                    node=self.id,
+                )
             reply = await self._peer.federation.Invoke(
                 federation_pb2.ForwardedInvoke(app=app, call=call_to_pb(call)),
-                timeout=timeout,
+                timeout=left,
                 metadata=self._peer.metadata(hops),
             )
         except grpc.RpcError as exc:
             # Never retried: an interface call consumes quota and may have been served.
             self._peer.observe(exc)
             raise error_from_rpc(exc, self.id) from None
+        except asyncio.CancelledError as exc:
+            self._peer.observe(exc)
+            raise
         self._peer.observe(None)
         return result_from_pb(reply)
 
@@ -88,8 +101,11 @@ class RemoteExchange:
                 f"no time left to reach owner node {self.id}", reason="OWNER_TIMEOUT", node=self.id
             )
         self._admit()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         try:
             await self._peer.ensure_agreed(timeout)
+            timeout = max(0.001, deadline - loop.time())
             stream = self._peer.federation.InvokeStream(
                 federation_pb2.ForwardedInvokeStream(
                     app=app,
@@ -105,4 +121,7 @@ class RemoteExchange:
         except grpc.RpcError as exc:
             self._peer.observe(exc)
             raise error_from_rpc(exc, self.id) from None
+        except asyncio.CancelledError as exc:
+            self._peer.observe(exc)
+            raise
         self._peer.observe(None)

@@ -100,7 +100,7 @@ async def test_paused_owner_fails_fast_naming_it_then_recovers(env: Setup):
         paused_at = time.monotonic() + 0.05  # the signal has surely landed
         await asyncio.sleep(4.0)
     finally:
-        await load.stop()  # callers in flight across the resume are the xfail tests below
+        await load.stop()  # callers in flight across the resume: see the two tests below
     await asyncio.to_thread(env.fed.resume, "sh")
     recovered = await wait_ok(env, env.js, within=20)
     resumed_at = time.monotonic()
@@ -129,15 +129,6 @@ async def trip_breaker(env: Setup) -> None:
     raise AssertionError(f"the breaker did not open: {out}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "core bug: a breaker probe whose caller is cancelled leaves the breaker HALF_OPEN forever "
-        "(gateway/breaker.py has no way out of HALF_OPEN but success()/failure(); "
-        "RemoteExchange.invoke and GrpcCatalogPeer._call only observe grpc.RpcError, not "
-        "cancellation), so the owner is skipped for good: 'circuit open, next probe in 0.0 s'"
-    ),
-)
 @pytest.mark.timeout(90)
 async def test_owner_rejoins_after_callers_gave_up_during_a_pause(env: Setup):
     fed = env.fed
@@ -168,15 +159,6 @@ async def test_owner_rejoins_after_callers_gave_up_during_a_pause(env: Setup):
         await asyncio.to_thread(fed.restart, "js")  # a wedged breaker must not leak onwards
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "core bug: RemoteExchange.invoke gives the whole budget to the standard handshake "
-        "(ensure_agreed) and then the whole budget again to Federation.Invoke, so a forwarded call "
-        "can outlive the caller's deadline; the app gets a bare DEADLINE_EXCEEDED naming nobody "
-        "instead of OWNER_TIMEOUT naming sh"
-    ),
-)
 @pytest.mark.timeout(60)
 async def test_forwarded_call_stays_within_the_callers_deadline_after_a_reconnect(env: Setup):
     fed, proxy = env.fed, env.fed.proxies["sh"]

@@ -115,3 +115,14 @@ async def test_dead_peer_is_skipped_then_rejoins_by_itself(tmp_path, certs_dir):
         } == set(NODE_IDS)
     finally:
         await stop_all(running)
+
+
+def test_a_probe_whose_caller_gave_up_is_abandoned_not_stuck():
+    clock = Clock()
+    b = breaker(clock)
+    for _ in range(3):
+        b.failure()
+    clock.now += 1.0
+    assert b.allow() and b.state == HALF_OPEN
+    b.abandon()  # the probing call was cancelled: no verdict on the peer
+    assert b.state == OPEN and b.probe_due() and b.allow()

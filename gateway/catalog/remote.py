@@ -76,12 +76,12 @@ class GrpcCatalogPeer:
                         f"{self.id} did not answer within {timeout * 1000:.0f} ms",
                     )
                 reply = await method(request, timeout=left, metadata=self._peer.metadata())
+            except asyncio.CancelledError as exc:  # the caller gave up: no verdict on the peer
+                self._peer.observe(exc)
+                raise
             except GatewayError as exc:  # the handshake refused (standard mismatch): alive
                 self._peer.observe(None)
                 raise PeerFailure(FAILED, exc.reason, exc.message) from None
-            except asyncio.CancelledError as exc:
-                self._peer.observe(exc)
-                raise
             except grpc.RpcError as exc:
                 failure = failure_of(exc)
                 transport = not failure.node and failure.code == grpc.StatusCode.UNAVAILABLE
@@ -89,7 +89,12 @@ class GrpcCatalogPeer:
                     # A restarted peer leaves our channel backing off: wait briefly for the
                     # reconnect (bounded by half the time left) and ask once more.
                     wait = min((deadline - loop.time()) * 0.5, RECONNECT_WAIT_S)
-                    if await self._peer.wait_ready(wait):
+                    try:
+                        ready = await self._peer.wait_ready(wait)
+                    except asyncio.CancelledError as cancelled:
+                        self._peer.observe(cancelled)
+                        raise
+                    if ready:
                         continue
                 self._peer.observe(exc)
                 raise _failure(self.id, failure, timeout) from None

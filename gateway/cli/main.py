@@ -8,6 +8,7 @@ import sys
 
 import grpc
 
+from gateway import soak
 from gateway.cli import catalog_cmds, exchange_cmds, ops_cmds, run_cmds, sharing_cmds
 from gateway.errors import ConfigError
 from gateway.status import failure_of
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     exchange_cmds.register(sub)
     sharing_cmds.register(sub)
     ops_cmds.register(sub)
+    soak.register(sub)
     return parser
 
 

@@ -24,7 +24,8 @@ def test_soak_releases_nothing_unaudited_and_loses_nothing_acknowledged(tmp_path
         [
             sys.executable,
             "-m",
-            "gateway.soak",
+            "gateway.cli.main",
+            "soak",
             "--duration",
             str(DURATION),
             "--keep",

@@ -6,17 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from grpc import aio
-
 from gateway._pb.yrd.v1 import exchange_pb2, exchange_pb2_grpc, sharing_pb2, sharing_pb2_grpc
-from gateway.cli.credentials import operator_token_path
-from gateway.config import FederationConfig, load_federation
-from gateway.exchange.dataset import dataset_path, sample_values
+from gateway.config import load_federation
 from gateway.node import Node, NodeOptions
-from gateway.server.identity import MD_APP_ID, MD_APP_SECRET, MD_OPERATOR
+from gateway.server.identity import MD_APP_ID, MD_APP_SECRET
 from gateway.telemetry.metrics import Metrics
-from gateway.tls import channel_options_for, client_channel_credentials
 from tests.conftest import write_federation
+from tests.exchange.test_workflow import Cluster
 
 APP = "js/rsj/pension-transfer"
 RESIDENT = "sh/gaj/resident-basic/v1"
@@ -27,31 +23,13 @@ PEOPLE = 300
 
 
 @dataclass
-class OpsCluster:
-    fed: FederationConfig
-    nodes: dict[str, Node]
-    metrics: dict[str, Metrics]
-    channels: list[aio.Channel] = field(default_factory=list)
+class OpsCluster(Cluster):
+    """The exchange tests' cluster (stubs, operator, samples) plus each node's metrics."""
+
+    metrics: dict[str, Metrics] = field(default_factory=dict)
 
     def ops_url(self, node: str, path: str = "") -> str:
         return f"http://{self.fed.node(node).ops}{path}"
-
-    def stub(self, node: str, kind):
-        ca = (self.fed.certs_dir / "ca.pem").read_bytes()
-        channel = aio.secure_channel(
-            self.fed.node(node).client,
-            client_channel_credentials(ca),
-            options=channel_options_for(node),
-        )
-        self.channels.append(channel)
-        return kind(channel)
-
-    def operator(self, node: str):
-        token = operator_token_path(self.fed, node).read_text().strip()
-        return self.stub(node, sharing_pb2_grpc.AdminStub), ((MD_OPERATOR, token),)
-
-    def samples(self, node: str) -> dict[str, str]:
-        return sample_values(dataset_path(self.nodes[node].config.data_dir))
 
     async def new_app(self, app: str = APP):
         admin, md = self.operator(app[:2])
@@ -100,7 +78,7 @@ class OpsCluster:
 async def start_cluster(tmp, certs_dir, node_ids) -> OpsCluster:
     """Real nodes: each serves its ops page and metrics itself (see gateway/node.py)."""
     fed = load_federation(write_federation(tmp, certs_dir, node_ids=node_ids))
-    cluster = OpsCluster(fed, {}, {})
+    cluster = OpsCluster(fed, {}, [], {})
     try:
         for node_id in node_ids:
             node = Node(fed, node_id, NodeOptions(entries=200, people=PEOPLE))

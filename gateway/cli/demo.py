@@ -128,3 +128,12 @@ def run_demo(fed: FederationConfig, procs: NodeProcesses, *, insecure: bool) -> 
     sh.run(*call)
     _, out = sh.run(*call, "--json", capture=True)
     print(out)
+    trace_id = json.loads(out)["trace_id"]
+
+    _banner("one trace across both provinces, gathered from a third (Zhejiang)")
+    sh.run("trace", "show", trace_id, "--via", "zj")
+
+    _banner("every node's hash-chained audit log verifies")
+    sh.run("audit", "verify")
+    sh.run("audit", "query", "--node", "sh", "--trace", trace_id)
+    print(f"\noperator pages: http://{fed.node('zj').ops}/traces/{trace_id} (any node's ops port)")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import grpc
+
 from gateway._pb.yrd.v1 import ops_pb2, ops_pb2_grpc
 from gateway.cli.connect import open_channel
 from gateway.cli.credentials import operator_token
@@ -106,6 +108,17 @@ def _iso(ns: int) -> str:
     )
 
 
+GRPC_CODES = {str(c.value[0]): c.name for c in grpc.StatusCode}
+
+
+def shown_status(span) -> str:
+    """A call's gRPC status where it has one (PERMISSION_DENIED says more than ERROR)."""
+    code = GRPC_CODES.get(span.attributes.get("rpc.grpc.status_code", ""), "")
+    if code and code != "OK":
+        return code
+    return "ERROR" if span.status == "ERROR" else "OK"
+
+
 def waterfall(trace: ops_pb2.Trace, bar_width: int = 30) -> str:
     spans = list(trace.spans)
     if not spans:
@@ -148,7 +161,7 @@ def waterfall(trace: ops_pb2.Trace, bar_width: int = 30) -> str:
     for name, node, dur, status, bar, attrs in rows:
         lines.append(
             f"{name}{' ' * (name_width - width(name))}  {node:2}  {dur}  "
-            f"{status:5}  |{bar}|  {attrs}"
+            f"{status:17}  |{bar}|  {attrs}"
         )
     gathered = ", ".join(
         f"{n.node}: {n.state} ({n.spans})" + (f" {n.reason}" if n.reason else "")

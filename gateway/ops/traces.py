@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -118,7 +119,8 @@ class TraceGatherer:
                     peer.forget_agreement()
                 except Exception as exc:  # noqa: BLE001 - a refusal from the handshake
                     return Gathered(peer.id, "failed", reason=getattr(exc, "reason", "UNAVAILABLE"))
-                await asyncio.sleep(pause * (1 + attempt * 0.5))
+                # Jittered, so nodes gathering the same trace do not retry in step.
+                await asyncio.sleep(pause * (1 + attempt * 0.5) * random.uniform(0.5, 1.5))
             return Gathered(peer.id, "failed", reason="UNAVAILABLE")
 
         local = Gathered(self.node, "answered", tuple(await self.local_spans(trace_id)))

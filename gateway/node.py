@@ -45,6 +45,7 @@ from gateway.exchange.catalogue import InterfaceDirectory
 from gateway.exchange.dataset import dataset_path, ensure_dataset
 from gateway.exchange.interfaces import load_interfaces
 from gateway.exchange.provider import Provider, utcnow
+from gateway.exchange.published import entries_digest, interface_entries
 from gateway.exchange.remote import RemoteExchange
 from gateway.exchange.router import Router
 from gateway.ops.traces import TraceGatherer
@@ -138,6 +139,7 @@ class Node:
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         tls = None if self.options.insecure else NodeTLS.load(self.fed.certs_dir, self.id)
         store = self._store = CatalogStore(cfg.catalog_db)
+        published = interface_entries(self.interfaces.values(), self.standard)
         self.seed_seconds = await asyncio.to_thread(
             ensure_seeded,
             store,
@@ -147,6 +149,8 @@ class Node:
             standard=self.standard,
             crosswalk=self.crosswalk,
             departments=self.departments,
+            published=published,
+            published_digest=entries_digest(published),
         )
         dataset = dataset_path(cfg.data_dir)
         await asyncio.to_thread(

@@ -6,7 +6,9 @@ import ctypes
 import gc
 import logging
 import time
+from collections.abc import Sequence
 
+from gateway.catalog.model import CatalogEntry
 from gateway.catalog.seed import generate_entries
 from gateway.catalog.store import CatalogStore
 from gateway.crosswalk import Crosswalk
@@ -14,6 +16,7 @@ from gateway.standard import Standard
 
 log = logging.getLogger(__name__)
 SEED_META_KEY = "seed"
+COUNT_META_KEY = "seed_count"
 
 
 def seed_signature(province: str, entries: int, seed: int, standard: Standard) -> str:
@@ -39,11 +42,21 @@ def ensure_seeded(
     standard: Standard,
     crosswalk: Crosswalk,
     departments,
+    published: Sequence[CatalogEntry] = (),
+    published_digest: str = "",
     force: bool = False,
 ) -> float | None:
-    """Seed unless the store already holds exactly this seed; returns seconds taken, or None."""
-    signature = seed_signature(province, entries, seed, standard)
-    if not force and store.get_meta(SEED_META_KEY) == signature and store.count() == entries:
+    """Seed unless the store already holds exactly this seed; returns seconds taken, or None.
+
+    ``published`` entries (the node's own interfaces as catalog resources) go in after the
+    generated ones and replace any generated entry with the same code.
+    """
+    signature = f"{seed_signature(province, entries, seed, standard)}:{published_digest}"
+    if (
+        not force
+        and store.get_meta(SEED_META_KEY) == signature
+        and str(store.count()) == store.get_meta(COUNT_META_KEY)
+    ):
         return None
     start = time.perf_counter()
     store.clear()
@@ -57,7 +70,10 @@ def ensure_seeded(
             seed=seed,
         )
     )
-    store.set_meta(SEED_META_KEY, signature)
+    if published:
+        store.insert_many(published)
+    store.set_meta(COUNT_META_KEY, str(store.count()))
+    store.set_meta(SEED_META_KEY, signature)  # last: an interrupted seeding is redone
     elapsed = time.perf_counter() - start
     release_free_memory()
     log.info("seeded %s with %d catalog entries in %.1f s", province, entries, elapsed)

@@ -30,13 +30,19 @@ def register(sub) -> None:
     n.add_argument("--node", required=True)
     n.add_argument("--entries", type=int, help="catalog size to seed (default: node config)")
     n.add_argument("--grace", type=float, default=5.0, help="seconds to drain on SIGTERM")
-    n.add_argument("--no-tracing", action="store_true",
-                   help="record no spans (only to measure what tracing costs)")
+    n.add_argument(
+        "--no-tracing",
+        action="store_true",
+        help="record no spans (only to measure what tracing costs)",
+    )
     n.set_defaults(func=node)
 
-    b = sub.add_parser("bench", help="benchmark the gateway against its baselines (see "
-                       "bench/README.md); arguments after `bench` go to the harness",
-                       add_help=False)
+    b = sub.add_parser(
+        "bench",
+        help="benchmark the gateway against its baselines (see "
+        "bench/README.md); arguments after `bench` go to the harness",
+        add_help=False,
+    )
     b.add_argument("bench_args", nargs="...")
     b.set_defaults(func=bench)
 
@@ -64,6 +70,8 @@ def seed(args) -> int:
     from gateway.catalog.seed import load_departments
     from gateway.catalog.store import CatalogStore
     from gateway.crosswalk import load_crosswalk
+    from gateway.exchange.interfaces import load_interfaces
+    from gateway.exchange.published import entries_digest, interface_entries
     from gateway.standard import load_standard
 
     fed = load_federation(args.federation)
@@ -73,6 +81,17 @@ def seed(args) -> int:
     store = CatalogStore(cfg.catalog_db)
     try:
         entries = args.entries if args.entries is not None else cfg.seed.entries
+        departments = load_departments(cfg.departments_path, standard)
+        # The same catalog the node builds: generated entries plus its interfaces' resources.
+        published = interface_entries(
+            load_interfaces(
+                cfg.dir / "interfaces.yaml",
+                province=args.node,
+                standard=standard,
+                departments=departments,
+            ).values(),
+            standard,
+        )
         took = ensure_seeded(
             store,
             province=args.node,
@@ -80,7 +99,9 @@ def seed(args) -> int:
             seed=cfg.seed.seed,
             standard=standard,
             crosswalk=load_crosswalk(cfg.crosswalk_path, standard),
-            departments=load_departments(cfg.departments_path, standard),
+            departments=departments,
+            published=published,
+            published_digest=entries_digest(published),
             force=args.force,
         )
         if took is None:
@@ -99,8 +120,7 @@ def node(args) -> int:
     from gateway.node import Node, NodeOptions
 
     fed = load_federation(args.federation)
-    options = NodeOptions(insecure=args.insecure, entries=args.entries,
-                          tracing=not args.no_tracing)
+    options = NodeOptions(insecure=args.insecure, entries=args.entries, tracing=not args.no_tracing)
     return asyncio.run(_serve(Node(fed, args.node, options), args.grace))
 
 

@@ -404,3 +404,15 @@ async def test_interrupted_bulk_stream_resumes_without_loss_or_duplicates(cluste
     async for batch in exchange.InvokeStream(resumed, metadata=creds, timeout=30):
         got += [dict(r.fields)["record_id"] for r in batch.records]
     assert got == whole
+
+
+async def test_the_catalog_lists_the_resource_each_interface_serves(cluster: Cluster):
+    from gateway._pb.yrd.v1 import catalog_pb2, catalog_pb2_grpc
+
+    iface = cluster.nodes["sh"].interfaces[VERIFY]
+    catalog = cluster.stub("js", catalog_pb2_grpc.CatalogStub)
+    got = await catalog.Get(catalog_pb2.GetRequest(code=iface.resource_code), timeout=5)
+    assert (got.entry.name, got.entry.province, got.entry.format) == (iface.name, "sh", "interface")
+    assert got.entry.grade == "L4" and "核验" in got.entry.share_conditions
+    found = await catalog.Search(catalog_pb2.SearchRequest(query=iface.name), timeout=5)
+    assert iface.resource_code in [r.entry.code for r in found.results]

@@ -99,7 +99,6 @@ class Provider:
         call.check_limits()
         _annotate(trace.get_current_span(), caller, call, self.node)
         with self._tracer.start_as_current_span("authorize") as span:
-            _annotate(span, caller, call, self.node)
             iface = self.interface(call.interface_id)
             now = self._clock()
             # In-memory views of grants and quota (see SharingStore): no thread hand-off.

@@ -278,7 +278,7 @@ class Node:
         )
         sharing_pb2_grpc.add_SharingServicer_to_server(SharingServicer(sharing, identities), client)
         sharing_pb2_grpc.add_AdminServicer_to_server(
-            AdminServicer(sharing, identities, sharing_store, tuple(self.fed.nodes), utcnow), client
+            AdminServicer(sharing, identities, tuple(self.fed.nodes), utcnow), client
         )
         ops_pb2_grpc.add_OpsServicer_to_server(
             OpsServicer(self.id, gatherer, audit, identities), client

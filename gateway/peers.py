@@ -15,7 +15,7 @@ import grpc
 from grpc import aio
 
 from gateway._pb.yrd.v1 import federation_pb2, federation_pb2_grpc
-from gateway.breaker import OPEN, Breaker, BreakerSettings
+from gateway.breaker import HALF_OPEN, Breaker, BreakerSettings
 from gateway.config import FederationConfig, NodeAddress
 from gateway.errors import FailedPrecondition
 from gateway.standard import Standard
@@ -122,9 +122,9 @@ class Peer:
             self.forget_agreement()
             await self.ensure_agreed(timeout)
         except grpc.RpcError as exc:
-            self.observe(exc)
-            if self.breaker.state != OPEN:
-                self.breaker.failure()
+            self.observe(exc)  # a transport failure reopens the breaker with a longer back-off
+            if self.breaker.state == HALF_OPEN:  # any other failure: no verdict yet, probe again
+                self.breaker.abandon()
             return False
         except Exception:  # noqa: BLE001 - a standard mismatch: alive, but not ours to use
             self.breaker.success()

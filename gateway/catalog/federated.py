@@ -32,6 +32,7 @@ from gateway.catalog.answers import (
 from gateway.catalog.model import RESOURCE_CODE_RE, CatalogEntry
 from gateway.catalog.query import FederatedQuery, Filters, departments_for
 from gateway.catalog.store import CatalogStore, SearchFilters, SearchQuery
+from gateway.deadlines import budget
 from gateway.errors import InvalidArgument, NotFound, Unavailable
 
 log = logging.getLogger(__name__)
@@ -147,11 +148,8 @@ class FederatedCatalog:
         self._default_budget = default_budget
 
     def budget(self, time_remaining: float | None) -> float:
-        """Time the fan-out may take: the caller's deadline less a margin for our own reply."""
-        if time_remaining is None:
-            return self._default_budget
-        margin = min(0.05, max(0.005, time_remaining * 0.1))
-        return max(0.0, time_remaining - margin)
+        """Time the fan-out may take (see ``gateway.deadlines``)."""
+        return budget(time_remaining, self._default_budget)
 
     async def search(self, query: FederatedQuery, time_remaining: float | None) -> FederatedAnswer:
         budget = self.budget(time_remaining)

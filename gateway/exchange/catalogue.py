@@ -8,6 +8,7 @@ from datetime import datetime
 
 from gateway._pb.yrd.v1 import exchange_pb2, federation_pb2
 from gateway.convert import interface_to_pb
+from gateway.deadlines import budget
 from gateway.errors import InvalidArgument
 from gateway.exchange.provider import Provider, utcnow
 from gateway.peers import Peer
@@ -51,14 +52,14 @@ class InterfaceDirectory:
                     f"provinces[{i}]", f"unknown province {p[:8]!r}", reason="UNKNOWN_PROVINCE"
                 )
         wanted = set(provinces) or known
-        budget = 5.0 if time_remaining is None else max(0.0, time_remaining * 0.9)
+        allowed = budget(time_remaining)
         names = [p for p in self._peers if p in wanted]
 
         async def ask(peer: Peer):
-            await peer.ensure_agreed(budget)
+            await peer.ensure_agreed(allowed)
             reply = await peer.federation.ListInterfaces(
                 federation_pb2.ForwardedListInterfaces(app=app),
-                timeout=budget,
+                timeout=allowed,
                 metadata=peer.metadata(),
             )
             return list(reply.interfaces)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from opentelemetry import trace
@@ -94,7 +94,7 @@ class Provider:
         return iface
 
     async def _authorize(
-        self, caller: Caller, call: Call, action: str
+        self, caller: Caller, call: Call
     ) -> tuple[Interface, ReleasePlan, dict[str, str]]:
         call.check_limits()
         _annotate(trace.get_current_span(), caller, call, self.node)
@@ -128,7 +128,7 @@ class Provider:
     async def invoke(self, caller: Caller, call: Call) -> CallResult:
         started = time.perf_counter()
         try:
-            iface, plan, params = await self._authorize(caller, call, "invoke")
+            iface, plan, params = await self._authorize(caller, call)
             backend = self._backends[iface.id]
             with self._tracer.start_as_current_span("backend.call") as span:
                 span.set_attributes(
@@ -166,7 +166,7 @@ class Provider:
             dropped=_notes(plan, "drop"),
             grade=plan.grade,
             served_by=self.node,
-            fields=tuple(a.field for a in plan.released),
+            fields=plan.fields,
         )
         entry_hash = await self._audit_release(caller, call, "invoke", result, started)
         trace.get_current_span().set_attributes(
@@ -177,7 +177,7 @@ class Provider:
                 "yrd.records": len(result.records),
             }
         )
-        return _with_hash(result, entry_hash)
+        return replace(result, provider_hash=entry_hash)
 
     async def invoke_stream(
         self, caller: Caller, call: Call, *, resume_token: str, batch_size: int
@@ -192,7 +192,7 @@ class Provider:
                 )
             fingerprint = call_fingerprint(caller.app, call)
             after = decode_resume(resume_token, fingerprint) if resume_token else None
-            iface, plan, params = await self._authorize(caller, call, "invoke_stream")
+            iface, plan, params = await self._authorize(caller, call)
             if iface.verify_only or not iface.streamable:
                 raise InvalidArgument(
                     "interface_id",
@@ -221,6 +221,7 @@ class Provider:
                 dropped=_notes(plan, "drop"),
                 grade=plan.grade,
                 served_by=self.node,
+                fields=plan.fields,
             )
             await self._audit_release(caller, call, "invoke_stream", result, batch_started)
             yield Batch(
@@ -240,7 +241,7 @@ class Provider:
         self, caller: Caller, call: Call, action: str, result: CallResult, started: float
     ) -> str:
         record = AuditRecord(
-            time=_stamp(self._clock()),
+            time=self._clock(),
             node=self.node,
             side="provider" if caller.via != self.node else "local",
             trace_id=caller.trace_id,
@@ -250,8 +251,7 @@ class Provider:
             action=action,
             decision="allow",
             reason="GRANTED",
-            fields_returned=result.fields
-            or tuple(a for a in (result.records[0] if result.records else {})),
+            fields_returned=result.fields,
             fields_masked=tuple(n.field for n in result.masked),
             fields_dropped=tuple(n.field for n in result.dropped),
             record_count=len(result.records) if not result.verify_only else 0,
@@ -274,7 +274,7 @@ class Provider:
         self, caller: Caller, call: Call, action: str, exc: GatewayError, started: float
     ) -> None:
         record = AuditRecord(
-            time=_stamp(self._clock()),
+            time=self._clock(),
             node=self.node,
             side="provider" if caller.via != self.node else "local",
             trace_id=caller.trace_id,
@@ -311,13 +311,3 @@ def _notes(plan: ReleasePlan, action: str) -> tuple[FieldNote, ...]:
     return tuple(
         FieldNote(a.field, a.grade, a.kind, a.reason) for a in source if a.action == action
     )
-
-
-def _with_hash(result: CallResult, entry_hash: str) -> CallResult:
-    from dataclasses import replace
-
-    return replace(result, provider_hash=entry_hash)
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -51,9 +51,7 @@ class RemoteExchange:
 
     async def invoke(self, app: str, call: Call, *, timeout: float, hops: int) -> CallResult:
         if timeout <= 0:
-            raise DeadlineExceeded(
-                f"no time left to reach owner node {self.id}", reason="OWNER_TIMEOUT", node=self.id
-            )
+            raise self._out_of_time()
         self._admit()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -61,11 +59,7 @@ class RemoteExchange:
             await self._peer.ensure_agreed(timeout)
             left = deadline - loop.time()  # the handshake spent part of the budget
             if left <= 0:
-                raise DeadlineExceeded(
-                    f"no time left to reach owner node {self.id}",
-                    reason="OWNER_TIMEOUT",
-                    node=self.id,
-                )
+                raise self._out_of_time()
             reply = await self._peer.federation.Invoke(
                 federation_pb2.ForwardedInvoke(app=app, call=call_to_pb(call)),
                 timeout=left,
@@ -80,6 +74,11 @@ class RemoteExchange:
             raise
         self._peer.observe(None)
         return result_from_pb(reply)
+
+    def _out_of_time(self) -> DeadlineExceeded:
+        return DeadlineExceeded(
+            f"no time left to reach owner node {self.id}", reason="OWNER_TIMEOUT", node=self.id
+        )
 
     def _admit(self) -> None:
         try:
@@ -97,9 +96,7 @@ class RemoteExchange:
         self, app: str, call: Call, *, resume_token: str, batch_size: int, timeout: float, hops: int
     ) -> AsyncIterator[Batch]:
         if timeout <= 0:
-            raise DeadlineExceeded(
-                f"no time left to reach owner node {self.id}", reason="OWNER_TIMEOUT", node=self.id
-            )
+            raise self._out_of_time()
         self._admit()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

@@ -15,10 +15,11 @@ from datetime import datetime
 from opentelemetry import trace
 
 from gateway.audit.log import AuditLog, AuditRecord, AuditWriteError
+from gateway.deadlines import budget
 from gateway.errors import GatewayError, Internal, InvalidArgument, NotFound
 from gateway.exchange.calls import Batch, Call, CallResult
 from gateway.exchange.model import owner_of
-from gateway.exchange.provider import Caller, Provider, _stamp, utcnow
+from gateway.exchange.provider import Caller, Provider, utcnow
 from gateway.exchange.remote import RemoteExchange
 
 log = logging.getLogger(__name__)
@@ -55,9 +56,7 @@ class Router:
         return owner
 
     def budget(self, time_remaining: float | None) -> float:
-        if time_remaining is None:
-            return self._default_timeout
-        return max(0.0, time_remaining - min(0.05, max(0.005, time_remaining * 0.1)))
+        return budget(time_remaining, self._default_timeout)
 
     async def invoke(
         self, app: str, call: Call, *, time_remaining: float | None, trace_id: str = ""
@@ -145,7 +144,7 @@ class Router:
         else:
             returned, count = (), 0
         record = AuditRecord(
-            time=_stamp(self._clock()),
+            time=self._clock(),
             node=self.node,
             side="consumer",
             trace_id=trace_id,

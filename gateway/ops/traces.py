@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import grpc
 
 from gateway._pb.yrd.v1 import ops_pb2
+from gateway.deadlines import budget
 from gateway.errors import InvalidArgument
 from gateway.peers import BreakerOpen, Peer
 from gateway.status import failure_of
@@ -84,9 +85,9 @@ class TraceGatherer:
 
     async def gather(self, trace_id: str, time_remaining: float | None) -> list[Gathered]:
         trace_id = check_trace_id(trace_id)
-        budget = 5.0 if time_remaining is None else max(0.0, time_remaining * 0.9)
+        allowed = budget(time_remaining)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + budget
+        deadline = loop.time() + allowed
 
         async def ask(peer: Peer) -> Gathered:
             try:

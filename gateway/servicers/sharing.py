@@ -46,13 +46,11 @@ class AdminServicer(sharing_pb2_grpc.AdminServicer):
         self,
         service: SharingService,
         identities: Identities,
-        store,
         provinces: tuple[str, ...],
         clock,
     ) -> None:
         self._service = service
         self._identities = identities
-        self._store = store
         self._provinces = provinces
         self._clock = clock
 
@@ -116,15 +114,11 @@ class AdminServicer(sharing_pb2_grpc.AdminServicer):
 
     async def ListGrants(self, request, context):
         await self._identities.operator(context)
-        import asyncio
-
-        grants = await asyncio.to_thread(
-            self._store.list_grants,
-            interface_id=request.interface_id or None,
-            grantee=request.grantee or None,
+        grants, now = await self._service.list_grants(
+            interface_id=request.interface_id,
+            grantee=request.grantee,
             include_inactive=request.include_inactive,
         )
-        now = self._clock()
         return sharing_pb2.ListGrantsResponse(
             grants=[grant_to_pb(g, g.status(now)) for g in grants]
         )

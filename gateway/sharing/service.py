@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from gateway.audit.log import AuditLog, AuditRecord, AuditWriteError
+from gateway.deadlines import budget
 from gateway.errors import Internal, InvalidArgument, NotFound, PermissionDenied
 from gateway.exchange.model import APP_ID_RE, owner_of, province_of_app
-from gateway.exchange.provider import Provider, _stamp, utcnow
+from gateway.exchange.provider import Provider, utcnow
 from gateway.sharing.model import Application, Grant, Quota
 from gateway.sharing.store import SharingStore
 
@@ -107,7 +108,7 @@ class SharingService:
         remote = self._remotes.get(owner)
         if remote is None:
             raise NotFound(f"no province {owner} in this federation", reason="UNKNOWN_PROVINCE")
-        return await remote.submit(app, req, timeout=_budget(time_remaining))
+        return await remote.submit(app, req, timeout=budget(time_remaining))
 
     async def list_for_apps(
         self, apps: tuple[str, ...], state: str, *, time_remaining: float | None
@@ -116,10 +117,10 @@ class SharingService:
         local = await asyncio.to_thread(
             self._store.list_applications, state=state or None, apps=apps
         )
-        budget = _budget(time_remaining)
+        allowed = budget(time_remaining)
         names = list(self._remotes)
         answers = await asyncio.gather(
-            *(self._remotes[n].list_applications(apps, state, timeout=budget) for n in names),
+            *(self._remotes[n].list_applications(apps, state, timeout=allowed) for n in names),
             return_exceptions=True,
         )
         out, unavailable = list(local), []
@@ -308,6 +309,18 @@ class SharingService:
         )
         return grant
 
+    async def list_grants(
+        self, *, interface_id: str, grantee: str, include_inactive: bool
+    ) -> tuple[list[Grant], datetime]:
+        """This node's grants, and the moment their status is to be judged at."""
+        grants = await asyncio.to_thread(
+            self._store.list_grants,
+            interface_id=interface_id[:200] or None,
+            grantee=grantee[:200] or None,
+            include_inactive=include_inactive,
+        )
+        return grants, self._clock()
+
     async def create_app(self, operator: str, app: str, name: str) -> str:
         if not APP_ID_RE.match(app) or province_of_app(app) != self.node:
             raise InvalidArgument(
@@ -339,7 +352,7 @@ class SharingService:
         extra: dict | None = None,
     ) -> None:
         record = AuditRecord(
-            time=_stamp(self._clock()),
+            time=self._clock(),
             node=self.node,
             side="operator" if actor else ("provider" if peer else "local"),
             app=app,
@@ -369,9 +382,3 @@ def _check_quota(field: str, quota: Quota) -> None:
         raise InvalidArgument(field, "must not be negative", reason="BAD_QUOTA")
     if quota.per_minute > 1_000_000 or quota.per_day > 100_000_000:
         raise InvalidArgument(field, "unreasonably large", reason="BAD_QUOTA")
-
-
-def _budget(time_remaining: float | None) -> float:
-    if time_remaining is None:
-        return 10.0
-    return max(0.0, time_remaining - min(0.05, max(0.005, time_remaining * 0.1)))

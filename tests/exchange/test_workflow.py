@@ -25,7 +25,7 @@ from gateway.node import Node, NodeOptions
 from gateway.peers import MD_HOPS, MD_NODE, MD_STANDARD
 from gateway.server.identity import MD_APP_ID, MD_APP_SECRET, MD_OPERATOR
 from gateway.status import failure_of
-from gateway.tls import NodeTLS, channel_options_for, client_channel_credentials
+from gateway.tls import NodeTLS, channel_options_for
 from tests.conftest import write_federation
 from tests.federation.conftest import PEOPLE, Running, stop_all
 
@@ -39,14 +39,7 @@ UNTIL = (datetime.now(UTC) + timedelta(days=365)).isoformat(timespec="seconds")
 
 class Cluster(Running):
     def stub(self, node: str, kind):
-        ca = (self.fed.certs_dir / "ca.pem").read_bytes()
-        channel = aio.secure_channel(
-            self.fed.node(node).client,
-            client_channel_credentials(ca),
-            options=channel_options_for(node),
-        )
-        self.channels.append(channel)
-        return kind(channel)
+        return kind(self.channel(node))
 
     def operator(self, node: str):
         token = operator_token_path(self.fed, node).read_text().strip()

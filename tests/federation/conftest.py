@@ -25,7 +25,8 @@ class Running:
     nodes: dict[str, Node]
     channels: list[aio.Channel]
 
-    def catalog(self, node_id: str) -> catalog_pb2_grpc.CatalogStub:
+    def channel(self, node_id: str) -> aio.Channel:
+        """A client-port channel, TLS-verified as an app or the CLI would; closed at teardown."""
         ca = (Path(self.fed.certs_dir) / "ca.pem").read_bytes()
         channel = aio.secure_channel(
             self.fed.node(node_id).client,
@@ -33,7 +34,10 @@ class Running:
             options=channel_options_for(node_id),
         )
         self.channels.append(channel)
-        return catalog_pb2_grpc.CatalogStub(channel)
+        return channel
+
+    def catalog(self, node_id: str) -> catalog_pb2_grpc.CatalogStub:
+        return catalog_pb2_grpc.CatalogStub(self.channel(node_id))
 
 
 async def start_nodes(

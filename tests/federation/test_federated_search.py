@@ -222,9 +222,7 @@ async def test_health_and_reflection_are_served(federation: Running):
     from grpc_health.v1 import health_pb2, health_pb2_grpc
     from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-    stub = federation.catalog("js")  # opens a channel we can reuse
-    channel = federation.channels[-1]
-    del stub
+    channel = federation.channel("js")
     health = await health_pb2_grpc.HealthStub(channel).Check(
         health_pb2.HealthCheckRequest(service="yrd.v1.Catalog"), timeout=5
     )

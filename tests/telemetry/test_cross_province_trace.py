@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import sqlite3
 import statistics
@@ -234,4 +233,3 @@ async def test_a_dead_otlp_collector_costs_no_latency(tmp_path, certs_dir):
         hole.close()
     # Not a benchmark: a generous bound that only a blocking exporter would break.
     assert dead < baseline * 3 + 0.010, (baseline, dead)
-    await asyncio.sleep(0)

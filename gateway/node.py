@@ -16,7 +16,6 @@ from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
-from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
 
 from gateway._pb.yrd.v1 import (
     catalog_pb2,
@@ -53,7 +52,7 @@ from gateway.ops.web import OpsWeb
 from gateway.peers import CHANNEL_OPTIONS, Peers
 from gateway.server.guards import PeerGuard
 from gateway.server.identity import Identities
-from gateway.server.interceptors import ErrorTranslator
+from gateway.server.interceptors import Edge
 from gateway.server.limits import InFlight
 from gateway.servicers.catalog import CatalogServicer
 from gateway.servicers.exchange import ExchangeServicer
@@ -64,7 +63,7 @@ from gateway.sharing.remote import RemoteSharing
 from gateway.sharing.service import SharingService
 from gateway.sharing.store import SharingStore
 from gateway.standard import load_standard
-from gateway.telemetry.metrics import Metrics, MetricsServerInterceptor
+from gateway.telemetry.metrics import Metrics
 from gateway.telemetry.provider import Telemetry
 from gateway.telemetry.spanstore import SpanStore
 from gateway.tls import NodeTLS
@@ -74,18 +73,6 @@ log = logging.getLogger(__name__)
 SERVER_OPTIONS = [opt for opt in CHANNEL_OPTIONS if "message_length" in opt[0]] + [
     ("grpc.so_reuseport", 0),
 ]
-
-
-_UNTRACED = ("/grpc.health.", "/grpc.reflection.")
-
-
-def traced_method(details) -> bool:
-    """Whether a call is traced: everything but health probes and reflection. A plain prefix
-    test, because the filter runs on every call (the library's composed filters cost more)."""
-    method = details.method
-    if isinstance(method, bytes):
-        method = method.decode("ascii", "replace")
-    return not method.startswith(_UNTRACED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,13 +163,7 @@ class Node:
             self.id, spans, otlp_endpoint=otlp, enabled=self.options.tracing
         )
         tracer = telemetry.tracer("gateway")
-        # Health probes would bury real traces; they are not user actions.
-        traced = traced_method
-        client_interceptors = (
-            aio_client_interceptors(tracer_provider=telemetry.provider, filter_=traced)
-            if self.options.tracing
-            else []
-        )
+        rpc_tracer = tracer if self.options.tracing else None
         names = {n.id: n.name for n in self.fed.nodes.values()}
         category_names = {c.code: c.full_name for c in self.standard.categories.values()}
         labels = Labels(
@@ -204,8 +185,8 @@ class Node:
             self.id,
             self.standard,
             tls,
-            interceptors=client_interceptors,
-            interceptors_for=metrics.peer_interceptors,
+            metrics=metrics,
+            tracer=rpc_tracer,
         )
         catalog = FederatedCatalog(
             self.id,
@@ -253,18 +234,8 @@ class Node:
         identities = Identities(self.id, sharing_store)
         gatherer = TraceGatherer(self.id, spans, {p.id: p for p in peers}, flush=telemetry.flush)
         health = self._health = HealthServicer()
-        tracing = (
-            [aio_server_interceptor(tracer_provider=telemetry.provider, filter_=traced)]
-            if self.options.tracing
-            else []
-        )
-
         client = aio.server(
-            interceptors=[
-                MetricsServerInterceptor(metrics, "client"),
-                *tracing,
-                ErrorTranslator(self.id),
-            ],
+            interceptors=[Edge(self.id, port="client", metrics=metrics, tracer=rpc_tracer)],
             options=SERVER_OPTIONS,
         )
         catalog_pb2_grpc.add_CatalogServicer_to_server(
@@ -300,9 +271,7 @@ class Node:
         guard = PeerGuard(self.id, self.fed.nodes, self.standard, insecure=self.options.insecure)
         peer = aio.server(
             interceptors=[
-                MetricsServerInterceptor(metrics, "peer"),
-                *tracing,
-                ErrorTranslator(self.id, [guard]),
+                Edge(self.id, port="peer", metrics=metrics, tracer=rpc_tracer, guards=[guard])
             ],
             options=SERVER_OPTIONS,
         )

@@ -296,7 +296,7 @@ async def test_a_field_with_the_wrong_wire_type_is_ignored_like_an_unknown_field
 
 
 # Was a bug (grpc answered UNKNOWN naming a Python class, without ErrorInfo); the
-# ErrorTranslator now decodes safely and refuses with INVALID_ARGUMENT MALFORMED_REQUEST.
+# Edge interceptor decodes safely and refuses with INVALID_ARGUMENT MALFORMED_REQUEST.
 @pytest.mark.parametrize("method", METHODS, ids=path_of)
 async def test_undecodable_request_is_refused_by_the_gateway_with_error_info(harness, method):
     with pytest.raises(aio.AioRpcError) as info:

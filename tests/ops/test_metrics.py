@@ -15,8 +15,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway._pb.yrd.v1 import exchange_pb2, exchange_pb2_grpc
 from gateway.errors import PermissionDenied
-from gateway.server.interceptors import ErrorTranslator
-from gateway.telemetry.metrics import OTHER, Metrics, MetricsServerInterceptor
+from gateway.server.interceptors import Edge
+from gateway.telemetry.metrics import OTHER, Metrics
 from tests.ops.conftest import PURPOSE, RESIDENT, ROSTER, OpsCluster, start_cluster
 
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
@@ -163,9 +163,7 @@ class Scripted(health_pb2_grpc.HealthServicer):
 @pytest_asyncio.fixture(loop_scope="module")
 async def scripted():
     metrics = Metrics("sh")
-    server = aio.server(
-        interceptors=[MetricsServerInterceptor(metrics, "peer"), ErrorTranslator("sh")]
-    )
+    server = aio.server(interceptors=[Edge("sh", port="peer", metrics=metrics)])
     health_pb2_grpc.add_HealthServicer_to_server(Scripted(), server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
@@ -188,7 +186,7 @@ WATCH = "/grpc.health.v1.Health/Watch"
             "refuse",
             grpc.StatusCode.PERMISSION_DENIED,
             "NO_GRANT",
-        ),  # an abort in an inner interceptor
+        ),  # a GatewayError translated by the interceptor
         ("crash", grpc.StatusCode.INTERNAL, "INTERNAL"),
         ("slow", grpc.StatusCode.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED"),
     ],

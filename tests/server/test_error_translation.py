@@ -14,7 +14,7 @@ from gateway.errors import (
     InvalidArgument,
     PermissionDenied,
 )
-from gateway.server.interceptors import ErrorTranslator
+from gateway.server.interceptors import Edge
 from gateway.status import failure_of
 
 EXPECTED = {
@@ -40,7 +40,7 @@ async def serve(raise_this: BaseException):
     async def handler(request: bytes, context) -> bytes:
         raise raise_this
 
-    server = aio.server(interceptors=[ErrorTranslator("sh")])
+    server = aio.server(interceptors=[Edge("sh")])
     server.add_generic_rpc_handlers(
         [
             grpc.method_handlers_generic_handler(

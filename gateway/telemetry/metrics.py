@@ -162,4 +162,3 @@ class Metrics:
         scraper's ``Accept`` header asks for OpenMetrics."""
         encode, content_type = choose_encoder(accept or "")
         return encode(self.registry), content_type
-

@@ -78,9 +78,7 @@ class Hop:
 async def hop():
     h = Hop()
     server = aio.server(
-        interceptors=[
-            Edge("sh", port="peer", metrics=h.server_metrics, tracer=h.server.tracer)
-        ]
+        interceptors=[Edge("sh", port="peer", metrics=h.server_metrics, tracer=h.server.tracer)]
     )
     federation_pb2_grpc.add_FederationServicer_to_server(h.owner, server)
     health_pb2_grpc.add_HealthServicer_to_server(health.aio.HealthServicer(), server)
@@ -110,9 +108,12 @@ async def eventually(check, timeout: float = 2.0) -> None:
 
 
 def peer_calls(metrics: Metrics, method: str, code: str) -> float:
-    return metrics.registry.get_sample_value(
-        "yrd_peer_calls_total", {"peer": "sh", "method": method, "code": code}
-    ) or 0.0
+    return (
+        metrics.registry.get_sample_value(
+            "yrd_peer_calls_total", {"peer": "sh", "method": method, "code": code}
+        )
+        or 0.0
+    )
 
 
 @in_module_loop
@@ -220,12 +221,18 @@ async def test_a_malformed_traceparent_starts_a_trace_and_the_call_still_works(h
 async def test_health_probes_are_counted_but_not_traced(hop: Hop):
     hop.clear()
     check = "/grpc.health.v1.Health/Check"
-    before = hop.server_metrics.registry.get_sample_value(
-        "yrd_rpc_server_handled_total", {"port": "peer", "method": check, "code": "OK"}
-    ) or 0.0
+    before = (
+        hop.server_metrics.registry.get_sample_value(
+            "yrd_rpc_server_handled_total", {"port": "peer", "method": check, "code": "OK"}
+        )
+        or 0.0
+    )
     await health_pb2_grpc.HealthStub(hop.raw).Check(health_pb2.HealthCheckRequest(), timeout=5)
-    assert hop.server_metrics.registry.get_sample_value(
-        "yrd_rpc_server_handled_total", {"port": "peer", "method": check, "code": "OK"}
-    ) == before + 1
+    assert (
+        hop.server_metrics.registry.get_sample_value(
+            "yrd_rpc_server_handled_total", {"port": "peer", "method": check, "code": "OK"}
+        )
+        == before + 1
+    )
     await asyncio.sleep(0.05)
     assert hop.server.spans() == []

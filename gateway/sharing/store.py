@@ -59,7 +59,8 @@ class SharingStore:
         self._consumed = 0
         self._generation = 0
         self._grant_views: dict[tuple[str, str], tuple[int, list[Grant], list[Grant]]] = {}
-        self._app_views: dict[str, tuple[int, sqlite3.Row | None]] = {}
+        # app id -> (generation, row, App): the App is built once, not per call.
+        self._app_views: dict[str, tuple[int, sqlite3.Row | None, App | None]] = {}
         # Quota counters live in memory (checked and counted under one lock) and are written
         # behind by flush_quota(): a crash loses at most the counts since the last flush,
         # never a grant, an application or an audit entry.
@@ -168,24 +169,25 @@ class SharingStore:
         Unknown app, wrong secret and revoked app fail alike (same reason, same message, a
         digest compared in every case), so a caller cannot probe which apps exist.
         """
-        row = self._app_row(app_id)
+        row, app = self._app_view(app_id)
         stored = row["secret_digest"] if row is not None else _DUMMY_DIGEST
         ok = credentials.matches(SecretKind.APP, secret, stored, app_id)
-        if row is None or not ok or row["revoked_at"] is not None:
+        if app is None or not ok or row["revoked_at"] is not None:
             raise Unauthenticated(_BAD_CREDENTIAL, reason="BAD_CREDENTIAL")
-        return t.app_from_row(row)
+        return app
 
-    def _app_row(self, app_id: str) -> sqlite3.Row | None:
+    def _app_view(self, app_id: str) -> tuple[sqlite3.Row | None, App | None]:
         gen = self._generation
         cached = self._app_views.get(app_id)
         if cached is not None and cached[0] == gen:
-            return cached[1]
+            return cached[1], cached[2]
         with self._read() as conn:
             row = conn.execute("SELECT * FROM apps WHERE id = ?", (app_id,)).fetchone()
+        app = t.app_from_row(row) if row is not None else None
         if len(self._app_views) > _VIEW_LIMIT:
             self._app_views.clear()
-        self._app_views[app_id] = (gen, row)
-        return row
+        self._app_views[app_id] = (gen, row, app)
+        return row, app
 
     # -- operators -----------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ Recording never breaks a call: a failure is logged and swallowed.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import grpc
 from prometheus_client import CollectorRegistry, Counter, Histogram, Info, generate_latest
@@ -124,6 +125,16 @@ class Metrics:
         )
         self._interface_label = _BoundedValues(max_interfaces)
         self._reason_label = _BoundedValues(max_reasons)
+        # (family, label values) -> child: ``labels()`` validates and locks on every call, and
+        # this runs several times per RPC. Bounded because every label value is.
+        self._children: dict[tuple[object, tuple[str, ...]], Any] = {}
+
+    def _child(self, family: Any, *values: str) -> Any:
+        key = (family, values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = family.labels(*values)
+        return child
 
     def observe_rpc(
         self,
@@ -135,23 +146,23 @@ class Metrics:
         reason: str = "",
     ) -> None:
         """One served RPC; a non-OK one also counts as an error (with its reason, if any)."""
-        self._rpc_total.labels(port, method, code.name).inc()
-        self._rpc_seconds.labels(port, method).observe(seconds)
+        self._child(self._rpc_total, port, method, code.name).inc()
+        self._child(self._rpc_seconds, port, method).observe(seconds)
         if code != grpc.StatusCode.OK:
-            self._errors.labels(code.name, self._reason_label(reason or code.name)).inc()
+            self._child(self._errors, code.name, self._reason_label(reason or code.name)).inc()
 
     def observe_interface(self, interface: str, side: str, status: str, seconds: float) -> None:
         """One interface call; ``status`` is a gRPC status name (``OK``, ``NOT_FOUND``)."""
         if side not in SIDES:
             raise ValueError(f"side must be one of {SIDES}, not {side!r}")
         label = self._interface_label(interface) if INTERFACE_ID_RE.match(interface) else "invalid"
-        self._iface_total.labels(label, side, status).inc()
-        self._iface_seconds.labels(label, side).observe(seconds)
+        self._child(self._iface_total, label, side, status).inc()
+        self._child(self._iface_seconds, label, side).observe(seconds)
 
     def observe_peer(self, peer: str, method: str, code: grpc.StatusCode, seconds: float) -> None:
         """One call to a peer node, as this node's client saw it."""
-        self._peer_total.labels(peer, method, code.name).inc()
-        self._peer_seconds.labels(peer, method).observe(seconds)
+        self._child(self._peer_total, peer, method, code.name).inc()
+        self._child(self._peer_seconds, peer, method).observe(seconds)
 
     def render(self) -> bytes:
         """The whole registry in the Prometheus text format."""

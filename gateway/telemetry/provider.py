@@ -12,7 +12,7 @@ import logging
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import Tracer
+from opentelemetry.trace import NoOpTracer, Tracer
 
 from gateway.telemetry.spanstore import SpanStore, SpanStoreExporter
 
@@ -51,6 +51,10 @@ class Telemetry:
                 )
 
     def tracer(self, name: str) -> Tracer:
+        """The node's tracer; a no-op one when tracing is off, so a node started without
+        tracing creates no spans at all (its internal steps included)."""
+        if not self.enabled:
+            return NoOpTracer()
         return self.provider.get_tracer(name)
 
     def flush(self, timeout_ms: int = 5000) -> bool:

@@ -1,10 +1,40 @@
-"""The current trace id, as callers see it in replies and the CLI."""
+"""The current trace id, as callers see it in replies and the CLI, and leaf spans for the steps
+of a call."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from opentelemetry import trace
+from opentelemetry.trace import Span, Status, StatusCode, Tracer
 
 
 def current_trace_id() -> str:
     ctx = trace.get_current_span().get_span_context()
     return format(ctx.trace_id, "032x") if ctx.is_valid else ""
+
+
+class step:  # noqa: N801 - used like a function: ``with step(tracer, "masking") as span``
+    """A span for one step of a call that starts no spans of its own (authorize, backend call,
+    masking): a child of the current span that is not made current itself, which costs less
+    than ``start_as_current_span`` on every call. An exception leaving the block marks it
+    ERROR unless the step already set its own status."""
+
+    __slots__ = ("_name", "_span", "_tracer")
+
+    def __init__(self, tracer: Tracer, name: str) -> None:
+        self._tracer = tracer
+        self._name = name
+        self._span: Any = None
+
+    def __enter__(self) -> Span:
+        self._span = self._tracer.start_span(self._name)
+        return self._span
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        span = self._span
+        if exc is not None and span.is_recording():
+            status = getattr(span, "status", None)
+            if status is None or status.status_code is StatusCode.UNSET:
+                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+        span.end()

@@ -33,6 +33,7 @@ from gateway.exchange.model import INTERFACE_ID_RE, Interface
 from gateway.exchange.policy import ReleasePlan, apply_plan, check_grant, plan_release
 from gateway.sharing.store import SharingStore
 from gateway.standard import Standard
+from gateway.tracing import step
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ class Provider:
     ) -> tuple[Interface, ReleasePlan, dict[str, str]]:
         call.check_limits()
         _annotate(trace.get_current_span(), caller, call, self.node)
-        with self._tracer.start_as_current_span("authorize") as span:
+        with step(self._tracer, "authorize") as span:
             iface = self.interface(call.interface_id)
             now = self._clock()
             # In-memory views of grants and quota (see SharingStore): no thread hand-off.
@@ -130,7 +131,7 @@ class Provider:
         try:
             iface, plan, params = await self._authorize(caller, call)
             backend = self._backends[iface.id]
-            with self._tracer.start_as_current_span("backend.call") as span:
+            with step(self._tracer, "backend.call") as span:
                 span.set_attributes(
                     {
                         "yrd.interface": iface.id,
@@ -144,7 +145,7 @@ class Provider:
                 else:
                     fetched = await backend.fetch(iface, params, limit=MAX_RECORDS)
                 span.set_attribute("yrd.records", len(fetched))
-            with self._tracer.start_as_current_span("masking") as span:
+            with step(self._tracer, "masking") as span:
                 rows = [apply_plan(plan, record, self._standard) for _, record in fetched]
                 if not iface.verify_only:
                     match = bool(rows)

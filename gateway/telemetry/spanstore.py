@@ -103,26 +103,8 @@ class SpanStore:
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(_SCHEMA)
 
-    def add(self, spans: Sequence[StoredSpan]) -> None:
-        rows = [
-            (
-                s.trace_id,
-                s.span_id,
-                s.parent_id,
-                s.node,
-                s.name,
-                s.kind,
-                s.start_ns,
-                s.duration_ms,
-                s.status,
-                s.status_message,
-                s.attributes.get("yrd.app", ""),
-                s.attributes.get("yrd.interface", ""),
-                json.dumps(s.attributes, ensure_ascii=False),
-                int(s.root),
-            )
-            for s in spans
-        ]
+    def add(self, rows: Sequence[tuple]) -> None:
+        """Store spans given as ``span_row`` tuples (the export path builds them directly)."""
         with self._lock:
             self._conn.execute("BEGIN")
             try:
@@ -202,29 +184,37 @@ class SpanStore:
             self._conn.close()
 
 
-def to_stored(span: ReadableSpan, node: str) -> StoredSpan:
+def span_row(span: ReadableSpan, node: str) -> tuple:
+    """A finished SDK span as a row of the ``spans`` table, built in one step (this runs for
+    every span a node records)."""
     ctx = span.context
     parent = span.parent
-    attributes = {k: _text(v) for k, v in (span.attributes or {}).items()}
+    attributes = span.attributes or {}
     start = span.start_time or 0
     end = span.end_time or start
-    return StoredSpan(
-        trace_id=format(ctx.trace_id, "032x"),
-        span_id=format(ctx.span_id, "016x"),
-        parent_id=format(parent.span_id, "016x") if parent is not None else "",
-        node=node,
-        name=span.name,
-        kind=_KINDS.get(span.kind, "INTERNAL"),
-        start_ns=start,
-        duration_ms=round((end - start) / 1e6, 3),
-        status=_STATUS.get(span.status.status_code, "UNSET"),
-        status_message=(span.status.description or "")[:200],
-        attributes=attributes,
-        root=parent is None or (parent.is_remote and not span.name.startswith(FEDERATION_PREFIX)),
+    status = span.status
+    name = span.name
+    return (
+        f"{ctx.trace_id:032x}",
+        f"{ctx.span_id:016x}",
+        f"{parent.span_id:016x}" if parent is not None else "",
+        node,
+        name,
+        _KINDS.get(span.kind, "INTERNAL"),
+        start,
+        round((end - start) / 1e6, 3),
+        _STATUS.get(status.status_code, "UNSET"),
+        (status.description or "")[:200],
+        _text(attributes.get("yrd.app", "")),
+        _text(attributes.get("yrd.interface", "")),
+        json.dumps({k: _text(v) for k, v in attributes.items()}, ensure_ascii=False),
+        int(parent is None or (parent.is_remote and not name.startswith(FEDERATION_PREFIX))),
     )
 
 
 def _text(value: object) -> str:
+    if type(value) is str:
+        return value
     if isinstance(value, (list, tuple)):
         return ",".join(str(v) for v in value)
     return str(value)
@@ -238,7 +228,8 @@ class SpanStoreExporter(SpanExporter):
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         try:
-            self._store.add([to_stored(s, self._store.node) for s in spans])
+            node = self._store.node
+            self._store.add([span_row(s, node) for s in spans])
             return SpanExportResult.SUCCESS
         except Exception:  # telemetry never breaks the caller
             log.exception("span store export failed")

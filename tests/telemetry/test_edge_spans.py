@@ -13,10 +13,11 @@ import pytest
 import pytest_asyncio
 from grpc import aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from gateway._pb.yrd.v1 import exchange_pb2, federation_pb2, federation_pb2_grpc
 from gateway.errors import PermissionDenied
@@ -24,6 +25,7 @@ from gateway.server.interceptors import Edge
 from gateway.status import failure_of
 from gateway.telemetry.metrics import Metrics
 from gateway.telemetry.outbound import ObservedStub
+from gateway.tracing import step
 
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
 SERVICE = federation_pb2.DESCRIPTOR.services_by_name["Federation"]
@@ -236,3 +238,28 @@ async def test_health_probes_are_counted_but_not_traced(hop: Hop):
     )
     await asyncio.sleep(0.05)
     assert hop.server.spans() == []
+
+
+# -- leaf step spans ---------------------------------------------------------------------------
+
+
+def test_a_step_is_a_child_of_the_current_span_without_becoming_current():
+    traced = Traced()
+    with traced.tracer.start_as_current_span("call") as parent:
+        with step(traced.tracer, "authorize") as span:
+            assert trace.get_current_span() is parent
+            span.set_attribute("yrd.decision", "allow")
+    (done,) = traced.spans("authorize")
+    assert done.parent.span_id == parent.get_span_context().span_id
+    assert done.status.status_code == StatusCode.UNSET and done.end_time is not None
+
+
+def test_an_exception_leaving_a_step_marks_it_unless_it_set_its_own_status():
+    traced = Traced()
+    with pytest.raises(PermissionDenied), step(traced.tracer, "authorize") as span:
+        span.set_status(Status(StatusCode.ERROR, "NO_GRANT"))
+        raise PermissionDenied("no grant", reason="NO_GRANT")
+    with pytest.raises(KeyError), step(traced.tracer, "backend.call"):
+        raise KeyError("x")
+    assert traced.spans("authorize")[0].status.description == "NO_GRANT"
+    assert traced.spans("backend.call")[0].status.description == "KeyError"

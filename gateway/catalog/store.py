@@ -318,12 +318,18 @@ class _FacetIndex:
 class CatalogStore:
     """A node's catalog in one SQLite file. Thread-safe; writes are serialised."""
 
-    def __init__(self, path: str | Path, *, count_cache: int = 256) -> None:
+    def __init__(
+        self, path: str | Path, *, count_cache: int = 256, entry_cache: int = 4096
+    ) -> None:
         """Open (creating if missing) the catalog at ``path``.
 
         ``count_cache``: how many recent match sets keep their total and facet counts. Exact, not
         a staleness trade: entries are keyed by write generation. A second page of the same
         search, or a popular query, then skips the one step whose cost grows with the matches.
+
+        ``entry_cache``: how many recently returned entries are kept decoded, keyed the same way.
+        Reading a hit's row and building its ``CatalogEntry`` (JSON items, a frozen dataclass per
+        item) costs ~15 µs; searches keep returning the same popular entries.
         """
         self._path = str(path)
         self._count_cache = count_cache
@@ -331,6 +337,9 @@ class CatalogStore:
             OrderedDict()
         )
         self._counts_lock = threading.Lock()
+        self._entry_cache = entry_cache
+        self._decoded: OrderedDict[tuple[int, int], CatalogEntry] = OrderedDict()
+        self._decoded_lock = threading.Lock()
         self._closed = False
         self._write_lock = threading.Lock()
         self._pool: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
@@ -569,7 +578,7 @@ class CatalogStore:
                     ranked = _ranked(conn, terms, tags, min(query.limit, total))
                 else:
                     ranked = _first(conn, match, min(query.limit, total))
-            entries = _entries(conn, [row_id for row_id, _ in ranked])
+            entries = self._entries(conn, index.generation, [row_id for row_id, _ in ranked])
         hits = tuple(Hit(entries[row_id], score) for row_id, score in ranked)
         return LocalResult(hits=hits, total=total, facets=facets)
 
@@ -592,6 +601,33 @@ class CatalogStore:
                 while len(self._counts) > self._count_cache:
                     self._counts.popitem(last=False)
         return total, counts
+
+    def _entries(
+        self, conn: sqlite3.Connection, generation: int, ids: list[int]
+    ) -> dict[int, CatalogEntry]:
+        """The entries ``ids`` of the snapshot ``conn`` reads (at ``generation``): decoded ones
+        from the entry cache, the others read and decoded, then kept."""
+        found: dict[int, CatalogEntry] = {}
+        missing: list[int] = []
+        with self._decoded_lock:
+            decoded = self._decoded
+            for row_id in ids:
+                entry = decoded.get((generation, row_id))
+                if entry is None:
+                    missing.append(row_id)
+                else:
+                    decoded.move_to_end((generation, row_id))
+                    found[row_id] = entry
+        if missing:
+            read = _entries(conn, missing)
+            found.update(read)
+            if self._entry_cache:
+                with self._decoded_lock:
+                    for row_id, entry in read.items():
+                        self._decoded[(generation, row_id)] = entry
+                    while len(self._decoded) > self._entry_cache:
+                        self._decoded.popitem(last=False)
+        return found
 
     def _facet_index(self, conn: sqlite3.Connection) -> _FacetIndex:
         """The facet index for the snapshot ``conn`` reads, rebuilt after writes."""

@@ -573,3 +573,16 @@ def test_counts_follow_writes(tmp_path: Path, count_cache: int) -> None:
         assert after.total == 5
         assert after.facets["grade"] == {"L1": 4, "L2": 1}
         assert s.search(SearchQuery("户籍", facets=False)).total == 5
+
+
+@pytest.mark.parametrize("entry_cache", [0, 1, 4096])
+def test_hits_follow_writes(tmp_path: Path, entry_cache: int) -> None:
+    with CatalogStore(tmp_path / "catalog.db", entry_cache=entry_cache) as s:
+        s.insert_many(ALL)
+        first = search(s, "户籍")
+        assert search(s, "户籍") == first  # served again, decoded or not
+        renamed = replace(HUJI_NAME, name="户籍人口迁出登记信息", grade="L3")
+        s.insert_many([renamed])
+        after = search(s, "户籍")
+        assert [h.entry for h in after.hits if h.entry.code == HUJI_NAME.code] == [renamed]
+        assert codes(after) == codes(first)

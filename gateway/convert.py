@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 
 from gateway._pb.yrd.v1 import catalog_pb2
 from gateway.catalog.answers import (
@@ -66,33 +67,48 @@ def entry_to_pb(
 
 
 class EntryWire:
-    """This node's catalog entries as protobuf, built once per entry and kept in a bounded LRU:
-    a search returns the same popular entries over and over, and building the message is the
-    biggest cost of answering a peer. Entries are immutable while a node runs (it seeds before
-    serving), so the resource code is a sound key."""
+    """This node's hits in wire form: a serialized ``SearchResult``, its entry part built once
+    per entry and kept in a bounded LRU. A search returns the same popular entries over and over,
+    and building the message is the biggest cost of answering a peer; bytes, because adding a
+    message to a reply copies it (upb serializes and parses it again) while bytes are parsed
+    straight into place (``add_hits``). A cached part is used only for the very entry it was built
+    from (same object, or equal), so a replaced entry is never served from an old encoding.
+
+    Keeping the entry costs memory (~4 KiB each), hence a size of the order of the store's own
+    decoded-entry cache, whose objects it mostly shares (the identity check is then the hit)."""
 
     def __init__(
-        self, province_names: dict[str, str], category_names: dict[str, str], size: int = 50_000
+        self, province_names: dict[str, str], category_names: dict[str, str], size: int = 4096
     ) -> None:
         self._names = province_names
         self._categories = category_names
         self._size = size
-        self._cache: OrderedDict[str, catalog_pb2.CatalogEntry] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[CatalogEntry, bytes]] = OrderedDict()
+        self._scores: dict[float, bytes] = {}
 
-    def result(self, entry: CatalogEntry, score: float) -> catalog_pb2.SearchResult:
-        message = self._cache.get(entry.code)
-        if message is None:
+    def result(self, entry: CatalogEntry, score: float) -> bytes:
+        cached = self._cache.get(entry.code)
+        if cached is not None and (cached[0] is entry or cached[0] == entry):
+            self._cache.move_to_end(entry.code)
+            part = cached[1]
+        else:
             message = entry_to_pb(
                 entry,
                 province_name=self._names.get(entry.province, ""),
                 category_name=self._categories.get(entry.category, ""),
             )
-            self._cache[entry.code] = message
+            part = catalog_pb2.SearchResult(entry=message).SerializeToString()
+            self._cache[entry.code] = (entry, part)
             if len(self._cache) > self._size:
                 self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(entry.code)
-        return catalog_pb2.SearchResult(entry=message, score=score)
+        # Serialized messages concatenate into their merge: entry (field 1), then score (2), the
+        # very bytes SerializeToString gives. Scores are a few small sums, so their bytes are kept.
+        tail = self._scores.get(score)
+        if tail is None:
+            tail = catalog_pb2.SearchResult(score=score).SerializeToString()
+            if len(self._scores) < 1024:
+                self._scores[score] = tail
+        return part + tail
 
 
 def entry_from_pb(m: catalog_pb2.CatalogEntry) -> CatalogEntry:
@@ -166,17 +182,22 @@ def facets_from_pb(facets) -> Facets:
     return {f.field: {v.value: Bucket(v.label, v.count) for v in f.values} for f in facets}
 
 
-def hits_to_pb(
-    hits: tuple[ScoredEntry, ...], names: dict[str, str], category_names: dict[str, str]
-) -> list[catalog_pb2.SearchResult]:
-    out = []
+def add_hits(
+    results,
+    hits: Sequence[ScoredEntry],
+    names: dict[str, str],
+    category_names: dict[str, str],
+) -> None:
+    """Append ``hits`` to a reply's repeated ``SearchResult`` field ``results``."""
     for h in hits:
-        if h.wire is not None:  # a peer's hit: already a SearchResult, passed through
-            out.append(h.wire)
-            continue
-        assert h.entry is not None
-        out.append(
-            catalog_pb2.SearchResult(
+        wire = h.wire
+        if type(wire) is bytes:  # this node's hit, serialized by EntryWire
+            results.add().MergeFromString(wire)
+        elif wire is not None:  # a peer's hit: the SearchResult it sent, passed through
+            results.add().CopyFrom(wire)
+        else:
+            assert h.entry is not None
+            results.add(
                 entry=entry_to_pb(
                     h.entry,
                     province_name=names.get(h.entry.province, ""),
@@ -184,8 +205,6 @@ def hits_to_pb(
                 ),
                 score=h.score,
             )
-        )
-    return out
 
 
 def hits_from_pb(results) -> tuple[ScoredEntry, ...]:

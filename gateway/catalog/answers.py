@@ -21,8 +21,9 @@ Facets = dict[str, dict[str, Bucket]]
 
 @dataclass(frozen=True, slots=True)
 class ScoredEntry:
-    """A hit: this node's own (``entry``) or a peer's, kept as the peer sent it (``wire``, a
-    ``SearchResult`` message) so the federated merge never decodes and re-encodes it."""
+    """A hit: this node's own (``entry``, and ``wire`` its serialized ``SearchResult``) or a
+    peer's, kept as the peer sent it (``wire``, a ``SearchResult`` message) so the federated merge
+    never decodes and re-encodes it."""
 
     score: float
     code: str

@@ -7,10 +7,10 @@ from gateway.catalog.answers import FederatedAnswer
 from gateway.catalog.federated import FederatedCatalog
 from gateway.catalog.query import QueryValidator, RawSearch
 from gateway.convert import (
+    add_hits,
     entry_to_pb,
     facets_to_pb,
     filters_from_pb,
-    hits_to_pb,
     province_to_pb,
     scope_from_pb,
 )
@@ -59,8 +59,7 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServicer):
         )
 
     def _to_reply(self, answer: FederatedAnswer) -> catalog_pb2.SearchResponse:
-        return catalog_pb2.SearchResponse(
-            results=hits_to_pb(answer.hits, self._names, self._categories),
+        reply = catalog_pb2.SearchResponse(
             facets=facets_to_pb(answer.facets),
             provinces=[province_to_pb(p) for p in answer.provinces],
             partial=answer.partial,
@@ -68,3 +67,5 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServicer):
             total=answer.total,
             answered_by=answer.answered_by,
         )
+        add_hits(reply.results, answer.hits, self._names, self._categories)
+        return reply

@@ -1,0 +1,65 @@
+"""Catalog hits in wire form: EntryWire's bytes are exactly the message's, and never stale."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from gateway._pb.yrd.v1 import catalog_pb2, federation_pb2
+from gateway.catalog.answers import ScoredEntry
+from gateway.convert import EntryWire, add_hits, entry_to_pb
+from tests.catalog.test_store import GJJ_NAME, HUJI_ITEM, SHEBAO_NAME
+
+NAMES = {"js": "江苏"}
+CATEGORIES = {"101": "基础/人口", "202": "主题/社保", "203": "主题/住房"}
+
+
+def message(entry, score: float) -> catalog_pb2.SearchResult:
+    return catalog_pb2.SearchResult(
+        entry=entry_to_pb(
+            entry,
+            province_name=NAMES.get(entry.province, ""),
+            category_name=CATEGORIES.get(entry.category, ""),
+        ),
+        score=score,
+    )
+
+
+def test_result_bytes_are_the_messages() -> None:
+    wire = EntryWire(NAMES, CATEGORIES)
+    for score in (1.0, 8.0, 13.0, 0.5):
+        for e in (HUJI_ITEM, SHEBAO_NAME):
+            assert wire.result(e, score) == message(e, score).SerializeToString()
+
+
+def test_a_replaced_entry_is_encoded_again() -> None:
+    wire = EntryWire(NAMES, CATEGORIES)
+    wire.result(HUJI_ITEM, 8.0)
+    renamed = replace(HUJI_ITEM, name="户籍迁出信息")
+    assert wire.result(renamed, 8.0) == message(renamed, 8.0).SerializeToString()
+    equal = replace(renamed)  # another object, same entry: the cached encoding serves
+    assert wire.result(equal, 8.0) == message(renamed, 8.0).SerializeToString()
+
+
+def test_the_cache_is_bounded() -> None:
+    wire = EntryWire(NAMES, CATEGORIES, size=1)
+    for e in (HUJI_ITEM, SHEBAO_NAME, HUJI_ITEM):
+        assert wire.result(e, 2.0) == message(e, 2.0).SerializeToString()
+    assert len(wire._cache) == 1
+
+
+def test_add_hits_mixes_own_peer_and_plain_hits() -> None:
+    wire = EntryWire(NAMES, CATEGORIES)
+    hits = [
+        ScoredEntry(8.0, HUJI_ITEM.code, "js", entry=HUJI_ITEM, wire=wire.result(HUJI_ITEM, 8.0)),
+        ScoredEntry(4.0, SHEBAO_NAME.code, "js", wire=message(SHEBAO_NAME, 4.0)),
+        ScoredEntry(2.0, GJJ_NAME.code, "js", entry=GJJ_NAME),
+    ]
+    reply = federation_pb2.LocalSearchResponse(total=3, node="js")
+    add_hits(reply.results, hits, NAMES, CATEGORIES)
+    expected = federation_pb2.LocalSearchResponse(
+        results=[message(HUJI_ITEM, 8.0), message(SHEBAO_NAME, 4.0), message(GJJ_NAME, 2.0)],
+        total=3,
+        node="js",
+    )
+    assert reply == expected
+    assert reply.SerializeToString() == expected.SerializeToString()

@@ -93,7 +93,11 @@ class LocalCatalog:
             limit=limit,
             facets=facets,
         )
-        result = await asyncio.to_thread(self._store.search, query)
+        # A repeated search is answered from the store's result cache right here: the worker
+        # thread's hop costs more CPU than that. Anything else reads SQLite off the event loop.
+        result = self._store.search_if_cached(query)
+        if result is None:
+            result = await asyncio.to_thread(self._store.search, query)
         return LocalAnswer(
             node=self.node,
             hits=tuple(

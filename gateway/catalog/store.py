@@ -319,7 +319,12 @@ class CatalogStore:
     """A node's catalog in one SQLite file. Thread-safe; writes are serialised."""
 
     def __init__(
-        self, path: str | Path, *, count_cache: int = 256, entry_cache: int = 4096
+        self,
+        path: str | Path,
+        *,
+        count_cache: int = 256,
+        entry_cache: int = 4096,
+        result_cache: int = 128,
     ) -> None:
         """Open (creating if missing) the catalog at ``path``.
 
@@ -330,6 +335,10 @@ class CatalogStore:
         ``entry_cache``: how many recently returned entries are kept decoded, keyed the same way.
         Reading a hit's row and building its ``CatalogEntry`` (JSON items, a frozen dataclass per
         item) costs ~15 µs; searches keep returning the same popular entries.
+
+        ``result_cache``: how many recent searches keep their whole answer, keyed the same way, so
+        a repeated search is answered by ``search_if_cached`` without a worker thread (whose hop
+        costs more CPU than such a search's SQL).
         """
         self._path = str(path)
         self._count_cache = count_cache
@@ -340,6 +349,9 @@ class CatalogStore:
         self._entry_cache = entry_cache
         self._decoded: OrderedDict[tuple[int, int], CatalogEntry] = OrderedDict()
         self._decoded_lock = threading.Lock()
+        self._result_cache = result_cache
+        self._results: OrderedDict[tuple[int, SearchQuery], LocalResult] = OrderedDict()
+        self._results_lock = threading.Lock()
         self._closed = False
         self._write_lock = threading.Lock()
         self._pool: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
@@ -556,29 +568,69 @@ class CatalogStore:
         terms = textindex.query_terms(query.text)
         with self._read_txn() as conn:
             index = self._facet_index(conn)
-            tags = _filter_expression(index, query.filters)
-            if tags is None:
-                return LocalResult(hits=(), total=0, facets=_empty_facets(query))
+            cached = self._cached_result(index.generation, query)
+            if cached is not None:
+                return cached
+            result = self._search(conn, index, query, terms)
+        if self._result_cache:
+            with self._results_lock:
+                self._results[(index.generation, query)] = _copy_result(result)
+                while len(self._results) > self._result_cache:
+                    self._results.popitem(last=False)
+        return result
+
+    def search_if_cached(self, query: SearchQuery) -> LocalResult | None:
+        """What ``search`` answers, if the result cache holds this query at the current write
+        generation; else None. One indexed read: cheap enough to call on an event loop."""
+        if self._closed:
+            raise sqlite3.ProgrammingError("CatalogStore is closed")
+        if not self._result_cache:
+            return None
+        try:
+            conn = self._pool.get_nowait()
+        except queue.Empty:
+            return None
+        try:
+            generation = int(_get_meta(conn, "generation") or 0)  # autocommit: one snapshot
+        finally:
+            self._pool.put(conn)
+        return self._cached_result(generation, query)
+
+    def _cached_result(self, generation: int, query: SearchQuery) -> LocalResult | None:
+        key = (generation, query)
+        with self._results_lock:
+            cached = self._results.get(key)
+            if cached is None:
+                return None
+            self._results.move_to_end(key)
+        return _copy_result(cached)
+
+    def _search(
+        self, conn: sqlite3.Connection, index: _FacetIndex, query: SearchQuery, terms: list[str]
+    ) -> LocalResult:
+        tags = _filter_expression(index, query.filters)
+        if tags is None:
+            return LocalResult(hits=(), total=0, facets=_empty_facets(query))
+        if terms:
+            text = f"{_ALL_TEXT}: (" + " AND ".join(terms) + ")"
+            match: str | None = f"{text} AND {tags}" if tags else text
+        else:
+            match = tags or None
+        if match is None:
+            # Neither text nor filters: the whole catalog, counted when the index was built.
+            total = len(index.chars_of)
+            facets = _copy_facets(index.everything) if query.facets else {}
+            ids = conn.execute(
+                "SELECT id FROM entries ORDER BY id LIMIT ?", (query.limit,)
+            ).fetchall()
+            ranked = [(row[0], UNRANKED_SCORE) for row in ids]
+        else:
+            total, facets = self._counted(conn, index, match, query.facets)
             if terms:
-                text = f"{_ALL_TEXT}: (" + " AND ".join(terms) + ")"
-                match: str | None = f"{text} AND {tags}" if tags else text
+                ranked = _ranked(conn, terms, tags, min(query.limit, total))
             else:
-                match = tags or None
-            if match is None:
-                # Neither text nor filters: the whole catalog, counted when the index was built.
-                total = len(index.chars_of)
-                facets = _copy_facets(index.everything) if query.facets else {}
-                ids = conn.execute(
-                    "SELECT id FROM entries ORDER BY id LIMIT ?", (query.limit,)
-                ).fetchall()
-                ranked = [(row[0], UNRANKED_SCORE) for row in ids]
-            else:
-                total, facets = self._counted(conn, index, match, query.facets)
-                if terms:
-                    ranked = _ranked(conn, terms, tags, min(query.limit, total))
-                else:
-                    ranked = _first(conn, match, min(query.limit, total))
-            entries = self._entries(conn, index.generation, [row_id for row_id, _ in ranked])
+                ranked = _first(conn, match, min(query.limit, total))
+        entries = self._entries(conn, index.generation, [row_id for row_id, _ in ranked])
         hits = tuple(Hit(entries[row_id], score) for row_id, score in ranked)
         return LocalResult(hits=hits, total=total, facets=facets)
 
@@ -644,6 +696,11 @@ class CatalogStore:
                 if self._facets is None or self._facets.generation < generation:
                     self._facets = index
         return index
+
+
+def _copy_result(result: LocalResult) -> LocalResult:
+    """The same answer with facets the holder may change (hits are immutable)."""
+    return dataclasses.replace(result, facets=_copy_facets(result.facets))
 
 
 def _copy_facets(facets: dict[str, dict[str, int]] | None) -> dict[str, dict[str, int]]:

@@ -586,3 +586,38 @@ def test_hits_follow_writes(tmp_path: Path, entry_cache: int) -> None:
         after = search(s, "户籍")
         assert [h.entry for h in after.hits if h.entry.code == HUJI_NAME.code] == [renamed]
         assert codes(after) == codes(first)
+
+
+def test_search_if_cached_answers_only_what_this_generation_searched(tmp_path: Path) -> None:
+    with CatalogStore(tmp_path / "catalog.db") as s:
+        s.insert_many(ALL)
+        query = SearchQuery("户籍", limit=3)
+        assert s.search_if_cached(query) is None
+        first = s.search(query)
+        cached = s.search_if_cached(query)
+        assert cached == first
+        cached.facets["grade"]["L1"] = 99  # the caller's copy only
+        assert s.search_if_cached(query) == first
+        assert s.search_if_cached(replace(query, limit=4)) is None
+        assert s.search_if_cached(replace(query, facets=False)) is None
+        s.insert_many([entry("户籍档案", grade="L2")])
+        assert s.search_if_cached(query) is None  # a write: nothing old is served
+        assert s.search(query).total == first.total + 1
+    with CatalogStore(tmp_path / "off.db", result_cache=0) as s:
+        s.insert_many(ALL)
+        assert s.search(SearchQuery("户籍")) == s.search(SearchQuery("户籍"))
+        assert s.search_if_cached(SearchQuery("户籍")) is None
+
+
+def test_cached_answers_follow_another_process_writes(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.db"
+    with CatalogStore(path) as serving, CatalogStore(path) as seeding:
+        seeding.insert_many(ALL)
+        query = SearchQuery("户籍")
+        before = serving.search(query)
+        renamed = replace(HUJI_NAME, name="户籍人口迁出登记信息")
+        seeding.insert_many([renamed])
+        assert serving.search_if_cached(query) is None
+        after = serving.search(query)
+        assert [h.entry for h in after.hits if h.entry.code == renamed.code] == [renamed]
+        assert codes(after) == codes(before)

@@ -208,7 +208,11 @@ def add_hits(
 
 
 def hits_from_pb(results) -> tuple[ScoredEntry, ...]:
-    return tuple(ScoredEntry(r.score, r.entry.code, r.entry.province, wire=r) for r in results)
+    hits = []
+    for r in results:
+        entry = r.entry  # each access builds a wrapper
+        hits.append(ScoredEntry(r.score, entry.code, entry.province, None, r))
+    return tuple(hits)
 
 
 def province_to_pb(p: ProvinceAnswer) -> catalog_pb2.ProvinceStatus:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from gateway.catalog.model import CatalogEntry
 
 FACET_FIELDS = ("category", "grade", "share_type", "department", "update_cycle")
 
 
-@dataclass(frozen=True, slots=True)
-class Bucket:
+class Bucket(NamedTuple):
+    """One facet value's label and count. A named tuple, not a frozen dataclass like the other
+    records: a federated search builds hundreds (every peer's facets, then the merge), and a
+    frozen dataclass's ``__init__`` costs several times as much."""
+
     label: str
     count: int
 
@@ -19,11 +23,11 @@ Facets = dict[str, dict[str, Bucket]]
 """facet field -> value -> bucket."""
 
 
-@dataclass(frozen=True, slots=True)
-class ScoredEntry:
+class ScoredEntry(NamedTuple):
     """A hit: this node's own (``entry``, and ``wire`` its serialized ``SearchResult``) or a
     peer's, kept as the peer sent it (``wire``, a ``SearchResult`` message) so the federated merge
-    never decodes and re-encodes it."""
+    never decodes and re-encodes it. A named tuple for the same reason as ``Bucket``: one per
+    hit of every province, each search."""
 
     score: float
     code: str

@@ -7,7 +7,6 @@ fails the whole query and never holds it past the caller's deadline.
 from __future__ import annotations
 
 import asyncio
-import heapq
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -200,19 +199,19 @@ class FederatedCatalog:
         # Equal scores interleave the provinces by each one's own rank (1st of every province,
         # then 2nd, ...), so one province's ties never crowd out the others; stable across pages
         # because every node orders its own hits deterministically.
+        # One C sort of plain tuples; the last element (arrival order) is unique, so comparison
+        # never reaches a hit, and equal keys keep arrival order as a stable sort would.
         order = {p: i for i, p in enumerate(self._names)}
-        ranked = heapq.nsmallest(
-            query.depth,
-            (
-                (-h.score, rank, order.get(a.node, len(order)), h.code, h)
-                for a in answers
-                for rank, h in enumerate(a.hits)
-            ),
-            key=lambda t: t[:4],
-        )
-        merged = [t[4] for t in ranked]
+        keyed: list[tuple[float, int, int, str, int]] = []
+        hits: list[ScoredEntry] = []
+        for a in answers:
+            at = order.get(a.node, len(order))
+            for rank, h in enumerate(a.hits):
+                keyed.append((-h.score, rank, at, h.code, len(hits)))
+                hits.append(h)
+        keyed.sort()
         total = sum(a.total for a in answers)
-        page = tuple(merged[query.offset : query.offset + query.page_size])
+        page = tuple(hits[t[4]] for t in keyed[query.offset : query.offset + query.page_size])
         more = query.offset + query.page_size < total
         return FederatedAnswer(
             hits=page,
@@ -331,16 +330,18 @@ class FederatedCatalog:
 
 
 def _merge_facets(answers: list[LocalAnswer], names: Mapping[str, str]) -> Facets:
-    merged: dict[str, dict[str, list]] = {}
+    facets: Facets = {}
     for answer in answers:
         for name, buckets in answer.facets.items():
-            into = merged.setdefault(name, {})
+            into = facets.get(name)
+            if into is None:
+                facets[name] = dict(buckets)
+                continue
             for value, bucket in buckets.items():
-                slot = into.setdefault(value, [bucket.label, 0])
-                slot[1] += bucket.count
-    facets: Facets = {
-        n: {v: Bucket(lbl, c) for v, (lbl, c) in b.items()} for n, b in merged.items()
-    }
+                have = into.get(value)  # the first label seen stays
+                into[value] = (
+                    bucket if have is None else Bucket(have.label, have.count + bucket.count)
+                )
     facets["province"] = {
         a.node: Bucket(names.get(a.node, a.node), a.total) for a in answers if a.total
     }

@@ -162,20 +162,18 @@ def scope_from_pb(value: int) -> str:
     return _SCOPES.get(value, f"unknown({value})")
 
 
-def facets_to_pb(facets: Facets) -> list[catalog_pb2.Facet]:
-    out = []
+def add_facets(into, facets: Facets) -> None:
+    """Append ``facets`` to a reply's repeated ``Facet`` field ``into``, values by count desc,
+    then value. Built in place: a message passed to a constructor is copied (serialized and
+    parsed again by upb)."""
     for name, buckets in facets.items():
-        ordered = sorted(buckets.items(), key=lambda kv: (-kv[1].count, kv[0]))
-        out.append(
-            catalog_pb2.Facet(
-                field=name,
-                values=[
-                    catalog_pb2.FacetValue(value=v, label=b.label, count=b.count)
-                    for v, b in ordered
-                ],
-            )
-        )
-    return out
+        add = into.add(field=name).values.add
+        for value, bucket in sorted(buckets.items(), key=_by_count):
+            add(value=value, label=bucket.label, count=bucket.count)
+
+
+def _by_count(item: tuple[str, Bucket]) -> tuple[int, str]:
+    return -item[1].count, item[0]
 
 
 def facets_from_pb(facets) -> Facets:

@@ -7,9 +7,9 @@ from gateway.catalog.answers import FederatedAnswer
 from gateway.catalog.federated import FederatedCatalog
 from gateway.catalog.query import QueryValidator, RawSearch
 from gateway.convert import (
+    add_facets,
     add_hits,
     entry_to_pb,
-    facets_to_pb,
     filters_from_pb,
     province_to_pb,
     scope_from_pb,
@@ -60,7 +60,6 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServicer):
 
     def _to_reply(self, answer: FederatedAnswer) -> catalog_pb2.SearchResponse:
         reply = catalog_pb2.SearchResponse(
-            facets=facets_to_pb(answer.facets),
             provinces=[province_to_pb(p) for p in answer.provinces],
             partial=answer.partial,
             next_page_token=answer.next_page_token,
@@ -68,4 +67,5 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServicer):
             answered_by=answer.answered_by,
         )
         add_hits(reply.results, answer.hits, self._names, self._categories)
+        add_facets(reply.facets, answer.facets)
         return reply

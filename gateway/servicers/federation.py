@@ -13,12 +13,12 @@ from gateway.catalog.federated import LocalCatalog
 from gateway.catalog.query import normalize_text
 from gateway.config import SearchSettings
 from gateway.convert import (
+    add_facets,
     add_hits,
     application_to_pb,
     batch_to_pb,
     call_from_pb,
     entry_to_pb,
-    facets_to_pb,
     filters_from_pb,
     result_to_pb,
 )
@@ -180,10 +180,9 @@ class FederationServicer(FederationExchangeMixin, federation_pb2_grpc.Federation
             answer = await self._local.search(
                 text, filters_from_pb(request.filters), request.limit, facets=request.facets
             )
-        reply = federation_pb2.LocalSearchResponse(
-            total=answer.total, facets=facets_to_pb(answer.facets), node=self._node
-        )
+        reply = federation_pb2.LocalSearchResponse(total=answer.total, node=self._node)
         add_hits(reply.results, answer.hits, self._names, self._categories)
+        add_facets(reply.facets, answer.facets)
         return reply
 
     async def GetLocal(self, request, context):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from gateway._pb.yrd.v1 import catalog_pb2, federation_pb2
-from gateway.catalog.answers import ScoredEntry
-from gateway.convert import EntryWire, add_hits, entry_to_pb
+from gateway.catalog.answers import Bucket, ScoredEntry
+from gateway.convert import EntryWire, add_facets, add_hits, entry_to_pb
 from tests.catalog.test_store import GJJ_NAME, HUJI_ITEM, SHEBAO_NAME
 
 NAMES = {"js": "江苏"}
@@ -63,3 +63,16 @@ def test_add_hits_mixes_own_peer_and_plain_hits() -> None:
     )
     assert reply == expected
     assert reply.SerializeToString() == expected.SerializeToString()
+
+
+def test_add_facets_orders_values_by_count_then_value() -> None:
+    facets = {
+        "grade": {"L2": Bucket("二级", 3), "L1": Bucket("一级", 3), "L4": Bucket("四级", 9)},
+        "department": {},
+    }
+    reply = catalog_pb2.SearchResponse()
+    add_facets(reply.facets, facets)
+    assert [(f.field, [(v.value, v.label, v.count) for v in f.values]) for f in reply.facets] == [
+        ("grade", [("L4", "四级", 9), ("L1", "一级", 3), ("L2", "二级", 3)]),
+        ("department", []),
+    ]

@@ -8,6 +8,8 @@ show up as a fast case.
 
 from __future__ import annotations
 
+import random
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +18,16 @@ import grpc
 from gateway._pb.yrd.v1 import catalog_pb2, exchange_pb2
 from gateway.benchmark.loadgen import Target, open_channel
 
-__all__ = ["ALL_CASES", "Case", "INVOKE", "SEARCH", "TITLES", "probe", "search_requests"]
+__all__ = [
+    "ALL_CASES",
+    "Case",
+    "INVOKE",
+    "SEARCH",
+    "TITLES",
+    "cold_search_requests",
+    "probe",
+    "search_requests",
+]
 
 INVOKE = "/yrd.v1.Exchange/Invoke"
 SEARCH = "/yrd.v1.Catalog/Search"
@@ -28,13 +39,16 @@ TITLES = {
     "nginx": "nginx grpc_pass → backend (C proxy, reference)",
     "local": "Local call: js app → js interface through js",
     "cross": "Cross-province call: js app → js → sh (mTLS) → dataset",
-    "search": "Federated search via js across js, sh, zj, ah",
+    "search": "Federated search via js across js, sh, zj, ah: distinct queries (cold)",
+    "search-hot": "Federated search, the same ten queries over and over (answer caches warm)",
     "cross-untraced": "Cross-province call, js and sh restarted with tracing off",
 }
 #: Also the order they run in: the untraced case restarts two nodes, so it comes last.
 ALL_CASES = tuple(TITLES)
 
-#: Queries of 2, 3, 4 and 5 characters, with and without filters (shared-standard values).
+#: Queries of 2, 3, 4 and 5 characters, with and without filters (shared-standard values): the
+#: ``search-hot`` case repeats them, so it measures what the nodes' answer caches make of a
+#: popular query.
 SEARCHES: tuple[tuple[str, dict[str, list[str]]], ...] = (
     ("户籍", {}),
     ("社保", {}),
@@ -74,13 +88,54 @@ def invoke_requests(interface_id: str, ids: tuple[str, ...], purpose: str) -> tu
     )
 
 
-def search_requests() -> tuple[bytes, ...]:
+def search_requests(
+    searches: Sequence[tuple[str, dict[str, list[str]]]] = SEARCHES,
+) -> tuple[bytes, ...]:
     return tuple(
         catalog_pb2.SearchRequest(
             query=query, filters=catalog_pb2.SearchFilters(**filters), page_size=20
         ).SerializeToString()
-        for query, filters in SEARCHES
+        for query, filters in searches
     )
+
+
+COLD_SEARCHES = 400
+"""Distinct queries in the cold set: more than every answer cache holds, and the load generator
+spreads its slots over the rotation, so no answer is served from a cache within a run."""
+
+
+def cold_search_requests(
+    names: Iterable[str], count: int = COLD_SEARCHES, seed: int = 6
+) -> tuple[bytes, ...]:
+    """``count`` distinct searches cut from catalog entry names: 2-, 3- and 4-character runs of
+    Chinese in equal shares, a third of them with one of the filters of ``SEARCHES``."""
+    pool = sorted({n for n in names if n})
+    if not pool:
+        raise ValueError("no catalog entry names to cut queries from")
+    rng = random.Random(seed)
+    filters = [f for _, f in SEARCHES if f]
+    seen: set[tuple[str, str]] = set()
+    out: list[tuple[str, dict[str, list[str]]]] = []
+    attempts = 0
+    while len(out) < count and attempts < count * 200:
+        attempts += 1
+        size = 2 + len(out) % 3
+        name = rng.choice(pool)
+        if len(name) < size:
+            continue
+        start = rng.randrange(len(name) - size + 1)
+        term = name[start : start + size]
+        if not all("\u4e00" <= ch <= "\u9fff" for ch in term):
+            continue
+        chosen = rng.choice(filters) if rng.random() < 1 / 3 else {}
+        key = (term, repr(sorted(chosen.items())))
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append((term, chosen))
+    if len(out) < count:
+        raise ValueError(f"only {len(out)} distinct queries in the catalog's names, not {count}")
+    return search_requests(out)
 
 
 def probe(case: Case, timeout: float = 10.0) -> dict[str, Any]:
@@ -121,6 +176,8 @@ def _probe_invoke(case: Case, channel: grpc.Channel, timeout: float) -> dict[str
 
 
 def _probe_search(case: Case, channel: grpc.Channel, timeout: float) -> dict[str, Any]:
+    """Every query answered by all four provinces and ranked; a long (cold) set is summarised,
+    and may hold queries that find nothing, but not mostly such."""
     call = channel.unary_unary(
         case.method,
         request_serializer=None,
@@ -139,10 +196,10 @@ def _probe_search(case: Case, channel: grpc.Channel, timeout: float) -> dict[str
         )
         if reply.partial or len(answered) < 4:
             raise RuntimeError(f"{case.name}: {label!r} was answered by {answered} only")
-        if not reply.results:
-            raise RuntimeError(f"{case.name}: {label!r} found nothing")
         if scores != sorted(scores, reverse=True):
             raise RuntimeError(f"{case.name}: {label!r} results are not ranked by score")
+        if not reply.results and len(case.requests) <= _LISTED_QUERIES:
+            raise RuntimeError(f"{case.name}: {label!r} found nothing")
         queries.append(
             {
                 "query": asked.query,
@@ -158,7 +215,27 @@ def _probe_search(case: Case, channel: grpc.Channel, timeout: float) -> dict[str
                 "total": reply.total,
                 "results": len(reply.results),
                 "provinces": sorted({r.entry.province for r in reply.results}),
-                "top": reply.results[0].entry.name,
+                "top": reply.results[0].entry.name if reply.results else "",
             }
         )
-    return {"requests": len(case.requests), "queries": queries}
+    if len(queries) <= _LISTED_QUERIES:
+        return {"requests": len(case.requests), "queries": queries}
+    found = [q for q in queries if q["total"]]
+    if len(found) * 2 < len(queries):
+        raise RuntimeError(f"{case.name}: {len(queries) - len(found)} queries found nothing")
+    totals = sorted(q["total"] for q in queries)
+    return {
+        "requests": len(case.requests),
+        "by_chars": {
+            str(n): sum(1 for q in queries if q["chars"] == n)
+            for n in sorted({q["chars"] for q in queries})
+        },
+        "with_filters": sum(1 for q in queries if q["filters"]),
+        "found_nothing": len(queries) - len(found),
+        "median_total": totals[len(totals) // 2],
+        "examples": [q["query"] for q in queries[:12]],
+    }
+
+
+_LISTED_QUERIES = 20
+"""Probes of at most this many queries list each one; longer sets are summarised."""

@@ -7,6 +7,7 @@ the cases run back to back on the same processes and their ratios hold on a nois
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -31,7 +32,7 @@ from gateway.exchange.dataset import SCHEMA
 __all__ = ["Options", "run"]
 
 _BACKEND_CASES = {"direct", "raw", "raw-tls", "nginx"}
-_GATEWAY_CASES = {"local", "cross", "search", "cross-untraced"}
+_GATEWAY_CASES = {"local", "cross", "search", "search-hot", "cross-untraced"}
 _NO_TRACING_FLAG = "--no-tracing"
 
 
@@ -287,10 +288,25 @@ def _build_cases(
         elif name == "cross-untraced" and name not in skipped:
             out.append(C.Case(name, js, C.INVOKE, invoke_cross, md, served_by=("js", "sh")))
         elif name == "search":
+            cold = C.cold_search_requests(_entry_names(bench, "sh"))
+            out.append(C.Case(name, js, C.SEARCH, cold, served_by=("js", "sh", "zj", "ah")))
+        elif name == "search-hot":
             out.append(
                 C.Case(name, js, C.SEARCH, C.search_requests(), served_by=("js", "sh", "zj", "ah"))
             )
     return out
+
+
+def _entry_names(bench: BenchFederation, node: str, limit: int = 20_000) -> list[str]:
+    """Names of ``node``'s seeded catalog entries (read-only, beside the running node): the
+    vocabulary the cold search set is cut from."""
+    path = bench.fed.data_dir / node / "catalog.db"
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT name FROM entries ORDER BY id LIMIT ?", (limit,)).fetchall()
+    finally:
+        conn.close()
+    return [name for (name,) in rows]
 
 
 def _filesystem_of(path: Path) -> str:

@@ -20,7 +20,15 @@ from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 
-__all__ = ["DESCRIPTION", "Job", "LoadGenerator", "Target", "WorkerReport", "open_channel"]
+__all__ = [
+    "DESCRIPTION",
+    "Job",
+    "LoadGenerator",
+    "Target",
+    "WorkerReport",
+    "first_request",
+    "open_channel",
+]
 
 DESCRIPTION = "multi-process Python client (grpcio sync stub, one process per slot up to --workers)"
 
@@ -51,6 +59,10 @@ class Job:
     window_start_ns: int
     window_end_ns: int
     timeout: float
+    spread: int = 1
+    """Slots across all workers: slot k starts k/spread of the way through ``requests``, so
+    concurrent slots are far apart in the rotation (never asking one query right after another
+    slot did, which an answer cache would serve)."""
 
 
 @dataclass(slots=True)
@@ -137,6 +149,14 @@ def _worker_main(conn) -> None:
         conn.send(report)
 
 
+def first_request(slot: int, requests: int, spread: int) -> int:
+    """Where slot number ``slot`` (of ``spread`` slots in all) starts in a rotation of
+    ``requests``: evenly apart when the rotation is at least that long, else one apart."""
+    if spread > 1 and requests >= spread:
+        return slot * requests // spread
+    return slot
+
+
 def open_channel(target: Target):
     import grpc
 
@@ -161,7 +181,7 @@ def _run_job(job: Job, report: WorkerReport) -> None:
             errors: Counter = Counter()
             warmup: Counter = Counter()
             requests, n = job.requests, len(job.requests)
-            i = index
+            i = first_request(index, n, job.spread)
             md, timeout = job.metadata, job.timeout
             ws, we = job.window_start_ns, job.window_end_ns
             now = time.monotonic_ns

@@ -73,6 +73,7 @@ def measure(
             window_start,
             window_end,
             schedule.timeout,
+            concurrency,
         )
 
     reports: list = []

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.benchmark.cases import ALL_CASES
+from gateway.benchmark.cases import ALL_CASES, COLD_SEARCHES
 
 ROOT = Path(__file__).resolve().parents[2]
 # Cases that depend on something outside the harness, and say so when it is missing: nginx (a
@@ -78,9 +78,12 @@ def test_version_block_is_recorded(result):
 def test_probes_checked_the_answers(result):
     cross = result["cases"]["cross"]["probe"]
     assert cross["served_by"] == "sh"
-    search = result["cases"]["search"]["probe"]
-    assert {q["chars"] for q in search["queries"]} >= {2, 3, 4}
-    assert all(q["total"] > 0 for q in search["queries"])
+    hot = result["cases"]["search-hot"]["probe"]
+    assert {q["chars"] for q in hot["queries"]} >= {2, 3, 4}
+    assert all(q["total"] > 0 for q in hot["queries"])
+    cold = result["cases"]["search"]["probe"]
+    assert cold["requests"] == COLD_SEARCHES and set(cold["by_chars"]) == {"2", "3", "4"}
+    assert cold["with_filters"] > 0 and cold["found_nothing"] * 2 < cold["requests"]
 
 
 def test_node_memory_and_targets_are_reported(result):

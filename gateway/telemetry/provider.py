@@ -1,8 +1,8 @@
 """A node's tracer provider: spans go to its own span store and, when configured, to OTLP.
 
 Each node has its own provider (not the global one), so several nodes can share a process in
-tests. Exporting runs on batch-processor threads: a slow or dead collector costs a log line,
-never latency or a failed call.
+tests. Storing and exporting run on their own threads (the span store's writer, the OTLP batch
+processor): a slow disk or a dead collector costs a log line, never a failed call.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import NoOpTracer, Tracer
 
-from gateway.telemetry.spanstore import SpanStore, SpanStoreExporter
+from gateway.telemetry.spanstore import SpanStore, SpanStoreProcessor
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +32,7 @@ class Telemetry:
             )
         )
         if enabled:
-            self.provider.add_span_processor(
-                BatchSpanProcessor(
-                    SpanStoreExporter(store),
-                    max_queue_size=8192,
-                    schedule_delay_millis=500,
-                    max_export_batch_size=1024,
-                )
-            )
+            self.provider.add_span_processor(SpanStoreProcessor(store))
             if otlp_endpoint:
                 self.provider.add_span_processor(
                     BatchSpanProcessor(

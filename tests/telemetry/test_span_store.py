@@ -1,0 +1,90 @@
+"""The span store and the processor that feeds it: real SDK spans into a real SQLite file."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
+
+from gateway.telemetry.spanstore import SpanStore, SpanStoreProcessor
+
+
+def traced(tmp_path, **kwargs):
+    store = SpanStore(tmp_path / "spans.db", "sh")
+    processor = SpanStoreProcessor(store, **kwargs)
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    return store, processor, provider.get_tracer("test")
+
+
+def test_flushed_spans_are_in_the_store_with_their_tree(tmp_path):
+    store, processor, tracer = traced(tmp_path, interval=60)  # only the flush writes
+    with tracer.start_as_current_span(
+        "/yrd.v1.Exchange/Invoke", kind=SpanKind.SERVER, attributes={"yrd.app": "js/rsj/a"}
+    ) as root:
+        with tracer.start_as_current_span("authorize") as child:
+            child.set_attribute("yrd.decision", "allow")
+    trace_id = format(root.get_span_context().trace_id, "032x")
+    assert store.trace(trace_id) == []  # nothing written before the flush
+    assert processor.force_flush()
+    spans = {s.name: s for s in store.trace(trace_id)}
+    assert set(spans) == {"/yrd.v1.Exchange/Invoke", "authorize"}
+    assert spans["authorize"].parent_id == spans["/yrd.v1.Exchange/Invoke"].span_id
+    assert spans["authorize"].attributes == {"yrd.decision": "allow"}
+    assert (
+        spans["/yrd.v1.Exchange/Invoke"].kind == "SERVER" and spans["/yrd.v1.Exchange/Invoke"].root
+    )
+    assert [t.app for t in store.recent()] == ["js/rsj/a"]
+    processor.shutdown()
+
+
+def test_the_writer_thread_stores_without_a_flush(tmp_path):
+    store, processor, tracer = traced(tmp_path, interval=0.01)
+    with tracer.start_as_current_span("masking") as span:
+        pass
+    trace_id = format(span.get_span_context().trace_id, "032x")
+    for _ in range(500):
+        if store.trace(trace_id):
+            break
+        time.sleep(0.01)
+    assert [s.name for s in store.trace(trace_id)] == ["masking"]
+    processor.shutdown()
+
+
+def test_unsampled_spans_are_not_stored(tmp_path):
+    store, processor, tracer = traced(tmp_path, interval=60)
+    parent = SpanContext(0x1234, 0x5678, is_remote=True, trace_flags=TraceFlags(TraceFlags.DEFAULT))
+    with tracer.start_as_current_span(
+        "gather", context=trace.set_span_in_context(NonRecordingSpan(parent))
+    ):
+        pass
+    processor.force_flush()
+    assert store.trace(format(0x1234, "032x")) == []
+    processor.shutdown()
+
+
+def test_a_stalled_store_drops_and_counts_beyond_its_bound(tmp_path, caplog):
+    store, processor, tracer = traced(tmp_path, interval=60, max_pending=3)
+    with caplog.at_level(logging.WARNING, logger="gateway.telemetry.spanstore"):
+        for i in range(5):
+            with tracer.start_as_current_span(f"s{i}"):
+                pass
+    assert processor.dropped == 2
+    assert "2 spans dropped" not in caplog.text and "1 spans dropped" in caplog.text
+    processor.force_flush()
+    assert len(store.recent(limit=10)) == 3
+    processor.shutdown()
+
+
+def test_shutdown_writes_what_is_pending_and_then_ignores_spans(tmp_path):
+    store, processor, tracer = traced(tmp_path, interval=60)
+    with tracer.start_as_current_span("before"):
+        pass
+    processor.shutdown()
+    with tracer.start_as_current_span("after"):
+        pass
+    processor.force_flush()
+    assert [t.root for t in store.recent(limit=10)] == ["before"]

@@ -93,5 +93,12 @@ def test_killed_peer_makes_answers_partial_then_rejoins(processes):
     finally:
         processes.start("zj")
         processes.wait_ready(["zj"], timeout=60)
-    out = json.loads(yrdgw(processes, "search", "户籍", "--via", "sh", "--json").stdout)
-    assert out["partial"] is False
+    # sh rejoins zj when its breaker's background probe next succeeds (the back-off doubles per
+    # failed probe, at most 15 s plus jitter), not at the instant zj is ready.
+    deadline = time.monotonic() + 20
+    while True:
+        out = json.loads(yrdgw(processes, "search", "户籍", "--via", "sh", "--json").stdout)
+        if not out["partial"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert out["partial"] is False, out["provinces"]

@@ -20,7 +20,10 @@ FTS5's bm25 reads ``%_docsize`` once per row, a join to read facet columns is an
 per row, and GROUP BY sorts. So: relevance comes in levels (``textindex.relevance_levels``) read
 best-first in rowid order with LIMIT, which usually touches only the first page of the top level;
 facets count the match set's rowids (one ``group_concat``) against an in-memory rowid -> facet map
-built once per write generation.
+built once per write generation. A generic term (信息, 数据) matches most of the catalog, and each
+counted match costs ~0.25 µs in all (~40 ms for 131,000): when a few probes say the text takes
+most of what the filters select, the entries it does *not* take are counted instead and taken
+from the filters' own counts (known from the facet map), which is exact and ~4x cheaper.
 
 Durability: ``synchronous=NORMAL`` under WAL can lose the last transactions on power loss but never
 corrupts the file; the catalog is re-seedable from its source, so losing a recent bulk load is
@@ -37,6 +40,8 @@ import json
 import queue
 import sqlite3
 import threading
+from array import array
+from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -304,6 +309,19 @@ class _FacetIndex:
     """(field, value) -> facet-value id (for the ``tags`` filter tokens)."""
     everything: dict[str, dict[str, int]]
     """Facet counts over all entries (the no-text, no-filter search)."""
+    combos: dict[str, int] = field(default_factory=dict)
+    """Facet characters of an entry -> how many entries have exactly those."""
+    char_of: dict[int, str] = field(default_factory=dict)
+    """Facet-value id -> its character in its field."""
+    ranks: Sequence[int] = ()
+    """Every entry id, ascending (for the rank of an id: how far into the catalog it is)."""
+    universe: str = ""
+    """An FTS5 expression every entry matches (any value of the field with fewest values)."""
+    selected: dict[tuple[frozenset[str] | None, ...], tuple[int, dict[str, dict[str, int]]]] = (
+        field(default_factory=dict)
+    )
+    """``within`` answers by filter (a handful in practice; emptied if it grows past 256).
+    Shared and read-only: callers must not change the facet dicts."""
 
     def count(self, ids: Sequence[str]) -> dict[str, dict[str, int]]:
         joined = "".join(map(self.chars_of.__getitem__, ids))
@@ -313,6 +331,39 @@ class _FacetIndex:
             column = joined[i::width]
             facets[name] = {value: n for char, value in pairs if (n := column.count(char))}
         return facets
+
+    def within(
+        self, allowed: Sequence[frozenset[str] | None]
+    ) -> tuple[int, dict[str, dict[str, int]]]:
+        """Total and facet counts of the entries whose facet characters are in ``allowed``
+        (per field; None = any): what a filter selects before any text narrows it."""
+        if not any(allowed):
+            return len(self.chars_of), self.everything
+        key = tuple(allowed)
+        cached = self.selected.get(key)
+        if cached is None:
+            if len(self.selected) >= 256:
+                self.selected.clear()
+            cached = self.selected[key] = self._within(allowed)
+        return cached
+
+    def _within(
+        self, allowed: Sequence[frozenset[str] | None]
+    ) -> tuple[int, dict[str, dict[str, int]]]:
+        width = len(FACET_FIELDS)
+        per_field: list[dict[str, int]] = [{} for _ in FACET_FIELDS]
+        total = 0
+        for chars, n in self.combos.items():
+            if all(a is None or chars[i] in a for i, a in enumerate(allowed)):
+                total += n
+                for i in range(width):
+                    counts = per_field[i]
+                    counts[chars[i]] = counts.get(chars[i], 0) + n
+        facets = {
+            name: {value: counts[char] for char, value in pairs if char in counts}
+            for name, pairs, counts in zip(FACET_FIELDS, self.values, per_field, strict=True)
+        }
+        return total, facets
 
 
 class CatalogStore:
@@ -625,7 +676,13 @@ class CatalogStore:
             ).fetchall()
             ranked = [(row[0], UNRANKED_SCORE) for row in ids]
         else:
-            total, facets = self._counted(conn, index, match, query.facets)
+            outside = None
+            if terms and (tags or index.universe):
+                outside = (
+                    f"({tags or index.universe}) NOT ({text})",
+                    _filter_chars(index, query.filters),
+                )
+            total, facets = self._counted(conn, index, match, query.facets, outside)
             if terms:
                 ranked = _ranked(conn, terms, tags, min(query.limit, total))
             else:
@@ -635,7 +692,12 @@ class CatalogStore:
         return LocalResult(hits=hits, total=total, facets=facets)
 
     def _counted(
-        self, conn: sqlite3.Connection, index: _FacetIndex, match: str, facets: bool
+        self,
+        conn: sqlite3.Connection,
+        index: _FacetIndex,
+        match: str,
+        facets: bool,
+        outside: tuple[str, list[frozenset[str] | None]] | None = None,
     ) -> tuple[int, dict[str, dict[str, int]]]:
         """Total and facets of ``match``, from the count cache when this generation has them."""
         key = (index.generation, match)
@@ -644,7 +706,7 @@ class CatalogStore:
             if cached is not None and (cached[1] is not None or not facets):
                 self._counts.move_to_end(key)
                 return cached[0], _copy_facets(cached[1]) if facets else {}
-        total, counts = _count(conn, index, match, facets)
+        total, counts = _count(conn, index, match, facets, outside)
         if facets:
             counts = counts or {name: {} for name in FACET_FIELDS}
         if self._count_cache:
@@ -715,6 +777,27 @@ def _empty_facets(query: SearchQuery) -> dict[str, dict[str, int]]:
 def _filter_expression(index: _FacetIndex, filters: SearchFilters) -> str | None:
     """The filters as an FTS5 expression over the ``tags`` column: '' when there are none, None
     when a filtered field names only values no entry has (nothing can match)."""
+    wanted = _filter_ids(index, filters)
+    if wanted is None:
+        return None
+    return " AND ".join(
+        "{tags}: (" + " OR ".join(f'"{_tag(i)}"' for i in sorted(ids)) + ")"
+        for ids in wanted
+        if ids is not None
+    )
+
+
+def _filter_chars(index: _FacetIndex, filters: SearchFilters) -> list[frozenset[str] | None]:
+    """Per facet field, the characters of the values the filters allow (None = any)."""
+    wanted = _filter_ids(index, filters) or []
+    return [
+        None if ids is None else frozenset(map(index.char_of.__getitem__, ids)) for ids in wanted
+    ]
+
+
+def _filter_ids(index: _FacetIndex, filters: SearchFilters) -> list[set[int] | None] | None:
+    """Per facet field, the ids of the values the filters allow (None = no filter on it); None
+    when a filtered field names only values no entry has."""
     wanted = zip(
         FACET_FIELDS,
         (
@@ -726,9 +809,10 @@ def _filter_expression(index: _FacetIndex, filters: SearchFilters) -> str | None
         ),
         strict=True,
     )
-    clauses = []
+    clauses: list[set[int] | None] = []
     for name, values in wanted:
         if not values:
+            clauses.append(None)
             continue
         ids = {index.ids[(name, v)] for v in values if (name, v) in index.ids}
         if name == "category":
@@ -737,23 +821,100 @@ def _filter_expression(index: _FacetIndex, filters: SearchFilters) -> str | None
             ids |= {i for (f, v), i in index.ids.items() if f == name and v[:1] in classes}
         if not ids:
             return None
-        clauses.append("{tags}: (" + " OR ".join(f'"{_tag(i)}"' for i in sorted(ids)) + ")")
-    return " AND ".join(clauses)
+        clauses.append(ids)
+    return clauses
+
+
+# ``_dense`` probes the match set at this many points of the catalog, reading this many matches
+# at each. Counting the entries a filter selects that the text does not, and taking them from
+# the filter's counts, pays once the text matches this share of them: FTS5 then reads every
+# selected entry (~0.05 µs each), while each counted entry costs ~0.25 µs (its id as text,
+# split, looked up).
+_PROBE_POINTS = 6
+_PROBE_ROWS = 32
+_DENSE_SHARE = 0.6
 
 
 def _count(
-    conn: sqlite3.Connection, index: _FacetIndex, match: str, facets: bool
+    conn: sqlite3.Connection,
+    index: _FacetIndex,
+    match: str,
+    facets: bool,
+    outside: tuple[str, list[frozenset[str] | None]] | None = None,
 ) -> tuple[int, dict[str, dict[str, int]]]:
+    """Total and facets of ``match``. ``outside``: an FTS5 expression for the entries the filters
+    select that ``match`` does not, and the filters as facet characters; when ``match`` takes
+    most of what the filters select, those few are counted and taken from the filters' counts
+    (exact either way; only cheaper when a generic term matches most of the catalog)."""
     if not facets:
         row = conn.execute("SELECT count(*) FROM entries_fts WHERE entries_fts MATCH ?", (match,))
         return int(row.fetchone()[0]), {}
-    ids = conn.execute(
-        "SELECT group_concat(rowid) FROM entries_fts WHERE entries_fts MATCH ?", (match,)
-    ).fetchone()[0]
+    if outside is not None and index.ranks:
+        total, within = index.within(outside[1])
+        if _dense(conn, index, match, _DENSE_SHARE * total):
+            return _count_rest(conn, index, outside[0], total, within)
+    ids = _group_ids(conn, match)
     if ids is None:
         return 0, {}
     matches = ids.split(",")
     return len(matches), index.count(matches)
+
+
+def _count_rest(
+    conn: sqlite3.Connection,
+    index: _FacetIndex,
+    rest: str,
+    total: int,
+    within: dict[str, dict[str, int]],
+) -> tuple[int, dict[str, dict[str, int]]]:
+    """Total and facets of a match set from those of what the filters select (``total``,
+    ``within``) minus those of ``rest``, the selected entries it does not take. Values keep the
+    order ``_FacetIndex.count`` gives them, and a count of zero is left out as there."""
+    ids = _group_ids(conn, rest)
+    dropped = index.count(ids.split(",")) if ids else {}
+    counts = {}
+    for name, pairs in zip(FACET_FIELDS, index.values, strict=True):
+        have, drop = within.get(name, {}), dropped.get(name, {})
+        counts[name] = {
+            value: n for _, value in pairs if (n := have.get(value, 0) - drop.get(value, 0))
+        }
+    return total - (ids.count(",") + 1 if ids else 0), counts
+
+
+def _group_ids(conn: sqlite3.Connection, match: str) -> str | None:
+    """The rowids matching ``match`` as comma-separated text (None when there are none)."""
+    row = conn.execute(
+        "SELECT group_concat(rowid) FROM entries_fts WHERE entries_fts MATCH ?", (match,)
+    ).fetchone()
+    return row[0]  # type: ignore[no-any-return]
+
+
+def _dense(conn: sqlite3.Connection, index: _FacetIndex, match: str, least: float) -> bool:
+    """Whether ``match`` probably has at least ``least`` matches. A guess from the density of
+    matches at ``_PROBE_POINTS`` places spread over the catalog (entries of a category are
+    neighbours in code order, so one place says little), stopping as soon as the places left
+    could not make up the difference; it only picks the cheaper way to count."""
+    probe = (
+        "SELECT count(*), max(r) FROM (SELECT rowid AS r FROM entries_fts"
+        " WHERE entries_fts MATCH ? AND rowid >= ? ORDER BY rowid LIMIT ?)"
+    )
+    ranks = index.ranks
+    size = len(ranks)
+    wanted = least / size * _PROBE_POINTS  # the sum of the places' densities to reach
+    density = 0.0
+    for point in range(_PROBE_POINTS):
+        if density + (_PROBE_POINTS - point) < wanted:
+            return False
+        start = point * size // _PROBE_POINTS
+        n, last = conn.execute(probe, (match, ranks[start], _PROBE_ROWS)).fetchone()
+        if n < _PROBE_ROWS:
+            if point == 0:
+                return False  # fewer matches in all than one probe reads
+            end = size
+        else:
+            end = bisect_right(ranks, last)
+        density += n / max(1, end - start)
+    return density >= wanted
 
 
 def _ranked(
@@ -812,18 +973,31 @@ def _build_facet_index(conn: sqlite3.Connection, generation: int) -> _FacetIndex
         pairs.append((chars[value_id], value))
     interned: dict[str, str] = {}  # entries sharing all facet values share one string
     chars_of: dict[str, str] = {}
-    for row in conn.execute("SELECT * FROM entry_facets"):
+    combos: dict[str, int] = {}
+    ranks = array("q")
+    for row in conn.execute("SELECT * FROM entry_facets ORDER BY id"):
         key = "".join(map(chars.__getitem__, row[1:]))
-        chars_of[str(row[0])] = interned.setdefault(key, key)
+        key = interned.setdefault(key, key)
+        chars_of[str(row[0])] = key
+        combos[key] = combos.get(key, 0) + 1
+        ranks.append(row[0])
+    # Every entry has exactly one value per field: the field with fewest values gives the
+    # cheapest expression matching all of them.
+    name, pairs = min(zip(FACET_FIELDS, values, strict=True), key=lambda np: len(np[1]))
+    tokens = " OR ".join(f'"{_tag(ids[(name, value)])}"' for _, value in pairs)
+    universe = "{tags}: (" + tokens + ")" if tokens else ""
     index = _FacetIndex(
         generation=generation,
         chars_of=chars_of,
         values=tuple(tuple(pairs) for pairs in values),
         ids=ids,
         everything={},
+        combos=combos,
+        char_of=chars,
+        ranks=ranks,
     )
     everything = index.count(list(chars_of))
-    return dataclasses.replace(index, everything=everything)
+    return dataclasses.replace(index, everything=everything, universe=universe)
 
 
 def _add_facet_value(

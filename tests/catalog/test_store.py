@@ -13,11 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gateway.catalog import store as store_module
 from gateway.catalog.model import CatalogEntry, DataItem
 from gateway.catalog.store import (
     FACET_FIELDS,
@@ -419,6 +421,56 @@ def test_search_agrees_with_brute_force(
     assert [(h.entry, h.score) for h in result.hits] == [
         (h.entry, h.score) for h in expected.hits[:limit]
     ]
+
+
+@settings(max_examples=100, deadline=None)
+@given(text=TEXTS, filters=FILTERS)
+def test_counting_the_rest_agrees_with_brute_force(
+    random_store: tuple[CatalogStore, list], text: str, filters: SearchFilters
+) -> None:
+    # The other way to count (what the filters select minus what the text does not match),
+    # taken whatever the density: it must give the same answer as counting the matches.
+    store, entries = random_store
+    with mock.patch.object(store_module, "_dense", return_value=True):
+        result = store.search(SearchQuery(text, filters, limit=1000))
+    expected = brute_search(entries, text, filters)
+    assert result.total == expected.total
+    assert result.facets == expected.facets
+    assert [(h.entry, h.score) for h in result.hits] == [(h.entry, h.score) for h in expected.hits]
+
+
+def test_a_term_in_most_entries_counts_the_rest(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    entries = [
+        replace(e, name=e.name + ("登记信息" if rng.random() < 0.9 else "登记"))
+        for e in random_catalog(1500, seed=11)
+    ]
+    with CatalogStore(tmp_path / "catalog.db", count_cache=0, result_cache=0) as s:
+        s.insert_many(entries)
+        chose: list[bool] = []
+        real = store_module._dense
+
+        def dense(*args: object) -> bool:
+            chose.append(real(*args))  # type: ignore[arg-type]
+            return chose[-1]
+
+        with mock.patch.object(store_module, "_dense", dense):
+            for text, filters in [
+                ("信息", SearchFilters()),
+                ("登记信息", SearchFilters(grades=("L1", "L2"))),
+                ("信息", SearchFilters(categories=("1",), share_types=("none",))),
+                ("户籍", SearchFilters()),
+            ]:
+                chose.clear()
+                result = s.search(SearchQuery(text, filters, limit=20))
+                expected = brute_search(entries, text, filters)
+                assert result.total == expected.total
+                assert result.facets == expected.facets
+                assert [(h.entry, h.score) for h in result.hits] == [
+                    (h.entry, h.score) for h in expected.hits[:20]
+                ]
+                # The generic term takes the cheaper way; a rare one counts its matches.
+                assert chose == ([False] if text == "户籍" else [True])
 
 
 def test_no_text_no_filters_is_the_whole_catalog(random_store: tuple[CatalogStore, list]) -> None:

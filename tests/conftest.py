@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Iterable
 from pathlib import Path
@@ -19,6 +20,17 @@ NAMES = {
     "zj": ("浙江", "330000"),
     "ah": ("安徽", "340000"),
 }
+
+
+async def eventually(check, timeout: float = 2.0) -> None:
+    """Wait (bounded) until ``check()`` holds: metrics and spans are recorded a moment after the
+    caller resumes (a call's status arrives, the server's handler finishes)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        if loop.time() > deadline:
+            assert check()
+        await asyncio.sleep(0.02)
 
 
 def free_ports(n: int) -> list[int]:

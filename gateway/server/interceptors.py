@@ -6,8 +6,9 @@ before a handler (peer identity, standard version) and refuse by raising.
 
 It is one interceptor, not a stack of four (metrics, OpenTelemetry's gRPC instrumentation, guards,
 translation), because every grpc.aio interceptor layer costs a handler rebuild and a coroutine
-frame per call: on a cross-province call that was a third of a hop's CPU (issue 6). Wrapped
-handlers are built once per method and reused.
+frame per call. With the peer stub of ``gateway.telemetry.outbound``, replacing the stacks cut
+a cross-province hop from ~1,630 to ~1,300 µs of CPU (issue 6). Wrapped handlers are built
+once per method and reused.
 
 What it records:
 
@@ -37,6 +38,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from gateway.errors import GatewayError, Internal, InvalidArgument
 from gateway.status import to_status
 from gateway.telemetry.metrics import Metrics
+from gateway.tracing import rpc_attributes
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +158,12 @@ class Edge(aio.ServerInterceptor):
                     port=self._port,
                 )
             return None
-        traced = self._tracer is not None and not method.startswith(UNTRACED)
+        # The span's attributes, built once per method; None: this method is not traced.
+        traced = (
+            rpc_attributes(method)
+            if self._tracer is not None and not method.startswith(UNTRACED)
+            else None
+        )
         if handler.unary_unary:
             wrapped = grpc.unary_unary_rpc_method_handler(
                 self._wrap_unary(method, handler.unary_unary, traced),
@@ -176,7 +183,7 @@ class Edge(aio.ServerInterceptor):
 
     # -- the wrappers ----------------------------------------------------------------------
 
-    def _wrap_unary(self, method: str, behavior: Callable[..., Any], traced: bool):
+    def _wrap_unary(self, method: str, behavior: Callable[..., Any], traced: dict | None):
         async def wrapped(request, context):
             seen = self._begin(method, request, context, traced)
             try:
@@ -197,7 +204,7 @@ class Edge(aio.ServerInterceptor):
 
         return wrapped
 
-    def _wrap_stream(self, method: str, behavior: Callable[..., Any], traced: bool):
+    def _wrap_stream(self, method: str, behavior: Callable[..., Any], traced: dict | None):
         async def wrapped(request, context):
             seen = self._begin(method, request, context, traced)
             try:
@@ -220,21 +227,13 @@ class Edge(aio.ServerInterceptor):
 
     # -- steps -----------------------------------------------------------------------------
 
-    def _begin(self, method: str, request: Any, context, traced: bool) -> _Call:
+    def _begin(self, method: str, request: Any, context, traced: dict | None) -> _Call:
         seen = _Call()
-        if traced:
+        if traced is not None:
             try:
                 parent = _extract(context.invocation_metadata())
-                service, _, name = method[1:].partition("/")
                 seen.span = self._tracer.start_span(
-                    method,
-                    context=parent,
-                    kind=SpanKind.SERVER,
-                    attributes={
-                        "rpc.system": "grpc",
-                        "rpc.service": service,
-                        "rpc.method": name,
-                    },
+                    method, context=parent, kind=SpanKind.SERVER, attributes=traced
                 )
                 seen.token = otel_context.attach(trace.set_span_in_context(seen.span, parent))
             except Exception:  # noqa: BLE001 - tracing never breaks a call

@@ -4,10 +4,10 @@ Each method of the wrapped stub opens a CLIENT span (a child of the current span
 W3C ``traceparent`` in metadata so the peer's SERVER span hangs under it, and records the call's
 status and latency in the node's ``Metrics`` (``yrd_peer_calls``).
 
-This replaces grpc.aio client interceptors, which wrap every call in an extra task and call
-object; on a cross-province call the two client interceptors (OpenTelemetry's and the metrics
-one) cost more CPU than the forwarding itself (issue 6). Cancellation still reaches the real
-call: the wrapper awaits it in the caller's task.
+This replaces grpc.aio client interceptors (OpenTelemetry's and a metrics one), which wrap every
+call in an extra call object; together with the single server interceptor it cut a
+cross-province hop from ~1,630 to ~1,300 µs of CPU (issue 6). Cancellation still reaches the
+real call: the wrapper awaits it in the caller's task.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
 from gateway.telemetry.metrics import Metrics
+from gateway.tracing import rpc_attributes
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +54,7 @@ class _Observed:
         self._peer = peer
         self._metrics = metrics
         self._tracer = tracer
-        service, _, name = method[1:].partition("/")
-        self._attributes = {
-            "rpc.system": "grpc",
-            "rpc.service": service,
-            "rpc.method": name,
-            "yrd.peer": peer,
-        }
+        self._attributes = {**rpc_attributes(method), "yrd.peer": peer}
 
     def _start(self, metadata) -> tuple[Any, tuple]:
         metadata = tuple(metadata or ())

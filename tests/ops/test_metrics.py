@@ -17,6 +17,7 @@ from gateway._pb.yrd.v1 import exchange_pb2, exchange_pb2_grpc
 from gateway.errors import PermissionDenied
 from gateway.server.interceptors import Edge
 from gateway.telemetry.metrics import OTHER, Metrics
+from tests.conftest import eventually
 from tests.ops.conftest import PURPOSE, RESIDENT, ROSTER, OpsCluster, start_cluster
 
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
@@ -35,16 +36,6 @@ def samples(metrics: Metrics) -> dict[tuple[str, frozenset], float]:
 
 def value(metrics: Metrics, name: str, **labels: str) -> float:
     return samples(metrics).get((name, frozenset(labels.items())), 0.0)
-
-
-async def eventually(check, timeout: float = 2.0) -> None:
-    """Peer calls are recorded when their status arrives, a moment after the caller resumes."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        if loop.time() > deadline:
-            assert check()
-        await asyncio.sleep(0.02)
 
 
 # -- the Metrics object ------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from gateway.status import failure_of
 from gateway.telemetry.metrics import Metrics
 from gateway.telemetry.outbound import ObservedStub
 from gateway.tracing import step
+from tests.conftest import eventually
 
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
 SERVICE = federation_pb2.DESCRIPTOR.services_by_name["Federation"]
@@ -98,15 +99,6 @@ async def hop():
     yield h
     await channel.close()
     await server.stop(0)
-
-
-async def eventually(check, timeout: float = 2.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        if loop.time() > deadline:
-            assert check()
-        await asyncio.sleep(0.02)
 
 
 def peer_calls(metrics: Metrics, method: str, code: str) -> float:

@@ -231,6 +231,20 @@ async def test_flood_from_one_province_leaves_another_its_latency(env: Setup):
             out = await fed.call(env.zj, RESIDENT, env.params, PURPOSE, timeout=5.0)
             assert out.ok, str(out)
             loaded.append(out.elapsed)
+        # How soon 48 callers in this one test process push sh past its bound depends on how
+        # fast the nodes answer: keep flooding (bounded) until sh has refused a few.
+        deadline = time.monotonic() + 15
+        while (
+            time.monotonic() < deadline
+            and sum(
+                1
+                for load in floods
+                for _, o in load.log
+                if o.code == grpc.StatusCode.RESOURCE_EXHAUSTED and o.node == "sh"
+            )
+            < 5
+        ):
+            await asyncio.sleep(0.2)
     finally:
         for load in (*floods, searches):
             await load.stop()

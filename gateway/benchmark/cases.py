@@ -20,6 +20,7 @@ from gateway.benchmark.loadgen import Target, open_channel
 
 __all__ = [
     "ALL_CASES",
+    "CROSS_TRACED",
     "Case",
     "INVOKE",
     "SEARCH",
@@ -41,10 +42,18 @@ TITLES = {
     "cross": "Cross-province call: js app → js → sh (mTLS) → dataset",
     "search": "Federated search via js across js, sh, zj, ah: distinct queries (cold)",
     "search-hot": "Federated search, the same ten queries over and over (answer caches warm)",
-    "cross-untraced": "Cross-province call, js and sh restarted with tracing off",
+    "cross-untraced": (
+        "Cross-province call, js and sh restarted with tracing off; paired in rounds with "
+        "cross-traced (restarted with it on)"
+    ),
 }
 #: Also the order they run in: the untraced case restarts two nodes, so it comes last.
 ALL_CASES = tuple(TITLES)
+
+CROSS_TRACED = "cross-traced"
+"""Rows of ``cross-untraced``'s other side: the same call on js and sh restarted with tracing
+on, in the same rounds, so tracing on vs off compares like with like (not a case of its own)."""
+TITLES[CROSS_TRACED] = "Cross-province call, js and sh restarted with tracing on (pairs the above)"
 
 #: Queries of 2, 3, 4 and 5 characters, with and without filters (shared-standard values): the
 #: ``search-hot`` case repeats them, so it measures what the nodes' answer caches make of a

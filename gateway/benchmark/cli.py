@@ -21,7 +21,7 @@ DEFAULTS = Options()
 
 
 def parser() -> argparse.ArgumentParser:
-    cases = "\n".join(f"  {name:<8} {title}" for name, title in TITLES.items())
+    cases = "\n".join(f"  {name:<8} {TITLES[name]}" for name in ALL_CASES)
     p = argparse.ArgumentParser(
         prog="python -m gateway.benchmark",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -54,6 +54,13 @@ def parser() -> argparse.ArgumentParser:
         "--workers", type=int, default=16, help="most load-generator processes (default 16)"
     )
     p.add_argument("--cases", help=f"comma-separated subset of: {','.join(ALL_CASES)}")
+    p.add_argument(
+        "--tracing-rounds",
+        type=int,
+        default=None,
+        help=f"rounds of the paired tracing on/off comparison (default {DEFAULTS.tracing_rounds}; "
+        "--quick: 1)",
+    )
     p.add_argument("--quick", action="store_true", help="small and short, for CI")
     p.add_argument(
         "--keep", action="store_true", help="leave the federation running and print how to reach it"
@@ -116,10 +123,22 @@ def options_from_args(args: argparse.Namespace, stamp: str = "") -> Options:
         else (QUICK_CONCURRENCY if args.quick else DEFAULTS.concurrency)
     )
     warmup = args.warmup if args.warmup is not None else min(2.0, max(0.2, duration / 4))
-    if entries < 1 or duration <= 0 or warmup < 0 or concurrency < 1 or args.workers < 1:
+    rounds = (
+        args.tracing_rounds
+        if args.tracing_rounds is not None
+        else (1 if args.quick else DEFAULTS.tracing_rounds)
+    )
+    if (
+        entries < 1
+        or duration <= 0
+        or warmup < 0
+        or concurrency < 1
+        or args.workers < 1
+        or rounds < 1
+    ):
         raise SystemExit(
-            "error: --entries, --duration, --concurrency and --workers must be "
-            "positive (and --warmup not negative)"
+            "error: --entries, --duration, --concurrency, --workers and --tracing-rounds must "
+            "be positive (and --warmup not negative)"
         )
     return Options(
         entries=entries,
@@ -133,6 +152,7 @@ def options_from_args(args: argparse.Namespace, stamp: str = "") -> Options:
         tmp_dir=args.tmp_dir,
         profile_dir=args.results_dir / f"{stamp}-profile" if args.profile else None,
         profile_native=args.profile_native,
+        tracing_rounds=rounds,
     )
 
 

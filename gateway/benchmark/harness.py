@@ -11,7 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from gateway.exchange.dataset import SCHEMA
 __all__ = ["Options", "run"]
 
 _BACKEND_CASES = {"direct", "raw", "raw-tls", "nginx"}
-_GATEWAY_CASES = {"local", "cross", "search", "search-hot", "cross-untraced"}
+_GATEWAY_CASES = {"local", "cross", "search", "search-hot", "cross-untraced", C.CROSS_TRACED}
 _NO_TRACING_FLAG = "--no-tracing"
 
 
@@ -56,6 +56,9 @@ class Options:
     """Sample the gateway nodes with py-spy during each saturated gateway run, into here."""
     profile_native: bool = False
     """Profiles include C frames (grpc core, SQLite, OpenSSL)."""
+    tracing_rounds: int = 2
+    """Rounds of the paired tracing comparison (``cross-untraced``): each restarts js and sh
+    once with tracing off and once with it on and measures both."""
     tmp_dir: Path | None = None
     """Where the run's temp dir (certificates, SQLite files, logs) goes; None = the system's.
     On tmpfs (/dev/shm) fsync is free, which separates storage latency from CPU cost."""
@@ -110,22 +113,45 @@ def run(opts: Options, say=print) -> dict[str, Any]:
             groups = _groups(bench, servers, nginx, loadgen)
             rss_pids = {**bench.node_pids(), **{n: s.pid for n, s in servers.items()}}
             results: dict[str, Any] = {}
-            for case in cases:
-                if case.name == "cross-untraced":
-                    say(f"restarting js and sh with {_NO_TRACING_FLAG} ...")
-                    _restart(bench, ("js", "sh"), (_NO_TRACING_FLAG,))
-                    groups = _groups(bench, servers, nginx, loadgen)
-                    rss_pids = {**bench.node_pids(), **{n: s.pid for n, s in servers.items()}}
+
+            def measure_levels(case: C.Case, label: str = "") -> list[dict[str, Any]]:
                 runs = []
                 for level in levels:
                     hook = None
                     if profiler is not None and level > 1 and case.name in _GATEWAY_CASES:
                         pids = {n: p for n, p in bench.node_pids().items() if n in case.served_by}
-                        hook = profiler.window(case.name, pids, opts.duration)
+                        hook = profiler.window(label or case.name, pids, opts.duration)
                     row = measure(case, level, loadgen, schedule, groups, rss_pids, hook)
                     row["profiled"] = hook is not None
                     runs.append(row)
                     say(_progress(row))
+                return runs
+
+            for case in cases:
+                if case.name != "cross-untraced":
+                    runs = measure_levels(case)
+                else:
+                    # Paired: both sides on freshly restarted js and sh, the order alternating
+                    # between rounds (untraced, traced, traced, untraced, ...), so what the
+                    # earlier cases left in the nodes and drift on a shared machine fall on
+                    # both sides alike.
+                    traced = replace(case, name=C.CROSS_TRACED)
+                    runs = []
+                    for rnd in range(opts.tracing_rounds):
+                        pair = ((case, True), (traced, False))
+                        for side, off in pair if rnd % 2 == 0 else pair[::-1]:
+                            flags = (_NO_TRACING_FLAG,) if off else ()
+                            how = f"with {_NO_TRACING_FLAG}" if off else "with tracing on"
+                            say(f"round {rnd + 1}: restarting js and sh {how} ...")
+                            _restart(bench, ("js", "sh"), flags)
+                            groups = _groups(bench, servers, nginx, loadgen)
+                            rss_pids = {
+                                **bench.node_pids(),
+                                **{n: s.pid for n, s in servers.items()},
+                            }
+                            for row in measure_levels(side, f"{side.name}-r{rnd + 1}"):
+                                row["round"] = rnd + 1
+                                runs.append(row)
                 results[case.name] = {
                     "title": case.title,
                     "served_by": list(case.served_by),

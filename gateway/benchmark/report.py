@@ -11,12 +11,15 @@ import math
 import os
 import platform
 import sqlite3
+import statistics
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from gateway.benchmark.cases import CROSS_TRACED
 
 __all__ = ["environment", "format_report", "judge", "rows_of", "write_json"]
 
@@ -198,10 +201,19 @@ def judge(rows: Sequence[Mapping], saturating: int) -> list[dict[str, Any]]:
 
 
 def _tracing_cost(rows: Sequence[Mapping], saturating: int) -> dict[str, Any]:
-    """Throughput lost to tracing: cross-province saturated, traced vs untraced."""
+    """Throughput lost to tracing: cross-province saturated, traced vs untraced.
+
+    Judged on the paired rounds (``cross-traced`` against ``cross-untraced``, both on freshly
+    restarted nodes), the median of each side; a result without the traced side of the pairs
+    (older runs) falls back to the ``cross`` case, which ran on long-lived nodes.
+    """
     name = "tracing on vs off throughput difference"
-    on, off = _row(rows, "cross", saturating), _row(rows, "cross-untraced", saturating)
-    if on is None or off is None or not off["rps"]:
+    off = _rps_at(rows, "cross-untraced", saturating)
+    on = _rps_at(rows, CROSS_TRACED, saturating)
+    paired = bool(on)
+    if not paired:
+        on = _rps_at(rows, "cross", saturating)
+    if not on or not off or not statistics.median(off):
         return _check(
             name,
             None,
@@ -210,15 +222,22 @@ def _tracing_cost(rows: Sequence[Mapping], saturating: int) -> dict[str, Any]:
             unit="%",
             detail="needs the cross and cross-untraced cases",
         )
-    diff = (off["rps"] - on["rps"]) / off["rps"] * 100
-    return _check(
-        name,
-        diff,
-        15,
-        at_most=True,
-        unit="%",
-        detail=f"{on['rps']:,.0f}/s traced vs {off['rps']:,.0f}/s untraced",
-    )
+    on_rps, off_rps = statistics.median(on), statistics.median(off)
+    diff = (off_rps - on_rps) / off_rps * 100
+    if paired:
+        each = ", ".join(f"{a:,.0f}/{b:,.0f}" for a, b in zip(on, off, strict=False))
+        detail = (
+            f"median {on_rps:,.0f}/s traced vs {off_rps:,.0f}/s untraced over {len(off)} "
+            f"paired round(s) on restarted js and sh (traced/untraced: {each})"
+        )
+    else:
+        detail = f"{on_rps:,.0f}/s traced (cross) vs {off_rps:,.0f}/s untraced"
+    return _check(name, diff, 15, at_most=True, unit="%", detail=detail)
+
+
+def _rps_at(rows: Sequence[Mapping], case: str, concurrency: int) -> list[float]:
+    """Throughput of every run of ``case`` at ``concurrency`` (one per round), in run order."""
+    return [r["rps"] for r in rows if r["case"] == case and r["concurrency"] == concurrency]
 
 
 _NODES = ("js", "sh", "zj", "ah")
@@ -249,6 +268,11 @@ def _cpu_per_hop(rows: Sequence[Mapping], saturating: int) -> dict[str, Any]:
         f"home hop alone js/{proxy} = {gw['js'] / rw[proxy]:.2f}×"
     )
     return _check(name, gateway_hop / raw_hop, 1.5, at_most=True, unit="×", detail=detail)
+
+
+def _label(row: Mapping[str, Any]) -> str:
+    """A row's case, with its round when the case ran in rounds (the paired tracing runs)."""
+    return f"{row['case']} r{row['round']}" if row.get("round") else row["case"]
 
 
 def _fmt(value: float, digits: int = 2) -> str:
@@ -285,7 +309,7 @@ def format_report(result: Mapping[str, Any]) -> str:
         errors = sum(r["errors"].values())
         lat = r["latency_ms"]
         lines.append(
-            f"{r['case']:<8} {r['concurrency']:>3} {_fmt(r['rps'], 0):>8} {_fmt(lat['p50']):>7} "
+            f"{_label(r):<8} {r['concurrency']:>3} {_fmt(r['rps'], 0):>8} {_fmt(lat['p50']):>7} "
             f"{_fmt(lat['p90']):>7} {_fmt(lat['p99']):>7} {errors:>6}  {serving:<50} "
             f"{_fmt(cpu.get('loadgen', math.nan), 0):>6}"
         )

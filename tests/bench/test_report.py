@@ -1,0 +1,58 @@
+"""How the report judges the tracing target: on the paired rounds, median against median."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.benchmark.cases import CROSS_TRACED
+from gateway.benchmark.report import judge
+
+
+def row(case: str, concurrency: int, rps: float, rnd: int = 0) -> dict:
+    out = {
+        "case": case,
+        "concurrency": concurrency,
+        "rps": rps,
+        "latency_ms": {"p50": 1.0, "p90": 1.0, "p99": 1.0},
+        "errors": {},
+        "served_by": ["js", "sh"],
+        "cpu_us_per_call": {"js": 1.0, "sh": 1.0},
+        "rss_peak_mib": {},
+    }
+    if rnd:
+        out["round"] = rnd
+    return out
+
+
+def tracing(rows) -> dict:
+    (found,) = [t for t in judge(rows, 16) if t["target"].startswith("tracing")]
+    return found
+
+
+def test_paired_rounds_are_judged_median_against_median_not_against_the_long_lived_case():
+    rows = [
+        row("cross", 16, 100),  # long-lived nodes: ignored once pairs exist
+        row("cross-untraced", 1, 50, 1),
+        row("cross-untraced", 16, 600, 1),
+        row(CROSS_TRACED, 16, 560, 1),
+        row(CROSS_TRACED, 16, 580, 2),
+        row("cross-untraced", 16, 640, 2),
+        row("cross-untraced", 16, 9_000, 3),  # one outlier round moves a median by little
+        row(CROSS_TRACED, 16, 570, 3),
+    ]
+    found = tracing(rows)
+    assert found["value"] == pytest.approx((640 - 570) / 640 * 100)
+    assert found["status"] == "PASS"
+    assert "3 paired round(s)" in found["detail"] and "570/640" not in found["detail"]
+
+
+def test_without_pairs_the_cross_case_is_the_traced_side():
+    found = tracing([row("cross", 16, 400), row("cross-untraced", 16, 500, 1)])
+    assert found["value"] == pytest.approx(20.0)
+    assert found["status"] == "MISS"
+    assert "(cross)" in found["detail"]
+
+
+def test_missing_sides_are_not_judged():
+    assert tracing([row("cross", 16, 400)])["status"] == "n/a"
+    assert tracing([row("cross-untraced", 16, 400, 1)])["status"] == "n/a"

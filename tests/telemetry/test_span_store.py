@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
@@ -88,3 +89,42 @@ def test_shutdown_writes_what_is_pending_and_then_ignores_spans(tmp_path):
         pass
     processor.force_flush()
     assert [t.root for t in store.recent(limit=10)] == ["before"]
+
+
+def test_a_row_keeps_every_attribute_kind_and_status_from_sdk_and_plain_spans():
+    """span_row reads the SDK's dict behind its bounded attributes, and a plain mapping when a
+    span has no such dict (a ReadableSpan built by hand, as exporters' tests do)."""
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.trace import Status, StatusCode
+
+    from gateway.telemetry.spanstore import span_row
+
+    provider = TracerProvider()
+    span = provider.get_tracer("test").start_span(
+        "masking",
+        kind=SpanKind.CLIENT,
+        attributes={"yrd.app": "js/rsj/a", "yrd.masked_fields": 2, "yrd.fields": ["姓名", "id"]},
+    )
+    span.set_status(Status(StatusCode.ERROR, "NO_GRANT"))
+    span.end()
+    ctx = span.get_span_context()
+    plain = ReadableSpan(
+        name="backend.call",
+        context=ctx,
+        attributes={"yrd.interface": "sh/gaj/x/v1", "n": 1.5},
+        start_time=10,
+        end_time=2_000_010,
+    )
+    row = span_row(span, "sh")
+    assert row[3:6] == ("sh", "masking", "CLIENT")
+    assert row[8:11] == ("ERROR", "NO_GRANT", "js/rsj/a")
+    assert json.loads(row[12]) == {
+        "yrd.app": "js/rsj/a",
+        "yrd.masked_fields": "2",
+        "yrd.fields": "姓名,id",
+    }
+    assert "姓名" in row[12]  # stored as text, not \\u escapes
+    other = span_row(plain, "js")
+    assert other[4:8] == ("backend.call", "INTERNAL", 10, 2.0)
+    assert other[8] == "UNSET" and other[11] == "sh/gaj/x/v1"
+    assert json.loads(other[12]) == {"yrd.interface": "sh/gaj/x/v1", "n": "1.5"}

@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import NoOpTracer, Tracer
 
+from gateway.telemetry.ids import TimeOrderedIdGenerator
 from gateway.telemetry.spanstore import SpanStore, SpanStoreProcessor
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,8 @@ class Telemetry:
         self.provider = TracerProvider(
             resource=Resource.create(
                 {"service.name": "yrd-gateway", "service.instance.id": node, "yrd.node": node}
-            )
+            ),
+            id_generator=TimeOrderedIdGenerator(),
         )
         if enabled:
             self.provider.add_span_processor(SpanStoreProcessor(store))

@@ -1,12 +1,16 @@
-"""The current trace id, as callers see it in replies and the CLI, and leaf spans for the steps
-of a call."""
+"""The current trace id, as callers see it in replies and the CLI, and spans for the steps of a
+call and for the work made current around them (``current``)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.trace import Span, Status, StatusCode, Tracer
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+
+from gateway.telemetry.light import start_light
 
 
 def rpc_attributes(method: str) -> dict[str, str]:
@@ -23,9 +27,9 @@ def current_trace_id() -> str:
 
 class step:  # noqa: N801 - used like a function: ``with step(tracer, "masking") as span``
     """A span for one step of a call that starts no spans of its own (authorize, backend call,
-    masking): a child of the current span that is not made current itself, which costs less
-    than ``start_as_current_span`` on every call. An exception leaving the block marks it
-    ERROR unless the step already set its own status."""
+    masking): a light span (``gateway.telemetry.light``) under the current span, not made
+    current itself. An exception leaving the block marks it ERROR unless the step already set
+    its own status."""
 
     __slots__ = ("_name", "_span", "_tracer")
 
@@ -35,7 +39,7 @@ class step:  # noqa: N801 - used like a function: ``with step(tracer, "masking")
         self._span: Any = None
 
     def __enter__(self) -> Span:
-        self._span = self._tracer.start_span(self._name)
+        self._span = start_light(self._tracer, self._name)
         return self._span
 
     def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
@@ -45,3 +49,12 @@ class step:  # noqa: N801 - used like a function: ``with step(tracer, "masking")
             if status is None or status.status_code is StatusCode.UNSET:
                 span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
         span.end()
+
+
+@contextmanager
+def current(tracer: Tracer, name: str, *, kind: SpanKind = SpanKind.INTERNAL) -> Iterator[Span]:
+    """A light span made current for the block (``start_as_current_span`` without the SDK's span
+    object): ended when the block leaves, ERROR with the exception recorded if one escapes."""
+    span = start_light(tracer, name, kind=kind)
+    with trace.use_span(span, end_on_exit=True):  # records an escaping exception, sets ERROR
+        yield span

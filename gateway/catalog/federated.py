@@ -33,6 +33,7 @@ from gateway.catalog.query import FederatedQuery, Filters, departments_for
 from gateway.catalog.store import CatalogStore, SearchFilters, SearchQuery
 from gateway.deadlines import budget
 from gateway.errors import InvalidArgument, NotFound, Unavailable
+from gateway.tracing import current
 
 log = logging.getLogger(__name__)
 
@@ -227,9 +228,7 @@ class FederatedCatalog:
         self, province: str, query: FederatedQuery, budget: float
     ) -> tuple[ProvinceAnswer, LocalAnswer | None]:
         local = province == self.node
-        with self._tracer.start_as_current_span(
-            "catalog.local_search" if local else "fanout.peer"
-        ) as span:
+        with current(self._tracer, "catalog.local_search" if local else "fanout.peer") as span:
             span.set_attributes(
                 {
                     "yrd.node": self.node,

@@ -37,6 +37,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from gateway.errors import GatewayError, Internal, InvalidArgument
 from gateway.status import to_status
+from gateway.telemetry.light import start_light
 from gateway.telemetry.metrics import Metrics
 from gateway.tracing import rpc_attributes
 
@@ -232,8 +233,8 @@ class Edge(aio.ServerInterceptor):
         if traced is not None:
             try:
                 parent = _extract(context.invocation_metadata())
-                seen.span = self._tracer.start_span(
-                    method, context=parent, kind=SpanKind.SERVER, attributes=traced
+                seen.span = start_light(
+                    self._tracer, method, kind=SpanKind.SERVER, attributes=traced, context=parent
                 )
                 seen.token = otel_context.attach(trace.set_span_in_context(seen.span, parent))
             except Exception:  # noqa: BLE001 - tracing never breaks a call

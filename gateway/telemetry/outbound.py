@@ -1,6 +1,7 @@
 """Calls to a peer node, traced and counted: a stub wrapper instead of channel interceptors.
 
-Each method of the wrapped stub opens a CLIENT span (a child of the current span), sends the
+Each method of the wrapped stub opens a CLIENT span (a light span under the current one, see
+``gateway.telemetry.light``), sends the
 W3C ``traceparent`` in metadata so the peer's SERVER span hangs under it, and records the call's
 status and latency in the node's ``Metrics`` (``yrd_peer_calls``).
 
@@ -23,6 +24,7 @@ from google.protobuf.descriptor import ServiceDescriptor
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
+from gateway.telemetry.light import start_light
 from gateway.telemetry.metrics import Metrics
 from gateway.tracing import rpc_attributes
 
@@ -61,8 +63,8 @@ class _Observed:
         if self._tracer is None:
             return None, metadata
         try:
-            span = self._tracer.start_span(
-                self._method, kind=SpanKind.CLIENT, attributes=self._attributes
+            span = start_light(
+                self._tracer, self._method, kind=SpanKind.CLIENT, attributes=self._attributes
             )
             return span, metadata + traceparent(span)
         except Exception:  # noqa: BLE001 - tracing never breaks a call

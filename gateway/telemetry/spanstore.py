@@ -7,6 +7,7 @@ operator web page.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sqlite3
@@ -43,6 +44,16 @@ CREATE INDEX IF NOT EXISTS spans_root ON spans (root, start_ns);
 """
 
 FEDERATION_PREFIX = "/yrd.v1.Federation/"
+
+_COLUMNS = 14
+# Rows per INSERT statement: 14 columns x 256 rows stays well under SQLite's 32766 variables.
+_ROWS_PER_INSERT = 256
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(rows: int) -> str:
+    one = "(" + ",".join("?" * _COLUMNS) + ")"
+    return "INSERT OR REPLACE INTO spans VALUES " + ",".join([one] * rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,13 +105,20 @@ class SpanStore:
         self._conn.executescript(_SCHEMA)
 
     def add(self, rows: Sequence[tuple]) -> None:
-        """Store spans given as ``span_row`` tuples (the export path builds them directly)."""
+        """Store spans given as ``span_row`` tuples (the export path builds them directly).
+
+        Up to ``_ROWS_PER_INSERT`` rows go in one multi-row statement, not ``executemany``:
+        the writer thread gives up the GIL around every ``sqlite3_step`` and, against a busy
+        event loop, may wait up to a switch interval (5 ms) to get it back, so one step per row
+        made every batch a convoy of forced GIL hand-offs that slowed the loop (measured with
+        the benchmark's paired tracing rounds: see the README). The audit writer does the same.
+        """
         with self._lock:
             self._conn.execute("BEGIN")
             try:
-                self._conn.executemany(
-                    "INSERT OR REPLACE INTO spans VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows
-                )
+                for start in range(0, len(rows), _ROWS_PER_INSERT):
+                    chunk = rows[start : start + _ROWS_PER_INSERT]
+                    self._conn.execute(_insert_sql(len(chunk)), [v for row in chunk for v in row])
                 self._writes += 1
                 if self._writes % 50 == 1:
                     self._prune()
@@ -175,29 +193,41 @@ class SpanStore:
 
 
 def span_row(span: ReadableSpan, node: str) -> tuple:
-    """A finished SDK span as a row of the ``spans`` table, built in one step (this runs for
-    every span a node records, ~8 µs for a span of ten attributes).
+    """A finished span as a row of the ``spans`` table."""
+    return _row(_capture(span), node)
 
-    The attributes are read from the SDK's plain dict behind its ``BoundedAttributes`` when it
-    has one (iterating the mapping itself goes through Python-level ``__iter__`` and
-    ``__getitem__`` per key), and enum members by their ``_name_`` (hashing an enum for a dict
-    lookup is a Python call too).
-    """
-    ctx = span.context
-    parent = span.parent
+
+def _capture(span: ReadableSpan) -> tuple:
+    """What a row needs of a finished span, taken on the thread that ended it: references, no
+    formatting (``_row`` does that on the writer thread, a batch at a time)."""
     attributes = span.attributes or {}
+    # The SDK's plain dict behind its BoundedAttributes: iterating the mapping itself goes
+    # through Python-level __iter__ and __getitem__ per key.
     attributes = getattr(attributes, "_dict", attributes)
-    start = span.start_time or 0
-    end = span.end_time or start
-    status = span.status
-    name = span.name
+    return (
+        span.context,
+        span.parent,
+        span.name,
+        span.kind,
+        span.start_time or 0,
+        span.end_time,
+        span.status,
+        attributes,
+    )
+
+
+def _row(captured: tuple, node: str) -> tuple:
+    """A captured span as a table row. Enum members are read by their ``_name_``: hashing an
+    enum for a dict lookup is a Python call."""
+    ctx, parent, name, kind, start, end, status, attributes = captured
+    end = end or start
     return (
         f"{ctx.trace_id:032x}",
         f"{ctx.span_id:016x}",
         f"{parent.span_id:016x}" if parent is not None else "",
         node,
         name,
-        span.kind._name_,
+        kind._name_,
         start,
         round((end - start) / 1e6, 3),
         status.status_code._name_,
@@ -224,15 +254,17 @@ def _text(value: object) -> str:
 
 
 class SpanStoreProcessor(SpanProcessor):
-    """Feeds the node's span store: a finished span becomes its table row at once, on the thread
-    that ended it (about 10 µs), and a writer thread inserts the rows every ``interval``.
+    """Feeds the node's span store: what a row needs of a finished span is taken at once, on the
+    thread that ended it (references, no formatting), and a writer thread turns a batch into
+    rows and inserts them every ``interval``.
 
     Not the SDK's BatchSpanProcessor: that keeps every finished span object queued until its
     export, up to half a second, and under load those thousands of live objects are what the
     cyclic garbage collector walks on every young collection (measured: ~35 µs of GC per traced
-    call, and collections of several milliseconds in the latency tail); its export thread also
-    needs the GIL for the conversion, against the event loop. A row is a tuple of strings and
-    numbers, which the collector stops tracking, and SQLite releases the GIL while it inserts.
+    call, and collections of several milliseconds in the latency tail). What waits here is a
+    tuple of a few small objects per span. Formatting a batch at once on the writer thread
+    (ids as hex, attributes as JSON) costs a fraction of formatting each span between the
+    request work of the event loop, whose caches it would share.
 
     Bounded: beyond ``max_pending`` rows waiting (a stalled disk) new spans are dropped and
     counted, with a log line, rather than growing the node's memory.
@@ -261,13 +293,13 @@ class SpanStoreProcessor(SpanProcessor):
         if self._stopped or not span.context.trace_flags.sampled:
             return
         try:
-            row = span_row(span, self._node)
+            captured = _capture(span)
         except Exception:  # telemetry never breaks the caller
             log.exception("span %s could not be stored", span.name)
             return
         with self._lock:
             if len(self._pending) < self._max_pending:
-                self._pending.append(row)
+                self._pending.append(captured)
                 return
             self.dropped += 1
             dropped = self.dropped
@@ -277,9 +309,15 @@ class SpanStoreProcessor(SpanProcessor):
     def _write(self) -> None:
         with self._writing:
             with self._lock:
-                rows, self._pending = self._pending, []
-            if not rows:
+                captured, self._pending = self._pending, []
+            if not captured:
                 return
+            rows = []
+            for one in captured:
+                try:
+                    rows.append(_row(one, self._node))
+                except Exception:  # telemetry never breaks the caller
+                    log.exception("span %r could not be stored", one[2])
             try:
                 self._store.add(rows)
             except Exception:  # telemetry never breaks the caller

@@ -7,15 +7,14 @@ callers with ``AuditWriteError`` and uses up no seq.
 
 GIL economics decide the throughput here, not the disk: a thread that gives up the GIL (around
 every ``sqlite3_step``, every socket write) may wait a whole switch interval (5 ms) to get it back
-from a busy event loop. So a batch is inserted with one multi-row statement, not ``executemany``
-(one step per row), and results reach each event loop in one ``call_soon_threadsafe``, not one per
-caller.
+from a busy event loop. So a batch is inserted with a few multi-row statements
+(``gateway.sqlbatch``), not ``executemany`` (one step per row), and results reach each event loop
+in one ``call_soon_threadsafe``, not one per caller.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
 import queue
@@ -26,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.audit.chain import CANONICAL_JSON, GENESIS_HASH, AuditEntry, AuditRecord, entry_hash
+from gateway.sqlbatch import insert_rows
 
 __all__ = [
     "JSON_COLUMNS",
@@ -51,8 +51,6 @@ JSON_COLUMNS = frozenset({"fields_returned", "fields_masked", "fields_dropped", 
 # One transaction holds at most this many entries: bounds the time a batch holds the write lock
 # and the memory of one commit, far above what hundreds of concurrent callers queue per fsync.
 _MAX_BATCH = 1024
-# Rows per INSERT statement: 27 columns x 256 rows stays well under SQLite's 32766 variables.
-_ROWS_PER_INSERT = 256
 
 _STOP = object()
 
@@ -214,9 +212,7 @@ class GroupCommitWriter:
                 written.append((request, AuditEntry(seq, prev, digest, request.record)))
                 prev = digest
             if rows:
-                for start in range(0, len(rows), _ROWS_PER_INSERT):
-                    chunk = rows[start : start + _ROWS_PER_INSERT]
-                    conn.execute(_insert_sql(len(chunk)), [v for row in chunk for v in row])
+                insert_rows(conn, "INSERT", "entries", ROW_COLUMNS, rows)
                 conn.execute(
                     "UPDATE meta SET value = ? WHERE key = 'head'",
                     (json.dumps({"seq": seq, "hash": prev}),),
@@ -282,12 +278,6 @@ def _settle(settled: list[tuple[asyncio.Future[Any], Any]]) -> None:
             future.set_exception(outcome)
         else:
             future.set_result(outcome)
-
-
-@functools.lru_cache(maxsize=64)
-def _insert_sql(rows: int) -> str:
-    one = "(" + ", ".join("?" * len(ROW_COLUMNS)) + ")"
-    return f"INSERT INTO entries ({', '.join(ROW_COLUMNS)}) VALUES " + ", ".join([one] * rows)
 
 
 def to_columns(values: dict[str, Any]) -> list[Any]:

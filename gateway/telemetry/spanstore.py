@@ -7,7 +7,6 @@ operator web page.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import sqlite3
@@ -18,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+
+from gateway.sqlbatch import insert_rows
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +46,22 @@ CREATE INDEX IF NOT EXISTS spans_root ON spans (root, start_ns);
 
 FEDERATION_PREFIX = "/yrd.v1.Federation/"
 
-_COLUMNS = 14
-# Rows per INSERT statement: 14 columns x 256 rows stays well under SQLite's 32766 variables.
-_ROWS_PER_INSERT = 256
-
-
-@functools.lru_cache(maxsize=64)
-def _insert_sql(rows: int) -> str:
-    one = "(" + ",".join("?" * _COLUMNS) + ")"
-    return "INSERT OR REPLACE INTO spans VALUES " + ",".join([one] * rows)
+_COLUMNS = (
+    "trace_id",
+    "span_id",
+    "parent_id",
+    "node",
+    "name",
+    "kind",
+    "start_ns",
+    "duration_ms",
+    "status",
+    "status_message",
+    "app",
+    "interface",
+    "attributes",
+    "root",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,20 +113,12 @@ class SpanStore:
         self._conn.executescript(_SCHEMA)
 
     def add(self, rows: Sequence[tuple]) -> None:
-        """Store spans given as ``span_row`` tuples (the export path builds them directly).
-
-        Up to ``_ROWS_PER_INSERT`` rows go in one multi-row statement, not ``executemany``:
-        the writer thread gives up the GIL around every ``sqlite3_step`` and, against a busy
-        event loop, may wait up to a switch interval (5 ms) to get it back, so one step per row
-        made every batch a convoy of forced GIL hand-offs that slowed the loop (measured with
-        the benchmark's paired tracing rounds: see the README). The audit writer does the same.
-        """
+        """Store spans given as ``span_row`` tuples (the export path builds them directly), in
+        a few multi-row statements (``gateway.sqlbatch``), not one step per row."""
         with self._lock:
             self._conn.execute("BEGIN")
             try:
-                for start in range(0, len(rows), _ROWS_PER_INSERT):
-                    chunk = rows[start : start + _ROWS_PER_INSERT]
-                    self._conn.execute(_insert_sql(len(chunk)), [v for row in chunk for v in row])
+                insert_rows(self._conn, "INSERT OR REPLACE", "spans", _COLUMNS, rows)
                 self._writes += 1
                 if self._writes % 50 == 1:
                     self._prune()

@@ -120,9 +120,9 @@ class LightSpan(Span):
         self._kind = kind
         self._context = context
         self._parent = parent
-        self._attributes: dict[str, AttributeValue] = (
-            {k: _clean(v) for k, v in attributes.items()} if attributes else {}
-        )
+        self._attributes: dict[str, AttributeValue] = dict(attributes) if attributes else {}
+        if attributes and not all(type(v) is str for v in self._attributes.values()):
+            self._attributes = {k: _clean(v) for k, v in self._attributes.items()}
         self._events: list[Event] = []
         self._status = _UNSET
         self._end: int | None = None
@@ -159,8 +159,9 @@ class LightSpan(Span):
     def set_attribute(self, key: str, value: AttributeValue) -> None:
         if self._end is not None:
             return
-        if key in self._attributes or len(self._attributes) < _MAX_ATTRIBUTES:
-            self._attributes[key] = _clean(value)
+        attributes = self._attributes
+        if len(attributes) < _MAX_ATTRIBUTES or key in attributes:
+            attributes[key] = value if type(value) is str else _clean(value)
 
     def set_attributes(self, attributes: Mapping[str, AttributeValue]) -> None:
         for key, value in attributes.items():

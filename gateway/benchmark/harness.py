@@ -56,7 +56,7 @@ class Options:
     """Sample the gateway nodes with py-spy during each saturated gateway run, into here."""
     profile_native: bool = False
     """Profiles include C frames (grpc core, SQLite, OpenSSL)."""
-    tracing_rounds: int = 2
+    tracing_rounds: int = 4
     """Rounds of the paired tracing comparison (``cross-untraced``): each restarts js and sh
     once with tracing off and once with it on and measures both."""
     tmp_dir: Path | None = None

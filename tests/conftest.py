@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 import yaml
 
 from gateway.certs import create_federation_certs
+from gateway.ports import free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_IDS = ("js", "sh", "zj", "ah")
@@ -31,19 +31,6 @@ async def eventually(check, timeout: float = 2.0) -> None:
         if loop.time() > deadline:
             assert check()
         await asyncio.sleep(0.02)
-
-
-def free_ports(n: int) -> list[int]:
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def write_federation(

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -44,6 +43,7 @@ from gateway.cli.credentials import operator_token_path
 from gateway.config import FederationConfig, load_federation
 from gateway.exchange.dataset import dataset_path, sample_values
 from gateway.faults.proxy import LOOPBACK, LinkProxy
+from gateway.ports import free_ports
 from gateway.server.identity import MD_APP_ID, MD_APP_SECRET, MD_OPERATOR
 from gateway.status import failure_of
 from gateway.supervisor import NodeProcesses
@@ -176,19 +176,6 @@ class _Processes(NodeProcesses):
         return cmd
 
 
-def _free_ports(n: int) -> list[int]:
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind((LOOPBACK, 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
 def _until(days: int = 365) -> str:
     return (datetime.now(UTC) + timedelta(days=days)).isoformat(timespec="seconds")
 
@@ -223,7 +210,7 @@ class Federation:
         self.grace = grace
         self.certs_dir = Path(certs_dir) if certs_dir else self.root / "certs"
         create_federation_certs(self.certs_dir, NODE_IDS)
-        ports = iter(_free_ports(3 * len(self.node_ids)))
+        ports = iter(free_ports(3 * len(self.node_ids)))
         self.addresses = {
             n: {kind: f"{LOOPBACK}:{next(ports)}" for kind in ("client", "peer", "ops")}
             for n in self.node_ids

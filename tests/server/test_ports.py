@@ -1,0 +1,53 @@
+"""Free ports for local federations: below the ephemeral range (no outgoing connection can take
+one before a node binds it), free, and never handed out twice by one process."""
+
+from __future__ import annotations
+
+import socket
+
+from gateway.ports import LOOPBACK, _ephemeral_range, free_ports
+
+
+def test_ports_are_free_distinct_below_the_ephemeral_range_and_not_reused():
+    low, _ = _ephemeral_range()
+    first = free_ports(12)
+    second = free_ports(12)
+    assert len(set(first)) == 12 and len(set(second)) == 12
+    assert not set(first) & set(second)
+    assert all(1024 <= p < low for p in first + second)
+    for port in first:
+        with socket.socket() as s:
+            s.bind((LOOPBACK, port))  # still free: nothing holds what was handed out
+
+
+def test_a_port_in_use_is_skipped(monkeypatch):
+    import gateway.ports as ports
+
+    low, _ = _ephemeral_range()
+    monkeypatch.setattr(ports, "_SPAN", 6)
+    monkeypatch.setattr(ports, "_given", set())
+    candidates = set(range(low - 6, low))
+    taken = set()
+    held = []
+    for port in sorted(candidates):  # hold two of the six (any already in use count as held)
+        s = socket.socket()
+        try:
+            s.bind((LOOPBACK, port))
+        except OSError:
+            s.close()
+            taken.add(port)
+            continue
+        if len(held) < 2:
+            held.append(s)
+            taken.add(port)
+        else:
+            s.close()
+    try:
+        free = candidates - taken
+        assert set(free_ports(len(free))) == free
+        # Once most candidates are handed out they may be handed out again; a held one never.
+        again = {p for _ in range(20) for p in free_ports(1)}
+        assert again <= free
+    finally:
+        for s in held:
+            s.close()

@@ -65,10 +65,22 @@ class Job:
     slot did, which an answer cache would serve)."""
 
 
+#: Completions are also counted per interval of the window, to show dips and stalls that a
+#: run's averages and percentiles hide.
+BUCKET_NS = 100_000_000
+
+
+def buckets_in(window_start_ns: int, window_end_ns: int) -> int:
+    """Whole intervals in the window (a remainder counts into the last one)."""
+    return max(1, (window_end_ns - window_start_ns) // BUCKET_NS)
+
+
 @dataclass(slots=True)
 class WorkerReport:
     pid: int
     latencies_ns: array = field(default_factory=lambda: array("q"))
+    per_bucket: list[int] = field(default_factory=list)
+    """Calls completed (successfully) in each ``BUCKET_NS`` of the window."""
     errors: Counter = field(default_factory=Counter)
     """Status name -> count, for calls completed in the window."""
     warmup_errors: Counter = field(default_factory=Counter)
@@ -184,6 +196,8 @@ def _run_job(job: Job, report: WorkerReport) -> None:
             i = first_request(index, n, job.spread)
             md, timeout = job.metadata, job.timeout
             ws, we = job.window_start_ns, job.window_end_ns
+            counts = [0] * buckets_in(ws, we)
+            last = len(counts) - 1
             now = time.monotonic_ns
             while now() < job.start_ns:
                 time.sleep(min(0.01, max(0.0, (job.start_ns - now()) / 1e9)))
@@ -205,10 +219,14 @@ def _run_job(job: Job, report: WorkerReport) -> None:
                         errors[status] += 1
                     else:
                         latencies.append(t1 - t0)
+                        counts[min(last, (t1 - ws) // BUCKET_NS)] += 1
                 elif status:
                     warmup[status] += 1
             with lock:
                 report.latencies_ns.extend(latencies)
+                if not report.per_bucket:
+                    report.per_bucket = [0] * len(counts)
+                report.per_bucket = [a + b for a, b in zip(report.per_bucket, counts, strict=True)]
                 report.errors.update(errors)
                 report.warmup_errors.update(warmup)
 

@@ -318,6 +318,20 @@ def format_report(result: Mapping[str, Any]) -> str:
     for name, case in result["cases"].items():
         if case.get("skipped"):
             lines.append(f"{name:<8} skipped: {case['skipped']}")
+    dipped = [r for r in rows if r.get("dips", {}).get("count")]
+    if dipped:
+        lines.append("")
+        lines.append(
+            "throughput dips (100 ms intervals under a fifth of the run's median interval; "
+            "seconds into the window):"
+        )
+        for r in dipped:
+            d = r["dips"]
+            at = ", ".join(f"{t:g}" for t in d["at_s"][:8]) + (" ..." if d["count"] > 8 else "")
+            lines.append(
+                f"  {_label(r)} c={r['concurrency']}: {d['count']} at {at}; "
+                f"lowest {d['min_rps']:,.0f}/s"
+            )
     peaks: dict[str, tuple[float, dict]] = {}
     for r in rows:
         for n, v in r["rss_peak_mib"].items():

@@ -13,9 +13,10 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from gateway.benchmark.cases import Case
-from gateway.benchmark.loadgen import Job, LoadGenerator
+from gateway.benchmark.loadgen import BUCKET_NS, Job, LoadGenerator, buckets_in
 from gateway.benchmark.procstat import RssSampler, snapshot
 
 __all__ = ["Schedule", "measure", "percentile"]
@@ -104,6 +105,10 @@ def measure(
         warmup_errors.update(r.warmup_errors)
     ok = len(latencies)
     calls = ok + sum(errors.values())
+    per_bucket = [0] * buckets_in(window_start, window_end)
+    for r in reports:
+        for k, n in enumerate(r.per_bucket):
+            per_bucket[k] += n
     cpu = cpu_after.minus(cpu_before)
     ms = [v / 1e6 for v in latencies]
     return {
@@ -125,12 +130,30 @@ def measure(
             name: s * 1e6 / calls if calls else math.nan for name, s in cpu.items()
         },
         "cpu_cores": {name: s / schedule.duration for name, s in cpu.items()},
+        "per_100ms": per_bucket,
+        "dips": dips(per_bucket),
         "served_by": list(case.served_by),
         "rss_peak_mib": {name: kib / 1024 for name, kib in rss.peak_kib.items()},
         "rss_hwm_mib": {name: kib / 1024 for name, kib in rss.hwm_kib.items()},
         "rss_peak_split_mib": {
             name: {k: v / 1024 for k, v in split.items()} for name, split in rss.split_kib.items()
         },
+    }
+
+
+def dips(per_bucket: Sequence[int], below: float = 0.2) -> dict[str, Any]:
+    """Intervals of the window where completions fell under ``below`` of the median interval's:
+    a stall somewhere (a node, the disk, the machine) rather than steady slowness. ``at_s``:
+    seconds into the window of each, ``min_rps``: the lowest interval's rate."""
+    if not per_bucket:
+        return {"count": 0, "at_s": [], "min_rps": math.nan}
+    median = sorted(per_bucket)[len(per_bucket) // 2]
+    low = [k for k, n in enumerate(per_bucket) if n < below * median]
+    scale = 1e9 / BUCKET_NS
+    return {
+        "count": len(low),
+        "at_s": [round(k * BUCKET_NS / 1e9, 1) for k in low],
+        "min_rps": min(per_bucket) * scale,
     }
 
 

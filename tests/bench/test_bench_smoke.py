@@ -70,6 +70,9 @@ def test_every_case_ran_with_throughput_at_both_levels(result):
             assert [r["concurrency"] for r in case["runs"]] == [1, 2], name
         for run in case["runs"]:
             assert run["rps"] > 0 and run["ok"] > 0, (name, run)
+            # Every completion of the window is counted in one of its 100 ms intervals.
+            assert len(run["per_100ms"]) == 5 and sum(run["per_100ms"]) == run["ok"], name
+            assert run["dips"]["count"] == len(run["dips"]["at_s"])
             assert run["errors"] == {}, (name, run["errors"])
             for key in ("p50", "p90", "p99"):
                 assert run["latency_ms"][key] > 0, (name, key)

@@ -56,3 +56,12 @@ def test_without_pairs_the_cross_case_is_the_traced_side():
 def test_missing_sides_are_not_judged():
     assert tracing([row("cross", 16, 400)])["status"] == "n/a"
     assert tracing([row("cross-untraced", 16, 400, 1)])["status"] == "n/a"
+
+
+def test_dips_are_intervals_far_under_the_median():
+    from gateway.benchmark.runner import dips
+
+    found = dips([100, 98, 0, 101, 15, 99, 97])
+    assert found["count"] == 2 and found["at_s"] == [0.2, 0.4] and found["min_rps"] == 0
+    assert dips([50, 52, 49])["count"] == 0
+    assert dips([])["count"] == 0

@@ -63,6 +63,16 @@ def failure_of(exc: grpc.RpcError) -> RpcFailure:
     code = exc.code() if callable(getattr(exc, "code", None)) else grpc.StatusCode.UNKNOWN
     message = exc.details() if callable(getattr(exc, "details", None)) else str(exc)
     trailers = exc.trailing_metadata() if callable(getattr(exc, "trailing_metadata", None)) else ()
+    info = error_info(trailers)
+    if info is not None:
+        meta = dict(info.metadata)
+        return RpcFailure(code, message or "", info.reason, meta.get("node", ""), meta)
+    return RpcFailure(code, message or "", code.name if code else "UNKNOWN")
+
+
+def error_info(trailers) -> error_details_pb2.ErrorInfo | None:
+    """The ``ErrorInfo`` a status carries in its trailing metadata (``grpc-status-details-bin``),
+    if any; raises on undecodable details (callers decide whether that matters)."""
     for key, value in trailers or ():
         if key != DETAILS_KEY:
             continue
@@ -70,6 +80,5 @@ def failure_of(exc: grpc.RpcError) -> RpcFailure:
         for detail in status.details:
             info = error_details_pb2.ErrorInfo()
             if detail.Is(info.DESCRIPTOR) and detail.Unpack(info):
-                meta = dict(info.metadata)
-                return RpcFailure(code, message or "", info.reason, meta.get("node", ""), meta)
-    return RpcFailure(code, message or "", code.name if code else "UNKNOWN")
+                return info
+    return None

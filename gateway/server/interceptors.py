@@ -28,7 +28,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import grpc
-from google.rpc import error_details_pb2, status_pb2
 from grpc import aio
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -36,7 +35,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from gateway.errors import GatewayError, Internal, InvalidArgument
-from gateway.status import to_status
+from gateway.status import error_info, to_status
 from gateway.telemetry.light import start_light
 from gateway.telemetry.metrics import Metrics
 from gateway.tracing import rpc_attributes
@@ -48,7 +47,6 @@ Guard = Callable[[str, aio.ServicerContext], Awaitable[None] | None]
 
 UNTRACED = ("/grpc.health.", "/grpc.reflection.")
 """Health probes and reflection would bury real traces; they are not user actions."""
-DETAILS_KEY = "grpc-status-details-bin"
 _PROPAGATOR = TraceContextTextMapPropagator()
 _TRACE_HEADERS = frozenset(_PROPAGATOR.fields)
 _INTERRUPTED = (grpc.StatusCode.CANCELLED, grpc.StatusCode.DEADLINE_EXCEEDED)
@@ -352,14 +350,9 @@ def _interrupted_code(context, exc: BaseException) -> grpc.StatusCode:
 def _reason(context) -> str:
     """The ErrorInfo reason an abort carried in its trailing metadata, if any."""
     try:
-        for key, value in context.trailing_metadata() or ():
-            if key != DETAILS_KEY:
-                continue
-            status = status_pb2.Status.FromString(value)
-            for detail in status.details:
-                info = error_details_pb2.ErrorInfo()
-                if detail.Is(info.DESCRIPTOR) and detail.Unpack(info):
-                    return info.reason
+        info = error_info(context.trailing_metadata())
+        if info is not None:
+            return info.reason
     except Exception:  # noqa: BLE001 - metrics never break a call
         log.debug("unreadable status details", exc_info=True)
     return ""

@@ -160,6 +160,8 @@ class NodeConfig:
     search: SearchSettings
     limits: Limits = Limits()
     otlp_endpoint: str = ""
+    workers: int = 1
+    """Worker processes serving the node (``gateway.workers``); 1 is one plain process."""
 
     @property
     def catalog_db(self) -> Path:
@@ -245,6 +247,7 @@ def load_node(fed: FederationConfig, node_id: str) -> NodeConfig:
         search=search_settings,
         limits=limits,
         otlp_endpoint=doc.str("otlp_endpoint", "") if doc.data.get("otlp_endpoint") else "",
+        workers=doc.int("workers", 1, lo=1, hi=64),
     )
 
 

@@ -1,8 +1,9 @@
-"""One node = one process = one province: loads its config, opens its stores, serves two ports.
+"""One node = one province: loads its config, opens its stores, serves two ports.
 
 The client port serves apps, operators and the CLI; the peer port serves other nodes over mutual
 TLS. Both carry the same error translation; the peer port also checks who calls and on which
-standard.
+standard. A node runs as one process, or as several workers of one primary (``gateway.workers``);
+then each worker is a ``Node`` with a ``WorkerSlot``, sharing ports, files and bounds.
 """
 
 from __future__ import annotations
@@ -53,26 +54,31 @@ from gateway.peers import CHANNEL_OPTIONS, Peers
 from gateway.server.guards import PeerGuard
 from gateway.server.identity import Identities
 from gateway.server.interceptors import Edge
-from gateway.server.limits import InFlight
+from gateway.server.limits import InFlight, SharedInFlight
 from gateway.servicers.catalog import CatalogServicer
 from gateway.servicers.exchange import ExchangeServicer
 from gateway.servicers.federation import FederationServicer
 from gateway.servicers.ops import OpsServicer
 from gateway.servicers.sharing import AdminServicer, SharingServicer
+from gateway.sharing.quota import SharedQuota
 from gateway.sharing.remote import RemoteSharing
 from gateway.sharing.service import SharingService
 from gateway.sharing.store import SharingStore
+from gateway.shm import SharedCounters
 from gateway.standard import load_standard
 from gateway.telemetry.metrics import Metrics
 from gateway.telemetry.provider import Telemetry
 from gateway.telemetry.spanstore import SpanStore
 from gateway.tls import NodeTLS
+from gateway.workers import INFLIGHT_APP, INFLIGHT_PROVINCE, QUOTA, WorkerSlot
 
 log = logging.getLogger(__name__)
 
 SERVER_OPTIONS = [opt for opt in CHANNEL_OPTIONS if "message_length" in opt[0]] + [
     ("grpc.so_reuseport", 0),
 ]
+# Workers of one node share its ports; the primary checked that nothing else holds them.
+WORKER_SERVER_OPTIONS = [(k, 1 if k == "grpc.so_reuseport" else v) for k, v in SERVER_OPTIONS]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +93,8 @@ class NodeOptions:
     """Record spans (local span store, OTLP when configured); off only to measure its cost."""
     otlp_endpoint: str | None = None
     """Overrides the node config's ``otlp_endpoint``."""
+    worker: WorkerSlot | None = None
+    """Set when this process is one worker of a multi-process node."""
 
 
 class Node:
@@ -119,16 +127,32 @@ class Node:
         self._flusher: asyncio.Task | None = None
         self._peers: Peers | None = None
         self._health: HealthServicer | None = None
+        self._tables: list[SharedCounters] = []
         self.seed_seconds: float | None = None
 
-    async def start(self) -> None:
+    def prepare(self) -> None:
+        """The node's one-off set-up, without serving: seed the catalog and the dataset, create
+        every file's schema and the operator token. Idempotent; a multi-worker node's primary
+        runs it once before its workers start, so they never race to seed."""
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        store = CatalogStore(self.config.catalog_db)
+        try:
+            self.seed_seconds = self._seed(store)
+        finally:
+            store.close()
+        self._ensure_dataset()
+        sharing = SharingStore(self.config.data_dir / "sharing.db")
+        try:
+            self._hand_out_operator_token(sharing)
+        finally:
+            sharing.close()
+        AuditLog(self.config.data_dir / "audit.db", self.id).close()
+        SpanStore(self.config.data_dir / "spans.db", self.id).close()
+
+    def _seed(self, store: CatalogStore) -> float | None:
         cfg = self.config
-        cfg.data_dir.mkdir(parents=True, exist_ok=True)
-        tls = None if self.options.insecure else NodeTLS.load(self.fed.certs_dir, self.id)
-        store = self._store = CatalogStore(cfg.catalog_db)
         published = interface_entries(self.interfaces.values(), self.standard)
-        self.seed_seconds = await asyncio.to_thread(
-            ensure_seeded,
+        return ensure_seeded(
             store,
             province=self.id,
             entries=self.options.entries if self.options.entries is not None else cfg.seed.entries,
@@ -139,18 +163,41 @@ class Node:
             published=published,
             published_digest=entries_digest(published),
         )
-        dataset = dataset_path(cfg.data_dir)
-        await asyncio.to_thread(
-            ensure_dataset,
-            dataset,
+
+    def _ensure_dataset(self) -> None:
+        cfg = self.config
+        ensure_dataset(
+            dataset_path(cfg.data_dir),
             self.id,
             people=self.options.people if self.options.people is not None else cfg.seed.people,
             seed=cfg.seed.seed,
         )
-        sharing_store = self._sharing_store = SharingStore(cfg.data_dir / "sharing.db")
-        token = sharing_store.ensure_operator_token()
+
+    def _hand_out_operator_token(self, sharing: SharingStore) -> None:
+        token = sharing.ensure_operator_token()
         if token is not None:  # first start: hand the operator token to the local operator
-            write_private(cfg.data_dir / OPERATOR_TOKEN_FILE, token)
+            write_private(self.config.data_dir / OPERATOR_TOKEN_FILE, token)
+
+    async def start(self) -> None:
+        cfg = self.config
+        worker = self.options.worker
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        tls = None if self.options.insecure else NodeTLS.load(self.fed.certs_dir, self.id)
+        store = self._store = CatalogStore(cfg.catalog_db)
+        if worker is None:
+            self.seed_seconds = await asyncio.to_thread(self._seed, store)
+            await asyncio.to_thread(self._ensure_dataset)
+        dataset = dataset_path(cfg.data_dir)
+        sharing_store = self._sharing_store = SharingStore(
+            cfg.data_dir / "sharing.db",
+            quota=(
+                SharedQuota(SharedCounters.attach(worker.table(QUOTA), columns=2))
+                if worker is not None
+                else None
+            ),
+        )
+        if worker is None:
+            self._hand_out_operator_token(sharing_store)
         audit = self._audit = AuditLog(cfg.data_dir / "audit.db", self.id)
         backends = self._backends = BackendPool(dataset_path=dataset)
         spans = self._spans = SpanStore(cfg.data_dir / "spans.db", self.id)
@@ -179,7 +226,11 @@ class Node:
         local = LocalCatalog(
             self.id, store, labels, to_wire=EntryWire(names, category_names).result
         )
-        metrics = self.metrics = Metrics(self.id, self.address.name)
+        metrics = self.metrics = Metrics(
+            self.id,
+            self.address.name,
+            multiprocess_dir=worker.metrics_dir if worker is not None else None,
+        )
         peers = self._peers = Peers(
             self.fed,
             self.id,
@@ -232,19 +283,37 @@ class Node:
         )
         directory = InterfaceDirectory(self.id, provider, sharing_store, {p.id: p for p in peers})
         identities = Identities(self.id, sharing_store)
-        gatherer = TraceGatherer(self.id, spans, {p.id: p for p in peers}, flush=telemetry.flush)
+        gatherer = TraceGatherer(
+            self.id,
+            spans,
+            {p.id: p for p in peers},
+            flush=telemetry.flush,
+            # Sibling workers write their spans on their own schedule: wait one of their
+            # writer intervals before reading, so a trace shows every worker's part.
+            settle=telemetry.write_interval if worker is not None else 0.0,
+        )
         health = self._health = HealthServicer()
+        server_options = SERVER_OPTIONS if worker is None else WORKER_SERVER_OPTIONS
+        app_limits, peer_limits = self._limits()
+        # Which worker served a call shows in its trace (and leads to that worker's log lines).
+        span_attributes = {"yrd.worker": worker.index} if worker is not None else None
         client = aio.server(
-            interceptors=[Edge(self.id, port="client", metrics=metrics, tracer=rpc_tracer)],
-            options=SERVER_OPTIONS,
+            interceptors=[
+                Edge(
+                    self.id,
+                    port="client",
+                    metrics=metrics,
+                    tracer=rpc_tracer,
+                    span_attributes=span_attributes,
+                )
+            ],
+            options=server_options,
         )
         catalog_pb2_grpc.add_CatalogServicer_to_server(
             CatalogServicer(catalog, validator, names, category_names), client
         )
         exchange_pb2_grpc.add_ExchangeServicer_to_server(
-            ExchangeServicer(
-                router, identities, directory, InFlight(cfg.limits.max_inflight_per_app, "app")
-            ),
+            ExchangeServicer(router, identities, directory, app_limits),
             client,
         )
         sharing_pb2_grpc.add_SharingServicer_to_server(SharingServicer(sharing, identities), client)
@@ -271,9 +340,16 @@ class Node:
         guard = PeerGuard(self.id, self.fed.nodes, self.standard, insecure=self.options.insecure)
         peer = aio.server(
             interceptors=[
-                Edge(self.id, port="peer", metrics=metrics, tracer=rpc_tracer, guards=[guard])
+                Edge(
+                    self.id,
+                    port="peer",
+                    metrics=metrics,
+                    tracer=rpc_tracer,
+                    guards=[guard],
+                    span_attributes=span_attributes,
+                )
             ],
-            options=SERVER_OPTIONS,
+            options=server_options,
         )
         federation_pb2_grpc.add_FederationServicer_to_server(
             FederationServicer(
@@ -289,7 +365,7 @@ class Node:
                 sharing=sharing,
                 directory=directory,
                 gatherer=gatherer,
-                peer_limits=InFlight(cfg.limits.max_inflight_per_peer, "province"),
+                peer_limits=peer_limits,
             ),
             peer,
         )
@@ -306,9 +382,9 @@ class Node:
             await server.start()
         peers.start_probing()
         self._flusher = asyncio.create_task(self._flush_quota_every(1.0), name="quota-flush")
-        web = self._web = OpsWeb(self.id, names, gatherer, spans, metrics, flush=telemetry.flush)
+        web = self._web = OpsWeb(self.id, names, gatherer, spans, metrics)
         host, port = split_address(self.address.ops)
-        await web.start(host, port)
+        await web.start(host, port, reuse_port=worker is not None)
         # Start-up objects (config, standard, interfaces) live as long as the node: keep the
         # cyclic collector from walking them on every collection of the request path.
         gc.collect()
@@ -319,12 +395,30 @@ class Node:
             health_pb2.HealthCheckResponse.SERVING,
         )
         log.info(
-            "node %s (%s) serving: client %s, peer %s%s",
+            "node %s (%s) serving: client %s, peer %s%s%s",
             self.id,
             self.address.name,
             self.address.client,
             self.address.peer,
             " [INSECURE]" if tls is None else "",
+            f" (worker {worker.index + 1} of {worker.count})" if worker is not None else "",
+        )
+
+    def _limits(self) -> tuple[InFlight | SharedInFlight, InFlight | SharedInFlight]:
+        """In-flight bounds per app and per consumer province: held across all workers."""
+        limits, worker = self.config.limits, self.options.worker
+        if worker is None:
+            return (
+                InFlight(limits.max_inflight_per_app, "app"),
+                InFlight(limits.max_inflight_per_peer, "province"),
+            )
+        tables = self._tables = [
+            SharedCounters.attach(worker.table(name), columns=worker.count)
+            for name in (INFLIGHT_APP, INFLIGHT_PROVINCE)
+        ]
+        return (
+            SharedInFlight(limits.max_inflight_per_app, "app", tables[0], worker.index),
+            SharedInFlight(limits.max_inflight_per_peer, "province", tables[1], worker.index),
         )
 
     async def _flush_quota_every(self, seconds: float) -> None:
@@ -360,4 +454,6 @@ class Node:
             self._sharing_store.close()
         if self._store is not None:
             self._store.close()
+        for table in self._tables:
+            table.close()
         log.info("node %s stopped", self.id)

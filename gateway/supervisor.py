@@ -110,21 +110,42 @@ class NodeProcesses:
         except FileNotFoundError:
             return ""
 
+    def pids(self, node_id: str) -> list[int]:
+        """The node's process, then its workers' (when it runs several)."""
+        proc = self.procs.get(node_id)
+        if proc is None or proc.poll() is not None:
+            return []
+        return [proc.pid, *child_pids(proc.pid)]
+
     def signal(self, node_id: str, sig: int) -> None:
         proc = self.procs[node_id]
         if proc.poll() is None:
             proc.send_signal(sig)
 
+    def _signal_group(self, node_id: str, sig: int) -> None:
+        """The node's process and its workers (its own session: started that way)."""
+        proc = self.procs[node_id]
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                pass
+
     def pause(self, node_id: str) -> None:
-        self.signal(node_id, signal.SIGSTOP)
+        self._signal_group(node_id, signal.SIGSTOP)
 
     def resume(self, node_id: str) -> None:
-        self.signal(node_id, signal.SIGCONT)
+        self._signal_group(node_id, signal.SIGCONT)
 
     def kill(self, node_id: str) -> None:
-        """kill -9: no chance to flush or close anything."""
+        """kill -9 of the node's process: no chance to flush or close anything. Its workers,
+        if any, die with it (they asked the kernel to); this returns once they have."""
+        workers = self.pids(node_id)[1:]
         self.signal(node_id, signal.SIGKILL)
         self._reap(node_id, 10)
+        deadline = time.monotonic() + 10
+        while any(process_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def stop(self, node_id: str, timeout: float = 15.0) -> int | None:
         """SIGTERM and wait for a clean exit; SIGKILL if it does not come."""
@@ -132,7 +153,7 @@ class NodeProcesses:
         if proc is None:
             return None
         if proc.poll() is None:
-            proc.send_signal(signal.SIGCONT)  # a paused process cannot handle SIGTERM
+            self._signal_group(node_id, signal.SIGCONT)  # a paused one cannot handle SIGTERM
             proc.send_signal(signal.SIGTERM)
         return self._reap(node_id, timeout)
 
@@ -140,7 +161,7 @@ class NodeProcesses:
         for node_id in list(self.procs):
             proc = self.procs[node_id]
             if proc.poll() is None:
-                proc.send_signal(signal.SIGCONT)
+                self._signal_group(node_id, signal.SIGCONT)
                 proc.send_signal(signal.SIGTERM)
         for node_id in list(self.procs):
             self._reap(node_id, timeout)
@@ -156,3 +177,32 @@ class NodeProcesses:
         if log is not None:
             log.close()  # type: ignore[attr-defined]
         return code
+
+
+def child_pids(parent: int) -> list[int]:
+    """The live child processes of ``parent``."""
+    try:
+        text = Path(f"/proc/{parent}/task/{parent}/children").read_text()
+        return [int(p) for p in text.split()]
+    except (FileNotFoundError, ValueError):
+        pass  # a kernel without CONFIG_PROC_CHILDREN: scan every process
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            raw = Path(f"/proc/{entry}/stat").read_bytes()
+        except OSError:
+            continue
+        if int(raw[raw.rindex(b")") + 2 :].split()[1]) == parent:
+            found.append(int(entry))
+    return found
+
+
+def process_alive(pid: int) -> bool:
+    """Still a process (a zombie counts as gone: it holds no port or lock)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return False
+    return raw[raw.rindex(b")") + 2 : raw.rindex(b")") + 3] != b"Z"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import signal
 import sys
 import time
+from dataclasses import replace
 
 from gateway.certs import create_federation_certs
 from gateway.config import load_federation, load_node
@@ -30,6 +32,13 @@ def register(sub) -> None:
     n.add_argument("--node", required=True)
     n.add_argument("--entries", type=int, help="catalog size to seed (default: node config)")
     n.add_argument("--grace", type=float, default=5.0, help="seconds to drain on SIGTERM")
+    n.add_argument(
+        "--workers",
+        type=int,
+        help="worker processes sharing the node's ports and state (default: node.yaml's "
+        "`workers`, else 1)",
+    )
+    n.add_argument("--worker", help=argparse.SUPPRESS)  # INDEX/COUNT: set by the primary
     n.add_argument(
         "--no-tracing",
         action="store_true",
@@ -118,10 +127,56 @@ def seed(args) -> int:
 
 def node(args) -> int:
     from gateway.node import Node, NodeOptions
+    from gateway.workers import MAX_WORKERS, RUN_DIR, Primary, die_with_parent, parse_worker
 
     fed = load_federation(args.federation)
     options = NodeOptions(insecure=args.insecure, entries=args.entries, tracing=not args.no_tracing)
-    return asyncio.run(_serve(Node(fed, args.node, options), args.grace))
+    run_dir = fed.data_dir / args.node / RUN_DIR
+    if args.worker:  # one worker of a node whose primary started us
+        die_with_parent()
+        try:
+            slot = parse_worker(args.worker, run_dir)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        tag = f"[{args.node} worker {slot.index}] "
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(
+                logging.Formatter(f"%(asctime)s %(levelname)s {tag}%(name)s: %(message)s")
+            )
+        options = replace(options, worker=slot)
+        return asyncio.run(_serve(Node(fed, args.node, options), args.grace))
+    workers = args.workers if args.workers is not None else load_node(fed, args.node).workers
+    if not 1 <= workers <= MAX_WORKERS:
+        print(f"error: --workers: expected 1 to {MAX_WORKERS}, got {workers}", file=sys.stderr)
+        return 2
+    node = Node(fed, args.node, options)
+    if workers == 1:
+        return asyncio.run(_serve(node, args.grace))
+    worker_args = [sys.executable, "-m", "gateway.cli.main", "--federation", str(fed.path)]
+    if args.insecure:
+        worker_args.append("--insecure")
+    if args.verbose:
+        worker_args.append("--verbose")
+    worker_args += ["node", "--node", args.node, "--grace", str(args.grace)]
+    if args.entries is not None:
+        worker_args += ["--entries", str(args.entries)]
+    if args.no_tracing:
+        worker_args.append("--no-tracing")
+    primary = Primary(
+        fed,
+        args.node,
+        workers,
+        worker_args,
+        grace=args.grace,
+        run_dir=run_dir,
+        prepare=node.prepare,
+    )
+    try:
+        return primary.run()
+    except OSError as exc:  # a port held by something else
+        print(f"error: node {args.node}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
 
 
 async def _serve(node, grace: float) -> int:

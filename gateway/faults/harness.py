@@ -189,7 +189,8 @@ class Federation:
 
     ``links``: nodes whose peer port every other node reaches through a ``LinkProxy``
     (``proxies[node]``). ``limits``: overrides of the node configs' ``limits`` section.
-    ``grace``: the SIGTERM drain period each node is started with.
+    ``grace``: the SIGTERM drain period each node is started with. ``workers``: worker
+    processes per node, for the nodes that run more than one.
     """
 
     def __init__(
@@ -203,6 +204,7 @@ class Federation:
         limits: Mapping[str, int] | None = None,
         certs_dir: Path | None = None,
         grace: float = 5.0,
+        workers: Mapping[str, int] | None = None,
     ) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
@@ -215,7 +217,7 @@ class Federation:
             n: {kind: f"{LOOPBACK}:{next(ports)}" for kind in ("client", "peer", "ops")}
             for n in self.node_ids
         }
-        self.nodes_dir = self._copy_node_configs(people, entries, limits or {})
+        self.nodes_dir = self._copy_node_configs(people, entries, limits or {}, workers or {})
         self.proxies: dict[str, LinkProxy] = {}
         for node in links:
             self.proxies[node] = LinkProxy(
@@ -236,7 +238,13 @@ class Federation:
 
     # -- files -----------------------------------------------------------------------------------
 
-    def _copy_node_configs(self, people: int, entries: int, limits: Mapping[str, int]) -> Path:
+    def _copy_node_configs(
+        self,
+        people: int,
+        entries: int,
+        limits: Mapping[str, int],
+        workers: Mapping[str, int],
+    ) -> Path:
         nodes_dir = self.root / "nodes"
         for node in self.node_ids:
             target = nodes_dir / node
@@ -246,6 +254,8 @@ class Federation:
             doc = yaml.safe_load(path.read_text(encoding="utf-8"))
             doc.setdefault("seed", {}).update(people=people, entries=entries)
             doc.setdefault("limits", {}).update(limits)
+            if node in workers:
+                doc["workers"] = workers[node]
             path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
         return nodes_dir
 
@@ -309,6 +319,10 @@ class Federation:
         for proxy in self.proxies.values():
             proxy.stop_background()
         self._clients.clear()
+
+    def pids(self, node: str) -> list[int]:
+        """The node's process, then its workers' (when it runs several)."""
+        return self.procs.pids(node)
 
     def running(self, node: str) -> bool:
         proc = self.procs.procs.get(node)

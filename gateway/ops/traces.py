@@ -72,15 +72,32 @@ def span_from_pb(m: ops_pb2.Span) -> StoredSpan:
 
 
 class TraceGatherer:
-    def __init__(self, node: str, store: SpanStore, peers: Mapping[str, Peer], flush=None) -> None:
+    def __init__(
+        self,
+        node: str,
+        store: SpanStore,
+        peers: Mapping[str, Peer],
+        flush=None,
+        *,
+        settle: float = 0.0,
+    ) -> None:
+        """``flush`` writes this process's finished spans now; ``settle`` is how long other
+        processes writing the same store (a node's sibling workers) may hold theirs back."""
         self.node = node
         self._store = store
         self._peers = dict(peers)
         self._flush = flush
+        self._settle = settle
+
+    async def _written(self) -> None:
+        """Wait until spans of calls that just ended are in the store."""
+        if self._flush is not None:
+            await asyncio.to_thread(self._flush)
+        if self._settle:
+            await asyncio.sleep(self._settle)
 
     async def local_spans(self, trace_id: str) -> list[StoredSpan]:
-        if self._flush is not None:  # spans of a call that just ended may still be queued
-            await asyncio.to_thread(self._flush)
+        await self._written()
         return await asyncio.to_thread(self._store.trace, trace_id)
 
     async def gather(self, trace_id: str, time_remaining: float | None) -> list[Gathered]:
@@ -129,8 +146,7 @@ class TraceGatherer:
         return [local, *remote]
 
     async def recent(self, **filters) -> list[TraceSummary]:
-        if self._flush is not None:
-            await asyncio.to_thread(self._flush)
+        await self._written()
         return await asyncio.to_thread(self._store.recent, **filters)
 
 

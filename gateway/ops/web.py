@@ -14,7 +14,7 @@ import ipaddress
 import logging
 import math
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -56,7 +56,6 @@ class OpsWeb:
         span_store: SpanStore,
         metrics: Metrics,
         *,
-        flush: Callable[[], object] | None = None,
         gather_timeout: float = 3.0,
         list_limit: int = 50,
     ) -> None:
@@ -65,8 +64,6 @@ class OpsWeb:
         self._gatherer = gatherer
         self._spans = span_store
         self._metrics = metrics
-        self._flush = flush
-        """Hands queued spans to the store first, so a call that just ended is listed."""
         self._gather_timeout = gather_timeout
         self._list_limit = list_limit
         self._runner: web.AppRunner | None = None
@@ -85,14 +82,17 @@ class OpsWeb:
         app.on_response_prepare.append(_secure)
         return app
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    async def start(
+        self, host: str = "127.0.0.1", port: int = 0, *, reuse_port: bool = False
+    ) -> None:
+        """Serve on ``host:port``; ``reuse_port`` when the node's workers share the port."""
         if not _is_loopback(host):
             # The page has no login: it is for an operator on this machine (or an SSH tunnel).
             raise ValueError(f"ops web page binds loopback only, not {host!r}")
         runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
         await runner.setup()
         try:
-            site = web.TCPSite(runner, host, port)
+            site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
             await site.start()
         except BaseException:
             await runner.cleanup()
@@ -168,10 +168,9 @@ class OpsWeb:
         if problem:
             return self._error(400, "Bad filter", problem)
         min_ms = float(filters["min_ms"]) if filters["min_ms"] else 0.0
-        if self._flush is not None:
-            await asyncio.to_thread(self._flush)
-        summaries = await asyncio.to_thread(
-            self._spans.recent,
+        # Through the gatherer: it waits for queued spans first, so a call that just ended is
+        # listed (those of sibling workers too).
+        summaries = await self._gatherer.recent(
             app=filters["app"],
             interface=filters["interface"],
             status=filters["status"],

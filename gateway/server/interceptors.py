@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import grpc
@@ -133,8 +133,12 @@ class Edge(aio.ServerInterceptor):
         metrics: Metrics | None = None,
         tracer: Tracer | None = None,
         guards: Sequence[Guard] = (),
+        span_attributes: Mapping[str, str | int] | None = None,
     ) -> None:
+        """``span_attributes`` go on every SERVER span as well (which worker of a node served
+        the call, say)."""
         self._node = node
+        self._span_attributes = dict(span_attributes or {})
         self._port = port
         self._metrics = metrics
         self._tracer = tracer
@@ -159,7 +163,7 @@ class Edge(aio.ServerInterceptor):
             return None
         # The span's attributes, built once per method; None: this method is not traced.
         traced = (
-            rpc_attributes(method)
+            {**rpc_attributes(method), **self._span_attributes}
             if self._tracer is not None and not method.startswith(UNTRACED)
             else None
         )

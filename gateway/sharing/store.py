@@ -30,14 +30,13 @@ from gateway.sharing import tables as t
 from gateway.sharing import validation as check
 from gateway.sharing.credentials import SecretKind
 from gateway.sharing.model import APPLICATION_STATES, App, Application, Grant, Quota
+from gateway.sharing.quota import LocalQuota, QuotaTableFull, SharedQuota
 
 __all__ = ["SharingStore"]
 
 # Quota days are calendar days in China Standard Time (UTC+8, no daylight saving), so a
 # province's daily quota resets at its own midnight rather than at 08:00 local time.
 _DAY_OFFSET = timedelta(hours=8)
-_PRUNE_EVERY = 256
-"""Quota consumptions between two prunes of finished windows."""
 _ACTIVE = "state = 'active' AND valid_from <= ? AND valid_until > ?"
 
 _BAD_CREDENTIAL = "bad app credential"
@@ -50,23 +49,26 @@ _DUMMY_DIGEST = credentials.digest(SecretKind.APP, "", "")
 class SharingStore:
     """Sharing state of one node in one SQLite file."""
 
-    def __init__(self, path: str | Path, *, default_max_grade: str = "L3") -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        default_max_grade: str = "L3",
+        quota: SharedQuota | None = None,
+    ) -> None:
         """``default_max_grade`` is the grade an approval grants when the operator names none:
-        the highest grade that may leave a province under the shared standard."""
+        the highest grade that may leave a province under the shared standard. ``quota`` is
+        the node's shared quota table when it runs several workers (one process: None)."""
         self._path = Path(path)
         self._default_max_grade = check.grade(default_max_grade)
         self._lock = threading.Lock()
-        self._consumed = 0
         self._generation = 0
-        self._grant_views: dict[tuple[str, str], tuple[int, list[Grant], list[Grant]]] = {}
-        # app id -> (generation, row, App): the App is built once, not per call.
-        self._app_views: dict[str, tuple[int, sqlite3.Row | None, App | None]] = {}
-        # Quota counters live in memory (checked and counted under one lock) and are written
-        # behind by flush_quota(): a crash loses at most the counts since the last flush,
-        # never a grant, an application or an audit entry.
-        self._quota_lock = threading.Lock()
-        self._quota: dict[tuple[str, str, str, int], int] = {}
-        self._quota_dirty: set[tuple[str, str, str, int]] = set()
+        self._swept = -1  # the minute of the last sweep of finished quota windows
+        self._grant_views: dict[tuple[str, str], tuple[object, list[Grant], list[Grant]]] = {}
+        # app id -> (version, row, App): the App is built once, not per call.
+        self._app_views: dict[str, tuple[object, sqlite3.Row | None, App | None]] = {}
+        # Checked and counted in memory, written behind by flush_quota() (see quota.py).
+        self._quota: LocalQuota | SharedQuota = quota if quota is not None else LocalQuota()
         self._path.parent.mkdir(parents=True, exist_ok=True)
         # check_same_thread=False: asyncio.to_thread runs calls on varying worker threads; the
         # lock, not the thread, is what keeps them apart.
@@ -88,9 +90,12 @@ class SharingStore:
     # -- lifecycle -----------------------------------------------------------------------------
 
     def close(self) -> None:
-        self.flush_quota()
-        with self._lock:
-            self._conn.close()
+        try:
+            self.flush_quota()
+        finally:
+            self._quota.close()
+            with self._lock:
+                self._conn.close()
 
     def __enter__(self) -> SharingStore:
         return self
@@ -110,10 +115,15 @@ class SharingStore:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
-            # Every change goes through here, so the in-memory views below are exact: they
-            # are rebuilt from the file whenever the generation moved. (One node is one
-            # process; nothing else writes its sharing file.)
+            # Every change made here goes through this point; a change by another connection
+            # (another worker of the node) moves PRAGMA data_version. The in-memory views
+            # below are rebuilt whenever either moved, so they are exact.
             self._generation += 1
+
+    def _version(self) -> tuple[int, int]:
+        """Changes a view may depend on: this connection's writes, then everyone else's."""
+        with self._lock:
+            return self._generation, self._conn.execute("PRAGMA data_version").fetchone()[0]
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -177,7 +187,7 @@ class SharingStore:
         return app
 
     def _app_view(self, app_id: str) -> tuple[sqlite3.Row | None, App | None]:
-        gen = self._generation
+        gen = self._version()
         cached = self._app_views.get(app_id)
         if cached is not None and cached[0] == gen:
             return cached[1], cached[2]
@@ -473,7 +483,7 @@ class SharingStore:
 
     def _grant_view(self, app_id: str, interface_id: str) -> tuple[list[Grant], list[Grant]]:
         key = (app_id, interface_id)
-        gen = self._generation
+        gen = self._version()
         cached = self._grant_views.get(key)
         if cached is not None and cached[0] == gen:
             return cached[1], cached[2]
@@ -526,41 +536,34 @@ class SharingStore:
     def consume_quota(self, grant: Grant, app_id: str, now: datetime) -> None:
         """Count one call by ``app_id`` under ``grant``, or refuse it without counting.
 
-        Check and increment happen under one lock on in-memory counters (loaded from the file
-        the first time a window is seen), so concurrent calls can never both take the last
-        unit. Usage is counted per grant and app: each app of a province has its own quota
-        under a blanket grant. ``flush_quota`` writes the counters behind.
+        Check and increment are one atomic step on in-memory counters (loaded from the file
+        the first time a window is seen; shared by the node's workers when it has several),
+        so concurrent calls can never both take the last unit. Usage is counted per grant and
+        app: each app of a province has its own quota under a blanket grant. ``flush_quota``
+        writes the counters behind.
         """
         minute, day = _windows(_now(now))
         keys = ((grant.id, app_id, "minute", minute), (grant.id, app_id, "day", day))
-        with self._quota_lock:
-            used = [self._quota[k] if k in self._quota else self._load_used(k) for k in keys]
-            if used[0] >= grant.quota.per_minute:
-                raise ResourceExhausted(
-                    f"quota of {grant.quota.per_minute} calls per minute used up under grant "
-                    f"{grant.id}; retry in the next minute",
-                    reason="QUOTA_MINUTE_EXCEEDED",
-                )
-            if used[1] >= grant.quota.per_day:
-                raise ResourceExhausted(
-                    f"quota of {grant.quota.per_day} calls per day used up under grant "
-                    f"{grant.id}; retry after midnight (UTC+8)",
-                    reason="QUOTA_DAY_EXCEEDED",
-                )
-            for key, count in zip(keys, used, strict=True):
-                self._quota[key] = count + 1
-                self._quota_dirty.add(key)
-            self._consumed += 1
-            if self._consumed % _PRUNE_EVERY == 0:
-                # Forget finished windows (the one just before is kept, as in _prune).
-                stale = [
-                    k
-                    for k in self._quota
-                    if k[3] < (minute - 1 if k[2] == "minute" else day - 1)
-                    and k not in self._quota_dirty
-                ]
-                for key in stale:
-                    del self._quota[key]
+        limits = (grant.quota.per_minute, grant.quota.per_day)
+        try:
+            hit = self._quota.consume(keys, limits, self._load_used)
+        except QuotaTableFull:
+            raise ResourceExhausted(
+                "this node counts quota for too many grants and apps at once; retry later",
+                reason="QUOTA_TABLE_FULL",
+            ) from None
+        if hit == 0:
+            raise ResourceExhausted(
+                f"quota of {grant.quota.per_minute} calls per minute used up under grant "
+                f"{grant.id}; retry in the next minute",
+                reason="QUOTA_MINUTE_EXCEEDED",
+            )
+        if hit == 1:
+            raise ResourceExhausted(
+                f"quota of {grant.quota.per_day} calls per day used up under grant "
+                f"{grant.id}; retry after midnight (UTC+8)",
+                reason="QUOTA_DAY_EXCEEDED",
+            )
 
     def _load_used(self, key: tuple[str, str, str, int]) -> int:
         with self._read() as conn:
@@ -571,25 +574,28 @@ class SharingStore:
             ).fetchone()
         return int(row["used"]) if row is not None else 0
 
-    def flush_quota(self) -> int:
-        """Write the counters changed since the last flush; returns how many."""
-        with self._quota_lock:
-            dirty = [(*key, self._quota[key]) for key in self._quota_dirty]
-            self._quota_dirty.clear()
-        if not dirty:
-            return 0
-        try:
-            with self._write() as conn:
-                conn.executemany(
-                    "INSERT INTO quota_usage (grant_id, app, span, start, used)"
-                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (grant_id, app, span, start)"
-                    " DO UPDATE SET used = max(used, excluded.used)",
-                    dirty,
-                )
-        except BaseException:
-            with self._quota_lock:
-                self._quota_dirty.update(tuple(d[:4]) for d in dirty)
-            raise
+    def flush_quota(self, now: datetime | None = None) -> int:
+        """Write the counters changed since the last flush; returns how many.
+
+        Also forgets finished windows already written (a shared table does not prune itself).
+        """
+        dirty = self._quota.take_dirty()
+        if dirty:
+            try:
+                with self._write() as conn:
+                    conn.executemany(
+                        "INSERT INTO quota_usage (grant_id, app, span, start, used)"
+                        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (grant_id, app, span, start)"
+                        " DO UPDATE SET used = max(used, excluded.used)",
+                        dirty,
+                    )
+            except BaseException:
+                self._quota.restore(dirty)
+                raise
+        minute, day = _windows(_now(now))
+        if minute != self._swept:  # windows finish once a minute at most
+            self._quota.sweep(minute, day)
+            self._swept = minute
         return len(dirty)
 
     def prune_quota(self, now: datetime) -> int:

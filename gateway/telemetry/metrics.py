@@ -8,12 +8,15 @@ Recording never breaks a call: a failure is logged and swallowed.
 
 from __future__ import annotations
 
+import os
 import threading
+from pathlib import Path
 from typing import Any
 
 import grpc
 from prometheus_client import CollectorRegistry, Counter, Histogram, Info, generate_latest
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from gateway.exchange.model import INTERFACE_ID_RE
 
@@ -67,14 +70,33 @@ class Metrics:
     """The counters and histograms of one node, in its own registry."""
 
     def __init__(
-        self, node: str, name: str = "", *, max_interfaces: int = 1000, max_reasons: int = 200
+        self,
+        node: str,
+        name: str = "",
+        *,
+        max_interfaces: int = 1000,
+        max_reasons: int = 200,
+        multiprocess_dir: Path | None = None,
     ) -> None:
+        """``multiprocess_dir``: this process is one worker of a node, and the node's series
+        are the sum over the files its workers keep there (Prometheus multiprocess mode, which
+        the primary turned on for the worker through ``PROMETHEUS_MULTIPROC_DIR``)."""
         self.node = node
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        Info("yrd_node", "The gateway node (province) these metrics describe.", registry=r).info(
-            {"node": node, "name": name or node}
-        )
+        info = Info("yrd_node", "The gateway node (province) these metrics describe.", registry=r)
+        info.info({"node": node, "name": name or node})
+        # What a scrape sees: this registry, or every worker's series added up.
+        self._scraped = r
+        if multiprocess_dir is not None:
+            if os.environ.get("PROMETHEUS_MULTIPROC_DIR") != str(multiprocess_dir):
+                raise ValueError(
+                    "multiprocess_dir: PROMETHEUS_MULTIPROC_DIR must name it before "
+                    "prometheus_client is imported"
+                )
+            self._scraped = CollectorRegistry()
+            MultiProcessCollector(self._scraped, path=str(multiprocess_dir))
+            self._scraped.register(info)  # the one series each worker has alike
         self._rpc_total = Counter(
             "yrd_rpc_server_handled",
             "RPCs served by this node, by port, method and final status.",
@@ -166,10 +188,10 @@ class Metrics:
 
     def render(self) -> bytes:
         """The whole registry in the Prometheus text format."""
-        return generate_latest(self.registry)
+        return generate_latest(self._scraped)
 
     def exposition(self, accept: str | None = None) -> tuple[bytes, str]:
         """Body and content type for a scrape: the Prometheus text format (0.0.4) unless the
         scraper's ``Accept`` header asks for OpenMetrics."""
         encode, content_type = choose_encoder(accept or "")
-        return encode(self.registry), content_type
+        return encode(self._scraped), content_type

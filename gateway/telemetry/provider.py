@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import NoOpTracer, Tracer
 
 from gateway.telemetry.ids import TimeOrderedIdGenerator
-from gateway.telemetry.spanstore import SpanStore, SpanStoreProcessor
+from gateway.telemetry.spanstore import WRITE_INTERVAL, SpanStore, SpanStoreProcessor
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,11 @@ class Telemetry:
         if not self.enabled:
             return NoOpTracer()
         return self.provider.get_tracer(name)
+
+    @property
+    def write_interval(self) -> float:
+        """Seconds a finished span may wait before it is in the span store."""
+        return WRITE_INTERVAL if self.enabled else 0.0
 
     def flush(self, timeout_ms: int = 5000) -> bool:
         return self.provider.force_flush(timeout_ms)

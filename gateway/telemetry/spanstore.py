@@ -253,6 +253,10 @@ def _text(value: object) -> str:
     return str(value)
 
 
+WRITE_INTERVAL = 0.25
+"""Seconds between two writes of finished spans to the store."""
+
+
 class SpanStoreProcessor(SpanProcessor):
     """Feeds the node's span store: what a row needs of a finished span is taken at once, on the
     thread that ended it (references, no formatting), and a writer thread turns a batch into
@@ -270,7 +274,9 @@ class SpanStoreProcessor(SpanProcessor):
     counted, with a log line, rather than growing the node's memory.
     """
 
-    def __init__(self, store: SpanStore, *, interval: float = 0.25, max_pending: int = 100_000):
+    def __init__(
+        self, store: SpanStore, *, interval: float = WRITE_INTERVAL, max_pending: int = 100_000
+    ):
         self._store = store
         self._node = store.node
         self._interval = interval

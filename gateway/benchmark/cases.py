@@ -21,6 +21,7 @@ from gateway.benchmark.loadgen import Target, open_channel
 __all__ = [
     "ALL_CASES",
     "CROSS_TRACED",
+    "WORKER_CASES",
     "Case",
     "INVOKE",
     "SEARCH",
@@ -46,10 +47,15 @@ TITLES = {
         "Cross-province call, js and sh restarted with tracing off; paired in rounds with "
         "cross-traced (restarted with it on)"
     ),
+    "local-workers": "Local call, js restarted with several worker processes (--node-workers)",
+    "cross-workers": "Cross-province call, js and sh each restarted with several workers",
 }
-#: Also the order they run in: the untraced case restarts two nodes, so it comes last.
+#: Also the order they run in: the last cases restart nodes (tracing off and on, then several
+#: workers each), so they come after the rest.
 ALL_CASES = tuple(TITLES)
 
+WORKER_CASES = ("local-workers", "cross-workers")
+"""Cases run on js and sh restarted with ``Options.node_workers`` worker processes each."""
 CROSS_TRACED = "cross-traced"
 """Rows of ``cross-untraced``'s other side: the same call on js and sh restarted with tracing
 on, in the same rounds, so tracing on vs off compares like with like (not a case of its own)."""

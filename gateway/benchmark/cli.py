@@ -61,6 +61,13 @@ def parser() -> argparse.ArgumentParser:
         help=f"rounds of the paired tracing on/off comparison (default {DEFAULTS.tracing_rounds}; "
         "--quick: 1)",
     )
+    p.add_argument(
+        "--node-workers",
+        type=int,
+        default=DEFAULTS.node_workers,
+        help=f"worker processes of js and sh in the *-workers cases (default "
+        f"{DEFAULTS.node_workers})",
+    )
     p.add_argument("--quick", action="store_true", help="small and short, for CI")
     p.add_argument(
         "--keep", action="store_true", help="leave the federation running and print how to reach it"
@@ -135,10 +142,11 @@ def options_from_args(args: argparse.Namespace, stamp: str = "") -> Options:
         or concurrency < 1
         or args.workers < 1
         or rounds < 1
+        or not 2 <= args.node_workers <= 64
     ):
         raise SystemExit(
             "error: --entries, --duration, --concurrency, --workers and --tracing-rounds must "
-            "be positive (and --warmup not negative)"
+            "be positive (and --warmup not negative); --node-workers from 2 to 64"
         )
     return Options(
         entries=entries,
@@ -153,6 +161,7 @@ def options_from_args(args: argparse.Namespace, stamp: str = "") -> Options:
         profile_dir=args.results_dir / f"{stamp}-profile" if args.profile else None,
         profile_native=args.profile_native,
         tracing_rounds=rounds,
+        node_workers=args.node_workers,
     )
 
 

@@ -32,7 +32,15 @@ from gateway.exchange.dataset import SCHEMA
 __all__ = ["Options", "run"]
 
 _BACKEND_CASES = {"direct", "raw", "raw-tls", "nginx"}
-_GATEWAY_CASES = {"local", "cross", "search", "search-hot", "cross-untraced", C.CROSS_TRACED}
+_GATEWAY_CASES = {
+    "local",
+    "cross",
+    "search",
+    "search-hot",
+    "cross-untraced",
+    C.CROSS_TRACED,
+    *C.WORKER_CASES,
+}
 _NO_TRACING_FLAG = "--no-tracing"
 
 
@@ -59,6 +67,8 @@ class Options:
     tracing_rounds: int = 4
     """Rounds of the paired tracing comparison (``cross-untraced``): each restarts js and sh
     once with tracing off and once with it on and measures both."""
+    node_workers: int = 2
+    """Worker processes of js and sh in the ``*-workers`` cases."""
     tmp_dir: Path | None = None
     """Where the run's temp dir (certificates, SQLite files, logs) goes; None = the system's.
     On tmpfs (/dev/shm) fsync is free, which separates storage latency from CPU cost."""
@@ -111,8 +121,9 @@ def run(opts: Options, say=print) -> dict[str, Any]:
         levels = sorted({1, opts.concurrency})
         with LoadGenerator(min(opts.workers, opts.concurrency)) as loadgen:
             groups = _groups(bench, servers, nginx, loadgen)
-            rss_pids = {**bench.node_pids(), **{n: s.pid for n, s in servers.items()}}
+            rss_pids = _rss_pids(bench, servers)
             results: dict[str, Any] = {}
+            with_workers = False
 
             def measure_levels(case: C.Case, label: str = "") -> list[dict[str, Any]]:
                 runs = []
@@ -128,6 +139,12 @@ def run(opts: Options, say=print) -> dict[str, Any]:
                 return runs
 
             for case in cases:
+                if case.name in C.WORKER_CASES and not with_workers:
+                    say(f"restarting js and sh with {opts.node_workers} workers each ...")
+                    _restart(bench, ("js", "sh"), ("--workers", str(opts.node_workers)))
+                    groups = _groups(bench, servers, nginx, loadgen)
+                    rss_pids = _rss_pids(bench, servers)
+                    with_workers = True
                 if case.name != "cross-untraced":
                     runs = measure_levels(case)
                 else:
@@ -145,10 +162,7 @@ def run(opts: Options, say=print) -> dict[str, Any]:
                             say(f"round {rnd + 1}: restarting js and sh {how} ...")
                             _restart(bench, ("js", "sh"), flags)
                             groups = _groups(bench, servers, nginx, loadgen)
-                            rss_pids = {
-                                **bench.node_pids(),
-                                **{n: s.pid for n, s in servers.items()},
-                            }
+                            rss_pids = _rss_pids(bench, servers)
                             for row in measure_levels(side, f"{side.name}-r{rnd + 1}"):
                                 row["round"] = rnd + 1
                                 runs.append(row)
@@ -311,6 +325,11 @@ def _build_cases(
             )
         elif name == "cross":
             out.append(C.Case(name, js, C.INVOKE, invoke_cross, md, served_by=("js", "sh")))
+        elif name == "local-workers":
+            requests = C.invoke_requests(local.interface_id, local.ids, PURPOSE)
+            out.append(C.Case(name, js, C.INVOKE, requests, md, served_by=("js",)))
+        elif name == "cross-workers":
+            out.append(C.Case(name, js, C.INVOKE, invoke_cross, md, served_by=("js", "sh")))
         elif name == "cross-untraced" and name not in skipped:
             out.append(C.Case(name, js, C.INVOKE, invoke_cross, md, served_by=("js", "sh")))
         elif name == "search":
@@ -371,12 +390,27 @@ def _groups(
     nginx: NginxProxy | None,
     loadgen: LoadGenerator,
 ) -> dict[str, list[int]]:
-    groups = {node: [pid] for node, pid in bench.node_pids().items()}
+    # A node with workers is its primary and every worker: their CPU together.
+    groups = {node: bench.procs.pids(node) for node in bench.procs.procs}
     groups.update({name: [s.pid] for name, s in servers.items()})
     if nginx is not None:
         groups["nginx"] = nginx.pids()
     groups["loadgen"] = loadgen.pids()
     return groups
+
+
+def _rss_pids(bench: BenchFederation, servers: dict[str, ChildServer]) -> dict[str, Any]:
+    """A plain node by its pid (its RSS); a node with workers by all its pids (their PSS),
+    under its own name, since the memory target is about a node in one process."""
+    out: dict[str, Any] = {}
+    for node in bench.procs.procs:
+        pids = bench.procs.pids(node)
+        if len(pids) == 1:
+            out[node] = pids[0]
+        else:
+            out[f"{node} ({len(pids) - 1} workers, PSS)"] = pids
+    out.update({n: s.pid for n, s in servers.items()})
+    return out
 
 
 def _progress(row: dict[str, Any]) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.benchmark.loopback import HOST
+from gateway.supervisor import child_pids
 
 __all__ = ["NginxProxy", "NginxUnavailable", "find_or_install"]
 
@@ -156,12 +157,7 @@ class NginxProxy:
     def worker_pids(self) -> list[int]:
         if self.process is None:
             return []
-        master = self.process.pid
-        try:
-            text = Path(f"/proc/{master}/task/{master}/children").read_text()
-            return [int(p) for p in text.split()]
-        except (FileNotFoundError, ValueError):
-            return _children_by_scan(master)
+        return child_pids(self.process.pid)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -179,17 +175,3 @@ class NginxProxy:
             if path.exists() and path.stat().st_size:
                 return path.read_text(errors="replace").strip().splitlines()[-1]
         return "(no log)"
-
-
-def _children_by_scan(parent: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            raw = Path(f"/proc/{entry}/stat").read_bytes()
-        except OSError:
-            continue
-        if int(raw[raw.rindex(b")") + 2 :].split()[1]) == parent:
-            found.append(int(entry))
-    return found

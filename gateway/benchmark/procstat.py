@@ -3,7 +3,9 @@
 CPU is utime+stime of the whole process (all threads) from ``/proc/<pid>/stat``, in clock ticks
 (10 ms on Linux), so a case must run long enough for the tick to vanish in the per-call figure.
 RSS is sampled by a background thread because VmRSS is a point value and the peak under load is
-what the target is about; VmHWM (the kernel's own high-water mark) is recorded beside it.
+what the target is about; VmHWM (the kernel's own high-water mark) is recorded beside it. A node
+running several workers is one name for several pids: its memory is their summed PSS (shared
+pages, such as the catalog's mmap, counted once over all of them), not their summed RSS.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["CpuSnapshot", "RssSampler", "cpu_seconds", "rss_kib", "snapshot"]
+__all__ = ["CpuSnapshot", "RssSampler", "cpu_seconds", "pss_kib", "rss_kib", "snapshot"]
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -54,6 +56,27 @@ def rss_kib(pid: int) -> dict[str, int] | None:
     return out
 
 
+_ROLLUP_KEYS = {b"Pss:": "rss", b"Pss_Anon:": "anon", b"Pss_File:": "file", b"Pss_Shmem:": "shmem"}
+
+
+def pss_kib(pids: Iterable[int]) -> dict[str, int] | None:
+    """Summed PSS of ``pids`` (as ``rss``, with the anon / file / shmem split) in KiB; None
+    when none of them is left."""
+    out: dict[str, int] = {}
+    found = False
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup", "rb") as fh:
+                for line in fh:
+                    key = _ROLLUP_KEYS.get(line.split(None, 1)[0])
+                    if key is not None:
+                        out[key] = out.get(key, 0) + int(line.split()[1])
+            found = True
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return out if found else None
+
+
 @dataclass(frozen=True, slots=True)
 class CpuSnapshot:
     """CPU seconds per process name at one instant; a name may stand for several pids."""
@@ -77,9 +100,11 @@ def snapshot(groups: Mapping[str, Iterable[int]]) -> CpuSnapshot:
 
 @dataclass
 class RssSampler:
-    """Samples VmRSS of some pids every ``interval`` seconds until stopped; keeps the peak."""
+    """Samples VmRSS of some pids every ``interval`` seconds until stopped; keeps the peak.
 
-    pids: Mapping[str, int]
+    A name given a list of pids (a node's workers) gets their summed PSS instead."""
+
+    pids: Mapping[str, int | list[int]]
     interval: float = 0.2
     peak_kib: dict[str, int] = field(default_factory=dict)
     hwm_kib: dict[str, int] = field(default_factory=dict)
@@ -106,7 +131,7 @@ class RssSampler:
 
     def _sample(self) -> None:
         for name, pid in self.pids.items():
-            got = rss_kib(pid)
+            got = pss_kib(pid) if isinstance(pid, list) else rss_kib(pid)
             if got is None:
                 continue
             rss = got.get("rss", 0)

@@ -243,6 +243,26 @@ def _rps_at(rows: Sequence[Mapping], case: str, concurrency: int) -> list[float]
 _NODES = ("js", "sh", "zj", "ah")
 
 
+def _workers_lines(rows: Sequence[Mapping], result: Mapping[str, Any]) -> list[str]:
+    """The ``*-workers`` cases against the same calls on one process per node."""
+    workers = result["options"].get("node_workers")
+    pairs = [(f"{n}-workers", n) for n in ("local", "cross")]
+    found = []
+    for many, one in pairs:
+        for level in sorted({r["concurrency"] for r in rows if r["case"] == many}):
+            a, b = _row(rows, many, level), _row(rows, one, level)
+            if a is not None and b is not None and b["rps"]:
+                found.append(
+                    f"  {one} c={level}: {a['rps']:,.0f}/s vs {b['rps']:,.0f}/s in one process "
+                    f"({a['rps'] / b['rps']:.2f}×); p50 {a['latency_ms']['p50']:.2f} vs "
+                    f"{b['latency_ms']['p50']:.2f} ms, p99 {a['latency_ms']['p99']:.2f} vs "
+                    f"{b['latency_ms']['p99']:.2f} ms"
+                )
+    if not found:
+        return []
+    return ["", f"several workers (js and sh restarted with {workers} each):", *found]
+
+
 def _cpu_per_hop(rows: Sequence[Mapping], saturating: int) -> dict[str, Any]:
     """Gateway CPU per hop vs raw forward: like for like, two server processes per chain.
 
@@ -346,6 +366,7 @@ def format_report(result: Mapping[str, Any]) -> str:
                 for n, (v, s) in peaks.items()
             )
         )
+    lines.extend(_workers_lines(rows, result))
     for label, prof in result.get("profiles", {}).items():
         lines.append("")
         if "error" in prof:

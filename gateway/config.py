@@ -144,6 +144,9 @@ class Limits:
     """Calls one app may have in flight at its home node."""
     call_timeout_ms: int = 10_000
     """Deadline given to a forwarded call whose caller set none."""
+    peer_connections: int = 0
+    """Connections to each peer, used in turn, so calls spread over a peer's workers; 0 means
+    as many as this node has workers (provinces tend to be sized alike)."""
     shutdown_grace_s: float = 5.0
 
 
@@ -232,6 +235,7 @@ def load_node(fed: FederationConfig, node_id: str) -> NodeConfig:
         max_inflight_per_peer=lim.int("max_inflight_per_peer", 64, lo=1, hi=100_000),
         max_inflight_per_app=lim.int("max_inflight_per_app", 32, lo=1, hi=100_000),
         call_timeout_ms=lim.int("call_timeout_ms", 10_000, lo=10, hi=600_000),
+        peer_connections=lim.int("peer_connections", 0, lo=0, hi=64),
     )
     return NodeConfig(
         node=node_id,

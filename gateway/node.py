@@ -70,7 +70,7 @@ from gateway.telemetry.metrics import Metrics
 from gateway.telemetry.provider import Telemetry
 from gateway.telemetry.spanstore import SpanStore
 from gateway.tls import NodeTLS
-from gateway.workers import INFLIGHT_APP, INFLIGHT_PROVINCE, QUOTA, WorkerSlot
+from gateway.workers import AUDIT_LOCK, INFLIGHT_APP, INFLIGHT_PROVINCE, QUOTA, WorkerSlot
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +198,11 @@ class Node:
         )
         if worker is None:
             self._hand_out_operator_token(sharing_store)
-        audit = self._audit = AuditLog(cfg.data_dir / "audit.db", self.id)
+        audit = self._audit = AuditLog(
+            cfg.data_dir / "audit.db",
+            self.id,
+            write_lock=worker.table(AUDIT_LOCK) if worker is not None else None,
+        )
         backends = self._backends = BackendPool(dataset_path=dataset)
         spans = self._spans = SpanStore(cfg.data_dir / "spans.db", self.id)
         otlp = (
@@ -238,6 +242,7 @@ class Node:
             tls,
             metrics=metrics,
             tracer=rpc_tracer,
+            connections=cfg.limits.peer_connections or (worker.count if worker else 1),
         )
         catalog = FederatedCatalog(
             self.id,

@@ -1,12 +1,18 @@
-"""Channels to the other nodes of the federation, one long-lived channel per peer.
+"""Channels to the other nodes of the federation: long-lived, one or a few per peer.
 
 A node talks to a peer only after both agree on the shared standard (``Hello``); every call
 carries this node's id, the standard's fingerprint and the hop count in metadata.
+
+A channel is one HTTP/2 connection, and a peer that runs several workers gets each connection
+onto one of them (the kernel spreads connections, not calls). So a node may keep several
+channels per peer (``connections``) and take them in turn, call by call: its calls then spread
+over the peer's workers too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import Mapping
@@ -65,12 +71,12 @@ class BreakerOpen(Exception):
 
 
 class Peer:
-    """One peer node: its channel, stub, breaker and the result of the standard handshake."""
+    """One peer node: its channels, stubs, breaker and the result of the standard handshake."""
 
     def __init__(
         self,
         address: NodeAddress,
-        channel: aio.Channel,
+        channels: aio.Channel | list[aio.Channel],
         self_id: str,
         standard: Standard,
         breaker: Breaker | None = None,
@@ -81,20 +87,29 @@ class Peer:
         self.address = address
         self.id = address.id
         self.name = address.name
-        self.channel = channel
+        self.channels = channels if isinstance(channels, list) else [channels]
         # Traced and counted calls (a stub wrapper: cheaper than channel interceptors).
-        self.federation: Any = ObservedStub(
-            federation_pb2_grpc.FederationStub(channel),
-            federation_pb2.DESCRIPTOR.services_by_name["Federation"],
-            address.id,
-            metrics=metrics,
-            tracer=tracer,
-        )
+        self._stubs: list[Any] = [
+            ObservedStub(
+                federation_pb2_grpc.FederationStub(channel),
+                federation_pb2.DESCRIPTOR.services_by_name["Federation"],
+                address.id,
+                metrics=metrics,
+                tracer=tracer,
+            )
+            for channel in self.channels
+        ]
+        self._turn = itertools.cycle(self._stubs).__next__
         self._self_id = self_id
         self._standard = standard
         self._agreed_at: float | None = None
         self._lock = asyncio.Lock()
         self.breaker = breaker or Breaker()
+
+    @property
+    def federation(self) -> Any:
+        """The Federation stub of the next channel in turn."""
+        return self._turn()
 
     def admit(self) -> None:
         """Raise BreakerOpen when the peer is to be skipped."""
@@ -119,11 +134,13 @@ class Peer:
                 self.breaker.failure()
 
     async def wait_ready(self, timeout: float) -> bool:
-        """Wait (bounded) for the channel to reconnect, e.g. after the peer restarted."""
+        """Wait (bounded) for the channels to reconnect, e.g. after the peer restarted."""
         if timeout <= 0:
             return False
         try:
-            await asyncio.wait_for(self.channel.channel_ready(), timeout)
+            await asyncio.wait_for(
+                asyncio.gather(*(c.channel_ready() for c in self.channels)), timeout
+            )
             return True
         except TimeoutError:
             return False
@@ -203,21 +220,34 @@ class Peers:
         metrics: Metrics | None = None,
         tracer: Tracer | None = None,
         breaker: BreakerSettings | None = None,
+        connections: int = 1,
     ) -> None:
+        """``connections``: channels (each its own connection) per peer, used in turn."""
+        if connections < 1:
+            raise ValueError("connections: at least 1")
         self._peers: dict[str, Peer] = {}
         self._probes: asyncio.Task | None = None
+        # Each channel its own subchannel pool: otherwise channels with equal arguments share
+        # one connection.
+        options = CHANNEL_OPTIONS + (
+            [("grpc.use_local_subchannel_pool", 1)] if connections > 1 else []
+        )
         for address in fed.peers_of(self_id):
-            if tls is None:
-                channel = aio.insecure_channel(address.peer, options=CHANNEL_OPTIONS)
-            else:
-                channel = aio.secure_channel(
-                    address.peer,
-                    tls.channel_credentials(),
-                    options=CHANNEL_OPTIONS + channel_options_for(address.id),
-                )
+            channels = []
+            for _ in range(connections):
+                if tls is None:
+                    channels.append(aio.insecure_channel(address.peer, options=options))
+                else:
+                    channels.append(
+                        aio.secure_channel(
+                            address.peer,
+                            tls.channel_credentials(),
+                            options=options + channel_options_for(address.id),
+                        )
+                    )
             self._peers[address.id] = Peer(
                 address,
-                channel,
+                channels,
                 self_id,
                 standard,
                 Breaker(breaker or BreakerSettings()),
@@ -251,4 +281,6 @@ class Peers:
         if self._probes is not None:
             self._probes.cancel()
             await asyncio.gather(self._probes, return_exceptions=True)
-        await asyncio.gather(*(p.channel.close(grace=None) for p in self._peers.values()))
+        await asyncio.gather(
+            *(c.close(grace=None) for p in self._peers.values() for c in p.channels)
+        )

@@ -47,6 +47,8 @@ RUN_DIR = "run"
 INFLIGHT_APP = "inflight-app.shm"
 INFLIGHT_PROVINCE = "inflight-province.shm"
 QUOTA = "quota.shm"
+AUDIT_LOCK = "audit.lock"
+"""The workers' audit writers take turns on this file (see ``gateway.audit.writer``)."""
 METRICS_DIR = "metrics"
 PRIMARY_ENV = "YRD_PRIMARY_PID"
 

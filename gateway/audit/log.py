@@ -117,9 +117,18 @@ class AuditLog:
     """The audit log of ``node`` stored at ``path`` (created when missing).
 
     ``busy_timeout_s`` bounds how long a write waits for a lock held elsewhere before it fails.
+    ``write_lock``: a file the writers of several processes (a node's workers) take in turn
+    around each transaction (see ``GroupCommitWriter``).
     """
 
-    def __init__(self, path: str | Path, node: str, *, busy_timeout_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        node: str,
+        *,
+        busy_timeout_s: float = 2.0,
+        write_lock: str | Path | None = None,
+    ) -> None:
         if not node:
             raise ValueError("node: must not be empty")
         self.path = str(path)
@@ -140,7 +149,7 @@ class AuditLog:
             wconn.close()
             raise
         self._rlock = threading.Lock()  # the shared read connection, one statement at a time
-        self._writer = GroupCommitWriter(wconn, name=f"audit-writer-{node}")
+        self._writer = GroupCommitWriter(wconn, name=f"audit-writer-{node}", write_lock=write_lock)
 
     # -- set-up ---------------------------------------------------------------------------------
 

@@ -10,13 +10,21 @@ every ``sqlite3_step``, every socket write) may wait a whole switch interval (5 
 from a busy event loop. So a batch is inserted with a few multi-row statements
 (``gateway.sqlbatch``), not ``executemany`` (one step per row), and results reach each event loop
 in one ``call_soon_threadsafe``, not one per caller.
+
+Several processes may write one log (the workers of a node): each transaction reads the chain's
+head inside it, so the chain stays one chain. With a ``write_lock`` file they also take turns on
+it (``flock``) before ``BEGIN IMMEDIATE``: the kernel hands the lock to a waiting writer the
+moment it is released, where SQLite's busy handler would sleep 1, 2, 5, 10 ms ... between tries
+and put those sleeps on every waiting call's latency.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -92,8 +100,13 @@ class _Request:
 class GroupCommitWriter:
     """Owns the write connection (already set up: WAL, ``synchronous=FULL``) and its thread."""
 
-    def __init__(self, conn: sqlite3.Connection, name: str) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, name: str, *, write_lock: str | os.PathLike | None = None
+    ) -> None:
         self._conn = conn
+        self._lock_fd = (
+            os.open(write_lock, os.O_RDWR | os.O_CREAT, 0o600) if write_lock is not None else -1
+        )
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         # Guards _closed/_broken together with the queue puts, so a request is either queued
         # before STOP (and written) or refused: never stranded behind a writer that left.
@@ -143,6 +156,8 @@ class GroupCommitWriter:
         except sqlite3.Error:
             pass  # the data is safe in the WAL either way
         self._conn.close()
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
 
     # -- the thread -----------------------------------------------------------------------------
 
@@ -188,6 +203,16 @@ class GroupCommitWriter:
                 return batch, False
 
     def _commit(self, batch: list[_Request]) -> None:
+        if self._lock_fd < 0:
+            self._write(batch)
+            return
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            self._write(batch)
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def _write(self, batch: list[_Request]) -> None:
         conn = self._conn
         outcomes: list[tuple[_Request, AuditEntry | BaseException]] = []
         written: list[tuple[_Request, AuditEntry]] = []

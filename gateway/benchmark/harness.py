@@ -390,8 +390,13 @@ def _groups(
     nginx: NginxProxy | None,
     loadgen: LoadGenerator,
 ) -> dict[str, list[int]]:
-    # A node with workers is its primary and every worker: their CPU together.
-    groups = {node: bench.procs.pids(node) for node in bench.procs.procs}
+    # A node with workers is its primary and every worker: their CPU together (and each
+    # worker's alone as ``js/w1``, ..., to see how evenly the kernel spread the connections).
+    groups = {}
+    for node in bench.procs.procs:
+        pids = groups[node] = bench.procs.pids(node)
+        for i, pid in enumerate(pids[1:], 1):
+            groups[f"{node}/w{i}"] = [pid]
     groups.update({name: [s.pid] for name, s in servers.items()})
     if nginx is not None:
         groups["nginx"] = nginx.pids()

@@ -252,11 +252,17 @@ def _workers_lines(rows: Sequence[Mapping], result: Mapping[str, Any]) -> list[s
         for level in sorted({r["concurrency"] for r in rows if r["case"] == many}):
             a, b = _row(rows, many, level), _row(rows, one, level)
             if a is not None and b is not None and b["rps"]:
+                cpu = a["cpu_us_per_call"]
+                split = "; ".join(
+                    f"{node} "
+                    + " / ".join(f"{cpu[k]:.0f}" for k in sorted(cpu) if k.startswith(f"{node}/w"))
+                    for node in a["served_by"]
+                )
                 found.append(
                     f"  {one} c={level}: {a['rps']:,.0f}/s vs {b['rps']:,.0f}/s in one process "
                     f"({a['rps'] / b['rps']:.2f}×); p50 {a['latency_ms']['p50']:.2f} vs "
                     f"{b['latency_ms']['p50']:.2f} ms, p99 {a['latency_ms']['p99']:.2f} vs "
-                    f"{b['latency_ms']['p99']:.2f} ms"
+                    f"{b['latency_ms']['p99']:.2f} ms; CPU µs/call by worker: {split}"
                 )
     if not found:
         return []

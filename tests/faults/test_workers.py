@@ -59,7 +59,9 @@ def setup(tmp_path_factory, certs_dir):
         tmp_path_factory.mktemp("workers"),
         node_ids=("js", "sh"),
         workers={"js": 2, "sh": 2},
-        limits={"max_inflight_per_app": APP_BOUND},
+        # Eight connections from each js worker to sh: enough that they land on both sh workers
+        # (an unlucky spread of all of them onto one has odds of 2 in 2^16).
+        limits={"max_inflight_per_app": APP_BOUND, "peer_connections": 8},
         certs_dir=certs_dir,
     )
     try:
@@ -165,14 +167,16 @@ async def test_calls_spread_over_both_workers_and_every_hop_names_its_worker(env
         assert {n for n, _ in seen} == {"js", "sh"}
     finally:
         await close_all(channels)
-    # Across all twelve connections both js workers took calls: the kernel spread them.
+    # Over sixteen client connections both js workers took calls (the kernel spread them), and
+    # over js's connections to sh, taken in turn call by call, both sh workers did.
     channels = connections(env.fed, "js", 16)
     try:
-        traces = [t for _, _, t in await invoke_all(channels, env)]
-        js_workers = set()
-        for trace_id in traces:
-            js_workers |= (await workers_of(env, trace_id))["js"]
-        assert js_workers == {"0", "1"}, js_workers
+        results = await invoke_all(channels, env) + await invoke_all(channels, env)
+        served: dict[str, set[str]] = {"js": set(), "sh": set()}
+        for _, _, trace_id in results:
+            for node, workers in (await workers_of(env, trace_id)).items():
+                served[node] |= workers
+        assert served == {"js": {"0", "1"}, "sh": {"0", "1"}}, served
     finally:
         await close_all(channels)
 

@@ -174,7 +174,9 @@ class Peer:
         return tuple(md)
 
     async def ensure_agreed(self, timeout: float) -> None:
-        """Exchange standards once per connection; refuse a peer on another version."""
+        """Exchange standards once per peer (again after a transport failure, when it may have
+        restarted); refuse a peer on another version. Any connection will do: all of a peer's
+        workers run one configuration."""
         if self._agreed_at is not None:
             return
         async with self._lock:

@@ -175,6 +175,8 @@ class Primary:
         address = self.fed.node(self.node_id)
         check_ports_free((address.client, address.peer, address.ops))
         self._prepare()
+        if self._stopping:  # told to stop while seeding: nothing runs yet
+            return 0
         create_shared_state(self.run_dir, len(self.workers))
         log.info("node %s: starting %d workers", self.node_id, len(self.workers))
         for worker in self.workers:

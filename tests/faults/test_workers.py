@@ -134,7 +134,8 @@ async def invoke_all(channels: list[aio.Channel], env: Setup, app: App | None = 
 
 
 async def workers_of(env: Setup, trace_id: str) -> dict[str, set[str]]:
-    """Which worker of each node served a call, from its trace's SERVER spans."""
+    """Which worker of each node served a call, from its trace's SERVER spans of Invoke (a
+    first call to a peer also holds the standard handshake, on whichever connection is next)."""
     ops = ops_pb2_grpc.OpsStub(env.fed.channel("js"))
     trace = await ops.GetTrace(
         ops_pb2.GetTraceRequest(trace_id=trace_id),
@@ -143,7 +144,7 @@ async def workers_of(env: Setup, trace_id: str) -> dict[str, set[str]]:
     )
     served: dict[str, set[str]] = {}
     for span in trace.spans:
-        if span.kind == "SERVER":
+        if span.kind == "SERVER" and span.name.endswith("/Invoke"):
             served.setdefault(span.node, set()).add(span.attributes["yrd.worker"])
     return served
 

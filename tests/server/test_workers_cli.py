@@ -1,0 +1,117 @@
+"""Starting a node with workers: settings, refusals and the port check, before anything serves.
+
+The workers' behaviour under load and faults is in ``tests/faults/test_workers.py``.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gateway.config import load_federation, load_node
+from gateway.errors import ConfigError
+from gateway.workers import check_ports_free, parse_worker
+from tests.conftest import ROOT, write_federation
+
+
+def _nodes_dir(tmp_path: Path, **settings: object) -> Path:
+    """A copy of js's node folder with ``settings`` merged into its node.yaml."""
+    target = tmp_path / "nodes" / "js"
+    target.mkdir(parents=True)
+    for f in (ROOT / "nodes" / "js").iterdir():
+        (target / f.name).write_bytes(f.read_bytes())
+    doc = yaml.safe_load((target / "node.yaml").read_text(encoding="utf-8"))
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            doc.setdefault(key, {}).update(value)
+        else:
+            doc[key] = value
+    (target / "node.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return tmp_path / "nodes"
+
+
+def test_workers_and_peer_connections_are_read_from_node_yaml(tmp_path, certs_dir):
+    nodes = _nodes_dir(tmp_path, workers=4, limits={"peer_connections": 3})
+    fed = load_federation(write_federation(tmp_path, certs_dir, node_ids=["js"], nodes_dir=nodes))
+    cfg = load_node(fed, "js")
+    assert (cfg.workers, cfg.limits.peer_connections) == (4, 3)
+
+
+def test_defaults_are_one_process_and_connections_by_worker_count(tmp_path, certs_dir):
+    fed = load_federation(write_federation(tmp_path, certs_dir, node_ids=["js"]))
+    cfg = load_node(fed, "js")
+    assert (cfg.workers, cfg.limits.peer_connections) == (1, 0)
+
+
+@pytest.mark.parametrize(
+    ("settings", "key"),
+    [
+        ({"workers": 0}, "workers"),
+        ({"workers": 65}, "workers"),
+        ({"workers": "two"}, "workers"),
+        ({"limits": {"peer_connections": -1}}, "limits.peer_connections"),
+    ],
+)
+def test_bad_settings_name_the_key(tmp_path, certs_dir, settings, key):
+    nodes = _nodes_dir(tmp_path, **settings)
+    fed = load_federation(write_federation(tmp_path, certs_dir, node_ids=["js"], nodes_dir=nodes))
+    with pytest.raises(ConfigError) as err:
+        load_node(fed, "js")
+    assert key in str(err.value)
+
+
+def test_worker_slot_is_parsed_and_checked(tmp_path):
+    slot = parse_worker("1/3", tmp_path)
+    assert (slot.index, slot.count, slot.table("quota.shm")) == (1, 3, tmp_path / "quota.shm")
+    for bad in ("3/3", "-1/2", "1", "a/b", "0/65"):
+        with pytest.raises(ValueError, match="--worker"):
+            parse_worker(bad, tmp_path)
+
+
+def test_a_held_port_is_refused_by_address():
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        address = f"127.0.0.1:{holder.getsockname()[1]}"
+        with pytest.raises(OSError, match=f"{address} is in use"):
+            check_ports_free([address])
+    check_ports_free([address])  # released: free again
+
+
+def _yrdgw(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "gateway.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+
+
+def test_cli_refuses_a_bad_worker_count(tmp_path, certs_dir):
+    fed = write_federation(tmp_path, certs_dir, node_ids=["js"])
+    done = _yrdgw("--federation", str(fed), "node", "--node", "js", "--workers", "0")
+    assert done.returncode == 2
+    assert "--workers: expected 1 to 64, got 0" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_primary_refuses_to_start_on_a_port_in_use(tmp_path, certs_dir):
+    path = write_federation(tmp_path, certs_dir, node_ids=["js"])
+    fed = load_federation(path)
+    host, port = fed.node("js").peer.split(":")
+    with socket.socket() as holder:
+        holder.bind((host, int(port)))
+        holder.listen()
+        done = _yrdgw(
+            "--federation", str(path), "node", "--node", "js", "--workers", "2", "--entries", "50"
+        )
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert f"node js: {fed.node('js').peer} is in use" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (fed.data_dir / "js" / "run").exists()  # no worker was started

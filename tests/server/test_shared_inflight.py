@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import pytest
 from gateway.errors import ResourceExhausted
 from gateway.server.limits import SharedInFlight
 from gateway.shm import SharedCounters
+from tests.server.test_shm import start
 
 FORK = multiprocessing.get_context("fork")
 WORKERS = 2
@@ -43,14 +43,6 @@ def refused(limits: SharedInFlight, key: str) -> ResourceExhausted:
     with pytest.raises(ResourceExhausted) as info, limits.slot(key):
         pass
     return info.value
-
-
-def start(target: Callable[..., None], *args: object) -> multiprocessing.process.BaseProcess:
-    proc = FORK.Process(target=target, args=args, daemon=True)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
-        proc.start()
-    return proc
 
 
 def test_one_bound_across_workers(tables: list[SharedCounters]) -> None:

@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,13 +17,8 @@ from gateway.sharing.model import Grant, Quota
 from gateway.sharing.quota import SharedQuota
 from gateway.sharing.store import SharingStore
 from gateway.shm import SharedCounters
+from tests.sharing.test_store import APP, FIELDS, IFACE, OTHER, PURPOSE, T0
 
-T0 = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
-APP = "js/rsj/pension-transfer"
-OTHER = "js/ybj/medical-transfer"
-IFACE = "sh/rsj/insured-person/v1"
-FIELDS = ("name", "id_number", "mobile", "district")
-PURPOSE = "养老保险关系转移接续"
 MINUTE0, DAY0 = 29_013_240, 20_148
 """T0's quota windows: minutes since 1970, days since 1970 in UTC+8."""
 

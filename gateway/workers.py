@@ -226,7 +226,7 @@ class Primary:
                     "node %s: worker %d cannot start (exit %d)", self.node_id, worker.index, code
                 )
                 return code
-            self._forget(worker, proc.pid)
+            self._forget(worker)
             delay = min(0.5 * 2**worker.failures, 10.0) if worker.failures else 0.0
             worker.failures += 1
             worker.due = now + delay
@@ -240,7 +240,7 @@ class Primary:
             )
         return 0
 
-    def _forget(self, worker: _Worker, pid: int) -> None:
+    def _forget(self, worker: _Worker) -> None:
         """A dead worker's calls are no longer in flight."""
         for name in (INFLIGHT_APP, INFLIGHT_PROVINCE):
             table = SharedCounters.attach(self.run_dir / name)

@@ -1,9 +1,11 @@
 """``yrdgw soak --duration SECONDS``: mixed load on a fresh four-node federation under random
 faults, then a check that nothing acknowledged was lost and nothing left unaudited.
 
-The federation lives in a temporary directory and runs as four real processes. While federated
-searches, cross-province calls, applications and approvals run, one non-js node at a time is
-killed -9 and restarted, paused (SIGSTOP) and resumed, or SIGTERMed and restarted. Afterwards:
+The federation lives in a temporary directory and runs as four real processes (each a primary
+and its workers with ``--workers N``). While federated searches, cross-province calls,
+applications and approvals run, one non-js node at a time is killed -9 and restarted, paused
+(SIGSTOP) and resumed, or SIGTERMed and restarted; with workers, single workers of any node (js
+too) are also killed -9 and left to their primary to replace. Afterwards:
 
 - every call that returned data must have its provider entry (the hash the app was given) on the
   owner and its consumer entry (same trace, that hash as ``peer_hash``) on the home node;
@@ -21,7 +23,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
+import signal
 import statistics
 import sys
 import tempfile
@@ -110,9 +114,16 @@ class _Load:
     """The load and the fault injector, on one event loop."""
 
     def __init__(
-        self, fed: Federation, report: SoakReport, rng: random.Random, duration: float
+        self,
+        fed: Federation,
+        report: SoakReport,
+        rng: random.Random,
+        duration: float,
+        *,
+        workers: int = 1,
     ) -> None:
         self.fed = fed
+        self.workers = workers
         self.report = report
         self.rng = rng
         self.duration = duration
@@ -216,14 +227,17 @@ class _Load:
     async def _faults(self) -> None:
         await asyncio.sleep(min(2.0, self.duration / 10))
         quiet_tail = min(5.0, self.duration / 6)  # let the federation settle before the end
-        first = ["kill", "pause", "term"]
+        kinds = ["kill", "pause", "term"] + (["kill-worker"] if self.workers > 1 else [])
+        first = list(kinds)
         self.rng.shuffle(first)  # every kind at least once, even in a short run
         while time.monotonic() < self.stop_at - quiet_tail:
-            node = self.rng.choice(FAULTY)
-            kind = first.pop() if first else self.rng.choice(("kill", "pause", "term"))
+            kind = first.pop() if first else self.rng.choice(kinds)
+            node = self.rng.choice(("js", *FAULTY) if kind == "kill-worker" else FAULTY)
             self.report.faults[kind] += 1
             _say(f"{kind} {node}")
-            if kind == "kill":
+            if kind == "kill-worker":
+                self._kill_a_worker(node)
+            elif kind == "kill":
                 await asyncio.to_thread(self.fed.kill, node)
                 await asyncio.sleep(self.rng.uniform(0.3, 1.5))
                 await asyncio.to_thread(self.fed.start_node, node)
@@ -238,6 +252,17 @@ class _Load:
                 await asyncio.sleep(self.rng.uniform(0.3, 1.5))
                 await asyncio.to_thread(self.fed.start_node, node)
             await asyncio.sleep(self.rng.uniform(0.5, 2.5))
+
+    def _kill_a_worker(self, node: str) -> None:
+        """kill -9 of one worker; its primary starts another."""
+        workers = self.fed.pids(node)[1:]
+        if not workers:
+            self.report.notes.append(f"{node} had no worker to kill (restarting?)")
+            return
+        try:
+            os.kill(self.rng.choice(workers), signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # it went on its own in between
 
     async def rejoined(self) -> None:
         """After the faults: does every node see every province again? (a note if not)"""
@@ -261,8 +286,10 @@ class _Load:
             self.report.notes.append(f"{via} still answers partially 20 s after the faults ({why})")
 
 
-async def _drive(fed: Federation, report: SoakReport, rng: random.Random, duration: float) -> None:
-    load = _Load(fed, report, rng, duration)
+async def _drive(
+    fed: Federation, report: SoakReport, rng: random.Random, duration: float, workers: int
+) -> None:
+    load = _Load(fed, report, rng, duration, workers=workers)
     try:
         await load.setup()
         await load.run()
@@ -311,6 +338,7 @@ def run_soak(
     root: Path | None = None,
     entries: int = 500,
     people: int = 300,
+    workers: int = 1,
 ) -> SoakReport:
     """Run the whole soak (start, load with faults, stop, check) and return its report."""
     seed = random.randrange(2**32) if seed is None else seed
@@ -319,11 +347,17 @@ def run_soak(
     with tempfile.TemporaryDirectory(prefix="yrd-soak-") as tmp:
         base = Path(root) if root else Path(tmp)
         _say(f"seed {seed}; federation in {base}")
-        fed = Federation(base, entries=entries, people=people)
+        fed = Federation(
+            base,
+            entries=entries,
+            people=people,
+            workers={n: workers for n in ("js", *FAULTY)} if workers > 1 else None,
+        )
         try:
             fed.start()
-            _say(f"four nodes up; {duration:.0f} s of load with faults")
-            asyncio.run(_drive(fed, report, rng, duration))
+            each = f", {workers} workers each" if workers > 1 else ""
+            _say(f"four nodes up{each}; {duration:.0f} s of load with faults")
+            asyncio.run(_drive(fed, report, rng, duration, workers))
         finally:
             fed.close()
         check(fed, report)
@@ -338,6 +372,12 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep", metavar="DIR", help="build the federation in DIR and keep it")
     parser.add_argument("--entries", type=int, default=500, help="catalog entries per node")
     parser.add_argument("--people", type=int, default=300, help="people per node's dataset")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes per node (default 1); with more, single workers are killed too",
+    )
 
 
 def register(sub) -> None:
@@ -351,12 +391,16 @@ def command(args) -> int:
     if args.duration <= 0:
         print("error: --duration must be positive", file=sys.stderr)
         return 2
+    if not 1 <= args.workers <= 64:
+        print("error: --workers must be 1 to 64", file=sys.stderr)
+        return 2
     report = run_soak(
         args.duration,
         seed=args.seed,
         root=Path(args.keep) if args.keep else None,
         entries=args.entries,
         people=args.people,
+        workers=args.workers,
     )
     _say("faults: " + ", ".join(f"{k} {v}" for k, v in sorted(report.faults.items())))
     by_kind = Counter(kind for kind, _, _ in report.outcomes)

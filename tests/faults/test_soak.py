@@ -67,3 +67,42 @@ def test_soak_releases_nothing_unaudited_and_loses_nothing_acknowledged(tmp_path
     check(fed, report)
     assert len(report.unaudited) == 1 and len(report.lost) == 3, report
     assert not report.broken_chains and not report.ok
+
+
+WORKERS_DURATION = 40
+
+
+@pytest.mark.timeout(WORKERS_DURATION + 150)
+def test_soak_with_workers_and_worker_kills_loses_nothing(tmp_path):
+    """The same promises with every node a primary and two workers, and single workers of any
+    node (js, the home of most apps, too) killed -9 besides the node-level faults."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gateway.cli.main",
+            "soak",
+            "--duration",
+            str(WORKERS_DURATION),
+            "--workers",
+            "2",
+            "--seed",
+            "20261127",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=WORKERS_DURATION + 140,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    report = f"stdout:\n{result.stdout}\nstderr:\n{result.stderr[-4000:]}"
+    assert result.returncode == 0, report
+    assert "Traceback" not in result.stderr, report
+    lines = result.stdout.strip().splitlines()
+    assert lines[-3:-1] == ["released without audit: 0", "acknowledged state lost: 0"], report
+    assert "2 workers each" in result.stderr, report
+    faults = next(line for line in result.stderr.splitlines() if "soak: faults: " in line)
+    assert re.search(r"kill-worker [1-9]", faults), report
+    calls = int(lines[0].removeprefix("calls: "))
+    ok = next(int(line.split(": ")[1]) for line in lines if line.startswith("OK: "))
+    assert calls > 300 and ok > calls / 3, report

@@ -13,6 +13,7 @@ done with them. Everything listens on loopback.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import sqlite3
 import time
@@ -190,7 +191,9 @@ class Federation:
     ``links``: nodes whose peer port every other node reaches through a ``LinkProxy``
     (``proxies[node]``). ``limits``: overrides of the node configs' ``limits`` section.
     ``grace``: the SIGTERM drain period each node is started with. ``workers``: worker
-    processes per node, for the nodes that run more than one.
+    processes per node, for the nodes that run more than one; when not given,
+    ``$YRD_FAULT_WORKERS`` (if set) gives every node that many, so a whole fault suite can be run
+    against nodes with workers.
     """
 
     def __init__(
@@ -217,6 +220,8 @@ class Federation:
             n: {kind: f"{LOOPBACK}:{next(ports)}" for kind in ("client", "peer", "ops")}
             for n in self.node_ids
         }
+        if workers is None and os.environ.get("YRD_FAULT_WORKERS"):
+            workers = {n: int(os.environ["YRD_FAULT_WORKERS"]) for n in self.node_ids}
         self.nodes_dir = self._copy_node_configs(people, entries, limits or {}, workers or {})
         self.proxies: dict[str, LinkProxy] = {}
         for node in links:

@@ -18,26 +18,22 @@ DURATION = 50
 STATUS_LINE = re.compile(r"^([A-Z_]+): (\d+)$")
 
 
-@pytest.mark.timeout(DURATION + 120)
-def test_soak_releases_nothing_unaudited_and_loses_nothing_acknowledged(tmp_path):
+def soak(duration: float, *args: str, timeout: float) -> tuple[subprocess.CompletedProcess, str]:
+    """``yrdgw soak`` as its own process; the result and a report of its output."""
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gateway.cli.main",
-            "soak",
-            "--duration",
-            str(DURATION),
-            "--keep",
-            str(tmp_path / "soak"),
-        ],
+        [sys.executable, "-m", "gateway.cli.main", "soak", "--duration", str(duration), *args],
         capture_output=True,
         text=True,
-        timeout=DURATION + 110,
+        timeout=timeout,
         cwd=ROOT,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-    report = f"stdout:\n{result.stdout}\nstderr:\n{result.stderr[-4000:]}"
+    return result, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr[-4000:]}"
+
+
+@pytest.mark.timeout(DURATION + 120)
+def test_soak_releases_nothing_unaudited_and_loses_nothing_acknowledged(tmp_path):
+    result, report = soak(DURATION, "--keep", str(tmp_path / "soak"), timeout=DURATION + 110)
     lines = result.stdout.strip().splitlines()
     assert result.returncode == 0, report
     assert "Traceback" not in result.stderr, report
@@ -76,26 +72,9 @@ WORKERS_DURATION = 40
 def test_soak_with_workers_and_worker_kills_loses_nothing(tmp_path):
     """The same promises with every node a primary and two workers, and single workers of any
     node (js, the home of most apps, too) killed -9 besides the node-level faults."""
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gateway.cli.main",
-            "soak",
-            "--duration",
-            str(WORKERS_DURATION),
-            "--workers",
-            "2",
-            "--seed",
-            "20261127",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=WORKERS_DURATION + 140,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    result, report = soak(
+        WORKERS_DURATION, "--workers", "2", "--seed", "20261127", timeout=WORKERS_DURATION + 140
     )
-    report = f"stdout:\n{result.stdout}\nstderr:\n{result.stderr[-4000:]}"
     assert result.returncode == 0, report
     assert "Traceback" not in result.stderr, report
     lines = result.stdout.strip().splitlines()

@@ -387,7 +387,7 @@ class Node:
             await server.start()
         peers.start_probing()
         self._flusher = asyncio.create_task(self._flush_quota_every(1.0), name="quota-flush")
-        web = self._web = OpsWeb(self.id, names, gatherer, spans, metrics)
+        web = self._web = OpsWeb(self.id, names, gatherer, metrics)
         host, port = split_address(self.address.ops)
         await web.start(host, port, reuse_port=worker is not None)
         # Start-up objects (config, standard, interfaces) live as long as the node: keep the

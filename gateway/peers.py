@@ -76,7 +76,7 @@ class Peer:
     def __init__(
         self,
         address: NodeAddress,
-        channels: aio.Channel | list[aio.Channel],
+        channels: list[aio.Channel],
         self_id: str,
         standard: Standard,
         breaker: Breaker | None = None,
@@ -87,7 +87,7 @@ class Peer:
         self.address = address
         self.id = address.id
         self.name = address.name
-        self.channels = channels if isinstance(channels, list) else [channels]
+        self.channels = list(channels)
         # Traced and counted calls (a stub wrapper: cheaper than channel interceptors).
         self._stubs: list[Any] = [
             ObservedStub(

@@ -141,9 +141,11 @@ class TraceGatherer:
                 await asyncio.sleep(pause * (1 + attempt * 0.5) * random.uniform(0.5, 1.5))
             return Gathered(peer.id, "failed", reason="UNAVAILABLE")
 
-        local = Gathered(self.node, "answered", tuple(await self.local_spans(trace_id)))
-        remote = await asyncio.gather(*(ask(p) for p in self._peers.values()))
-        return [local, *remote]
+        # Local and remote at once: each side may wait for its spans to be written.
+        local, *remote = await asyncio.gather(
+            self.local_spans(trace_id), *(ask(p) for p in self._peers.values())
+        )
+        return [Gathered(self.node, "answered", tuple(local)), *remote]
 
     async def recent(self, **filters) -> list[TraceSummary]:
         await self._written()

@@ -26,7 +26,6 @@ from gateway.errors import InvalidArgument
 from gateway.ops import pages
 from gateway.ops.traces import TraceGatherer, check_trace_id
 from gateway.telemetry.metrics import Metrics
-from gateway.telemetry.spanstore import SpanStore
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +52,6 @@ class OpsWeb:
         node: str,
         node_names: Mapping[str, str],
         gatherer: TraceGatherer,
-        span_store: SpanStore,
         metrics: Metrics,
         *,
         gather_timeout: float = 3.0,
@@ -62,7 +60,6 @@ class OpsWeb:
         self.node = node
         self._names = dict(node_names)
         self._gatherer = gatherer
-        self._spans = span_store
         self._metrics = metrics
         self._gather_timeout = gather_timeout
         self._list_limit = list_limit

@@ -14,6 +14,7 @@ import ipaddress
 import logging
 import math
 import random
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -110,7 +111,10 @@ class OpsWeb:
         if request.method not in ("GET", "HEAD"):
             raise web.HTTPMethodNotAllowed(request.method, ["GET", "HEAD"])
         # A browser tricked by DNS rebinding would send a foreign Host: refuse to answer it.
-        if not _is_loopback(request.url.host or ""):
+        host = _host_name(request.headers.get("Host", ""))
+        if host is None:
+            raise web.HTTPBadRequest(text="malformed Host header")
+        if not _is_loopback(host):
             raise web.HTTPMisdirectedRequest(text="loopback host names only")
         return await handler(request)
 
@@ -233,6 +237,23 @@ def _explain(exc: web.HTTPException) -> str:
     if exc.status == 405:
         return "this page is read-only: GET and HEAD only"
     return exc.text or exc.reason
+
+
+_HOST_RE = re.compile(
+    r"(?:\[(?P<ip6>[0-9A-Fa-f:.]+)\]|(?P<name>[^:\[\]]+))(?::(?P<port>[0-9]{1,5}))?"
+)
+
+
+def _host_name(header: str) -> str | None:
+    """The host part of a Host header, or None when it is not ``host[:port]`` at all.
+
+    Parsed here rather than through ``request.url``, which raises on a bad port (``:abc``,
+    ``:-1``, ``:1:1``) and would turn the client's mistake into a 500.
+    """
+    match = _HOST_RE.fullmatch(header.strip())
+    if match is None or int(match["port"] or 0) > 65535:
+        return None
+    return match["ip6"] or match["name"]
 
 
 def _is_loopback(host: str) -> bool:

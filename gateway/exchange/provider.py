@@ -3,6 +3,13 @@
 A fixed, readable sequence (after X-Road): find the interface → check the grant and purpose →
 plan the release → validate parameters → consume quota → call the backend → mask → audit → answer.
 Every refusal is audited too; no data is released unless its audit entry is durable.
+
+A bulk (回流) stream is authorized once, when it opens, and that is when it counts against the
+grant's quota: **one stream is one call**, however many batches it sends (a resumed stream is a
+new stream and counts again). Before each later batch is released the grant is checked again
+(after EDC's policy monitor): a grant revoked or expired while the transfer runs stops it at the
+next batch with PERMISSION_DENIED (GRANT_REVOKED / GRANT_EXPIRED), and the stop is audited. The
+check reads the store's in-memory grant view, which is rebuilt only when the grants changed.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from gateway.exchange.calls import (
 from gateway.exchange.interfaces import validate_params
 from gateway.exchange.model import INTERFACE_ID_RE, Interface
 from gateway.exchange.policy import ReleasePlan, apply_plan, check_grant, plan_release
+from gateway.sharing.model import Grant
 from gateway.sharing.store import SharingStore
 from gateway.standard import Standard
 from gateway.tracing import step
@@ -96,7 +104,7 @@ class Provider:
 
     async def _authorize(
         self, caller: Caller, call: Call
-    ) -> tuple[Interface, ReleasePlan, dict[str, str]]:
+    ) -> tuple[Interface, Grant, ReleasePlan, dict[str, str]]:
         call.check_limits()
         _annotate(trace.get_current_span(), caller, call, self.node)
         with step(self._tracer, "authorize") as span:
@@ -118,7 +126,26 @@ class Provider:
             span.set_attributes(
                 {"yrd.decision": "allow", "yrd.grant": grant.id, "yrd.grade": plan.grade or "-"}
             )
-        return iface, plan, params
+        return iface, grant, plan, params
+
+    def _still_granted(self, caller: Caller, call: Call, grant: Grant) -> None:
+        """Refuse (as ``check_grant`` does) unless ``grant`` is still active now.
+
+        The common case costs a look at the grant view's version: the grant found for the app
+        is still the one the stream runs under. Otherwise the grant's own row says why not
+        (revoked, expired), or that a newer grant merely outranks it and it still holds.
+        """
+        now = self._clock()
+        current = self._store.find_grant(caller.app, grant.interface_id, now)
+        if current is not None and current.id == grant.id:
+            return
+        check_grant(
+            self._store.get_grant(grant.id),
+            app_id=caller.app,
+            iface=self._interfaces[grant.interface_id],
+            purpose=call.purpose,
+            now=now,
+        )
 
     def _lookup_grant(self, app: str, interface_id: str, now: datetime):
         # The newest grant even when revoked or expired, only so the refusal can say which.
@@ -129,7 +156,7 @@ class Provider:
     async def invoke(self, caller: Caller, call: Call) -> CallResult:
         started = time.perf_counter()
         try:
-            iface, plan, params = await self._authorize(caller, call)
+            iface, _, plan, params = await self._authorize(caller, call)
             backend = self._backends[iface.id]
             with step(self._tracer, "backend.call") as span:
                 span.set_attributes(
@@ -193,7 +220,7 @@ class Provider:
                 )
             fingerprint = call_fingerprint(caller.app, call)
             after = decode_resume(resume_token, fingerprint) if resume_token else None
-            iface, plan, params = await self._authorize(caller, call)
+            iface, grant, plan, params = await self._authorize(caller, call)
             if iface.verify_only or not iface.streamable:
                 raise InvalidArgument(
                     "interface_id",
@@ -206,9 +233,19 @@ class Provider:
         backend = self._backends[iface.id]
         size = batch_size or 500
         first = True
+        sent = 0
         while True:
             batch_started = time.perf_counter()
             fetched = await backend.fetch(iface, params, limit=size + 1, after=after)
+            if not first:
+                try:
+                    self._still_granted(caller, call, grant)
+                except GatewayError as exc:
+                    extra = {"stopped_after_records": sent}
+                    await self._audit_refusal(
+                        caller, call, "invoke_stream", exc, batch_started, extra=extra
+                    )
+                    raise
             more = len(fetched) > size
             fetched = fetched[:size]
             rows = tuple(apply_plan(plan, record, self._standard) for _, record in fetched)
@@ -235,6 +272,7 @@ class Provider:
                 served_by=self.node,
             )
             first = False
+            sent += len(rows)
             if not more:
                 return
 
@@ -272,7 +310,14 @@ class Provider:
         return entry.hash
 
     async def _audit_refusal(
-        self, caller: Caller, call: Call, action: str, exc: GatewayError, started: float
+        self,
+        caller: Caller,
+        call: Call,
+        action: str,
+        exc: GatewayError,
+        started: float,
+        *,
+        extra: Mapping[str, object] | None = None,
     ) -> None:
         record = AuditRecord(
             time=self._clock(),
@@ -288,6 +333,7 @@ class Provider:
             status=exc.code.name,
             latency_ms=round((time.perf_counter() - started) * 1000, 3),
             peer=caller.via if caller.via != self.node else "",
+            extra=dict(extra or {}),
         )
         try:
             await self._audit.append_async(record)

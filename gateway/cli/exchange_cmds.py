@@ -35,6 +35,11 @@ def register(sub) -> None:
     f.add_argument("--batch-size", type=int, default=500)
     f.add_argument("--resume-token", default="", help="continue after this token")
     f.add_argument("--timeout", type=float, default=300.0)
+    f.add_argument(
+        "--json",
+        action="store_true",
+        help="the closing summary on stderr as one JSON object: count, batches, resume_token",
+    )
     f.set_defaults(func=fetch)
 
     i = sub.add_parser("interfaces", help="interfaces across the delta and what an app may call")
@@ -129,7 +134,7 @@ def fetch(args) -> int:
         resume_token=args.resume_token,
         batch_size=args.batch_size,
     )
-    count = 0
+    count = batches = 0
     token = args.resume_token
     with open_channel(fed, home, insecure=args.insecure) as channel:
         try:
@@ -139,9 +144,14 @@ def fetch(args) -> int:
                 for record in batch.records:
                     sys.stdout.write(json.dumps(dict(record.fields), ensure_ascii=False) + "\n")
                 count += len(batch.records)
+                batches += 1
                 token = batch.resume_token
         finally:
-            print(f"{count} records; resume token: {token}", file=sys.stderr)
+            summary = {"count": count, "batches": batches, "resume_token": token}
+            print(
+                json.dumps(summary) if args.json else f"{count} records; resume token: {token}",
+                file=sys.stderr,
+            )
     return 0
 
 

@@ -6,6 +6,7 @@ import unicodedata
 from collections.abc import Sequence
 
 from google.protobuf import json_format
+from google.protobuf.descriptor import FieldDescriptor
 
 from gateway._pb.yrd.v1 import catalog_pb2
 
@@ -50,10 +51,53 @@ def table(
     return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, cells)])
 
 
+_INT64 = frozenset(
+    (
+        FieldDescriptor.TYPE_INT64,
+        FieldDescriptor.TYPE_UINT64,
+        FieldDescriptor.TYPE_SINT64,
+        FieldDescriptor.TYPE_FIXED64,
+        FieldDescriptor.TYPE_SFIXED64,
+    )
+)
+
+
 def message_dict(message) -> dict:
-    return json_format.MessageToDict(
+    """A message as ``--json`` prints it: proto field names, every field, counts as numbers.
+
+    Proto3 JSON writes 64-bit integers as strings (``"count": "156"``) for JavaScript's sake;
+    a CLI's JSON is read by scripts that compare and add counts, so they are numbers here.
+    """
+    doc = json_format.MessageToDict(
         message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )
+    _int64_as_numbers(message.DESCRIPTOR, doc)
+    return doc
+
+
+def _int64_as_numbers(descriptor, doc: dict) -> None:
+    for f in descriptor.fields:
+        if f.name not in doc:
+            continue
+        value = doc[f.name]
+        sub = f.message_type
+        if sub is None:
+            if f.type in _INT64:
+                doc[f.name] = [int(v) for v in value] if f.is_repeated else int(value)
+            continue
+        if sub.full_name.startswith("google.protobuf."):
+            continue  # well-known types have JSON forms of their own
+        if sub.GetOptions().map_entry:
+            item = sub.fields_by_name["value"]
+            if item.message_type is not None:
+                for v in value.values():
+                    _int64_as_numbers(item.message_type, v)
+            elif item.type in _INT64:
+                doc[f.name] = {k: int(v) for k, v in value.items()}
+            continue
+        for v in value if f.is_repeated else (value,):
+            if isinstance(v, dict):
+                _int64_as_numbers(sub, v)
 
 
 def search_json(reply: catalog_pb2.SearchResponse) -> dict:

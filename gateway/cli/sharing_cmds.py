@@ -26,6 +26,9 @@ def register(sub) -> None:
     create.add_argument("app", help="e.g. js/rsj/pension-transfer")
     create.add_argument("--name", default="", help="Chinese name of the app")
     _operator_args(create, node_required=False)
+    create.add_argument(
+        "--json", action="store_true", help="app, node and secret file (not the secret)"
+    )
     create.set_defaults(func=app_create)
     revoke = app_sub.add_parser("revoke", help="revoke an app's credential")
     revoke.add_argument("app")
@@ -71,12 +74,14 @@ def register(sub) -> None:
     reject.add_argument("application_id")
     _operator_args(reject)
     reject.add_argument("--reason", required=True)
+    reject.add_argument("--json", action="store_true")
     reject.set_defaults(func=reject_cmd)
 
     revoke_g = sub.add_parser("revoke", help="revoke a grant")
     revoke_g.add_argument("grant_id")
     _operator_args(revoke_g)
     revoke_g.add_argument("--reason", default="")
+    revoke_g.add_argument("--json", action="store_true")
     revoke_g.set_defaults(func=revoke_cmd)
 
     grant = sub.add_parser("grant", help="blanket grant (整体授权) to a whole province")
@@ -132,6 +137,10 @@ def app_create(args) -> int:
         )
     path = app_secret_path(fed, reply.app)
     write_private(path, reply.secret)
+    if args.json:
+        doc = {"app": reply.app, "node": node, "secret_file": str(path)}
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
+        return 0
     print(f"created app {reply.app} on {node}; secret saved to {path} (shown once: {reply.secret})")
     return 0
 
@@ -176,7 +185,7 @@ def applications(args) -> int:
     else:
         raise SystemExit("error: give --app (as an app) or --node (as that node's operator)")
     if args.json:
-        print(json.dumps(message_dict(reply), ensure_ascii=False, indent=2))
+        _print(args, reply, "")
         return 0
     rows = [
         (a.id, a.app, a.interface_id, a.state, ",".join(a.fields), a.purpose, a.reason)
@@ -228,7 +237,7 @@ def reject_cmd(args) -> int:
             timeout=10,
             metadata=md,
         )
-    print(f"rejected application {reply.id}: {reply.reason}")
+    _print(args, reply, f"rejected application {reply.id}: {reply.reason}")
     return 0
 
 
@@ -240,7 +249,7 @@ def revoke_cmd(args) -> int:
             timeout=10,
             metadata=md,
         )
-    print(f"revoked grant {grant.id} ({grant.grantee}, {grant.interface_id})")
+    _print(args, grant, f"revoked grant {grant.id} ({grant.grantee}, {grant.interface_id})")
     return 0
 
 
@@ -273,7 +282,7 @@ def grants_cmd(args) -> int:
             sharing_pb2.ListGrantsRequest(include_inactive=args.all), timeout=10, metadata=md
         )
     if args.json:
-        print(json.dumps(message_dict(reply), ensure_ascii=False, indent=2))
+        _print(args, reply, "")
         return 0
     rows = [
         (

@@ -1,21 +1,16 @@
 """A province's crosswalk: its local vocabulary mapped onto the shared YRD standard.
 
-Owns ``nodes/<province>/crosswalk.yaml``. Loading checks that every local value names a target
-the standard defines and that every shared value can be said locally, so neither direction of a
-federated answer meets a word it cannot translate.
+``gateway.config`` reads ``nodes/<province>/crosswalk.yaml`` into a ``Crosswalk``, checking that
+every local value names a target the standard defines and that every shared value can be said
+locally, so neither direction of a federated answer meets a word it cannot translate.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
-from gateway.errors import ConfigError
-from gateway.standard import ConfigNode, Standard, load_yaml
-
-__all__ = ["DIMENSIONS", "Crosswalk", "UnmappedValue", "Vocabulary", "load_crosswalk"]
+__all__ = ["DIMENSIONS", "Crosswalk", "UnmappedValue", "Vocabulary"]
 
 #: The crosswalk's sections, each mapping onto one dictionary of the standard.
 DIMENSIONS: tuple[str, ...] = (
@@ -25,8 +20,6 @@ DIMENSIONS: tuple[str, ...] = (
     "open_attributes",
     "update_cycles",
 )
-
-_PROVINCE_RE = re.compile(r"^[a-z]{2}$")
 
 
 class UnmappedValue(ValueError):
@@ -108,70 +101,3 @@ class Crosswalk:
 
     def update_cycle(self, local: str) -> str:
         return self.update_cycles.shared(local)
-
-
-def load_crosswalk(path: str | Path, standard: Standard) -> Crosswalk:
-    """Load one province's crosswalk and validate it against ``standard``."""
-    root = load_yaml(path)
-    root.only("province", "standard", *DIMENSIONS)
-    province = root["province"].text(_PROVINCE_RE, "a two-letter node id such as js")
-    _check_standard(root["standard"], standard)
-    targets: dict[str, Mapping[str, object]] = {
-        "grades": standard.grades,
-        "categories": standard.categories,
-        "share_types": standard.share_types,
-        "open_attributes": standard.open_attributes,
-        "update_cycles": standard.update_cycles,
-    }
-    vocabularies = {dim: _vocabulary(province, dim, root[dim], targets[dim]) for dim in DIMENSIONS}
-    return Crosswalk(
-        province=province,
-        standard_fingerprint=standard.fingerprint,
-        path=root.path,
-        **vocabularies,
-    )
-
-
-def _check_standard(node: ConfigNode, standard: Standard) -> None:
-    # A crosswalk written for another version may map onto ids that changed meaning.
-    node.only("id", "version")
-    if node["id"].text() != standard.id:
-        raise node["id"].fail(f"{standard.id!r} (the loaded standard), got {node['id'].value!r}")
-    if node["version"].text() != standard.version:
-        raise node["version"].fail(
-            f"{standard.version!r} (the loaded standard), got {node['version'].value!r}"
-        )
-
-
-def _vocabulary(
-    province: str, dimension: str, node: ConfigNode, targets: Mapping[str, object]
-) -> Vocabulary:
-    to_shared: dict[str, str] = {}
-    names: dict[str, str] = {}
-    to_local: dict[str, list[str]] = {}
-    for entry in node.items():
-        entry.only("local", "name", "shared")
-        local = entry["local"].text()
-        if local in to_shared:
-            raise entry["local"].fail(f"a unique local value, {local!r} appears twice")
-        shared_node = entry.get("shared")
-        if shared_node is None or shared_node.value is None:
-            raise ConfigError(
-                node.path, f"{entry.key}.shared", f"a shared {dimension} id for {local!r}"
-            )
-        shared = shared_node.text()
-        if shared not in targets:
-            raise shared_node.fail(f"one of the standard's {dimension} {sorted(targets)}")
-        to_shared[local] = shared
-        names[local] = entry.text_or("name", local)
-        to_local.setdefault(shared, []).append(local)
-    missing = [t for t in targets if t not in to_local]
-    if missing:
-        raise node.fail(f"a local value for every shared {dimension} (missing {missing})")
-    return Vocabulary(
-        province=province,
-        dimension=dimension,
-        to_shared=to_shared,
-        names=names,
-        to_local={shared: tuple(locals_) for shared, locals_ in to_local.items()},
-    )

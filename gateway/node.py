@@ -31,26 +31,22 @@ from gateway._pb.yrd.v1 import (
 )
 from gateway.audit.log import AuditLog
 from gateway.catalog.federated import FederatedCatalog, Labels, LocalCatalog
-from gateway.catalog.loader import ensure_seeded
 from gateway.catalog.query import QueryValidator
 from gateway.catalog.remote import GrpcCatalogPeer
-from gateway.catalog.seed import load_departments
 from gateway.catalog.store import CatalogStore
 from gateway.cli.credentials import OPERATOR_TOKEN_FILE, write_private
-from gateway.config import FederationConfig, NodeConfig, load_node, split_address
+from gateway.config import FederationConfig, NodeConfig, load_province, split_address
 from gateway.convert import EntryWire
-from gateway.crosswalk import load_crosswalk
 from gateway.exchange.backends import BackendPool
 from gateway.exchange.catalogue import InterfaceDirectory
-from gateway.exchange.dataset import dataset_path, ensure_dataset
-from gateway.exchange.interfaces import load_interfaces
+from gateway.exchange.dataset import dataset_path
 from gateway.exchange.provider import Provider, utcnow
-from gateway.exchange.published import entries_digest, interface_entries
 from gateway.exchange.remote import RemoteExchange
 from gateway.exchange.router import Router
 from gateway.ops.traces import TraceGatherer
 from gateway.ops.web import OpsWeb
 from gateway.peers import CHANNEL_OPTIONS, Peers
+from gateway.seeding import seed_catalog, seed_dataset
 from gateway.server.guards import PeerGuard
 from gateway.server.identity import Identities
 from gateway.server.interceptors import Edge
@@ -65,7 +61,6 @@ from gateway.sharing.remote import RemoteSharing
 from gateway.sharing.service import SharingService
 from gateway.sharing.store import SharingStore
 from gateway.shm import SharedCounters
-from gateway.standard import load_standard
 from gateway.telemetry.metrics import Metrics
 from gateway.telemetry.provider import Telemetry
 from gateway.telemetry.spanstore import SpanStore
@@ -104,17 +99,13 @@ class Node:
         self.fed = fed
         self.id = node_id
         self.address = fed.node(node_id)
-        self.config: NodeConfig = load_node(fed, node_id)
+        self.province = load_province(fed, node_id)
+        self.config: NodeConfig = self.province.config
         self.options = options
-        self.standard = load_standard(fed.standard_path)
-        self.crosswalk = load_crosswalk(self.config.crosswalk_path, self.standard)
-        self.departments = load_departments(self.config.departments_path, self.standard)
-        self.interfaces = load_interfaces(
-            self.config.dir / "interfaces.yaml",
-            province=node_id,
-            standard=self.standard,
-            departments=self.departments,
-        )
+        self.standard = self.province.standard
+        self.crosswalk = self.province.crosswalk
+        self.departments = self.province.departments
+        self.interfaces = self.province.interfaces
         self._servers: list[aio.Server] = []
         self._store: CatalogStore | None = None
         self._sharing_store: SharingStore | None = None
@@ -150,28 +141,10 @@ class Node:
         SpanStore(self.config.data_dir / "spans.db", self.id).close()
 
     def _seed(self, store: CatalogStore) -> float | None:
-        cfg = self.config
-        published = interface_entries(self.interfaces.values(), self.standard)
-        return ensure_seeded(
-            store,
-            province=self.id,
-            entries=self.options.entries if self.options.entries is not None else cfg.seed.entries,
-            seed=cfg.seed.seed,
-            standard=self.standard,
-            crosswalk=self.crosswalk,
-            departments=self.departments,
-            published=published,
-            published_digest=entries_digest(published),
-        )
+        return seed_catalog(store, self.province, entries=self.options.entries)
 
     def _ensure_dataset(self) -> None:
-        cfg = self.config
-        ensure_dataset(
-            dataset_path(cfg.data_dir),
-            self.id,
-            people=self.options.people if self.options.people is not None else cfg.seed.people,
-            seed=cfg.seed.seed,
-        )
+        seed_dataset(self.province, people=self.options.people)
 
     def _hand_out_operator_token(self, sharing: SharingStore) -> None:
         token = sharing.ensure_operator_token()
@@ -437,7 +410,11 @@ class Node:
     async def wait(self) -> None:
         await asyncio.gather(*(s.wait_for_termination() for s in self._servers))
 
-    async def stop(self, grace: float = 5.0) -> None:
+    async def stop(self, grace: float | None = None) -> None:
+        """Drain in-flight calls for ``grace`` seconds (default: node.yaml's
+        ``limits.shutdown_grace_s``), then cancel what is left and close every store."""
+        if grace is None:
+            grace = self.config.limits.shutdown_grace_s
         if self._web is not None:
             await self._web.stop()
         if self._flusher is not None:

@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.config import FederationConfig, split_address
+from gateway.config import MAX_WORKERS, FederationConfig, split_address
 from gateway.shm import SharedCounters
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,6 @@ AUDIT_LOCK = "audit.lock"
 METRICS_DIR = "metrics"
 PRIMARY_ENV = "YRD_PRIMARY_PID"
 
-MAX_WORKERS = 64
 _QUOTA_ROWS = 1 << 16
 """Quota windows counted at once: two per active (grant, app) pair, plus the ones just before."""
 _APP_ROWS = 1 << 12

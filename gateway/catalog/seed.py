@@ -1,21 +1,19 @@
-"""Deterministic, realistic seed catalogs for one province, and its department list.
+"""Deterministic, realistic seed catalogs for one province, drawn from its department list.
 
-Owns ``nodes/<province>/departments.yaml`` and the vocabulary of resource names, abstracts and
-data items. A record is drawn in the province's local vocabulary (local grade label, category code,
-share type, open attribute and update cycle) and every local value is mapped through the crosswalk
-onto the shared standard, so the seed exercises the crosswalk on every entry.
+Owns the vocabulary of resource names, abstracts and data items (``seed_vocabulary``). A record
+is drawn in the province's local vocabulary (local grade label, category code, share type, open
+attribute and update cycle) and every local value is mapped through the crosswalk onto the shared
+standard, so the seed exercises the crosswalk on every entry.
 """
 
 from __future__ import annotations
 
 import random
-import re
 from bisect import bisect
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import accumulate
-from pathlib import Path
 from typing import Generic, TypeVar
 
 from gateway.catalog.model import CatalogEntry, DataItem
@@ -39,101 +37,19 @@ from gateway.catalog.seed_vocabulary import (
     _VERIFY_ONLY_CONDITION,
 )
 from gateway.crosswalk import Crosswalk
-from gateway.standard import Standard, load_yaml
+from gateway.departments import Department, Departments
+from gateway.standard import Standard
 
 __all__ = [
     "MAX_SEQUENCE",
-    "Department",
-    "Departments",
     "capacity",
     "generate_entries",
-    "load_departments",
 ]
 
 #: 顺序码 is the 2-digit region prefix plus 4 digits, so one 类项目 prefix holds at most 9999.
 MAX_SEQUENCE = 9999
 
 T = TypeVar("T")
-
-_REGION_RE = re.compile(r"^[1-9]\d0000$")
-_DEPT_CODE_RE = re.compile(r"^[a-z][a-z0-9]*$")
-
-
-# --------------------------------------------------------------------------- departments
-
-
-@dataclass(frozen=True, slots=True)
-class Department:
-    code: str
-    """Short code inside the province, e.g. ``gaj``."""
-    name: str
-    categories: tuple[str, ...]
-    """Shared category codes it publishes in, its main one first."""
-    kind: str = ""
-    """Line of work (公安, 人社, 公积金 ...): picks the resource subjects it owns."""
-    weight: int = 1
-    """Relative share of the province's catalog."""
-    index: int = 0
-    """1-based position in the list: the 目 of its resource codes."""
-
-
-@dataclass(frozen=True, slots=True)
-class Departments:
-    province: str
-    name: str
-    """The province's Chinese name, e.g. ``江苏省``."""
-    region_code: str
-    """GB/T 2260 code, e.g. ``320000``."""
-    cities: tuple[str, ...]
-    """Prefecture-level cities (Shanghai: districts), for generated names."""
-    departments: tuple[Department, ...]
-
-    @property
-    def region_prefix(self) -> str:
-        return self.region_code[:2]
-
-    def get(self, code: str) -> Department:
-        for dept in self.departments:
-            if dept.code == code:
-                return dept
-        raise ValueError(f"{self.province}: unknown department {code!r}")
-
-
-def load_departments(path: str | Path, standard: Standard | None = None) -> Departments:
-    """Load a province's departments and cities; with ``standard``, check the categories too."""
-    root = load_yaml(path)
-    root.only("province", "name", "region_code", "cities", "departments")
-    region = root["region_code"].text(_REGION_RE, 'a quoted GB/T 2260 code such as "320000"')
-    cities = tuple(c.text() for c in root["cities"].items())
-    depts: list[Department] = []
-    seen: set[str] = set()
-    nodes = root["departments"].items()
-    if len(nodes) > 999:
-        raise root["departments"].fail("at most 999 departments (目 has three digits)")
-    for i, node in enumerate(nodes, start=1):
-        node.only("code", "name", "kind", "weight", "categories")
-        code = node["code"].text(_DEPT_CODE_RE, "a lower-case code such as gaj")
-        if code in seen:
-            raise node["code"].fail(f"a unique department code, {code!r} appears twice")
-        seen.add(code)
-        cats: list[str] = []
-        for cat in node["categories"].items():
-            value = cat.text()
-            if standard is not None and not standard.is_category(value):
-                raise cat.fail(f"a category code of {standard.fingerprint}, got {value!r}")
-            if value in cats:
-                raise cat.fail(f"each category once, {value!r} appears twice")
-            cats.append(value)
-        weight = node["weight"].integer(minimum=1) if node.has("weight") else 1
-        kind = node.text_or("kind", "")
-        depts.append(Department(code, node["name"].text(), tuple(cats), kind, weight, i))
-    return Departments(
-        province=root["province"].text(),
-        name=root["name"].text(),
-        region_code=region,
-        cities=cities,
-        departments=tuple(depts),
-    )
 
 
 def capacity(departments: Departments) -> int:

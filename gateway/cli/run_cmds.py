@@ -11,7 +11,7 @@ import time
 from dataclasses import replace
 
 from gateway.certs import create_federation_certs
-from gateway.config import load_federation, load_node
+from gateway.config import load_federation, load_node, load_province
 
 log = logging.getLogger("yrdgw")
 
@@ -31,7 +31,11 @@ def register(sub) -> None:
     n = sub.add_parser("node", help="run one node in the foreground")
     n.add_argument("--node", required=True)
     n.add_argument("--entries", type=int, help="catalog size to seed (default: node config)")
-    n.add_argument("--grace", type=float, default=5.0, help="seconds to drain on SIGTERM")
+    n.add_argument(
+        "--grace",
+        type=float,
+        help="seconds to drain on SIGTERM (default: node.yaml's `limits.shutdown_grace_s`)",
+    )
     n.add_argument(
         "--workers",
         type=int,
@@ -75,44 +79,17 @@ def certs(args) -> int:
 
 
 def seed(args) -> int:
-    from gateway.catalog.loader import ensure_seeded
-    from gateway.catalog.seed import load_departments
     from gateway.catalog.store import CatalogStore
-    from gateway.crosswalk import load_crosswalk
-    from gateway.exchange.interfaces import load_interfaces
-    from gateway.exchange.published import entries_digest, interface_entries
-    from gateway.standard import load_standard
+    from gateway.seeding import seed_catalog
 
-    fed = load_federation(args.federation)
-    cfg = load_node(fed, args.node)
-    standard = load_standard(fed.standard_path)
+    province = load_province(load_federation(args.federation), args.node)
+    cfg = province.config
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
     store = CatalogStore(cfg.catalog_db)
     try:
         entries = args.entries if args.entries is not None else cfg.seed.entries
-        departments = load_departments(cfg.departments_path, standard)
         # The same catalog the node builds: generated entries plus its interfaces' resources.
-        published = interface_entries(
-            load_interfaces(
-                cfg.dir / "interfaces.yaml",
-                province=args.node,
-                standard=standard,
-                departments=departments,
-            ).values(),
-            standard,
-        )
-        took = ensure_seeded(
-            store,
-            province=args.node,
-            entries=entries,
-            seed=cfg.seed.seed,
-            standard=standard,
-            crosswalk=load_crosswalk(cfg.crosswalk_path, standard),
-            departments=departments,
-            published=published,
-            published_digest=entries_digest(published),
-            force=args.force,
-        )
+        took = seed_catalog(store, province, entries=entries, force=args.force)
         if took is None:
             print(f"{args.node}: already seeded with {entries} entries")
         else:
@@ -130,6 +107,8 @@ def node(args) -> int:
     from gateway.workers import MAX_WORKERS, RUN_DIR, Primary, die_with_parent, parse_worker
 
     fed = load_federation(args.federation)
+    cfg = load_node(fed, args.node)
+    grace = args.grace if args.grace is not None else cfg.limits.shutdown_grace_s
     options = NodeOptions(insecure=args.insecure, entries=args.entries, tracing=not args.no_tracing)
     run_dir = fed.data_dir / args.node / RUN_DIR
     if args.worker:  # one worker of a node whose primary started us
@@ -145,20 +124,20 @@ def node(args) -> int:
                 logging.Formatter(f"%(asctime)s %(levelname)s {tag}%(name)s: %(message)s")
             )
         options = replace(options, worker=slot)
-        return asyncio.run(_serve(Node(fed, args.node, options), args.grace))
-    workers = args.workers if args.workers is not None else load_node(fed, args.node).workers
+        return asyncio.run(_serve(Node(fed, args.node, options), grace))
+    workers = args.workers if args.workers is not None else cfg.workers
     if not 1 <= workers <= MAX_WORKERS:
         print(f"error: --workers: expected 1 to {MAX_WORKERS}, got {workers}", file=sys.stderr)
         return 2
     node = Node(fed, args.node, options)
     if workers == 1:
-        return asyncio.run(_serve(node, args.grace))
+        return asyncio.run(_serve(node, grace))
     worker_args = [sys.executable, "-m", "gateway.cli.main", "--federation", str(fed.path)]
     if args.insecure:
         worker_args.append("--insecure")
     if args.verbose:
         worker_args.append("--verbose")
-    worker_args += ["node", "--node", args.node, "--grace", str(args.grace)]
+    worker_args += ["node", "--node", args.node, "--grace", str(grace)]
     if args.entries is not None:
         worker_args += ["--entries", str(args.entries)]
     if args.no_tracing:
@@ -168,7 +147,7 @@ def node(args) -> int:
         args.node,
         workers,
         worker_args,
-        grace=args.grace,
+        grace=grace,
         run_dir=run_dir,
         prepare=node.prepare,
     )

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from gateway.errors import InvalidArgument
+from gateway.exchange.model import MAX_PARAMS
 
-MAX_PARAMS = 16
 MAX_FIELDS = 64
 MAX_PURPOSE_CHARS = 200
 

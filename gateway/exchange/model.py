@@ -16,6 +16,11 @@ APP_ID_RE = re.compile(r"^(?P<node>[a-z]{2})/(?P<dept>[a-z0-9-]{1,32})/(?P<name>
 
 PARAM_KINDS = ("string", "resident_id", "credit_code", "date", "integer", "name", "mobile")
 MODES = ("query", "verify")
+BACKEND_TYPES = ("sqlite", "http")
+#: More parameters than this in one call is refused before any is looked at.
+MAX_PARAMS = 16
+#: An http backend's timeout when its declaration names none.
+DEFAULT_HTTP_TIMEOUT_MS = 5000
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,16 +12,12 @@ import pytest
 import yaml
 
 from gateway.catalog.model import RESOURCE_CODE_RE, CatalogEntry
-from gateway.catalog.seed import (
-    MAX_SEQUENCE,
-    Departments,
-    capacity,
-    generate_entries,
-    load_departments,
-)
-from gateway.crosswalk import Crosswalk, load_crosswalk
+from gateway.catalog.seed import MAX_SEQUENCE, capacity, generate_entries
+from gateway.config import load_crosswalk, load_departments, load_standard
+from gateway.crosswalk import Crosswalk
+from gateway.departments import Departments
 from gateway.errors import ConfigError
-from gateway.standard import Standard, load_standard
+from gateway.standard import Standard
 
 ROOT = Path(__file__).resolve().parents[2]
 PROVINCES = {

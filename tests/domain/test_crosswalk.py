@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
-from gateway.crosswalk import DIMENSIONS, Crosswalk, UnmappedValue, load_crosswalk
+from gateway.config import load_crosswalk, load_standard
+from gateway.crosswalk import DIMENSIONS, Crosswalk, UnmappedValue
 from gateway.errors import ConfigError
-from gateway.standard import Standard, load_standard
+from gateway.standard import Standard
 
 ROOT = Path(__file__).resolve().parents[2]
 PROVINCES = ("js", "sh", "zj", "ah")

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gateway.config import load_standard
 from gateway.masking import COMPOUND_SURNAMES, Masker, mask
-from gateway.standard import MASK_METHODS, MaskRule, Standard, load_standard
+from gateway.standard import MASK_METHODS, MaskRule, Standard
 
 ROOT = Path(__file__).resolve().parents[2]
 

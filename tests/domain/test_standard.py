@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
+from gateway.config import load_standard
 from gateway.errors import ConfigError
-from gateway.standard import MASK_METHODS, Standard, load_standard
+from gateway.standard import MASK_METHODS, Standard
 
 ROOT = Path(__file__).resolve().parents[2]
 STANDARD_PATH = ROOT / "config" / "standard" / "yrd-standard.yaml"

@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from gateway.catalog.seed import load_departments
+from gateway.config import load_departments, load_interfaces, load_standard
 from gateway.errors import DeadlineExceeded, InvalidArgument, Unavailable
 from gateway.exchange.backends import (
     BackendPool,
@@ -23,9 +23,7 @@ from gateway.exchange.backends import (
 )
 from gateway.exchange.backends.sqlite import compile_query
 from gateway.exchange.dataset import ensure_dataset, sample_values
-from gateway.exchange.interfaces import load_interfaces
 from gateway.exchange.model import BackendSpec, Field, Interface, Param
-from gateway.standard import load_standard
 
 ROOT = Path(__file__).resolve().parents[2]
 HOSTILE = ["' OR 1=1 --", '"; DROP TABLE person; --', "1' UNION SELECT * FROM person --", "%"]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.catalog.seed import load_departments
 from gateway.checkdigits import is_valid_credit_code, is_valid_resident_id
+from gateway.config import load_departments
 from gateway.exchange.dataset import (
     SCHEMA,
     dataset_path,

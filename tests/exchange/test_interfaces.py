@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gateway.catalog.seed import Departments, load_departments
+from gateway.config import load_departments, load_interfaces, load_standard
+from gateway.departments import Departments
 from gateway.errors import ConfigError, InvalidArgument
-from gateway.exchange.interfaces import MAX_PARAMS, load_interfaces, validate_params
+from gateway.exchange.interfaces import MAX_PARAMS, validate_params
 from gateway.exchange.model import BackendSpec, Field, Interface, Param
-from gateway.standard import Standard, load_standard
+from gateway.standard import Standard
 
 ROOT = Path(__file__).resolve().parents[2]
 NODES = ("js", "sh", "zj", "ah")

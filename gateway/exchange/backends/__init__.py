@@ -10,7 +10,7 @@ from typing import Protocol
 
 from gateway.exchange.backends.http import HttpBackend
 from gateway.exchange.backends.sqlite import SqliteBackend
-from gateway.exchange.model import BackendSpec, Interface
+from gateway.exchange.model import DEFAULT_HTTP_TIMEOUT_MS, BackendSpec, Interface
 
 __all__ = ["Backend", "BackendPool", "HttpBackend", "SqliteBackend", "make_backend"]
 
@@ -47,7 +47,7 @@ def make_backend(
             raise ValueError("a sqlite backend needs the node's dataset path")
         return SqliteBackend(dataset_path)
     if spec.type == "http":
-        timeout_ms = spec.options.get("timeout_ms", 5000)
+        timeout_ms = spec.options.get("timeout_ms", DEFAULT_HTTP_TIMEOUT_MS)
         if not isinstance(timeout_ms, int) or isinstance(timeout_ms, bool):
             raise ValueError("http backend timeout_ms must be an integer")
         return HttpBackend(str(spec.options["base_url"]), timeout=timeout_ms / 1000)

@@ -1,13 +1,16 @@
-"""Starting a node with workers: settings, refusals and the port check, before anything serves.
+"""Starting a node with workers: settings, refusals and the port check, before anything serves;
+and stopping one: node.yaml's ``limits.shutdown_grace_s`` is how long it drains on SIGTERM.
 
 The workers' behaviour under load and faults is in ``tests/faults/test_workers.py``.
 """
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,7 @@ import yaml
 
 from gateway.config import load_federation, load_node
 from gateway.errors import ConfigError
+from gateway.node import Node, NodeOptions
 from gateway.workers import check_ports_free, parse_worker
 from tests.conftest import ROOT, write_federation
 
@@ -115,3 +119,59 @@ def test_primary_refuses_to_start_on_a_port_in_use(tmp_path, certs_dir):
     assert f"node js: {fed.node('js').peer} is in use" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (fed.data_dir / "js" / "run").exists()  # no worker was started
+
+
+# --------------------------------------------------------------------------- SIGTERM drain
+
+_SMALL = {"seed": {"entries": 50, "people": 10}}
+
+
+class _Server:
+    """Stands in for a started ``grpc.aio.Server``: records the grace it is stopped with."""
+
+    def __init__(self) -> None:
+        self.graces: list[float | None] = []
+
+    async def stop(self, grace: float | None) -> None:
+        self.graces.append(grace)
+
+
+@pytest.mark.parametrize(("given", "used"), [(None, 0.25), (1.5, 1.5)])
+async def test_stop_drains_for_the_configured_grace_unless_told(tmp_path, given, used):
+    nodes = _nodes_dir(tmp_path, limits={"shutdown_grace_s": 0.25}, **_SMALL)
+    fed = load_federation(
+        write_federation(tmp_path, tmp_path / "certs", node_ids=["js"], nodes_dir=nodes)
+    )
+    node = Node(fed, "js", NodeOptions(insecure=True))
+    servers = [_Server(), _Server()]
+    node._servers = servers  # type: ignore[assignment]
+    await node.stop(given)
+    assert [s.graces for s in servers] == [[used], [used]]
+
+
+@pytest.mark.parametrize(("args", "shown"), [((), "0.4"), (("--grace", "1.5"), "1.5")])
+def test_yrdgw_node_drains_for_node_yaml_grace_on_sigterm(tmp_path, certs_dir, args, shown):
+    nodes = _nodes_dir(tmp_path, limits={"shutdown_grace_s": 0.4}, **_SMALL)
+    fed = write_federation(tmp_path, certs_dir, node_ids=["js"], nodes_dir=nodes)
+    log = tmp_path / "node.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli.main", "--federation", str(fed)]
+            + ["node", "--node", "js", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+    try:
+        deadline = time.monotonic() + 90
+        while "serving" not in log.read_text(encoding="utf-8", errors="replace"):
+            assert proc.poll() is None, log.read_text(encoding="utf-8", errors="replace")
+            assert time.monotonic() < deadline, "node did not start"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert f"node js: draining (grace {shown} s)" in log.read_text(encoding="utf-8")

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from gateway.config import load_standard
 from gateway.errors import PermissionDenied
 from gateway.exchange.model import BackendSpec, Field, Interface, Param
 from gateway.exchange.policy import plan_release
 from gateway.sharing.model import Grant, Quota
-from gateway.standard import Standard, load_standard
+from gateway.standard import Standard
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2025, 6, 1, tzinfo=UTC)

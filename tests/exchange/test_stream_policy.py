@@ -14,16 +14,14 @@ import pytest
 import pytest_asyncio
 
 from gateway.audit.log import AuditLog
-from gateway.catalog.seed import load_departments
+from gateway.config import load_departments, load_interfaces, load_standard
 from gateway.errors import GatewayError, PermissionDenied, ResourceExhausted
 from gateway.exchange.backends import BackendPool
 from gateway.exchange.calls import Call
 from gateway.exchange.dataset import ensure_dataset, sample_values
-from gateway.exchange.interfaces import load_interfaces
 from gateway.exchange.provider import Caller, Provider
 from gateway.sharing.model import Quota
 from gateway.sharing.store import SharingStore
-from gateway.standard import load_standard
 
 ROOT = Path(__file__).resolve().parents[2]
 ROSTER = "sh/rsj/insured-roster/v1"

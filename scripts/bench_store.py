@@ -19,12 +19,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gateway.catalog.model import CatalogEntry, DataItem  # noqa: E402
-from gateway.catalog.store import CatalogStore, SearchFilters, SearchQuery  # noqa: E402
+from gateway.catalog.query import Filters  # noqa: E402
+from gateway.catalog.store import CatalogStore, SearchQuery  # noqa: E402
 
 CITIES = "南京 无锡 徐州 常州 苏州 南通 连云港 淮安 盐城 扬州 镇江 泰州 宿迁".split()
 DEPARTMENTS = [
@@ -170,22 +172,22 @@ def synthetic_catalog(count: int, *, seed: int = 1, province: str = "js") -> Ite
 
 
 CASES = [
-    ("户籍", SearchFilters()),
-    ("社保", SearchFilters()),
-    ("公积金", SearchFilters()),
-    ("营业执照", SearchFilters()),
-    ("户籍", SearchFilters(grades=("L3",), share_types=("conditional",))),
-    ("公积金", SearchFilters(categories=("1",), update_cycles=("daily", "monthly"))),
-    ("营业执照", SearchFilters(departments=("scjgj",))),
-    ("户", SearchFilters()),
-    ("苏州 营业执照", SearchFilters()),
+    ("户籍", Filters()),
+    ("社保", Filters()),
+    ("公积金", Filters()),
+    ("营业执照", Filters()),
+    ("户籍", Filters(grades=("L3",), share_types=("conditional",))),
+    ("公积金", Filters(categories=("1",), update_cycles=("daily", "monthly"))),
+    ("营业执照", Filters(departments=("scjgj",))),
+    ("户", Filters()),
+    ("苏州 营业执照", Filters()),
     # Generic terms: 信息 ends every name and 数据 is in every abstract, so the whole catalog
     # matches; total and facets are then counted from the few entries that do not match.
-    ("信息", SearchFilters()),
-    ("数据", SearchFilters()),
-    ("信息", SearchFilters(grades=("L1", "L2"))),
-    ("", SearchFilters()),
-    ("", SearchFilters(grades=("L1",), departments=("gat", "rst"))),
+    ("信息", Filters()),
+    ("数据", Filters()),
+    ("信息", Filters(grades=("L1", "L2"))),
+    ("", Filters()),
+    ("", Filters(grades=("L1",), departments=("gat", "rst"))),
 ]
 
 
@@ -240,7 +242,7 @@ def main() -> None:
                 for facets in (True, False):
                     query = SearchQuery(text=text, filters=filters, facets=facets)
                     samples, total = time_search(store, query, args.repeat)
-                    shown = ",".join(f"{k}={'|'.join(v)}" for k, v in vars(filters).items() if v)
+                    shown = ",".join(f"{k}={'|'.join(v)}" for k, v in asdict(filters).items() if v)
                     low, mid, high = percentiles(samples)
                     print(
                         f"{text or '(none)':<10} {shown or '-':<40} {facets!s:<6} {total:>7}"

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from gateway.catalog.model import FACET_FIELDS as FACET_FIELDS
 from gateway.catalog.model import CatalogEntry
-
-FACET_FIELDS = ("category", "grade", "share_type", "department", "update_cycle")
 
 
 class Bucket(NamedTuple):

@@ -30,7 +30,7 @@ from gateway.catalog.answers import (
 )
 from gateway.catalog.model import RESOURCE_CODE_RE, CatalogEntry
 from gateway.catalog.query import FederatedQuery, Filters, departments_for
-from gateway.catalog.store import CatalogStore, SearchFilters, SearchQuery
+from gateway.catalog.store import CatalogStore, SearchQuery
 from gateway.deadlines import budget
 from gateway.errors import InvalidArgument, NotFound, Unavailable
 from gateway.tracing import current
@@ -83,7 +83,7 @@ class LocalCatalog:
     ) -> LocalAnswer:
         query = SearchQuery(
             text=text,
-            filters=SearchFilters(
+            filters=Filters(
                 categories=filters.categories,
                 grades=filters.grades,
                 share_types=filters.share_types,

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 #: 信息资源代码: 类(1) 项(2) 目(3) [细目(2..3)] "/" 顺序码(6). Example: ``101001/320123``.
 RESOURCE_CODE_RE = re.compile(r"^[1-3]\d{2}\d{3}(?:\d{2,3})?/\d{6}$")
 
+#: The fields a catalog search counts facets over, in the order they are reported.
+FACET_FIELDS = ("category", "grade", "share_type", "department", "update_cycle")
+
 
 @dataclass(frozen=True, slots=True)
 class DataItem:

@@ -19,17 +19,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.catalog import store as store_module
-from gateway.catalog.model import CatalogEntry, DataItem
+from gateway.catalog.model import FACET_FIELDS, CatalogEntry, DataItem
+from gateway.catalog.query import Filters
 from gateway.catalog.store import (
-    FACET_FIELDS,
     UNRANKED_SCORE,
     CatalogStore,
     Hit,
     LocalResult,
-    SearchFilters,
     SearchQuery,
     code_key,
+    counting,
 )
 
 # -- building entries ---------------------------------------------------------------------------
@@ -82,7 +81,7 @@ def codes(result: LocalResult) -> list[str]:
 
 
 def search(store: CatalogStore, text: str = "", **filters: tuple[str, ...]) -> LocalResult:
-    return store.search(SearchQuery(text, SearchFilters(**filters), limit=1000))
+    return store.search(SearchQuery(text, Filters(**filters), limit=1000))
 
 
 # -- matching -----------------------------------------------------------------------------------
@@ -357,7 +356,7 @@ def facet_value(e: CatalogEntry, name: str) -> str:
     }[name]
 
 
-def brute_search(entries: list[CatalogEntry], text: str, filters: SearchFilters) -> LocalResult:
+def brute_search(entries: list[CatalogEntry], text: str, filters: Filters) -> LocalResult:
     wanted = {
         "category": filters.categories,
         "grade": filters.grades,
@@ -389,7 +388,7 @@ def random_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cat
 
 
 FILTERS = st.builds(
-    SearchFilters,
+    Filters,
     categories=st.lists(st.sampled_from([*CATEGORIES, "1", "2", "9", "999"]), max_size=3).map(
         tuple
     ),
@@ -411,7 +410,7 @@ TEXTS = st.one_of(
 @settings(max_examples=200, deadline=None)
 @given(text=TEXTS, filters=FILTERS, limit=st.sampled_from([0, 1, 7, 1000]))
 def test_search_agrees_with_brute_force(
-    random_store: tuple[CatalogStore, list], text: str, filters: SearchFilters, limit: int
+    random_store: tuple[CatalogStore, list], text: str, filters: Filters, limit: int
 ) -> None:
     store, entries = random_store
     result = store.search(SearchQuery(text, filters, limit=limit))
@@ -426,12 +425,12 @@ def test_search_agrees_with_brute_force(
 @settings(max_examples=100, deadline=None)
 @given(text=TEXTS, filters=FILTERS)
 def test_counting_the_rest_agrees_with_brute_force(
-    random_store: tuple[CatalogStore, list], text: str, filters: SearchFilters
+    random_store: tuple[CatalogStore, list], text: str, filters: Filters
 ) -> None:
     # The other way to count (what the filters select minus what the text does not match),
     # taken whatever the density: it must give the same answer as counting the matches.
     store, entries = random_store
-    with mock.patch.object(store_module, "_dense", return_value=True):
+    with mock.patch.object(counting, "dense", return_value=True):
         result = store.search(SearchQuery(text, filters, limit=1000))
     expected = brute_search(entries, text, filters)
     assert result.total == expected.total
@@ -448,18 +447,18 @@ def test_a_term_in_most_entries_counts_the_rest(tmp_path: Path) -> None:
     with CatalogStore(tmp_path / "catalog.db", count_cache=0, result_cache=0) as s:
         s.insert_many(entries)
         chose: list[bool] = []
-        real = store_module._dense
+        real = counting.dense
 
         def dense(*args: object) -> bool:
             chose.append(real(*args))  # type: ignore[arg-type]
             return chose[-1]
 
-        with mock.patch.object(store_module, "_dense", dense):
+        with mock.patch.object(counting, "dense", dense):
             for text, filters in [
-                ("信息", SearchFilters()),
-                ("登记信息", SearchFilters(grades=("L1", "L2"))),
-                ("信息", SearchFilters(categories=("1",), share_types=("none",))),
-                ("户籍", SearchFilters()),
+                ("信息", Filters()),
+                ("登记信息", Filters(grades=("L1", "L2"))),
+                ("信息", Filters(categories=("1",), share_types=("none",))),
+                ("户籍", Filters()),
             ]:
                 chose.clear()
                 result = s.search(SearchQuery(text, filters, limit=20))
@@ -476,7 +475,7 @@ def test_a_term_in_most_entries_counts_the_rest(tmp_path: Path) -> None:
 def test_no_text_no_filters_is_the_whole_catalog(random_store: tuple[CatalogStore, list]) -> None:
     store, entries = random_store
     result = store.search(SearchQuery("", limit=5))
-    expected = brute_search(entries, "", SearchFilters())
+    expected = brute_search(entries, "", Filters())
     assert result.total == len(entries)
     assert result.facets == expected.facets
     assert codes(result) == sorted(e.code for e in entries)[:5]
@@ -487,13 +486,13 @@ def test_no_text_no_filters_is_the_whole_catalog(random_store: tuple[CatalogStor
 @pytest.mark.parametrize(
     "filters",
     [
-        SearchFilters(grades=("L9",)),
-        SearchFilters(departments=("nope",)),
-        SearchFilters(categories=("999",), grades=("L1",)),
+        Filters(grades=("L9",)),
+        Filters(departments=("nope",)),
+        Filters(categories=("999",), grades=("L1",)),
     ],
 )
 def test_unknown_filter_values_match_nothing(
-    random_store: tuple[CatalogStore, list], filters: SearchFilters
+    random_store: tuple[CatalogStore, list], filters: Filters
 ) -> None:
     store, _ = random_store
     for text in ("", "户籍"):

@@ -1,0 +1,29 @@
+"""The catalog store: a node's catalog entries, their Chinese full-text index and facet counts.
+
+The store answers a local search (hits best first, the total and facet counts over every match)
+and takes bulk writes. The rest of the gateway uses only what this module exports.
+
+Modules, backend-neutral first (a second backend reuses them), then SQLite's own:
+
+* ``records``: ``SearchQuery``, ``Hit``, ``LocalResult`` (what a store is asked and answers).
+* ``entries``: how an entry is keyed (``code_key``: code order as integers) and laid out.
+* ``facets``: the facet index of one write generation, counted in numpy; filters read on it.
+* ``counting``: counting a match set, and the probes choosing the cheaper exact way.
+* ``search``: the plan of one search over a backend's ``TextIndex``.
+* ``caches``: counts, decoded entries and whole results, keyed by write generation.
+* ``schema``, ``pool``, ``writes``, ``fts``: the SQLite file, its connections, its writes and
+  its FTS5 reads; ``sqlite``: ``CatalogStore``, which ties them together.
+"""
+
+from gateway.catalog.store.entries import code_key
+from gateway.catalog.store.records import UNRANKED_SCORE, Hit, LocalResult, SearchQuery
+from gateway.catalog.store.sqlite import CatalogStore
+
+__all__ = [
+    "UNRANKED_SCORE",
+    "CatalogStore",
+    "Hit",
+    "LocalResult",
+    "SearchQuery",
+    "code_key",
+]

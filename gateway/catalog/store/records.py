@@ -1,0 +1,56 @@
+"""What a catalog store is asked and answers, whichever backend holds the catalog."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from gateway.catalog.model import FACET_FIELDS, CatalogEntry
+from gateway.catalog.query import Filters
+
+#: Score of every hit of a search without text: nothing to rank by, order is by code.
+UNRANKED_SCORE = 1.0
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    text: str
+    """Free text, Chinese or ASCII; empty (or only punctuation) means filters only."""
+    filters: Filters = field(default_factory=Filters)
+    """Shared-standard filters, values OR within a field and AND across; an empty tuple is no
+    filter. For a store, ``departments`` are this node's bare codes (``gaj``: the caller keeps
+    those of its province, ``query.departments_for``), ``categories`` may hold a 1-digit 类
+    matching every category under it, and ``provinces`` is not looked at."""
+    limit: int = 20
+    facets: bool = True
+
+
+@dataclass(frozen=True)
+class Hit:
+    entry: CatalogEntry
+    score: float
+    """Relevance, higher is better, always positive; see ``textindex.relevance_levels``. Scores
+    depend only on where the terms occur, so they compare across nodes."""
+
+
+@dataclass(frozen=True)
+class LocalResult:
+    hits: tuple[Hit, ...]
+    total: int
+    """Number of entries matching text and filters (not just the ones returned)."""
+    facets: dict[str, dict[str, int]]
+    """Facet field -> value -> count over all matches; empty when facets were not asked for."""
+
+
+def copy_result(result: LocalResult) -> LocalResult:
+    """The same answer with facets the holder may change (hits are immutable)."""
+    return dataclasses.replace(result, facets=copy_facets(result.facets))
+
+
+def copy_facets(facets: dict[str, dict[str, int]] | None) -> dict[str, dict[str, int]]:
+    """A copy the caller may change without touching a cached or shared one."""
+    return {name: dict(counts) for name, counts in (facets or {}).items()}
+
+
+def empty_facets(query: SearchQuery) -> dict[str, dict[str, int]]:
+    return {name: {} for name in FACET_FIELDS} if query.facets else {}

@@ -1,0 +1,166 @@
+"""The catalog's SQLite schema: tables, the statements that read and write them, ``meta``.
+
+Tables:
+
+* ``entries``: every ``CatalogEntry`` field, data items as JSON. Its ``id`` is the resource code
+  mapped to an integer *in code order* (``entries.code_key``), so rowid order is code order
+  everywhere: the ranking's tie-break and the no-text order cost nothing.
+* ``entry_facets``: per entry the ids of its category, grade, share type, department and update
+  cycle in ``facet_values`` (the dictionary of facet values).
+* ``entries_fts``: contentless FTS5 over name, department, data-item names, abstract and ``tags``
+  (one token ``f<id>`` per facet value, so filters are index lookups inside the MATCH instead of a
+  join). Contentless because ``entries`` already holds the text; a replaced row is deleted from
+  the index by re-tokenizing its stored text, hence ``meta.textindex_version`` and a rebuild when
+  the tokenizer changes.
+* ``meta``: key/value: ``schema_version``, ``textindex_version`` and ``generation`` (moved by
+  every write; the caches and the facet index are keyed by it).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+
+from gateway.catalog import textindex
+from gateway.catalog.store.entries import ENTRY_COLUMNS, item_names
+
+SCHEMA_VERSION = "1"
+
+# Text columns of the FTS table, most telling first: the order sets the relevance weights.
+TEXT_COLUMNS = ("name", "department", "items", "abstract")
+ALL_TEXT = "{" + " ".join(TEXT_COLUMNS) + "}"
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS entries (
+    id INTEGER PRIMARY KEY,
+    code TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    province TEXT NOT NULL,
+    department_code TEXT NOT NULL,
+    department TEXT NOT NULL,
+    category TEXT NOT NULL,
+    abstract TEXT NOT NULL,
+    format TEXT NOT NULL,
+    share_type TEXT NOT NULL,
+    share_conditions TEXT NOT NULL,
+    open_attribute TEXT NOT NULL,
+    update_cycle TEXT NOT NULL,
+    publish_date TEXT NOT NULL,
+    grade TEXT NOT NULL,
+    items TEXT NOT NULL,
+    local_grade TEXT NOT NULL,
+    local_category TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS facet_values (
+    id INTEGER PRIMARY KEY,
+    field TEXT NOT NULL,
+    value TEXT NOT NULL,
+    UNIQUE (field, value)
+);
+CREATE TABLE IF NOT EXISTS entry_facets (
+    id INTEGER PRIMARY KEY,
+    category INTEGER NOT NULL,
+    grade INTEGER NOT NULL,
+    share_type INTEGER NOT NULL,
+    department INTEGER NOT NULL,
+    update_cycle INTEGER NOT NULL
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS entries_fts USING fts5(
+    {", ".join(TEXT_COLUMNS)}, tags,
+    content='',
+    tokenize="{textindex.FTS_TOKENIZER}",
+    prefix='1'
+);
+"""
+
+SELECT_ENTRY = f"SELECT id, {', '.join(ENTRY_COLUMNS)} FROM entries"
+INSERT_ENTRY = (
+    f"INSERT INTO entries (id, {', '.join(ENTRY_COLUMNS)})"
+    f" VALUES ({', '.join('?' * (len(ENTRY_COLUMNS) + 1))})"
+)
+INSERT_FTS = (
+    f"INSERT INTO entries_fts (rowid, {', '.join(TEXT_COLUMNS)}, tags) VALUES (?, ?, ?, ?, ?, ?)"
+)
+DELETE_FTS = (
+    f"INSERT INTO entries_fts (entries_fts, rowid, {', '.join(TEXT_COLUMNS)}, tags)"
+    " VALUES ('delete', ?, ?, ?, ?, ?, ?)"
+)
+# Reads what the FTS row of an entry was built from, in fts_row's argument order.
+SELECT_FTS_SOURCE = (
+    "SELECT e.id, e.name, e.department, e.items, e.abstract, f.category, f.grade, f.share_type,"
+    " f.department, f.update_cycle FROM entries AS e JOIN entry_facets AS f ON f.id = e.id"
+)
+
+
+def tag(facet_id: int) -> str:
+    """The ``tags`` token of a facet value."""
+    return f"f{facet_id}"
+
+
+def fts_row(
+    row_id: int,
+    name: str,
+    department: str,
+    item_names: Sequence[str],
+    abstract: str,
+    facet_ids: Iterable[int],
+) -> tuple[object, ...]:
+    return (
+        row_id,
+        textindex.index_text(name),
+        textindex.index_text(department),
+        textindex.index_text(*item_names),
+        textindex.index_text(abstract),
+        " ".join(tag(i) for i in facet_ids),
+    )
+
+
+def stored_fts_row(row: Sequence[object]) -> tuple[object, ...]:
+    """``fts_row`` for a ``SELECT_FTS_SOURCE`` row: what the entry was indexed with."""
+    row_id, name, department, items, abstract, *facet_ids = row
+    return fts_row(row_id, name, department, item_names(items), abstract, facet_ids)  # type: ignore[arg-type]
+
+
+def init_schema(conn: sqlite3.Connection, path: str) -> None:
+    """Create what is missing and check the version, inside the caller's write transaction;
+    re-tokenize every entry when the index was built by another tokenizer."""
+    # Not executescript: it would COMMIT the transaction this runs in.
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    version = get_meta(conn, "schema_version")
+    if version is None:
+        set_meta(conn, "schema_version", SCHEMA_VERSION)
+    elif version != SCHEMA_VERSION:
+        raise sqlite3.DatabaseError(f"{path}: catalog schema {version}, expected {SCHEMA_VERSION}")
+    if get_meta(conn, "textindex_version") != textindex.TEXTINDEX_VERSION:
+        # Built by another tokenizer: re-tokenize every entry.
+        conn.execute("INSERT INTO entries_fts (entries_fts) VALUES ('delete-all')")
+        rows = conn.execute(SELECT_FTS_SOURCE).fetchall()
+        conn.executemany(INSERT_FTS, map(stored_fts_row, rows))
+        set_meta(conn, "textindex_version", textindex.TEXTINDEX_VERSION)
+    if get_meta(conn, "generation") is None:
+        set_meta(conn, "generation", "0")
+
+
+def get_meta(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+
+def generation(conn: sqlite3.Connection) -> int:
+    """The write generation of the snapshot ``conn`` reads."""
+    return int(get_meta(conn, "generation") or 0)
+
+
+def bump_generation(conn: sqlite3.Connection) -> None:
+    """Mark the entries changed: readers rebuild their facet index for the new snapshot."""
+    conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")

@@ -330,9 +330,9 @@ def _iso(moment) -> str:
 
 
 def _parse(value: str):
-    from datetime import datetime
+    from gateway import timefmt
 
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+    return timefmt.parse(value) if value else None
 
 
 def quota_to_pb(q: Quota) -> sharing_pb2.Quota:

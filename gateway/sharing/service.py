@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from gateway import timefmt
 from gateway.audit.log import AuditLog, AuditRecord, AuditWriteError
 from gateway.deadlines import budget
 from gateway.errors import Internal, InvalidArgument, NotFound, PermissionDenied
@@ -62,7 +63,7 @@ def parse_time(field: str, value: str, default: datetime | None = None) -> datet
             )
         return default
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        moment = timefmt.parse(value)
     except ValueError:
         raise InvalidArgument(field, "not an RFC 3339 time", reason="BAD_TIME") from None
     if moment.tzinfo is None:

@@ -1,27 +1,22 @@
 """The owner node's durable sharing state: apps, operator tokens, applications, grants, quota use.
 
-One SQLite file in WAL mode with ``synchronous=FULL``: every method that changes state returns
-only after its transaction is on disk, so an answer sent after it survives kill -9 and power
-loss. Methods are synchronous and thread-safe (one connection behind a lock; the service calls
-them through ``asyncio.to_thread``). Times are aware UTC datetimes; ``now`` is passed in by the
-caller, which keeps expiry and quota windows testable without sleeping.
+One SQLite file (``database``): every method that changes state returns only after its
+transaction is on disk, so an answer sent after it survives kill -9 and power loss. Methods are
+synchronous and thread-safe. Times are aware UTC datetimes; ``now`` is passed in by the caller,
+which keeps expiry and quota windows testable without sleeping. The layout and row mapping are
+in ``tables``, the in-memory quota counters in ``quota``.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from gateway.errors import (
     FailedPrecondition,
     InvalidArgument,
-    NotFound,
-    ResourceExhausted,
     Unauthenticated,
 )
 from gateway.exchange.model import province_of_app
@@ -29,19 +24,18 @@ from gateway.sharing import credentials
 from gateway.sharing import tables as t
 from gateway.sharing import validation as check
 from gateway.sharing.credentials import SecretKind
+from gateway.sharing.database import Database
 from gateway.sharing.model import APPLICATION_STATES, App, Application, Grant, Quota
-from gateway.sharing.quota import LocalQuota, QuotaTableFull, SharedQuota
+from gateway.sharing.quota import LocalQuota, SharedQuota
+from gateway.sharing.usage import QuotaLedger
+from gateway.sharing.views import Views
+from gateway.timefmt import utc
 
 __all__ = ["SharingStore"]
 
-# Quota days are calendar days in China Standard Time (UTC+8, no daylight saving), so a
-# province's daily quota resets at its own midnight rather than at 08:00 local time.
-_DAY_OFFSET = timedelta(hours=8)
 _ACTIVE = "state = 'active' AND valid_from <= ? AND valid_until > ?"
 
 _BAD_CREDENTIAL = "bad app credential"
-_VIEW_LIMIT = 10_000
-"""Cached (app, interface) grant views and app rows kept between writes at most."""
 # Compared against when an app does not exist, so unknown and known apps take the same time.
 _DUMMY_DIGEST = credentials.digest(SecretKind.APP, "", "")
 
@@ -59,80 +53,24 @@ class SharingStore:
         """``default_max_grade`` is the grade an approval grants when the operator names none:
         the highest grade that may leave a province under the shared standard. ``quota`` is
         the node's shared quota table when it runs several workers (one process: None)."""
-        self._path = Path(path)
         self._default_max_grade = check.grade(default_max_grade)
-        self._lock = threading.Lock()
-        self._generation = 0
-        self._swept = -1  # the minute of the last sweep of finished quota windows
-        self._grant_views: dict[tuple[str, str], tuple[object, list[Grant], list[Grant]]] = {}
-        # app id -> (version, row, App): the App is built once, not per call.
-        self._app_views: dict[str, tuple[object, sqlite3.Row | None, App | None]] = {}
-        # Checked and counted in memory, written behind by flush_quota() (see quota.py).
-        self._quota: LocalQuota | SharedQuota = quota if quota is not None else LocalQuota()
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        # check_same_thread=False: asyncio.to_thread runs calls on varying worker threads; the
-        # lock, not the thread, is what keeps them apart.
-        self._conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        self._conn.row_factory = sqlite3.Row
-        try:
-            self._conn.execute("PRAGMA busy_timeout=5000")
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            # FULL: a commit is fsynced before it returns, so a sent answer is never lost.
-            self._conn.execute("PRAGMA synchronous=FULL")
-            # executescript commits any open transaction first, so the script brings its own.
-            self._conn.executescript(
-                f"BEGIN IMMEDIATE;{t.SCHEMA}PRAGMA user_version={t.SCHEMA_VERSION};COMMIT;"
-            )
-        except BaseException:
-            self._conn.close()
-            raise
+        self._db = Database(Path(path))
+        self._views = Views(self._db)
+        self._ledger = QuotaLedger(self._db, quota if quota is not None else LocalQuota())
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     def close(self) -> None:
         try:
-            self.flush_quota()
+            self._ledger.close()
         finally:
-            self._quota.close()
-            with self._lock:
-                self._conn.close()
+            self._db.close()
 
     def __enter__(self) -> SharingStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        # IMMEDIATE takes the write lock up front, so check-then-write (quota, decisions) is
-        # atomic even against another process sharing the file.
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-            # Every change made here goes through this point; a change by another connection
-            # (another worker of the node) moves PRAGMA data_version. The in-memory views
-            # below are rebuilt whenever either moved, so they are exact.
-            self._generation += 1
-
-    def _version(self) -> tuple[int, int]:
-        """Changes a view may depend on: this connection's writes, then everyone else's."""
-        with self._lock:
-            return self._generation, self._conn.execute("PRAGMA data_version").fetchone()[0]
-
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN")
-            try:
-                yield self._conn
-            finally:
-                self._conn.execute("COMMIT")
 
     # -- apps ----------------------------------------------------------------------------------
 
@@ -146,10 +84,10 @@ class SharingStore:
         row = {
             "id": app_id,
             "name": check.text("name", name, required=False),
-            "created_at": t.stamp(_now(now)),
+            "created_at": t.stamp(utc(now)),
         }
         secret = credentials.issue()
-        with self._write() as conn:
+        with self._db.write() as conn:
             if conn.execute("SELECT 1 FROM apps WHERE id = ?", (app_id,)).fetchone():
                 raise FailedPrecondition(f"app {app_id} already exists", reason="APP_EXISTS")
             digest = credentials.digest(SecretKind.APP, secret, app_id)
@@ -158,19 +96,19 @@ class SharingStore:
 
     def revoke_app(self, app_id: str, *, now: datetime | None = None) -> App:
         """Stop an app's credential from working; revoking twice keeps the first time."""
-        with self._write() as conn:
+        with self._db.write() as conn:
             conn.execute(
                 "UPDATE apps SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                (t.stamp(_now(now)), app_id),
+                (t.stamp(utc(now)), app_id),
             )
-            return _load_app(conn, app_id)
+            return t.load_app(conn, app_id)
 
     def get_app(self, app_id: str) -> App:
-        with self._read() as conn:
-            return _load_app(conn, app_id)
+        with self._db.read() as conn:
+            return t.load_app(conn, app_id)
 
     def list_apps(self) -> list[App]:
-        with self._read() as conn:
+        with self._db.read() as conn:
             return [t.app_from_row(r) for r in conn.execute("SELECT * FROM apps ORDER BY id")]
 
     def authenticate_app(self, app_id: str, secret: str) -> App:
@@ -179,25 +117,12 @@ class SharingStore:
         Unknown app, wrong secret and revoked app fail alike (same reason, same message, a
         digest compared in every case), so a caller cannot probe which apps exist.
         """
-        row, app = self._app_view(app_id)
+        row, app = self._views.app(app_id)
         stored = row["secret_digest"] if row is not None else _DUMMY_DIGEST
         ok = credentials.matches(SecretKind.APP, secret, stored, app_id)
         if app is None or not ok or row["revoked_at"] is not None:
             raise Unauthenticated(_BAD_CREDENTIAL, reason="BAD_CREDENTIAL")
         return app
-
-    def _app_view(self, app_id: str) -> tuple[sqlite3.Row | None, App | None]:
-        gen = self._version()
-        cached = self._app_views.get(app_id)
-        if cached is not None and cached[0] == gen:
-            return cached[1], cached[2]
-        with self._read() as conn:
-            row = conn.execute("SELECT * FROM apps WHERE id = ?", (app_id,)).fetchone()
-        app = t.app_from_row(row) if row is not None else None
-        if len(self._app_views) > _VIEW_LIMIT:
-            self._app_views.clear()
-        self._app_views[app_id] = (gen, row, app)
-        return row, app
 
     # -- operators -----------------------------------------------------------------------------
 
@@ -205,11 +130,11 @@ class SharingStore:
         """Create the operator token on first start and return it, once; ``None`` when one
         exists already (it cannot be shown again: only its digest is kept)."""
         token = credentials.issue()
-        with self._write() as conn:
+        with self._db.write() as conn:
             cur = conn.execute(
                 "INSERT OR IGNORE INTO operator_tokens (id, token_digest, created_at)"
                 " VALUES (1, ?, ?)",
-                (credentials.digest(SecretKind.OPERATOR, token), t.stamp(_now(now))),
+                (credentials.digest(SecretKind.OPERATOR, token), t.stamp(utc(now))),
             )
             created = cur.rowcount == 1
         return token if created else None
@@ -223,16 +148,16 @@ class SharingStore:
                 f"must be {credentials.MIN_SECRET_LENGTH} to 256 characters of random text",
                 reason="WEAK_TOKEN",
             )
-        with self._write() as conn:
+        with self._db.write() as conn:
             conn.execute(
                 "INSERT INTO operator_tokens (id, token_digest, created_at) VALUES (1, ?, ?)"
                 " ON CONFLICT (id) DO UPDATE SET token_digest = excluded.token_digest,"
                 " created_at = excluded.created_at",
-                (credentials.digest(SecretKind.OPERATOR, token), t.stamp(_now(now))),
+                (credentials.digest(SecretKind.OPERATOR, token), t.stamp(utc(now))),
             )
 
     def authenticate_operator(self, token: str) -> bool:
-        with self._read() as conn:
+        with self._db.read() as conn:
             row = conn.execute("SELECT token_digest FROM operator_tokens WHERE id = 1").fetchone()
         stored = row["token_digest"] if row is not None else _DUMMY_DIGEST
         return credentials.matches(SecretKind.OPERATOR, token, stored) and row is not None
@@ -253,7 +178,7 @@ class SharingStore:
     ) -> Application:
         """Persist a pending application. ``fields`` may be empty (a verify-only interface
         releases no fields); a grant without fields releases no data, only a match answer."""
-        now = _now(now)
+        now = utc(now)
         start = check.aware("valid_from", valid_from)
         application = Application(
             id=t.new_id("app", now),
@@ -271,13 +196,13 @@ class SharingStore:
             decided_at=None,
             owner=check.interface_owner(interface_id),
         )
-        with self._write() as conn:
+        with self._db.write() as conn:
             t.insert(conn, "applications", t.application_to_row(application))
         return application
 
     def get_application(self, application_id: str) -> Application:
-        with self._read() as conn:
-            return _load_application(conn, application_id)
+        with self._db.read() as conn:
+            return t.load_application(conn, application_id)
 
     def list_applications(
         self,
@@ -307,7 +232,7 @@ class SharingStore:
             clauses.append("substr(app, 1, 3) = ?")
             params.append(f"{province}/")
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        with self._read() as conn:
+        with self._db.read() as conn:
             rows = conn.execute(
                 f"SELECT * FROM applications{where} ORDER BY created_at, id", params
             ).fetchall()
@@ -330,11 +255,11 @@ class SharingStore:
         ≤ asked (else INVALID_ARGUMENT NOT_A_NARROWING naming the field). ``None``, an empty
         field list or a quota part of 0 (unset proto values) keep what was asked.
         """
-        now = _now(now)
+        now = utc(now)
         grade = check.grade(max_grade or self._default_max_grade)
         note = check.text("reason", reason, required=False)
-        with self._write() as conn:
-            asked = _pending(conn, application_id)
+        with self._db.write() as conn:
+            asked = t.pending(conn, application_id)
             grant = Grant(
                 id=t.new_id("grant", now),
                 grantee=asked.app,
@@ -362,9 +287,9 @@ class SharingStore:
     def reject(self, application_id: str, reason: str, now: datetime) -> Application:
         """Reject a pending application; the reason is required and shown to the applicant."""
         note = check.text("reason", reason, required=True, missing="MISSING_REASON")
-        now = _now(now)
-        with self._write() as conn:
-            asked = _pending(conn, application_id)
+        now = utc(now)
+        with self._db.write() as conn:
+            asked = t.pending(conn, application_id)
             conn.execute(
                 "UPDATE applications SET state = 'rejected', reason = ?, decided_at = ?"
                 " WHERE id = ?",
@@ -390,7 +315,7 @@ class SharingStore:
         Fields whose grade does not allow blanket grants are accepted here but never released
         under it (the release policy drops them as NEEDS_APP_GRANT).
         """
-        now = _now(now)
+        now = utc(now)
         check.interface_owner(interface_id)
         if isinstance(purposes, str) or not purposes:
             raise InvalidArgument("purposes", "at least one purpose", reason="MISSING_PURPOSE")
@@ -412,20 +337,20 @@ class SharingStore:
             revoked_reason="",
             created_at=now,
         )
-        with self._write() as conn:
+        with self._db.write() as conn:
             t.insert(conn, "grants", t.grant_to_row(grant))
         return grant
 
     def get_grant(self, grant_id: str) -> Grant:
-        with self._read() as conn:
-            return _load_grant(conn, grant_id)
+        with self._db.read() as conn:
+            return t.load_grant(conn, grant_id)
 
     def revoke_grant(self, grant_id: str, reason: str, now: datetime) -> Grant:
         """Revoke a grant; it stops working for the very next call."""
         note = check.text("reason", reason, required=False)
-        now = _now(now)
-        with self._write() as conn:
-            grant = _load_grant(conn, grant_id)
+        now = utc(now)
+        with self._db.write() as conn:
+            grant = t.load_grant(conn, grant_id)
             if grant.state != "active":
                 raise FailedPrecondition(
                     f"grant {grant_id} is already revoked", reason="GRANT_ALREADY_REVOKED"
@@ -456,11 +381,11 @@ class SharingStore:
             clauses.append("grantee = ?")
             params.append(grantee)
         if not include_inactive:
-            stamp = t.stamp(_now(now))
+            stamp = t.stamp(utc(now))
             clauses.append(_ACTIVE)
             params.extend((stamp, stamp))
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        with self._read() as conn:
+        with self._db.read() as conn:
             rows = conn.execute(
                 f"SELECT * FROM grants{where} ORDER BY created_at, id", params
             ).fetchall()
@@ -473,47 +398,13 @@ class SharingStore:
         an active, in-window blanket grant to the app's province (整体授权), else ``None``.
         Served from an in-memory view of the grants, rebuilt after any write.
         """
-        when = _now(now)
-        own, blanket = self._grant_view(app_id, interface_id)
+        when = utc(now)
+        own, blanket = self._views.grants(app_id, interface_id)
         for grants in (own, blanket):
             for grant in grants:  # newest first
                 if grant.status(when) == "active":
                     return grant
         return None
-
-    def _grant_view(self, app_id: str, interface_id: str) -> tuple[list[Grant], list[Grant]]:
-        key = (app_id, interface_id)
-        gen = self._version()
-        cached = self._grant_views.get(key)
-        if cached is not None and cached[0] == gen:
-            return cached[1], cached[2]
-        newest = "ORDER BY created_at DESC, id DESC"
-        with self._read() as conn:
-            own = [
-                t.grant_from_row(r)
-                for r in conn.execute(
-                    f"SELECT * FROM grants WHERE grantee = ? AND blanket = 0 AND interface_id = ?"
-                    f" AND state = 'active' {newest}",
-                    (app_id, interface_id),
-                )
-            ]
-            province = province_of_app(app_id)
-            blanket = (
-                [
-                    t.grant_from_row(r)
-                    for r in conn.execute(
-                        "SELECT * FROM grants WHERE grantee = ? AND blanket = 1"
-                        f" AND interface_id = ? AND state = 'active' {newest}",
-                        (province, interface_id),
-                    )
-                ]
-                if province
-                else []
-            )
-        if len(self._grant_views) > _VIEW_LIMIT:
-            self._grant_views.clear()
-        self._grant_views[key] = (gen, own, blanket)
-        return own, blanket
 
     def latest_grant(self, app_id: str, interface_id: str) -> Grant | None:
         """The newest grant that ever covered the app for the interface, whatever its state;
@@ -522,7 +413,7 @@ class SharingStore:
         Only to explain a refusal: ``find_grant(...) or latest_grant(...)`` lets the release
         policy answer GRANT_REVOKED or GRANT_EXPIRED rather than NO_GRANT. Never to authorize.
         """
-        with self._read() as conn:
+        with self._db.read() as conn:
             row = conn.execute(
                 "SELECT * FROM grants WHERE interface_id = ? AND ((grantee = ? AND blanket = 0)"
                 " OR (grantee = ? AND blanket = 1)) ORDER BY blanket, created_at DESC, id DESC"
@@ -542,123 +433,15 @@ class SharingStore:
         app: each app of a province has its own quota under a blanket grant. ``flush_quota``
         writes the counters behind.
         """
-        minute, day = _windows(_now(now))
-        keys = ((grant.id, app_id, "minute", minute), (grant.id, app_id, "day", day))
-        limits = (grant.quota.per_minute, grant.quota.per_day)
-        try:
-            hit = self._quota.consume(keys, limits, self._load_used)
-        except QuotaTableFull:
-            raise ResourceExhausted(
-                "this node counts quota for too many grants and apps at once; retry later",
-                reason="QUOTA_TABLE_FULL",
-            ) from None
-        if hit == 0:
-            raise ResourceExhausted(
-                f"quota of {grant.quota.per_minute} calls per minute used up under grant "
-                f"{grant.id}; retry in the next minute",
-                reason="QUOTA_MINUTE_EXCEEDED",
-            )
-        if hit == 1:
-            raise ResourceExhausted(
-                f"quota of {grant.quota.per_day} calls per day used up under grant "
-                f"{grant.id}; retry after midnight (UTC+8)",
-                reason="QUOTA_DAY_EXCEEDED",
-            )
-
-    def _load_used(self, key: tuple[str, str, str, int]) -> int:
-        with self._read() as conn:
-            row = conn.execute(
-                "SELECT used FROM quota_usage WHERE grant_id = ? AND app = ? AND span = ?"
-                " AND start = ?",
-                key,
-            ).fetchone()
-        return int(row["used"]) if row is not None else 0
+        self._ledger.consume(grant, app_id, now)
 
     def flush_quota(self, now: datetime | None = None) -> int:
         """Write the counters changed since the last flush; returns how many.
 
         Also forgets finished windows already written (a shared table does not prune itself).
         """
-        dirty = self._quota.take_dirty()
-        if dirty:
-            try:
-                with self._write() as conn:
-                    conn.executemany(
-                        "INSERT INTO quota_usage (grant_id, app, span, start, used)"
-                        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (grant_id, app, span, start)"
-                        " DO UPDATE SET used = max(used, excluded.used)",
-                        dirty,
-                    )
-            except BaseException:
-                self._quota.restore(dirty)
-                raise
-        minute, day = _windows(_now(now))
-        if minute != self._swept:  # windows finish once a minute at most
-            self._quota.sweep(minute, day)
-            self._swept = minute
-        return len(dirty)
+        return self._ledger.flush(now)
 
     def prune_quota(self, now: datetime) -> int:
         """Delete the usage rows of finished windows; returns how many went."""
-        self.flush_quota()
-        minute, day = _windows(_now(now))
-        with self._write() as conn:
-            return _prune(conn, minute, day)
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _now(now: datetime | None) -> datetime:
-    if now is None:
-        return datetime.now(UTC)
-    if now.tzinfo is None:
-        raise ValueError("now must be an aware datetime")
-    return now.astimezone(UTC)
-
-
-def _windows(now: datetime) -> tuple[int, int]:
-    """The quota windows ``now`` falls in: minutes since the epoch, days since it (UTC+8)."""
-    return int((now - t.EPOCH).total_seconds()) // 60, (now + _DAY_OFFSET - t.EPOCH).days
-
-
-def _prune(conn: sqlite3.Connection, minute: int, day: int) -> int:
-    # The window just before the current one is kept: a call counted a moment before the
-    # boundary may still be in flight on another replica.
-    cur = conn.execute(
-        "DELETE FROM quota_usage WHERE (span = 'minute' AND start < ?)"
-        " OR (span = 'day' AND start < ?)",
-        (minute - 1, day - 1),
-    )
-    return cur.rowcount
-
-
-def _load_app(conn: sqlite3.Connection, app_id: str) -> App:
-    row = conn.execute("SELECT * FROM apps WHERE id = ?", (app_id,)).fetchone()
-    if row is None:
-        raise NotFound(f"no app {app_id}", reason="APP_NOT_FOUND")
-    return t.app_from_row(row)
-
-
-def _load_application(conn: sqlite3.Connection, application_id: str) -> Application:
-    row = conn.execute("SELECT * FROM applications WHERE id = ?", (application_id,)).fetchone()
-    if row is None:
-        raise NotFound(f"no application {application_id}", reason="APPLICATION_NOT_FOUND")
-    return t.application_from_row(row)
-
-
-def _pending(conn: sqlite3.Connection, application_id: str) -> Application:
-    application = _load_application(conn, application_id)
-    if application.state != "pending":
-        raise FailedPrecondition(
-            f"application {application_id} is already {application.state}",
-            reason="APPLICATION_DECIDED",
-        )
-    return application
-
-
-def _load_grant(conn: sqlite3.Connection, grant_id: str) -> Grant:
-    row = conn.execute("SELECT * FROM grants WHERE id = ?", (grant_id,)).fetchone()
-    if row is None:
-        raise NotFound(f"no grant {grant_id}", reason="GRANT_NOT_FOUND")
-    return t.grant_from_row(row)
+        return self._ledger.prune(now)

@@ -8,6 +8,8 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway import timefmt
+from gateway.errors import FailedPrecondition, NotFound
 from gateway.sharing.model import App, Application, Grant, Quota
 
 __all__ = [
@@ -20,8 +22,12 @@ __all__ = [
     "grant_from_row",
     "grant_to_row",
     "insert",
+    "load_app",
+    "load_application",
+    "load_grant",
     "new_id",
     "parse",
+    "pending",
     "stamp",
 ]
 
@@ -100,7 +106,7 @@ def stamp(moment: datetime) -> str:
 
 
 def parse(text: str | None) -> datetime | None:
-    return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC) if text else None
+    return timefmt.parse(text) if text else None
 
 
 def new_id(prefix: str, now: datetime) -> str:
@@ -118,7 +124,7 @@ def insert(conn: sqlite3.Connection, table: str, row: dict[str, Any]) -> None:
 
 
 def _time(row: sqlite3.Row, column: str) -> datetime:
-    return datetime.strptime(row[column], _TIME_FORMAT).replace(tzinfo=UTC)
+    return timefmt.parse(row[column])
 
 
 def app_from_row(row: sqlite3.Row) -> App:
@@ -210,3 +216,35 @@ def grant_from_row(row: sqlite3.Row) -> Grant:
 
 def _json(values: tuple[str, ...]) -> str:
     return json.dumps(list(values), ensure_ascii=False)
+
+
+def load_app(conn: sqlite3.Connection, app_id: str) -> App:
+    row = conn.execute("SELECT * FROM apps WHERE id = ?", (app_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no app {app_id}", reason="APP_NOT_FOUND")
+    return app_from_row(row)
+
+
+def load_application(conn: sqlite3.Connection, application_id: str) -> Application:
+    row = conn.execute("SELECT * FROM applications WHERE id = ?", (application_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no application {application_id}", reason="APPLICATION_NOT_FOUND")
+    return application_from_row(row)
+
+
+def pending(conn: sqlite3.Connection, application_id: str) -> Application:
+    """The application, if it is still pending (else FAILED_PRECONDITION)."""
+    application = load_application(conn, application_id)
+    if application.state != "pending":
+        raise FailedPrecondition(
+            f"application {application_id} is already {application.state}",
+            reason="APPLICATION_DECIDED",
+        )
+    return application
+
+
+def load_grant(conn: sqlite3.Connection, grant_id: str) -> Grant:
+    row = conn.execute("SELECT * FROM grants WHERE id = ?", (grant_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no grant {grant_id}", reason="GRANT_NOT_FOUND")
+    return grant_from_row(row)

@@ -173,7 +173,7 @@ def test_failed_flush_is_written_later(two: Node, monkeypatch: pytest.MonkeyPatc
         raise sqlite3.OperationalError("database is locked")
         yield  # pragma: no cover
 
-    monkeypatch.setattr(two.a, "_write", busy)
+    monkeypatch.setattr(two.a._db, "write", busy)
     with pytest.raises(sqlite3.OperationalError):
         two.a.flush_quota(now=T0)
     assert stored(two.db) == {}
@@ -206,7 +206,7 @@ def test_load_failure_leaves_no_row_at_zero(two: Node, monkeypatch: pytest.Monke
         two.a.consume_quota(g, APP, T0)
     two.a.flush_quota(now=T0)
     with node(two.db.parent, name="restarted.shm") as fresh:
-        real = fresh.a._load_used
+        real = fresh.a._ledger.load_used
         calls = []
 
         def flaky(key: tuple[str, str, str, int]) -> int:
@@ -215,7 +215,7 @@ def test_load_failure_leaves_no_row_at_zero(two: Node, monkeypatch: pytest.Monke
                 raise sqlite3.OperationalError("database is locked")
             return real(key)
 
-        monkeypatch.setattr(fresh.a, "_load_used", flaky)
+        monkeypatch.setattr(fresh.a._ledger, "load_used", flaky)
         with pytest.raises(sqlite3.OperationalError):
             fresh.a.consume_quota(g, APP, T0)
         # The window is read from the file on the next call: still used up.

@@ -72,8 +72,9 @@ def _all_but_first(text: str, char: str) -> str:
 def _keep_ends(text: str, rule: MaskRule) -> str:
     text = _NUMBER_SEPARATORS.sub("", text)
     kept = rule.keep_first + rule.keep_last
-    # A value no longer than what the rule keeps would come back unmasked.
-    if len(text) <= kept:
+    # A value no longer than what the rule keeps would come back unmasked, and one shorter than
+    # the full form would show part of what the rule hides (13812345 -> 138*2345).
+    if len(text) - kept < max(1, rule.hide_at_least):
         return _all_but_first(text, rule.mask_char)
     tail = text[len(text) - rule.keep_last :] if rule.keep_last else ""
     middle = len(text) - kept

@@ -102,6 +102,10 @@ class MaskRule:
     keep_first: int = 0
     keep_last: int = 0
     mask_char: str = "*"
+    hide_at_least: int = 0
+    """``keep_ends`` only: a value whose masked middle would be shorter than this (a truncated or
+    mistyped number) keeps nothing but its first character, so that what the rule protects in a
+    full-length value (a mobile's middle four digits, an ID number's birth date) never shows."""
 
 
 @dataclass(frozen=True, eq=False)

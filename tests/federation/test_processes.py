@@ -81,9 +81,8 @@ def test_cli_refusal_exits_non_zero_with_reason(processes):
 def test_killed_peer_makes_answers_partial_then_rejoins(processes):
     processes.kill("zj")  # kill -9: no goodbye
     try:
-        started = time.perf_counter()
+        # An answer at all is within the CLI's deadline (5 s): past it the CLI fails instead.
         out = json.loads(yrdgw(processes, "search", "户籍", "--via", "sh", "--json").stdout)
-        assert time.perf_counter() - started < 10
         assert out["partial"] is True
         by = {p["province"]: p for p in out["provinces"]}
         assert by["zj"]["state"] in ("failed", "timed_out")

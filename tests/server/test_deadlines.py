@@ -11,10 +11,12 @@ from gateway.deadlines import budget
     "remaining, default, expected",
     [
         (None, 7.0, 7.0),  # no deadline: the node's default
-        (1.0, 7.0, 0.95),  # 10% margin, capped at 50 ms
-        (0.2, 7.0, 0.18),  # 10% margin
-        (0.03, 7.0, 0.025),  # at least 5 ms kept for our own reply
-        (0.004, 7.0, 0.0),  # nothing left: never negative
+        (5.0, 7.0, 4.5),  # a quarter, capped at 0.5 s
+        (2.0, 7.0, 1.5),  # a quarter: exactly the cap
+        (1.0, 7.0, 0.75),  # a quarter
+        (0.2, 7.0, 0.15),
+        (0.03, 7.0, 0.02),  # at least 10 ms kept for our own reply
+        (0.008, 7.0, 0.0),  # nothing left: never negative
         (0.0, 7.0, 0.0),
     ],
 )

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -90,6 +92,8 @@ class NodeOptions:
     """Overrides the node config's ``otlp_endpoint``."""
     worker: WorkerSlot | None = None
     """Set when this process is one worker of a multi-process node."""
+    clock: Callable[[], datetime] = utcnow
+    """What time it is for grants and quota windows; tests hold it to stay in one window."""
 
 
 class Node:
@@ -241,7 +245,7 @@ class Node:
             backends.for_interfaces(self.interfaces.values()),
             self.standard,
             audit,
-            clock=utcnow,
+            clock=self.options.clock,
             tracer=tracer,
         )
         router = Router(
@@ -258,6 +262,7 @@ class Node:
             {p.id: RemoteSharing(p) for p in peers},
             audit,
             standard_grades=tuple(self.standard.grades),
+            clock=self.options.clock,
         )
         directory = InterfaceDirectory(self.id, provider, sharing_store, {p.id: p for p in peers})
         identities = Identities(self.id, sharing_store)
@@ -296,7 +301,7 @@ class Node:
         )
         sharing_pb2_grpc.add_SharingServicer_to_server(SharingServicer(sharing, identities), client)
         sharing_pb2_grpc.add_AdminServicer_to_server(
-            AdminServicer(sharing, identities, tuple(self.fed.nodes), utcnow), client
+            AdminServicer(sharing, identities, tuple(self.fed.nodes), self.options.clock), client
         )
         ops_pb2_grpc.add_OpsServicer_to_server(
             OpsServicer(self.id, gatherer, audit, identities), client
@@ -403,7 +408,7 @@ class Node:
         while True:
             await asyncio.sleep(seconds)
             try:
-                await asyncio.to_thread(self._sharing_store.flush_quota)
+                await asyncio.to_thread(self._sharing_store.flush_quota, self.options.clock())
             except Exception:  # a busy disk: the counters stay dirty and go next time
                 log.exception("quota flush failed on %s", self.id)
 

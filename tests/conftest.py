@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -73,3 +75,25 @@ def certs_dir(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("certs")
     create_federation_certs(path, NODE_IDS)
     return path
+
+
+class HeldClock:
+    """A node clock (``NodeOptions.clock``) that follows the wall clock until held.
+
+    While held, every call sees the same moment, so a test's calls all fall in one quota
+    window (minute and China Standard Time day) whatever the wall clock does meanwhile.
+    """
+
+    def __init__(self) -> None:
+        self._held: datetime | None = None
+
+    def __call__(self) -> datetime:
+        return self._held or datetime.now(UTC)
+
+    @contextmanager
+    def held(self) -> Iterator[datetime]:
+        self._held = datetime.now(UTC)
+        try:
+            yield self._held
+        finally:
+            self._held = None

@@ -41,6 +41,7 @@ from gateway.peers import MAX_MESSAGE_BYTES, MD_HOPS, MD_NODE, MD_STANDARD
 from gateway.server.identity import MD_APP_ID, MD_APP_SECRET, MD_OPERATOR
 from gateway.status import DETAILS_KEY
 from gateway.tls import NodeTLS, channel_options_for, client_channel_credentials
+from tests.conftest import HeldClock
 
 NODES = ("js", "sh")
 ENTRIES = 200
@@ -116,6 +117,8 @@ class Harness:
     """Interface id -> the id of APP's grant on it (never revoked by the fuzzers)."""
     samples: dict[str, str] = field(default_factory=dict)
     """Values that exist in sh's dataset (id_number, name, district ...)."""
+    clock: HeldClock = field(default_factory=HeldClock)
+    """The nodes' clock: held to keep a case's calls in one quota window."""
     _client: dict[str, aio.Channel] = field(default_factory=dict)
     _peer: dict[tuple[str, str], aio.Channel] = field(default_factory=dict)
 

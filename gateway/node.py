@@ -378,9 +378,10 @@ class Node:
             health_pb2.HealthCheckResponse.SERVING,
         )
         log.info(
-            "node %s (%s) serving: client %s, peer %s%s%s",
+            "node %s (%s) of federation %s serving: client %s, peer %s%s%s",
             self.id,
             self.address.name,
+            self.fed.federation,
             self.address.client,
             self.address.peer,
             " [INSECURE]" if tls is None else "",

@@ -12,6 +12,7 @@ from gateway.catalog.model import CatalogEntry
 from gateway.catalog.seed import generate_entries
 from gateway.catalog.store import CatalogStore
 from gateway.crosswalk import Crosswalk
+from gateway.departments import Departments
 from gateway.standard import Standard
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ def ensure_seeded(
     seed: int,
     standard: Standard,
     crosswalk: Crosswalk,
-    departments,
+    departments: Departments,
     published: Sequence[CatalogEntry] = (),
     published_digest: str = "",
     force: bool = False,

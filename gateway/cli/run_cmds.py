@@ -200,7 +200,7 @@ def up(args) -> int:
             flush=True,
         )
         procs.wait_ready(timeout=1800)
-        print(f"federation up in {time.perf_counter() - started:.1f} s:")
+        print(f"federation {fed.federation} up in {time.perf_counter() - started:.1f} s:")
         for n in fed.nodes.values():
             print(f"  {n.id} {n.name} ({n.region_code})  client {n.client}  peer {n.peer}")
         if args.demo:

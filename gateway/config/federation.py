@@ -54,7 +54,7 @@ class FederationConfig:
     path: Path
     """The federation file itself; every path below was relative to its folder."""
     federation: str
-    """The federation's name."""
+    """The federation's name, shown in each node's start line and by ``yrdgw up``."""
     standard_path: Path
     """The shared classification & grading standard (``standard``)."""
     certs_dir: Path

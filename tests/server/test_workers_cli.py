@@ -174,4 +174,6 @@ def test_yrdgw_node_drains_for_node_yaml_grace_on_sigterm(tmp_path, certs_dir, a
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert f"node js: draining (grace {shown} s)" in log.read_text(encoding="utf-8")
+    text = log.read_text(encoding="utf-8")
+    assert "node js (江苏) of federation yrd-test serving" in text  # federation.yaml's name
+    assert f"node js: draining (grace {shown} s)" in text

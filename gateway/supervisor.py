@@ -18,7 +18,11 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway.cli.connect import open_channel
-from gateway.config import FederationConfig
+from gateway.config import EXIT_MARGIN_S, FederationConfig, Limits
+
+#: Seconds a SIGTERMed node may take before it is killed: a node.yaml's default drain grace
+#: plus the time to close its stores.
+STOP_TIMEOUT = Limits().shutdown_grace_s + EXIT_MARGIN_S
 
 
 class NodeProcesses:
@@ -147,7 +151,7 @@ class NodeProcesses:
         while any(process_alive(pid) for pid in workers) and time.monotonic() < deadline:
             time.sleep(0.01)
 
-    def stop(self, node_id: str, timeout: float = 15.0) -> int | None:
+    def stop(self, node_id: str, timeout: float = STOP_TIMEOUT) -> int | None:
         """SIGTERM and wait for a clean exit; SIGKILL if it does not come."""
         proc = self.procs.get(node_id)
         if proc is None:
@@ -157,7 +161,7 @@ class NodeProcesses:
             proc.send_signal(signal.SIGTERM)
         return self._reap(node_id, timeout)
 
-    def stop_all(self, timeout: float = 15.0) -> None:
+    def stop_all(self, timeout: float = STOP_TIMEOUT) -> None:
         for node_id in list(self.procs):
             proc = self.procs[node_id]
             if proc.poll() is None:

@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.config import MAX_WORKERS, FederationConfig, split_address
+from gateway.config import EXIT_MARGIN_S, MAX_WORKERS, FederationConfig, split_address
 from gateway.shm import SharedCounters
 
 log = logging.getLogger(__name__)
@@ -253,7 +253,7 @@ class Primary:
         running = [w.proc for w in self.workers if w.proc is not None and w.proc.poll() is None]
         for proc in running:
             proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + self._grace + 10
+        deadline = time.monotonic() + self._grace + EXIT_MARGIN_S
         for proc in running:
             try:
                 proc.wait(max(0.0, deadline - time.monotonic()))

@@ -24,6 +24,7 @@ from gateway.config.federation import (
 )
 from gateway.config.interfaces_file import load_interfaces
 from gateway.config.node import (
+    EXIT_MARGIN_S,
     MAX_WORKERS,
     Limits,
     NodeConfig,
@@ -36,6 +37,7 @@ from gateway.config.standard_file import load_standard
 
 __all__ = [
     "DEFAULT_FEDERATION",
+    "EXIT_MARGIN_S",
     "MAX_WORKERS",
     "FederationConfig",
     "Limits",

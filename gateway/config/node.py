@@ -10,10 +10,21 @@ from gateway.config.federation import FederationConfig
 from gateway.config.reader import ConfigNode, load_yaml
 from gateway.exchange.dataset import DEFAULT_PEOPLE
 
-__all__ = ["MAX_WORKERS", "Limits", "NodeConfig", "SearchSettings", "SeedSettings", "load_node"]
+__all__ = [
+    "EXIT_MARGIN_S",
+    "MAX_WORKERS",
+    "Limits",
+    "NodeConfig",
+    "SearchSettings",
+    "SeedSettings",
+    "load_node",
+]
 
 #: More worker processes than this per node is refused (``workers``, ``--workers``).
 MAX_WORKERS = 64
+#: A SIGTERMed node gets its drain grace plus this to flush, close its stores and exit before
+#: whoever stopped it (its primary, the supervisor) kills it.
+EXIT_MARGIN_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,9 +19,8 @@ from gateway._pb.yrd.v1 import (
     sharing_pb2_grpc,
 )
 from gateway.cli.credentials import operator_token_path
-from gateway.config import load_federation
+from gateway.config import load_federation, load_standard
 from gateway.server.identity import MD_APP_ID, MD_APP_SECRET, MD_OPERATOR
-from gateway.standard import load_standard
 from gateway.status import failure_of
 from tests.conftest import ROOT, write_federation
 from tests.federation.conftest import Running, start_nodes, stop_all

@@ -26,14 +26,12 @@ from hypothesis.stateful import (
 )
 
 from gateway.audit.log import AuditLog
-from gateway.catalog.seed import load_departments
+from gateway.config import load_departments, load_interfaces, load_standard
 from gateway.errors import FailedPrecondition, GatewayError, ResourceExhausted
-from gateway.exchange.interfaces import load_interfaces
 from gateway.exchange.provider import Provider
 from gateway.sharing.model import Quota
 from gateway.sharing.service import ApplyInput, Narrowing, SharingService
 from gateway.sharing.store import SharingStore
-from gateway.standard import load_standard
 
 ROOT = Path(__file__).resolve().parents[2]
 STANDARD = load_standard(ROOT / "config" / "standard" / "yrd-standard.yaml")

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway import timefmt
+
 __all__ = [
     "CANONICAL_JSON",
     "DECISIONS",
@@ -175,7 +177,7 @@ class AuditRecord:
         if not _TIME_RE.match(time):
             raise ValueError(f"time: {time!r} is not UTC RFC 3339 with milliseconds")
         try:
-            datetime.fromisoformat(time)
+            timefmt.parse(time)
         except ValueError:
             raise ValueError(f"time: {time!r} is not a real date and time") from None
         put(self, "time", time)

@@ -25,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from gateway import timefmt
 from gateway.audit.chain import GENESIS_HASH, AuditEntry, AuditRecord, entry_hash, format_time
 from gateway.audit.writer import (
     JSON_COLUMNS,
@@ -400,7 +401,7 @@ def _walk(rows: sqlite3.Cursor, head_row: tuple[Any, ...] | None) -> VerifyRepor
 def _time_bound(name: str, value: datetime | str) -> str:
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value)
+            value = timefmt.parse(value)
         except ValueError:
             raise ValueError(f"{name}: {value!r} is not an RFC 3339 time") from None
     if not isinstance(value, datetime):

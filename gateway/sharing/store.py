@@ -120,7 +120,7 @@ class SharingStore:
         row, app = self._views.app(app_id)
         stored = row["secret_digest"] if row is not None else _DUMMY_DIGEST
         ok = credentials.matches(SecretKind.APP, secret, stored, app_id)
-        if app is None or not ok or row["revoked_at"] is not None:
+        if row is None or app is None or not ok or row["revoked_at"] is not None:
             raise Unauthenticated(_BAD_CREDENTIAL, reason="BAD_CREDENTIAL")
         return app
 

@@ -119,8 +119,8 @@ class Router:
                 await self._audit_consumer(app, call, owner, trace_id, started, batch=batch)
                 yield batch
                 started = time.perf_counter()
-        except GatewayError as exc:
-            await self._audit_consumer(app, call, owner, trace_id, started, error=exc)
+        except GatewayError as exc:  # refused at the start or stopped between batches
+            await self._audit_consumer(app, call, owner, trace_id, started, error=exc, stream=True)
             raise
 
     async def _audit_consumer(
@@ -134,6 +134,7 @@ class Router:
         result: CallResult | None = None,
         batch: Batch | None = None,
         error: GatewayError | None = None,
+        stream: bool = False,
     ) -> None:
         notes = result or batch
         if result is not None:
@@ -151,7 +152,7 @@ class Router:
             app=app,
             interface=call.interface_id[:200],
             purpose=call.purpose[:200],
-            action="invoke_stream" if batch is not None else "invoke",
+            action="invoke_stream" if stream or batch is not None else "invoke",
             decision="deny" if error else "allow",
             reason=error.reason if error else "GRANTED",
             fields_returned=returned,

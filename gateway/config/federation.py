@@ -80,7 +80,12 @@ class FederationConfig:
 
 def load_federation(path: str | os.PathLike[str] | None = None) -> FederationConfig:
     """Read ``path``, else ``$YRD_FEDERATION``, else ``config/federation.yaml`` here."""
-    path = Path(path or os.environ.get("YRD_FEDERATION") or DEFAULT_FEDERATION).resolve()
+    given = path or os.environ.get("YRD_FEDERATION")
+    path = Path(given or DEFAULT_FEDERATION).resolve()
+    if not given and not path.exists():
+        raise ConfigError(
+            path, "<file>", "an existing file (not found: pass --federation or set $YRD_FEDERATION)"
+        )
     root = load_yaml(path)
     root.only("federation", "standard", "certs_dir", "data_dir", "nodes_dir", "nodes")
     nodes: dict[str, NodeAddress] = {}

@@ -196,6 +196,7 @@ def test_the_federation_file_is_found_by_configuration_not_by_the_package(
     with pytest.raises(ConfigError) as err:
         load_federation()
     assert err.value.path == str((tmp_path / "nodes" / FILES["federation"]).resolve())
+    assert "--federation" in err.value.expected and "$YRD_FEDERATION" in err.value.expected
     monkeypatch.setenv("YRD_FEDERATION", str(tree / FILES["federation"]))
     assert load_federation().data_dir == (tree / "var").resolve()
     monkeypatch.chdir(tree)

@@ -34,20 +34,24 @@ from gateway._pb.yrd.v1 import (
 from gateway.audit.log import AuditLog
 from gateway.catalog.federated import FederatedCatalog, Labels, LocalCatalog
 from gateway.catalog.query import QueryValidator
-from gateway.catalog.remote import GrpcCatalogPeer
 from gateway.catalog.store import CatalogStore
 from gateway.cli.credentials import OPERATOR_TOKEN_FILE, write_private
+from gateway.clock import utcnow
 from gateway.config import FederationConfig, NodeConfig, load_province, split_address
-from gateway.convert import EntryWire
+from gateway.exchange.admission import Admission
 from gateway.exchange.backends import BackendPool
 from gateway.exchange.catalogue import InterfaceDirectory
 from gateway.exchange.dataset import dataset_path
-from gateway.exchange.provider import Provider, utcnow
-from gateway.exchange.remote import RemoteExchange
+from gateway.exchange.provider import Provider
 from gateway.exchange.router import Router
+from gateway.ops.reads import OperatorReads
 from gateway.ops.traces import TraceGatherer
 from gateway.ops.web import OpsWeb
 from gateway.peers import CHANNEL_OPTIONS, Peers
+from gateway.peers.catalog import CatalogClient
+from gateway.peers.exchange import ExchangeClient
+from gateway.peers.sharing import SharingClient
+from gateway.peers.spans import SpansClient
 from gateway.seeding import seed_catalog, seed_dataset
 from gateway.server.guards import PeerGuard
 from gateway.server.identity import Identities
@@ -59,7 +63,6 @@ from gateway.servicers.federation import FederationServicer
 from gateway.servicers.ops import OpsServicer
 from gateway.servicers.sharing import AdminServicer, SharingServicer
 from gateway.sharing.quota import SharedQuota
-from gateway.sharing.remote import RemoteSharing
 from gateway.sharing.service import SharingService
 from gateway.sharing.store import SharingStore
 from gateway.shm import SharedCounters
@@ -67,6 +70,7 @@ from gateway.telemetry.metrics import Metrics
 from gateway.telemetry.provider import Telemetry
 from gateway.telemetry.spanstore import SpanStore
 from gateway.tls import NodeTLS
+from gateway.wire.catalog import EntryWire
 from gateway.workers import AUDIT_LOCK, INFLIGHT_APP, INFLIGHT_PROVINCE, QUOTA, WorkerSlot
 
 log = logging.getLogger(__name__)
@@ -204,9 +208,8 @@ class Node:
             },
             {d.code: d.name for d in self.departments.departments},
         )
-        local = LocalCatalog(
-            self.id, store, labels, to_wire=EntryWire(names, category_names).result
-        )
+        local = LocalCatalog(self.id, store, labels)
+        encoder = EntryWire(names, category_names)
         metrics = self.metrics = Metrics(
             self.id,
             self.address.name,
@@ -225,7 +228,7 @@ class Node:
             self.id,
             names,
             local,
-            {p.id: GrpcCatalogPeer(p) for p in peers},
+            {p.id: CatalogClient(p) for p in peers},
             default_budget=cfg.search.peer_timeout_ms / 1000,
             tracer=tracer,
         )
@@ -251,7 +254,7 @@ class Node:
         router = Router(
             self.id,
             provider,
-            {p.id: RemoteExchange(p) for p in peers},
+            {p.id: ExchangeClient(p) for p in peers},
             audit,
             default_timeout=cfg.limits.call_timeout_ms / 1000,
         )
@@ -259,17 +262,19 @@ class Node:
             self.id,
             sharing_store,
             provider,
-            {p.id: RemoteSharing(p) for p in peers},
+            {p.id: SharingClient(p) for p in peers},
             audit,
             standard_grades=tuple(self.standard.grades),
             clock=self.options.clock,
         )
-        directory = InterfaceDirectory(self.id, provider, sharing_store, {p.id: p for p in peers})
+        directory = InterfaceDirectory(
+            self.id, provider, sharing_store, {p.id: ExchangeClient(p) for p in peers}
+        )
         identities = Identities(self.id, sharing_store)
         gatherer = TraceGatherer(
             self.id,
             spans,
-            {p.id: p for p in peers},
+            {p.id: SpansClient(p) for p in peers},
             flush=telemetry.flush,
             # Sibling workers write their spans on their own schedule: wait one of their
             # writer intervals before reading, so a trace shows every worker's part.
@@ -293,7 +298,7 @@ class Node:
             options=server_options,
         )
         catalog_pb2_grpc.add_CatalogServicer_to_server(
-            CatalogServicer(catalog, validator, names, category_names), client
+            CatalogServicer(catalog, validator, encoder), client
         )
         exchange_pb2_grpc.add_ExchangeServicer_to_server(
             ExchangeServicer(router, identities, directory, app_limits),
@@ -304,7 +309,7 @@ class Node:
             AdminServicer(sharing, identities, tuple(self.fed.nodes), self.options.clock), client
         )
         ops_pb2_grpc.add_OpsServicer_to_server(
-            OpsServicer(self.id, gatherer, audit, identities), client
+            OpsServicer(OperatorReads(self.id, gatherer, audit), identities), client
         )
         health_pb2_grpc.add_HealthServicer_to_server(health, client)
         reflection.enable_server_reflection(
@@ -340,10 +345,10 @@ class Node:
                 self.address.name,
                 self.standard,
                 local,
-                cfg.search,
-                category_names,
-                names,
+                validator,
+                encoder,
                 guard=guard,
+                admission=Admission(self.id),
                 provider=provider,
                 sharing=sharing,
                 directory=directory,

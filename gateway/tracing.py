@@ -13,13 +13,6 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from gateway.telemetry.light import start_light
 
 
-def rpc_attributes(method: str) -> dict[str, str]:
-    """The semantic-convention attributes of a gRPC span for ``method`` (``/pkg.Service/Name``):
-    built once per method by the server interceptor and the peer stub, not per call."""
-    service, _, name = method[1:].partition("/")
-    return {"rpc.system": "grpc", "rpc.service": service, "rpc.method": name}
-
-
 def current_trace_id() -> str:
     ctx = trace.get_current_span().get_span_context()
     return format(ctx.trace_id, "032x") if ctx.is_valid else ""

@@ -3,10 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from gateway.catalog.model import FACET_FIELDS as FACET_FIELDS
 from gateway.catalog.model import CatalogEntry
+from gateway.partial import AnswerState, PeerFailure
+
+__all__ = [
+    "ANSWERED",
+    "FAILED",
+    "NOT_ASKED",
+    "SKIPPED",
+    "TIMED_OUT",
+    "FACET_FIELDS",
+    "AnswerState",
+    "Bucket",
+    "Facets",
+    "FederatedAnswer",
+    "Hit",
+    "LocalAnswer",
+    "PeerFailure",
+    "ProvinceAnswer",
+    "ScoredEntry",
+]
 
 
 class Bucket(NamedTuple):
@@ -22,17 +41,26 @@ Facets = dict[str, dict[str, Bucket]]
 """facet field -> value -> bucket."""
 
 
+class Hit(Protocol):
+    """What the federated merge needs of a hit, whichever node it came from."""
+
+    @property
+    def score(self) -> float: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def province(self) -> str: ...
+
+
 class ScoredEntry(NamedTuple):
-    """A hit: this node's own (``entry``, and ``wire`` its serialized ``SearchResult``) or a
-    peer's, kept as the peer sent it (``wire``, a ``SearchResult`` message) so the federated merge
-    never decodes and re-encodes it. A named tuple for the same reason as ``Bucket``: one per
-    hit of every province, each search."""
+    """This node's own hit. A named tuple for the same reason as ``Bucket``: one per hit of
+    every province, each search. (A peer's hit arrives as a wire-side record, passed through
+    undecoded: ``gateway.wire.catalog.PeerHit``.)"""
 
     score: float
     code: str
     province: str
-    entry: CatalogEntry | None = None
-    wire: object | None = None
+    entry: CatalogEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,24 +68,24 @@ class LocalAnswer:
     """One node's answer about its own catalog."""
 
     node: str
-    hits: tuple[ScoredEntry, ...]
+    hits: tuple[Hit, ...]
     total: int
     facets: Facets = field(default_factory=dict)
 
 
-# Province states, as the response reports them.
-ANSWERED = "answered"
-FAILED = "failed"
-TIMED_OUT = "timed_out"
-SKIPPED = "skipped"
-NOT_ASKED = "not_asked"
+# Province states, as the response reports them (kept as names for the merge's readers).
+ANSWERED = AnswerState.ANSWERED
+FAILED = AnswerState.FAILED
+TIMED_OUT = AnswerState.TIMED_OUT
+SKIPPED = AnswerState.SKIPPED
+NOT_ASKED = AnswerState.NOT_ASKED
 
 
 @dataclass(frozen=True, slots=True)
 class ProvinceAnswer:
     province: str
     name: str
-    state: str
+    state: AnswerState
     total: int = 0
     latency_ms: float = 0.0
     reason: str = ""
@@ -66,18 +94,10 @@ class ProvinceAnswer:
 
 @dataclass(frozen=True, slots=True)
 class FederatedAnswer:
-    hits: tuple[ScoredEntry, ...]
+    hits: tuple[Hit, ...]
     total: int
     facets: Facets
     provinces: tuple[ProvinceAnswer, ...]
     partial: bool
     next_page_token: str
     answered_by: str
-
-
-class PeerFailure(Exception):
-    """A peer did not answer: how (state) and why (stable reason, message)."""
-
-    def __init__(self, state: str, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.state, self.reason, self.message = state, reason, message

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Protocol
 
 from opentelemetry import trace
@@ -23,6 +23,7 @@ from gateway.catalog.answers import (
     Bucket,
     Facets,
     FederatedAnswer,
+    Hit,
     LocalAnswer,
     PeerFailure,
     ProvinceAnswer,
@@ -70,13 +71,10 @@ class LocalCatalog:
         node: str,
         store: CatalogStore,
         labels: Labels,
-        to_wire: Callable[[CatalogEntry, float], object] | None = None,
     ) -> None:
         self.node = node
         self._store = store
         self._labels = labels
-        self._to_wire = to_wire
-        """Builds (and caches) a hit's wire form, so answering a peer encodes nothing twice."""
 
     async def search(
         self, text: str, filters: Filters, limit: int, facets: bool = True
@@ -101,14 +99,7 @@ class LocalCatalog:
         return LocalAnswer(
             node=self.node,
             hits=tuple(
-                ScoredEntry(
-                    h.score,
-                    h.entry.code,
-                    h.entry.province,
-                    entry=h.entry,
-                    wire=self._to_wire(h.entry, h.score) if self._to_wire else None,
-                )
-                for h in result.hits
+                ScoredEntry(h.score, h.entry.code, h.entry.province, h.entry) for h in result.hits
             ),
             total=result.total,
             facets=self._labels.facets(result.facets) if facets else {},
@@ -119,7 +110,8 @@ class LocalCatalog:
 
 
 class CatalogPeer(Protocol):
-    """A peer's catalog as the federation sees it (implemented over gRPC in ``remote.py``)."""
+    """A peer's catalog as the federation sees it (implemented over gRPC by
+    ``gateway.peers.catalog``); every failure is a ``PeerFailure``."""
 
     id: str
     name: str
@@ -204,7 +196,7 @@ class FederatedCatalog:
         # never reaches a hit, and equal keys keep arrival order as a stable sort would.
         order = {p: i for i, p in enumerate(self._names)}
         keyed: list[tuple[float, int, int, str, int]] = []
-        hits: list[ScoredEntry] = []
+        hits: list[Hit] = []
         for a in answers:
             at = order.get(a.node, len(order))
             for rank, h in enumerate(a.hits):

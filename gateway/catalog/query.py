@@ -124,13 +124,15 @@ class QueryValidator:
         self._update_cycles = frozenset(update_cycles)
         self._settings = settings
 
-    def validate(self, raw: RawSearch) -> FederatedQuery:
+    def text(self, query: str) -> str:
+        """The query text, normalised; refused when empty, too long or not plain text. The same
+        checks on both ports: a peer's question is held to what an app's would be."""
         s = self._settings
-        if len(raw.query) > s.max_query_chars * 4:  # refuse before normalising a huge string
+        if len(query) > s.max_query_chars * 4:  # refuse before normalising a huge string
             raise InvalidArgument(
                 "query", f"longer than {s.max_query_chars} characters", reason="QUERY_TOO_LONG"
             )
-        text = normalize_text(raw.query)
+        text = normalize_text(query)
         if not text:
             raise InvalidArgument("query", "must not be empty", reason="EMPTY_QUERY")
         if len(text) > s.max_query_chars:
@@ -141,6 +143,24 @@ class QueryValidator:
             raise InvalidArgument(
                 "query", "contains control or unassigned characters", reason="BAD_QUERY_TEXT"
             )
+        return text
+
+    def validate_local(self, query: str, limit: int) -> str:
+        """A peer's search of this node's own catalog (the peer port's ``SearchLocal``): the
+        query text as ``text`` checks it, and a depth no page of a client's search could need
+        beyond. The checked text."""
+        text = self.text(query)
+        s = self._settings
+        max_limit = s.max_offset + s.max_page_size
+        if not 1 <= limit <= max_limit:
+            raise InvalidArgument(
+                "limit", f"must be between 1 and {max_limit}", reason="LIMIT_OUT_OF_RANGE"
+            )
+        return text
+
+    def validate(self, raw: RawSearch) -> FederatedQuery:
+        s = self._settings
+        text = self.text(raw.query)
         page_size = raw.page_size or s.default_page_size
         if not 1 <= page_size <= s.max_page_size:
             raise InvalidArgument(

@@ -11,7 +11,7 @@ from gateway.cli.credentials import app_secret
 from gateway.cli.render import message_dict, table
 from gateway.config import load_federation
 from gateway.errors import ConfigError
-from gateway.exchange.model import APP_ID_RE, province_of_app
+from gateway.ids import APP_ID_RE, province_of_app
 from gateway.server.identity import MD_APP_ID, MD_APP_SECRET
 
 

@@ -15,7 +15,7 @@ from gateway.cli.credentials import app_secret_path, operator_token, write_priva
 from gateway.cli.exchange_cmds import _app_args, app_session
 from gateway.cli.render import message_dict, table
 from gateway.config import load_federation
-from gateway.exchange.model import province_of_app
+from gateway.ids import province_of_app
 from gateway.server.identity import MD_OPERATOR
 
 

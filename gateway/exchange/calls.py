@@ -63,14 +63,12 @@ class CallResult:
     provider_hash: str = ""
     fields: tuple[str, ...] = field(default_factory=tuple)
     """Released field names, in interface order."""
-    wire: object | None = None
-    """The owner's InvokeResponse as received: a home node passes it on without decoding the
-    records (``records`` is then empty and ``wire_count`` says how many there were)."""
-    wire_count: int = 0
 
     @property
     def record_count(self) -> int:
-        return self.wire_count if self.wire is not None else len(self.records)
+        """Records released. (A home node relaying an owner's answer leaves the records encoded
+        in a wire-side subclass, ``gateway.wire.exchange.RelayedResult``, which counts them.)"""
+        return len(self.records)
 
 
 @dataclass(frozen=True, slots=True)

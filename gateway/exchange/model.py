@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-#: node / department / name / version, e.g. ``sh/gaj/hukou-verify/v1``.
-INTERFACE_ID_RE = re.compile(
-    r"^(?P<node>[a-z]{2})/(?P<dept>[a-z0-9-]{1,32})/"
-    r"(?P<name>[a-z0-9-]{1,64})/(?P<version>v\d{1,3})$"
-)
-#: node / department / app, e.g. ``js/rsj/pension-transfer``.
-APP_ID_RE = re.compile(r"^(?P<node>[a-z]{2})/(?P<dept>[a-z0-9-]{1,32})/(?P<name>[a-z0-9-]{1,64})$")
+# Where the interface id format lives; re-exported for the interfaces file reader.
+from gateway.ids import INTERFACE_ID_RE as INTERFACE_ID_RE
 
 PARAM_KINDS = ("string", "resident_id", "credit_code", "date", "integer", "name", "mobile")
 MODES = ("query", "verify")
@@ -82,13 +76,3 @@ class Interface:
     @property
     def verify_only(self) -> bool:
         return self.mode == "verify"
-
-
-def owner_of(interface_id: str) -> str | None:
-    m = INTERFACE_ID_RE.match(interface_id)
-    return m["node"] if m else None
-
-
-def province_of_app(app_id: str) -> str | None:
-    m = APP_ID_RE.match(app_id)
-    return m["node"] if m else None

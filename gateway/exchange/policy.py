@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gateway.errors import InvalidArgument, PermissionDenied
-from gateway.exchange.model import Field, Interface, province_of_app
+from gateway.exchange.model import Field, Interface
+from gateway.ids import province_of_app
 from gateway.masking import mask
 from gateway.sharing.model import Grant, normalize_purpose
 from gateway.standard import Grade, Standard

@@ -18,12 +18,13 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode, Tracer
 
 from gateway.audit.log import AuditLog, AuditRecord, AuditWriteError
+from gateway.clock import utcnow
 from gateway.errors import GatewayError, Internal, InvalidArgument, NotFound
 from gateway.exchange.backends import Backend
 from gateway.exchange.calls import (
@@ -36,8 +37,9 @@ from gateway.exchange.calls import (
     encode_resume,
 )
 from gateway.exchange.interfaces import validate_params
-from gateway.exchange.model import INTERFACE_ID_RE, Interface
+from gateway.exchange.model import Interface
 from gateway.exchange.policy import ReleasePlan, apply_plan, check_grant, plan_release
+from gateway.ids import INTERFACE_ID_RE
 from gateway.sharing.model import Grant
 from gateway.sharing.store import SharingStore
 from gateway.standard import Standard
@@ -56,10 +58,6 @@ class Caller:
     via: str
     """The node the call arrived from (this node for a local app)."""
     trace_id: str = ""
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Provider:

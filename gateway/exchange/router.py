@@ -11,18 +11,30 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime
+from typing import Protocol
 
 from opentelemetry import trace
 
 from gateway.audit.log import AuditLog, AuditRecord, AuditWriteError
+from gateway.clock import utcnow
 from gateway.deadlines import budget
 from gateway.errors import GatewayError, Internal, InvalidArgument, NotFound
 from gateway.exchange.calls import Batch, Call, CallResult
-from gateway.exchange.model import owner_of
-from gateway.exchange.provider import Caller, Provider, utcnow
-from gateway.exchange.remote import RemoteExchange
+from gateway.exchange.provider import Caller, Provider
+from gateway.ids import owner_of
 
 log = logging.getLogger(__name__)
+
+
+class OwnerNode(Protocol):
+    """The node that owns an interface, as a home node forwards to it (``gateway.peers.exchange``
+    implements it). Failures are ``GatewayError``s naming the node that refused or failed."""
+
+    async def invoke(self, app: str, call: Call, *, timeout: float, hops: int) -> CallResult: ...
+
+    def invoke_stream(
+        self, app: str, call: Call, *, resume_token: str, batch_size: int, timeout: float, hops: int
+    ) -> AsyncIterator[Batch]: ...
 
 
 class Router:
@@ -30,7 +42,7 @@ class Router:
         self,
         node: str,
         provider: Provider,
-        remotes: Mapping[str, RemoteExchange],
+        remotes: Mapping[str, OwnerNode],
         audit: AuditLog,
         *,
         default_timeout: float = 10.0,

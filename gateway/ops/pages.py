@@ -12,9 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import quote
 
-import grpc
-
 from gateway.ops.traces import Gathered
+from gateway.partial import AnswerState
 from gateway.telemetry.spanstore import StoredSpan, TraceSummary
 
 KEY_ATTRIBUTES = (
@@ -35,10 +34,39 @@ KEY_ATTRIBUTES = (
 )
 """Attributes shown on a waterfall row (the rest stay in the row's tooltip)."""
 GRPC_STATUS = "rpc.grpc.status_code"
-GRPC_CODES = {str(c.value[0]): c.name for c in grpc.StatusCode}
-"""The instrumentation records the status as a number; operators read its name."""
+GRPC_CODES = {
+    str(number): name
+    for number, name in enumerate(
+        (
+            "OK",
+            "CANCELLED",
+            "UNKNOWN",
+            "INVALID_ARGUMENT",
+            "DEADLINE_EXCEEDED",
+            "NOT_FOUND",
+            "ALREADY_EXISTS",
+            "PERMISSION_DENIED",
+            "RESOURCE_EXHAUSTED",
+            "FAILED_PRECONDITION",
+            "ABORTED",
+            "OUT_OF_RANGE",
+            "UNIMPLEMENTED",
+            "INTERNAL",
+            "UNAVAILABLE",
+            "DATA_LOSS",
+            "UNAUTHENTICATED",
+        )
+    )
+}
+"""The instrumentation records the status as a number; operators read its name. (The status
+codes are fixed by the gRPC protocol; spelled out so the page needs no grpc.)"""
 BEIJING = timezone(timedelta(hours=8), "UTC+8")
-STATES = {"answered": "已应答 answered", "failed": "失败 failed", "timed_out": "超时 timed out"}
+STATES = {
+    AnswerState.ANSWERED: "已应答 answered",
+    AnswerState.FAILED: "失败 failed",
+    AnswerState.TIMED_OUT: "超时 timed out",
+    AnswerState.SKIPPED: "跳过 skipped (breaker open)",
+}
 
 _CSS = """
 :root { --fg:#1d232b; --muted:#5f6b7a; --line:#d9dee5; --bg:#f6f7f9; --ok:#23824a;
@@ -346,7 +374,7 @@ def _chip(key: str, value: str) -> str:
 
 
 def gather_banner(gathered: Sequence[Gathered], names: Mapping[str, str]) -> str:
-    missing = [g for g in gathered if g.state != "answered"]
+    missing = [g for g in gathered if g.state != AnswerState.ANSWERED]
     if not missing:
         return (
             '<div class="banner complete" id="complete">完整 COMPLETE — every node answered: '

@@ -1,31 +1,29 @@
-"""Gathering one trace's spans from every node of the federation (partial when one is down)."""
+"""Gathering one trace's spans from every node of the federation (partial when one is down).
+
+Peers are asked through ``SpanPeer`` (``gateway.peers.spans`` implements it under the one peer
+call policy: breaker, budget, one retry after a reconnect).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import random
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, Protocol
 
-import grpc
-
-from gateway._pb.yrd.v1 import ops_pb2
 from gateway.deadlines import budget
 from gateway.errors import InvalidArgument
-from gateway.peers import BreakerOpen, Peer
-from gateway.status import failure_of
+from gateway.partial import AnswerState, PeerFailure
 from gateway.telemetry.spanstore import SpanStore, StoredSpan, TraceSummary
 
 TRACE_ID_RE = re.compile(r"^[0-9a-f]{32}$")
-RETRY_BACKOFF_S = (0.05, 0.15)
-"""Trace gathering is an idempotent read: retried on UNAVAILABLE within the deadline."""
 
 
 @dataclass(frozen=True, slots=True)
 class Gathered:
     node: str
-    state: str  # answered | failed | timed_out
+    state: AnswerState
     spans: tuple[StoredSpan, ...] = ()
     reason: str = ""
 
@@ -39,36 +37,12 @@ def check_trace_id(trace_id: str) -> str:
     return value
 
 
-def span_to_pb(s: StoredSpan) -> ops_pb2.Span:
-    return ops_pb2.Span(
-        node=s.node,
-        trace_id=s.trace_id,
-        span_id=s.span_id,
-        parent_id=s.parent_id,
-        name=s.name,
-        kind=s.kind,
-        start_unix_nano=s.start_ns,
-        duration_ms=s.duration_ms,
-        status=s.status,
-        status_message=s.status_message,
-        attributes=s.attributes,
-    )
+class SpanPeer(Protocol):
+    """Another node's spans of one trace; a failure is a ``PeerFailure`` saying how it ended."""
 
+    id: str
 
-def span_from_pb(m: ops_pb2.Span) -> StoredSpan:
-    return StoredSpan(
-        trace_id=m.trace_id,
-        span_id=m.span_id,
-        parent_id=m.parent_id,
-        node=m.node,
-        name=m.name,
-        kind=m.kind,
-        start_ns=m.start_unix_nano,
-        duration_ms=m.duration_ms,
-        status=m.status,
-        status_message=m.status_message,
-        attributes=dict(m.attributes),
-    )
+    async def spans(self, trace_id: str, *, timeout: float) -> list[StoredSpan]: ...
 
 
 class TraceGatherer:
@@ -76,8 +50,8 @@ class TraceGatherer:
         self,
         node: str,
         store: SpanStore,
-        peers: Mapping[str, Peer],
-        flush=None,
+        peers: Mapping[str, SpanPeer],
+        flush: Callable[[], Any] | None = None,
         *,
         settle: float = 0.0,
     ) -> None:
@@ -103,63 +77,20 @@ class TraceGatherer:
     async def gather(self, trace_id: str, time_remaining: float | None) -> list[Gathered]:
         trace_id = check_trace_id(trace_id)
         allowed = budget(time_remaining)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + allowed
 
-        async def ask(peer: Peer) -> Gathered:
+        async def ask(peer: SpanPeer) -> Gathered:
             try:
-                peer.admit()
-            except BreakerOpen:
-                return Gathered(peer.id, "failed", reason="CIRCUIT_OPEN")
-            for attempt, pause in enumerate((*RETRY_BACKOFF_S, None)):
-                left = deadline - loop.time()
-                if left <= 0:
-                    return Gathered(peer.id, "timed_out", reason="DEADLINE_EXCEEDED")
-                try:
-                    await peer.ensure_agreed(left)
-                    reply = await peer.federation.GetSpans(
-                        ops_pb2.GetTraceRequest(trace_id=trace_id),
-                        timeout=left,
-                        metadata=peer.metadata(),
-                    )
-                    peer.observe(None)
-                    return Gathered(
-                        peer.id, "answered", tuple(span_from_pb(s) for s in reply.spans)
-                    )
-                except grpc.RpcError as exc:
-                    failure = failure_of(exc)
-                    if pause is None or failure.code != grpc.StatusCode.UNAVAILABLE:
-                        peer.observe(exc)
-                    if failure.code == grpc.StatusCode.DEADLINE_EXCEEDED:
-                        return Gathered(peer.id, "timed_out", reason="DEADLINE_EXCEEDED")
-                    if failure.code != grpc.StatusCode.UNAVAILABLE or pause is None:
-                        return Gathered(peer.id, "failed", reason=failure.reason)
-                    peer.forget_agreement()
-                except Exception as exc:  # noqa: BLE001 - a refusal from the handshake
-                    return Gathered(peer.id, "failed", reason=getattr(exc, "reason", "UNAVAILABLE"))
-                # Jittered, so nodes gathering the same trace do not retry in step.
-                await asyncio.sleep(pause * (1 + attempt * 0.5) * random.uniform(0.5, 1.5))
-            return Gathered(peer.id, "failed", reason="UNAVAILABLE")
+                spans = await peer.spans(trace_id, timeout=allowed)
+            except PeerFailure as exc:
+                return Gathered(peer.id, exc.state, reason=exc.reason)
+            return Gathered(peer.id, AnswerState.ANSWERED, tuple(spans))
 
         # Local and remote at once: each side may wait for its spans to be written.
         local, *remote = await asyncio.gather(
             self.local_spans(trace_id), *(ask(p) for p in self._peers.values())
         )
-        return [Gathered(self.node, "answered", tuple(local)), *remote]
+        return [Gathered(self.node, AnswerState.ANSWERED, tuple(local)), *remote]
 
-    async def recent(self, **filters) -> list[TraceSummary]:
+    async def recent(self, **filters: Any) -> list[TraceSummary]:
         await self._written()
         return await asyncio.to_thread(self._store.recent, **filters)
-
-
-def trace_to_pb(trace_id: str, gathered: list[Gathered]) -> ops_pb2.Trace:
-    spans = sorted((s for g in gathered for s in g.spans), key=lambda s: (s.start_ns, s.span_id))
-    return ops_pb2.Trace(
-        trace_id=trace_id,
-        spans=[span_to_pb(s) for s in spans],
-        nodes=[
-            ops_pb2.NodeGather(node=g.node, state=g.state, spans=len(g.spans), reason=g.reason)
-            for g in gathered
-        ],
-        partial=any(g.state != "answered" for g in gathered),
-    )

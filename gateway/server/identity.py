@@ -12,7 +12,7 @@ import asyncio
 from grpc import aio
 
 from gateway.errors import PermissionDenied, Unauthenticated
-from gateway.exchange.model import APP_ID_RE
+from gateway.ids import APP_ID_RE
 from gateway.server.guards import metadata_of
 from gateway.sharing.model import App
 from gateway.sharing.store import SharingStore

@@ -36,9 +36,9 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from gateway.errors import GatewayError, Internal, InvalidArgument
 from gateway.status import error_info, to_status
+from gateway.telemetry.attributes import rpc_attributes
 from gateway.telemetry.light import start_light
 from gateway.telemetry.metrics import Metrics
-from gateway.tracing import rpc_attributes
 
 log = logging.getLogger(__name__)
 

@@ -3,69 +3,29 @@
 from __future__ import annotations
 
 from gateway._pb.yrd.v1 import catalog_pb2, catalog_pb2_grpc
-from gateway.catalog.answers import FederatedAnswer
 from gateway.catalog.federated import FederatedCatalog
-from gateway.catalog.query import QueryValidator, RawSearch
-from gateway.convert import (
-    add_facets,
-    add_hits,
-    entry_to_pb,
-    filters_from_pb,
-    province_to_pb,
-    scope_from_pb,
-)
+from gateway.catalog.query import QueryValidator
 from gateway.tracing import current_trace_id
+from gateway.wire.catalog import EntryWire, search_from_pb, search_reply
 
 
 class CatalogServicer(catalog_pb2_grpc.CatalogServicer):
     def __init__(
-        self,
-        catalog: FederatedCatalog,
-        validator: QueryValidator,
-        province_names: dict[str, str],
-        category_names: dict[str, str],
+        self, catalog: FederatedCatalog, validator: QueryValidator, encoder: EntryWire
     ) -> None:
         self._catalog = catalog
         self._validator = validator
-        self._names = province_names
-        self._categories = category_names
+        self._encoder = encoder
 
     async def Search(self, request, context):
-        query = self._validator.validate(
-            RawSearch(
-                query=request.query,
-                filters=filters_from_pb(request.filters),
-                page_size=request.page_size,
-                page_token=request.page_token,
-                scope=scope_from_pb(request.scope),
-                scope_provinces=tuple(request.provinces),
-            )
-        )
+        query = self._validator.validate(search_from_pb(request))
         answer = await self._catalog.search(query, context.time_remaining())
-        reply = self._to_reply(answer)
-        reply.trace_id = current_trace_id()
-        context.set_trailing_metadata((("yrd-trace-id", reply.trace_id),))
-        return reply
+        trace_id = current_trace_id()
+        context.set_trailing_metadata((("yrd-trace-id", trace_id),))
+        return search_reply(answer, self._encoder, trace_id)
 
     async def Get(self, request, context):
         entry = await self._catalog.get(request.code, context.time_remaining())
         return catalog_pb2.GetResponse(
-            entry=entry_to_pb(
-                entry,
-                province_name=self._names.get(entry.province, ""),
-                category_name=self._categories.get(entry.category, ""),
-            ),
-            trace_id=current_trace_id(),
+            entry=self._encoder.entry(entry), trace_id=current_trace_id()
         )
-
-    def _to_reply(self, answer: FederatedAnswer) -> catalog_pb2.SearchResponse:
-        reply = catalog_pb2.SearchResponse(
-            provinces=[province_to_pb(p) for p in answer.provinces],
-            partial=answer.partial,
-            next_page_token=answer.next_page_token,
-            total=answer.total,
-            answered_by=answer.answered_by,
-        )
-        add_hits(reply.results, answer.hits, self._names, self._categories)
-        add_facets(reply.facets, answer.facets)
-        return reply

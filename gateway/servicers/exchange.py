@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from gateway._pb.yrd.v1 import exchange_pb2, exchange_pb2_grpc
-from gateway.convert import batch_to_pb, call_from_pb, result_to_pb
+from gateway._pb.yrd.v1 import exchange_pb2_grpc
 from gateway.exchange.catalogue import InterfaceDirectory
 from gateway.exchange.router import Router
 from gateway.server.identity import Identities
 from gateway.server.limits import InFlight
 from gateway.tracing import current_trace_id
+from gateway.wire.exchange import batch_to_pb, call_from_pb, interfaces_reply, result_to_pb
 
 
 class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
@@ -53,7 +53,7 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
 
     async def ListInterfaces(self, request, context):
         app = await self._identities.app(context)
-        infos, unavailable = await self._directory.list(
+        offers, unavailable = await self._directory.list(
             app.id, tuple(request.provinces), time_remaining=context.time_remaining()
         )
-        return exchange_pb2.ListInterfacesResponse(interfaces=infos, unavailable=unavailable)
+        return interfaces_reply(offers, unavailable)

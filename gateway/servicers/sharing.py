@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 from gateway._pb.yrd.v1 import sharing_pb2, sharing_pb2_grpc
-from gateway.convert import application_to_pb, grant_to_pb, quota_from_pb
 from gateway.server.identity import Identities
-from gateway.sharing.service import ApplyInput, Narrowing, SharingService
-
-
-def apply_input(m: sharing_pb2.ApplyRequest) -> ApplyInput:
-    return ApplyInput(
-        interface_id=m.interface_id,
-        fields=tuple(m.fields),
-        purpose=m.purpose,
-        valid_from=m.valid_from,
-        valid_until=m.valid_until,
-        quota=quota_from_pb(m.quota),
-    )
+from gateway.sharing.service import SharingService
+from gateway.wire.sharing import (
+    application_to_pb,
+    applications_reply,
+    apply_input,
+    grant_to_pb,
+    narrowing_from_pb,
+    quota_from_pb,
+)
 
 
 class SharingServicer(sharing_pb2_grpc.SharingServicer):
@@ -36,9 +32,7 @@ class SharingServicer(sharing_pb2_grpc.SharingServicer):
         applications, unavailable = await self._service.list_for_apps(
             (app.id,), request.state, time_remaining=context.time_remaining()
         )
-        return sharing_pb2.ListApplicationsResponse(
-            applications=[application_to_pb(a) for a in applications], unavailable=unavailable
-        )
+        return applications_reply(applications, unavailable)
 
 
 class AdminServicer(sharing_pb2_grpc.AdminServicer):
@@ -68,22 +62,14 @@ class AdminServicer(sharing_pb2_grpc.AdminServicer):
         await self._identities.operator(context)
         apps = (request.app,) if request.app else None
         applications = await self._service.list_received(apps, request.state, via=None)
-        return sharing_pb2.ListApplicationsResponse(
-            applications=[application_to_pb(a) for a in applications]
-        )
+        return applications_reply(applications)
 
     async def Approve(self, request, context):
         operator = await self._identities.operator(context)
         grant = await self._service.approve(
             operator,
             request.application_id,
-            Narrowing(
-                fields=tuple(request.fields),
-                quota=quota_from_pb(request.quota) if request.HasField("quota") else None,
-                valid_until=request.valid_until,
-                max_grade=request.max_grade,
-                reason=request.reason,
-            ),
+            narrowing_from_pb(request),
         )
         return grant_to_pb(grant, grant.status(self._clock()))
 

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from gateway import timefmt
 from gateway.audit.log import AuditLog, AuditRecord, AuditWriteError
+from gateway.clock import utcnow
 from gateway.deadlines import budget
-from gateway.errors import Internal, InvalidArgument, NotFound, PermissionDenied
-from gateway.exchange.model import APP_ID_RE, owner_of, province_of_app
-from gateway.exchange.provider import Provider, utcnow
+from gateway.errors import GatewayError, Internal, InvalidArgument, NotFound, PermissionDenied
+from gateway.ids import APP_ID_RE, owner_of, province_of_app
 from gateway.sharing.model import Application, Grant, Quota
 from gateway.sharing.store import SharingStore
 
@@ -76,13 +77,47 @@ def parse_time(field: str, value: str, default: datetime | None = None) -> datet
         ) from None
 
 
+class SharedField(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class SharedInterface(Protocol):
+    """What sharing needs of an interface: its id, its fields, whether it only verifies."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def fields(self) -> Sequence[SharedField]: ...
+    @property
+    def verify_only(self) -> bool: ...
+    def field(self, name: str) -> SharedField | None: ...
+
+
+class InterfaceLookup(Protocol):
+    """This node's interfaces (the exchange's ``Provider``); raises NotFound for another id."""
+
+    def interface(self, interface_id: str) -> SharedInterface: ...
+
+
+class SharingPeer(Protocol):
+    """The owner node of an interface, as a home node files and reads applications there
+    (``gateway.peers.sharing`` implements it). Failures are ``GatewayError``s."""
+
+    async def submit(self, app: str, req: ApplyInput, *, timeout: float) -> Application: ...
+
+    async def list_applications(
+        self, apps: tuple[str, ...], state: str, *, timeout: float
+    ) -> list[Application]: ...
+
+
 class SharingService:
     def __init__(
         self,
         node: str,
         store: SharingStore,
-        provider: Provider,
-        remotes: Mapping[str, object],
+        provider: InterfaceLookup,
+        remotes: Mapping[str, SharingPeer],
         audit: AuditLog,
         *,
         standard_grades: tuple[str, ...],
@@ -126,8 +161,10 @@ class SharingService:
         )
         out, unavailable = list(local), []
         for name, answer in zip(names, answers, strict=True):
-            if isinstance(answer, BaseException):
+            if isinstance(answer, GatewayError):
                 unavailable.append(name)
+            elif isinstance(answer, BaseException):  # a bug of ours: not the owner's silence
+                raise answer
             else:
                 out.extend(answer)
         out.sort(key=lambda a: a.created_at, reverse=True)

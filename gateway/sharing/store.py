@@ -19,7 +19,7 @@ from gateway.errors import (
     InvalidArgument,
     Unauthenticated,
 )
-from gateway.exchange.model import province_of_app
+from gateway.ids import province_of_app
 from gateway.sharing import credentials
 from gateway.sharing import tables as t
 from gateway.sharing import validation as check

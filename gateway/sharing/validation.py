@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from gateway.errors import FailedPrecondition, InvalidArgument
-from gateway.exchange.model import APP_ID_RE, owner_of
+from gateway.ids import APP_ID_RE, owner_of
 from gateway.sharing.model import Application, Quota, normalize_purpose
 
 __all__ = [

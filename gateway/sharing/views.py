@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from gateway.exchange.model import province_of_app
+from gateway.ids import province_of_app
 from gateway.sharing import tables as t
 from gateway.sharing.database import Database
 from gateway.sharing.model import App, Grant

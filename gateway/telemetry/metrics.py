@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, Info, gener
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from gateway.exchange.model import INTERFACE_ID_RE
+from gateway.ids import INTERFACE_ID_RE
 
 __all__ = [
     "LATENCY_BUCKETS",

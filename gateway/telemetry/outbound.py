@@ -24,9 +24,9 @@ from google.protobuf.descriptor import ServiceDescriptor
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
+from gateway.telemetry.attributes import rpc_attributes
 from gateway.telemetry.light import start_light
 from gateway.telemetry.metrics import Metrics
-from gateway.tracing import rpc_attributes
 
 log = logging.getLogger(__name__)
 

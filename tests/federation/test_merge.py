@@ -5,15 +5,24 @@ from __future__ import annotations
 import copy
 import heapq
 import random
+from typing import NamedTuple
 
 import pytest
 
-from gateway.catalog.answers import Bucket, LocalAnswer, ScoredEntry
+from gateway.catalog.answers import Bucket, LocalAnswer
 from gateway.catalog.federated import FederatedCatalog
 from gateway.catalog.query import FederatedQuery, Filters
 
 NAMES = {"js": "江苏", "sh": "上海", "zj": "浙江", "ah": "安徽"}
 SCORES = (1, 2, 8, 9)
+
+
+class Hit(NamedTuple):
+    """A province's hit as the merge sees one (``gateway.catalog.answers.Hit``)."""
+
+    score: float
+    code: str
+    province: str
 
 
 class FakeProvince:
@@ -33,7 +42,7 @@ def answer(node: str, rng: random.Random) -> LocalAnswer:
     # (score desc, code asc), as the store does.
     hits = sorted(
         (
-            ScoredEntry(float(rng.choice(SCORES)), f"{rng.randint(100, 999)}001/{i:06d}", node)
+            Hit(float(rng.choice(SCORES)), f"{rng.randint(100, 999)}001/{i:06d}", node)
             for i in range(rng.randint(0, 30))
         ),
         key=lambda h: (-h.score, h.code),
@@ -45,7 +54,7 @@ def answer(node: str, rng: random.Random) -> LocalAnswer:
     return LocalAnswer(node, tuple(hits), len(hits) * 3, facets)
 
 
-def reference(answers: list[LocalAnswer], offset: int, page_size: int) -> list[ScoredEntry]:
+def reference(answers: list[LocalAnswer], offset: int, page_size: int) -> list[Hit]:
     order = {p: i for i, p in enumerate(NAMES)}
     ranked = heapq.nsmallest(
         offset + page_size,

@@ -720,7 +720,11 @@ CASES: dict[str, tuple[Build, Expect]] = {
     ),
     "peer/search-query": (
         peer("SearchLocal", federation_pb2.LocalSearchRequest(query="", limit=5)),
-        Expect(IA, "BAD_QUERY", "sh", "query"),
+        Expect(IA, "EMPTY_QUERY", "sh", "query"),
+    ),
+    "peer/search-nul": (  # refused on the peer port as on the client port (one validator)
+        peer("SearchLocal", federation_pb2.LocalSearchRequest(query="人口\x00", limit=5)),
+        Expect(IA, "BAD_QUERY_TEXT", "sh", "query"),
     ),
     "peer/search-limit": (
         peer("SearchLocal", federation_pb2.LocalSearchRequest(query="人口", limit=0)),
@@ -764,7 +768,7 @@ ECHO = _bug(
 PURPOSES = _bug(
     "PURPOSE_NOT_GRANTED lists every granted purpose (exchange/policy.py check_grant); a blanket "
     "grant with many purposes makes sh's status too big for js, which relays UNAVAILABLE "
-    "OWNER_UNAVAILABLE 'owner node sh is unreachable' (exchange/remote.py error_from_rpc)"
+    "OWNER_UNAVAILABLE 'owner node sh is unreachable' (peers/translate.py translate)"
 )
 SECONDS = _bug(
     "ListTraces since_unix/until_unix * 1e9 overflows SQLite INTEGER -> INTERNAL: "

@@ -327,3 +327,12 @@ async def test_operator_follows_a_cross_province_call_in_chromium(
         await page.screenshot(path=str(shot.with_name("ops-waterfall-partial.png")), full_page=True)
     finally:
         await page.close()
+
+
+def test_status_names_match_grpc() -> None:
+    """The page spells the status codes out (it imports no grpc); they are grpc's."""
+    import grpc
+
+    from gateway.ops.pages import GRPC_CODES
+
+    assert GRPC_CODES == {str(c.value[0]): c.name for c in grpc.StatusCode}

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from gateway._pb.yrd.v1 import catalog_pb2, federation_pb2
 from gateway.catalog.answers import Bucket, ScoredEntry
-from gateway.convert import EntryWire, add_facets, add_hits, entry_to_pb
+from gateway.wire.catalog import EntryWire, PeerHit, add_facets, add_hits, entry_to_pb
 from tests.catalog.test_store import GJJ_NAME, HUJI_ITEM, SHEBAO_NAME
 
 NAMES = {"js": "江苏"}
@@ -47,15 +47,16 @@ def test_the_cache_is_bounded() -> None:
     assert len(wire._cache) == 1
 
 
-def test_add_hits_mixes_own_peer_and_plain_hits() -> None:
+def test_add_hits_mixes_own_cached_peer_and_fresh_hits() -> None:
     wire = EntryWire(NAMES, CATEGORIES)
+    wire.result(HUJI_ITEM, 8.0)  # encoded before: served from the cache
     hits = [
-        ScoredEntry(8.0, HUJI_ITEM.code, "js", entry=HUJI_ITEM, wire=wire.result(HUJI_ITEM, 8.0)),
-        ScoredEntry(4.0, SHEBAO_NAME.code, "js", wire=message(SHEBAO_NAME, 4.0)),
-        ScoredEntry(2.0, GJJ_NAME.code, "js", entry=GJJ_NAME),
+        ScoredEntry(8.0, HUJI_ITEM.code, "js", HUJI_ITEM),
+        PeerHit(4.0, SHEBAO_NAME.code, "js", message(SHEBAO_NAME, 4.0)),
+        ScoredEntry(2.0, GJJ_NAME.code, "js", GJJ_NAME),
     ]
     reply = federation_pb2.LocalSearchResponse(total=3, node="js")
-    add_hits(reply.results, hits, NAMES, CATEGORIES)
+    add_hits(reply.results, hits, wire)
     expected = federation_pb2.LocalSearchResponse(
         results=[message(HUJI_ITEM, 8.0), message(SHEBAO_NAME, 4.0), message(GJJ_NAME, 2.0)],
         total=3,

@@ -9,10 +9,10 @@ import time
 import pytest
 
 from gateway._pb.yrd.v1 import catalog_pb2
-from gateway.breaker import CLOSED, HALF_OPEN, OPEN, Breaker, BreakerSettings
 from gateway.config import load_federation
 from gateway.errors import ResourceExhausted
 from gateway.node import Node, NodeOptions
+from gateway.peers.breaker import CLOSED, HALF_OPEN, OPEN, Breaker, BreakerSettings
 from gateway.server.limits import InFlight
 from tests.conftest import NODE_IDS, write_federation
 from tests.federation.conftest import PEOPLE, Running, start_nodes, stop_all

@@ -1,4 +1,5 @@
-"""Channels to the other nodes of the federation: long-lived, one or a few per peer.
+"""Channels to the other nodes of the federation: long-lived, one or a few per peer, each peer
+with its circuit breaker and the result of the standard handshake.
 
 A node talks to a peer only after both agree on the shared standard (``Hello``); every call
 carries this node's id, the standard's fingerprint and the hop count in metadata.
@@ -15,7 +16,7 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import grpc
@@ -23,14 +24,15 @@ from grpc import aio
 from opentelemetry.trace import Tracer
 
 from gateway._pb.yrd.v1 import federation_pb2, federation_pb2_grpc
-from gateway.breaker import HALF_OPEN, Breaker, BreakerSettings
 from gateway.config import FederationConfig, NodeAddress
 from gateway.errors import FailedPrecondition
+from gateway.peers.breaker import HALF_OPEN, Breaker, BreakerSettings
 from gateway.standard import Standard
 from gateway.status import failure_of
 from gateway.telemetry.metrics import Metrics
 from gateway.telemetry.outbound import ObservedStub
 from gateway.tls import NodeTLS, channel_options_for
+from gateway.wire.federation import describe_ref, same_standard, standard_ref
 
 log = logging.getLogger(__name__)
 
@@ -49,25 +51,6 @@ CHANNEL_OPTIONS = [
     ("grpc.max_reconnect_backoff_ms", 1_000),
     ("grpc.enable_retries", 0),
 ]
-
-
-def standard_ref(standard: Standard) -> federation_pb2.StandardRef:
-    return federation_pb2.StandardRef(
-        id=standard.id, version=standard.version, digest=standard.digest
-    )
-
-
-def describe_ref(ref: federation_pb2.StandardRef) -> str:
-    return f"{ref.id}@{ref.version}#{ref.digest[:12]}"
-
-
-class BreakerOpen(Exception):
-    """The peer's breaker is open: it is skipped without a call."""
-
-    def __init__(self, peer: str, retry_in: float) -> None:
-        super().__init__(f"{peer} is failing; circuit open, next probe in {retry_in:.1f} s")
-        self.peer = peer
-        self.retry_in = retry_in
 
 
 class Peer:
@@ -110,11 +93,6 @@ class Peer:
     def federation(self) -> Any:
         """The Federation stub of the next channel in turn."""
         return self._turn()
-
-    def admit(self) -> None:
-        """Raise BreakerOpen when the peer is to be skipped."""
-        if not self.breaker.allow():
-            raise BreakerOpen(self.id, self.breaker.retry_in())
 
     def observe(self, exc: BaseException | None) -> None:
         """Feed a call's outcome to the breaker: only transport failures count against it; a
@@ -163,7 +141,9 @@ class Peer:
         self.breaker.success()
         return True
 
-    def metadata(self, hops: int = 1, extra: Mapping[str, str] | None = None):
+    def metadata(
+        self, hops: int = 1, extra: Mapping[str, str] | None = None
+    ) -> tuple[tuple[str, str], ...]:
         md = [
             (MD_NODE, self._self_id),
             (MD_STANDARD, self._standard.fingerprint),
@@ -191,7 +171,7 @@ class Peer:
             )
             ours = standard_ref(self._standard)
             theirs = reply.standard
-            if (theirs.id, theirs.version, theirs.digest) != (ours.id, ours.version, ours.digest):
+            if not same_standard(theirs, ours):
                 raise FailedPrecondition(
                     f"peer {self.id} speaks standard {describe_ref(theirs)}, this node speaks "
                     f"{describe_ref(ours)}; refusing to federate",
@@ -257,7 +237,7 @@ class Peers:
                 tracer=tracer,
             )
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Peer]:
         return iter(self._peers.values())
 
     def __contains__(self, node_id: str) -> bool:

@@ -1,0 +1,123 @@
+"""What an operator may read on the client port: traces (recent ones, and one gathered from the
+whole federation) and this node's audit trail (verified, or queried). Checks the request's
+bounds; the servicer only decodes and encodes."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from gateway.audit.chain import AuditEntry
+from gateway.audit.log import AuditLog
+from gateway.errors import InvalidArgument
+from gateway.ops.traces import Gathered, TraceGatherer, check_trace_id
+from gateway.telemetry.spanstore import TraceSummary
+
+MAX_UNIX_SECONDS = 4_102_444_800
+"""2100-01-01: later bounds are typos, and would overflow nanoseconds in SQLite."""
+
+
+@dataclass(frozen=True, slots=True)
+class TraceFilter:
+    """``ListTraces`` as the operator sent it; zeros and empty strings mean "any"."""
+
+    app: str = ""
+    interface: str = ""
+    status: str = ""
+    min_duration_ms: float = 0.0
+    since_unix: int = 0
+    until_unix: int = 0
+    limit: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """``QueryAudit`` as the operator sent it; empty strings mean "any"."""
+
+    trace_id: str = ""
+    app: str = ""
+    interface: str = ""
+    decision: str = ""
+    limit: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AuditCheck:
+    """The node's chain verified, and the head hash to anchor elsewhere."""
+
+    node: str
+    ok: bool
+    checked: int
+    first_bad_seq: int
+    problem: str
+    head_hash: str
+
+
+class OperatorReads:
+    def __init__(self, node: str, gatherer: TraceGatherer, audit: AuditLog) -> None:
+        self.node = node
+        self._gatherer = gatherer
+        self._audit = audit
+
+    async def trace(
+        self, trace_id: str, time_remaining: float | None
+    ) -> tuple[str, list[Gathered]]:
+        """One trace's spans from every node: its checked id, and what each node gave."""
+        trace_id = check_trace_id(trace_id)
+        return trace_id, await self._gatherer.gather(trace_id, time_remaining)
+
+    async def recent_traces(self, f: TraceFilter) -> list[TraceSummary]:
+        limit = f.limit or 20
+        if not 1 <= limit <= 200:
+            raise InvalidArgument("limit", "between 1 and 200", reason="LIMIT_OUT_OF_RANGE")
+        if f.status not in ("", "OK", "ERROR", "UNSET"):
+            raise InvalidArgument("status", "OK, ERROR or UNSET", reason="UNKNOWN_STATUS")
+        for name, value in (("since_unix", f.since_unix), ("until_unix", f.until_unix)):
+            if not 0 <= value <= MAX_UNIX_SECONDS:
+                raise InvalidArgument(
+                    name,
+                    f"seconds since 1970, at most {MAX_UNIX_SECONDS}",
+                    reason="TIME_OUT_OF_RANGE",
+                )
+        if f.min_duration_ms < 0 or f.min_duration_ms > 86_400_000:
+            raise InvalidArgument(
+                "min_duration_ms", "must not be negative", reason="NEGATIVE_VALUE"
+            )
+        return await self._gatherer.recent(
+            app=f.app[:200],
+            interface=f.interface[:200],
+            status=f.status,
+            min_duration_ms=f.min_duration_ms,
+            since_ns=f.since_unix * 1_000_000_000,
+            until_ns=f.until_unix * 1_000_000_000,
+            limit=limit,
+        )
+
+    async def verify_audit(self) -> AuditCheck:
+        report = await asyncio.to_thread(self._audit.verify)
+        last = await asyncio.to_thread(self._audit.last)
+        return AuditCheck(
+            node=self.node,
+            ok=report.ok,
+            checked=report.checked,
+            first_bad_seq=report.first_bad_seq or 0,
+            problem=report.problem or "",
+            head_hash=last.hash if last else "",
+        )
+
+    async def audit_entries(self, f: AuditFilter) -> list[AuditEntry]:
+        limit = f.limit or 50
+        if not 1 <= limit <= 1000:
+            raise InvalidArgument("limit", "between 1 and 1000", reason="LIMIT_OUT_OF_RANGE")
+        if f.decision not in ("", "allow", "deny"):
+            raise InvalidArgument("decision", "allow or deny", reason="UNKNOWN_DECISION")
+        if f.trace_id:
+            check_trace_id(f.trace_id)
+        return await asyncio.to_thread(
+            self._audit.query,
+            trace_id=f.trace_id or None,
+            app=f.app or None,
+            interface=f.interface or None,
+            decision=f.decision or None,
+            limit=limit,
+        )

@@ -1,0 +1,52 @@
+"""A peer's catalog (``CatalogPeer`` of ``gateway.catalog.federated``): search and lookup, both
+idempotent reads under the one policy. Every failure becomes a ``PeerFailure`` with the state
+the federated answer reports for that province."""
+
+from __future__ import annotations
+
+from gateway._pb.yrd.v1 import catalog_pb2
+from gateway.catalog.answers import LocalAnswer
+from gateway.catalog.model import CatalogEntry
+from gateway.catalog.query import Filters
+from gateway.errors import GatewayError
+from gateway.peers import policy
+from gateway.peers.channels import Peer
+from gateway.peers.failures import peer_failure
+from gateway.wire.catalog import entry_from_pb, local_answer_from_pb, local_search_request
+
+
+class CatalogClient:
+    def __init__(self, peer: Peer) -> None:
+        self._peer = peer
+        self.id = peer.id
+        self.name = peer.name
+
+    async def search_local(
+        self, text: str, filters: Filters, limit: int, timeout: float
+    ) -> LocalAnswer:
+        request = local_search_request(text, filters, limit)
+        try:
+            reply = await policy.call(
+                self._peer,
+                lambda stub, left, md: stub.SearchLocal(request, timeout=left, metadata=md),
+                timeout=timeout,
+                idempotent=True,
+            )
+        except GatewayError as exc:
+            raise peer_failure(exc) from None
+        return local_answer_from_pb(reply, self.id)
+
+    async def get_local(self, code: str, timeout: float) -> CatalogEntry | None:
+        request = catalog_pb2.GetRequest(code=code)
+        try:
+            reply = await policy.call(
+                self._peer,
+                lambda stub, left, md: stub.GetLocal(request, timeout=left, metadata=md),
+                timeout=timeout,
+                idempotent=True,
+            )
+        except GatewayError as exc:
+            if exc.reason == "RESOURCE_NOT_FOUND":
+                return None
+            raise peer_failure(exc) from None
+        return entry_from_pb(reply.entry)

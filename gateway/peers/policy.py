@@ -1,0 +1,136 @@
+"""The one policy every call to a peer follows.
+
+1. The breaker first: a peer whose breaker is open is not called (``circuit_open``).
+2. The caller's remaining budget (``gateway.deadlines``), handed in as ``timeout``, bounds the
+   handshake and the call together; nothing starts with no time left.
+3. The standard handshake (``Peer.ensure_agreed``) once per peer, again after a transport failure.
+4. Failures become ``GatewayError``s in one place (``translate``); only transport failures count
+   against the breaker, a peer's own refusal proves it alive, and a call its caller cancelled
+   says nothing about the peer.
+5. Idempotent reads (search, lookup, span gathering, interface and application listings) are
+   asked once more after the channel reconnects, within the budget: a restarted peer leaves our
+   channel backing off. Interface calls and sharing writes never are: they consume quota or
+   file state, and a lost reply does not mean nothing happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+
+from gateway.errors import GatewayError
+from gateway.peers.channels import Peer
+from gateway.peers.translate import READ, Role, circuit_open, out_of_time, translate
+from gateway.status import failure_of
+
+R = TypeVar("R")
+
+Metadata = tuple[tuple[str, str], ...]
+Unary = Callable[[Any, float, Metadata], Awaitable[R]]
+"""Makes the call: (Federation stub, timeout left, metadata) -> reply."""
+Streaming = Callable[[Any, float, Metadata], AsyncIterable[R]]
+
+RECONNECT_WAIT_S = 0.3
+"""Longest wait for a peer's channel to reconnect before the one retry of a read."""
+
+
+def admit(peer: Peer, role: Role) -> None:
+    """Raise ``Unavailable`` (breaker open) when the peer is to be skipped."""
+    if not peer.breaker.allow():
+        raise circuit_open(peer.id, peer.breaker.retry_in(), role=role)
+
+
+async def call(
+    peer: Peer,
+    rpc: Unary[R],
+    *,
+    timeout: float,
+    idempotent: bool,
+    role: Role = READ,
+    hops: int = 1,
+) -> R:
+    """One unary call under the policy; the reply, or a ``GatewayError``."""
+    admit(peer, role)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    for attempt in (0, 1) if idempotent else (0,):
+        try:
+            left = await _agreed(peer, deadline)
+            reply = await rpc(peer.federation, left, peer.metadata(hops))
+        except asyncio.CancelledError as exc:  # the caller gave up: no verdict on the peer
+            peer.observe(exc)
+            raise
+        except _OutOfTime:
+            peer.breaker.abandon()  # not asked: no verdict on the peer
+            raise out_of_time(peer.id, role=role) from None
+        except GatewayError:  # the handshake refused (a standard mismatch): alive
+            peer.observe(None)
+            raise
+        except grpc.RpcError as exc:
+            failure = failure_of(exc)
+            transport = not failure.node and failure.code == grpc.StatusCode.UNAVAILABLE
+            if idempotent and attempt == 0 and transport:
+                wait = min((deadline - loop.time()) * 0.5, RECONNECT_WAIT_S)
+                try:
+                    ready = await peer.wait_ready(wait)
+                except asyncio.CancelledError as cancelled:
+                    peer.observe(cancelled)
+                    raise
+                if ready:
+                    continue
+            peer.observe(exc)
+            raise translate(exc, peer.id, role=role, timeout=timeout) from None
+        peer.observe(None)
+        return reply
+    raise AssertionError("unreachable")
+
+
+async def stream(
+    peer: Peer,
+    rpc: Streaming[R],
+    *,
+    timeout: float,
+    role: Role,
+    hops: int = 1,
+) -> AsyncIterator[R]:
+    """A server-streaming call under the policy; never retried (a stream is never a read of
+    ours to repeat: it releases data and counts quota as it goes)."""
+    admit(peer, role)
+    deadline = asyncio.get_running_loop().time() + timeout
+    try:
+        left = await _agreed(peer, deadline)
+        async for item in rpc(peer.federation, left, peer.metadata(hops)):
+            yield item
+    except asyncio.CancelledError as exc:
+        peer.observe(exc)
+        raise
+    except _OutOfTime:
+        peer.breaker.abandon()
+        raise out_of_time(peer.id, role=role) from None
+    except GatewayError:
+        peer.observe(None)
+        raise
+    except grpc.RpcError as exc:
+        peer.observe(exc)
+        raise translate(exc, peer.id, role=role, timeout=timeout) from None
+    peer.observe(None)
+
+
+class _OutOfTime(Exception):
+    """No budget left before the call could start."""
+
+
+async def _agreed(peer: Peer, deadline: float) -> float:
+    """Agree on the standard within the budget; the time left for the call itself."""
+    loop = asyncio.get_running_loop()
+    left = deadline - loop.time()
+    if left <= 0:
+        raise _OutOfTime
+    await peer.ensure_agreed(left)
+    left = deadline - loop.time()  # the handshake spent part of the budget
+    if left <= 0:
+        raise _OutOfTime
+    return left

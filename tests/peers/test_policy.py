@@ -1,0 +1,147 @@
+"""The one peer-call policy: breaker first, the budget, one retry after a reconnect for reads
+only, and failures as GatewayErrors (a bug of ours is not a peer failure and propagates)."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+
+from gateway.errors import DeadlineExceeded, FailedPrecondition, Unavailable
+from gateway.peers import policy
+from gateway.peers.breaker import CLOSED, OPEN, Breaker, BreakerSettings
+from gateway.peers.channels import Peer
+from gateway.peers.translate import OWNER
+from tests.peers.test_translate import FakeRpcError
+
+UNAVAILABLE = FakeRpcError(grpc.StatusCode.UNAVAILABLE, "connection refused")
+
+
+class FakePeer(Peer):
+    """A Peer whose calls answer from a script; breaker and outcome accounting are the real ones."""
+
+    def __init__(self, *, reconnects: bool = True, refuses_handshake: bool = False) -> None:
+        self.id = self.name = "sh"
+        self.breaker = Breaker(BreakerSettings(failure_threshold=1))
+        self._agreed_at = None
+        self._self_id, self._standard = "js", type("Standard", (), {"fingerprint": "std"})()
+        self.reconnects = reconnects
+        self.refuses_handshake = refuses_handshake
+        self.waited = 0
+
+    async def ensure_agreed(self, timeout: float) -> None:
+        if self.refuses_handshake:
+            raise FailedPrecondition("other standard", reason="STANDARD_MISMATCH")
+
+    async def wait_ready(self, timeout: float) -> bool:
+        self.waited += 1
+        return self.reconnects
+
+    @property
+    def federation(self) -> str:
+        return "stub"
+
+
+def script(*outcomes):
+    """An rpc answering each call with the next outcome (raised when an exception)."""
+    calls = []
+
+    async def rpc(stub, left, md):
+        calls.append((stub, left, md))
+        outcome = outcomes[len(calls) - 1]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    return rpc, calls
+
+
+@pytest.mark.asyncio
+async def test_a_read_is_asked_once_more_after_the_channel_reconnects() -> None:
+    peer = FakePeer()
+    rpc, calls = script(UNAVAILABLE, "reply")
+    assert await policy.call(peer, rpc, timeout=1.0, idempotent=True) == "reply"
+    assert len(calls) == 2 and peer.waited == 1 and peer.breaker.state == CLOSED
+
+
+@pytest.mark.asyncio
+async def test_a_read_is_not_asked_again_when_the_channel_does_not_reconnect() -> None:
+    peer = FakePeer(reconnects=False)
+    rpc, calls = script(UNAVAILABLE, "reply")
+    with pytest.raises(Unavailable) as failed:
+        await policy.call(peer, rpc, timeout=1.0, idempotent=True)
+    assert failed.value.reason == "UNAVAILABLE" and len(calls) == 1
+    assert peer.breaker.state == OPEN
+
+
+@pytest.mark.asyncio
+async def test_an_interface_call_is_never_retried() -> None:
+    peer = FakePeer()
+    rpc, calls = script(UNAVAILABLE, "reply")
+    with pytest.raises(Unavailable) as failed:
+        await policy.call(peer, rpc, timeout=1.0, idempotent=False, role=OWNER)
+    assert failed.value.reason == "OWNER_UNAVAILABLE" and len(calls) == 1 and peer.waited == 0
+
+
+@pytest.mark.asyncio
+async def test_an_open_breaker_skips_the_peer_without_a_call() -> None:
+    peer = FakePeer()
+    peer.breaker.failure()
+    rpc, calls = script("reply")
+    with pytest.raises(Unavailable) as failed:
+        await policy.call(peer, rpc, timeout=1.0, idempotent=True)
+    assert failed.value.reason == "CIRCUIT_OPEN" and failed.value.metadata["breaker"] == "open"
+    assert calls == []
+    with pytest.raises(Unavailable) as owner:
+        await policy.call(peer, rpc, timeout=1.0, idempotent=False, role=OWNER)
+    assert owner.value.reason == "OWNER_UNAVAILABLE" and "circuit open" in owner.value.message
+
+
+@pytest.mark.asyncio
+async def test_no_budget_no_call() -> None:
+    peer = FakePeer()
+    rpc, calls = script("reply")
+    with pytest.raises(DeadlineExceeded) as failed:
+        await policy.call(peer, rpc, timeout=0.0, idempotent=False, role=OWNER)
+    assert failed.value.reason == "OWNER_TIMEOUT" and calls == []
+    assert peer.breaker.state == CLOSED
+
+
+@pytest.mark.asyncio
+async def test_the_call_gets_the_budget_left_and_the_hop_count() -> None:
+    peer = FakePeer()
+    rpc, calls = script("reply")
+    await policy.call(peer, rpc, timeout=0.5, idempotent=False, hops=1)
+    ((stub, left, md),) = calls
+    assert stub == "stub" and 0 < left <= 0.5 and ("yrd-hops", "1") in md
+
+
+@pytest.mark.asyncio
+async def test_a_refused_handshake_is_a_refusal_and_the_peer_counts_as_alive() -> None:
+    peer = FakePeer(refuses_handshake=True)
+    rpc, calls = script("reply")
+    with pytest.raises(FailedPrecondition):
+        await policy.call(peer, rpc, timeout=1.0, idempotent=True)
+    assert calls == [] and peer.breaker.state == CLOSED
+
+
+@pytest.mark.asyncio
+async def test_a_bug_of_ours_is_not_a_peer_failure() -> None:
+    peer = FakePeer()
+    rpc, _ = script(KeyError("bug"))
+    with pytest.raises(KeyError):
+        await policy.call(peer, rpc, timeout=1.0, idempotent=True)
+
+
+@pytest.mark.asyncio
+async def test_a_stream_fails_as_a_gateway_error_naming_the_owner() -> None:
+    peer = FakePeer()
+
+    async def rpc(stub, left, md):
+        yield "batch 1"
+        raise UNAVAILABLE
+
+    got = []
+    with pytest.raises(Unavailable) as failed:
+        async for item in policy.stream(peer, rpc, timeout=1.0, role=OWNER):
+            got.append(item)
+    assert got == ["batch 1"] and failed.value.reason == "OWNER_UNAVAILABLE"

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import quote
 
+from gateway.audit.chain import STATUS_NAMES
 from gateway.ops.traces import Gathered
 from gateway.partial import AnswerState
 from gateway.telemetry.spanstore import StoredSpan, TraceSummary
@@ -34,32 +35,8 @@ KEY_ATTRIBUTES = (
 )
 """Attributes shown on a waterfall row (the rest stay in the row's tooltip)."""
 GRPC_STATUS = "rpc.grpc.status_code"
-GRPC_CODES = {
-    str(number): name
-    for number, name in enumerate(
-        (
-            "OK",
-            "CANCELLED",
-            "UNKNOWN",
-            "INVALID_ARGUMENT",
-            "DEADLINE_EXCEEDED",
-            "NOT_FOUND",
-            "ALREADY_EXISTS",
-            "PERMISSION_DENIED",
-            "RESOURCE_EXHAUSTED",
-            "FAILED_PRECONDITION",
-            "ABORTED",
-            "OUT_OF_RANGE",
-            "UNIMPLEMENTED",
-            "INTERNAL",
-            "UNAVAILABLE",
-            "DATA_LOSS",
-            "UNAUTHENTICATED",
-        )
-    )
-}
-"""The instrumentation records the status as a number; operators read its name. (The status
-codes are fixed by the gRPC protocol; spelled out so the page needs no grpc.)"""
+GRPC_CODES = {str(number): name for number, name in enumerate(STATUS_NAMES)}
+"""The instrumentation records the status as a number; operators read its name."""
 BEIJING = timezone(timedelta(hours=8), "UTC+8")
 STATES = {
     AnswerState.ANSWERED: "已应答 answered",

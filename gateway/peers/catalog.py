@@ -27,10 +27,7 @@ class CatalogClient:
         request = local_search_request(text, filters, limit)
         try:
             reply = await policy.call(
-                self._peer,
-                lambda stub, left, md: stub.SearchLocal(request, timeout=left, metadata=md),
-                timeout=timeout,
-                idempotent=True,
+                self._peer, "SearchLocal", request, timeout=timeout, idempotent=True
             )
         except GatewayError as exc:
             raise peer_failure(exc) from None
@@ -40,10 +37,7 @@ class CatalogClient:
         request = catalog_pb2.GetRequest(code=code)
         try:
             reply = await policy.call(
-                self._peer,
-                lambda stub, left, md: stub.GetLocal(request, timeout=left, metadata=md),
-                timeout=timeout,
-                idempotent=True,
+                self._peer, "GetLocal", request, timeout=timeout, idempotent=True
             )
         except GatewayError as exc:
             if exc.reason == "RESOURCE_NOT_FOUND":

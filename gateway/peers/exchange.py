@@ -35,12 +35,7 @@ class ExchangeClient:
     async def invoke(self, app: str, call: Call, *, timeout: float, hops: int) -> RelayedResult:
         request = forwarded_invoke(app, call)
         reply = await policy.call(
-            self._peer,
-            lambda stub, left, md: stub.Invoke(request, timeout=left, metadata=md),
-            timeout=timeout,
-            idempotent=False,
-            role=OWNER,
-            hops=hops,
+            self._peer, "Invoke", request, timeout=timeout, idempotent=False, role=OWNER, hops=hops
         )
         return result_from_pb(reply)
 
@@ -49,20 +44,13 @@ class ExchangeClient:
     ) -> AsyncIterator[Batch]:
         request = forwarded_stream(app, call, resume_token, batch_size)
         async for batch in policy.stream(
-            self._peer,
-            lambda stub, left, md: stub.InvokeStream(request, timeout=left, metadata=md),
-            timeout=timeout,
-            role=OWNER,
-            hops=hops,
+            self._peer, "InvokeStream", request, timeout=timeout, role=OWNER, hops=hops
         ):
             yield batch_from_pb(batch)
 
     async def list_interfaces(self, app: str, *, timeout: float) -> list[InterfaceOffer]:
         request = federation_pb2.ForwardedListInterfaces(app=app)
         reply = await policy.call(
-            self._peer,
-            lambda stub, left, md: stub.ListInterfaces(request, timeout=left, metadata=md),
-            timeout=timeout,
-            idempotent=True,
+            self._peer, "ListInterfaces", request, timeout=timeout, idempotent=True
         )
         return [offer_from_pb(i) for i in reply.interfaces]

@@ -16,8 +16,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 
@@ -25,13 +25,6 @@ from gateway.errors import GatewayError
 from gateway.peers.channels import Peer
 from gateway.peers.translate import READ, Role, circuit_open, out_of_time, translate
 from gateway.status import failure_of
-
-R = TypeVar("R")
-
-Metadata = tuple[tuple[str, str], ...]
-Unary = Callable[[Any, float, Metadata], Awaitable[R]]
-"""Makes the call: (Federation stub, timeout left, metadata) -> reply."""
-Streaming = Callable[[Any, float, Metadata], AsyncIterable[R]]
 
 RECONNECT_WAIT_S = 0.3
 """Longest wait for a peer's channel to reconnect before the one retry of a read."""
@@ -45,21 +38,24 @@ def admit(peer: Peer, role: Role) -> None:
 
 async def call(
     peer: Peer,
-    rpc: Unary[R],
+    method: str,
+    request: Any,
     *,
     timeout: float,
     idempotent: bool,
     role: Role = READ,
     hops: int = 1,
-) -> R:
-    """One unary call under the policy; the reply, or a ``GatewayError``."""
+) -> Any:
+    """One unary call of the peer's ``Federation`` service under the policy; the reply, or a
+    ``GatewayError``."""
     admit(peer, role)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     for attempt in (0, 1) if idempotent else (0,):
         try:
             left = await _agreed(peer, deadline)
-            reply = await rpc(peer.federation, left, peer.metadata(hops))
+            rpc = getattr(peer.federation, method)
+            reply = await rpc(request, timeout=left, metadata=peer.metadata(hops))
         except asyncio.CancelledError as exc:  # the caller gave up: no verdict on the peer
             peer.observe(exc)
             raise
@@ -90,19 +86,21 @@ async def call(
 
 async def stream(
     peer: Peer,
-    rpc: Streaming[R],
+    method: str,
+    request: Any,
     *,
     timeout: float,
     role: Role,
     hops: int = 1,
-) -> AsyncIterator[R]:
+) -> AsyncIterator[Any]:
     """A server-streaming call under the policy; never retried (a stream is never a read of
     ours to repeat: it releases data and counts quota as it goes)."""
     admit(peer, role)
     deadline = asyncio.get_running_loop().time() + timeout
     try:
         left = await _agreed(peer, deadline)
-        async for item in rpc(peer.federation, left, peer.metadata(hops)):
+        rpc = getattr(peer.federation, method)
+        async for item in rpc(request, timeout=left, metadata=peer.metadata(hops)):
             yield item
     except asyncio.CancelledError as exc:
         peer.observe(exc)

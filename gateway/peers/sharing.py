@@ -21,11 +21,7 @@ class SharingClient:
     async def submit(self, app: str, req: ApplyInput, *, timeout: float) -> Application:
         request = forwarded_application(app, req)
         reply = await policy.call(
-            self._peer,
-            lambda stub, left, md: stub.SubmitApplication(request, timeout=left, metadata=md),
-            timeout=timeout,
-            idempotent=False,
-            role=OWNER,
+            self._peer, "SubmitApplication", request, timeout=timeout, idempotent=False, role=OWNER
         )
         return application_from_pb(reply)
 
@@ -34,10 +30,6 @@ class SharingClient:
     ) -> list[Application]:
         request = federation_pb2.ForwardedListApplications(apps=apps, state=state)
         reply = await policy.call(
-            self._peer,
-            lambda stub, left, md: stub.ListApplications(request, timeout=left, metadata=md),
-            timeout=timeout,
-            idempotent=True,
-            role=OWNER,
+            self._peer, "ListApplications", request, timeout=timeout, idempotent=True, role=OWNER
         )
         return [application_from_pb(a) for a in reply.applications]

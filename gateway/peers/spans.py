@@ -21,10 +21,7 @@ class SpansClient:
         request = ops_pb2.GetTraceRequest(trace_id=trace_id)
         try:
             reply = await policy.call(
-                self._peer,
-                lambda stub, left, md: stub.GetSpans(request, timeout=left, metadata=md),
-                timeout=timeout,
-                idempotent=True,
+                self._peer, "GetSpans", request, timeout=timeout, idempotent=True
             )
         except GatewayError as exc:
             raise peer_failure(exc) from None

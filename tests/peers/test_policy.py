@@ -37,38 +37,49 @@ class FakePeer(Peer):
         return self.reconnects
 
     @property
-    def federation(self) -> str:
-        return "stub"
+    def federation(self):
+        return self.stub
 
 
-def script(*outcomes):
-    """An rpc answering each call with the next outcome (raised when an exception)."""
-    calls = []
+class Stub:
+    """A Federation stub whose ``Ask`` answers each call with the next outcome (raised when an
+    exception) and whose ``Stream`` yields a batch, then fails."""
 
-    async def rpc(stub, left, md):
-        calls.append((stub, left, md))
-        outcome = outcomes[len(calls) - 1]
+    def __init__(self, *outcomes) -> None:
+        self.outcomes = outcomes
+        self.calls: list[tuple] = []
+
+    async def Ask(self, request, *, timeout, metadata):  # noqa: N802 - a gRPC method name
+        self.calls.append((request, timeout, metadata))
+        outcome = self.outcomes[len(self.calls) - 1]
         if isinstance(outcome, BaseException):
             raise outcome
         return outcome
 
-    return rpc, calls
+    async def Stream(self, request, *, timeout, metadata):  # noqa: N802
+        yield "batch 1"
+        raise UNAVAILABLE
+
+
+def script(peer: FakePeer, *outcomes):
+    peer.stub = Stub(*outcomes)
+    return "Ask", peer.stub.calls
 
 
 @pytest.mark.asyncio
 async def test_a_read_is_asked_once_more_after_the_channel_reconnects() -> None:
     peer = FakePeer()
-    rpc, calls = script(UNAVAILABLE, "reply")
-    assert await policy.call(peer, rpc, timeout=1.0, idempotent=True) == "reply"
+    method, calls = script(peer, UNAVAILABLE, "reply")
+    assert await policy.call(peer, method, "request", timeout=1.0, idempotent=True) == "reply"
     assert len(calls) == 2 and peer.waited == 1 and peer.breaker.state == CLOSED
 
 
 @pytest.mark.asyncio
 async def test_a_read_is_not_asked_again_when_the_channel_does_not_reconnect() -> None:
     peer = FakePeer(reconnects=False)
-    rpc, calls = script(UNAVAILABLE, "reply")
+    method, calls = script(peer, UNAVAILABLE, "reply")
     with pytest.raises(Unavailable) as failed:
-        await policy.call(peer, rpc, timeout=1.0, idempotent=True)
+        await policy.call(peer, method, "request", timeout=1.0, idempotent=True)
     assert failed.value.reason == "UNAVAILABLE" and len(calls) == 1
     assert peer.breaker.state == OPEN
 
@@ -76,9 +87,9 @@ async def test_a_read_is_not_asked_again_when_the_channel_does_not_reconnect() -
 @pytest.mark.asyncio
 async def test_an_interface_call_is_never_retried() -> None:
     peer = FakePeer()
-    rpc, calls = script(UNAVAILABLE, "reply")
+    method, calls = script(peer, UNAVAILABLE, "reply")
     with pytest.raises(Unavailable) as failed:
-        await policy.call(peer, rpc, timeout=1.0, idempotent=False, role=OWNER)
+        await policy.call(peer, method, "request", timeout=1.0, idempotent=False, role=OWNER)
     assert failed.value.reason == "OWNER_UNAVAILABLE" and len(calls) == 1 and peer.waited == 0
 
 
@@ -86,22 +97,22 @@ async def test_an_interface_call_is_never_retried() -> None:
 async def test_an_open_breaker_skips_the_peer_without_a_call() -> None:
     peer = FakePeer()
     peer.breaker.failure()
-    rpc, calls = script("reply")
+    method, calls = script(peer, "reply")
     with pytest.raises(Unavailable) as failed:
-        await policy.call(peer, rpc, timeout=1.0, idempotent=True)
+        await policy.call(peer, method, "request", timeout=1.0, idempotent=True)
     assert failed.value.reason == "CIRCUIT_OPEN" and failed.value.metadata["breaker"] == "open"
     assert calls == []
     with pytest.raises(Unavailable) as owner:
-        await policy.call(peer, rpc, timeout=1.0, idempotent=False, role=OWNER)
+        await policy.call(peer, method, "request", timeout=1.0, idempotent=False, role=OWNER)
     assert owner.value.reason == "OWNER_UNAVAILABLE" and "circuit open" in owner.value.message
 
 
 @pytest.mark.asyncio
 async def test_no_budget_no_call() -> None:
     peer = FakePeer()
-    rpc, calls = script("reply")
+    method, calls = script(peer, "reply")
     with pytest.raises(DeadlineExceeded) as failed:
-        await policy.call(peer, rpc, timeout=0.0, idempotent=False, role=OWNER)
+        await policy.call(peer, method, "request", timeout=0.0, idempotent=False, role=OWNER)
     assert failed.value.reason == "OWNER_TIMEOUT" and calls == []
     assert peer.breaker.state == CLOSED
 
@@ -109,39 +120,35 @@ async def test_no_budget_no_call() -> None:
 @pytest.mark.asyncio
 async def test_the_call_gets_the_budget_left_and_the_hop_count() -> None:
     peer = FakePeer()
-    rpc, calls = script("reply")
-    await policy.call(peer, rpc, timeout=0.5, idempotent=False, hops=1)
-    ((stub, left, md),) = calls
-    assert stub == "stub" and 0 < left <= 0.5 and ("yrd-hops", "1") in md
+    method, calls = script(peer, "reply")
+    await policy.call(peer, method, "request", timeout=0.5, idempotent=False, hops=1)
+    ((request, left, md),) = calls
+    assert request == "request" and 0 < left <= 0.5 and ("yrd-hops", "1") in md
 
 
 @pytest.mark.asyncio
 async def test_a_refused_handshake_is_a_refusal_and_the_peer_counts_as_alive() -> None:
     peer = FakePeer(refuses_handshake=True)
-    rpc, calls = script("reply")
+    method, calls = script(peer, "reply")
     with pytest.raises(FailedPrecondition):
-        await policy.call(peer, rpc, timeout=1.0, idempotent=True)
+        await policy.call(peer, method, "request", timeout=1.0, idempotent=True)
     assert calls == [] and peer.breaker.state == CLOSED
 
 
 @pytest.mark.asyncio
 async def test_a_bug_of_ours_is_not_a_peer_failure() -> None:
     peer = FakePeer()
-    rpc, _ = script(KeyError("bug"))
+    method, _ = script(peer, KeyError("bug"))
     with pytest.raises(KeyError):
-        await policy.call(peer, rpc, timeout=1.0, idempotent=True)
+        await policy.call(peer, method, "request", timeout=1.0, idempotent=True)
 
 
 @pytest.mark.asyncio
 async def test_a_stream_fails_as_a_gateway_error_naming_the_owner() -> None:
     peer = FakePeer()
-
-    async def rpc(stub, left, md):
-        yield "batch 1"
-        raise UNAVAILABLE
-
+    script(peer)
     got = []
     with pytest.raises(Unavailable) as failed:
-        async for item in policy.stream(peer, rpc, timeout=1.0, role=OWNER):
+        async for item in policy.stream(peer, "Stream", "request", timeout=1.0, role=OWNER):
             got.append(item)
     assert got == ["batch 1"] and failed.value.reason == "OWNER_UNAVAILABLE"

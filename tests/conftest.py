@@ -97,3 +97,19 @@ class HeldClock:
             yield self._held
         finally:
             self._held = None
+
+
+def shipped_interfaces(province: str):
+    """The shipped standard and one province's shipped interfaces, loaded as its node loads
+    them: for tests that run a service (Provider, SharingService) without a whole node."""
+    from gateway.config import load_departments, load_interfaces, load_standard
+
+    standard = load_standard(ROOT / "config" / "standard" / "yrd-standard.yaml")
+    folder = ROOT / "nodes" / province
+    interfaces = load_interfaces(
+        folder / "interfaces.yaml",
+        province=province,
+        standard=standard,
+        departments=load_departments(folder / "departments.yaml", standard),
+    )
+    return standard, interfaces

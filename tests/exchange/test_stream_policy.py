@@ -14,7 +14,6 @@ import pytest
 import pytest_asyncio
 
 from gateway.audit.log import AuditLog
-from gateway.config import load_departments, load_interfaces, load_standard
 from gateway.errors import GatewayError, PermissionDenied, ResourceExhausted
 from gateway.exchange.backends import BackendPool
 from gateway.exchange.calls import Call
@@ -22,8 +21,8 @@ from gateway.exchange.dataset import ensure_dataset, sample_values
 from gateway.exchange.provider import Caller, Provider
 from gateway.sharing.model import Quota
 from gateway.sharing.store import SharingStore
+from tests.conftest import shipped_interfaces
 
-ROOT = Path(__file__).resolve().parents[2]
 ROSTER = "sh/rsj/insured-roster/v1"
 APP = "js/rsj/pension-transfer"
 PURPOSE = "养老保险关系转移接续"
@@ -47,13 +46,7 @@ def dataset(tmp_path_factory) -> Path:
 
 @pytest_asyncio.fixture
 async def owner(tmp_path, dataset):
-    standard = load_standard(ROOT / "config" / "standard" / "yrd-standard.yaml")
-    interfaces = load_interfaces(
-        ROOT / "nodes" / "sh" / "interfaces.yaml",
-        province="sh",
-        standard=standard,
-        departments=load_departments(ROOT / "nodes" / "sh" / "departments.yaml", standard),
-    )
+    standard, interfaces = shipped_interfaces("sh")
     clock = Clock()
     store = SharingStore(tmp_path / "sharing.db")
     audit = AuditLog(tmp_path / "audit.db", "sh")

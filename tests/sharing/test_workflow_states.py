@@ -26,21 +26,14 @@ from hypothesis.stateful import (
 )
 
 from gateway.audit.log import AuditLog
-from gateway.config import load_departments, load_interfaces, load_standard
 from gateway.errors import FailedPrecondition, GatewayError, ResourceExhausted
 from gateway.exchange.provider import Provider
 from gateway.sharing.model import Quota
 from gateway.sharing.service import ApplyInput, Narrowing, SharingService
 from gateway.sharing.store import SharingStore
+from tests.conftest import shipped_interfaces
 
-ROOT = Path(__file__).resolve().parents[2]
-STANDARD = load_standard(ROOT / "config" / "standard" / "yrd-standard.yaml")
-INTERFACES = load_interfaces(
-    ROOT / "nodes" / "sh" / "interfaces.yaml",
-    province="sh",
-    standard=STANDARD,
-    departments=load_departments(ROOT / "nodes" / "sh" / "departments.yaml", STANDARD),
-)
+STANDARD, INTERFACES = shipped_interfaces("sh")
 RESIDENT = "sh/gaj/resident-basic/v1"
 FIELDS = ("name", "gender", "id_number", "household_type")
 APPS = ("sh/rsj/pension-transfer", "sh/ybj/medical-transfer")

@@ -148,6 +148,10 @@ async def test_reject_json_carries_the_reason_and_ends_the_application(cli_feder
         "用途不明确",
     )
     assert rejected["decided_at"] and rejected["grant_id"] == ""
+    for who in (["--node", "sh"], ["--app", app]):  # the owner's operator, then the app
+        listed = (await cli.yrdgw("applications", *who, "--state", "rejected", "--json")).json()
+        assert rejected in listed["applications"], who
+        assert listed["unavailable"] == []
     late = await cli.yrdgw("approve", application["id"], "--node", "sh", "--json")
     assert late.code == 1 and late.out == "" and "FAILED_PRECONDITION" in late.err
 

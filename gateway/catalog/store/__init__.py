@@ -9,10 +9,12 @@ Modules, backend-neutral first (a second backend reuses them), then SQLite's own
 * ``entries``: how an entry is keyed (``code_key``: code order as integers) and laid out.
 * ``facets``: the facet index of one write generation, counted in numpy; filters read on it.
 * ``counting``: counting a match set, and the probes choosing the cheaper exact way.
-* ``search``: the plan of one search over a backend's ``TextIndex``.
+* ``search``: the plan of one search, and ``Searcher``, which runs it on a backend's read
+  snapshot (``search.Snapshot``) with the caches and the facet index.
 * ``caches``: counts, decoded entries and whole results, keyed by write generation.
 * ``schema``, ``pool``, ``writes``, ``fts``: the SQLite file, its connections, its writes and
-  its FTS5 reads; ``sqlite``: ``CatalogStore``, which ties them together.
+  its FTS5 reads (``fts.FtsIndex`` is SQLite's ``Snapshot``); ``sqlite``: ``CatalogStore``,
+  which ties them together.
 """
 
 from gateway.catalog.store.entries import code_key

@@ -1,13 +1,13 @@
 """Search reads on the catalog's SQLite file: FTS5 match expressions and the queries behind them.
 
-``FtsIndex`` is one read snapshot's text index as ``search.plan`` and ``counting`` ask it
-(``search.TextIndex``). Why the reads look as they do (scripts/bench_store.py has the numbers):
-at 131,000 entries a two-character term matches thousands of rows, and any per-row work in
-SQLite costs ~0.5-1 µs. FTS5's bm25 reads ``%_docsize`` once per row, a join to read facet
-columns is another b-tree seek per row, and GROUP BY sorts. So relevance comes in levels
-(``textindex.relevance_levels``) read best-first in rowid order with LIMIT, which usually touches
-only the first page of the top level; filters are ``tags`` tokens inside the MATCH; and a match
-set is counted from its rowids (one ``group_concat``) against the in-memory facet index.
+``FtsIndex`` is one read snapshot as ``search`` and ``counting`` ask it (``search.Snapshot``).
+Why the reads look as they do (scripts/bench_store.py has the numbers): at 131,000 entries a
+two-character term matches thousands of rows, and any per-row work in SQLite costs ~0.5-1 µs.
+FTS5's bm25 reads ``%_docsize`` once per row, a join to read facet columns is another b-tree
+seek per row, and GROUP BY sorts. So relevance comes in levels (``textindex.relevance_levels``)
+read best-first in rowid order with LIMIT, which usually touches only the first page of the top
+level; filters are ``tags`` tokens inside the MATCH; and a match set is counted from its rowids
+(one ``group_concat``) against the in-memory facet index.
 """
 
 from __future__ import annotations
@@ -75,6 +75,24 @@ class FtsIndex:
         ).fetchone()
         return n, last or 0
 
+    # -- reads (search.Snapshot) ---------------------------------------------------------------
+
+    def read_entries(self, ids: list[int]) -> dict[int, CatalogEntry]:
+        if not ids:
+            return {}
+        rows = self._conn.execute(
+            f"{schema.SELECT_ENTRY} WHERE id IN (SELECT value FROM json_each(?))",
+            (json_ids(ids),),
+        ).fetchall()
+        return {row[0]: entry_from_row(row) for row in rows}
+
+    def read_facet_index(self, generation: int) -> FacetIndex:
+        return build_facet_index(
+            generation,
+            self._conn.execute("SELECT id, field, value FROM facet_values"),
+            self._conn.execute("SELECT * FROM entry_facets ORDER BY id"),
+        )
+
     # -- hits ----------------------------------------------------------------------------------
 
     def ranked(self, terms: list[str], tags: str, limit: int) -> list[tuple[int, float]]:
@@ -108,26 +126,7 @@ class FtsIndex:
         return [row[0] for row in rows]
 
 
-def read_entries(conn: sqlite3.Connection, ids: list[int]) -> dict[int, CatalogEntry]:
-    """The entries ``ids``, by id (ids that name none are left out)."""
-    if not ids:
-        return {}
-    rows = conn.execute(
-        f"{schema.SELECT_ENTRY} WHERE id IN (SELECT value FROM json_each(?))", (json_ids(ids),)
-    ).fetchall()
-    return {row[0]: entry_from_row(row) for row in rows}
-
-
 def read_entry(conn: sqlite3.Connection, code: str) -> CatalogEntry | None:
     """The entry with resource code ``code``, if any."""
     row = conn.execute(f"{schema.SELECT_ENTRY} WHERE code = ?", (code,)).fetchone()
     return None if row is None else entry_from_row(row)
-
-
-def read_facet_index(conn: sqlite3.Connection, generation: int) -> FacetIndex:
-    """The facet index of the snapshot ``conn`` reads (at ``generation``)."""
-    return build_facet_index(
-        generation,
-        conn.execute("SELECT id, field, value FROM facet_values"),
-        conn.execute("SELECT * FROM entry_facets ORDER BY id"),
-    )

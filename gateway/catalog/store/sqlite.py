@@ -1,34 +1,22 @@
 """``CatalogStore``: a node's catalog in one WAL-mode SQLite file, its Chinese full-text index
 (segmented by ``textindex``), integer-coded facets and a small key/value ``meta``.
 
-This module ties the parts together: the connections (``pool``), the schema (``schema``), writes
-(``writes``), the caches (``caches``), the facet index (``facets``), the search plan (``search``,
-``counting``) and the FTS5 reads behind it (``fts``). Each module's docstring says why it looks
-the way it does, with the numbers.
+This module ties the SQLite parts together: the connections (``pool``), the schema (``schema``),
+writes (``writes``) and the FTS5 reads (``fts``), on which the backend-neutral ``search.Searcher``
+runs searches with its caches and facet index. Each module's docstring says why it looks the
+way it does, with the numbers.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from collections.abc import Iterable
 from pathlib import Path
 
-from gateway.catalog import textindex
-from gateway.catalog.model import FACET_FIELDS, CatalogEntry
-from gateway.catalog.store import counting, fts, schema, search, writes
-from gateway.catalog.store.caches import GenerationCache
-from gateway.catalog.store.counting import Outside
-from gateway.catalog.store.facets import FacetIndex
+from gateway.catalog.model import CatalogEntry
+from gateway.catalog.store import fts, schema, writes
 from gateway.catalog.store.pool import Connections
-from gateway.catalog.store.records import (
-    Hit,
-    LocalResult,
-    SearchQuery,
-    copy_facets,
-    copy_result,
-    empty_facets,
-)
+from gateway.catalog.store.records import LocalResult, SearchQuery
+from gateway.catalog.store.search import Searcher
 
 
 class CatalogStore:
@@ -57,13 +45,9 @@ class CatalogStore:
         costs more CPU than such a search's SQL).
         """
         self._path = str(path)
-        self._counts: GenerationCache[str, tuple[int, dict[str, dict[str, int]] | None]] = (
-            GenerationCache(count_cache)
+        self._searcher = Searcher(
+            count_cache=count_cache, entry_cache=entry_cache, result_cache=result_cache
         )
-        self._decoded: GenerationCache[int, CatalogEntry] = GenerationCache(entry_cache)
-        self._results: GenerationCache[SearchQuery, LocalResult] = GenerationCache(result_cache)
-        self._facets: FacetIndex | None = None
-        self._facets_lock = threading.Lock()
         self._pool = Connections(self._path)
         try:
             with self._pool.write() as conn:
@@ -119,93 +103,14 @@ class CatalogStore:
         """
         if query.limit < 0:
             raise ValueError("limit must not be negative")
-        terms = textindex.query_terms(query.text)
         with self._pool.read() as conn:
-            index = self._facet_index(conn)
-            cached = self._cached_result(index.generation, query)
-            if cached is not None:
-                return cached
-            result = self._search(conn, index, query, terms)
-        if self._results.size:
-            self._results.put(index.generation, query, copy_result(result))
-        return result
+            return self._searcher.search(fts.FtsIndex(conn), schema.generation(conn), query)
 
     def search_if_cached(self, query: SearchQuery) -> LocalResult | None:
         """What ``search`` answers, if the result cache holds this query at the current write
         generation; else None. One indexed read: cheap enough to call on an event loop."""
         with self._pool.idle_reader() as conn:
-            if not self._results.size or conn is None:
+            if not self._searcher.caches_results or conn is None:
                 return None
             generation = schema.generation(conn)  # autocommit: one snapshot
-        return self._cached_result(generation, query)
-
-    def _cached_result(self, generation: int, query: SearchQuery) -> LocalResult | None:
-        cached = self._results.get(generation, query)
-        return None if cached is None else copy_result(cached)
-
-    def _search(
-        self, conn: sqlite3.Connection, index: FacetIndex, query: SearchQuery, terms: list[str]
-    ) -> LocalResult:
-        text_index = fts.FtsIndex(conn)
-
-        def counted(
-            match: str, facets: bool, outside: Outside | None
-        ) -> tuple[int, dict[str, dict[str, int]]]:
-            return self._counted(text_index, index, match, facets, outside)
-
-        planned = search.plan(text_index, index, query, terms, counted)
-        if planned is None:
-            return LocalResult(hits=(), total=0, facets=empty_facets(query))
-        ranked, total, facets = planned
-        entries = self._entries(conn, index.generation, [row_id for row_id, _ in ranked])
-        hits = tuple(Hit(entries[row_id], score) for row_id, score in ranked)
-        return LocalResult(hits=hits, total=total, facets=facets)
-
-    def _counted(
-        self,
-        text_index: fts.FtsIndex,
-        index: FacetIndex,
-        match: str,
-        facets: bool,
-        outside: Outside | None,
-    ) -> tuple[int, dict[str, dict[str, int]]]:
-        """Total and facets of ``match``, from the count cache when this generation has them."""
-        cached = self._counts.get(index.generation, match)
-        if cached is not None and (cached[1] is not None or not facets):
-            return cached[0], copy_facets(cached[1]) if facets else {}
-        total, counts = counting.count(text_index, index, match, facets, outside)
-        if facets:
-            counts = counts or {name: {} for name in FACET_FIELDS}
-        if self._counts.size:
-            self._counts.put(
-                index.generation, match, (total, copy_facets(counts) if facets else None)
-            )
-        return total, counts
-
-    def _entries(
-        self, conn: sqlite3.Connection, generation: int, ids: list[int]
-    ) -> dict[int, CatalogEntry]:
-        """The entries ``ids`` of the snapshot ``conn`` reads (at ``generation``): decoded ones
-        from the entry cache, the others read and decoded, then kept."""
-        found, missing = self._decoded.get_many(generation, ids)
-        if missing:
-            read = fts.read_entries(conn, missing)
-            found.update(read)
-            self._decoded.put_many(generation, read.items())
-        return found
-
-    def _facet_index(self, conn: sqlite3.Connection) -> FacetIndex:
-        """The facet index for the snapshot ``conn`` reads, rebuilt after writes."""
-        generation = schema.generation(conn)
-        index = self._facets
-        if index is not None and index.generation == generation:
-            return index
-        with self._facets_lock:
-            index = self._facets
-            if index is None or index.generation != generation:
-                index = fts.read_facet_index(conn, generation)
-                # A reader on an older snapshot than the installed index builds its own and
-                # keeps it to itself; the newest generation wins the shared slot.
-                if self._facets is None or self._facets.generation < generation:
-                    self._facets = index
-        return index
+        return self._searcher.cached_result(generation, query)

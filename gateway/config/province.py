@@ -50,11 +50,18 @@ def load_province(fed: FederationConfig, node_id: str) -> Province:
     """Read one node's settings and every file they name; the first defect is a ConfigError."""
     config = load_node(fed, node_id)
     standard = load_standard(fed.standard_path)
+    crosswalk = load_crosswalk(config.crosswalk_path, standard)
     departments = load_departments(config.departments_path, standard)
+    for path, province in (
+        (config.crosswalk_path, crosswalk.province),
+        (config.departments_path, departments.province),
+    ):
+        if province != node_id:
+            raise ConfigError(path, "province", f"'{node_id}' (the node it belongs to)")
     return Province(
         config=config,
         standard=standard,
-        crosswalk=load_crosswalk(config.crosswalk_path, standard),
+        crosswalk=crosswalk,
         departments=departments,
         interfaces=load_interfaces(
             config.interfaces_path,

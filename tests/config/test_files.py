@@ -168,6 +168,15 @@ def test_a_wrong_type_is_refused_by_name(tree, kind, change, key, expected):
     assert expected in err.value.expected
 
 
+@pytest.mark.parametrize("kind", ["crosswalk", "departments", "interfaces"])
+def test_a_province_file_of_another_node_is_refused(tree, kind):
+    path = _edit(tree, kind, _set("province", value="sh"))
+    with pytest.raises(ConfigError) as err:
+        _load(tree)
+    assert (err.value.path, err.value.key) == (str(path), "province")
+    assert "'js'" in err.value.expected
+
+
 @pytest.mark.parametrize("kind", list(FILES))
 def test_a_missing_file_is_refused_by_name(tree, kind):
     path = (tree / FILES[kind]).resolve()

@@ -217,7 +217,8 @@ class Provider:
                     reason="BATCH_SIZE_OUT_OF_RANGE",
                 )
             fingerprint = call_fingerprint(caller.app, call)
-            after = decode_resume(resume_token, fingerprint) if resume_token else None
+            # The token of a stream that sent nothing carries no cursor: start from the top.
+            after = (decode_resume(resume_token, fingerprint) or None) if resume_token else None
             iface, grant, plan, params = await self._authorize(caller, call)
             if iface.verify_only or not iface.streamable:
                 raise InvalidArgument(
@@ -234,16 +235,16 @@ class Provider:
         sent = 0
         while True:
             batch_started = time.perf_counter()
-            fetched = await backend.fetch(iface, params, limit=size + 1, after=after)
-            if not first:
-                try:
+            try:
+                fetched = await backend.fetch(iface, params, limit=size + 1, after=after)
+                if not first:
                     self._still_granted(caller, call, grant)
-                except GatewayError as exc:
-                    extra = {"stopped_after_records": sent}
-                    await self._audit_refusal(
-                        caller, call, "invoke_stream", exc, batch_started, extra=extra
-                    )
-                    raise
+            except GatewayError as exc:  # a stream stopped mid-way is audited like a refusal
+                extra = {"stopped_after_records": sent}
+                await self._audit_refusal(
+                    caller, call, "invoke_stream", exc, batch_started, extra=extra
+                )
+                raise
             more = len(fetched) > size
             fetched = fetched[:size]
             rows = tuple(apply_plan(plan, record, self._standard) for _, record in fetched)

@@ -16,7 +16,7 @@ import pytest_asyncio
 from gateway.audit.log import AuditLog
 from gateway.errors import GatewayError, PermissionDenied, ResourceExhausted
 from gateway.exchange.backends import BackendPool
-from gateway.exchange.calls import Call
+from gateway.exchange.calls import Call, call_fingerprint, encode_resume
 from gateway.exchange.dataset import ensure_dataset, sample_values
 from gateway.exchange.provider import Caller, Provider
 from gateway.sharing.model import Quota
@@ -202,3 +202,33 @@ async def test_a_resume_token_is_refused_outside_the_call_it_was_minted_for(
         "BAD_RESUME_TOKEN",
         "resume_token",
     )
+
+
+async def test_the_token_of_an_empty_stream_resumes_it(owner):
+    provider, store, _, clock = owner
+    approve(store, clock)
+    [empty] = [b async for b in stream(provider, "无此区")]
+    assert (empty.records, empty.last) == ((), True)
+    again = [b async for b in stream(provider, "无此区", token=empty.resume_token)]
+    assert [(len(b.records), b.last) for b in again] == [(0, True)]
+
+
+@pytest.mark.parametrize("cursor", ["abc", "-1", "1 OR 1=1", "9" * 40])
+async def test_a_forged_cursor_under_a_valid_binding_is_refused_and_audited(owner, dataset, cursor):
+    # The binding is no secret (a digest of the call), so a caller can mint a token around
+    # any cursor; the backend still refuses what is not one of its cursors.
+    provider, store, audit, clock = owner
+    approve(store, clock)
+    district = district_of(dataset)
+    call = Call(ROSTER, {"district": district}, PURPOSE)
+    token = encode_resume(cursor, call_fingerprint(APP, call))
+    with pytest.raises(GatewayError) as refused:
+        await anext(stream(provider, district, token=token))
+    assert (refused.value.code.name, refused.value.reason, refused.value.field) == (
+        "INVALID_ARGUMENT",
+        "BAD_RESUME_TOKEN",
+        "resume_token",
+    )
+    [entry] = audit.query(decision="deny")
+    assert (entry.record.reason, entry.record.status) == ("BAD_RESUME_TOKEN", "INVALID_ARGUMENT")
+    assert entry.record.extra == {"stopped_after_records": 0}

@@ -86,8 +86,8 @@ class TraceGatherer:
             return Gathered(peer.id, AnswerState.ANSWERED, tuple(spans))
 
         # Local and remote at once: each side may wait for its spans to be written.
-        local, *remote = await asyncio.gather(
-            self.local_spans(trace_id), *(ask(p) for p in self._peers.values())
+        local, remote = await asyncio.gather(
+            self.local_spans(trace_id), asyncio.gather(*(ask(p) for p in self._peers.values()))
         )
         return [Gathered(self.node, AnswerState.ANSWERED, tuple(local)), *remote]
 

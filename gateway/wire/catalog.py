@@ -33,7 +33,7 @@ _STATES = {
     AnswerState.SKIPPED: catalog_pb2.PROVINCE_STATE_SKIPPED,
     AnswerState.NOT_ASKED: catalog_pb2.PROVINCE_STATE_NOT_ASKED,
 }
-_SCOPES = {
+_SCOPES: dict[int, str] = {
     catalog_pb2.SCOPE_UNSPECIFIED: "all",
     catalog_pb2.SCOPE_ALL: "all",
     catalog_pb2.SCOPE_LOCAL: "local",

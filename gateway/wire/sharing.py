@@ -55,7 +55,7 @@ def forwarded_application(app: str, req: ApplyInput) -> federation_pb2.Forwarded
     return federation_pb2.ForwardedApplication(app=app, application=apply_request(req))
 
 
-def narrowing_from_pb(m: sharing_pb2.ApproveRequest) -> Narrowing:
+def narrowing_from_pb(m: sharing_pb2.DecideRequest) -> Narrowing:
     return Narrowing(
         fields=tuple(m.fields),
         quota=quota_from_pb(m.quota) if m.HasField("quota") else None,

@@ -22,18 +22,18 @@ demo: install
 test: install
 	bash scripts/install-system-deps.sh
 	$(PY) scripts/gen_protos.py --check
-	$(VENV)/bin/ruff check gateway tests scripts
+	$(VENV)/bin/ruff check gateway yrdtools tests scripts
 	$(PY) -m pytest -q
 
 check: test
 
 lint: install
-	$(VENV)/bin/ruff check gateway tests scripts
-	$(VENV)/bin/ruff format --check gateway tests scripts
+	$(VENV)/bin/ruff check gateway yrdtools tests scripts
+	$(VENV)/bin/ruff format --check gateway yrdtools tests scripts
 
 # The benchmark harness (issue 6): four node processes at 131,000 entries each plus baselines.
 bench: install
-	$(PY) -m gateway.benchmark $(ARGS)
+	$(PY) -m yrdtools.bench $(ARGS)
 
 proto: install
 	$(PY) scripts/gen_protos.py

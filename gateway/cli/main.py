@@ -8,8 +8,7 @@ import sys
 
 import grpc
 
-from gateway import soak
-from gateway.cli import catalog_cmds, exchange_cmds, ops_cmds, run_cmds, sharing_cmds
+from gateway.cli import catalog_cmds, exchange_cmds, ops_cmds, run_cmds, sharing_cmds, tool_cmds
 from gateway.errors import ConfigError
 from gateway.status import failure_of
 
@@ -31,17 +30,18 @@ def build_parser() -> argparse.ArgumentParser:
     exchange_cmds.register(sub)
     sharing_cmds.register(sub)
     ops_cmds.register(sub)
-    soak.register(sub)
+    tool_cmds.register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["bench"]:  # the harness parses its own options, --help included
-        from gateway.benchmark import main as bench_main
-
-        return bench_main(argv[1:])
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # Tool verbs (bench, soak) parse their own options, --help included: they get the rest.
+    args, rest = parser.parse_known_args(argv)
+    if rest and not getattr(args, "passes_args", False):
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.tool_args = rest
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -50,15 +50,6 @@ def register(sub) -> None:
     )
     n.set_defaults(func=node)
 
-    b = sub.add_parser(
-        "bench",
-        help="benchmark the gateway against its baselines (see "
-        "bench/README.md); arguments after `bench` go to the harness",
-        add_help=False,
-    )
-    b.add_argument("bench_args", nargs="...")
-    b.set_defaults(func=bench)
-
     u = sub.add_parser("up", help="run all four nodes locally until Ctrl-C")
     u.add_argument("--entries", type=int, help="catalog entries per province")
     u.add_argument("--demo", action="store_true", help="show a federated search once up")
@@ -168,12 +159,6 @@ async def _serve(node, grace: float) -> int:
     log.info("node %s: draining (grace %.1f s)", node.id, grace)
     await node.stop(grace)
     return 0
-
-
-def bench(args) -> int:
-    from gateway.benchmark import main as bench_main
-
-    return bench_main(args.bench_args)
 
 
 def up(args) -> int:

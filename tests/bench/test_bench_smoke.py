@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.benchmark.cases import ALL_CASES, COLD_SEARCHES, CROSS_TRACED
+from yrdtools.bench.cases import ALL_CASES, COLD_SEARCHES, CROSS_TRACED
 
 ROOT = Path(__file__).resolve().parents[2]
 # Cases that depend on something outside the harness, and say so when it is missing: nginx (a
@@ -28,7 +28,7 @@ def result(tmp_path_factory) -> dict:
     cmd = [
         sys.executable,
         "-m",
-        "gateway.benchmark",
+        "yrdtools.bench",
         "--quick",
         "--entries",
         "300",

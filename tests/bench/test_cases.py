@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 
 from gateway._pb.yrd.v1 import catalog_pb2
-from gateway.benchmark.cases import COLD_SEARCHES, SEARCHES, cold_search_requests
-from gateway.benchmark.loadgen import first_request
+from yrdtools.bench.cases import COLD_SEARCHES, SEARCHES, cold_search_requests
+from yrdtools.bench.loadgen import first_request
 
 NAMES = [
     "户籍人口迁入登记信息",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.benchmark.cases import CROSS_TRACED
-from gateway.benchmark.report import judge
+from yrdtools.bench.cases import CROSS_TRACED
+from yrdtools.bench.report import judge
 
 
 def row(case: str, concurrency: int, rps: float, rnd: int = 0) -> dict:
@@ -59,7 +59,7 @@ def test_missing_sides_are_not_judged():
 
 
 def test_dips_are_intervals_far_under_the_median():
-    from gateway.benchmark.runner import dips
+    from yrdtools.bench.runner import dips
 
     found = dips([100, 98, 0, 101, 15, 99, 97])
     assert found["count"] == 2 and found["at_s"] == [0.2, 0.4] and found["min_rps"] == 0

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from gateway.faults.proxy import LinkProxy
+from yrdtools.faults.proxy import LinkProxy
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from gateway.faults.harness import Federation, Released
-from gateway.soak import SoakReport, check
 from tests.conftest import ROOT
+from yrdtools.faults.harness import Federation, Released
+from yrdtools.soak import SoakReport, check
 
 DURATION = 50
 STATUS_LINE = re.compile(r"^([A-Z_]+): (\d+)$")

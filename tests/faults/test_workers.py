@@ -30,10 +30,10 @@ from gateway._pb.yrd.v1 import (
     sharing_pb2,
     sharing_pb2_grpc,
 )
-from gateway.faults.harness import App, Federation
 from gateway.status import failure_of
 from gateway.supervisor import process_alive
 from gateway.tls import channel_options_for, client_channel_credentials
+from yrdtools.faults.harness import App, Federation
 
 RESIDENT = "sh/gaj/resident-basic/v1"
 FIELDS = ["id_number", "name", "gender"]

@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.benchmark.cases import Case
-from gateway.benchmark.loadgen import BUCKET_NS, Job, LoadGenerator, buckets_in
-from gateway.benchmark.procstat import RssSampler, snapshot
+from yrdtools.bench.cases import Case
+from yrdtools.bench.loadgen import BUCKET_NS, Job, LoadGenerator, buckets_in
+from yrdtools.bench.procstat import RssSampler, snapshot
 
 __all__ = ["Schedule", "measure", "percentile"]
 

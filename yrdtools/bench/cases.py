@@ -16,7 +16,7 @@ from typing import Any
 import grpc
 
 from gateway._pb.yrd.v1 import catalog_pb2, exchange_pb2
-from gateway.benchmark.loadgen import Target, open_channel
+from yrdtools.bench.loadgen import Target, open_channel
 
 __all__ = [
     "ALL_CASES",

@@ -6,7 +6,7 @@ auth, no grant, no masking, no audit. The query runs inline on the event loop: a
 lookup on a local file takes microseconds, and a thread hop would be overhead the floor should
 not carry. Run it as its own process::
 
-    python -m gateway.benchmark.backend --dataset var/sh/dataset.db --table person \\
+    python -m yrdtools.bench.backend --dataset var/sh/dataset.db --table person \\
         --lookup id_number --columns id_number,name,gender [--tls-dir certs --tls-node sh]
 
 With ``--tls-dir`` it serves mutual TLS with that node's certificate, exactly like a node's peer
@@ -27,9 +27,9 @@ import grpc
 from grpc import aio
 
 from gateway._pb.yrd.v1 import exchange_pb2, exchange_pb2_grpc
-from gateway.benchmark.loopback import HOST, require_loopback
 from gateway.exchange.dataset import SCHEMA
 from gateway.tls import NodeTLS
+from yrdtools.bench.loopback import HOST, require_loopback
 
 __all__ = ["BackendServicer", "main"]
 
@@ -87,7 +87,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m gateway.benchmark.backend", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m yrdtools.bench.backend", description=__doc__)
     p.add_argument("--dataset", required=True, help="a node's dataset.db")
     p.add_argument("--table", default="person")
     p.add_argument("--lookup", default="id_number", help="parameter = column looked up")

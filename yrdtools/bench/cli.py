@@ -7,10 +7,10 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from gateway.benchmark.cases import ALL_CASES, TITLES
-from gateway.benchmark.federation import REPO
-from gateway.benchmark.harness import Options, run
-from gateway.benchmark.report import format_report, write_json
+from yrdtools.bench.cases import ALL_CASES, TITLES
+from yrdtools.bench.federation import REPO
+from yrdtools.bench.harness import Options, run
+from yrdtools.bench.report import format_report, write_json
 
 __all__ = ["main", "options_from_args", "parser"]
 
@@ -20,10 +20,10 @@ QUICK_CONCURRENCY = 8
 DEFAULTS = Options()
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(prog: str = "python -m yrdtools.bench") -> argparse.ArgumentParser:
     cases = "\n".join(f"  {name:<8} {TITLES[name]}" for name in ALL_CASES)
     p = argparse.ArgumentParser(
-        prog="python -m gateway.benchmark",
+        prog=prog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Benchmark the four-province federation against its baselines (issue 6).",
         epilog=f"cases:\n{cases}",
@@ -165,8 +165,9 @@ def options_from_args(args: argparse.Namespace, stamp: str = "") -> Options:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+def main(argv: list[str] | None = None, *, prog: str = "python -m yrdtools.bench") -> int:
+    """Run the benchmark; ``prog``: the name its usage shows (``yrdgw bench`` passes its own)."""
+    args = parser(prog).parse_args(argv)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     opts = options_from_args(args, stamp)
     result = run(opts, say=lambda text: print(text, flush=True))

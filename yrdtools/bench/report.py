@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from gateway.benchmark.cases import CROSS_TRACED
+from yrdtools.bench.cases import CROSS_TRACED
 
 __all__ = ["environment", "format_report", "judge", "rows_of", "write_json"]
 

@@ -34,9 +34,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gateway.faults.harness import App, Federation, Outcome, Released, released, states
+from yrdtools.faults.harness import App, Federation, Outcome, Released, released, states
 
-__all__ = ["SoakReport", "main", "register", "run_soak"]
+__all__ = ["SoakReport", "check", "main", "run_soak"]
 
 FAULTY = ("sh", "zj", "ah")
 """Nodes that get faults; js stays up as the home of most apps."""
@@ -380,13 +380,6 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def register(sub) -> None:
-    """Add ``soak`` to the ``yrdgw`` subcommands."""
-    s = sub.add_parser("soak", help="mixed load with random faults on a temporary federation")
-    _arguments(s)
-    s.set_defaults(func=command)
-
-
 def command(args) -> int:
     if args.duration <= 0:
         print("error: --duration must be positive", file=sys.stderr)
@@ -413,9 +406,11 @@ def command(args) -> int:
     return 0 if report.ok else 1
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, prog: str = "python -m yrdtools.soak") -> int:
+    """Run the soak from the command line; ``prog``: the name its usage shows (``yrdgw soak``
+    passes its own)."""
     parser = argparse.ArgumentParser(
-        prog="python -m gateway.soak",
+        prog=prog,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -16,18 +16,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gateway.benchmark import cases as C
-from gateway.benchmark.federation import PURPOSE, REPO, BenchFederation, start_federation
-from gateway.benchmark.loadgen import DESCRIPTION, LoadGenerator, Target
-from gateway.benchmark.loopback import free_ports
-from gateway.benchmark.nginx import NginxProxy, NginxUnavailable, find_or_install
-from gateway.benchmark.nginx import version as nginx_version
-from gateway.benchmark.profile import Profiler
-from gateway.benchmark.report import environment, judge
-from gateway.benchmark.runner import Schedule, measure
-from gateway.benchmark.servers import ChildServer, start_child
 from gateway.certs import tls_name
 from gateway.exchange.dataset import SCHEMA
+from yrdtools.bench import cases as C
+from yrdtools.bench.federation import PURPOSE, REPO, BenchFederation, start_federation
+from yrdtools.bench.loadgen import DESCRIPTION, LoadGenerator, Target
+from yrdtools.bench.loopback import free_ports
+from yrdtools.bench.nginx import NginxProxy, NginxUnavailable, find_or_install
+from yrdtools.bench.nginx import version as nginx_version
+from yrdtools.bench.profile import Profiler
+from yrdtools.bench.report import environment, judge
+from yrdtools.bench.runner import Schedule, measure
+from yrdtools.bench.servers import ChildServer, start_child
 
 __all__ = ["Options", "run"]
 
@@ -230,21 +230,21 @@ def _start_servers(bench: BenchFederation, opts: Options, log_dir: Path) -> dict
     ]
     tls = ["--tls-dir", str(bench.fed.certs_dir)]
     # The plaintext backend serves direct, raw and nginx alike.
-    out = {"backend": start_child("backend", "gateway.benchmark.backend", base, log_dir)}
+    out = {"backend": start_child("backend", "yrdtools.bench.backend", base, log_dir)}
     if "raw" in opts.cases:
         out["proxy"] = start_child(
-            "proxy", "gateway.benchmark.proxy", ["--upstream", out["backend"].address], log_dir
+            "proxy", "yrdtools.bench.proxy", ["--upstream", out["backend"].address], log_dir
         )
     if "raw-tls" in opts.cases:
         out["backend-tls"] = start_child(
             "backend-tls",
-            "gateway.benchmark.backend",
+            "yrdtools.bench.backend",
             [*base, *tls, "--tls-node", cross.owner],
             log_dir,
         )
         out["proxy-tls"] = start_child(
             "proxy-tls",
-            "gateway.benchmark.proxy",
+            "yrdtools.bench.proxy",
             [
                 "--upstream",
                 out["backend-tls"].address,

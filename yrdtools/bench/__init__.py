@@ -1,4 +1,4 @@
-"""The benchmark harness of issue 6: ``python -m gateway.benchmark`` (``make bench``).
+"""The benchmark harness of issue 6: ``python -m yrdtools.bench`` (``make bench``).
 
 Starts the four-province federation as real processes, drives each case from a separate
 multi-process load generator, and writes one table plus ``bench/results/<timestamp>.json``.
@@ -9,9 +9,9 @@ from __future__ import annotations
 __all__ = ["main"]
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, **kw) -> int:
     # Imported on call: the backend, proxy and load-generator processes import this package too
     # and should not pay for the whole harness.
-    from gateway.benchmark.cli import main as cli_main
+    from yrdtools.bench.cli import main as cli_main
 
-    return cli_main(argv)
+    return cli_main(argv, **kw)

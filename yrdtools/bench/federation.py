@@ -18,8 +18,6 @@ import yaml
 
 import gateway
 from gateway._pb.yrd.v1 import exchange_pb2, exchange_pb2_grpc, sharing_pb2, sharing_pb2_grpc
-from gateway.benchmark.loadgen import Target
-from gateway.benchmark.loopback import HOST, free_ports
 from gateway.certs import CA_CERT_FILE, create_federation_certs, tls_name
 from gateway.cli.connect import open_channel
 from gateway.cli.credentials import app_secret_path, operator_token, write_private
@@ -27,6 +25,8 @@ from gateway.config import FederationConfig, load_federation
 from gateway.exchange.dataset import dataset_path, sample_values
 from gateway.server.identity import MD_APP_ID, MD_APP_SECRET, MD_OPERATOR
 from gateway.supervisor import NodeProcesses
+from yrdtools.bench.loadgen import Target
+from yrdtools.bench.loopback import HOST, free_ports
 
 __all__ = ["APP", "BenchFederation", "Grant", "NODES", "PURPOSE", "start_federation"]
 

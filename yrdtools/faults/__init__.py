@@ -1,6 +1,6 @@
 """Fault injection: a TCP link proxy and a harness of real node processes to break on purpose."""
 
-from gateway.faults.harness import App, Federation, Outcome
-from gateway.faults.proxy import LinkProxy, LinkStats
+from yrdtools.faults.harness import App, Federation, Outcome
+from yrdtools.faults.proxy import LinkProxy, LinkStats
 
 __all__ = ["App", "Federation", "LinkProxy", "LinkStats", "Outcome"]

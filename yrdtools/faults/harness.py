@@ -43,12 +43,12 @@ from gateway.certs import create_federation_certs
 from gateway.cli.credentials import operator_token_path
 from gateway.config import FederationConfig, load_federation
 from gateway.exchange.dataset import dataset_path, sample_values
-from gateway.faults.proxy import LOOPBACK, LinkProxy
 from gateway.ports import free_ports
 from gateway.server.identity import MD_APP_ID, MD_APP_SECRET, MD_OPERATOR
 from gateway.status import failure_of
 from gateway.supervisor import NodeProcesses
 from gateway.tls import channel_options_for, client_channel_credentials
+from yrdtools.faults.proxy import LOOPBACK, LinkProxy
 
 __all__ = [
     "NODE_IDS",

@@ -1,6 +1,6 @@
 """The harness's own servers (backend, raw-forward proxy) as child processes on loopback.
 
-Each is ``python -m gateway.benchmark.<module>`` in its own process and session, so its CPU is
+Each is ``python -m yrdtools.bench.<module>`` in its own process and session, so its CPU is
 its own in /proc and a Ctrl-C of the harness does not reach it before the harness stops it.
 """
 
@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.benchmark.loopback import HOST
+from yrdtools.bench.loopback import HOST
 
 __all__ = ["ChildServer", "start_child"]
 

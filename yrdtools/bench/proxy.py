@@ -5,7 +5,7 @@ to one upstream over one shared channel, and returns the reply bytes (or the ups
 No protobuf decoding, no auth, no audit: whatever the gateway spends above this is the price of
 its pipeline. Run it as its own process::
 
-    python -m gateway.benchmark.proxy --upstream 127.0.0.1:5001 [--tls-dir certs --tls-node js \\
+    python -m yrdtools.bench.proxy --upstream 127.0.0.1:5001 [--tls-dir certs --tls-node js \\
         --upstream-node sh]
 
 With ``--tls-dir`` it terminates server-auth TLS like a node's client port and dials the
@@ -25,8 +25,8 @@ from pathlib import Path
 import grpc
 from grpc import aio
 
-from gateway.benchmark.loopback import HOST, require_loopback
 from gateway.tls import NodeTLS, channel_options_for
+from yrdtools.bench.loopback import HOST, require_loopback
 
 __all__ = ["ForwardHandler", "main"]
 
@@ -89,7 +89,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m gateway.benchmark.proxy", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m yrdtools.bench.proxy", description=__doc__)
     p.add_argument("--upstream", required=True, help="host:port of the backend (loopback)")
     p.add_argument("--host", default=HOST)
     p.add_argument("--port", type=int, default=0)

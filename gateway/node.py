@@ -35,9 +35,9 @@ from gateway.audit.log import AuditLog
 from gateway.catalog.federated import FederatedCatalog, Labels, LocalCatalog
 from gateway.catalog.query import QueryValidator
 from gateway.catalog.store import CatalogStore
-from gateway.cli.credentials import OPERATOR_TOKEN_FILE, write_private
 from gateway.clock import utcnow
 from gateway.config import FederationConfig, NodeConfig, load_province, split_address
+from gateway.credentials import OPERATOR_TOKEN_FILE, write_private
 from gateway.exchange.admission import Admission
 from gateway.exchange.backends import BackendPool
 from gateway.exchange.catalogue import InterfaceDirectory

@@ -17,7 +17,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from gateway.cli.connect import open_channel
+from gateway.client import open_channel
 from gateway.config import EXIT_MARGIN_S, FederationConfig, Limits
 
 #: Seconds a SIGTERMed node may take before it is killed: a node.yaml's default drain grace

@@ -9,19 +9,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import yaml
 
 from gateway.certs import create_federation_certs
-from gateway.ports import free_ports
+from yrdtools import loopback
+from yrdtools.loopback import loopback_addresses, template
 
 ROOT = Path(__file__).resolve().parent.parent
-NODE_IDS = ("js", "sh", "zj", "ah")
-NAMES = {
-    "js": ("江苏", "320000"),
-    "sh": ("上海", "310000"),
-    "zj": ("浙江", "330000"),
-    "ah": ("安徽", "340000"),
-}
+TEMPLATE = template(ROOT / "config" / "federation.yaml")
+"""The repository's federation: the provinces, the standard and the node configs tests copy."""
+NODE_IDS = tuple(TEMPLATE.nodes)
 
 
 async def eventually(check, timeout: float = 2.0) -> None:
@@ -45,29 +41,17 @@ def write_federation(
     peer_overrides: dict[str, str] | None = None,
 ) -> Path:
     """A federation file on fresh loopback ports, data in ``tmp``; returns its path."""
-    node_ids = list(node_ids)
-    ports = free_ports(3 * len(node_ids))
-    nodes = {}
-    for i, node_id in enumerate(node_ids):
-        name, region = NAMES[node_id]
-        nodes[node_id] = {
-            "name": name,
-            "region_code": region,
-            "client": f"127.0.0.1:{ports[3 * i]}",
-            "peer": (peer_overrides or {}).get(node_id, f"127.0.0.1:{ports[3 * i + 1]}"),
-            "ops": f"127.0.0.1:{ports[3 * i + 2]}",
-        }
-    doc = {
-        "federation": "yrd-test",
-        "standard": str(standard or ROOT / "config" / "standard" / "yrd-standard.yaml"),
-        "certs_dir": str(certs_dir),
-        "data_dir": str(tmp / "var"),
-        "nodes_dir": str(nodes_dir or ROOT / "nodes"),
-        "nodes": nodes,
-    }
-    path = tmp / "federation.yaml"
-    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
-    return path
+    return loopback.write_federation(
+        tmp / "federation.yaml",
+        TEMPLATE,
+        name="yrd-test",
+        addresses=loopback_addresses(node_ids),
+        certs_dir=certs_dir,
+        data_dir=tmp / "var",
+        nodes_dir=nodes_dir,
+        standard=standard,
+        peers=peer_overrides,
+    )
 
 
 @pytest.fixture(scope="session")

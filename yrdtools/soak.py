@@ -34,7 +34,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from yrdtools.faults.harness import App, Federation, Outcome, Released, released, states
+from gateway.config import FederationConfig
+from gateway.errors import ConfigError
+from yrdtools.faults import App, Federation, Outcome, Released, released, states
+from yrdtools.loopback import template
 
 __all__ = ["SoakReport", "check", "main", "run_soak"]
 
@@ -339,8 +342,11 @@ def run_soak(
     entries: int = 500,
     people: int = 300,
     workers: int = 1,
+    source: FederationConfig | None = None,
 ) -> SoakReport:
-    """Run the whole soak (start, load with faults, stop, check) and return its report."""
+    """Run the whole soak (start, load with faults, stop, check) and return its report.
+
+    ``source``: the template federation (see ``Federation``)."""
     seed = random.randrange(2**32) if seed is None else seed
     rng = random.Random(seed)
     report = SoakReport()
@@ -352,6 +358,7 @@ def run_soak(
             entries=entries,
             people=people,
             workers={n: workers for n in ("js", *FAULTY)} if workers > 1 else None,
+            source=source,
         )
         try:
             fed.start()
@@ -378,6 +385,12 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         default=1,
         help="worker processes per node (default 1); with more, single workers are killed too",
     )
+    parser.add_argument(
+        "--federation",
+        help="the federation file whose provinces, standard and node configs the temporary "
+        "federation copies (default: $YRD_FEDERATION or config/federation.yaml under the current "
+        "directory)",
+    )
 
 
 def command(args) -> int:
@@ -387,6 +400,11 @@ def command(args) -> int:
     if not 1 <= args.workers <= 64:
         print("error: --workers must be 1 to 64", file=sys.stderr)
         return 2
+    try:
+        source = template(args.federation)
+    except ConfigError as exc:
+        print(f"error: configuration: {exc}", file=sys.stderr)
+        return 2
     report = run_soak(
         args.duration,
         seed=args.seed,
@@ -394,6 +412,7 @@ def command(args) -> int:
         entries=args.entries,
         people=args.people,
         workers=args.workers,
+        source=source,
     )
     _say("faults: " + ", ".join(f"{k} {v}" for k, v in sorted(report.faults.items())))
     by_kind = Counter(kind for kind, _, _ in report.outcomes)
@@ -406,15 +425,21 @@ def command(args) -> int:
     return 0 if report.ok else 1
 
 
-def main(argv: list[str] | None = None, *, prog: str = "python -m yrdtools.soak") -> int:
-    """Run the soak from the command line; ``prog``: the name its usage shows (``yrdgw soak``
-    passes its own)."""
+def main(
+    argv: list[str] | None = None,
+    *,
+    prog: str = "python -m yrdtools.soak",
+    federation: str | None = None,
+) -> int:
+    """Run the soak from the command line; ``prog`` and ``federation`` (the template's default)
+    let ``yrdgw soak`` pass its own name and its ``--federation``."""
     parser = argparse.ArgumentParser(
         prog=prog,
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _arguments(parser)
+    parser.set_defaults(federation=federation)
     return command(parser.parse_args(argv))
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from gateway._pb.yrd.v1 import catalog_pb2, catalog_pb2_grpc
-from gateway.cli.connect import open_channel
 from gateway.cli.render import message_dict, search_json, search_text
+from gateway.client import open_channel
 from gateway.config import load_federation
 
 

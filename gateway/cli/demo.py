@@ -11,9 +11,10 @@ import io
 import json
 import shlex
 import time
+from collections.abc import Callable
 
-from gateway.cli.credentials import app_secret_path
 from gateway.config import FederationConfig
+from gateway.credentials import app_secret_path
 from gateway.exchange.dataset import dataset_path, sample_values
 from gateway.supervisor import NodeProcesses
 
@@ -27,21 +28,30 @@ def _banner(text: str) -> None:
 
 
 class Shell:
-    def __init__(self, fed: FederationConfig, insecure: bool) -> None:
+    """Runs ``yrdgw`` verbs in-process through ``yrdgw`` (the CLI's entry point, passed in)."""
+
+    def __init__(
+        self, fed: FederationConfig, insecure: bool, yrdgw: Callable[[list[str]], int]
+    ) -> None:
         self._prefix = ["--federation", str(fed.path)] + (["--insecure"] if insecure else [])
+        self._yrdgw = yrdgw
 
     def run(self, *args: str, capture: bool = False) -> tuple[int, str]:
-        from gateway.cli.main import main
-
         print(f"$ yrdgw {shlex.join(args)}", flush=True)
         out = io.StringIO()
         with contextlib.redirect_stdout(out) if capture else contextlib.nullcontext():
-            code = main([*self._prefix, *args])
+            code = self._yrdgw([*self._prefix, *args])
         return code, out.getvalue()
 
 
-def run_demo(fed: FederationConfig, procs: NodeProcesses, *, insecure: bool) -> None:
-    sh = Shell(fed, insecure)
+def run_demo(
+    fed: FederationConfig,
+    procs: NodeProcesses,
+    *,
+    insecure: bool,
+    yrdgw: Callable[[list[str]], int],
+) -> None:
+    sh = Shell(fed, insecure, yrdgw)
     _banner("federated search for 户籍 (household registration), asked of Shanghai")
     sh.run("search", "户籍", "--via", "sh", "--page-size", "8")
 

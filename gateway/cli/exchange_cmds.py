@@ -6,10 +6,10 @@ import json
 import sys
 
 from gateway._pb.yrd.v1 import exchange_pb2, exchange_pb2_grpc
-from gateway.cli.connect import open_channel
-from gateway.cli.credentials import app_secret
 from gateway.cli.render import message_dict, table
+from gateway.client import open_channel
 from gateway.config import load_federation
+from gateway.credentials import app_secret
 from gateway.errors import ConfigError
 from gateway.ids import APP_ID_RE, province_of_app
 from gateway.server.identity import MD_APP_ID, MD_APP_SECRET

@@ -31,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     sharing_cmds.register(sub)
     ops_cmds.register(sub)
     tool_cmds.register(sub)
+    # The demo runs yrdgw verbs in-process through this entry point; passing it in keeps
+    # cli/demo.py from importing this module (no import loop).
+    parser.set_defaults(yrdgw=main)
     return parser
 
 

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import grpc
 
 from gateway._pb.yrd.v1 import ops_pb2, ops_pb2_grpc
-from gateway.cli.connect import open_channel
-from gateway.cli.credentials import operator_token
 from gateway.cli.render import table, width
+from gateway.client import open_channel
 from gateway.config import load_federation
+from gateway.credentials import operator_token
 from gateway.server.identity import MD_OPERATOR
 
 KEY_ATTRIBUTES = (

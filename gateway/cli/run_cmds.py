@@ -189,7 +189,7 @@ def up(args) -> int:
         for n in fed.nodes.values():
             print(f"  {n.id} {n.name} ({n.region_code})  client {n.client}  peer {n.peer}")
         if args.demo:
-            run_demo(fed, procs, insecure=args.insecure)
+            run_demo(fed, procs, insecure=args.insecure, yrdgw=args.yrdgw)
         if args.exit_after_demo:
             return 0
         print("\nrunning; press Ctrl-C to stop all nodes", flush=True)

@@ -10,11 +10,11 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from gateway._pb.yrd.v1 import sharing_pb2, sharing_pb2_grpc
-from gateway.cli.connect import open_channel
-from gateway.cli.credentials import app_secret_path, operator_token, write_private
 from gateway.cli.exchange_cmds import _app_args, app_session
 from gateway.cli.render import message_dict, table
+from gateway.client import open_channel
 from gateway.config import load_federation
+from gateway.credentials import app_secret_path, operator_token, write_private
 from gateway.ids import province_of_app
 from gateway.server.identity import MD_OPERATOR
 

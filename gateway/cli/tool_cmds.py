@@ -31,10 +31,10 @@ def register(sub) -> None:
 def bench(args) -> int:
     from yrdtools.bench import main as bench_main
 
-    return bench_main(args.tool_args, prog="yrdgw bench")
+    return bench_main(args.tool_args, prog="yrdgw bench", federation=args.federation)
 
 
 def soak(args) -> int:
     from yrdtools.soak import main as soak_main
 
-    return soak_main(args.tool_args, prog="yrdgw soak")
+    return soak_main(args.tool_args, prog="yrdgw soak", federation=args.federation)

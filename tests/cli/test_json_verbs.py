@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from gateway._pb.yrd.v1 import exchange_pb2, exchange_pb2_grpc
-from gateway.cli.connect import open_channel
-from gateway.cli.credentials import app_secret
+from gateway.client import open_channel
+from gateway.credentials import app_secret
 from gateway.server.identity import MD_APP_ID, MD_APP_SECRET
 from tests.cli.conftest import CliFederation
 

@@ -19,8 +19,8 @@ from aiohttp import web
 from grpc import aio
 
 from gateway._pb.yrd.v1 import exchange_pb2, exchange_pb2_grpc, sharing_pb2, sharing_pb2_grpc
-from gateway.cli.credentials import operator_token_path
 from gateway.config import load_federation
+from gateway.credentials import operator_token_path
 from gateway.server.identity import MD_APP_ID, MD_APP_SECRET, MD_OPERATOR
 from gateway.status import failure_of
 from tests.cli.conftest import CliFederation

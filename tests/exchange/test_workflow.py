@@ -18,8 +18,8 @@ from gateway._pb.yrd.v1 import (
     sharing_pb2_grpc,
 )
 from gateway.certs import tls_name
-from gateway.cli.credentials import operator_token_path
 from gateway.config import load_federation
+from gateway.credentials import operator_token_path
 from gateway.exchange.dataset import dataset_path, sample_values
 from gateway.node import Node, NodeOptions
 from gateway.peers import MD_HOPS, MD_NODE, MD_STANDARD

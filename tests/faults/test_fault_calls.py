@@ -12,7 +12,7 @@ import grpc
 import pytest
 import pytest_asyncio
 
-from yrdtools.faults.harness import App, Federation, Load, Outcome, released
+from yrdtools.faults import App, Federation, Load, Outcome, released
 
 RESIDENT = "sh/gaj/resident-basic/v1"
 FIELDS = ["id_number", "name", "gender"]

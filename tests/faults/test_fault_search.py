@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 
 from gateway.deadlines import budget
-from yrdtools.faults.harness import Federation, Outcome, states
+from yrdtools.faults import Federation, Outcome, states
 
 SEARCHERS = 4
 SEARCH_TIMEOUT = 3.0

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from tests.conftest import ROOT
-from yrdtools.faults.harness import Federation, Released
+from yrdtools.faults import Federation, Released
 from yrdtools.soak import SoakReport, check
 
 DURATION = 50

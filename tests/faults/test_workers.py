@@ -33,7 +33,7 @@ from gateway._pb.yrd.v1 import (
 from gateway.status import failure_of
 from gateway.supervisor import process_alive
 from gateway.tls import channel_options_for, client_channel_credentials
-from yrdtools.faults.harness import App, Federation
+from yrdtools.faults import App, Federation
 
 RESIDENT = "sh/gaj/resident-basic/v1"
 FIELDS = ["id_number", "name", "gender"]

@@ -18,8 +18,8 @@ from gateway._pb.yrd.v1 import (
     sharing_pb2,
     sharing_pb2_grpc,
 )
-from gateway.cli.credentials import operator_token_path
 from gateway.config import load_federation, load_standard
+from gateway.credentials import operator_token_path
 from gateway.server.identity import MD_APP_ID, MD_APP_SECRET, MD_OPERATOR
 from gateway.status import failure_of
 from tests.conftest import ROOT, write_federation

@@ -32,8 +32,8 @@ from gateway._pb.yrd.v1 import (
     sharing_pb2,
     sharing_pb2_grpc,
 )
-from gateway.cli.credentials import operator_token_path
 from gateway.config import FederationConfig
+from gateway.credentials import operator_token_path
 from gateway.errors import ERROR_DOMAIN
 from gateway.exchange.dataset import dataset_path, sample_values
 from gateway.node import Node

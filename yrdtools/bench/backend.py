@@ -29,7 +29,7 @@ from grpc import aio
 from gateway._pb.yrd.v1 import exchange_pb2, exchange_pb2_grpc
 from gateway.exchange.dataset import SCHEMA
 from gateway.tls import NodeTLS
-from yrdtools.bench.loopback import HOST, require_loopback
+from yrdtools.loopback import HOST, require_loopback
 
 __all__ = ["BackendServicer", "main"]
 

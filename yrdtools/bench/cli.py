@@ -7,8 +7,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from gateway.errors import ConfigError
 from yrdtools.bench.cases import ALL_CASES, TITLES
-from yrdtools.bench.federation import REPO
 from yrdtools.bench.harness import Options, run
 from yrdtools.bench.report import format_report, write_json
 
@@ -97,8 +97,15 @@ def parser(prog: str = "python -m yrdtools.bench") -> argparse.ArgumentParser:
     p.add_argument(
         "--results-dir",
         type=Path,
-        default=REPO / "bench" / "results",
-        help="where the JSON goes (default bench/results)",
+        default=Path("bench") / "results",
+        help="where the JSON goes (default bench/results under the current directory)",
+    )
+    p.add_argument(
+        "--federation",
+        type=Path,
+        help="the federation file whose provinces, standard and node configs the benchmark's "
+        "temporary federation copies (default: $YRD_FEDERATION or config/federation.yaml under "
+        "the current directory)",
     )
     return p
 
@@ -162,15 +169,29 @@ def options_from_args(args: argparse.Namespace, stamp: str = "") -> Options:
         profile_native=args.profile_native,
         tracing_rounds=rounds,
         node_workers=args.node_workers,
+        federation=args.federation,
     )
 
 
-def main(argv: list[str] | None = None, *, prog: str = "python -m yrdtools.bench") -> int:
-    """Run the benchmark; ``prog``: the name its usage shows (``yrdgw bench`` passes its own)."""
-    args = parser(prog).parse_args(argv)
+def main(
+    argv: list[str] | None = None,
+    *,
+    prog: str = "python -m yrdtools.bench",
+    federation: str | None = None,
+) -> int:
+    """Run the benchmark; ``prog`` and ``federation`` (the template's default) let ``yrdgw bench``
+    pass its own name and its ``--federation``."""
+    p = parser(prog)
+    if federation:
+        p.set_defaults(federation=Path(federation))
+    args = p.parse_args(argv)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     opts = options_from_args(args, stamp)
-    result = run(opts, say=lambda text: print(text, flush=True))
+    try:
+        result = run(opts, say=lambda text: print(text, flush=True))
+    except ConfigError as exc:
+        print(f"error: configuration: {exc}", file=sys.stderr)
+        return 2
     path = write_json(result, args.results_dir / f"{stamp}.json")
     print()
     print(format_report(result))

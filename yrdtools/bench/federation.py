@@ -1,8 +1,10 @@
 """The benchmark's federation: four real node processes on loopback, one app and its grants.
 
 Everything lives in one temp dir: certificates, the federation file (free loopback ports), each
-node's SQLite files and logs. Set-up goes through the public gRPC API like any app and operator
-would (create app → apply → approve), so the benchmark exercises what production runs.
+node's SQLite files and logs; the provinces, the standard and the node configs come from the
+template federation (``yrdtools.loopback``). Set-up goes through the public gRPC API like any app
+and operator would (create app → apply → approve), so the benchmark exercises what production
+runs.
 """
 
 from __future__ import annotations
@@ -14,29 +16,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc
-import yaml
 
-import gateway
 from gateway._pb.yrd.v1 import exchange_pb2, exchange_pb2_grpc, sharing_pb2, sharing_pb2_grpc
 from gateway.certs import CA_CERT_FILE, create_federation_certs, tls_name
-from gateway.cli.connect import open_channel
-from gateway.cli.credentials import app_secret_path, operator_token, write_private
+from gateway.client import open_channel
 from gateway.config import FederationConfig, load_federation
+from gateway.credentials import app_secret_path, operator_token, write_private
 from gateway.exchange.dataset import dataset_path, sample_values
 from gateway.server.identity import MD_APP_ID, MD_APP_SECRET, MD_OPERATOR
 from gateway.supervisor import NodeProcesses
 from yrdtools.bench.loadgen import Target
-from yrdtools.bench.loopback import HOST, free_ports
+from yrdtools.loopback import loopback_addresses, write_federation
 
-__all__ = ["APP", "BenchFederation", "Grant", "NODES", "PURPOSE", "start_federation"]
+__all__ = ["APP", "BenchFederation", "Grant", "PURPOSE", "start_federation"]
 
-REPO = Path(gateway.__file__).resolve().parent.parent
-NODES = {
-    "js": ("江苏", "320000"),
-    "sh": ("上海", "310000"),
-    "zj": ("浙江", "330000"),
-    "ah": ("安徽", "340000"),
-}
 APP = "js/rst/yrd-bench"
 PURPOSE = "养老保险关系转移接续"
 # The bench must measure the pipeline, not run into its own grant's rate limit: the largest
@@ -84,40 +77,28 @@ class BenchFederation:
         self.procs.stop_all()
 
 
-def write_federation_file(root: Path, certs_dir: Path) -> Path:
-    """A federation file for the four provinces on fresh loopback ports, data under ``root``."""
-    ports = iter(free_ports(3 * len(NODES)))
-    nodes = {
-        node: {
-            "name": name,
-            "region_code": region,
-            "client": f"{HOST}:{next(ports)}",
-            "peer": f"{HOST}:{next(ports)}",
-            "ops": f"{HOST}:{next(ports)}",
-        }
-        for node, (name, region) in NODES.items()
-    }
-    doc = {
-        "federation": "yrd-bench",
-        "standard": str(REPO / "config" / "standard" / "yrd-standard.yaml"),
-        "certs_dir": str(certs_dir),
-        "data_dir": str(root / "var"),
-        "nodes_dir": str(REPO / "nodes"),
-        "nodes": nodes,
-    }
-    path = root / "federation.yaml"
-    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
-    return path
-
-
-def start_federation(root: Path, *, entries: int, say=print) -> BenchFederation:
-    """Start the four nodes, create the bench app and its two grants; stops the nodes on error."""
+def start_federation(
+    root: Path, template: FederationConfig, *, entries: int, say=print
+) -> BenchFederation:
+    """Start the template's nodes (the four provinces) on fresh loopback ports under ``root``,
+    create the bench app and its two grants; stops the nodes on error."""
     certs_dir = root / "certs"
-    create_federation_certs(certs_dir, NODES)
-    fed = load_federation(write_federation_file(root, certs_dir))
+    create_federation_certs(certs_dir, template.nodes)
+    path = write_federation(
+        root / "federation.yaml",
+        template,
+        name="yrd-bench",
+        addresses=loopback_addresses(template.nodes),
+        certs_dir=certs_dir,
+        data_dir=root / "var",
+    )
+    fed = load_federation(path)
     procs = NodeProcesses(fed, entries=entries)
     started = time.perf_counter()
-    say(f"starting 4 nodes with {entries:,} catalog entries each (logs: {fed.data_dir}/<node>/)")
+    say(
+        f"starting {len(fed.nodes)} nodes with {entries:,} catalog entries each "
+        f"(logs: {fed.data_dir}/<node>/)"
+    )
     procs.start_all()
     try:
         procs.wait_ready(timeout=1800)

@@ -19,15 +19,15 @@ from typing import Any
 from gateway.certs import tls_name
 from gateway.exchange.dataset import SCHEMA
 from yrdtools.bench import cases as C
-from yrdtools.bench.federation import PURPOSE, REPO, BenchFederation, start_federation
+from yrdtools.bench.federation import PURPOSE, BenchFederation, start_federation
 from yrdtools.bench.loadgen import DESCRIPTION, LoadGenerator, Target
-from yrdtools.bench.loopback import free_ports
 from yrdtools.bench.nginx import NginxProxy, NginxUnavailable, find_or_install
 from yrdtools.bench.nginx import version as nginx_version
 from yrdtools.bench.profile import Profiler
 from yrdtools.bench.report import environment, judge
 from yrdtools.bench.runner import Schedule, measure
 from yrdtools.bench.servers import ChildServer, start_child
+from yrdtools.loopback import free_ports, template
 
 __all__ = ["Options", "run"]
 
@@ -72,6 +72,9 @@ class Options:
     tmp_dir: Path | None = None
     """Where the run's temp dir (certificates, SQLite files, logs) goes; None = the system's.
     On tmpfs (/dev/shm) fsync is free, which separates storage latency from CPU cost."""
+    federation: Path | None = None
+    """The template federation file: the provinces, the standard and the node configs the
+    benchmark's federation copies; None = ``$YRD_FEDERATION`` or ``config/federation.yaml``."""
 
 
 def run(opts: Options, say=print) -> dict[str, Any]:
@@ -84,7 +87,8 @@ def run(opts: Options, say=print) -> dict[str, Any]:
     skipped: dict[str, str] = {}
     nginx_ver = None
     try:
-        bench = start_federation(root, entries=opts.entries, say=say)
+        source = template(opts.federation)
+        bench = start_federation(root, source, entries=opts.entries, say=say)
         cross = bench.grants["cross"]
         servers: dict[str, ChildServer] = {}
         if _BACKEND_CASES & set(opts.cases):
@@ -186,8 +190,12 @@ def run(opts: Options, say=print) -> dict[str, Any]:
                 "cases": list(opts.cases),
                 "profile_dir": str(opts.profile_dir or ""),
                 "tmp_dir": str(opts.tmp_dir or tempfile.gettempdir()),
+                "federation": str(source.path),
             },
-            "environment": environment(loadgen=DESCRIPTION, nginx=nginx_ver, repo=REPO),
+            # git describe of the checkout the template federation belongs to
+            "environment": environment(
+                loadgen=DESCRIPTION, nginx=nginx_ver, repo=source.path.parent
+            ),
             "setup": {
                 "federation_startup_s": round(bench.startup_seconds, 2),
                 "data_filesystem": _filesystem_of(root),

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.supervisor import child_pids
-from yrdtools.bench.loopback import HOST
+from yrdtools.loopback import HOST
 
 __all__ = ["NginxProxy", "NginxUnavailable", "find_or_install"]
 

@@ -26,7 +26,7 @@ import grpc
 from grpc import aio
 
 from gateway.tls import NodeTLS, channel_options_for
-from yrdtools.bench.loopback import HOST, require_loopback
+from yrdtools.loopback import HOST, require_loopback
 
 __all__ = ["ForwardHandler", "main"]
 

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from yrdtools.bench.loopback import HOST
+from yrdtools.loopback import HOST
 
 __all__ = ["ChildServer", "start_child"]
 

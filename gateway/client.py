@@ -1,4 +1,5 @@
-"""Client-side connections from the CLI (and tests) to a node's client port."""
+"""Client-side connections to a node's client port: the CLI, the supervisor's health checks, the
+tools and the tests open them here."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Where the CLI keeps credentials on this machine (all files 0600, under the data dir).
+"""Where credentials live on this machine (all files 0600, under the data dir): the node writes
+its operator token here, and the CLI and the tools read it and keep app secrets beside it.
 
 - operator token of node N: ``<data_dir>/<N>/operator.token``, written by the node on first start;
 - app secrets: ``<data_dir>/credentials/<app id with / as __>.secret``, written by

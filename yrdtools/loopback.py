@@ -24,6 +24,7 @@ from gateway.ports import LOOPBACK, free_ports
 
 __all__ = [
     "HOST",
+    "TEMPLATE_HELP",
     "KINDS",
     "Addresses",
     "free_ports",
@@ -39,6 +40,11 @@ KINDS = ("client", "peer", "ops")
 
 Addresses = dict[str, dict[str, str]]
 """node id -> {"client" | "peer" | "ops": "host:port"}."""
+TEMPLATE_HELP = (
+    "the federation file whose provinces, standard and node configs the temporary federation "
+    "copies (default: $YRD_FEDERATION or config/federation.yaml under the current directory)"
+)
+"""``--help`` text of the tools' ``--federation`` option."""
 
 
 def template(path: str | os.PathLike[str] | None = None) -> FederationConfig:

@@ -37,7 +37,7 @@ from pathlib import Path
 from gateway.config import FederationConfig
 from gateway.errors import ConfigError
 from yrdtools.faults import App, Federation, Outcome, Released, released, states
-from yrdtools.loopback import template
+from yrdtools.loopback import TEMPLATE_HELP, template
 
 __all__ = ["SoakReport", "check", "main", "run_soak"]
 
@@ -385,12 +385,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         default=1,
         help="worker processes per node (default 1); with more, single workers are killed too",
     )
-    parser.add_argument(
-        "--federation",
-        help="the federation file whose provinces, standard and node configs the temporary "
-        "federation copies (default: $YRD_FEDERATION or config/federation.yaml under the current "
-        "directory)",
-    )
+    parser.add_argument("--federation", help=TEMPLATE_HELP)
 
 
 def command(args) -> int:

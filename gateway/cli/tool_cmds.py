@@ -11,21 +11,14 @@ __all__ = ["register"]
 
 
 def register(sub) -> None:
-    b = sub.add_parser(
-        "bench",
-        help="benchmark the gateway against its baselines (see bench/README.md); arguments "
-        "after `bench` go to the harness",
-        add_help=False,
-    )
-    b.set_defaults(func=bench, passes_args=True)
-
-    s = sub.add_parser(
-        "soak",
-        help="mixed load with random faults on a temporary federation; arguments after `soak` "
-        "go to it (see `yrdgw soak --help`)",
-        add_help=False,
-    )
-    s.set_defaults(func=soak, passes_args=True)
+    for name, func, what in (
+        ("bench", bench, "benchmark the gateway against its baselines (see bench/README.md)"),
+        ("soak", soak, "mixed load with random faults on a temporary federation"),
+    ):
+        # main.py hands the arguments it does not know (all after the verb) to passes_args verbs
+        text = f"{what}; arguments after `{name}` go to it (see `yrdgw {name} --help`)"
+        tool = sub.add_parser(name, help=text, add_help=False)
+        tool.set_defaults(func=func, passes_args=True)
 
 
 def bench(args) -> int:

@@ -11,6 +11,7 @@ from gateway.errors import ConfigError
 from yrdtools.bench.cases import ALL_CASES, TITLES
 from yrdtools.bench.harness import Options, run
 from yrdtools.bench.report import format_report, write_json
+from yrdtools.loopback import TEMPLATE_HELP
 
 __all__ = ["main", "options_from_args", "parser"]
 
@@ -100,13 +101,7 @@ def parser(prog: str = "python -m yrdtools.bench") -> argparse.ArgumentParser:
         default=Path("bench") / "results",
         help="where the JSON goes (default bench/results under the current directory)",
     )
-    p.add_argument(
-        "--federation",
-        type=Path,
-        help="the federation file whose provinces, standard and node configs the benchmark's "
-        "temporary federation copies (default: $YRD_FEDERATION or config/federation.yaml under "
-        "the current directory)",
-    )
+    p.add_argument("--federation", type=Path, help=TEMPLATE_HELP)
     return p
 
 

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.config import split_address
+from gateway.ports import LOOPBACK
 
 log = logging.getLogger(__name__)
 
 __all__ = ["LinkProxy", "LinkStats"]
 
-LOOPBACK = "127.0.0.1"
 _CHUNK = 64 * 1024
 _CONNECT_TIMEOUT_S = 2.0
 

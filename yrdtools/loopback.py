@@ -71,7 +71,7 @@ def write_federation(
     standard: Path | None = None,
     peers: Mapping[str, str] | None = None,
 ) -> Path:
-    """Write a federation file at ``path`` for the nodes of ``addresses`` (in that order) and
+    """Write a federation file at ``path`` for the nodes of ``addresses`` (keys sorted) and
     return ``path``.
 
     Names and region codes come from ``source``, and so do the standard and the node configs

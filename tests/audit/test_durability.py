@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -112,11 +113,15 @@ def test_acknowledged_entries_survive_kill_9(tmp_path: Path, mode: str, acks: in
 
 
 class FlakyConnection(sqlite3.Connection):
-    """A connection whose statements starting with ``failing`` raise, like a failing disk."""
+    """A connection whose statements starting with ``failing`` raise, like a failing disk;
+    ``beginning`` (when set) is set as the writer begins a transaction, its batch taken."""
 
     failing: str | None = None
+    beginning: threading.Event | None = None
 
     def execute(self, sql, *args):  # type: ignore[no-untyped-def, override]
+        if self.beginning is not None and sql.lstrip().upper().startswith("BEGIN"):
+            self.beginning.set()
         self._maybe_fail(sql)
         return super().execute(sql, *args)
 
@@ -258,17 +263,27 @@ def test_a_corrupt_file_fails_verification(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(20)
-async def test_cancel_before_pick_up_drops_the_record(tmp_path: Path) -> None:
+async def test_cancel_before_pick_up_drops_the_record(
+    tmp_path: Path, flaky: list[FlakyConnection]
+) -> None:
     path = tmp_path / "audit.db"
     with AuditLog(path, "js", busy_timeout_s=5) as audit:
+        (writer,) = flaky
+        writer.beginning = threading.Event()
         other = sqlite3.connect(path, isolation_level=None)
         try:
             other.execute("BEGIN IMMEDIATE")  # the writer takes `first` and waits on this lock
             first = asyncio.create_task(audit.append_async(record(1)))
-            await asyncio.sleep(0.05)
+            # Wait for the state itself: the writer has taken `first` as its batch and is
+            # beginning the transaction that waits on `other`'s lock.
+            assert await asyncio.to_thread(writer.beginning.wait, 10)
             second = asyncio.create_task(audit.append_async(record(2)))
             dropped = asyncio.create_task(audit.append_async(record(3)))
-            await asyncio.sleep(0.05)
+            # One turn of the loop runs both new tasks up to their queued request (nothing in
+            # append_async awaits before it queues); the writer cannot take them before `other`
+            # lets go.
+            await asyncio.sleep(0)
+            assert not second.done() and not dropped.done()
             dropped.cancel()
             first.cancel()  # already picked up: written all the same
             other.execute("ROLLBACK")

@@ -16,6 +16,7 @@ import time
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
@@ -30,6 +31,7 @@ from gateway._pb.yrd.v1 import (
     sharing_pb2,
     sharing_pb2_grpc,
 )
+from gateway.sharing.usage import windows
 from gateway.status import failure_of
 from gateway.supervisor import process_alive
 from gateway.tls import channel_options_for, client_channel_credentials
@@ -96,6 +98,25 @@ async def wait_for(check, what: str, within: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"waited {within} s for {what}")
         await asyncio.sleep(0.05)
+
+
+def day_window_left(now: datetime) -> float:
+    """Seconds until the quota day window ``now`` falls in turns, by the nodes' own rule."""
+    day = windows(now)[1]
+    lo, hi = 0.0, 86_400.0
+    while hi - lo > 0.01:
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if windows(now + timedelta(seconds=mid))[1] == day else (lo, mid)
+    return hi
+
+
+async def in_a_fresh_day_window(need: float) -> None:
+    """Return when the quota day window has at least ``need`` seconds left: at once, or (once a
+    day, when it turns within ``need``) just after it turned."""
+    left = day_window_left(datetime.now(UTC))
+    if left < need:
+        await asyncio.sleep(left + 0.1)
+    assert day_window_left(datetime.now(UTC)) >= need
 
 
 def connections(fed: Federation, node: str, n: int = CONNECTIONS) -> list[aio.Channel]:
@@ -185,13 +206,15 @@ async def test_calls_spread_over_both_workers_and_every_hop_names_its_worker(env
 async def test_one_quota_across_workers(env: Setup):
     fed = env.fed
     # The day window (it turns at 16:00 UTC, not every minute), so the count is exact: with a
-    # quota per worker, the 20 calls over both js workers would get up to 14 through.
+    # quota per worker, the 20 calls over both js workers would get up to 14 through. The calls
+    # start in a day window with time to spare, so a turning day cannot reset the count.
     quota = sharing_pb2.Quota(per_minute=1000, per_day=7)
     app = await fed.setup_app_with_grant(
         "js/rsj/workers-quota", RESIDENT, FIELDS, PURPOSE, quota=quota
     )
     channels = connections(fed, "js", 16)
     try:
+        await in_a_fresh_day_window(need=60)  # every one of the 20 calls counts in one day
         results = await invoke_all(channels, env, app)
         results += await invoke_all(channels[:4], env, app)
     finally:

@@ -42,7 +42,8 @@ async def test_verify_passes_then_fails_after_an_edit_and_trace_show_renders(clu
     assert code == 0
     assert "/yrd.v1.Exchange/Invoke" in out and "/yrd.v1.Federation/Invoke" in out
     assert " js " in out and " sh " in out and "masking" in out
-    code, out, _ = await yrdgw(cluster, "trace", "show", reply.trace_id, "--via", "zj", "--json")
+    code, out, err = await yrdgw(cluster, "trace", "show", reply.trace_id, "--via", "zj", "--json")
+    assert code == 0, err
     doc = json.loads(out)
     assert doc["trace_id"] == reply.trace_id and {s["node"] for s in doc["spans"]} == {"js", "sh"}
     assert set(doc["spans"][0]) >= {

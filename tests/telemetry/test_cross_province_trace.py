@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import sqlite3
-import statistics
 import time
 
 import grpc
@@ -32,6 +31,9 @@ from tests.exchange.test_workflow import (
 )
 from tests.federation.conftest import PEOPLE, stop_all
 from tests.telemetry.conftest import NODES
+
+EXPORT_TIMEOUT_S = 2.0
+"""The OTLP exporter's timeout per export (``gateway.telemetry.provider``)."""
 
 
 def ops(cluster: Cluster, node: str):
@@ -204,32 +206,28 @@ async def test_a_dead_otlp_collector_costs_no_latency(tmp_path, certs_dir):
     hole.bind(("127.0.0.1", 0))
     hole.listen(16)
     fed = load_federation(write_federation(tmp_path, certs_dir, node_ids=("js", "sh")))
-
-    async def median_latency(otlp: str) -> float:
-        nodes = {}
+    otlp = f"http://127.0.0.1:{hole.getsockname()[1]}"
+    nodes = {}
+    try:
         for n in ("js", "sh"):
             nodes[n] = Node(fed, n, NodeOptions(entries=100, people=PEOPLE, otlp_endpoint=otlp))
             await nodes[n].start()
         cluster = Cluster(fed, nodes, [])
         try:
             catalog = cluster.stub("js", catalog_pb2_grpc.CatalogStub)
-            samples = []
+            # The promise, not a latency ratio: an export on a call's path would hold that call
+            # (and sh's span end, hence sh's part of the answer) for the exporter's timeout of
+            # 2 s (gateway.telemetry.provider). Under a deadline short of it, every search is
+            # answered in full, however slow the box otherwise is.
             for _ in range(40):
-                started = time.perf_counter()
-                reply = await catalog.Search(catalog_pb2.SearchRequest(query="社保"), timeout=5)
-                samples.append(time.perf_counter() - started)
-                assert not reply.partial
-            return statistics.median(samples[5:])
+                reply = await catalog.Search(
+                    catalog_pb2.SearchRequest(query="社保"), timeout=EXPORT_TIMEOUT_S * 0.9
+                )
+                assert not reply.partial, reply.provinces
         finally:
             started = time.perf_counter()
             await stop_all(cluster)
             # Shutdown may wait for the exporter's own timeout, but must not hang.
             assert time.perf_counter() - started < 15
-
-    try:
-        baseline = await median_latency("")
-        dead = await median_latency(f"http://127.0.0.1:{hole.getsockname()[1]}")
     finally:
         hole.close()
-    # Not a benchmark: a generous bound that only a blocking exporter would break.
-    assert dead < baseline * 3 + 0.010, (baseline, dead)

@@ -545,13 +545,14 @@ def text(*valid: str, huge: int = 1_000_000) -> st.SearchStrategy[str]:
     return pick(good, good, hostile)
 
 
-def many(*valid: str, huge: int = 200, most: int = 5000) -> st.SearchStrategy[list[str]]:
-    """A repeated field: a few known-good items, a few hostile ones, one item thousands of
-    times, or thousands of distinct items."""
-    element = text(*valid, huge=huge)
+def many(*valid: str, huge: int = 1_000_000, most: int = 5000) -> st.SearchStrategy[list[str]]:
+    """A repeated field: a few known-good items, a few hostile ones (each up to ``huge`` bytes),
+    one item (of up to 200) thousands of times, or thousands of distinct items."""
     options = [
-        st.lists(element, max_size=6),
-        st.tuples(element, st.integers(100, most)).map(lambda t: [t[0]] * t[1]),
+        st.lists(text(*valid, huge=huge), max_size=6),
+        st.tuples(text(*valid, huge=min(huge, 200)), st.integers(100, most)).map(
+            lambda t: [t[0]] * t[1]
+        ),
         st.tuples(small_text, st.integers(100, most)).map(
             lambda t: [f"{t[0][:20]}{i}" for i in range(t[1])]
         ),

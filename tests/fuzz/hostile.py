@@ -545,9 +545,10 @@ def text(*valid: str, huge: int = 1_000_000) -> st.SearchStrategy[str]:
     return pick(good, good, hostile)
 
 
-def many(*valid: str, huge: int = 1_000_000, most: int = 5000) -> st.SearchStrategy[list[str]]:
-    """A repeated field: a few known-good items, a few hostile ones (each up to ``huge`` bytes),
-    one item (of up to 200) thousands of times, or thousands of distinct items."""
+def many(*valid: str, huge: int = 100_000, most: int = 5000) -> st.SearchStrategy[list[str]]:
+    """A repeated field: a few known-good items, a few hostile ones (each up to ``huge`` bytes,
+    far past what a refusal may echo), one item (of up to 200) thousands of times, or
+    thousands of distinct items."""
     options = [
         st.lists(text(*valid, huge=huge), max_size=6),
         st.tuples(text(*valid, huge=min(huge, 200)), st.integers(100, most)).map(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -11,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from gateway.certs import create_federation_certs
+from gateway.pgcluster import PgCluster, PostgresMissing
+from gateway.ports import free_ports
 from yrdtools import loopback
 from yrdtools.loopback import loopback_addresses, template
 
@@ -59,6 +63,24 @@ def certs_dir(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("certs")
     create_federation_certs(path, NODE_IDS)
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PgCluster]:
+    """A throwaway PostgreSQL cluster for the whole session, on a free loopback port, in a temp
+    directory (outside pytest's 0700 tree: as root the server runs as the ``yrdpg`` user).
+
+    Never skipped: without PostgreSQL the tests that need it fail and say what is missing."""
+    try:
+        cluster = PgCluster(Path(tempfile.mkdtemp(prefix="yrd-pg-")), free_ports(1)[0])
+    except PostgresMissing as missing:
+        pytest.fail(str(missing), pytrace=False)
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop("immediate")
+        shutil.rmtree(cluster.directory, ignore_errors=True)
 
 
 class HeldClock:

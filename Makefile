@@ -23,6 +23,8 @@ test: install
 	bash scripts/install-system-deps.sh
 	$(PY) scripts/gen_protos.py --check
 	$(VENV)/bin/ruff check gateway yrdtools tests scripts
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
 
 check: test

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from gateway.errors import Fault
+
 __all__ = ["DIMENSIONS", "Crosswalk", "UnmappedValue", "Vocabulary"]
 
 #: The crosswalk's sections, each mapping onto one dictionary of the standard.
@@ -22,7 +24,7 @@ DIMENSIONS: tuple[str, ...] = (
 )
 
 
-class UnmappedValue(ValueError):
+class UnmappedValue(Fault, ValueError):
     """A local value the crosswalk does not know (or a shared value with no local word)."""
 
     def __init__(self, province: str, dimension: str, value: str, direction: str) -> None:

@@ -1,21 +1,37 @@
-"""The gateway's error root.
+"""The gateway's error tree: every exception the package raises on purpose sits in it.
 
-Hierarchy (every expected failure carries a gRPC status and a stable, machine-readable reason)::
+Three roots. A ``GatewayError`` is an expected refusal: it carries a gRPC status and a stable,
+machine-readable reason, and reaches the caller. A ``ConfigError`` stops a node at start-up and
+never reaches a client. A ``Fault`` is a failure inside the node that is caught at one known
+place and turned into a ``GatewayError``, a partial answer or a log line; it never reaches a
+caller as itself::
 
-    GatewayError
-    ├── InvalidArgument        INVALID_ARGUMENT     (field named)
-    ├── NotFound               NOT_FOUND
-    ├── Unauthenticated        UNAUTHENTICATED
-    ├── PermissionDenied       PERMISSION_DENIED
-    ├── ResourceExhausted      RESOURCE_EXHAUSTED
-    ├── FailedPrecondition     FAILED_PRECONDITION
-    ├── Unavailable            UNAVAILABLE          (names the node that is unavailable)
-    ├── DeadlineExceeded       DEADLINE_EXCEEDED
-    └── Internal               INTERNAL             (fixed message; details only in the log)
+    Exception
+    ├── ConfigError                        a file, the key and what was expected
+    ├── GatewayError                       status + reason + the refusing node
+    │   ├── InvalidArgument                INVALID_ARGUMENT (names the field)
+    │   ├── NotFound                       NOT_FOUND
+    │   ├── Unauthenticated                UNAUTHENTICATED
+    │   ├── PermissionDenied               PERMISSION_DENIED
+    │   ├── ResourceExhausted              RESOURCE_EXHAUSTED
+    │   ├── FailedPrecondition             FAILED_PRECONDITION
+    │   ├── Unavailable                    UNAVAILABLE (names the node that is unavailable)
+    │   ├── DeadlineExceeded               DEADLINE_EXCEEDED
+    │   └── Internal                       INTERNAL (fixed message; details only in the log)
+    └── Fault                              where it is caught:
+        ├── AuditError       audit.writer  the audit log failed
+        │   ├── AuditWriteError audit.writer  not durable: the call is refused
+        │   └── AuditReadError audit.writer   could not be read
+        ├── PeerFailure      partial       a peer's part of a read: its province's state
+        ├── TableFull        shm           a shared counter table has no free row
+        ├── QuotaTableFull   sharing.quota no room for a new quota window: RESOURCE_EXHAUSTED
+        ├── UnmappedValue    crosswalk     a word the vocabulary lacks (also a ValueError)
+        ├── _OutOfTime       peers.policy  no budget left before a peer call could start
+        └── _Failure         exchange.backends.http  an upstream failure (worker thread)
 
-``ConfigError`` is separate: it stops a node at start-up and never reaches a client.
-One interceptor (``gateway.server.errors``) turns a ``GatewayError`` into a status with
-``google.rpc.ErrorInfo`` details naming the refusing node.
+One interceptor (``gateway.server.interceptors``) turns a ``GatewayError`` into a status with
+``google.rpc.ErrorInfo`` details naming the refusing node; anything else that reaches it is logged
+and answers INTERNAL with a fixed message. ``tests/test_errors.py`` holds this drawing to the code.
 """
 
 from __future__ import annotations
@@ -33,6 +49,11 @@ class ConfigError(Exception):
         self.key = key
         self.expected = expected
         super().__init__(f"{self.path}: {key}: {expected}")
+
+
+class Fault(Exception):
+    """A failure inside the node, caught where it is expected and turned into a refusal, a
+    partial answer or a log line; the subclasses live beside the code that raises them."""
 
 
 class GatewayError(Exception):

@@ -56,7 +56,7 @@ from gateway.seeding import seed_catalog, seed_dataset
 from gateway.server.guards import PeerGuard
 from gateway.server.identity import Identities
 from gateway.server.interceptors import Edge
-from gateway.server.limits import InFlight, SharedInFlight
+from gateway.server.limits import InFlight, InFlightBound, SharedInFlight
 from gateway.servicers.catalog import CatalogServicer
 from gateway.servicers.exchange import ExchangeServicer
 from gateway.servicers.federation import FederationServicer
@@ -369,7 +369,9 @@ class Node:
         for server in self._servers:
             await server.start()
         peers.start_probing()
-        self._flusher = asyncio.create_task(self._flush_quota_every(1.0), name="quota-flush")
+        self._flusher = asyncio.create_task(
+            self._flush_quota_every(sharing_store, 1.0), name="quota-flush"
+        )
         web = self._web = OpsWeb(self.id, names, gatherer, metrics)
         host, port = split_address(self.address.ops)
         await web.start(host, port, reuse_port=worker is not None)
@@ -393,7 +395,7 @@ class Node:
             f" (worker {worker.index + 1} of {worker.count})" if worker is not None else "",
         )
 
-    def _limits(self) -> tuple[InFlight | SharedInFlight, InFlight | SharedInFlight]:
+    def _limits(self) -> tuple[InFlightBound, InFlightBound]:
         """In-flight bounds per app and per consumer province: held across all workers."""
         limits, worker = self.config.limits, self.options.worker
         if worker is None:
@@ -410,11 +412,11 @@ class Node:
             SharedInFlight(limits.max_inflight_per_peer, "province", tables[1], worker.index),
         )
 
-    async def _flush_quota_every(self, seconds: float) -> None:
+    async def _flush_quota_every(self, store: SharingStore, seconds: float) -> None:
         while True:
             await asyncio.sleep(seconds)
             try:
-                await asyncio.to_thread(self._sharing_store.flush_quota, self.options.clock())
+                await asyncio.to_thread(store.flush_quota, self.options.clock())
             except Exception:  # a busy disk: the counters stay dirty and go next time
                 log.exception("quota flush failed on %s", self.id)
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from gateway.errors import Fault
+
 
 class AnswerState(StrEnum):
     """A ``StrEnum``: it compares equal to, and renders as, the word callers already see."""
@@ -19,7 +21,7 @@ class AnswerState(StrEnum):
     """Outside the question's scope."""
 
 
-class PeerFailure(Exception):
+class PeerFailure(Fault):
     """A peer did not answer: how (state) and why (stable reason, message)."""
 
     def __init__(self, state: AnswerState, reason: str, message: str) -> None:

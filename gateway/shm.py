@@ -38,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gateway.errors import Fault
+
 __all__ = ["SharedCounters", "TableFull"]
 
 _MAGIC = b"YRDSHM01"
@@ -47,7 +49,7 @@ _EMPTY, _REMOVED = 0, 1
 _TAG_MASK = (1 << 63) - 1
 
 
-class TableFull(Exception):
+class TableFull(Fault):
     """Every row holds a live key: the table was sized too small for this node's load."""
 
 

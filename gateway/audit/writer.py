@@ -30,9 +30,10 @@ import sqlite3
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from gateway.audit.chain import CANONICAL_JSON, GENESIS_HASH, AuditEntry, AuditRecord, entry_hash
+from gateway.errors import Fault
 from gateway.sqlbatch import insert_rows
 
 __all__ = [
@@ -63,7 +64,7 @@ _MAX_BATCH = 1024
 _STOP = object()
 
 
-class AuditError(Exception):
+class AuditError(Fault):
     """The audit log failed; ``str()`` says how (it may name the file: log it, do not send it)."""
 
 
@@ -275,7 +276,9 @@ class GroupCommitWriter:
                 else:
                     future.set_result(outcome)
             else:
-                per_loop.setdefault(request.loop, []).append((request.future, outcome))
+                # A request with a loop was made by submit_async: its future is that loop's.
+                future_ = cast("asyncio.Future[Any]", request.future)
+                per_loop.setdefault(request.loop, []).append((future_, outcome))
         for loop, settled in per_loop.items():
             try:
                 loop.call_soon_threadsafe(_settle, settled)

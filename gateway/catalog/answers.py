@@ -34,7 +34,8 @@ class Bucket(NamedTuple):
     frozen dataclass's ``__init__`` costs several times as much."""
 
     label: str
-    count: int
+    total: int
+    """How many entries have this value (not ``count``: that would shadow ``tuple.count``)."""
 
 
 Facets = dict[str, dict[str, Bucket]]

@@ -331,7 +331,7 @@ def _merge_facets(answers: list[LocalAnswer], names: Mapping[str, str]) -> Facet
             for value, bucket in buckets.items():
                 have = into.get(value)  # the first label seen stays
                 into[value] = (
-                    bucket if have is None else Bucket(have.label, have.count + bucket.count)
+                    bucket if have is None else Bucket(have.label, have.total + bucket.total)
                 )
     facets["province"] = {
         a.node: Bucket(names.get(a.node, a.node), a.total) for a in answers if a.total

@@ -13,7 +13,7 @@ import json
 import unicodedata
 from dataclasses import dataclass, field
 
-from gateway.config import SearchSettings
+from gateway.catalog.settings import SearchSettings
 from gateway.errors import InvalidArgument
 
 SCOPES = ("all", "local", "provinces")

@@ -61,6 +61,7 @@ def app_session(args):
     if not APP_ID_RE.match(args.app):
         raise ConfigError("--app", "app", "an app id like js/rsj/pension-transfer")
     home = province_of_app(args.app)
+    assert home is not None  # the id matched APP_ID_RE just above
     fed.node(home)
     metadata = ((MD_APP_ID, args.app), (MD_APP_SECRET, app_secret(fed, args.app, args.secret)))
     return fed, home, metadata

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.catalog.settings import SearchSettings
 from gateway.config.federation import FederationConfig
 from gateway.config.reader import ConfigNode, load_yaml
 from gateway.exchange.dataset import DEFAULT_PEOPLE
@@ -35,20 +36,6 @@ class SeedSettings:
     """Random seed: the same seed gives the same catalog and dataset."""
     people: int = DEFAULT_PEOPLE
     """People in the node-local dataset behind the sqlite backends."""
-
-
-@dataclass(frozen=True, slots=True)
-class SearchSettings:
-    default_page_size: int = 20
-    """Results per page when the caller asks for none."""
-    max_page_size: int = 100
-    """Largest page a caller may ask for."""
-    max_query_chars: int = 64
-    """Longest query text accepted."""
-    peer_timeout_ms: int = 2000
-    """Fan-out budget used when the caller sets no deadline."""
-    max_offset: int = 1000
-    """Deepest result a page token may reach; deeper paging is refused."""
 
 
 @dataclass(frozen=True, slots=True)

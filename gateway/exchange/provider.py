@@ -23,6 +23,7 @@ from datetime import datetime
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode, Tracer
 
+from gateway.audit.chain import format_time
 from gateway.audit.log import AuditLog, AuditRecord, AuditWriteError
 from gateway.clock import utcnow
 from gateway.errors import GatewayError, Internal, InvalidArgument, NotFound
@@ -279,7 +280,7 @@ class Provider:
         self, caller: Caller, call: Call, action: str, result: CallResult, started: float
     ) -> str:
         record = AuditRecord(
-            time=self._clock(),
+            time=format_time(self._clock()),
             node=self.node,
             side="provider" if caller.via != self.node else "local",
             trace_id=caller.trace_id,
@@ -319,7 +320,7 @@ class Provider:
         extra: Mapping[str, object] | None = None,
     ) -> None:
         record = AuditRecord(
-            time=self._clock(),
+            time=format_time(self._clock()),
             node=self.node,
             side="provider" if caller.via != self.node else "local",
             trace_id=caller.trace_id,

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from opentelemetry import trace
 
+from gateway.audit.chain import format_time
 from gateway.audit.log import AuditLog, AuditRecord, AuditWriteError
 from gateway.clock import utcnow
 from gateway.deadlines import budget
@@ -157,7 +158,7 @@ class Router:
         else:
             returned, count = (), 0
         record = AuditRecord(
-            time=self._clock(),
+            time=format_time(self._clock()),
             node=self.node,
             side="consumer",
             trace_id=trace_id,

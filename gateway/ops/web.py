@@ -223,10 +223,10 @@ def _check_filters(filters: dict[str, str]) -> str:
         return "status: one of OK, ERROR, UNSET (or empty for any)"
     if filters["min_ms"]:
         try:
-            value = float(filters["min_ms"])
+            min_ms = float(filters["min_ms"])
         except ValueError:
             return "min_ms: a number of milliseconds"
-        if not math.isfinite(value) or value < 0:
+        if not math.isfinite(min_ms) or min_ms < 0:
             return "min_ms: a non-negative number of milliseconds"
     return ""
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import grpc
 
-from gateway.errors import GatewayError
+from gateway.errors import Fault, GatewayError
 from gateway.peers.channels import Peer
 from gateway.peers.translate import READ, Role, circuit_open, out_of_time, translate
 from gateway.status import failure_of
@@ -117,7 +117,7 @@ async def stream(
     peer.observe(None)
 
 
-class _OutOfTime(Exception):
+class _OutOfTime(Fault):
     """No budget left before the call could start."""
 
 

@@ -232,11 +232,12 @@ class Edge(aio.ServerInterceptor):
 
     def _begin(self, method: str, request: Any, context, traced: dict | None) -> _Call:
         seen = _Call()
-        if traced is not None:
+        tracer = self._tracer
+        if traced is not None and tracer is not None:
             try:
                 parent = _extract(context.invocation_metadata())
                 seen.span = start_light(
-                    self._tracer, method, kind=SpanKind.SERVER, attributes=traced, context=parent
+                    tracer, method, kind=SpanKind.SERVER, attributes=traced, context=parent
                 )
                 seen.token = otel_context.attach(trace.set_span_in_context(seen.span, parent))
             except Exception:  # noqa: BLE001 - tracing never breaks a call

@@ -13,12 +13,21 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from typing import Protocol
 
 from gateway.errors import ResourceExhausted
 from gateway.shm import SharedCounters, TableFull
 
-__all__ = ["InFlight", "SharedInFlight"]
+__all__ = ["InFlight", "InFlightBound", "SharedInFlight"]
+
+
+class InFlightBound(Protocol):
+    """What the servicers hold: one process's bound or one shared by a node's workers."""
+
+    def current(self, key: str) -> int: ...
+
+    def slot(self, key: str) -> AbstractContextManager[None]: ...
 
 
 class InFlight:

@@ -6,7 +6,7 @@ from gateway._pb.yrd.v1 import exchange_pb2_grpc
 from gateway.exchange.catalogue import InterfaceDirectory
 from gateway.exchange.router import Router
 from gateway.server.identity import Identities
-from gateway.server.limits import InFlight
+from gateway.server.limits import InFlightBound
 from gateway.tracing import current_trace_id
 from gateway.wire.exchange import batch_to_pb, call_from_pb, interfaces_reply, result_to_pb
 
@@ -17,7 +17,7 @@ class ExchangeServicer(exchange_pb2_grpc.ExchangeServicer):
         router: Router,
         identities: Identities,
         directory: InterfaceDirectory,
-        app_limits: InFlight,
+        app_limits: InFlightBound,
     ) -> None:
         self._limits = app_limits
         self._router = router

@@ -16,7 +16,7 @@ from gateway.exchange.provider import Caller, Provider
 from gateway.ops.traces import TraceGatherer, check_trace_id
 from gateway.peers import MD_HOPS
 from gateway.server.guards import PeerGuard, metadata_of
-from gateway.server.limits import InFlight
+from gateway.server.limits import InFlightBound
 from gateway.sharing.service import SharingService
 from gateway.standard import Standard
 from gateway.tracing import current_trace_id
@@ -43,7 +43,7 @@ class FederationServicer(federation_pb2_grpc.FederationServicer):
         sharing: SharingService,
         directory: InterfaceDirectory,
         gatherer: TraceGatherer,
-        peer_limits: InFlight,
+        peer_limits: InFlightBound,
     ) -> None:
         self._node = node
         self._name = name

@@ -21,6 +21,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from gateway.errors import Fault
 from gateway.shm import SharedCounters, TableFull
 
 __all__ = ["Key", "LocalQuota", "QuotaTableFull", "SharedQuota", "Usage"]
@@ -35,7 +36,7 @@ _PRUNE_EVERY = 256
 _USED, _FLUSHED = 0, 1
 
 
-class QuotaTableFull(Exception):
+class QuotaTableFull(Fault):
     """No room to count a new window: the shared table is too small for this node."""
 
 
@@ -146,7 +147,7 @@ class SharedQuota:
         table = self._table
         with table.locked():
             for usage in rows:
-                row = table.find(_encode(usage[:4]))  # type: ignore[arg-type]
+                row = table.find(_encode(usage[:4]))
                 if row is not None:
                     table.set(row, _FLUSHED, -1)  # differs from any count: written next time
 

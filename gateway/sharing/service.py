@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from gateway import timefmt
+from gateway.audit.chain import format_time
 from gateway.audit.log import AuditLog, AuditRecord, AuditWriteError
 from gateway.clock import utcnow
 from gateway.deadlines import budget
@@ -390,7 +391,7 @@ class SharingService:
         extra: dict | None = None,
     ) -> None:
         record = AuditRecord(
-            time=self._clock(),
+            time=format_time(self._clock()),
             node=self.node,
             side="operator" if actor else ("provider" if peer else "local"),
             app=app,

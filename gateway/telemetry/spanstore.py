@@ -147,7 +147,11 @@ class SpanStore:
                 (trace_id,),
             ).fetchall()
         return [
-            StoredSpan(*row[:10], attributes=json.loads(row[10]), root=bool(row[11]))
+            StoredSpan(
+                *row[:10],
+                attributes=json.loads(row[10]),
+                root=bool(row[11]),  # type: ignore[misc]
+            )
             for row in rows
         ]
 

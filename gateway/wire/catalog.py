@@ -200,11 +200,11 @@ def add_facets(into: Any, facets: Facets) -> None:
     for name, buckets in facets.items():
         add = into.add(field=name).values.add
         for value, bucket in sorted(buckets.items(), key=_by_count):
-            add(value=value, label=bucket.label, count=bucket.count)
+            add(value=value, label=bucket.label, count=bucket.total)
 
 
 def _by_count(item: tuple[str, Bucket]) -> tuple[int, str]:
-    return -item[1].count, item[0]
+    return -item[1].total, item[0]
 
 
 def facets_from_pb(facets: Iterable[Any]) -> Facets:

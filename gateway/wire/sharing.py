@@ -21,6 +21,13 @@ def _parse(value: str) -> datetime | None:
     return timefmt.parse(value) if value else None
 
 
+def _required(value: str, name: str) -> datetime:
+    """A time every application has; a peer's reply without it is malformed, not "no time"."""
+    if not value:
+        raise ValueError(f"{name}: missing from the peer's application")
+    return timefmt.parse(value)
+
+
 def quota_to_pb(q: Quota) -> sharing_pb2.Quota:
     return sharing_pb2.Quota(per_minute=q.per_minute, per_day=q.per_day)
 
@@ -91,13 +98,13 @@ def application_from_pb(m: sharing_pb2.Application) -> Application:
         interface_id=m.interface_id,
         fields=tuple(m.fields),
         purpose=m.purpose,
-        valid_from=_parse(m.valid_from),
-        valid_until=_parse(m.valid_until),
+        valid_from=_required(m.valid_from, "valid_from"),
+        valid_until=_required(m.valid_until, "valid_until"),
         quota=quota_from_pb(m.quota),
         state=m.state,
         reason=m.reason,
         grant_id=m.grant_id,
-        created_at=_parse(m.created_at),
+        created_at=_required(m.created_at, "created_at"),
         decided_at=_parse(m.decided_at),
         owner=m.owner,
     )

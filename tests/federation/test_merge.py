@@ -75,7 +75,7 @@ def reference_facets(answers: list[LocalAnswer]) -> dict[str, dict[str, tuple[st
             into = merged.setdefault(name, {})
             for value, b in buckets.items():
                 label, count = into.get(value, (b.label, 0))
-                into[value] = (label, count + b.count)
+                into[value] = (label, count + b.total)
     merged["province"] = {a.node: (NAMES[a.node], a.total) for a in answers if a.total}
     return merged
 

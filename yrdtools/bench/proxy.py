@@ -56,6 +56,7 @@ class ForwardHandler(grpc.GenericRpcHandler):
                 return await call(request, metadata=metadata, timeout=context.time_remaining())
             except aio.AioRpcError as exc:
                 await context.abort(exc.code(), exc.details() or "")
+                raise  # not reached: abort() raises
 
         return grpc.unary_unary_rpc_method_handler(forward)
 

@@ -92,6 +92,11 @@ def _row(rows: Sequence[Mapping], case: str, concurrency: int | None) -> Mapping
     return next((r for r in found if r["concurrency"] == concurrency), None)
 
 
+def _latency(row: Mapping | None, quantile: str) -> float | None:
+    """A row's latency quantile in ms, or None when the case did not run."""
+    return row["latency_ms"][quantile] if row else None
+
+
 def _check(
     name: str, value: float | None, limit: float, *, at_most: bool, unit: str, detail: str = ""
 ) -> dict[str, Any]:
@@ -122,7 +127,7 @@ def judge(rows: Sequence[Mapping], saturating: int) -> list[dict[str, Any]]:
     out.append(
         _check(
             "cross-province p50 at c=1",
-            cross1 and cross1["latency_ms"]["p50"],
+            _latency(cross1, "p50"),
             2.0,
             at_most=True,
             unit="ms",
@@ -131,7 +136,7 @@ def judge(rows: Sequence[Mapping], saturating: int) -> list[dict[str, Any]]:
     out.append(
         _check(
             "cross-province p99 at c=1",
-            cross1 and cross1["latency_ms"]["p99"],
+            _latency(cross1, "p99"),
             4.0,
             at_most=True,
             unit="ms",
@@ -154,7 +159,7 @@ def judge(rows: Sequence[Mapping], saturating: int) -> list[dict[str, Any]]:
     out.append(
         _check(
             "federated search p50 at c=1",
-            s1 and s1["latency_ms"]["p50"],
+            _latency(s1, "p50"),
             8.0,
             at_most=True,
             unit="ms",
@@ -163,7 +168,7 @@ def judge(rows: Sequence[Mapping], saturating: int) -> list[dict[str, Any]]:
     out.append(
         _check(
             "federated search p99 at c=1",
-            s1 and s1["latency_ms"]["p99"],
+            _latency(s1, "p99"),
             20.0,
             at_most=True,
             unit="ms",
@@ -173,7 +178,7 @@ def judge(rows: Sequence[Mapping], saturating: int) -> list[dict[str, Any]]:
     out.append(
         _check(
             f"federated searches/s at c={saturating}",
-            0.0 if s_sat and s_err else (s_sat and s_sat["rps"]),
+            0.0 if s_sat and s_err else (s_sat["rps"] if s_sat else None),
             400,
             at_most=False,
             unit="/s",
@@ -189,7 +194,7 @@ def judge(rows: Sequence[Mapping], saturating: int) -> list[dict[str, Any]]:
     out.append(
         _check(
             "node RSS under load (peak, MiB)",
-            worst and worst[1],
+            worst[1] if worst else None,
             300,
             at_most=True,
             unit="MiB",

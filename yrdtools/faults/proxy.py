@@ -15,7 +15,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,12 +161,11 @@ class LinkProxy:
         self._latency = {"up": float(up), "down": float(down)}
 
     def stall(self, up: bool = True, down: bool = True) -> None:
-        self._run(
-            lambda: [self._flowing[d].clear() for d, on in (("up", up), ("down", down)) if on]
-        )
+        directions = [d for d, on in (("up", up), ("down", down)) if on]
+        self._run(lambda: _each(self._flowing[d].clear for d in directions))
 
     def unstall(self) -> None:
-        self._run(lambda: [e.set() for e in self._flowing.values()])
+        self._run(lambda: _each(e.set for e in self._flowing.values()))
 
     def refuse(self, on: bool = True) -> None:
         self._refusing = on
@@ -329,3 +328,8 @@ class LinkProxy:
             for w in pair:
                 with contextlib.suppress(Exception):
                     w.close()
+
+
+def _each(calls: Iterable[Callable[[], None]]) -> None:
+    for call in calls:
+        call()

@@ -65,7 +65,7 @@ class FtsIndex:
         row = self._conn.execute(
             "SELECT group_concat(rowid) FROM entries_fts WHERE entries_fts MATCH ?", (match,)
         ).fetchone()
-        return row[0]  # type: ignore[no-any-return]
+        return row[0]
 
     def probe(self, match: str, start: int, rows: int) -> tuple[int, int]:
         n, last = self._conn.execute(

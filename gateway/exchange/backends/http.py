@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from gateway.errors import DeadlineExceeded, InvalidArgument, Unavailable
+from gateway.errors import DeadlineExceeded, Fault, InvalidArgument, Unavailable
 from gateway.exchange.model import Interface
 
 __all__ = ["DEFAULT_MAX_BYTES", "HttpBackend"]
@@ -45,11 +45,11 @@ _CHUNK = 64 * 1024
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     # A redirect could send the caller's parameters to a host nobody configured.
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
         return None
 
 
-class _Failure(Exception):
+class _Failure(Fault):
     """Raised in the worker thread; turned into a GatewayError on the event loop's side."""
 
     def __init__(self, detail: str, *, kind: str = "unavailable") -> None:

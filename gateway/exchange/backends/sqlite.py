@@ -8,6 +8,7 @@ Queries run in worker threads (``asyncio.to_thread``) on a read-only connection 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import sqlite3
 import threading
@@ -47,7 +48,7 @@ INLINE_LIMIT = 100
 class SqliteBackend:
     """Serves interfaces whose backend is ``sqlite`` from one dataset file."""
 
-    def __init__(self, dataset_path: str | Path) -> None:
+    def __init__(self, dataset_path: str | os.PathLike[str]) -> None:
         path = Path(dataset_path).resolve()
         if not path.is_file():
             raise FileNotFoundError(f"no dataset at {path} (build it with ensure_dataset)")

@@ -26,6 +26,7 @@ caller as itself::
         ├── TableFull        shm           a shared counter table has no free row
         ├── QuotaTableFull   sharing.quota no room for a new quota window: RESOURCE_EXHAUSTED
         ├── UnmappedValue    crosswalk     a word the vocabulary lacks (also a ValueError)
+        ├── PostgresMissing  pgcluster     no PostgreSQL server to start (a setup step is missing)
         ├── _OutOfTime       peers.policy  no budget left before a peer call could start
         └── _Failure         exchange.backends.http  an upstream failure (worker thread)
 

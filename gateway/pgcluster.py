@@ -17,6 +17,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from gateway.errors import Fault
 from gateway.ports import LOOPBACK
 
 __all__ = ["PG_USER", "PgCluster", "PostgresMissing", "find_bindir"]
@@ -25,7 +26,7 @@ PG_USER = "yrdpg"
 """The system user the cluster runs as when this process is root."""
 
 
-class PostgresMissing(RuntimeError):
+class PostgresMissing(Fault, RuntimeError):
     """The PostgreSQL server binaries (or, as root, the ``yrdpg`` user) are not installed."""
 
 

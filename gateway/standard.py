@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 #: Masking methods the standard may name; ``gateway.masking`` implements exactly these.
-MASK_METHODS: tuple[str, ...] = ("keep_ends", "surname", "email", "year", "none")
+MASK_METHODS: tuple[str, ...] = ("keep_ends", "surname", "email", "year", "region", "none")
 
 #: The catalog model (``gateway.catalog.model``) speaks these ids, so the standard must define them.
 SHARE_TYPE_IDS: frozenset[str] = frozenset({"unconditional", "conditional", "none"})

@@ -182,6 +182,7 @@ def test_flat_vocabularies(standard: Standard) -> None:
         ("bank_card", "keep_ends", 6, 4),
         ("email", "email", 0, 0),
         ("birth_date", "year", 0, 0),
+        ("address", "region", 0, 0),
         ("plain", "none", 0, 0),
     ],
 )

@@ -8,6 +8,7 @@ caller as itself::
 
     Exception
     ├── ConfigError                        a file, the key and what was expected
+    │   └── SchemaTooNew                   a store's schema is newer than this node knows
     ├── GatewayError                       status + reason + the refusing node
     │   ├── InvalidArgument                INVALID_ARGUMENT (names the field)
     │   ├── NotFound                       NOT_FOUND
@@ -50,6 +51,20 @@ class ConfigError(Exception):
         self.key = key
         self.expected = expected
         super().__init__(f"{self.path}: {key}: {expected}")
+
+
+class SchemaTooNew(ConfigError):
+    """A store's schema is at a version newer than this node knows (a newer node migrated it):
+    the node refuses to start rather than write an older layout into it."""
+
+    def __init__(self, component: str, found: int, known: int, *, where: str) -> None:
+        self.component, self.found, self.known = component, found, known
+        super().__init__(
+            where,
+            f"schema_migrations.{component}",
+            f"a {component} schema this node knows (version {known} at most); the database is "
+            f"at version {found}, written by a newer node: upgrade this node",
+        )
 
 
 class Fault(Exception):

@@ -83,6 +83,24 @@ def postgres() -> Iterator[PgCluster]:
         shutil.rmtree(cluster.directory, ignore_errors=True)
 
 
+@pytest.fixture
+def pg_dsn(postgres: PgCluster) -> str:
+    """A DSN onto a fresh, empty schema of the session's cluster: one province's database for
+    one test (every connection made with it sees only that schema)."""
+    return new_schema(postgres)
+
+
+def new_schema(postgres: PgCluster) -> str:
+    import uuid
+
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(postgres.dsn(), autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {name}")
+    return f"{postgres.dsn()}?options=-csearch_path%3D{name}"
+
+
 class HeldClock:
     """A node clock (``NodeOptions.clock``) that follows the wall clock until held.
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from gateway.errors import SchemaTooNew
 from gateway.sharing import tables as t
 
 
@@ -32,6 +33,9 @@ class Database:
             self._conn.execute("PRAGMA journal_mode=WAL")
             # FULL: a commit is fsynced before it returns, so a sent answer is never lost.
             self._conn.execute("PRAGMA synchronous=FULL")
+            found = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            if found > t.SCHEMA_VERSION:
+                raise SchemaTooNew("sharing", found, t.SCHEMA_VERSION, where=str(path))
             # executescript commits any open transaction first, so the script brings its own.
             self._conn.executescript(
                 f"BEGIN IMMEDIATE;{t.SCHEMA}PRAGMA user_version={t.SCHEMA_VERSION};COMMIT;"

@@ -1,7 +1,9 @@
 """The owner node's durable sharing state: apps, operator tokens, applications, grants, quota use.
 
-One SQLite file (``database``): every method that changes state returns only after its
-transaction is on disk, so an answer sent after it survives kill -9 and power loss. Methods are
+One SQLite file (``database``), or the province's PostgreSQL database shared by its replicas
+(``pgdatabase``, quota counted exactly in ``pgquota``): every method that changes state returns
+only after its transaction is on disk, so an answer sent after it survives kill -9 and power
+loss. Methods are
 synchronous and thread-safe. Times are aware UTC datetimes; ``now`` is passed in by the caller,
 which keeps expiry and quota windows testable without sleeping. The layout and row mapping are
 in ``tables``, the in-memory quota counters in ``quota``.
@@ -20,12 +22,15 @@ from gateway.errors import (
     Unauthenticated,
 )
 from gateway.ids import province_of_app
+from gateway.postgres import Postgres
 from gateway.sharing import credentials
 from gateway.sharing import tables as t
 from gateway.sharing import validation as check
 from gateway.sharing.credentials import SecretKind
 from gateway.sharing.database import Database
 from gateway.sharing.model import APPLICATION_STATES, App, Application, Grant, Quota
+from gateway.sharing.pgdatabase import PgDatabase
+from gateway.sharing.pgquota import PgQuotaLedger
 from gateway.sharing.quota import LocalQuota, SharedQuota
 from gateway.sharing.usage import QuotaLedger
 from gateway.sharing.views import Views
@@ -45,18 +50,26 @@ class SharingStore:
 
     def __init__(
         self,
-        path: str | Path,
+        path: str | Path | Postgres,
         *,
         default_max_grade: str = "L3",
         quota: SharedQuota | None = None,
     ) -> None:
-        """``default_max_grade`` is the grade an approval grants when the operator names none:
-        the highest grade that may leave a province under the shared standard. ``quota`` is
-        the node's shared quota table when it runs several workers (one process: None)."""
+        """``path`` is the SQLite file, or the province's PostgreSQL pool (every replica's
+        state in one database). ``default_max_grade`` is the grade an approval grants when the
+        operator names none: the highest grade that may leave a province under the shared
+        standard. ``quota`` is the node's shared quota table when it runs several workers on
+        SQLite (one process, or PostgreSQL: None)."""
         self._default_max_grade = check.grade(default_max_grade)
-        self._db = Database(Path(path))
+        self._db: Database | PgDatabase
+        self._ledger: QuotaLedger | PgQuotaLedger
+        if isinstance(path, Postgres):
+            self._db = PgDatabase(path)
+            self._ledger = PgQuotaLedger(path)
+        else:
+            self._db = Database(Path(path))
+            self._ledger = QuotaLedger(self._db, quota if quota is not None else LocalQuota())
         self._views = Views(self._db)
-        self._ledger = QuotaLedger(self._db, quota if quota is not None else LocalQuota())
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -132,8 +145,8 @@ class SharingStore:
         token = credentials.issue()
         with self._db.write() as conn:
             cur = conn.execute(
-                "INSERT OR IGNORE INTO operator_tokens (id, token_digest, created_at)"
-                " VALUES (1, ?, ?)",
+                "INSERT INTO operator_tokens (id, token_digest, created_at)"
+                " VALUES (1, ?, ?) ON CONFLICT (id) DO NOTHING",
                 (credentials.digest(SecretKind.OPERATOR, token), t.stamp(utc(now))),
             )
             created = cur.rowcount == 1

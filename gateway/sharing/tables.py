@@ -10,10 +10,12 @@ from typing import Any
 
 from gateway import timefmt
 from gateway.errors import FailedPrecondition, NotFound
+from gateway.postgres import SqlConn
 from gateway.sharing.model import App, Application, Grant, Quota
 
 __all__ = [
     "EPOCH",
+    "Conn",
     "SCHEMA",
     "SCHEMA_VERSION",
     "app_from_row",
@@ -95,6 +97,9 @@ CREATE TABLE IF NOT EXISTS quota_usage (
 CREATE INDEX IF NOT EXISTS quota_usage_by_start ON quota_usage (span, start);
 """
 
+Conn = sqlite3.Connection | SqlConn
+"""A connection inside a sharing transaction, on either backend (same statements)."""
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Fixed width, always UTC: text order is time order, so SQL compares validity windows as text.
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -116,7 +121,7 @@ def new_id(prefix: str, now: datetime) -> str:
     return prefix + "-" + "".join(_CROCKFORD[(value >> s) & 31] for s in range(125, -1, -5))
 
 
-def insert(conn: sqlite3.Connection, table: str, row: dict[str, Any]) -> None:
+def insert(conn: Conn, table: str, row: dict[str, Any]) -> None:
     # Table and column names come from this module, never from a caller.
     columns = ", ".join(row)
     marks = ", ".join("?" * len(row))
@@ -218,21 +223,21 @@ def _json(values: tuple[str, ...]) -> str:
     return json.dumps(list(values), ensure_ascii=False)
 
 
-def load_app(conn: sqlite3.Connection, app_id: str) -> App:
+def load_app(conn: Conn, app_id: str) -> App:
     row = conn.execute("SELECT * FROM apps WHERE id = ?", (app_id,)).fetchone()
     if row is None:
         raise NotFound(f"no app {app_id}", reason="APP_NOT_FOUND")
     return app_from_row(row)
 
 
-def load_application(conn: sqlite3.Connection, application_id: str) -> Application:
+def load_application(conn: Conn, application_id: str) -> Application:
     row = conn.execute("SELECT * FROM applications WHERE id = ?", (application_id,)).fetchone()
     if row is None:
         raise NotFound(f"no application {application_id}", reason="APPLICATION_NOT_FOUND")
     return application_from_row(row)
 
 
-def pending(conn: sqlite3.Connection, application_id: str) -> Application:
+def pending(conn: Conn, application_id: str) -> Application:
     """The application, if it is still pending (else FAILED_PRECONDITION)."""
     application = load_application(conn, application_id)
     if application.state != "pending":
@@ -243,7 +248,7 @@ def pending(conn: sqlite3.Connection, application_id: str) -> Application:
     return application
 
 
-def load_grant(conn: sqlite3.Connection, grant_id: str) -> Grant:
+def load_grant(conn: Conn, grant_id: str) -> Grant:
     row = conn.execute("SELECT * FROM grants WHERE id = ?", (grant_id,)).fetchone()
     if row is None:
         raise NotFound(f"no grant {grant_id}", reason="GRANT_NOT_FOUND")

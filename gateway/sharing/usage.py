@@ -27,6 +27,30 @@ def windows(now: datetime) -> tuple[int, int]:
     return int((now - t.EPOCH).total_seconds()) // 60, (now + _DAY_OFFSET - t.EPOCH).days
 
 
+def call_windows(
+    grant: Grant, app_id: str, now: datetime
+) -> tuple[tuple[Key, Key], tuple[int, int]]:
+    """The two windows a call at ``now`` counts in (minute, day) and their limits."""
+    minute, day = windows(utc(now))
+    keys = ((grant.id, app_id, "minute", minute), (grant.id, app_id, "day", day))
+    return keys, (grant.quota.per_minute, grant.quota.per_day)
+
+
+def refusal(hit: int, grant: Grant) -> ResourceExhausted:
+    """The refusal of a call whose window ``hit`` (0: minute, 1: day) is used up."""
+    if hit == 0:
+        return ResourceExhausted(
+            f"quota of {grant.quota.per_minute} calls per minute used up under grant "
+            f"{grant.id}; retry in the next minute",
+            reason="QUOTA_MINUTE_EXCEEDED",
+        )
+    return ResourceExhausted(
+        f"quota of {grant.quota.per_day} calls per day used up under grant "
+        f"{grant.id}; retry after midnight (UTC+8)",
+        reason="QUOTA_DAY_EXCEEDED",
+    )
+
+
 class QuotaLedger:
     """Counts calls under grants against their quotas, in memory, written behind to ``db``."""
 
@@ -38,9 +62,7 @@ class QuotaLedger:
 
     def consume(self, grant: Grant, app_id: str, now: datetime) -> None:
         """Count one call, or refuse it without counting (``SharingStore.consume_quota``)."""
-        minute, day = windows(utc(now))
-        keys = ((grant.id, app_id, "minute", minute), (grant.id, app_id, "day", day))
-        limits = (grant.quota.per_minute, grant.quota.per_day)
+        keys, limits = call_windows(grant, app_id, now)
         try:
             hit = self._counters.consume(keys, limits, self.load_used)
         except QuotaTableFull:
@@ -48,18 +70,8 @@ class QuotaLedger:
                 "this node counts quota for too many grants and apps at once; retry later",
                 reason="QUOTA_TABLE_FULL",
             ) from None
-        if hit == 0:
-            raise ResourceExhausted(
-                f"quota of {grant.quota.per_minute} calls per minute used up under grant "
-                f"{grant.id}; retry in the next minute",
-                reason="QUOTA_MINUTE_EXCEEDED",
-            )
-        if hit == 1:
-            raise ResourceExhausted(
-                f"quota of {grant.quota.per_day} calls per day used up under grant "
-                f"{grant.id}; retry after midnight (UTC+8)",
-                reason="QUOTA_DAY_EXCEEDED",
-            )
+        if hit is not None:
+            raise refusal(hit, grant)
 
     def load_used(self, key: Key) -> int:
         """A window's count as last written (0 if never)."""

@@ -2,7 +2,8 @@
 credential) and the grants an (app, interface) call may run under.
 
 Exact, not a staleness trade: a view is kept with the file's version when it was read
-(``Database.version``: this connection's writes and everyone else's), and read again as soon
+(``Database.version``: this connection's writes and everyone else's; on PostgreSQL the
+shared write version), and read again as soon
 as that moved, so a revoke takes effect for the very next call.
 """
 
@@ -14,6 +15,7 @@ from gateway.ids import province_of_app
 from gateway.sharing import tables as t
 from gateway.sharing.database import Database
 from gateway.sharing.model import App, Grant
+from gateway.sharing.pgdatabase import PgDatabase
 
 VIEW_LIMIT = 10_000
 """Cached (app, interface) grant views and app rows kept between writes at most."""
@@ -22,7 +24,7 @@ VIEW_LIMIT = 10_000
 class Views:
     """The views of one sharing file."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database | PgDatabase) -> None:
         self._db = db
         self._grant_views: dict[tuple[str, str], tuple[object, list[Grant], list[Grant]]] = {}
         # app id -> (version, row, App): the App is built once, not per call.

@@ -22,6 +22,7 @@ from gateway.errors import (
     ResourceExhausted,
     Unauthenticated,
 )
+from gateway.postgres import Postgres
 from gateway.sharing.model import Application, Grant, Quota
 from gateway.sharing.store import SharingStore
 
@@ -35,11 +36,19 @@ PURPOSE = "养老保险关系转移接续"
 QUOTA = Quota(10, 100)
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SharingStore]:
-    s = SharingStore(tmp_path / "sharing.db")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SharingStore]:
+    """The store on each backend: a SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        s = SharingStore(tmp_path / "sharing.db")
+        yield s
+        s.close()
+        return
+    pg = Postgres(request.getfixturevalue("pg_dsn"))
+    s = SharingStore(pg)
     yield s
     s.close()
+    pg.close()
 
 
 def apply(
@@ -565,6 +574,7 @@ def test_prune_quota(store: SharingStore) -> None:
 CHILD = r"""
 import json, os, signal, sys
 from datetime import UTC, datetime, timedelta
+from gateway.postgres import Postgres
 from gateway.sharing.model import Quota
 from gateway.sharing.store import SharingStore
 

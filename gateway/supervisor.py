@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import grpc
@@ -19,6 +19,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway.client import open_channel
 from gateway.config import EXIT_MARGIN_S, FederationConfig, Limits
+from gateway.workers import (
+    EXIT_CONFIG,
+    STABLE_AFTER_S,
+    SUPERVISOR_ENV,
+    describe_exit,
+    restart_delay,
+)
 
 #: Seconds a SIGTERMed node may take before it is killed: a node.yaml's default drain grace
 #: plus the time to close its stores.
@@ -34,8 +41,12 @@ class NodeProcesses:
         entries: int | None = None,
         extra_args: Iterable[str] = (),
         env: dict[str, str] | None = None,
+        tied: bool = False,
     ) -> None:
+        """``tied``: the nodes die with this process however it ends, even ``kill -9`` (they
+        ask the kernel for it; only for a process whose main thread starts them all)."""
         self.fed = fed
+        self.tied = tied
         self.insecure = insecure
         self.entries = entries
         self.extra_args = tuple(extra_args)
@@ -60,6 +71,9 @@ class NodeProcesses:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(log_path, "ab")  # noqa: SIM115 - closed in _reap
         env = {**os.environ, **(self.env or {}), "PYTHONUNBUFFERED": "1"}
+        env.pop(SUPERVISOR_ENV, None)
+        if self.tied:
+            env[SUPERVISOR_ENV] = str(os.getpid())
         proc = subprocess.Popen(
             self.command(node_id),
             stdout=log,
@@ -170,6 +184,10 @@ class NodeProcesses:
         for node_id in list(self.procs):
             self._reap(node_id, timeout)
 
+    def forget(self, node_id: str) -> int | None:
+        """Reap a node that has already exited."""
+        return self._reap(node_id, 0)
+
     def _reap(self, node_id: str, timeout: float) -> int | None:
         proc = self.procs.pop(node_id)
         try:
@@ -181,6 +199,52 @@ class NodeProcesses:
         if log is not None:
             log.close()  # type: ignore[attr-defined]
         return code
+
+
+class Restarter:
+    """Restarts the nodes of a ``NodeProcesses`` that exit on their own, with the back-off a
+    node's primary uses for its workers; gives up on a node that exits with a configuration
+    error (it would fail again). ``check()`` is called from the supervising loop."""
+
+    def __init__(self, procs: NodeProcesses, report: Callable[[str], None]) -> None:
+        self.procs = procs
+        self._report = report
+        self._failures: dict[str, int] = {}
+        self._started: dict[str, float] = {}
+        self._due: dict[str, float] = {}
+        self.given_up: set[str] = set()
+
+    def check(self) -> None:
+        now = time.monotonic()
+        for node_id, due in list(self._due.items()):
+            if now >= due:
+                del self._due[node_id]
+                self.procs.start(node_id)
+                self._started[node_id] = now
+                self._report(f"node {node_id}: restarted")
+        for node_id, proc in list(self.procs.procs.items()):
+            code = proc.poll()
+            if code is None:
+                if self._failures.get(node_id) and (
+                    now - self._started.get(node_id, now) > STABLE_AFTER_S
+                ):
+                    self._failures[node_id] = 0
+                continue
+            self.procs.forget(node_id)
+            where = f"see {self.procs.log_path(node_id)}"
+            if code == EXIT_CONFIG:
+                self.given_up.add(node_id)
+                self._report(f"node {node_id} cannot start (exit {code}); not restarting; {where}")
+                continue
+            failures = self._failures.get(node_id, 0)
+            delay = restart_delay(failures)
+            self._failures[node_id] = failures + 1
+            self._due[node_id] = now + delay
+            self._report(
+                f"node {node_id} exited with {describe_exit(code)}; restarting"
+                + (f" in {delay:.1f} s" if delay else "")
+                + f"; {where}"
+            )
 
 
 def child_pids(parent: int) -> list[int]:

@@ -30,14 +30,14 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.config import EXIT_MARGIN_S, MAX_WORKERS, FederationConfig, split_address
+from gateway.config import EXIT_MARGIN_S, MAX_WORKERS, FederationConfig
+from gateway.portcheck import check_ports_free
 from gateway.shm import SharedCounters
 
 log = logging.getLogger(__name__)
@@ -51,13 +51,15 @@ AUDIT_LOCK = "audit.lock"
 """The workers' audit writers take turns on this file (see ``gateway.audit.writer``)."""
 METRICS_DIR = "metrics"
 PRIMARY_ENV = "YRD_PRIMARY_PID"
+SUPERVISOR_ENV = "YRD_SUPERVISOR_PID"
+"""Set by ``yrdgw up`` for the nodes it starts: they die with it (``PR_SET_PDEATHSIG``)."""
 
 _QUOTA_ROWS = 1 << 16
 """Quota windows counted at once: two per active (grant, app) pair, plus the ones just before."""
 _APP_ROWS = 1 << 12
 """Apps with calls in flight at once (rows whose counts fall to zero are reused)."""
 _PROVINCE_ROWS = 64
-_EXIT_CONFIG = 2
+EXIT_CONFIG = 2
 """A worker that exits with this (a configuration error) will fail again: give up."""
 _PR_SET_PDEATHSIG = 1
 
@@ -89,9 +91,10 @@ def parse_worker(value: str, run_dir: Path) -> WorkerSlot:
     return WorkerSlot(index, count, run_dir)
 
 
-def die_with_parent() -> None:
-    """Ask for SIGKILL when the primary goes, and go now if it already has."""
-    expected = int(os.environ.get(PRIMARY_ENV, "0"))
+def die_with_parent(env: str = PRIMARY_ENV) -> None:
+    """Ask for SIGKILL when the parent (whose pid ``env`` names) goes, and go now if it
+    already has."""
+    expected = int(os.environ.get(env, "0"))
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
@@ -114,19 +117,20 @@ def create_shared_state(run_dir: Path, workers: int) -> None:
         ).close()
 
 
-def check_ports_free(addresses: Sequence[str]) -> None:
-    """Workers bind with SO_REUSEPORT, which would let them share a port with a stray process
-    (a worker of an earlier start, another node): bind each port plainly first, so such a
-    clash fails here, loudly, instead of splitting the traffic."""
-    for address in addresses:
-        host, port = split_address(address)
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        with socket.socket(family, socket.SOCK_STREAM) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind((host, port))
-            except OSError as exc:
-                raise OSError(exc.errno, f"{address} is in use: {exc.strerror}") from None
+STABLE_AFTER_S = 30.0
+"""A restarted process that stays up this long starts its back-off again from zero."""
+
+
+def restart_delay(failures: int) -> float:
+    """How long to wait before restarting a process that has crashed ``failures`` times in a
+    row: at once after the first crash, then 0.5 s doubling up to 10 s."""
+    return min(0.5 * 2**failures, 10.0) if failures else 0.0
+
+
+def die_with_parent_if_supervised() -> None:
+    """A node ``yrdgw up`` started (it says so in ``SUPERVISOR_ENV``) dies with it."""
+    if os.environ.get(SUPERVISOR_ENV):
+        die_with_parent(SUPERVISOR_ENV)
 
 
 class _Worker:
@@ -216,17 +220,17 @@ class Primary:
                 continue
             code = proc.poll()
             if code is None:
-                if worker.failures and now - worker.started > 30:
+                if worker.failures and now - worker.started > STABLE_AFTER_S:
                     worker.failures = 0  # it stayed up: the next crash starts again at once
                 continue
             worker.proc = None
-            if code == _EXIT_CONFIG:
+            if code == EXIT_CONFIG:
                 log.error(
                     "node %s: worker %d cannot start (exit %d)", self.node_id, worker.index, code
                 )
                 return code
             self._forget(worker)
-            delay = min(0.5 * 2**worker.failures, 10.0) if worker.failures else 0.0
+            delay = restart_delay(worker.failures)
             worker.failures += 1
             worker.due = now + delay
             log.warning(
@@ -234,7 +238,7 @@ class Primary:
                 self.node_id,
                 worker.index,
                 proc.pid,
-                _describe(code),
+                describe_exit(code),
                 f" in {delay:.1f} s" if delay else "",
             )
         return 0
@@ -277,7 +281,7 @@ class Primary:
             log.exception("node %s: final quota flush failed", self.node_id)
 
 
-def _describe(code: int) -> str:
+def describe_exit(code: int) -> str:
     if code < 0:
         try:
             return signal.Signals(-code).name

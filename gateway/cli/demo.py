@@ -18,7 +18,8 @@ from gateway.credentials import app_secret_path
 from gateway.exchange.dataset import dataset_path, sample_values
 from gateway.supervisor import NodeProcesses
 
-APP = "js/rsj/pension-transfer"
+APP = "js/rsj/demo-pension-transfer"
+"""The demo's own app: its grants are the demo's to revoke; an operator's apps are never touched."""
 INTERFACE = "sh/gaj/resident-basic/v1"
 PURPOSE = "养老保险关系转移接续"
 
@@ -90,7 +91,9 @@ def run_demo(
 
     _banner("a Jiangsu app calls a Shanghai interface: refused without a grant")
     if not app_secret_path(fed, APP).exists():
-        sh.run("app", "create", APP, "--name", "养老保险关系转移")
+        sh.run("app", "create", APP, "--name", "养老保险关系转移（演示）")
+    _revoke_earlier_grants(sh)
+    sh.run("interfaces", "--app", APP, "--province", "sh", "--examples")
     person = sample_values(dataset_path(fed.data_dir / "sh"))
     call = (
         "call",
@@ -147,3 +150,20 @@ def run_demo(
     sh.run("audit", "verify")
     sh.run("audit", "query", "--node", "sh", "--trace", trace_id)
     print(f"\noperator pages: http://{fed.node('zj').ops}/traces/{trace_id} (any node's ops port)")
+
+
+def _revoke_earlier_grants(sh: Shell) -> None:
+    """An earlier run's grant would make the refusal below a lie: revoke the demo app's grants
+    on the interface (and say so); a blanket grant to its province is the operator's, left be."""
+    owner = INTERFACE.split("/", 1)[0]
+    _, out = sh.run("grants", "--node", owner, "--json", capture=True)
+    for grant in json.loads(out or "{}").get("grants", []):
+        if grant.get("interface_id") != INTERFACE:
+            continue
+        if grant.get("grantee") == APP:
+            sh.run("revoke", grant["id"], "--node", owner, "--reason", "演示重新开始")
+        elif grant.get("blanket") and grant.get("grantee") == APP.split("/", 1)[0]:
+            print(
+                f"note: blanket grant {grant['id']} lets every {grant['grantee']} app call "
+                f"{INTERFACE}: the call below will not be refused"
+            )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shlex
+import sqlite3
 import sys
 
 from gateway._pb.yrd.v1 import exchange_pb2, exchange_pb2_grpc
@@ -11,6 +13,7 @@ from gateway.client import open_channel
 from gateway.config import load_federation
 from gateway.credentials import app_secret
 from gateway.errors import ConfigError
+from gateway.exchange.dataset import dataset_path, sample_values
 from gateway.ids import APP_ID_RE, province_of_app
 from gateway.server.identity import MD_APP_ID, MD_APP_SECRET
 
@@ -46,6 +49,12 @@ def register(sub) -> None:
     _app_args(i)
     i.add_argument("--province", action="append", default=[])
     i.add_argument("--timeout", type=float, default=10.0)
+    i.add_argument(
+        "--examples",
+        action="store_true",
+        help="print valid sample parameters for each interface (real values from the owner's "
+        "dataset, when its data directory is on this machine)",
+    )
     i.add_argument("--json", action="store_true")
     i.set_defaults(func=interfaces)
 
@@ -164,17 +173,15 @@ def interfaces(args) -> int:
             timeout=args.timeout,
             metadata=metadata,
         )
+    examples = _examples(fed, reply.interfaces) if args.examples else {}
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "interfaces": [message_dict(i) for i in reply.interfaces],
-                    "unavailable": list(reply.unavailable),
-                },
-                ensure_ascii=False,
-                indent=2,
-            )
-        )
+        out = {
+            "interfaces": [message_dict(i) for i in reply.interfaces],
+            "unavailable": list(reply.unavailable),
+        }
+        if args.examples:
+            out["examples"] = examples
+        print(json.dumps(out, ensure_ascii=False, indent=2))
         return 0
     rows = [
         (
@@ -196,4 +203,25 @@ def interfaces(args) -> int:
     )
     if reply.unavailable:
         print(f"did not answer: {', '.join(reply.unavailable)}")
+    if args.examples:
+        print("\nsample parameters (values that exist in each owner's dataset):")
+        for interface_id, params in examples.items():
+            flags = " ".join(f"--param {shlex.quote(f'{k}={v}')}" for k, v in params.items())
+            print(f"  {interface_id}  {flags or '(dataset not on this machine)'}")
     return 0
+
+
+def _examples(fed, infos) -> dict[str, dict[str, str]]:
+    """Per interface, a value for each parameter the owner's dataset has a sample of (every
+    required one for the shipped interfaces), read from the owner's local data directory."""
+    samples: dict[str, dict[str, str]] = {}
+    out: dict[str, dict[str, str]] = {}
+    for info in infos:
+        if info.province not in samples:
+            try:
+                samples[info.province] = sample_values(dataset_path(fed.data_dir / info.province))
+            except (OSError, ValueError, KeyError, sqlite3.Error):
+                samples[info.province] = {}
+        values = samples[info.province]
+        out[info.id] = {p.name: values[p.name] for p in info.params if p.name in values}
+    return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 import time
@@ -95,7 +96,14 @@ def seed(args) -> int:
 
 def node(args) -> int:
     from gateway.node import Node, NodeOptions
-    from gateway.workers import MAX_WORKERS, RUN_DIR, Primary, die_with_parent, parse_worker
+    from gateway.workers import (
+        MAX_WORKERS,
+        RUN_DIR,
+        Primary,
+        die_with_parent,
+        die_with_parent_if_supervised,
+        parse_worker,
+    )
 
     fed = load_federation(args.federation)
     cfg = load_node(fed, args.node)
@@ -116,10 +124,13 @@ def node(args) -> int:
             )
         options = replace(options, worker=slot)
         return asyncio.run(_serve(Node(fed, args.node, options), grace))
+    die_with_parent_if_supervised()
     workers = args.workers if args.workers is not None else cfg.workers
     if not 1 <= workers <= MAX_WORKERS:
         print(f"error: --workers: expected 1 to {MAX_WORKERS}, got {workers}", file=sys.stderr)
         return 2
+    if not _ports_free(fed, [args.node]):
+        return 1
     node = Node(fed, args.node, options)
     if workers == 1:
         return asyncio.run(_serve(node, grace))
@@ -161,50 +172,84 @@ async def _serve(node, grace: float) -> int:
     return 0
 
 
+def _ports_free(fed, node_ids) -> bool:
+    """Every port of these nodes can be bound now; else say which is taken, and by whom."""
+    from gateway.portcheck import check_ports_free
+
+    for node_id in node_ids:
+        address = fed.node(node_id)
+        try:
+            check_ports_free((address.client, address.peer, address.ops))
+        except OSError as exc:
+            print(f"error: node {node_id}: {exc.strerror or exc}", file=sys.stderr)
+            return False
+    return True
+
+
 def up(args) -> int:
     from gateway.cli.demo import run_demo
-    from gateway.supervisor import NodeProcesses
+    from gateway.supervisor import NodeProcesses, Restarter
 
     fed = load_federation(args.federation)
+    if not _ports_free(fed, fed.nodes):
+        print("error: not starting: stop whatever holds the port first", file=sys.stderr)
+        return 1
     if not args.insecure:
         create_federation_certs(fed.certs_dir, fed.nodes)
-    procs = NodeProcesses(fed, insecure=args.insecure, entries=args.entries)
-    stop = False
+    procs = NodeProcesses(fed, insecure=args.insecure, entries=args.entries, tied=True)
+    stopping = False
 
     def on_signal(signum, frame):
-        nonlocal stop
-        stop = True
+        # The first Ctrl-C, SIGTERM or SIGHUP interrupts whatever runs (a wait, the demo);
+        # later ones must not interrupt the stop itself.
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, on_signal)
     started = time.perf_counter()
     try:
         procs.start_all()
-        print(
-            f"starting {len(fed.nodes)} nodes (logs in {fed.data_dir}/<node>/node.log) ...",
-            flush=True,
-        )
+        _say(f"starting {len(fed.nodes)} nodes (logs in {fed.data_dir}/<node>/node.log) ...")
         procs.wait_ready(timeout=1800)
-        print(f"federation {fed.federation} up in {time.perf_counter() - started:.1f} s:")
+        _say(f"federation {fed.federation} up in {time.perf_counter() - started:.1f} s:")
         for n in fed.nodes.values():
-            print(f"  {n.id} {n.name} ({n.region_code})  client {n.client}  peer {n.peer}")
+            _say(f"  {n.id} {n.name} ({n.region_code})  client {n.client}  peer {n.peer}")
         if args.demo:
             run_demo(fed, procs, insecure=args.insecure, yrdgw=args.yrdgw)
         if args.exit_after_demo:
             return 0
-        print("\nrunning; press Ctrl-C to stop all nodes", flush=True)
-        while not stop:
-            for node_id, proc in list(procs.procs.items()):
-                if proc.poll() is not None:
-                    print(
-                        f"warning: node {node_id} exited with {proc.returncode}; see "
-                        f"{procs.log_path(node_id)}",
-                        file=sys.stderr,
-                    )
-                    procs.procs.pop(node_id)
+        _say("\nrunning; press Ctrl-C to stop all nodes")
+        restarter = Restarter(procs, lambda text: _say(f"warning: {text}", sys.stderr))
+        while True:
+            restarter.check()
             time.sleep(0.2)
-        return 0
+    except (KeyboardInterrupt, BrokenPipeError):
+        return 0 if stopping else 1
     finally:
-        print("stopping nodes ...", flush=True)
+        stopping = True
+        _say("stopping nodes ...")
         procs.stop_all()
-        print("stopped")
+        _say("stopped")
+
+
+def _say(text: str, stream=None) -> None:
+    """Print, unless the reader has gone (``yrdgw up | tee log`` after Ctrl-C killed tee):
+    stopping the nodes must not fail on a closed pipe."""
+    stream = stream or sys.stdout
+    try:
+        print(text, file=stream, flush=True)
+    except (BrokenPipeError, ValueError):
+        _silence(stream)
+
+
+def _silence(stream) -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, stream.fileno())  # later writes, and the flush at exit, go nowhere
+    except (OSError, ValueError):
+        pass
+    finally:
+        os.close(devnull)

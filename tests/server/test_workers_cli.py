@@ -19,7 +19,8 @@ import yaml
 from gateway.config import load_federation, load_node
 from gateway.errors import ConfigError
 from gateway.node import Node, NodeOptions
-from gateway.workers import check_ports_free, parse_worker
+from gateway.portcheck import check_ports_free
+from gateway.workers import parse_worker
 from tests.conftest import ROOT, write_federation
 
 

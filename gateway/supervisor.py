@@ -19,7 +19,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway.client import open_channel
 from gateway.config import EXIT_MARGIN_S, FederationConfig, Limits
-from gateway.workers import (
+from gateway.lifelines import (
     EXIT_CONFIG,
     STABLE_AFTER_S,
     SUPERVISOR_ENV,

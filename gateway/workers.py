@@ -25,7 +25,6 @@ parent goes (``PR_SET_PDEATHSIG``), so ``kill -9`` of the primary never leaves a
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import shutil
@@ -37,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.config import EXIT_MARGIN_S, MAX_WORKERS, FederationConfig
+from gateway.lifelines import EXIT_CONFIG, STABLE_AFTER_S, describe_exit, restart_delay
 from gateway.portcheck import check_ports_free
 from gateway.shm import SharedCounters
 
@@ -51,17 +51,12 @@ AUDIT_LOCK = "audit.lock"
 """The workers' audit writers take turns on this file (see ``gateway.audit.writer``)."""
 METRICS_DIR = "metrics"
 PRIMARY_ENV = "YRD_PRIMARY_PID"
-SUPERVISOR_ENV = "YRD_SUPERVISOR_PID"
-"""Set by ``yrdgw up`` for the nodes it starts: they die with it (``PR_SET_PDEATHSIG``)."""
 
 _QUOTA_ROWS = 1 << 16
 """Quota windows counted at once: two per active (grant, app) pair, plus the ones just before."""
 _APP_ROWS = 1 << 12
 """Apps with calls in flight at once (rows whose counts fall to zero are reused)."""
 _PROVINCE_ROWS = 64
-EXIT_CONFIG = 2
-"""A worker that exits with this (a configuration error) will fail again: give up."""
-_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,17 +86,6 @@ def parse_worker(value: str, run_dir: Path) -> WorkerSlot:
     return WorkerSlot(index, count, run_dir)
 
 
-def die_with_parent(env: str = PRIMARY_ENV) -> None:
-    """Ask for SIGKILL when the parent (whose pid ``env`` names) goes, and go now if it
-    already has."""
-    expected = int(os.environ.get(env, "0"))
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-    if expected and os.getppid() != expected:
-        os._exit(1)  # the primary died before we asked: nobody would supervise us
-
-
 def create_shared_state(run_dir: Path, workers: int) -> None:
     """A fresh run directory: the shared tables and an empty metrics directory."""
     if run_dir.exists():
@@ -115,22 +99,6 @@ def create_shared_state(run_dir: Path, workers: int) -> None:
         SharedCounters.create(
             run_dir / name, capacity=rows, columns=columns, key_size=key_size
         ).close()
-
-
-STABLE_AFTER_S = 30.0
-"""A restarted process that stays up this long starts its back-off again from zero."""
-
-
-def restart_delay(failures: int) -> float:
-    """How long to wait before restarting a process that has crashed ``failures`` times in a
-    row: at once after the first crash, then 0.5 s doubling up to 10 s."""
-    return min(0.5 * 2**failures, 10.0) if failures else 0.0
-
-
-def die_with_parent_if_supervised() -> None:
-    """A node ``yrdgw up`` started (it says so in ``SUPERVISOR_ENV``) dies with it."""
-    if os.environ.get(SUPERVISOR_ENV):
-        die_with_parent(SUPERVISOR_ENV)
 
 
 class _Worker:
@@ -279,12 +247,3 @@ class Primary:
             SharingStore(cfg_dir / "sharing.db", quota=quota).close()  # close() flushes
         except Exception:
             log.exception("node %s: final quota flush failed", self.node_id)
-
-
-def describe_exit(code: int) -> str:
-    if code < 0:
-        try:
-            return signal.Signals(-code).name
-        except ValueError:
-            return f"signal {-code}"
-    return f"code {code}"

@@ -175,7 +175,7 @@ def interfaces(args) -> int:
         )
     examples = _examples(fed, reply.interfaces) if args.examples else {}
     if args.json:
-        out = {
+        out: dict[str, object] = {
             "interfaces": [message_dict(i) for i in reply.interfaces],
             "unavailable": list(reply.unavailable),
         }

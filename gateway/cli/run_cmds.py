@@ -95,15 +95,9 @@ def seed(args) -> int:
 
 
 def node(args) -> int:
+    from gateway.lifelines import die_with_parent, die_with_parent_if_supervised
     from gateway.node import Node, NodeOptions
-    from gateway.workers import (
-        MAX_WORKERS,
-        RUN_DIR,
-        Primary,
-        die_with_parent,
-        die_with_parent_if_supervised,
-        parse_worker,
-    )
+    from gateway.workers import MAX_WORKERS, PRIMARY_ENV, RUN_DIR, Primary, parse_worker
 
     fed = load_federation(args.federation)
     cfg = load_node(fed, args.node)
@@ -111,7 +105,7 @@ def node(args) -> int:
     options = NodeOptions(insecure=args.insecure, entries=args.entries, tracing=not args.no_tracing)
     run_dir = fed.data_dir / args.node / RUN_DIR
     if args.worker:  # one worker of a node whose primary started us
-        die_with_parent()
+        die_with_parent(PRIMARY_ENV)
         try:
             slot = parse_worker(args.worker, run_dir)
         except ValueError as exc:

@@ -1,4 +1,5 @@
-"""One node's append-only, hash-chained audit log in one SQLite file.
+"""One node's append-only, hash-chained audit log in one SQLite file, or one province's chain
+in its PostgreSQL database, written by every replica (``targets``, ``pgschema``).
 
 Durability: WAL with ``synchronous=FULL``, so an entry's transaction is fsynced before ``append``
 returns; the gateway releases data only after that. Any storage failure surfaces as
@@ -20,13 +21,18 @@ import copy
 import json
 import sqlite3
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from gateway import timefmt
+from gateway.audit import pgschema
 from gateway.audit.chain import GENESIS_HASH, AuditEntry, AuditRecord, entry_hash, format_time
+from gateway.audit.targets import PgChain, SqliteChain
 from gateway.audit.writer import (
     JSON_COLUMNS,
     RECORD_COLUMNS,
@@ -38,6 +44,8 @@ from gateway.audit.writer import (
     GroupCommitWriter,
     parse_head,
 )
+from gateway.postgres import Postgres
+from gateway.postgres.migrate import safe_dsn
 
 __all__ = [
     "AuditError",
@@ -51,6 +59,7 @@ __all__ = [
 SCHEMA_VERSION = "1"
 
 _SELECT = f"SELECT {', '.join(ROW_COLUMNS)} FROM entries"
+_PG_SELECT = _SELECT.replace(" FROM entries", " FROM audit_entries")
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS entries (
@@ -124,18 +133,31 @@ class AuditLog:
 
     def __init__(
         self,
-        path: str | Path,
+        path: str | Path | Postgres,
         node: str,
         *,
         busy_timeout_s: float = 2.0,
         write_lock: str | Path | None = None,
     ) -> None:
+        """``path``: the SQLite file, or the province's PostgreSQL pool (one chain for all its
+        replicas; ``write_lock`` and ``busy_timeout_s`` are SQLite's)."""
         if not node:
             raise ValueError("node: must not be empty")
-        self.path = str(path)
         self.node = node
         self._busy_timeout_s = busy_timeout_s
         self._closed = False
+        self._rlock = threading.Lock()  # the shared read connection, one statement at a time
+        self._pg: Postgres | None = None
+        if isinstance(path, Postgres):
+            self.path = safe_dsn(path.dsn)
+            self._pg = path
+            try:
+                pgschema.claim(path, node, self.path)
+            except psycopg.Error as exc:
+                raise AuditWriteError(f"cannot open audit log {self.path}: {exc}") from exc
+            self._writer = GroupCommitWriter(PgChain(path.dsn), name=f"audit-writer-{node}")
+            return
+        self.path = str(path)
         try:
             wconn = _connect(self.path, busy_timeout_s=busy_timeout_s)
         except sqlite3.Error as exc:
@@ -149,8 +171,9 @@ class AuditLog:
         except BaseException:
             wconn.close()
             raise
-        self._rlock = threading.Lock()  # the shared read connection, one statement at a time
-        self._writer = GroupCommitWriter(wconn, name=f"audit-writer-{node}", write_lock=write_lock)
+        self._writer = GroupCommitWriter(
+            SqliteChain(wconn, write_lock=write_lock), name=f"audit-writer-{node}"
+        )
 
     # -- set-up ---------------------------------------------------------------------------------
 
@@ -273,6 +296,14 @@ class AuditLog:
         return [_to_entry(row) for row in rows]
 
     def _read(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        if self._pg is not None:
+            if self._closed:
+                raise AuditReadError("audit log is closed")
+            try:
+                with self._pg.transaction() as conn:
+                    return conn.rows(sql.replace(_SELECT, _PG_SELECT), params)
+            except psycopg.Error as exc:
+                raise AuditReadError(f"audit read failed: {exc}") from exc
         with self._rlock:
             if self._closed:
                 raise AuditReadError("audit log is closed")
@@ -289,6 +320,8 @@ class AuditLog:
         """
         if self._closed:
             raise AuditReadError("audit log is closed")
+        if self._pg is not None:
+            return self._verify_pg(self._pg)
         # Its own connection: a long walk must not hold up queries on the shared one.
         try:
             conn = _connect(self.path, busy_timeout_s=self._busy_timeout_s, read_only=True)
@@ -307,14 +340,26 @@ class AuditLog:
         finally:
             conn.close()
 
+    def _verify_pg(self, pg: Postgres) -> VerifyReport:
+        try:
+            with pg.transaction() as conn:
+                # Head and rows from one snapshot.
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                head = conn.rows("SELECT value FROM audit_meta WHERE key = 'head'")
+                rows = conn.rows(f"{_PG_SELECT} ORDER BY seq")
+        except psycopg.Error as exc:
+            raise AuditReadError(f"audit read failed: {exc}") from exc
+        return _walk(rows, head[0] if head else None)
+
     # -- closing --------------------------------------------------------------------------------
 
     def close(self) -> None:
         """Write everything already accepted, stop the writer and close the file. Idempotent."""
         self._closed = True
         self._writer.close()
-        with self._rlock:
-            self._rconn.close()
+        if self._pg is None:
+            with self._rlock:
+                self._rconn.close()
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self.close)
@@ -351,7 +396,7 @@ def _to_entry(row: tuple[Any, ...]) -> AuditEntry:
     )
 
 
-def _walk(rows: sqlite3.Cursor, head_row: tuple[Any, ...] | None) -> VerifyReport:
+def _walk(rows: Iterable[tuple[Any, ...]], head_row: tuple[Any, ...] | None) -> VerifyReport:
     expected, prev_hash, checked = 1, GENESIS_HASH, 0
 
     def bad(seq: int | None, problem: str) -> VerifyReport:

@@ -11,30 +11,24 @@ from a busy event loop. So a batch is inserted with a few multi-row statements
 (``gateway.sqlbatch``), not ``executemany`` (one step per row), and results reach each event loop
 in one ``call_soon_threadsafe``, not one per caller.
 
-Several processes may write one log (the workers of a node): each transaction reads the chain's
-head inside it, so the chain stays one chain. With a ``write_lock`` file they also take turns on
-it (``flock``) before ``BEGIN IMMEDIATE``: the kernel hands the lock to a waiting writer the
-moment it is released, where SQLite's busy handler would sleep 1, 2, 5, 10 ms ... between tries
-and put those sleeps on every waiting call's latency.
+Several processes may write one chain (the workers of a node on SQLite, the replicas of a
+province on PostgreSQL): each transaction reads the chain's head inside it, holding it against
+the others, so the chain stays one chain (``targets``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import json
 import logging
-import os
 import queue
-import sqlite3
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
-from gateway.audit.chain import CANONICAL_JSON, GENESIS_HASH, AuditEntry, AuditRecord, entry_hash
+from gateway.audit.chain import CANONICAL_JSON, AuditEntry, AuditRecord, entry_hash
 from gateway.errors import Fault
-from gateway.sqlbatch import insert_rows
 
 __all__ = [
     "JSON_COLUMNS",
@@ -44,6 +38,7 @@ __all__ = [
     "AuditReadError",
     "AuditStats",
     "AuditWriteError",
+    "ChainTarget",
     "GroupCommitWriter",
     "parse_head",
     "to_columns",
@@ -98,16 +93,30 @@ class _Request:
         self.loop = loop  # None for a thread waiting on a concurrent Future
 
 
-class GroupCommitWriter:
-    """Owns the write connection (already set up: WAL, ``synchronous=FULL``) and its thread."""
+class ChainTarget(Protocol):
+    """Where a chain's batches go (``targets``: a SQLite file, or PostgreSQL)."""
 
-    def __init__(
-        self, conn: sqlite3.Connection, name: str, *, write_lock: str | os.PathLike | None = None
-    ) -> None:
-        self._conn = conn
-        self._lock_fd = (
-            os.open(write_lock, os.O_RDWR | os.O_CREAT, 0o600) if write_lock is not None else -1
-        )
+    errors: tuple[type[Exception], ...]
+    """What a storage failure raises: it fails the batch, never the writer."""
+
+    def begin(self) -> tuple[int, str]:
+        """Start a transaction that holds the chain's head against every other writer, and
+        return the head (seq, hash) read inside it."""
+
+    def store(self, rows: list[tuple[Any, ...]], seq: int, digest: str) -> None:
+        """Insert ``rows``, move the head to (seq, digest), commit durably."""
+
+    def rollback(self) -> None:
+        """Abandon the transaction, if any (never raises)."""
+
+    def close(self) -> None: ...
+
+
+class GroupCommitWriter:
+    """Owns the chain's write target (already set up) and its thread."""
+
+    def __init__(self, target: ChainTarget, name: str) -> None:
+        self._target = target
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         # Guards _closed/_broken together with the queue puts, so a request is either queued
         # before STOP (and written) or refused: never stranded behind a writer that left.
@@ -151,14 +160,7 @@ class GroupCommitWriter:
         self._thread.join()
         if already:
             return
-        try:
-            # Fold the WAL back into the main file so a closed log is one self-contained file.
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        except sqlite3.Error:
-            pass  # the data is safe in the WAL either way
-        self._conn.close()
-        if self._lock_fd >= 0:
-            os.close(self._lock_fd)
+        self._target.close()
 
     # -- the thread -----------------------------------------------------------------------------
 
@@ -169,7 +171,7 @@ class GroupCommitWriter:
             while not stop:
                 batch, stop = self._take_batch()
                 if batch:
-                    self._commit(batch)
+                    self._write(batch)
                     batch = []
         except BaseException as exc:  # a bug here must fail callers, never strand them
             with self._lock:
@@ -203,25 +205,14 @@ class GroupCommitWriter:
             except queue.Empty:
                 return batch, False
 
-    def _commit(self, batch: list[_Request]) -> None:
-        if self._lock_fd < 0:
-            self._write(batch)
-            return
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-        try:
-            self._write(batch)
-        finally:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-
     def _write(self, batch: list[_Request]) -> None:
-        conn = self._conn
+        target = self._target
         outcomes: list[tuple[_Request, AuditEntry | BaseException]] = []
         written: list[tuple[_Request, AuditEntry]] = []
         try:
-            conn.execute("BEGIN IMMEDIATE")
             # The head is read inside the write transaction every time, so a failed or ambiguous
             # earlier commit can never leave a stale in-memory position behind.
-            seq, prev = _head_for_append(conn)
+            seq, prev = target.begin()
             rows: list[Any] = []
             for request in batch:
                 try:
@@ -238,17 +229,12 @@ class GroupCommitWriter:
                 written.append((request, AuditEntry(seq, prev, digest, request.record)))
                 prev = digest
             if rows:
-                insert_rows(conn, "INSERT", "entries", ROW_COLUMNS, rows)
-                conn.execute(
-                    "UPDATE meta SET value = ? WHERE key = 'head'",
-                    (json.dumps({"seq": seq, "hash": prev}),),
-                )
-                conn.execute("COMMIT")
+                target.store(rows, seq, prev)
             else:
-                _rollback(conn)
-        except sqlite3.Error as exc:
+                target.rollback()
+        except target.errors as exc:
             self._failed += 1
-            _rollback(conn)
+            target.rollback()
             # Every request of the batch gets an answer, including those the error came before.
             settled = {id(r) for r, _ in outcomes}
             failed = [
@@ -259,7 +245,7 @@ class GroupCommitWriter:
             self._deliver([*outcomes, *failed])
             return
         except BaseException:
-            _rollback(conn)  # do not sit on the write lock while the writer goes down
+            target.rollback()  # do not sit on the write lock while the writer goes down
             raise
         if written:
             self._commits += 1
@@ -324,22 +310,3 @@ def parse_head(value: object) -> tuple[int, str] | None:
     if isinstance(seq, bool) or not isinstance(seq, int) or not isinstance(digest, str):
         return None
     return seq, digest
-
-
-def _head_for_append(conn: sqlite3.Connection) -> tuple[int, str]:
-    row = conn.execute("SELECT value FROM meta WHERE key = 'head'").fetchone()
-    head = parse_head(row[0]) if row else None
-    if head is not None:
-        return head
-    # A damaged head must not stop the node from auditing (that would refuse every call): carry
-    # on from the last row; verify still reports the damage.
-    last = conn.execute("SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
-    return (int(last[0]), str(last[1])) if last else (0, GENESIS_HASH)
-
-
-def _rollback(conn: sqlite3.Connection) -> None:
-    try:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-    except sqlite3.Error:
-        pass  # the connection is beyond use; the next batch fails on its own

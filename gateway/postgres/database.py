@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import ConnectionPool
 
 __all__ = ["Postgres", "SqlConn"]
@@ -57,6 +57,11 @@ class SqlConn:
         if row is None:
             raise LookupError(f"no row: {sql}")
         return next(iter(row.values()))
+
+    def rows(self, sql: str, parameters: Sequence[Any] = (), /) -> list[tuple[Any, ...]]:
+        """Every row ``sql`` returns, as tuples."""
+        with self.raw.cursor(row_factory=tuple_row) as cur:
+            return cur.execute(_pg(sql), tuple(parameters)).fetchall()
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]], /) -> None:
         with self.raw.cursor() as cur:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from gateway.errors import SchemaTooNew
 from gateway.postgres.database import Postgres
 
-__all__ = ["MIGRATIONS_TABLE", "migrate"]
+__all__ = ["MIGRATIONS_TABLE", "migrate", "safe_dsn"]
 
 MIGRATIONS_TABLE = "schema_migrations"
 
@@ -26,12 +26,14 @@ def migrate(pg: Postgres, component: str, steps: Sequence[str]) -> int:
     """Apply the steps of ``component`` the database lacks; returns how many were applied."""
     with pg.transaction() as conn:
         conn.execute("SELECT pg_advisory_xact_lock(?)", (_LOCK_KEY,))
-        conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} ("
-            " component TEXT NOT NULL, version INTEGER NOT NULL,"
-            " applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),"
-            " PRIMARY KEY (component, version))"
-        )
+        # Only when missing: the nodes' own role may lack CREATE (see ``roles``).
+        if conn.value("SELECT to_regclass(?) IS NULL", (MIGRATIONS_TABLE,)):
+            conn.execute(
+                f"CREATE TABLE {MIGRATIONS_TABLE} ("
+                " component TEXT NOT NULL, version INTEGER NOT NULL,"
+                " applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),"
+                " PRIMARY KEY (component, version))"
+            )
         current = int(
             conn.value(
                 f"SELECT coalesce(max(version), 0) FROM {MIGRATIONS_TABLE} WHERE component = ?",
@@ -39,7 +41,7 @@ def migrate(pg: Postgres, component: str, steps: Sequence[str]) -> int:
             )
         )
         if current > len(steps):
-            raise SchemaTooNew(component, current, len(steps), where=_safe(pg.dsn))
+            raise SchemaTooNew(component, current, len(steps), where=safe_dsn(pg.dsn))
         for version in range(current + 1, len(steps) + 1):
             conn.raw.execute(steps[version - 1])
             conn.execute(
@@ -49,7 +51,7 @@ def migrate(pg: Postgres, component: str, steps: Sequence[str]) -> int:
         return len(steps) - current
 
 
-def _safe(dsn: str) -> str:
+def safe_dsn(dsn: str) -> str:
     """The DSN without its password, to name the database in an error."""
     if "@" in dsn and "://" in dsn:
         scheme, rest = dsn.split("://", 1)

@@ -11,11 +11,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.audit import GENESIS_HASH, AuditLog, AuditReadError, AuditRecord, AuditWriteError
+from gateway.postgres import Postgres
 
 APPS = ("js/rsj/pension-transfer", "zj/scjgj/licence-check", "ah/mzt/marriage-verify")
 PURPOSES = ("跨省养老保险关系转移", "营业执照核验", "")
@@ -47,8 +49,22 @@ def make_record(i: int, **changes: object) -> AuditRecord:
     return AuditRecord(**values)  # type: ignore[arg-type]
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def log(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AuditLog]:
+    """The log on each backend: a SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        audit = AuditLog(tmp_path / "audit.db", "js")
+        yield audit
+        audit.close()
+        return
+    with Postgres(request.getfixturevalue("pg_dsn")) as pg:
+        audit = AuditLog(pg, "js")
+        yield audit
+        audit.close()
+
+
 @pytest.fixture
-def log(tmp_path: Path) -> Iterator[AuditLog]:
+def sqlite_log(tmp_path: Path) -> Iterator[AuditLog]:
     audit = AuditLog(tmp_path / "audit.db", "js")
     yield audit
     audit.close()
@@ -67,8 +83,25 @@ def fill(audit: AuditLog, n: int) -> None:
     assert asyncio.run(append_all()) == list(range(first, first + n))
 
 
+# The same edits in PostgreSQL's words: its table names, placeholders and JSON functions.
+_PG_WORDS = (
+    (" entries", " audit_entries"),
+    (" meta ", " audit_meta "),
+    ("?", "%s"),
+    ("json_set(value, '$.seq', 19)", "jsonb_set(value::jsonb, '{seq}', '19')::text"),
+)
+
+
 def tamper(path: Path | str, *statements: tuple[str, tuple[object, ...]]) -> None:
-    """Edit the file as an intruder would: drop the guard triggers and write raw SQL."""
+    """Edit the store as an intruder would: drop the guard triggers and write raw SQL."""
+    if str(path).startswith("postgresql://"):
+        with psycopg.connect(str(path)) as pg:
+            pg.execute("ALTER TABLE audit_entries DISABLE TRIGGER USER")
+            for sql, params in statements:
+                for sqlite_words, pg_words in _PG_WORDS:
+                    sql = sql.replace(sqlite_words, pg_words)
+                pg.execute(sql, params)
+        return
     conn = sqlite3.connect(path)
     try:
         conn.execute("DROP TRIGGER IF EXISTS entries_no_update")
@@ -133,14 +166,15 @@ def test_a_log_belongs_to_one_node(tmp_path: Path) -> None:
         AuditLog(tmp_path / "audit.db", "ah")
 
 
-def test_file_settings(log: AuditLog) -> None:
+def test_file_settings(sqlite_log: AuditLog) -> None:
+    log = sqlite_log
     log.append(make_record(1))
     conn = sqlite3.connect(log.path)
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     finally:
         conn.close()
-    assert log._writer._conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert log._writer._target.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
 
 
 def test_threads_appending_at_once_get_contiguous_seqs(log: AuditLog) -> None:
@@ -201,7 +235,8 @@ async def test_closed_log_refuses(log: AuditLog) -> None:
         log.verify()
 
 
-def test_entries_cannot_be_updated_or_deleted_through_sql(log: AuditLog) -> None:
+def test_entries_cannot_be_updated_or_deleted_through_sql(sqlite_log: AuditLog) -> None:
+    log = sqlite_log
     fill(log, 3)
     conn = sqlite3.connect(log.path)
     try:

@@ -1,4 +1,5 @@
-"""One node's own spans in a local SQLite file, bounded by age and by count.
+"""One node's own spans in a local SQLite file, or a province's spans in its PostgreSQL
+database (every replica's, so any replica gathers a whole trace), bounded by age and by count.
 
 Written off the request path: ``SpanStoreProcessor`` turns each finished span into a row and a
 writer thread inserts them in batches. Reads serve ``Ops.GetTrace`` / ``ListTraces`` and the
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
+from gateway.postgres import Postgres, migrate
 from gateway.sqlbatch import insert_rows
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,13 @@ CREATE TABLE IF NOT EXISTS spans (
 CREATE INDEX IF NOT EXISTS spans_start ON spans (start_ns);
 CREATE INDEX IF NOT EXISTS spans_root ON spans (root, start_ns);
 """
+
+_PG_MIGRATIONS = (
+    # 1: the SQLite layout in PostgreSQL's types.
+    _SCHEMA.replace("start_ns INTEGER", "start_ns BIGINT").replace(
+        "duration_ms REAL", "duration_ms DOUBLE PRECISION"
+    ),
+)
 
 FEDERATION_PREFIX = "/yrd.v1.Federation/"
 
@@ -95,15 +104,33 @@ class TraceSummary:
     span_count: int
 
 
+_PG_INSERT = (
+    f"INSERT INTO spans ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+    " ON CONFLICT (trace_id, span_id) DO NOTHING"
+)
+
+
 class SpanStore:
+    """``path``: the node's SQLite file, or the province's PostgreSQL pool."""
+
     def __init__(
-        self, path: str | Path, node: str, *, max_age_s: float = 7 * 86400, max_spans: int = 500_000
+        self,
+        path: str | Path | Postgres,
+        node: str,
+        *,
+        max_age_s: float = 7 * 86400,
+        max_spans: int = 500_000,
     ) -> None:
         self.node = node
         self._max_age_ns = int(max_age_s * 1e9)
         self._max_spans = max_spans
         self._lock = threading.Lock()
         self._writes = 0
+        self._pg: Postgres | None = None
+        if isinstance(path, Postgres):
+            self._pg = path
+            migrate(path, "spans", _PG_MIGRATIONS)
+            return
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
@@ -114,7 +141,23 @@ class SpanStore:
 
     def add(self, rows: Sequence[tuple]) -> None:
         """Store spans given as ``span_row`` tuples (the export path builds them directly), in
-        a few multi-row statements (``gateway.sqlbatch``), not one step per row."""
+        a few multi-row statements (``gateway.sqlbatch``), not one step per row; on
+        PostgreSQL one pipelined batch, one round trip."""
+        if self._pg is not None:
+            with self._pg.transaction() as conn:
+                conn.executemany(_PG_INSERT, rows)
+                self._writes += 1
+                if self._writes % 50 == 1:
+                    cutoff = time.time_ns() - self._max_age_ns
+                    conn.execute("DELETE FROM spans WHERE start_ns < ?", (cutoff,))
+                    count = conn.value("SELECT count(*) FROM spans")
+                    if count > self._max_spans:
+                        conn.execute(
+                            "DELETE FROM spans WHERE ctid IN (SELECT ctid FROM spans"
+                            " ORDER BY start_ns LIMIT ?)",
+                            (count - self._max_spans,),
+                        )
+            return
         with self._lock:
             self._conn.execute("BEGIN")
             try:
@@ -138,14 +181,20 @@ class SpanStore:
                 (count - self._max_spans,),
             )
 
-    def trace(self, trace_id: str) -> list[StoredSpan]:
+    def _rows(self, sql: str, params: tuple) -> list[tuple]:
+        if self._pg is not None:
+            with self._pg.transaction() as conn:
+                return conn.rows(sql, params)
         with self._lock:
-            rows = self._conn.execute(
-                "SELECT trace_id, span_id, parent_id, node, name, kind, start_ns, duration_ms, "
-                "status, status_message, attributes, root FROM spans WHERE trace_id = ? "
-                "ORDER BY start_ns",
-                (trace_id,),
-            ).fetchall()
+            return self._conn.execute(sql, params).fetchall()
+
+    def trace(self, trace_id: str) -> list[StoredSpan]:
+        rows = self._rows(
+            "SELECT trace_id, span_id, parent_id, node, name, kind, start_ns, duration_ms, "
+            "status, status_message, attributes, root FROM spans WHERE trace_id = ? "
+            "ORDER BY start_ns",
+            (trace_id,),
+        )
         return [
             StoredSpan(
                 *row[:10],
@@ -187,13 +236,13 @@ class SpanStore:
             "r.interface, (SELECT count(*) FROM spans s WHERE s.trace_id = r.trace_id) "
             f"FROM spans r WHERE {' AND '.join(where)} ORDER BY r.start_ns DESC LIMIT ?"
         )
-        with self._lock:
-            rows = self._conn.execute(sql, (*args, limit)).fetchall()
-        return [TraceSummary(*row) for row in rows]
+        return [TraceSummary(*row) for row in self._rows(sql, (*args, limit))]
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        """Close the SQLite file (a PostgreSQL pool is the node's, closed by whoever opened it)."""
+        if self._pg is None:
+            with self._lock:
+                self._conn.close()
 
 
 def span_row(span: ReadableSpan, node: str) -> tuple:

@@ -1,4 +1,5 @@
-"""The span store and the processor that feeds it: real SDK spans into a real SQLite file."""
+"""The span store and the processor that feeds it: real SDK spans into a real SQLite file and
+into PostgreSQL."""
 
 from __future__ import annotations
 
@@ -6,23 +7,35 @@ import json
 import logging
 import time
 
+import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
 
+from gateway.postgres import Postgres
 from gateway.telemetry.spanstore import SpanStore, SpanStoreProcessor
 
 
-def traced(tmp_path, **kwargs):
-    store = SpanStore(tmp_path / "spans.db", "sh")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def where(request, tmp_path):
+    """Where the store keeps its spans: a SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield tmp_path / "spans.db"
+        return
+    with Postgres(request.getfixturevalue("pg_dsn")) as pg:
+        yield pg
+
+
+def traced(where, **kwargs):
+    store = SpanStore(where, "sh")
     processor = SpanStoreProcessor(store, **kwargs)
     provider = TracerProvider()
     provider.add_span_processor(processor)
     return store, processor, provider.get_tracer("test")
 
 
-def test_flushed_spans_are_in_the_store_with_their_tree(tmp_path):
-    store, processor, tracer = traced(tmp_path, interval=60)  # only the flush writes
+def test_flushed_spans_are_in_the_store_with_their_tree(where):
+    store, processor, tracer = traced(where, interval=60)  # only the flush writes
     with tracer.start_as_current_span(
         "/yrd.v1.Exchange/Invoke", kind=SpanKind.SERVER, attributes={"yrd.app": "js/rsj/a"}
     ) as root:
@@ -42,8 +55,8 @@ def test_flushed_spans_are_in_the_store_with_their_tree(tmp_path):
     processor.shutdown()
 
 
-def test_the_writer_thread_stores_without_a_flush(tmp_path):
-    store, processor, tracer = traced(tmp_path, interval=0.01)
+def test_the_writer_thread_stores_without_a_flush(where):
+    store, processor, tracer = traced(where, interval=0.01)
     with tracer.start_as_current_span("masking") as span:
         pass
     trace_id = format(span.get_span_context().trace_id, "032x")
@@ -55,8 +68,8 @@ def test_the_writer_thread_stores_without_a_flush(tmp_path):
     processor.shutdown()
 
 
-def test_unsampled_spans_are_not_stored(tmp_path):
-    store, processor, tracer = traced(tmp_path, interval=60)
+def test_unsampled_spans_are_not_stored(where):
+    store, processor, tracer = traced(where, interval=60)
     parent = SpanContext(0x1234, 0x5678, is_remote=True, trace_flags=TraceFlags(TraceFlags.DEFAULT))
     with tracer.start_as_current_span(
         "gather", context=trace.set_span_in_context(NonRecordingSpan(parent))
@@ -67,8 +80,8 @@ def test_unsampled_spans_are_not_stored(tmp_path):
     processor.shutdown()
 
 
-def test_a_stalled_store_drops_and_counts_beyond_its_bound(tmp_path, caplog):
-    store, processor, tracer = traced(tmp_path, interval=60, max_pending=3)
+def test_a_stalled_store_drops_and_counts_beyond_its_bound(where, caplog):
+    store, processor, tracer = traced(where, interval=60, max_pending=3)
     with caplog.at_level(logging.WARNING, logger="gateway.telemetry.spanstore"):
         for i in range(5):
             with tracer.start_as_current_span(f"s{i}"):
@@ -80,8 +93,8 @@ def test_a_stalled_store_drops_and_counts_beyond_its_bound(tmp_path, caplog):
     processor.shutdown()
 
 
-def test_shutdown_writes_what_is_pending_and_then_ignores_spans(tmp_path):
-    store, processor, tracer = traced(tmp_path, interval=60)
+def test_shutdown_writes_what_is_pending_and_then_ignores_spans(where):
+    store, processor, tracer = traced(where, interval=60)
     with tracer.start_as_current_span("before"):
         pass
     processor.shutdown()
@@ -128,3 +141,26 @@ def test_a_row_keeps_every_attribute_kind_and_status_from_sdk_and_plain_spans():
     assert other[4:8] == ("backend.call", "INTERNAL", 10, 2.0)
     assert other[8] == "UNSET" and other[11] == "sh/gaj/x/v1"
     assert json.loads(other[12]) == {"yrd.interface": "sh/gaj/x/v1", "n": "1.5"}
+
+
+def test_any_replica_gathers_a_trace_whose_spans_other_replicas_wrote(pg_dsn):
+    """Two replicas of sh, each with its own pool, span store and processor: a trace that
+    crossed both is whole from either."""
+    with Postgres(pg_dsn) as pg_a, Postgres(pg_dsn) as pg_b:
+        stores, processors, tracers = [], [], []
+        for pg in (pg_a, pg_b):
+            store, processor, tracer = traced(pg, interval=60)
+            stores.append(store)
+            processors.append(processor)
+            tracers.append(tracer)
+        with tracers[0].start_as_current_span("/yrd.v1.Exchange/Invoke") as root:
+            context = trace.set_span_in_context(NonRecordingSpan(root.get_span_context()))
+        with tracers[1].start_as_current_span("provide", context=context):
+            pass
+        for processor in processors:
+            assert processor.force_flush()
+        trace_id = format(root.get_span_context().trace_id, "032x")
+        for store in stores:
+            assert {s.name for s in store.trace(trace_id)} == {"/yrd.v1.Exchange/Invoke", "provide"}
+        for processor in processors:
+            processor.shutdown()

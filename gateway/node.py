@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -52,6 +53,7 @@ from gateway.peers.catalog import CatalogClient
 from gateway.peers.exchange import ExchangeClient
 from gateway.peers.sharing import SharingClient
 from gateway.peers.spans import SpansClient
+from gateway.postgres import Postgres
 from gateway.seeding import seed_catalog, seed_dataset
 from gateway.server.guards import PeerGuard
 from gateway.server.identity import Identities
@@ -127,7 +129,18 @@ class Node:
         self._peers: Peers | None = None
         self._health: HealthServicer | None = None
         self._tables: list[SharedCounters] = []
+        self._pg: Postgres | None = None
         self.seed_seconds: float | None = None
+
+    def _at(self, file: str) -> Path | Postgres:
+        """Where a store lives: its SQLite file, or the province's PostgreSQL pool (opened on
+        first use, closed by ``stop``)."""
+        storage = self.config.storage
+        if not storage.postgresql:
+            return self.config.data_dir / file
+        if self._pg is None:
+            self._pg = Postgres(storage.dsn)
+        return self._pg
 
     def prepare(self) -> None:
         """The node's one-off set-up, without serving: seed the catalog and the dataset, create
@@ -140,13 +153,18 @@ class Node:
         finally:
             store.close()
         self._ensure_dataset()
-        sharing = SharingStore(self.config.data_dir / "sharing.db")
         try:
-            self._hand_out_operator_token(sharing)
+            sharing = SharingStore(self._at("sharing.db"))
+            try:
+                self._hand_out_operator_token(sharing)
+            finally:
+                sharing.close()
+            AuditLog(self._at("audit.db"), self.id).close()
+            SpanStore(self._at("spans.db"), self.id).close()
         finally:
-            sharing.close()
-        AuditLog(self.config.data_dir / "audit.db", self.id).close()
-        SpanStore(self.config.data_dir / "spans.db", self.id).close()
+            if self._pg is not None:
+                self._pg.close()
+                self._pg = None
 
     def _seed(self, store: CatalogStore) -> float | None:
         return seed_catalog(store, self.province, entries=self.options.entries)
@@ -170,7 +188,7 @@ class Node:
             await asyncio.to_thread(self._ensure_dataset)
         dataset = dataset_path(cfg.data_dir)
         sharing_store = self._sharing_store = SharingStore(
-            cfg.data_dir / "sharing.db",
+            self._at("sharing.db"),
             quota=(
                 SharedQuota(SharedCounters.attach(worker.table(QUOTA), columns=2))
                 if worker is not None
@@ -180,12 +198,12 @@ class Node:
         if worker is None:
             self._hand_out_operator_token(sharing_store)
         audit = self._audit = AuditLog(
-            cfg.data_dir / "audit.db",
+            self._at("audit.db"),
             self.id,
             write_lock=worker.table(AUDIT_LOCK) if worker is not None else None,
         )
         backends = self._backends = BackendPool(dataset_path=dataset)
-        spans = self._spans = SpanStore(cfg.data_dir / "spans.db", self.id)
+        spans = self._spans = SpanStore(self._at("spans.db"), self.id)
         otlp = (
             self.options.otlp_endpoint
             if self.options.otlp_endpoint is not None
@@ -451,4 +469,6 @@ class Node:
             self._store.close()
         for table in self._tables:
             table.close()
+        if self._pg is not None:
+            await asyncio.to_thread(self._pg.close)
         log.info("node %s stopped", self.id)

@@ -9,6 +9,7 @@ from pathlib import Path
 from gateway.catalog.settings import SearchSettings
 from gateway.config.federation import FederationConfig
 from gateway.config.reader import ConfigNode, load_yaml
+from gateway.config.storage import Storage, read_storage
 from gateway.exchange.dataset import DEFAULT_PEOPLE
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "NodeConfig",
     "SearchSettings",
     "SeedSettings",
+    "Storage",
     "load_node",
 ]
 
@@ -75,6 +77,8 @@ class NodeConfig:
     """Also export spans to this OpenTelemetry collector; empty: only the local span store."""
     workers: int = 1
     """Worker processes serving the node (``gateway.workers``); 1 is one plain process."""
+    storage: Storage = field(default_factory=Storage)
+    """Where its stores live (``gateway.config.storage``): SQLite files, or PostgreSQL."""
 
     @property
     def catalog_db(self) -> Path:
@@ -99,10 +103,16 @@ def load_node(fed: FederationConfig, node_id: str) -> NodeConfig:
         "limits",
         "otlp_endpoint",
         "workers",
+        "storage",
     )
     if root["node"].text() != node_id:
         raise root["node"].fail(f"'{node_id}' (the folder's node)")
     otlp = root.get("otlp_endpoint")
+    workers = root.int_or("workers", 1, lo=1, hi=MAX_WORKERS)
+    storage = read_storage(root.get("storage"))
+    if storage.postgresql and workers > 1:
+        # Replicas on PostgreSQL replace workers on one box's files (see the README).
+        raise root["workers"].fail("1 with storage postgresql (run replicas instead)")
     return NodeConfig(
         node=node_id,
         dir=path.parent,
@@ -114,7 +124,8 @@ def load_node(fed: FederationConfig, node_id: str) -> NodeConfig:
         search=_search(root.section("search")),
         limits=_limits(root.section("limits")),
         otlp_endpoint=otlp.text() if otlp is not None and otlp.value else "",
-        workers=root.int_or("workers", 1, lo=1, hi=MAX_WORKERS),
+        workers=workers,
+        storage=storage,
     )
 
 

@@ -58,7 +58,8 @@ class Federation(FederationClients, StoredState):
     ``grace``: the SIGTERM drain period each node is started with. ``workers``: worker
     processes per node, for the nodes that run more than one; when not given,
     ``$YRD_FAULT_WORKERS`` (if set) gives every node that many, so a whole fault suite can be run
-    against nodes with workers.
+    against nodes with workers. ``storage``: node.yaml's ``storage`` for the nodes that do not
+    keep SQLite files (a PostgreSQL DSN, or ``env:NAME``).
     """
 
     def __init__(
@@ -74,6 +75,7 @@ class Federation(FederationClients, StoredState):
         grace: float = 5.0,
         workers: Mapping[str, int] | None = None,
         source: FederationConfig | None = None,
+        storage: Mapping[str, str] | None = None,
     ) -> None:
         self.source = source or template()
         self.root = Path(root)
@@ -85,7 +87,9 @@ class Federation(FederationClients, StoredState):
         self.addresses = loopback_addresses(self.node_ids)
         if workers is None and os.environ.get("YRD_FAULT_WORKERS"):
             workers = {n: int(os.environ["YRD_FAULT_WORKERS"]) for n in self.node_ids}
-        self.nodes_dir = self._copy_node_configs(people, entries, limits or {}, workers or {})
+        self.nodes_dir = self._copy_node_configs(
+            people, entries, limits or {}, workers or {}, storage or {}
+        )
         self.proxies: dict[str, LinkProxy] = {}
         for node in links:
             self.proxies[node] = LinkProxy(
@@ -110,6 +114,7 @@ class Federation(FederationClients, StoredState):
         entries: int,
         limits: Mapping[str, int],
         workers: Mapping[str, int],
+        storage: Mapping[str, str],
     ) -> Path:
         nodes_dir = self.root / "nodes"
         for node in self.node_ids:
@@ -122,6 +127,8 @@ class Federation(FederationClients, StoredState):
             doc.setdefault("limits", {}).update(limits)
             if node in workers:
                 doc["workers"] = workers[node]
+            if node in storage:
+                doc["storage"] = storage[node]
             path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
         return nodes_dir
 

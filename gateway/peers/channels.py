@@ -111,17 +111,20 @@ class Peer:
                 self.forget_agreement()
                 self.breaker.failure()
 
-    async def wait_ready(self, timeout: float) -> bool:
-        """Wait (bounded) for the channels to reconnect, e.g. after the peer restarted."""
+    async def wait_ready(self, timeout: float, *, failing_for: float) -> bool:
+        """Wait (at most ``timeout``) for every channel to reconnect: after a cut connection,
+        or a peer that restarted while our channel backs off. A channel that keeps failing to
+        connect (TRANSIENT_FAILURE) for ``failing_for`` is given up on sooner, so a peer that is
+        down costs a read that much, not ``timeout``; one that is connecting gets the whole
+        ``timeout``, which on a loaded box can be far more than a TLS handshake on an idle one."""
         if timeout <= 0:
             return False
-        try:
-            await asyncio.wait_for(
-                asyncio.gather(*(c.channel_ready() for c in self.channels)), timeout
-            )
-            return True
-        except TimeoutError:
-            return False
+        loop = asyncio.get_running_loop()
+        until = loop.time() + timeout
+        results = await asyncio.gather(
+            *(_reconnected(c, until, failing_for) for c in self.channels)
+        )
+        return all(results)
 
     async def probe(self, timeout: float = 1.0) -> bool:
         """One health probe while the breaker is open; closes it when the peer answers."""
@@ -266,3 +269,26 @@ class Peers:
         await asyncio.gather(
             *(c.close(grace=None) for p in self._peers.values() for c in p.channels)
         )
+
+
+async def _reconnected(channel: aio.Channel, until: float, failing_for: float) -> bool:
+    """Whether ``channel`` is READY before ``until``, following its states; False once it has
+    been in TRANSIENT_FAILURE for ``failing_for`` without a successful connect."""
+    loop = asyncio.get_running_loop()
+    failing_since: float | None = None
+    state = channel.get_state(try_to_connect=True)
+    while state != grpc.ChannelConnectivity.READY:
+        now = loop.time()
+        if state == grpc.ChannelConnectivity.TRANSIENT_FAILURE:
+            failing_since = now if failing_since is None else failing_since
+            give_up = min(until, failing_since + failing_for)
+        else:
+            failing_since, give_up = None, until
+        if now >= give_up:
+            return False
+        try:
+            await asyncio.wait_for(channel.wait_for_state_change(state), give_up - now)
+        except TimeoutError:
+            pass  # look again: the deadline or the failing time decides
+        state = channel.get_state(try_to_connect=True)
+    return True

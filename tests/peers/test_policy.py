@@ -32,7 +32,7 @@ class FakePeer(Peer):
         if self.refuses_handshake:
             raise FailedPrecondition("other standard", reason="STANDARD_MISMATCH")
 
-    async def wait_ready(self, timeout: float) -> bool:
+    async def wait_ready(self, timeout: float, *, failing_for: float) -> bool:
         self.waited += 1
         return self.reconnects
 

@@ -1,0 +1,85 @@
+"""How long a read's retry waits for a peer's channel: a connecting channel gets the time it
+needs (within the budget), a channel that keeps failing to connect is given up on sooner."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+
+from gateway.peers.channels import _reconnected
+
+READY = grpc.ChannelConnectivity.READY
+IDLE = grpc.ChannelConnectivity.IDLE
+CONNECTING = grpc.ChannelConnectivity.CONNECTING
+FAILING = grpc.ChannelConnectivity.TRANSIENT_FAILURE
+
+
+class ScriptedChannel:
+    """A channel whose state changes when the test says so."""
+
+    def __init__(self, state: grpc.ChannelConnectivity) -> None:
+        self.state = state
+        self.changed = asyncio.Event()
+        self.connect_asked = 0
+
+    def get_state(self, try_to_connect: bool = False) -> grpc.ChannelConnectivity:
+        self.connect_asked += try_to_connect
+        return self.state
+
+    async def wait_for_state_change(self, last: grpc.ChannelConnectivity) -> None:
+        while self.state == last:
+            self.changed.clear()
+            await self.changed.wait()
+
+    def become(self, state: grpc.ChannelConnectivity) -> None:
+        self.state = state
+        self.changed.set()
+
+
+async def _until(loop: asyncio.AbstractEventLoop, seconds: float) -> float:
+    return loop.time() + seconds
+
+
+async def test_a_connecting_channel_is_waited_for_past_the_failing_limit():
+    loop = asyncio.get_running_loop()
+    channel = ScriptedChannel(IDLE)
+    waiting = asyncio.create_task(_reconnected(channel, await _until(loop, 30), failing_for=0.01))
+    await asyncio.sleep(0)
+    channel.become(CONNECTING)
+    await asyncio.sleep(0)
+    assert not waiting.done()  # still connecting: no limit but the budget applies
+    channel.become(READY)
+    assert await waiting is True
+    assert channel.connect_asked >= 1
+
+
+async def test_a_channel_that_keeps_failing_is_given_up_on_before_the_budget():
+    loop = asyncio.get_running_loop()
+    channel = ScriptedChannel(FAILING)
+    started = loop.time()
+    assert await _reconnected(channel, await _until(loop, 30), failing_for=0.05) is False
+    assert loop.time() - started < 30  # the failing limit, not the budget, ended the wait
+
+
+async def test_a_channel_that_recovers_from_failing_counts_as_reconnected():
+    loop = asyncio.get_running_loop()
+    channel = ScriptedChannel(FAILING)
+    waiting = asyncio.create_task(_reconnected(channel, await _until(loop, 30), failing_for=30))
+    await asyncio.sleep(0)
+    channel.become(CONNECTING)
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    channel.become(READY)
+    assert await waiting is True
+
+
+async def test_the_budget_bounds_a_channel_that_never_connects():
+    loop = asyncio.get_running_loop()
+    channel = ScriptedChannel(CONNECTING)
+    assert await _reconnected(channel, await _until(loop, 0.05), failing_for=30) is False
+
+
+async def test_a_ready_channel_needs_no_wait():
+    loop = asyncio.get_running_loop()
+    assert await _reconnected(ScriptedChannel(READY), await _until(loop, 0), failing_for=0) is True

@@ -289,7 +289,9 @@ def test_email_never_shows_more_than_the_first_character(local: str, _: int) -> 
     local = local.strip().replace("@", "")
     value = f"{local}@example.com"
     out = MASKER.mask("email", value)
-    norm = unicodedata.normalize("NFKC", local)
+    # The masker normalises the whole value (NFKC), then strips it: a local part that begins
+    # with a character NFKC turns into a space and a combining mark (¸, ´) loses that space.
+    norm = unicodedata.normalize("NFKC", local).lstrip()
     if out.endswith("@example.com") and norm:
         shown = out[: -len("@example.com")]
         # One character is hidden whole; a longer local part keeps only its first character.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -45,6 +45,7 @@ from gateway.exchange.catalogue import InterfaceDirectory
 from gateway.exchange.dataset import dataset_path
 from gateway.exchange.provider import Provider
 from gateway.exchange.router import Router
+from gateway.ops.login import OPS_SESSION_KEY_FILE, OpsLogin, load_session_key
 from gateway.ops.reads import OperatorReads
 from gateway.ops.traces import TraceGatherer
 from gateway.ops.web import OpsWeb
@@ -326,9 +327,8 @@ class Node:
         sharing_pb2_grpc.add_AdminServicer_to_server(
             AdminServicer(sharing, identities, tuple(self.fed.nodes), self.options.clock), client
         )
-        ops_pb2_grpc.add_OpsServicer_to_server(
-            OpsServicer(OperatorReads(self.id, gatherer, audit), identities), client
-        )
+        operator_reads = OperatorReads(self.id, gatherer, audit)
+        ops_pb2_grpc.add_OpsServicer_to_server(OpsServicer(operator_reads, identities), client)
         health_pb2_grpc.add_HealthServicer_to_server(health, client)
         reflection.enable_server_reflection(
             (
@@ -390,7 +390,13 @@ class Node:
         self._flusher = asyncio.create_task(
             self._flush_quota_every(sharing_store, 1.0), name="quota-flush"
         )
-        web = self._web = OpsWeb(self.id, names, gatherer, metrics)
+        login = OpsLogin(
+            self.id,
+            load_session_key(cfg.data_dir / OPS_SESSION_KEY_FILE),
+            _in_thread(sharing_store.authenticate_operator),
+            metrics_token=cfg.metrics_token,
+        )
+        web = self._web = OpsWeb(self.id, names, operator_reads, metrics, login)
         host, port = split_address(self.address.ops)
         await web.start(host, port, reuse_port=worker is not None)
         # Start-up objects (config, standard, interfaces) live as long as the node: keep the
@@ -472,3 +478,12 @@ class Node:
         if self._pg is not None:
             await asyncio.to_thread(self._pg.close)
         log.info("node %s stopped", self.id)
+
+
+def _in_thread(check: Callable[[str], bool]) -> Callable[[str], Awaitable[bool]]:
+    """A blocking check (a SQLite read) as a coroutine that runs it off the event loop."""
+
+    async def run(value: str) -> bool:
+        return await asyncio.to_thread(check, value)
+
+    return run

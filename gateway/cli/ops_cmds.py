@@ -146,7 +146,7 @@ def waterfall(trace: ops_pb2.Trace, bar_width: int = 30) -> str:
                 "  " * depth + span.name,
                 span.node,
                 f"{span.duration_ms:8.2f} ms",
-                span.status,
+                shown_status(span),
                 bar.ljust(bar_width),
                 attrs,
             )

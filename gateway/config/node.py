@@ -79,6 +79,9 @@ class NodeConfig:
     """Worker processes serving the node (``gateway.workers``); 1 is one plain process."""
     storage: Storage = field(default_factory=Storage)
     """Where its stores live (``gateway.config.storage``): SQLite files, or PostgreSQL."""
+    metrics_token: str = field(default="", repr=False)
+    """When set, ``/metrics`` on the ops port wants ``Authorization: Bearer <it>`` (what a
+    Prometheus scrape config's ``authorization`` sends); read from ``metrics_token_file``."""
 
     @property
     def catalog_db(self) -> Path:
@@ -104,6 +107,7 @@ def load_node(fed: FederationConfig, node_id: str) -> NodeConfig:
         "otlp_endpoint",
         "workers",
         "storage",
+        "metrics_token_file",
     )
     if root["node"].text() != node_id:
         raise root["node"].fail(f"'{node_id}' (the folder's node)")
@@ -126,7 +130,24 @@ def load_node(fed: FederationConfig, node_id: str) -> NodeConfig:
         otlp_endpoint=otlp.text() if otlp is not None and otlp.value else "",
         workers=workers,
         storage=storage,
+        metrics_token=_metrics_token(root),
     )
+
+
+def _metrics_token(root: ConfigNode) -> str:
+    """The bearer token ``/metrics`` wants, from the file ``metrics_token_file`` names (relative
+    to node.yaml); empty when the key is absent."""
+    given = root.get("metrics_token_file")
+    if given is None or not given.value:
+        return ""
+    path = root.path_or("metrics_token_file", "")
+    try:
+        token = path.read_text().strip()
+    except OSError as exc:
+        raise given.fail(f"a readable file holding the metrics token ({exc.strerror})") from None
+    if not 16 <= len(token) <= 256 or any(c.isspace() for c in token):
+        raise given.fail("a file holding one token of 16 to 256 non-space characters")
+    return token
 
 
 def _seed(node: ConfigNode) -> SeedSettings:

@@ -69,7 +69,6 @@ code, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, mono
 .muted { color: var(--muted); }
 .status-OK { color: var(--ok); font-weight:600; }
 .status-ERROR { color: var(--err); font-weight:700; }
-.status-UNSET { color: var(--muted); }
 .status-REFUSED { color: #b35c00; font-weight:600; }
 .prov { display:inline-block; padding:0 6px; border-radius:3px; color:#fff;
   font-size:12px; white-space:nowrap; background: var(--other); }
@@ -125,7 +124,9 @@ def page(title: str, body: str, *, node: str, names: Mapping[str, str]) -> str:
         f'<header><span class="brand">长三角数据网关 yrd-gateway · {esc(here)} ({esc(node)}) 运维'
         "</span>"
         '<a href="/traces">调用链 Traces</a><a href="/metrics">指标 Metrics</a>'
-        '<a href="/healthz">健康 Health</a></header>'
+        '<a href="/healthz">健康 Health</a>'
+        '<form class="logout" method="post" action="/logout"><button type="submit">'
+        "退出 Log out</button></form></header>"
         f"<main>{body}</main></body></html>\n"
     )
 
@@ -148,6 +149,25 @@ def ms(value: float) -> str:
     return f"{value:,.2f} ms"
 
 
+def login_page(next_path: str, problem: str, *, node: str, names: Mapping[str, str]) -> str:
+    """The operator's login form: the node's operator token, posted back to ``/login``."""
+    here = names.get(node, node)
+    warning = f'<p class="err-msg" id="login-problem">{esc(problem)}</p>' if problem else ""
+    body = (
+        f"<h1>运维登录 Operator login · {esc(here)} ({esc(node)})</h1>"
+        '<p class="muted">The trace pages are for this node\'s operator: enter the operator '
+        f'token (<span class="mono">&lt;data_dir&gt;/{esc(node)}/operator.token</span>), '
+        'or send <span class="mono">Authorization: Bearer &lt;token&gt;</span>.</p>'
+        f"{warning}"
+        '<form class="filters" id="login" method="post" action="/login">'
+        f'<input type="hidden" name="next" value="{esc(next_path)}">'
+        '<label>运维令牌 operator token<input name="token" type="password" size="48" '
+        'autocomplete="current-password" required></label>'
+        '<button type="submit">登录 Log in</button></form>'
+    )
+    return page("运维登录 Login", body, node=node, names=names)
+
+
 def trace_link(trace_id: str) -> str:
     return f"/traces/{quote(trace_id, safe='')}"
 
@@ -166,7 +186,7 @@ def traces_page(
     status = filters.get("status", "")
     options = "".join(
         f'<option value="{esc(v)}"{" selected" if v == status else ""}>{esc(label)}</option>'
-        for v, label in (("", "全部 any"), ("OK", "OK"), ("ERROR", "ERROR"), ("UNSET", "UNSET"))
+        for v, label in (("", "全部 any"), ("OK", "OK"), ("ERROR", "ERROR"))
     )
     form = (
         '<form class="filters" method="get" action="/traces">'
@@ -310,7 +330,7 @@ def _span_row(s: StoredSpan, depth: int, start: int, total: int, names: Mapping[
     message = f'<div class="err-msg">{esc(s.status_message)}</div>' if s.status_message else ""
     tree = '<span class="tree">└ </span>' if depth else ""
     shown = shown_status(s)
-    shown_css = shown if shown in ("OK", "ERROR", "UNSET") else "REFUSED"
+    shown_css = shown if shown in ("OK", "ERROR") else "REFUSED"
     return (
         f'<tr class="span-row" data-node="{esc(s.node)}" data-span-id="{esc(s.span_id)}" '
         f'data-depth="{depth:d}" title="{esc(everything)}">'

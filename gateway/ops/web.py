@@ -2,9 +2,12 @@
 
 ``/traces`` lists traces that entered the federation at this node, ``/traces/<id>`` renders one
 trace gathered from every node as a waterfall (PARTIAL when a node did not answer), ``/metrics``
-is the Prometheus text format and ``/healthz`` a liveness probe. GET and HEAD only. The server
-runs in the node's asyncio loop (aiohttp), answers only loopback host names, and is not traced
-itself: looking at traces must not add traces.
+is the Prometheus text format and ``/healthz`` a liveness probe. The trace pages are the node's
+operator's only (``gateway.ops.login``: a bearer token, or the session cookie ``/login`` sets),
+and every view is audited as an operator read; ``/metrics`` wants the metrics token when
+node.yaml sets one. GET and HEAD only, except the login form's POST. The server runs in the
+node's asyncio loop (aiohttp), answers only loopback host names, and is not traced itself:
+looking at traces must not add traces.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from gateway.errors import InvalidArgument
 from gateway.ops import pages
-from gateway.ops.traces import TraceGatherer, check_trace_id
+from gateway.ops.login import SESSION_TTL_S, OpsLogin, bearer
+from gateway.ops.reads import OperatorReads, TraceFilter
+from gateway.ops.traces import check_trace_id
 from gateway.telemetry.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -52,16 +57,19 @@ class OpsWeb:
         self,
         node: str,
         node_names: Mapping[str, str],
-        gatherer: TraceGatherer,
+        reads: OperatorReads,
         metrics: Metrics,
+        login: OpsLogin,
         *,
         gather_timeout: float = 3.0,
         list_limit: int = 50,
     ) -> None:
         self.node = node
         self._names = dict(node_names)
-        self._gatherer = gatherer
+        self._reads = reads
         self._metrics = metrics
+        self._login = login
+        self._actor = f"{node}/operator"
         self._gather_timeout = gather_timeout
         self._list_limit = list_limit
         self._runner: web.AppRunner | None = None
@@ -69,8 +77,13 @@ class OpsWeb:
         """The bound port once started (useful with port 0)."""
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._errors, self._guard])
+        app = web.Application(
+            middlewares=[self._errors, self._guard, self._operator_only], client_max_size=8192
+        )
         app.router.add_get("/", self._index)
+        app.router.add_get("/login", self._login_form)
+        app.router.add_post("/login", self._log_in)
+        app.router.add_post("/logout", self._log_out)
         app.router.add_get("/traces", self._traces)
         app.router.add_get("/traces/", self._index)
         app.router.add_get("/traces/{trace_id}", self._trace)
@@ -85,7 +98,7 @@ class OpsWeb:
     ) -> None:
         """Serve on ``host:port``; ``reuse_port`` when the node's workers share the port."""
         if not _is_loopback(host):
-            # The page has no login: it is for an operator on this machine (or an SSH tunnel).
+            # Plain HTTP: it is for an operator on this machine (or an SSH tunnel).
             raise ValueError(f"ops web page binds loopback only, not {host!r}")
         runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
         await runner.setup()
@@ -108,7 +121,8 @@ class OpsWeb:
 
     @web.middleware
     async def _guard(self, request: web.Request, handler):
-        if request.method not in ("GET", "HEAD"):
+        posting = request.method == "POST" and request.path in _POST_PATHS
+        if request.method not in ("GET", "HEAD") and not posting:
             raise web.HTTPMethodNotAllowed(request.method, ["GET", "HEAD"])
         # A browser tricked by DNS rebinding would send a foreign Host: refuse to answer it.
         host = _host_name(request.headers.get("Host", ""))
@@ -116,7 +130,36 @@ class OpsWeb:
             raise web.HTTPBadRequest(text="malformed Host header")
         if not _is_loopback(host):
             raise web.HTTPMisdirectedRequest(text="loopback host names only")
+        origin = request.headers.get("Origin", "null")  # "null": no-referrer pages send it
+        if (
+            posting
+            and origin != "null"
+            and not _is_loopback(_host_name(_origin_host(origin)) or "")
+        ):
+            raise web.HTTPForbidden(text="a form from another site")
         return await handler(request)
+
+    @web.middleware
+    async def _operator_only(self, request: web.Request, handler):
+        """The trace pages need the operator (bearer token or session); /metrics its token."""
+        path = request.path
+        if path == "/metrics":
+            if not self._login.metrics_allowed(request.headers.get("Authorization", "")):
+                raise web.HTTPUnauthorized(
+                    text="send Authorization: Bearer <the node's metrics token>",
+                    headers={"WWW-Authenticate": 'Bearer realm="yrd-metrics"'},
+                )
+            return await handler(request)
+        if path in _OPEN_PATHS:
+            return await handler(request)
+        token = bearer(request.headers.get("Authorization", ""))
+        if token:
+            if await self._login.operator_token(token):
+                return await handler(request)
+        elif self._login.session(request.cookies.get(self._login.cookie, "")):
+            return await handler(request)
+        # Not audited: no operator acted (a flood of anonymous requests must not fill the log).
+        return self._login_page(request.path_qs, status=401, problem="")
 
     @web.middleware
     async def _errors(self, request: web.Request, handler):
@@ -141,7 +184,7 @@ class OpsWeb:
         extra: str = "",
         headers: Mapping[str, str] | None = None,
     ) -> web.Response:
-        keep = {k: v for k, v in (headers or {}).items() if k.lower() == "allow"}
+        keep = {k: v for k, v in (headers or {}).items() if k.lower() in ("allow", "www-authenticate")}
         return web.Response(
             status=status,
             headers={**keep, "Content-Type": HTML},
@@ -154,6 +197,44 @@ class OpsWeb:
 
     async def _index(self, request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound("/traces")
+
+    def _login_page(self, next_path: str, *, status: int, problem: str) -> web.Response:
+        return web.Response(
+            status=status,
+            headers={
+                "Content-Type": HTML,
+                "WWW-Authenticate": 'Bearer realm="yrd-ops"',
+            },
+            text=pages.login_page(
+                _safe_next(next_path), problem, node=self.node, names=self._names
+            ),
+        )
+
+    async def _login_form(self, request: web.Request) -> web.StreamResponse:
+        return self._login_page(request.query.get("next", "/traces"), status=200, problem="")
+
+    async def _log_in(self, request: web.Request) -> web.StreamResponse:
+        form = await request.post()
+        token, next_path = str(form.get("token", "")).strip(), str(form.get("next", ""))
+        if not await self._login.operator_token(token):
+            await self._reads.record(self._actor, "ops_page_login", decision="deny")
+            return self._login_page(next_path, status=401, problem="wrong operator token")
+        await self._reads.record(self._actor, "ops_page_login")
+        response = web.HTTPSeeOther(_safe_next(next_path))
+        response.set_cookie(
+            self._login.cookie,
+            self._login.issue(),
+            max_age=SESSION_TTL_S,
+            path="/",
+            httponly=True,
+            samesite="Strict",
+        )
+        raise response
+
+    async def _log_out(self, request: web.Request) -> web.StreamResponse:
+        response = web.HTTPSeeOther("/login")
+        response.del_cookie(self._login.cookie, path="/")
+        raise response
 
     async def _open(self, request: web.Request) -> web.StreamResponse:
         try:
@@ -171,12 +252,16 @@ class OpsWeb:
         min_ms = float(filters["min_ms"]) if filters["min_ms"] else 0.0
         # Through the gatherer: it waits for queued spans first, so a call that just ended is
         # listed (those of sibling workers too).
-        summaries = await self._gatherer.recent(
-            app=filters["app"],
-            interface=filters["interface"],
-            status=filters["status"],
-            min_duration_ms=min_ms,
-            limit=self._list_limit,
+        summaries = await self._reads.recent_traces(
+            TraceFilter(
+                app=filters["app"],
+                interface=filters["interface"],
+                status=filters["status"],
+                min_duration_ms=min_ms,
+                limit=self._list_limit,
+            ),
+            self._actor,
+            action="view_traces",
         )
         return _html(pages.traces_page(summaries, filters, node=self.node, names=self._names))
 
@@ -186,7 +271,9 @@ class OpsWeb:
         except InvalidArgument as exc:
             return self._error(400, "Bad trace id", exc.message)
         with _untraced():
-            gathered = await self._gatherer.gather(trace_id, self._gather_timeout)
+            _, gathered = await self._reads.trace(
+                trace_id, self._gather_timeout, self._actor, action="view_trace"
+            )
         if not any(g.spans for g in gathered):
             extra = pages.gather_banner(gathered, self._names) + pages.gather_table(
                 gathered, self._names
@@ -206,6 +293,22 @@ class OpsWeb:
         return web.Response(text=f"ok {self.node}\n", content_type="text/plain", charset="utf-8")
 
 
+_POST_PATHS = ("/login", "/logout")
+_OPEN_PATHS = ("/login", "/logout", "/healthz")
+
+
+def _safe_next(path: str) -> str:
+    """Where to go after logging in: a path on this page only (never ``//host`` or a URL)."""
+    if path.startswith("/") and not path.startswith("//") and "\\" not in path:
+        if not path.startswith(("/login", "/logout")) and len(path) <= 2048:
+            return path
+    return "/traces"
+
+
+def _origin_host(origin: str) -> str:
+    return origin.split("://", 1)[-1].split("/", 1)[0]
+
+
 def _html(text: str) -> web.Response:
     return web.Response(text=text, headers={"Content-Type": HTML})
 
@@ -219,8 +322,8 @@ def _check_filters(filters: dict[str, str]) -> str:
     for key, value in filters.items():
         if len(value) > MAX_FILTER_CHARS:
             return f"{key}: at most {MAX_FILTER_CHARS} characters"
-    if filters["status"] not in ("", "OK", "ERROR", "UNSET"):
-        return "status: one of OK, ERROR, UNSET (or empty for any)"
+    if filters["status"] not in ("", "OK", "ERROR"):
+        return "status: OK or ERROR (or empty for any)"
     if filters["min_ms"]:
         try:
             min_ms = float(filters["min_ms"])

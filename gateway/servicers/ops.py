@@ -21,19 +21,23 @@ class OpsServicer(ops_pb2_grpc.OpsServicer):
         self._identities = identities
 
     async def GetTrace(self, request, context):
-        await self._identities.operator(context)
-        trace_id, gathered = await self._reads.trace(request.trace_id, context.time_remaining())
+        actor = await self._identities.operator(context)
+        trace_id, gathered = await self._reads.trace(
+            request.trace_id, context.time_remaining(), actor
+        )
         return trace_to_pb(trace_id, gathered)
 
     async def ListTraces(self, request, context):
-        await self._identities.operator(context)
-        return summaries_reply(await self._reads.recent_traces(trace_filter_from_pb(request)))
+        actor = await self._identities.operator(context)
+        return summaries_reply(
+            await self._reads.recent_traces(trace_filter_from_pb(request), actor)
+        )
 
     async def VerifyAudit(self, request, context):
-        await self._identities.operator(context)
-        return audit_check_reply(await self._reads.verify_audit())
+        actor = await self._identities.operator(context)
+        return audit_check_reply(await self._reads.verify_audit(actor))
 
     async def QueryAudit(self, request, context):
-        await self._identities.operator(context)
-        entries = await self._reads.audit_entries(audit_filter_from_pb(request))
+        actor = await self._identities.operator(context)
+        entries = await self._reads.audit_entries(audit_filter_from_pb(request), actor)
         return audit_reply(self._reads.node, entries)

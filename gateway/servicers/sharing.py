@@ -59,9 +59,11 @@ class AdminServicer(sharing_pb2_grpc.AdminServicer):
         return sharing_pb2.RevokeAppResponse(app=request.app)
 
     async def ListApplications(self, request, context):
-        await self._identities.operator(context)
+        operator = await self._identities.operator(context)
         apps = (request.app,) if request.app else None
-        applications = await self._service.list_received(apps, request.state, via=None)
+        applications = await self._service.list_received(
+            apps, request.state, via=None, operator=operator
+        )
         return applications_reply(applications)
 
     async def Approve(self, request, context):
@@ -99,8 +101,9 @@ class AdminServicer(sharing_pb2_grpc.AdminServicer):
         return grant_to_pb(grant, grant.status(self._clock()))
 
     async def ListGrants(self, request, context):
-        await self._identities.operator(context)
+        operator = await self._identities.operator(context)
         grants, now = await self._service.list_grants(
+            operator,
             interface_id=request.interface_id,
             grantee=request.grantee,
             include_inactive=request.include_inactive,

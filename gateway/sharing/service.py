@@ -224,12 +224,25 @@ class SharingService:
         return application
 
     async def list_received(
-        self, apps: tuple[str, ...] | None, state: str, *, via: str | None
+        self,
+        apps: tuple[str, ...] | None,
+        state: str,
+        *,
+        via: str | None,
+        operator: str = "",
     ) -> list[Application]:
-        """Applications filed here; a peer (``via``) may only see its own apps'."""
+        """Applications filed here; a peer (``via``) may only see its own apps'. An operator's
+        listing is audited like any other act."""
         if via is not None and (apps is None or any(province_of_app(a) != via for a in apps)):
             raise PermissionDenied(
                 f"node {via} may only list its own apps' applications", reason="NAMESPACE_VIOLATION"
+            )
+        if operator:
+            await self._audit_action(
+                "list_applications",
+                actor=operator,
+                app=apps[0][:200] if apps else "",
+                extra={"state": state[:32]} if state else None,
             )
         return await asyncio.to_thread(
             self._store.list_applications, state=state or None, apps=apps
@@ -349,9 +362,16 @@ class SharingService:
         return grant
 
     async def list_grants(
-        self, *, interface_id: str, grantee: str, include_inactive: bool
+        self, operator: str, *, interface_id: str, grantee: str, include_inactive: bool
     ) -> tuple[list[Grant], datetime]:
-        """This node's grants, and the moment their status is to be judged at."""
+        """This node's grants, and the moment their status is to be judged at (an operator
+        read: audited like any other act)."""
+        await self._audit_action(
+            "list_grants",
+            actor=operator,
+            interface=interface_id[:200],
+            extra={"grantee": grantee[:200]} if grantee else None,
+        )
         grants = await asyncio.to_thread(
             self._store.list_grants,
             interface_id=interface_id[:200] or None,

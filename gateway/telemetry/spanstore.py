@@ -195,6 +195,7 @@ class SpanStore:
             "ORDER BY start_ns",
             (trace_id,),
         )
+        rows = [(*row[:8], _shown(row[8]), *row[9:]) for row in rows]
         return [
             StoredSpan(
                 *row[:10],
@@ -218,10 +219,13 @@ class SpanStore:
         """Traces whose root span (no local parent) lives on this node, newest first."""
         where = ["root = 1"]
         args: list[object] = []
-        for column, value in (("app", app), ("interface", interface), ("status", status)):
+        for column, value in (("app", app), ("interface", interface)):
             if value:
                 where.append(f"{column} = ?")
                 args.append(value)
+        if status:
+            where.append("status IN ('OK', 'UNSET')" if status in _SUCCESS else "status = ?")
+            args.extend(() if status in _SUCCESS else (status,))
         if min_duration_ms:
             where.append("duration_ms >= ?")
             args.append(min_duration_ms)
@@ -236,13 +240,23 @@ class SpanStore:
             "r.interface, (SELECT count(*) FROM spans s WHERE s.trace_id = r.trace_id) "
             f"FROM spans r WHERE {' AND '.join(where)} ORDER BY r.start_ns DESC LIMIT ?"
         )
-        return [TraceSummary(*row) for row in self._rows(sql, (*args, limit))]
+        rows = self._rows(sql, (*args, limit))
+        return [TraceSummary(*(*row[:5], _shown(row[5]), *row[6:])) for row in rows]
 
     def close(self) -> None:
         """Close the SQLite file (a PostgreSQL pool is the node's, closed by whoever opened it)."""
         if self._pg is None:
             with self._lock:
                 self._conn.close()
+
+
+_SUCCESS = ("OK", "UNSET")
+"""An ended span nobody marked as failed succeeded (OpenTelemetry leaves it UNSET)."""
+
+
+def _shown(status: str) -> str:
+    """What an operator reads, on the list page, the trace page and in the CLI alike."""
+    return "OK" if status in _SUCCESS else status
 
 
 def span_row(span: ReadableSpan, node: str) -> tuple:

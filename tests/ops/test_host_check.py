@@ -15,6 +15,7 @@ import logging
 import pytest
 import pytest_asyncio
 
+from gateway.ops.login import OpsLogin
 from gateway.ops.web import OpsWeb
 from gateway.telemetry.metrics import Metrics
 
@@ -22,12 +23,19 @@ in_module_loop = pytest.mark.asyncio(loop_scope="module")
 
 
 class _NoTraces:
-    """Stands in for the trace gatherer: these tests only ask for /healthz."""
+    """Stands in for the operator's reads: these tests only ask for /healthz."""
+
+
+async def _nobody(token: str) -> bool:
+    return False
+
+
+_LOGIN = OpsLogin("js", bytes(32), _nobody)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def web():
-    page = OpsWeb("js", {"js": "江苏"}, _NoTraces(), Metrics("js"))  # type: ignore[arg-type]
+    page = OpsWeb("js", {"js": "江苏"}, _NoTraces(), Metrics("js"), _LOGIN)  # type: ignore[arg-type]
     await page.start("127.0.0.1", 0)
     yield page
     await page.stop()
@@ -115,7 +123,7 @@ async def test_malformed_host_is_a_bad_request_not_a_crash(
 @in_module_loop
 @pytest.mark.parametrize("address", ["0.0.0.0", "::", "10.0.0.1", "192.168.1.1", "example.com"])
 async def test_refuses_to_bind_a_non_loopback_address(address: str):
-    page = OpsWeb("js", {"js": "江苏"}, _NoTraces(), Metrics("js"))  # type: ignore[arg-type]
+    page = OpsWeb("js", {"js": "江苏"}, _NoTraces(), Metrics("js"), _LOGIN)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="loopback only"):
         await page.start(address, 0)
     assert page.port is None

@@ -46,6 +46,12 @@ async def http():
         yield session
 
 
+def op(cluster: OpsCluster, node: str) -> dict[str, str]:
+    """The node's operator, as curl or a script sends it: its operator token as a bearer."""
+    _, ((_, token),) = cluster.operator(node)
+    return {"Authorization": f"Bearer {token}"}
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def cross_province_call(cluster: OpsCluster):
     """A js app calls sh's resident interface (two fields masked); returns the trace id."""
@@ -77,14 +83,14 @@ async def cross_province_call(cluster: OpsCluster):
 async def test_health_metrics_and_security_headers(cluster: OpsCluster, http):
     async with http.get(cluster.ops_url("zj", "/healthz")) as r:
         assert r.status == 200 and (await r.text()).strip() == "ok zj"
-    async with http.get(cluster.ops_url("zj", "/traces")) as r:
+    async with http.get(cluster.ops_url("zj", "/traces"), headers=op(cluster, "zj")) as r:
         assert r.status == 200
         assert r.headers["Content-Type"] == "text/html; charset=utf-8"
         assert "default-src 'none'" in r.headers["Content-Security-Policy"]
         assert r.headers["X-Content-Type-Options"] == "nosniff"
         body = await r.text()
     assert "浙江" in body and "<script" not in body and "http://" not in body.split("<main>")[0]
-    async with http.head(cluster.ops_url("zj", "/traces")) as r:
+    async with http.head(cluster.ops_url("zj", "/traces"), headers=op(cluster, "zj")) as r:
         assert r.status == 200 and await r.read() == b""
 
 
@@ -122,7 +128,7 @@ async def test_only_get_and_head(cluster: OpsCluster, http, method, path):
     ],
 )
 async def test_bad_requests_get_an_error_page(cluster: OpsCluster, http, path, status, says):
-    async with http.get(cluster.ops_url("zj", path)) as r:
+    async with http.get(cluster.ops_url("zj", path), headers=op(cluster, "zj")) as r:
         assert r.status == status
         assert r.headers["Content-Type"] == "text/html; charset=utf-8"
         text = await r.text()
@@ -131,7 +137,9 @@ async def test_bad_requests_get_an_error_page(cluster: OpsCluster, http, path, s
 
 @in_module_loop
 async def test_unknown_trace_page_still_says_who_was_asked(cluster: OpsCluster, http):
-    async with http.get(cluster.ops_url("zj", "/traces/" + "5" * 32)) as r:
+    async with http.get(
+        cluster.ops_url("zj", "/traces/" + "5" * 32), headers=op(cluster, "zj")
+    ) as r:
         text = await r.text()
     assert r.status == 404
     assert text.count('class="gather-row"') == 3 and 'id="complete"' in text
@@ -147,22 +155,41 @@ async def test_foreign_host_names_are_refused(cluster: OpsCluster, http):
 @in_module_loop
 async def test_filters_are_escaped_and_applied(cluster: OpsCluster, http, cross_province_call):
     trace_id, _ = cross_province_call
+    js = op(cluster, "js")
     async with http.get(
-        cluster.ops_url("js", "/traces"), params={"app": '"><b id=x>', "interface": RESIDENT}
+        cluster.ops_url("js", "/traces"),
+        params={"app": '"><b id=x>', "interface": RESIDENT},
+        headers=js,
     ) as r:
         text = await r.text()
     assert r.status == 200 and "<b id=x>" not in text and "&quot;&gt;&lt;b id=x&gt;" in text
     assert trace_id not in text  # no app has that name
-    async with http.get(cluster.ops_url("js", "/traces"), params={"interface": RESIDENT}) as r:
+    async with http.get(
+        cluster.ops_url("js", "/traces"), params={"interface": RESIDENT}, headers=js
+    ) as r:
         assert trace_id in await r.text()
     async with http.get(
-        cluster.ops_url("js", "/traces"), params={"interface": RESIDENT, "status": "ERROR"}
+        cluster.ops_url("js", "/traces"),
+        params={"interface": RESIDENT, "status": "ERROR"},
+        headers=js,
     ) as r:
         assert trace_id not in await r.text()
-    async with http.get(cluster.ops_url("js", "/traces"), params={"min_ms": "600000"}) as r:
+    # A successful call reads OK, and the OK filter finds it (what the page shows, it filters).
+    async with http.get(
+        cluster.ops_url("js", "/traces"), params={"interface": RESIDENT, "status": "OK"}, headers=js
+    ) as r:
+        text = await r.text()
+    row = next(line for line in text.split("<tr") if trace_id in line)
+    assert 'class="status-OK">OK<' in row and "UNSET" not in text
+    async with http.get(
+        cluster.ops_url("js", "/traces"), params={"min_ms": "600000"}, headers=js
+    ) as r:
         assert trace_id not in await r.text()
     async with http.get(
-        cluster.ops_url("js", "/trace"), params={"id": trace_id.upper()}, allow_redirects=False
+        cluster.ops_url("js", "/trace"),
+        params={"id": trace_id.upper()},
+        allow_redirects=False,
+        headers=js,
     ) as r:
         assert r.status == 303 and r.headers["Location"] == f"/traces/{trace_id}"
 
@@ -171,7 +198,9 @@ async def test_filters_are_escaped_and_applied(cluster: OpsCluster, http, cross_
 async def test_viewing_a_trace_adds_no_trace(cluster: OpsCluster, http, cross_province_call):
     trace_id, _ = cross_province_call
     for node in ("js", "sh", "zj"):
-        async with http.get(cluster.ops_url(node, f"/traces/{trace_id}")) as r:
+        async with http.get(
+            cluster.ops_url(node, f"/traces/{trace_id}"), headers=op(cluster, node)
+        ) as r:
             assert r.status == 200
     for node in ("js", "sh", "zj"):
         cluster.nodes[node].telemetry.flush()
@@ -269,6 +298,18 @@ async def check_whole_trace(page, trace_id: str) -> None:
     assert sorted(states) == [["js", "answered"], ["sh", "answered"], ["zj", "answered"]]
 
 
+async def log_in(page, cluster: OpsCluster, node: str, path: str) -> None:
+    """Open ``path`` on the node's page, meet the login form, enter the operator token."""
+    await page.goto(cluster.ops_url(node, path))
+    assert await page.locator("form#login").count() == 1
+    _, ((_, token),) = cluster.operator(node)
+    await page.fill("form#login input[name=token]", token)
+    async with page.expect_navigation():
+        await page.click("form#login button[type=submit]")
+    assert page.url == cluster.ops_url(node, path)
+    assert await page.locator("form#login").count() == 0
+
+
 @in_module_loop
 async def test_operator_follows_a_cross_province_call_in_chromium(
     cluster: OpsCluster, browser, cross_province_call, tmp_path_factory
@@ -277,8 +318,8 @@ async def test_operator_follows_a_cross_province_call_in_chromium(
     shots = tmp_path_factory.mktemp("screens")
     page = await browser.new_page(viewport={"width": 1500, "height": 900})
     try:
-        # The list on the home node, where the call entered; click through to the waterfall.
-        await page.goto(cluster.ops_url("js", "/traces"))
+        # The list on the home node, where the call entered: first the operator logs in there.
+        await log_in(page, cluster, "js", "/traces")
         assert "江苏" in await page.title()
         row = page.locator("tr.trace-row", has=page.locator(f'a[href="/traces/{trace_id}"]'))
         assert await row.count() == 1
@@ -292,8 +333,9 @@ async def test_operator_follows_a_cross_province_call_in_chromium(
         await page.wait_for_url(f"**/traces/{trace_id}")
         await check_whole_trace(page, trace_id)
 
-        # The same waterfall from a third province that took no part in the call.
-        await page.goto(cluster.ops_url("zj", f"/traces/{trace_id}"))
+        # The same waterfall from a third province that took no part in the call (its own
+        # operator token: js's session is no key to zj's page).
+        await log_in(page, cluster, "zj", f"/traces/{trace_id}")
         assert "浙江" in await page.title()
         await check_whole_trace(page, trace_id)
         shot = shots / "ops-waterfall-zj.png"

@@ -250,6 +250,12 @@ class Node:
             {p.id: CatalogClient(p) for p in peers},
             default_budget=cfg.search.peer_timeout_ms / 1000,
             tracer=tracer,
+            observe_province=metrics.observe_search,
+        )
+        audit.observe_appends(metrics.observe_audit_append)
+        metrics.watch(
+            breakers=lambda: {p.id: p.breaker.state for p in peers},
+            audit_queue=audit.queued,
         )
         validator = QueryValidator(
             provinces=tuple(self.fed.nodes),

@@ -21,7 +21,8 @@ import copy
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -148,6 +149,7 @@ class AuditLog:
         self._closed = False
         self._rlock = threading.Lock()  # the shared read connection, one statement at a time
         self._pg: Postgres | None = None
+        self._on_append: Callable[[float], None] = _ignore
         if isinstance(path, Postgres):
             self.path = safe_dsn(path.dsn)
             self._pg = path
@@ -215,7 +217,10 @@ class AuditLog:
 
     def append(self, record: AuditRecord) -> AuditEntry:
         """Record ``record`` durably and return its entry (thread-safe; blocks for the fsync)."""
-        return self._writer.submit(self._stamp(record)).result()
+        start = time.perf_counter()
+        entry = self._writer.submit(self._stamp(record)).result()
+        self._on_append(time.perf_counter() - start)
+        return entry
 
     async def append_async(self, record: AuditRecord) -> AuditEntry:
         """Like ``append``, without blocking the event loop; concurrent calls share one commit.
@@ -223,7 +228,18 @@ class AuditLog:
         Cancelling the caller before the writer has picked the record up drops it; after that the
         entry is written anyway (an extra entry is harmless, a missing one is not).
         """
-        return await self._writer.submit_async(self._stamp(record))
+        start = time.perf_counter()
+        entry = await self._writer.submit_async(self._stamp(record))
+        self._on_append(time.perf_counter() - start)
+        return entry
+
+    def observe_appends(self, on_append: Callable[[float], None]) -> None:
+        """Tell ``on_append`` each durable append's latency in seconds (the node's metrics)."""
+        self._on_append = on_append
+
+    def queued(self) -> int:
+        """Entries waiting for the writer now."""
+        return self._writer.queued()
 
     def _stamp(self, record: AuditRecord) -> AuditRecord:
         if not isinstance(record, AuditRecord):
@@ -455,3 +471,7 @@ def _time_bound(name: str, value: datetime | str) -> str:
         return format_time(value)
     except ValueError:
         raise ValueError(f"{name}: give a timezone (e.g. Z or +08:00)") from None
+
+
+def _ignore(seconds: float) -> None:
+    pass

@@ -151,6 +151,10 @@ class GroupCommitWriter:
     def stats(self) -> AuditStats:
         return AuditStats(self._written, self._commits, self._failed)
 
+    def queued(self) -> int:
+        """Entries waiting for the writer (a rough figure, for the node's metrics)."""
+        return self._queue.qsize()
+
     def close(self) -> None:
         """Write everything already queued, stop the thread, close the connection. Idempotent."""
         with self._lock:

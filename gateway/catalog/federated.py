@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from opentelemetry import trace
@@ -135,8 +135,12 @@ class FederatedCatalog:
         *,
         default_budget: float,
         tracer: Tracer | None = None,
+        observe_province: Callable[[str, str, float], None] | None = None,
     ) -> None:
+        """``observe_province(province, state, seconds)``: each asked province's answer, for the
+        node's metrics (search latency per province)."""
         self.node = node
+        self._observe = observe_province
         self._tracer = tracer or trace.get_tracer(__name__)
         self._names = dict(province_names)
         self._local = local
@@ -187,6 +191,8 @@ class FederatedCatalog:
                 continue
             status, answer = results[province]
             statuses.append(status)
+            if self._observe is not None:
+                self._observe(province, status.state.value, status.latency_ms / 1000)
             if answer is not None:
                 answers.append(answer)
         # Equal scores interleave the provinces by each one's own rank (1st of every province,

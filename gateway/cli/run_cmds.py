@@ -207,7 +207,11 @@ def up(args) -> int:
     try:
         procs.start_all()
         _say(f"starting {len(fed.nodes)} nodes (logs in {fed.data_dir}/<node>/node.log) ...")
-        procs.wait_ready(timeout=1800)
+        try:
+            procs.wait_ready(timeout=1800)
+        except (RuntimeError, TimeoutError) as exc:  # a node that could not start says why
+            _say(f"error: {exc}", sys.stderr)
+            return 1
         _say(f"federation {fed.federation} up in {time.perf_counter() - started:.1f} s:")
         for n in fed.nodes.values():
             _say(f"  {n.id} {n.name} ({n.region_code})  client {n.client}  peer {n.peer}")

@@ -184,7 +184,9 @@ class OpsWeb:
         extra: str = "",
         headers: Mapping[str, str] | None = None,
     ) -> web.Response:
-        keep = {k: v for k, v in (headers or {}).items() if k.lower() in ("allow", "www-authenticate")}
+        keep = {
+            k: v for k, v in (headers or {}).items() if k.lower() in ("allow", "www-authenticate")
+        }
         return web.Response(
             status=status,
             headers={**keep, "Content-Type": HTML},

@@ -1,4 +1,5 @@
-"""One node's metrics (Prometheus text format): RPCs served, interface calls, peer calls, errors.
+"""One node's metrics (Prometheus text format): RPCs served, interface calls, peer calls, errors,
+search latency per province, audit appends, each peer's breaker and the node's processes.
 
 Each node owns a ``CollectorRegistry`` (several nodes share a process in tests, so never the
 global one). The server interceptor (``gateway.server.interceptors.Edge``) feeds the served-RPC
@@ -10,11 +11,20 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import grpc
-from prometheus_client import CollectorRegistry, Counter, Histogram, Info, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    Info,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -145,6 +155,28 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self._search_seconds = Histogram(
+            "yrd_search_province_seconds",
+            "How long each asked province took to answer a federated search (this node's own "
+            "included), by its answer: answered, failed, timed_out or skipped.",
+            ("province", "state"),
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self._audit_seconds = Histogram(
+            "yrd_audit_append_seconds",
+            "Time from handing an entry to the audit writer to its durable commit.",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        # Read at scrape time from the answering process (gauges of live state).
+        self._live = _LiveState(node)
+        self._scraped.register(self._live)
+        self._scraped.register(
+            _WorkerProcesses(multiprocess_dir)
+            if multiprocess_dir is not None
+            else ProcessCollector(registry=None)
+        )
         self._interface_label = _BoundedValues(max_interfaces)
         self._reason_label = _BoundedValues(max_reasons)
         # (family, label values) -> child: ``labels()`` validates and locks on every call, and
@@ -186,6 +218,24 @@ class Metrics:
         self._child(self._peer_total, peer, method, code.name).inc()
         self._child(self._peer_seconds, peer, method).observe(seconds)
 
+    def observe_search(self, province: str, state: str, seconds: float) -> None:
+        """One province's part of a federated search, as this node saw it."""
+        self._child(self._search_seconds, province, state).observe(seconds)
+
+    def observe_audit_append(self, seconds: float) -> None:
+        self._audit_seconds.observe(seconds)
+
+    def watch(
+        self,
+        *,
+        breakers: Callable[[], Mapping[str, str]],
+        audit_queue: Callable[[], int],
+    ) -> None:
+        """Where scrapes read live state: each peer's breaker state (``closed``, ``half_open``,
+        ``open``) and the audit writer's queue."""
+        self._live.breakers = breakers
+        self._live.audit_queue = audit_queue
+
     def render(self) -> bytes:
         """The whole registry in the Prometheus text format."""
         return generate_latest(self._scraped)
@@ -195,3 +245,78 @@ class Metrics:
         scraper's ``Accept`` header asks for OpenMetrics."""
         encode, content_type = choose_encoder(accept or "")
         return encode(self._scraped), content_type
+
+
+BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
+"""``yrd_peer_breaker_state``'s values: 0 closed (calls flow), 1 half open (one probe let
+through), 2 open (calls to the peer are skipped)."""
+
+
+class _LiveState:
+    """Gauges read when scraped: breakers and the audit queue of the answering process."""
+
+    def __init__(self, node: str) -> None:
+        self.node = node
+        self.breakers: Callable[[], Mapping[str, str]] = dict
+        self.audit_queue: Callable[[], int] = lambda: 0
+
+    def collect(self) -> Iterator[Any]:
+        breaker = GaugeMetricFamily(
+            "yrd_peer_breaker_state",
+            "Each peer's circuit breaker as this node sees it: 0 closed, 1 half open, 2 open.",
+            labels=("peer",),
+        )
+        for peer, state in sorted(self.breakers().items()):
+            breaker.add_metric((peer,), BREAKER_STATES.get(state, 2))
+        yield breaker
+        yield GaugeMetricFamily(
+            "yrd_audit_queue_depth",
+            "Audit entries waiting for the writer's next commit (in the answering process).",
+            value=self.audit_queue(),
+        )
+
+
+class _WorkerProcesses:
+    """``process_*`` for every worker of a multi-process node (``ProcessCollector`` reads only
+    the process it runs in): the workers are the processes whose files are in the metrics
+    directory, read from ``/proc`` and labelled by pid; dashboards sum them."""
+
+    def __init__(self, directory: Path) -> None:
+        self._dir = directory
+        self._tick = os.sysconf("SC_CLK_TCK")
+        self._page = os.sysconf("SC_PAGE_SIZE")
+
+    def collect(self) -> Iterator[Any]:
+        cpu = CounterMetricFamily(
+            "process_cpu_seconds", "Total user and system CPU time in seconds.", labels=("pid",)
+        )
+        rss = GaugeMetricFamily(
+            "process_resident_memory_bytes", "Resident memory size in bytes.", labels=("pid",)
+        )
+        fds = GaugeMetricFamily(
+            "process_open_fds", "Number of open file descriptors.", labels=("pid",)
+        )
+        for pid in sorted(self._pids()):
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+                fields = stat[stat.rindex(")") + 2 :].split()
+                open_fds = len(os.listdir(f"/proc/{pid}/fd"))
+            except (OSError, ValueError):
+                continue  # gone since its files were written
+            label = (str(pid),)
+            cpu.add_metric(label, (int(fields[11]) + int(fields[12])) / self._tick)
+            rss.add_metric(label, int(fields[21]) * self._page)
+            fds.add_metric(label, open_fds)
+        yield from (cpu, rss, fds)
+
+    def _pids(self) -> set[int]:
+        pids: set[int] = set()
+        try:
+            names = os.listdir(self._dir)
+        except OSError:
+            return pids
+        for name in names:
+            stem = name.removesuffix(".db").rsplit("_", 1)[-1]
+            if stem.isdigit():
+                pids.add(int(stem))
+        return pids

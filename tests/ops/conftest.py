@@ -75,9 +75,9 @@ class OpsCluster(Cluster):
             await self.stop_node(node)
 
 
-async def start_cluster(tmp, certs_dir, node_ids) -> OpsCluster:
+async def start_cluster(tmp, certs_dir, node_ids, *, nodes_dir=None) -> OpsCluster:
     """Real nodes: each serves its ops page and metrics itself (see gateway/node.py)."""
-    fed = load_federation(write_federation(tmp, certs_dir, node_ids=node_ids))
+    fed = load_federation(write_federation(tmp, certs_dir, node_ids=node_ids, nodes_dir=nodes_dir))
     cluster = OpsCluster(fed, {}, [], {})
     try:
         for node_id in node_ids:

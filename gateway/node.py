@@ -35,7 +35,7 @@ from gateway._pb.yrd.v1 import (
 from gateway.audit.log import AuditLog
 from gateway.catalog.federated import FederatedCatalog, Labels, LocalCatalog
 from gateway.catalog.query import QueryValidator
-from gateway.catalog.store import CatalogStore
+from gateway.catalog.store import AnyCatalogStore, CatalogStore, PgCatalogStore
 from gateway.clock import utcnow
 from gateway.config import FederationConfig, NodeConfig, load_province, split_address
 from gateway.credentials import OPERATOR_TOKEN_FILE, write_private
@@ -118,7 +118,7 @@ class Node:
         self.departments = self.province.departments
         self.interfaces = self.province.interfaces
         self._servers: list[aio.Server] = []
-        self._store: CatalogStore | None = None
+        self._store: AnyCatalogStore | None = None
         self._sharing_store: SharingStore | None = None
         self._audit: AuditLog | None = None
         self._backends: BackendPool | None = None
@@ -132,6 +132,10 @@ class Node:
         self._tables: list[SharedCounters] = []
         self._pg: Postgres | None = None
         self.seed_seconds: float | None = None
+
+    def _catalog(self) -> AnyCatalogStore:
+        where = self._at(self.config.catalog_db.name)
+        return PgCatalogStore(where) if isinstance(where, Postgres) else CatalogStore(where)
 
     def _at(self, file: str) -> Path | Postgres:
         """Where a store lives: its SQLite file, or the province's PostgreSQL pool (opened on
@@ -148,13 +152,13 @@ class Node:
         every file's schema and the operator token. Idempotent; a multi-worker node's primary
         runs it once before its workers start, so they never race to seed."""
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
-        store = CatalogStore(self.config.catalog_db)
         try:
-            self.seed_seconds = self._seed(store)
-        finally:
-            store.close()
-        self._ensure_dataset()
-        try:
+            store = self._catalog()
+            try:
+                self.seed_seconds = self._seed(store)
+            finally:
+                store.close()
+            self._ensure_dataset()
             sharing = SharingStore(self._at("sharing.db"))
             try:
                 self._hand_out_operator_token(sharing)
@@ -167,7 +171,7 @@ class Node:
                 self._pg.close()
                 self._pg = None
 
-    def _seed(self, store: CatalogStore) -> float | None:
+    def _seed(self, store: AnyCatalogStore) -> float | None:
         return seed_catalog(store, self.province, entries=self.options.entries)
 
     def _ensure_dataset(self) -> None:
@@ -183,7 +187,7 @@ class Node:
         worker = self.options.worker
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         tls = None if self.options.insecure else NodeTLS.load(self.fed.certs_dir, self.id)
-        store = self._store = CatalogStore(cfg.catalog_db)
+        store = self._store = self._catalog()
         if worker is None:
             self.seed_seconds = await asyncio.to_thread(self._seed, store)
             await asyncio.to_thread(self._ensure_dataset)

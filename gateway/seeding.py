@@ -9,7 +9,7 @@ both: ``catalog.loader`` cannot ask ``exchange`` for them without an import circ
 from __future__ import annotations
 
 from gateway.catalog.loader import ensure_seeded
-from gateway.catalog.store import CatalogStore
+from gateway.catalog.store import AnyCatalogStore
 from gateway.config import Province
 from gateway.exchange.dataset import dataset_path, ensure_dataset
 from gateway.exchange.published import entries_digest, interface_entries
@@ -18,7 +18,7 @@ __all__ = ["seed_catalog", "seed_dataset"]
 
 
 def seed_catalog(
-    store: CatalogStore, province: Province, *, entries: int | None = None, force: bool = False
+    store: AnyCatalogStore, province: Province, *, entries: int | None = None, force: bool = False
 ) -> float | None:
     """Seed unless ``store`` already holds this catalog; seconds taken, or None.
 

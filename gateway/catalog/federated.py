@@ -31,7 +31,7 @@ from gateway.catalog.answers import (
 )
 from gateway.catalog.model import RESOURCE_CODE_RE, CatalogEntry
 from gateway.catalog.query import FederatedQuery, Filters, departments_for
-from gateway.catalog.store import CatalogStore, SearchQuery
+from gateway.catalog.store import AnyCatalogStore, SearchQuery
 from gateway.deadlines import budget
 from gateway.errors import InvalidArgument, NotFound, Unavailable
 from gateway.tracing import current
@@ -69,7 +69,7 @@ class LocalCatalog:
     def __init__(
         self,
         node: str,
-        store: CatalogStore,
+        store: AnyCatalogStore,
         labels: Labels,
     ) -> None:
         self.node = node

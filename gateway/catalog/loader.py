@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from gateway.catalog.model import CatalogEntry
 from gateway.catalog.seed import generate_entries
-from gateway.catalog.store import CatalogStore
+from gateway.catalog.store import AnyCatalogStore
 from gateway.crosswalk import Crosswalk
 from gateway.departments import Departments
 from gateway.standard import Standard
@@ -35,7 +35,7 @@ def release_free_memory() -> None:
 
 
 def ensure_seeded(
-    store: CatalogStore,
+    store: AnyCatalogStore,
     *,
     province: str,
     entries: int,

@@ -30,6 +30,9 @@ from gateway.catalog.store import (
     code_key,
     counting,
 )
+from gateway.catalog.store.pg import PgCatalogStore
+from gateway.postgres import Postgres
+from tests.conftest import new_schema
 
 # -- building entries ---------------------------------------------------------------------------
 
@@ -70,10 +73,15 @@ def entry(
     )
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[CatalogStore]:
-    with CatalogStore(tmp_path / "catalog.db") as s:
-        yield s
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CatalogStore]:
+    """The store on each backend: a SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        with CatalogStore(tmp_path / "catalog.db") as s:
+            yield s
+        return
+    with Postgres(request.getfixturevalue("pg_dsn")) as pg:
+        yield PgCatalogStore(pg)  # type: ignore[misc]
 
 
 def codes(result: LocalResult) -> list[str]:
@@ -379,12 +387,20 @@ def brute_search(entries: list[CatalogEntry], text: str, filters: Filters) -> Lo
     return LocalResult(tuple(Hit(e, s) for s, e in scored), len(scored), facets)
 
 
-@pytest.fixture(scope="module")
-def random_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[CatalogStore, list]]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def random_store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[CatalogStore, list]]:
     entries = random_catalog(400, seed=7)
-    with CatalogStore(tmp_path_factory.mktemp("random") / "catalog.db") as s:
-        s.insert_many(entries, batch_size=150)
-        yield s, entries
+    if request.param == "sqlite":
+        with CatalogStore(tmp_path_factory.mktemp("random") / "catalog.db") as s:
+            s.insert_many(entries, batch_size=150)
+            yield s, entries
+        return
+    with Postgres(new_schema(request.getfixturevalue("postgres"))) as pg:
+        store = PgCatalogStore(pg)
+        store.insert_many(entries, batch_size=150)
+        yield store, entries  # type: ignore[misc]
 
 
 FILTERS = st.builds(

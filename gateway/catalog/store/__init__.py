@@ -15,17 +15,25 @@ Modules, backend-neutral first (a second backend reuses them), then SQLite's own
 * ``schema``, ``pool``, ``writes``, ``fts``: the SQLite file, its connections, its writes and
   its FTS5 reads (``fts.FtsIndex`` is SQLite's ``Snapshot``); ``sqlite``: ``CatalogStore``,
   which ties them together.
+* ``pgtext``, ``pg``: PostgreSQL's (``tsvector`` + GIN reads as ``pgtext.PgTextIndex``, and
+  ``PgCatalogStore``), for a province whose replicas share one database.
 """
 
 from gateway.catalog.store.entries import code_key
+from gateway.catalog.store.pg import PgCatalogStore
 from gateway.catalog.store.records import UNRANKED_SCORE, Hit, LocalResult, SearchQuery
 from gateway.catalog.store.sqlite import CatalogStore
 
+AnyCatalogStore = CatalogStore | PgCatalogStore
+"""A catalog store on either backend (the same methods)."""
+
 __all__ = [
     "UNRANKED_SCORE",
+    "AnyCatalogStore",
     "CatalogStore",
     "Hit",
     "LocalResult",
+    "PgCatalogStore",
     "SearchQuery",
     "code_key",
 ]

@@ -1,0 +1,84 @@
+"""The same seeded catalog in both backends answers a set of searches alike: the same top hits
+with the same scores, the same totals, the same facets in the same order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.catalog.query import Filters
+from gateway.catalog.seed import generate_entries
+from gateway.catalog.store import CatalogStore, LocalResult, SearchQuery
+from gateway.catalog.store.pg import PgCatalogStore
+from gateway.config import load_crosswalk, load_departments, load_standard
+from gateway.postgres import Postgres
+from tests.conftest import new_schema
+
+ROOT = Path(__file__).resolve().parents[2]
+ENTRIES = 3000
+
+QUERIES = [
+    ("", Filters()),
+    ("户籍", Filters()),
+    ("社保", Filters()),
+    ("公积金", Filters()),
+    ("营业执照", Filters()),
+    ("信息", Filters()),
+    ("登记信息", Filters()),
+    ("户", Filters()),
+    ("人口 迁入", Filters()),
+    ("企业 信用 登记 信息", Filters()),
+    ("gb", Filters()),
+    ("医保", Filters(grades=("L1", "L2"))),
+    ("信息", Filters(categories=("1",))),
+    ("", Filters(grades=("L3",), share_types=("conditional",))),
+    ("数据 信息", Filters(categories=("2", "3"), grades=("L2",))),
+    ("不存在的词", Filters()),
+]
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory, postgres) -> Iterator[tuple[CatalogStore, PgCatalogStore]]:
+    standard = load_standard(ROOT / "config" / "standard" / "yrd-standard.yaml")
+    entries = list(
+        generate_entries(
+            "js",
+            ENTRIES,
+            standard=standard,
+            crosswalk=load_crosswalk(ROOT / "nodes" / "js" / "crosswalk.yaml", standard),
+            departments=load_departments(ROOT / "nodes" / "js" / "departments.yaml", standard),
+        )
+    )
+    with (
+        CatalogStore(tmp_path_factory.mktemp("parity") / "catalog.db") as sqlite,
+        Postgres(new_schema(postgres)) as pg,
+    ):
+        pgstore = PgCatalogStore(pg)
+        assert sqlite.insert_many(entries) == pgstore.insert_many(entries) == ENTRIES
+        yield sqlite, pgstore
+
+
+def answer(result: LocalResult) -> tuple:
+    return (
+        [(hit.entry, hit.score) for hit in result.hits],
+        result.total,
+        [(name, list(counts.items())) for name, counts in result.facets.items()],
+    )
+
+
+@pytest.mark.parametrize(("text", "filters"), QUERIES, ids=[f"{t}|{f}" for t, f in QUERIES])
+def test_both_backends_answer_alike(stores, text: str, filters: Filters) -> None:
+    sqlite, pg = stores
+    query = SearchQuery(text, filters, limit=20)
+    expected = sqlite.search(query)
+    assert answer(pg.search(query)) == answer(expected)
+    assert sqlite.count() == pg.count() == ENTRIES
+
+
+def test_the_queries_are_not_trivial(stores) -> None:
+    sqlite, _ = stores
+    totals = [sqlite.search(SearchQuery(t, f, limit=0)).total for t, f in QUERIES]
+    assert sum(1 for n in totals if n > 20) >= 5  # ranking, not just membership, is compared
+    assert totals[-1] == 0

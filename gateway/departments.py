@@ -25,6 +25,9 @@ class Department:
     """Relative share of the province's catalog."""
     index: int = 0
     """1-based position in the list: the 目 of its resource codes."""
+    since: int = 0
+    """The year the body was set up under its present functions (医保局 2018); 0 if older than
+    any catalog. No catalog entry of it is dated earlier."""
 
 
 @dataclass(frozen=True, slots=True)

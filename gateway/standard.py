@@ -17,6 +17,7 @@ __all__ = [
     "SHARE_TYPE_IDS",
     "OPEN_ATTRIBUTE_IDS",
     "Category",
+    "DataItemDef",
     "Grade",
     "ItemKind",
     "MaskRule",
@@ -93,6 +94,21 @@ class ItemKind:
 
 
 @dataclass(frozen=True, slots=True)
+class DataItemDef:
+    """One named data item (信息项) and its one grade, read by the catalog and the interfaces."""
+
+    name: str
+    """Chinese name, e.g. ``民族``; a catalog item or an interface field label of this name is
+    this item."""
+    type: str
+    """An item type of the standard (``string``, ``date`` ...)."""
+    length: int
+    grade: str
+    """Never below its kind's default grade."""
+    kind: str = "plain"
+
+
+@dataclass(frozen=True, slots=True)
 class MaskRule:
     """How values of one data-item kind are masked."""
 
@@ -129,6 +145,8 @@ class Standard:
     item_types: dict[str, Term]
     item_kinds: dict[str, ItemKind]
     masking: dict[str, MaskRule]
+    data_items: dict[str, DataItemDef]
+    """Name -> the item's one definition (grade, kind, type, length)."""
 
     @property
     def fingerprint(self) -> str:
@@ -169,6 +187,12 @@ class Standard:
         if best is None:
             raise ValueError("max_grade() of no grades")
         return best.id
+
+    def data_item(self, name: str) -> DataItemDef:
+        try:
+            return self.data_items[name]
+        except KeyError:
+            raise ValueError(f"no data item {name!r} in standard {self.fingerprint}") from None
 
     def mask_rule(self, kind: str) -> MaskRule | None:
         return self.masking.get(kind)

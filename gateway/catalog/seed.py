@@ -9,32 +9,37 @@ standard, so the seed exercises the crosswalk on every entry.
 from __future__ import annotations
 
 import random
+import re
 from bisect import bisect
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
+from functools import cache
 from itertools import accumulate
+from types import MappingProxyType
 from typing import Generic, TypeVar
 
 from gateway.catalog.model import CatalogEntry, DataItem
 from gateway.catalog.seed_vocabulary import (
     _CATEGORIES,
-    _CONDITIONS,
     _CORE,
-    _CORE_L4_ID,
     _FORMATS,
     _GENERIC,
-    _L4_ID_CATEGORIES,
+    _GROUPS,
     _OPEN_BY_GRADE,
     _OPEN_CAP,
     _QUALIFIERS,
     _SHARE_BY_GRADE,
     _SUFFIXES,
-    _TYPES,
     _UPDATE_CYCLES,
     _USES,
     _VERBS,
     _VERIFY_ONLY_CONDITION,
+    BASE_CATEGORIES,
+    CONDITIONS,
+    NONE_BASES,
+    TAX_BASIS,
+    VERIFY_CONDITION,
 )
 from gateway.crosswalk import Crosswalk
 from gateway.departments import Department, Departments
@@ -42,8 +47,10 @@ from gateway.standard import Standard
 
 __all__ = [
     "MAX_SEQUENCE",
+    "SubjectRule",
     "capacity",
     "generate_entries",
+    "subject_rules",
 ]
 
 #: 顺序码 is the 2-digit region prefix plus 4 digits, so one 类项目 prefix holds at most 9999.
@@ -53,29 +60,50 @@ T = TypeVar("T")
 
 
 def capacity(departments: Departments) -> int:
-    """How many entries fit: every (department, category) prefix holds ``MAX_SEQUENCE``."""
-    return sum(len(d.categories) for d in departments.departments) * MAX_SEQUENCE
+    """How many entries fit: every (department, category) prefix that owns a subject holds
+    ``MAX_SEQUENCE``."""
+    owned = subject_rules()
+    return MAX_SEQUENCE * sum(
+        1
+        for d in departments.departments
+        for c in d.categories
+        if any(d.kind in r.kinds for r in owned.get(c, ()))
+    )
 
 
 _FIRST_DAY = date(2016, 1, 1)
-_DAYS = (date(2023, 12, 31) - _FIRST_DAY).days + 1
-
-
-# --------------------------------------------------------------------------- generation
+_LAST_DAY = date(2025, 12, 31)
 
 
 @dataclass(frozen=True, slots=True)
-class _ItemSpec:
-    item: DataItem
-    profiles: str
-    """Profiles the item fits; empty means all."""
-    keywords: tuple[str, ...]
-    """The subject must contain one of these; empty means any subject."""
+class SubjectRule:
+    """Who may publish a subject and from when: what a realism check holds the seed to."""
 
-    def fits(self, subject: str, profile: str) -> bool:
-        if self.profiles and profile not in self.profiles:
-            return False
-        return not self.keywords or any(k in subject for k in self.keywords)
+    text: str
+    profile: str
+    kinds: frozenset[str]
+    """Department kinds that own it by function (三定)."""
+    since: int
+    """The year it first existed; 0: older than any catalog."""
+
+
+@cache
+def subject_rules() -> Mapping[str, tuple[SubjectRule, ...]]:
+    """Category -> its subjects' owners and first years, as the vocabulary writes them."""
+    return MappingProxyType(
+        {c: tuple(_rule(t) for t in spec.split()) for c, (spec, _) in _CATEGORIES.items()}
+    )
+
+
+def _rule(token: str) -> SubjectRule:
+    head, _, rest = token.partition("@")
+    text, profile, *_ = head.split(":")
+    kinds = re.split(r"[\^=+]", rest, maxsplit=1)[0]
+    since = re.search(r"\^(\d{4})", rest)
+    return SubjectRule(text, profile, frozenset(kinds.split(",")), int(since[1]) if since else 0)
+
+
+# --------------------------------------------------------------------------- generation
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +111,8 @@ class _Subject:
     text: str
     profile: str
     kinds: frozenset[str]
-    """Department kinds that publish it; empty means any."""
+    """Department kinds that own it by function."""
+    since: int
     names: tuple[str, ...]
     """subject + qualifier + suffix, precomputed: names are drawn, not built."""
     items: tuple[DataItem, ...]
@@ -98,63 +127,64 @@ class _Slot:
     department: Department
     category: str
     prefix: str
-    local_categories: tuple[str, ...]
+    local_categories: tuple[tuple[str, str], ...]
+    """(local code, local name) the crosswalk maps onto ``category``."""
     subjects: tuple[_Subject, ...]
 
 
-def _item_specs(spec: str, standard: Standard) -> list[_ItemSpec]:
+def _item(name: str, standard: Standard) -> DataItem:
+    # The standard defines each item once; the vocabulary only names it.
+    try:
+        d = standard.data_items[name]
+    except KeyError:
+        raise ValueError(f"seed data item {name!r} is not in {standard.fingerprint}") from None
+    return DataItem(d.name, d.type, d.length, d.grade, d.kind)
+
+
+def _pool(spec: str, profile: str) -> list[str]:
     out = []
     for token in spec.split():
-        body, _, keywords = token.partition("~")
-        body, _, profiles = body.partition("#")
-        parts = body.split("/")
-        kind = parts[4] if len(parts) > 4 else "plain"
-        item = DataItem(parts[0], _TYPES[parts[1]], int(parts[2]), parts[3], kind)
-        # The seed's vocabulary is code, the standard is data: check they still agree.
-        if (
-            item.type not in standard.item_types
-            or item.grade not in standard.grades
-            or item.kind not in standard.item_kinds
-        ):
-            raise ValueError(f"seed data item {token!r} does not fit {standard.fingerprint}")
-        out.append(
-            _ItemSpec(item, profiles.replace(",", ""), tuple(filter(None, keywords.split("|"))))
-        )
+        name, _, profiles = token.partition("#")
+        if not profiles or profile in profiles:
+            out.append(name)
     return out
 
 
 def _subjects(category: str, standard: Standard) -> tuple[_Subject, ...]:
-    subjects_spec, extras_spec = _CATEGORIES.get(
-        category, (f"{standard.category(category).name}业务:O", "")
-    )
-    extras = _item_specs(extras_spec, standard)
-    generic = {p: _item_specs(spec, standard) for p, spec in _GENERIC.items()}
+    subjects_spec, extras_spec = _CATEGORIES[category]
     out = []
-    for token in subjects_spec.split():
-        token, _, kinds = token.partition("@")
-        text, profile, *rest = token.split(":")
-        core_spec = _CORE_L4_ID if profile == "P" and category in _L4_ID_CATEGORIES else None
-        items = [s.item for s in _item_specs(core_spec or _CORE[profile], standard)]
-        core = len(items)
-        seen = {i.name for i in items}
-        for spec in generic[profile] + extras:
-            if spec.item.name not in seen and spec.fits(text, profile):
-                seen.add(spec.item.name)
-                items.append(spec.item)
-        suffixes = tuple(rest[0].split("/")) if rest else _SUFFIXES[profile]
+    for token, rule in zip(subjects_spec.split(), subject_rules()[category], strict=True):
+        head, _, rest = token.partition("@")
+        _, _, *suffix_spec = head.split(":")
+        rest, _, groups = rest.partition("+")
+        _, _, own = rest.partition("=")
+        names_core = _CORE[rule.profile].split() + [n for n in own.split(",") if n]
+        optional = _GENERIC[rule.profile].split() + _pool(extras_spec, rule.profile)
+        for group in filter(None, groups.split("+")):
+            optional += _GROUPS[group].split()
+        ordered = list(dict.fromkeys(names_core + optional))
+        items = tuple(_item(n, standard) for n in ordered)
+        suffixes = tuple(suffix_spec[0].split("/")) if suffix_spec else _SUFFIXES[rule.profile]
         names = tuple(
-            f"{text}{q}{s}"
-            for q in _QUALIFIERS[profile]
+            f"{rule.text}{q}{s}"
+            for q in _QUALIFIERS[rule.profile]
             for s in suffixes
             # 婚姻登记 + 登记信息 would stutter.
-            if q or not text.endswith(s[:2])
+            if q or not rule.text.endswith(s[:2])
         )
-        out.append(
-            _Subject(
-                text, profile, frozenset(filter(None, kinds.split(","))), names, tuple(items), core
-            )
-        )
+        core = len(dict.fromkeys(names_core))
+        out.append(_Subject(rule.text, rule.profile, rule.kinds, rule.since, names, items, core))
     return tuple(out)
+
+
+def _fitting_local(text: str, locals_: tuple[tuple[str, str], ...]) -> str:
+    """The local category whose name shares most two-character words with the subject
+    (流动人口居住登记 -> 流动人口, not 户籍人口); on a tie the crosswalk's first, its main one."""
+
+    def score(name: str) -> int:
+        return sum(name[i : i + 2] in text for i in range(len(name) - 1))
+
+    return max(locals_, key=lambda pair: score(pair[1]))[0]
 
 
 class _Weighted(Generic[T]):
@@ -220,25 +250,30 @@ def _slots(
     subjects_by_category: dict[str, tuple[_Subject, ...]] = {}
     slots: list[_Slot] = []
     weights: list[tuple[int, int]] = []
+    cats = crosswalk.categories
     for dept in departments.departments:
         for rank, category in enumerate(dept.categories):
             if not standard.is_category(category):
                 raise ValueError(f"department {dept.code}: unknown category {category!r}")
             if category not in subjects_by_category:
                 subjects_by_category[category] = _subjects(category, standard)
-            every = subjects_by_category[category]
-            # A department publishes its own line of work plus what anyone in the category may.
-            own = tuple(s for s in every if not s.kinds or dept.kind in s.kinds)
+            # A department publishes only what its functions make it own: a category it lists
+            # but owns no subject in gets no entries (公安 publishes no 核酸检测机构).
+            own = tuple(s for s in subjects_by_category[category] if dept.kind in s.kinds)
+            if not own:
+                continue
             slot = _Slot(
                 department=dept,
                 category=category,
                 prefix=f"{category}{dept.index:03d}",
-                local_categories=crosswalk.categories.locals_for(category),
-                subjects=own or every,
+                local_categories=tuple((c, cats.name(c)) for c in cats.locals_for(category)),
+                subjects=own,
             )
             # The department's main category carries most of its catalog.
             weights.append((len(slots), dept.weight * (3 if rank == 0 else 1)))
             slots.append(slot)
+    if not slots:
+        raise ValueError(f"{departments.province}: no department owns any subject")
     return slots, _Weighted(weights)
 
 
@@ -265,7 +300,8 @@ def _generate(
     cycle_names = {c: t.name for c, t in standard.update_cycles.items()}
     cities, province_name = departments.cities, departments.name
     region = departments.region_prefix
-    dates = [(_FIRST_DAY + timedelta(days=d)).isoformat() for d in range(_DAYS)]
+    bases = {p: tuple(b for b, ps in NONE_BASES.items() if p in ps) for p in _CORE}
+    conditional_label = cw.share_types.local("conditional")
     used = [0] * len(slots)
 
     for _ in range(n):
@@ -281,7 +317,7 @@ def _generate(
 
         all_items, core = subject.items, subject.core
         optional = len(all_items) - core
-        extra = min(randint(3, 12) - core, optional)
+        extra = min(max(randint(3, 12) - core, 1), optional)
         if extra > 0:
             picked = sorted(rng.sample(range(optional), extra))
             items = all_items[:core] + tuple(all_items[core + j] for j in picked)
@@ -290,7 +326,7 @@ def _generate(
         top = max(items, key=lambda it: rank[it.grade]).grade
 
         # The record in the province's own words ...
-        local_category = choice(slot.local_categories)
+        local_category = _fitting_local(subject.text, slot.local_categories)
         grade_label = local_grade[top]
         share_label = shares[top].pick(rng)
         open_label = opens[top].pick(rng)
@@ -298,15 +334,29 @@ def _generate(
         # ... and as the shared standard says it. Nothing is opened to the public more freely
         # than it is shared between departments.
         share_type = cw.share_type(share_label)
+        if share_type == "none" and slot.category in BASE_CATEGORIES:
+            # A base database's items are shared, with conditions at most.
+            share_label, share_type = conditional_label, "conditional"
         wanted = cw.open_attribute(open_label)
         open_attribute = _OPEN_CAP[share_type].get(wanted, wanted)
         update_cycle = cw.update_cycle(cycle_label)
-        if share_type == "conditional" and verify_only[top]:
-            conditions = _VERIFY_ONLY_CONDITION
+        if share_type == "unconditional":
+            conditions = ""
+        elif share_type == "conditional":
+            if verify_only[top]:
+                conditions = _VERIFY_ONLY_CONDITION
+            elif profile in "PO" and rank[top] >= 3 and rand() < 0.25:
+                conditions = VERIFY_CONDITION
+            else:
+                conditions = choice(CONDITIONS)
         else:
-            conditions = choice(_CONDITIONS[share_type])
+            conditions = TAX_BASIS if dept.kind == "税务" else choice(bases[profile])
 
-        published = dates[int(rand() * _DAYS)]
+        # Dated after the subject and the department both existed.
+        start = max(_FIRST_DAY.year, subject.since, dept.since)
+        first = date(start, 1, 1).toordinal()
+        published = date.fromordinal(first + int(rand() * (_LAST_DAY.toordinal() - first + 1)))
+        published_iso = published.isoformat()
         roll = rand()
         if roll < 0.45:
             scope = choice(cities)
@@ -314,9 +364,10 @@ def _generate(
             scope = province_name
         else:
             scope = ""
-        # Statistics are named after the year they cover, the year before publication.
-        if rand() < (0.5 if profile == "S" else 0.08):
-            scope = f"{int(published[:4]) - 1}年{scope}"
+        # Statistics are named after the year they cover, the year before publication, never a
+        # year before the subject or the department existed.
+        if rand() < (0.5 if profile == "S" else 0.08) and published.year - 1 >= start:
+            scope = f"{published.year - 1}年{scope}"
         name = scope + choice(subject.names)
 
         shown = "、".join(it.name for it in items[:4])
@@ -337,7 +388,7 @@ def _generate(
             share_conditions=conditions,
             open_attribute=open_attribute,
             update_cycle=update_cycle,
-            publish_date=published,
+            publish_date=published_iso,
             grade=cw.grade(grade_label),
             items=items,
             local_grade=grade_label,

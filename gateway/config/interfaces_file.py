@@ -198,6 +198,13 @@ def _fields(node: ConfigNode, standard: Standard) -> tuple[Field, ...]:
             raise f["grade"].fail(
                 f"a grade of the standard {sorted(standard.grades)}, got {grade!r}"
             )
+        # A field is the standard's data item of its label: one grade and kind, whoever serves it.
+        item = standard.data_items.get(f["label"].text())
+        if item is not None and (item.grade, item.kind) != (grade, kind):
+            raise f["grade"].fail(
+                f"{item.grade} with kind {item.kind}, as the standard defines {item.name}; "
+                f"got {grade} with kind {kind}"
+            )
         mask = f["mask"].boolean() if f.has("mask") else _FIELD.mask
         rule = standard.mask_rule(kind)
         if mask and (rule is None or rule.method == "none"):

@@ -89,7 +89,7 @@ def load_departments(path: str | Path, standard: Standard | None = None) -> Depa
     if len(nodes) > 999:
         raise root["departments"].fail("at most 999 departments (目 has three digits)")
     for i, node in enumerate(nodes, start=1):
-        node.only("code", "name", "kind", "weight", "categories")
+        node.only("code", "name", "kind", "weight", "categories", "since")
         code = node["code"].text(_DEPT_CODE_RE, "a lower-case code such as gaj")
         if code in seen:
             raise node["code"].fail(f"a unique department code, {code!r} appears twice")
@@ -104,7 +104,8 @@ def load_departments(path: str | Path, standard: Standard | None = None) -> Depa
             cats.append(value)
         weight = node["weight"].integer(minimum=1) if node.has("weight") else _DEPARTMENT.weight
         kind = node.text_or("kind", _DEPARTMENT.kind)
-        depts.append(Department(code, node["name"].text(), tuple(cats), kind, weight, i))
+        since = node["since"].integer(minimum=1949) if node.has("since") else _DEPARTMENT.since
+        depts.append(Department(code, node["name"].text(), tuple(cats), kind, weight, i, since))
     return Departments(
         province=root["province"].text(),
         name=root["name"].text(),

@@ -12,6 +12,7 @@ from gateway.standard import (
     OPEN_ATTRIBUTE_IDS,
     SHARE_TYPE_IDS,
     Category,
+    DataItemDef,
     Grade,
     ItemKind,
     MaskRule,
@@ -45,6 +46,7 @@ def load_standard(path: str | Path) -> Standard:
         "item_types",
         "item_kinds",
         "masking",
+        "data_items",
     )
     std_id = root["id"].text(re.compile(r"^[a-z0-9][a-z0-9.-]*$"), "a lower-case id")
     version = root["version"].text(_VERSION_RE, 'a quoted semantic version such as "1.0.0"')
@@ -53,6 +55,7 @@ def load_standard(path: str | Path) -> Standard:
     share_types = _terms(root["share_types"], required=SHARE_TYPE_IDS)
     open_attributes = _terms(root["open_attributes"], required=OPEN_ATTRIBUTE_IDS)
     item_kinds = _item_kinds(root["item_kinds"], grades)
+    item_types = _terms(root["item_types"])
     return Standard(
         id=std_id,
         version=version,
@@ -66,9 +69,10 @@ def load_standard(path: str | Path) -> Standard:
         open_attributes=open_attributes,
         update_cycles=_terms(root["update_cycles"]),
         formats=_terms(root["formats"]),
-        item_types=_terms(root["item_types"]),
+        item_types=item_types,
         item_kinds=item_kinds,
         masking=_masking(root["masking"], item_kinds),
+        data_items=_data_items(root["data_items"], grades, item_types, item_kinds),
     )
 
 
@@ -187,3 +191,30 @@ def _masking(node: ConfigNode, kinds: dict[str, ItemKind]) -> dict[str, MaskRule
     if missing:
         raise node.fail(f"a rule for every item kind (missing {', '.join(missing)})")
     return rules
+
+
+def _data_items(
+    node: ConfigNode,
+    grades: dict[str, Grade],
+    types: dict[str, Term],
+    kinds: dict[str, ItemKind],
+) -> dict[str, DataItemDef]:
+    items: dict[str, DataItemDef] = {}
+    for d in node.items():
+        d.only("name", "type", "length", "grade", "kind")
+        name = _unique(set(items), d["name"], d["name"].text())
+        itype = d["type"].text()
+        if itype not in types:
+            raise d["type"].fail(f"one of the item_types {sorted(types)}, got {itype!r}")
+        kind = d.text_or("kind", "plain")
+        if kind not in kinds:
+            raise d["kind"].fail(f"one of the item_kinds {sorted(kinds)}, got {kind!r}")
+        grade = d["grade"].text()
+        if grade not in grades:
+            raise d["grade"].fail(f"one of the grades {sorted(grades)}, got {grade!r}")
+        floor = kinds[kind].default_grade
+        # A 姓名 graded L1 would let a name leave unmasked: an item is never graded below its kind.
+        if grades[grade].rank < grades[floor].rank:
+            raise d["grade"].fail(f"at least {floor}, the default grade of kind {kind!r}")
+        items[name] = DataItemDef(name, itype, d["length"].integer(minimum=0), grade, kind)
+    return items

@@ -232,11 +232,14 @@ class World:
                     codes.add(code)
                     break
             established = self.date_between(date(1995, 1, 1), REFERENCE_DATE)
-            authority = (
-                f"{self.province_name}{place[0]}市场监督管理局"
-                if self.province == "sh"
-                else f"{place[0]}{place[2]}市场监督管理局"
-            )
+            # A county-level city (溧阳市) is its own registration authority, not prefixed by
+            # its prefecture; a district or county is (常州市武进区).
+            if self.province == "sh":
+                authority = f"{self.province_name}{place[0]}市场监督管理局"
+            elif place[2].endswith("市") or place[0] == place[2]:
+                authority = f"{place[2]}市场监督管理局"
+            else:
+                authority = f"{place[0]}{place[2]}市场监督管理局"
             self.rows.enterprise.append(
                 {
                     "credit_code": code,

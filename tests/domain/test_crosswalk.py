@@ -98,7 +98,7 @@ def test_preferred_local_value_and_display_name(crosswalks: dict[str, Crosswalk]
     assert js.categories.locals_for("101") == ("JC0101", "JC0102")
     assert js.categories.local("101") == "JC0101"
     assert js.categories.name("JC0102") == "流动人口"
-    assert crosswalks["sh"].grades.name("S4") == "核心"
+    assert crosswalks["sh"].grades.name("S4") == "高敏感"
 
 
 @pytest.mark.parametrize(

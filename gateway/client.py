@@ -17,12 +17,12 @@ def open_channel(fed: FederationConfig, node_id: str, *, insecure: bool) -> grpc
     """A channel to ``node_id``'s client port, verifying it against the federation CA."""
     address = fed.node(node_id).client
     if insecure:
-        return grpc.insecure_channel(address)
+        return grpc.insecure_channel(address, options=channel_options_for(node_id, address)[1:])
     ca_path = Path(fed.certs_dir) / CA_CERT_FILE
     try:
         ca = ca_path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(ca_path, "ca", "the federation CA (run `yrdgw certs`)") from None
     return grpc.secure_channel(
-        address, client_channel_credentials(ca), options=channel_options_for(node_id)
+        address, client_channel_credentials(ca), options=channel_options_for(node_id, address)
     )

@@ -99,6 +99,8 @@ class NodeOptions:
     """Overrides the node config's ``otlp_endpoint``."""
     worker: WorkerSlot | None = None
     """Set when this process is one worker of a multi-process node."""
+    replica: int = 0
+    """Which of the province's replicas this is: where it listens (``Replica``)."""
     clock: Callable[[], datetime] = utcnow
     """What time it is for grants and quota windows; tests hold it to stay in one window."""
 
@@ -110,6 +112,7 @@ class Node:
         self.fed = fed
         self.id = node_id
         self.address = fed.node(node_id)
+        self.listen = self.address.replica(options.replica)
         self.province = load_province(fed, node_id)
         self.config: NodeConfig = self.province.config
         self.options = options
@@ -388,11 +391,11 @@ class Node:
         health_pb2_grpc.add_HealthServicer_to_server(health, peer)
 
         if tls is None:
-            client.add_insecure_port(self.address.client)
-            peer.add_insecure_port(self.address.peer)
+            client.add_insecure_port(self.listen.client)
+            peer.add_insecure_port(self.listen.peer)
         else:
-            client.add_secure_port(self.address.client, tls.client_port_server_credentials())
-            peer.add_secure_port(self.address.peer, tls.peer_server_credentials())
+            client.add_secure_port(self.listen.client, tls.client_port_server_credentials())
+            peer.add_secure_port(self.listen.peer, tls.peer_server_credentials())
         self._servers = [client, peer]
         for server in self._servers:
             await server.start()
@@ -407,7 +410,7 @@ class Node:
             metrics_token=cfg.metrics_token,
         )
         web = self._web = OpsWeb(self.id, names, operator_reads, metrics, login)
-        host, port = split_address(self.address.ops)
+        host, port = split_address(self.listen.ops)
         await web.start(host, port, reuse_port=worker is not None)
         # Start-up objects (config, standard, interfaces) live as long as the node: keep the
         # cyclic collector from walking them on every collection of the request path.
@@ -423,8 +426,8 @@ class Node:
             self.id,
             self.address.name,
             self.fed.federation,
-            self.address.client,
-            self.address.peer,
+            self.listen.client,
+            self.listen.peer,
             " [INSECURE]" if tls is None else "",
             f" (worker {worker.index + 1} of {worker.count})" if worker is not None else "",
         )

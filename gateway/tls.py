@@ -8,6 +8,7 @@ meant to reach, whatever address it answers on.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -123,14 +124,23 @@ def client_channel_credentials(ca_pem: bytes) -> grpc.ChannelCredentials:
     return grpc.ssl_channel_credentials(root_certificates=ca_pem)
 
 
-def channel_options_for(node_id: str) -> list[tuple[str, str]]:
-    """Channel options that make the TLS handshake check the server is ``node_id``.
+ROUND_ROBIN = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
+"""gRPC's own client-side balancing over every address of a target (a province's replicas)."""
+
+
+def channel_options_for(node_id: str, target: str = "") -> list[tuple[str, str]]:
+    """Channel options that make the TLS handshake check the server is ``node_id``; for a
+    target naming several replicas (``ipv4:a,b``), also balance calls over them.
 
     Addresses in federation.yaml are host:port and need not match any certificate name; the
     override makes grpc verify the SAN against ``<node>.yrd`` instead, so a server presenting
-    another node's (valid) certificate on this address is refused at the handshake.
+    another node's (valid) certificate on this address is refused at the handshake. Every
+    replica of a province presents its province's certificate, so the check holds per replica.
     """
-    return [("grpc.ssl_target_name_override", tls_name(node_id))]
+    options = [("grpc.ssl_target_name_override", tls_name(node_id))]
+    if "," in target:
+        options.append(("grpc.service_config", ROUND_ROBIN))
+    return options
 
 
 def peer_identity(context: Any) -> str | None:

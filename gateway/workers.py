@@ -143,7 +143,7 @@ class Primary:
     def run(self) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)
-        address = self.fed.node(self.node_id)
+        address = self.fed.node(self.node_id).replica(0)
         check_ports_free((address.client, address.peer, address.ops))
         self._prepare()
         if self._stopping:  # told to stop while seeding: nothing runs yet

@@ -43,6 +43,12 @@ def register(sub) -> None:
         help="worker processes sharing the node's ports and state (default: node.yaml's "
         "`workers`, else 1)",
     )
+    n.add_argument(
+        "--replica",
+        type=int,
+        default=0,
+        help="which of the province's replicas (federation.yaml lists their addresses) this is",
+    )
     n.add_argument("--worker", help=argparse.SUPPRESS)  # INDEX/COUNT: set by the primary
     n.add_argument(
         "--no-tracing",
@@ -102,7 +108,17 @@ def node(args) -> int:
     fed = load_federation(args.federation)
     cfg = load_node(fed, args.node)
     grace = args.grace if args.grace is not None else cfg.limits.shutdown_grace_s
-    options = NodeOptions(insecure=args.insecure, entries=args.entries, tracing=not args.no_tracing)
+    options = NodeOptions(
+        insecure=args.insecure,
+        entries=args.entries,
+        tracing=not args.no_tracing,
+        replica=args.replica,
+    )
+    try:
+        fed.node(args.node).replica(args.replica)
+    except ValueError as exc:
+        print(f"error: --replica: {exc}", file=sys.stderr)
+        return 2
     run_dir = fed.data_dir / args.node / RUN_DIR
     if args.worker:  # one worker of a node whose primary started us
         die_with_parent(PRIMARY_ENV)
@@ -123,7 +139,7 @@ def node(args) -> int:
     if not 1 <= workers <= MAX_WORKERS:
         print(f"error: --workers: expected 1 to {MAX_WORKERS}, got {workers}", file=sys.stderr)
         return 2
-    if not _ports_free(fed, [args.node]):
+    if not _ports_free(fed, [args.node], replica=args.replica):
         return 1
     node = Node(fed, args.node, options)
     if workers == 1:
@@ -166,12 +182,13 @@ async def _serve(node, grace: float) -> int:
     return 0
 
 
-def _ports_free(fed, node_ids) -> bool:
-    """Every port of these nodes can be bound now; else say which is taken, and by whom."""
+def _ports_free(fed, node_ids, replica: int = 0) -> bool:
+    """Every port of these nodes (that replica of each) can be bound now; else say which is
+    taken, and by whom."""
     from gateway.portcheck import check_ports_free
 
     for node_id in node_ids:
-        address = fed.node(node_id)
+        address = fed.node(node_id).replica(replica)
         try:
             check_ports_free((address.client, address.peer, address.ops))
         except OSError as exc:

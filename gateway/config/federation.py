@@ -18,6 +18,7 @@ __all__ = [
     "NODE_ID_RE",
     "FederationConfig",
     "NodeAddress",
+    "Replica",
     "load_federation",
     "split_address",
 ]
@@ -30,8 +31,24 @@ DEFAULT_FEDERATION = Path("config") / "federation.yaml"
 
 
 @dataclass(frozen=True, slots=True)
+class Replica:
+    """Where one replica of a province's node listens (each a host:port)."""
+
+    client: str
+    peer: str
+    ops: str
+
+
+@dataclass(frozen=True, slots=True)
 class NodeAddress:
-    """Where one province's node listens; every node knows every other by this entry."""
+    """Where one province's node listens; every node knows every other by this entry.
+
+    A province may run several replicas (``client``, ``peer`` and ``ops`` given as lists of
+    equal length, IP addresses): ``client`` and ``peer`` are then one gRPC target naming them
+    all (``ipv4:127.0.0.1:50331,127.0.0.1:50332``), which callers balance over with gRPC's own
+    ``round_robin`` (``gateway.tls.channel_options_for``), and ``replicas`` says where each
+    replica listens.
+    """
 
     id: str
     """Short node id, also the province id: ``js``, ``sh``, ``zj``, ``ah``."""
@@ -44,7 +61,16 @@ class NodeAddress:
     peer: str
     """host:port of the peer port (other nodes, mutual TLS)."""
     ops: str
-    """host:port of the operator HTTP port (web page, metrics)."""
+    """host:port of the operator HTTP port (web page, metrics); the first replica's."""
+    replicas: tuple[Replica, ...] = ()
+    """Where each replica listens (one entry for a single node)."""
+
+    def replica(self, index: int = 0) -> Replica:
+        """Where replica ``index`` listens."""
+        replicas = self.replicas or (Replica(self.client, self.peer, self.ops),)
+        if not 0 <= index < len(replicas):
+            raise ValueError(f"{self.id} has {len(replicas)} replica(s), not {index + 1}")
+        return replicas[index]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,13 +119,21 @@ def load_federation(path: str | os.PathLike[str] | None = None) -> FederationCon
         if not NODE_ID_RE.match(node_id):
             raise n.fail("a two-letter lowercase node id")
         n.only("name", "region_code", "client", "peer", "ops")
+        lists = {key: _addresses(n[key]) for key in ("client", "peer", "ops")}
+        if len({len(found) for found in lists.values()}) != 1:
+            raise n["ops"].fail("as many addresses as client and peer (one per replica)")
+        replicas = tuple(
+            Replica(c, p, o)
+            for c, p, o in zip(lists["client"], lists["peer"], lists["ops"], strict=True)
+        )
         nodes[node_id] = NodeAddress(
             id=node_id,
             name=n["name"].text(),
             region_code=n["region_code"].text(_REGION_RE, 'a quoted six-digit code "320000"'),
-            client=_address(n["client"]),
-            peer=_address(n["peer"]),
-            ops=_address(n["ops"]),
+            client=_target(n["client"], lists["client"]),
+            peer=_target(n["peer"], lists["peer"]),
+            ops=replicas[0].ops,
+            replicas=replicas,
         )
     if not nodes:
         raise root["nodes"].fail("at least one node")
@@ -123,6 +157,35 @@ def _address(node: ConfigNode) -> str:
     if not 0 <= int(ADDRESS_RE.match(value)["port"]) <= 65535:  # type: ignore[index]
         raise node.fail("a port in [0, 65535]")
     return value
+
+
+def _addresses(node: ConfigNode) -> list[str]:
+    """One host:port, or a non-empty list of them (one per replica)."""
+    if isinstance(node.value, list):
+        found = [_address(item) for item in node.items()]
+        if len(set(found)) != len(found):
+            raise node.fail("distinct addresses, one per replica")
+        return found
+    return [_address(node)]
+
+
+def _target(node: ConfigNode, addresses: list[str]) -> str:
+    """The gRPC target naming every replica: the address itself for one, else an ``ipv4:`` or
+    ``ipv6:`` list (a DNS name that resolves to every replica is given as one address)."""
+    if len(addresses) == 1:
+        return addresses[0]
+    hosts = [split_address(a)[0] for a in addresses]
+    if all(_IPV4_RE.match(h) for h in hosts):
+        return "ipv4:" + ",".join(addresses)
+    if all(":" in h for h in hosts):
+        return "ipv6:" + ",".join(addresses)
+    raise node.fail(
+        "IP addresses of one family when listing several replicas "
+        "(or one DNS name that resolves to every replica)"
+    )
+
+
+_IPV4_RE = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 
 
 def split_address(address: str) -> tuple[str, int]:

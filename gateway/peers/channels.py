@@ -221,13 +221,14 @@ class Peers:
             channels = []
             for _ in range(connections):
                 if tls is None:
-                    channels.append(aio.insecure_channel(address.peer, options=options))
+                    balance = channel_options_for(address.id, address.peer)[1:]
+                    channels.append(aio.insecure_channel(address.peer, options=options + balance))
                 else:
                     channels.append(
                         aio.secure_channel(
                             address.peer,
                             tls.channel_credentials(),
-                            options=options + channel_options_for(address.id),
+                            options=options + channel_options_for(address.id, address.peer),
                         )
                     )
             self._peers[address.id] = Peer(

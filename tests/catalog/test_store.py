@@ -81,7 +81,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CatalogSto
             yield s
         return
     with Postgres(request.getfixturevalue("pg_dsn")) as pg:
-        yield PgCatalogStore(pg)  # type: ignore[misc]
+        yield PgCatalogStore(pg)
 
 
 def codes(result: LocalResult) -> list[str]:
@@ -400,7 +400,7 @@ def random_store(
     with Postgres(new_schema(request.getfixturevalue("postgres"))) as pg:
         store = PgCatalogStore(pg)
         store.insert_many(entries, batch_size=150)
-        yield store, entries  # type: ignore[misc]
+        yield store, entries
 
 
 FILTERS = st.builds(

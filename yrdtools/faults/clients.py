@@ -67,7 +67,7 @@ class FederationClients:
             channels[node] = aio.secure_channel(
                 self.address(node, "client"),
                 client_channel_credentials(ca),
-                options=channel_options_for(node),
+                options=channel_options_for(node, self.address(node, "client")),
             )
         return channels[node]
 

@@ -14,7 +14,7 @@ from psycopg import sql
 from gateway.audit import AuditLog
 from gateway.postgres import Postgres
 from gateway.postgres.roles import grant_node_role
-from tests.audit.test_log import make_record
+from tests.support.records import make_record
 
 REPLICAS = 3
 

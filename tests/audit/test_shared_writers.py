@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from gateway.audit import AuditLog
-from tests.audit.test_log import make_record
+from tests.support.records import make_record
 
 PROCESSES = 3
 THREADS = 3

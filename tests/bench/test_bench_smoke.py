@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from tests.support.federation import ROOT
 from yrdtools.bench.cases import ALL_CASES, COLD_SEARCHES, CROSS_TRACED
 
-ROOT = Path(__file__).resolve().parents[2]
 # Cases that depend on something outside the harness, and say so when it is missing: nginx (a
 # test never installs system packages) and a node switch to turn tracing off.
 MAY_SKIP = {"nginx", "cross-untraced"}

@@ -18,8 +18,8 @@ from gateway.crosswalk import Crosswalk
 from gateway.departments import Departments
 from gateway.errors import ConfigError
 from gateway.standard import Standard
+from tests.support.federation import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 PROVINCES = {
     "js": ("江苏省", "32"),
     "sh": ("上海市", "31"),

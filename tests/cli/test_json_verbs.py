@@ -15,14 +15,12 @@ from gateway._pb.yrd.v1 import exchange_pb2, exchange_pb2_grpc
 from gateway.client import open_channel
 from gateway.credentials import app_secret
 from gateway.server.identity import MD_APP_ID, MD_APP_SECRET
-from tests.cli.conftest import CliFederation
+from tests.support.cli import CliFederation
+from tests.support.names import PURPOSE, RESIDENT, ROSTER
 
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
 
-RESIDENT = "sh/gaj/resident-basic/v1"
-ROSTER = "sh/rsj/insured-roster/v1"
 LICENSE = "sh/scjgj/business-license/v1"
-PURPOSE = "养老保险关系转移接续"
 
 
 async def create_app(cli: CliFederation, app: str) -> dict:

@@ -4,26 +4,16 @@ alike."""
 
 from __future__ import annotations
 
-import contextlib
-import io
-
 from gateway.catalog.store import CatalogStore
-from gateway.cli.main import main
 from gateway.config import load_federation
 from gateway.node import Node, NodeOptions
-from tests.conftest import write_federation
-
-
-def _yrdgw(*args: str) -> tuple[int, str]:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = main(list(args))
-    return code, out.getvalue()
+from tests.support.cli import yrdgw
+from tests.support.federation import write_federation
 
 
 def test_a_node_finds_what_yrdgw_seed_seeded(tmp_path):
     path = write_federation(tmp_path, tmp_path / "certs", node_ids=["sh"])
-    code, out = _yrdgw("--federation", str(path), "seed", "--node", "sh", "--entries", "60")
+    code, out, _ = yrdgw("--federation", str(path), "seed", "--node", "sh", "--entries", "60")
     assert (code, out.split(" in ")[0]) == (0, "sh: seeded 60 entries")
 
     node = Node(load_federation(path), "sh", NodeOptions(insecure=True, entries=60))
@@ -33,5 +23,5 @@ def test_a_node_finds_what_yrdgw_seed_seeded(tmp_path):
         assert all(store.get(code) is not None for code in published)
         assert store.count() >= 60
 
-    code, out = _yrdgw("--federation", str(path), "seed", "--node", "sh", "--entries", "60")
+    code, out, _ = yrdgw("--federation", str(path), "seed", "--node", "sh", "--entries", "60")
     assert (code, out) == (0, "sh: already seeded with 60 entries\n")

@@ -4,16 +4,14 @@
 from __future__ import annotations
 
 import ast
-import contextlib
-import io
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from gateway.cli.main import main
-from tests.conftest import ROOT
+from tests.support.cli import yrdgw
+from tests.support.federation import ROOT
 
 RUNTIME = ("gateway.cli.main", "gateway.node", "gateway.workers", "gateway.supervisor")
 
@@ -54,31 +52,21 @@ def test_nothing_outside_cli_imports_cli_and_only_the_tool_verbs_import_tools():
     assert offenders == []
 
 
-def _yrdgw(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main(list(args))
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-    return code, out.getvalue(), err.getvalue()
-
-
 @pytest.mark.parametrize("verb", ["bench", "soak"])
 def test_tool_verbs_show_their_own_options_under_their_yrdgw_name(verb):
-    code, out, _ = _yrdgw("--federation", str(ROOT / "config" / "federation.yaml"), verb, "--help")
+    code, out, _ = yrdgw("--federation", str(ROOT / "config" / "federation.yaml"), verb, "--help")
     assert code == 0
     assert out.startswith(f"usage: yrdgw {verb} ")
     assert "--federation FEDERATION" in out
 
 
 def test_soak_takes_yrdgw_federation_as_its_template(tmp_path):
-    code, _, err = _yrdgw("--federation", str(tmp_path / "missing.yaml"), "soak", "--duration", "1")
+    code, _, err = yrdgw("--federation", str(tmp_path / "missing.yaml"), "soak", "--duration", "1")
     assert code == 2
     assert "error: configuration" in err and "missing.yaml" in err
 
 
 def test_other_verbs_still_refuse_options_they_do_not_know():
-    code, _, err = _yrdgw("search", "户籍", "--bogus")
+    code, _, err = yrdgw("search", "户籍", "--bogus")
     assert code == 2
     assert "unrecognized arguments: --bogus" in err

@@ -19,7 +19,7 @@ from gateway.config import (
     load_province,
 )
 from gateway.errors import ConfigError
-from tests.conftest import NODE_IDS, ROOT
+from tests.support.federation import NODE_IDS, ROOT
 
 #: kind of file -> where it lies in a copy of the repository's config/ and nodes/.
 FILES = {

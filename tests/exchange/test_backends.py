@@ -24,8 +24,8 @@ from gateway.exchange.backends import (
 from gateway.exchange.backends.sqlite import compile_query
 from gateway.exchange.dataset import ensure_dataset, sample_values
 from gateway.exchange.model import BackendSpec, Field, Interface, Param
+from tests.support.federation import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 HOSTILE = ["' OR 1=1 --", '"; DROP TABLE person; --', "1' UNION SELECT * FROM person --", "%"]
 
 

@@ -21,8 +21,8 @@ from gateway.exchange.dataset import (
 )
 from gateway.exchange.synthetic import luhn_check_digit, org_code_check_char
 from gateway.exchange.vocabulary import COUNTIES, PROVINCES
+from tests.support.federation import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 NODES = ("js", "sh", "zj", "ah")
 PEOPLE = 1200
 

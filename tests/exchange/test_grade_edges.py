@@ -5,7 +5,6 @@ home, with its reason, and L4 stays home whatever the grant says."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -15,8 +14,8 @@ from gateway.exchange.model import BackendSpec, Field, Interface, Param
 from gateway.exchange.policy import plan_release
 from gateway.sharing.model import Grant, Quota
 from gateway.standard import Standard
+from tests.support.federation import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 
 EDGE_FIELDS = (

@@ -14,8 +14,8 @@ from gateway.errors import ConfigError, InvalidArgument
 from gateway.exchange.interfaces import MAX_PARAMS, validate_params
 from gateway.exchange.model import BackendSpec, Field, Interface, Param
 from gateway.standard import Standard
+from tests.support.federation import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 NODES = ("js", "sh", "zj", "ah")
 BASE_DATABASES = {
     "101": "人口",
@@ -383,6 +383,7 @@ IFACE = Interface(
     fields=(Field("name", "姓名", "name", "L3"),),
     backend=BackendSpec("sqlite", {}),
 )
+
 ID = "11010519491231002X"
 CODE = "91350100M000100Y43"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -19,11 +18,10 @@ from gateway.exchange.policy import (
 )
 from gateway.sharing.model import Grant, Quota
 from gateway.standard import Standard
+from tests.support.federation import ROOT
+from tests.support.names import APP, PURPOSE
 
-ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)
-APP = "js/rsj/pension-transfer"
-PURPOSE = "养老保险关系转移接续"
 
 # One field per interesting (grade, kind, mask flag) combination, in interface order.
 FIELDS = (

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from gateway.errors import InvalidArgument
 from gateway.exchange.calls import Call, call_fingerprint, decode_resume, encode_resume
+from tests.support.names import APP
 
-APP = "js/rsj/pension-transfer"
 CALL = Call("sh/rsj/insured-roster/v1", {"district": "浦东新区"}, "养老保险关系转移接续")
 FP = call_fingerprint(APP, CALL)
 

@@ -21,11 +21,9 @@ from gateway.exchange.dataset import ensure_dataset, sample_values
 from gateway.exchange.provider import Caller, Provider
 from gateway.sharing.model import Quota
 from gateway.sharing.store import SharingStore
-from tests.conftest import shipped_interfaces
+from tests.support.federation import shipped_interfaces
+from tests.support.names import APP, PURPOSE, ROSTER
 
-ROSTER = "sh/rsj/insured-roster/v1"
-APP = "js/rsj/pension-transfer"
-PURPOSE = "养老保险关系转移接续"
 START = datetime(2026, 3, 2, 1, 0, 30, tzinfo=UTC)  # mid-minute, far from 16:00 UTC
 
 

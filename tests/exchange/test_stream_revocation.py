@@ -18,18 +18,15 @@ import pytest_asyncio
 from aiohttp import web
 from grpc import aio
 
-from gateway._pb.yrd.v1 import exchange_pb2, exchange_pb2_grpc, sharing_pb2, sharing_pb2_grpc
+from gateway._pb.yrd.v1 import exchange_pb2, exchange_pb2_grpc, sharing_pb2
 from gateway.config import load_federation
-from gateway.credentials import operator_token_path
-from gateway.server.identity import MD_APP_ID, MD_APP_SECRET, MD_OPERATOR
 from gateway.status import failure_of
-from tests.cli.conftest import CliFederation
-from tests.conftest import ROOT, write_federation
-from tests.federation.conftest import Running, start_nodes, stop_all
+from tests.support.cli import CliFederation
+from tests.support.cluster import grant_via_application, new_app, operator
+from tests.support.federation import ROOT, write_federation
+from tests.support.names import APP, PURPOSE, ROSTER
+from tests.support.nodes import Running, start_nodes, stop_all
 
-APP = "js/rsj/pension-transfer"
-ROSTER = "sh/rsj/insured-roster/v1"
-PURPOSE = "养老保险关系转移接续"
 DISTRICT = "浦东新区"
 PEOPLE = [{"record_id": f"R{i:03d}", "name": f"张{i}", "district": DISTRICT} for i in range(1, 24)]
 
@@ -100,31 +97,18 @@ async def federation(tmp_path, certs_dir):
         await runner.cleanup()
 
 
-def operator(running: Running, node: str):
-    token = operator_token_path(running.fed, node).read_text().strip()
-    return sharing_pb2_grpc.AdminStub(running.channel(node)), ((MD_OPERATOR, token),)
-
-
 async def test_revoking_a_grant_stops_a_running_transfer_at_the_next_batch(federation):
     running, upstream = federation
-    admin_js, md_js = operator(running, "js")
-    created = await admin_js.CreateApp(
-        sharing_pb2.CreateAppRequest(app=APP, name="养老保险关系转移"), metadata=md_js, timeout=10
-    )
-    creds = ((MD_APP_ID, APP), (MD_APP_SECRET, created.secret))
-    application = await sharing_pb2_grpc.SharingStub(running.channel("js")).Apply(
-        sharing_pb2.ApplyRequest(
-            interface_id=ROSTER,
-            fields=["record_id", "name", "district"],
-            purpose=PURPOSE,
-            valid_until=(datetime.now(UTC) + timedelta(days=30)).isoformat(),
-        ),
-        metadata=creds,
-        timeout=10,
-    )
+    creds = await new_app(running, timeout=10)
     admin_sh, md_sh = operator(running, "sh")
-    grant = await admin_sh.Approve(
-        sharing_pb2.DecideRequest(application_id=application.id), metadata=md_sh, timeout=10
+    grant = await grant_via_application(
+        running,
+        creds,
+        ["record_id", "name", "district"],
+        interface=ROSTER,
+        quota=None,
+        valid_until=(datetime.now(UTC) + timedelta(days=30)).isoformat(),
+        timeout=10,
     )
 
     stream = exchange_pb2_grpc.ExchangeStub(running.channel("js")).InvokeStream(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import grpc
 import pytest
 import pytest_asyncio
@@ -19,49 +17,14 @@ from gateway._pb.yrd.v1 import (
 )
 from gateway.certs import tls_name
 from gateway.config import load_federation
-from gateway.credentials import operator_token_path
-from gateway.exchange.dataset import dataset_path, sample_values
-from gateway.node import Node, NodeOptions
 from gateway.peers import MD_HOPS, MD_NODE, MD_STANDARD
 from gateway.server.identity import MD_APP_ID, MD_APP_SECRET, MD_OPERATOR
-from gateway.status import failure_of
 from gateway.tls import NodeTLS, channel_options_for
-from tests.conftest import HeldClock, write_federation
-from tests.federation.conftest import PEOPLE, Running, stop_all
-
-APP = "js/rsj/pension-transfer"
-RESIDENT = "sh/gaj/resident-basic/v1"
-VERIFY = "sh/gaj/hukou-verify/v1"
-ROSTER = "sh/rsj/insured-roster/v1"
-PURPOSE = "养老保险关系转移接续"
-UNTIL = (datetime.now(UTC) + timedelta(days=365)).isoformat(timespec="seconds")
-
-
-class Cluster(Running):
-    clock: HeldClock | None = None
-    """The nodes' clock, when the test started them with one."""
-
-    def stub(self, node: str, kind):
-        return kind(self.channel(node))
-
-    def operator(self, node: str):
-        token = operator_token_path(self.fed, node).read_text().strip()
-        return self.stub(node, sharing_pb2_grpc.AdminStub), ((MD_OPERATOR, token),)
-
-    def samples(self, node: str) -> dict[str, str]:
-        return sample_values(dataset_path(self.nodes[node].config.data_dir))
-
-
-def node(fed, node_id: str, clock: HeldClock) -> Node:
-    return Node(fed, node_id, NodeOptions(entries=200, people=PEOPLE, clock=clock))
-
-
-async def start(fed, node_ids, clock: HeldClock) -> dict[str, Node]:
-    nodes = {}
-    for n in node_ids:
-        nodes[n] = node(fed, n, clock)
-        await nodes[n].start()
-    return nodes
+from tests.support.cluster import Cluster, grant_via_application, invoke, new_app, node, start
+from tests.support.federation import HeldClock, write_federation
+from tests.support.names import APP, PURPOSE, RESIDENT, ROSTER, UNTIL, VERIFY
+from tests.support.nodes import stop_all
+from tests.support.refusals import refused
 
 
 @pytest_asyncio.fixture
@@ -72,64 +35,6 @@ async def cluster(tmp_path, certs_dir):
     running.clock = clock
     yield running
     await stop_all(running)
-
-
-async def new_app(cluster: Cluster, app: str = APP) -> tuple[tuple[str, str], ...]:
-    admin, md = cluster.operator(app[:2])
-    reply = await admin.CreateApp(
-        sharing_pb2.CreateAppRequest(app=app, name="养老保险关系转移"), metadata=md, timeout=5
-    )
-    assert reply.secret
-    return ((MD_APP_ID, app), (MD_APP_SECRET, reply.secret))
-
-
-async def refused(call, code: grpc.StatusCode, reason: str, node: str | None = None):
-    with pytest.raises(aio.AioRpcError) as info:
-        await call
-    failure = failure_of(info.value)
-    assert (failure.code, failure.reason) == (code, reason), failure
-    if node is not None:
-        assert failure.node == node
-    return failure
-
-
-async def grant_via_application(
-    cluster: Cluster, creds, fields, *, interface=RESIDENT, quota=None, narrow_fields=()
-) -> sharing_pb2.Grant:
-    sharing = cluster.stub("js", sharing_pb2_grpc.SharingStub)
-    application = await sharing.Apply(
-        sharing_pb2.ApplyRequest(
-            interface_id=interface,
-            fields=fields,
-            purpose=PURPOSE,
-            valid_until=UNTIL,
-            quota=quota or sharing_pb2.Quota(per_minute=100, per_day=1000),
-        ),
-        metadata=creds,
-        timeout=5,
-    )
-    assert application.state == "pending" and application.owner == "sh"
-    admin, md = cluster.operator("sh")
-    pending = await admin.ListApplications(
-        sharing_pb2.ListApplicationsRequest(state="pending"), metadata=md, timeout=5
-    )
-    assert application.id in [a.id for a in pending.applications]
-    return await admin.Approve(
-        sharing_pb2.DecideRequest(application_id=application.id, fields=narrow_fields),
-        metadata=md,
-        timeout=5,
-    )
-
-
-def invoke(cluster: Cluster, creds, params, *, interface=RESIDENT, purpose=PURPOSE, fields=()):
-    exchange = cluster.stub("js", exchange_pb2_grpc.ExchangeStub)
-    return exchange.Invoke(
-        exchange_pb2.InvokeRequest(
-            interface_id=interface, params=params, purpose=purpose, fields=fields
-        ),
-        metadata=creds,
-        timeout=10,
-    )
 
 
 async def test_whole_workflow_apply_approve_call_revoke(cluster: Cluster):

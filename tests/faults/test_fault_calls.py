@@ -12,11 +12,10 @@ import grpc
 import pytest
 import pytest_asyncio
 
+from tests.support.names import PURPOSE, RESIDENT
 from yrdtools.faults import App, Federation, Load, Outcome, released
 
-RESIDENT = "sh/gaj/resident-basic/v1"
 FIELDS = ["id_number", "name", "gender"]
-PURPOSE = "养老保险关系转移接续"
 OK = grpc.StatusCode.OK
 UNAVAILABLE = grpc.StatusCode.UNAVAILABLE
 DEADLINE = grpc.StatusCode.DEADLINE_EXCEEDED

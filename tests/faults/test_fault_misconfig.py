@@ -22,10 +22,9 @@ from gateway.config import load_standard
 from gateway.peers import MD_HOPS, MD_NODE, MD_STANDARD
 from gateway.status import failure_of
 from gateway.tls import NodeTLS, channel_options_for
+from tests.support.names import PURPOSE, RESIDENT
 from yrdtools.faults import BIG_QUOTA, Federation, states
 
-RESIDENT = "sh/gaj/resident-basic/v1"
-PURPOSE = "养老保险关系转移接续"
 APP = "js/rsj/misconfig-probe"
 
 

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.support.federation import ROOT
 from yrdtools.faults import Federation, Released
 from yrdtools.soak import SoakReport, check
 

@@ -35,11 +35,10 @@ from gateway.sharing.usage import windows
 from gateway.status import failure_of
 from gateway.supervisor import process_alive
 from gateway.tls import channel_options_for, client_channel_credentials
+from tests.support.names import PURPOSE, RESIDENT
 from yrdtools.faults import App, Federation
 
-RESIDENT = "sh/gaj/resident-basic/v1"
 FIELDS = ["id_number", "name", "gender"]
-PURPOSE = "养老保险关系转移接续"
 CONNECTIONS = 12
 APP_BOUND = 4
 """js's in-flight bound per app: small, so one test can reach it across both workers (the

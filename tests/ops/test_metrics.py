@@ -17,8 +17,9 @@ from gateway._pb.yrd.v1 import exchange_pb2, exchange_pb2_grpc
 from gateway.errors import PermissionDenied
 from gateway.server.interceptors import Edge
 from gateway.telemetry.metrics import OTHER, Metrics
-from tests.conftest import eventually
-from tests.ops.conftest import PURPOSE, RESIDENT, ROSTER, OpsCluster, start_cluster
+from tests.support.federation import eventually
+from tests.support.names import PURPOSE, RESIDENT, ROSTER
+from tests.support.ops import OpsCluster, start_cluster
 
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
 """Tests sharing the module's nodes run in the module's event loop."""

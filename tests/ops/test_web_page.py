@@ -14,7 +14,8 @@ import pytest_asyncio
 from grpc import aio
 
 from gateway._pb.yrd.v1 import exchange_pb2, exchange_pb2_grpc
-from tests.ops.conftest import RESIDENT, OpsCluster, start_cluster
+from tests.support.names import RESIDENT
+from tests.support.ops import OpsCluster, start_cluster
 
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
 """Tests sharing the module's nodes run in the module's event loop."""

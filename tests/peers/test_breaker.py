@@ -14,8 +14,8 @@ from gateway.errors import ResourceExhausted
 from gateway.node import Node, NodeOptions
 from gateway.peers.breaker import CLOSED, HALF_OPEN, OPEN, Breaker, BreakerSettings
 from gateway.server.limits import InFlight
-from tests.conftest import NODE_IDS, write_federation
-from tests.federation.conftest import PEOPLE, Running, start_nodes, stop_all
+from tests.support.federation import NODE_IDS, write_federation
+from tests.support.nodes import PEOPLE, Running, start_nodes, stop_all
 
 
 class Clock:

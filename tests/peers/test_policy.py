@@ -11,7 +11,7 @@ from gateway.peers import policy
 from gateway.peers.breaker import CLOSED, OPEN, Breaker, BreakerSettings
 from gateway.peers.channels import Peer
 from gateway.peers.translate import OWNER
-from tests.peers.test_translate import FakeRpcError
+from tests.support.rpc import FakeRpcError
 
 UNAVAILABLE = FakeRpcError(grpc.StatusCode.UNAVAILABLE, "connection refused")
 

@@ -16,22 +16,7 @@ from gateway.errors import (
 )
 from gateway.peers.translate import OWNER, READ, Role, translate
 from gateway.status import to_status
-
-
-class FakeRpcError(grpc.RpcError):
-    """What a failed aio call raises: a code, details and trailing metadata."""
-
-    def __init__(self, code: grpc.StatusCode, details: str, trailers=()) -> None:
-        self._code, self._details, self._trailers = code, details, tuple(trailers)
-
-    def code(self) -> grpc.StatusCode:
-        return self._code
-
-    def details(self) -> str:
-        return self._details
-
-    def trailing_metadata(self):
-        return self._trailers
+from tests.support.rpc import FakeRpcError
 
 
 def relayed_error(code: grpc.StatusCode) -> FakeRpcError:

@@ -13,7 +13,7 @@ import pytest
 from gateway.errors import ResourceExhausted
 from gateway.server.limits import SharedInFlight
 from gateway.shm import SharedCounters
-from tests.server.test_shm import start
+from tests.support.processes import start
 
 FORK = multiprocessing.get_context("fork")
 WORKERS = 2

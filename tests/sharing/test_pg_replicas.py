@@ -17,7 +17,8 @@ from gateway.errors import ResourceExhausted, SchemaTooNew
 from gateway.postgres import Postgres
 from gateway.sharing.model import Quota
 from gateway.sharing.store import SharingStore
-from tests.sharing.test_store import APP, IFACE, T0, apply
+from tests.support.applications import apply
+from tests.support.names import APP, IFACE, T0
 
 REPLICAS = 3
 

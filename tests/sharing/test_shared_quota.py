@@ -17,7 +17,7 @@ from gateway.sharing.model import Grant, Quota
 from gateway.sharing.quota import SharedQuota
 from gateway.sharing.store import SharingStore
 from gateway.shm import SharedCounters
-from tests.sharing.test_store import APP, FIELDS, IFACE, OTHER, PURPOSE, T0
+from tests.support.names import APP, FIELDS, IFACE, OTHER, PURPOSE, T0
 
 MINUTE0, DAY0 = 29_013_240, 20_148
 """T0's quota windows: minutes since 1970, days since 1970 in UTC+8."""

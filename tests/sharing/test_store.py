@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,17 +23,11 @@ from gateway.errors import (
     Unauthenticated,
 )
 from gateway.postgres import Postgres
-from gateway.sharing.model import Application, Grant, Quota
+from gateway.sharing.model import Grant, Quota
 from gateway.sharing.store import SharingStore
-
-ROOT = Path(__file__).resolve().parents[2]
-T0 = datetime(2025, 3, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
-APP = "js/rsj/pension-transfer"
-OTHER = "js/ybj/medical-transfer"
-IFACE = "sh/rsj/insured-person/v1"
-FIELDS = ("name", "id_number", "mobile", "district")
-PURPOSE = "养老保险关系转移接续"
-QUOTA = Quota(10, 100)
+from tests.support.applications import QUOTA, apply
+from tests.support.federation import ROOT
+from tests.support.names import APP, FIELDS, IFACE, OTHER, PURPOSE, T0
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -49,20 +43,6 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SharingSto
     yield s
     s.close()
     pg.close()
-
-
-def apply(
-    store: SharingStore,
-    *,
-    app: str = APP,
-    fields: tuple[str, ...] = FIELDS,
-    quota: Quota = QUOTA,
-    days: int = 30,
-    now: datetime = T0,
-) -> Application:
-    return store.add_application(
-        app, IFACE, fields, PURPOSE, now, now + timedelta(days=days), quota, now=now
-    )
 
 
 def granted(store: SharingStore, quota: Quota = QUOTA) -> Grant:

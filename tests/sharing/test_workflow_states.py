@@ -31,13 +31,12 @@ from gateway.exchange.provider import Provider
 from gateway.sharing.model import Quota
 from gateway.sharing.service import ApplyInput, Narrowing, SharingService
 from gateway.sharing.store import SharingStore
-from tests.conftest import shipped_interfaces
+from tests.support.federation import shipped_interfaces
+from tests.support.names import PURPOSE, RESIDENT
 
 STANDARD, INTERFACES = shipped_interfaces("sh")
-RESIDENT = "sh/gaj/resident-basic/v1"
 FIELDS = ("name", "gender", "id_number", "household_type")
 APPS = ("sh/rsj/pension-transfer", "sh/ybj/medical-transfer")
-PURPOSE = "养老保险关系转移接续"
 START = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)
 SCRATCH = "/dev/shm" if Path("/dev/shm").is_dir() else None
 """Each example opens fresh SQLite files; on tmpfs their fsyncs cost nothing (41 s -> a few)."""

@@ -6,9 +6,9 @@ import pytest_asyncio
 
 from gateway.config import load_federation
 from gateway.node import Node, NodeOptions
-from tests.conftest import write_federation
-from tests.exchange.test_workflow import Cluster
-from tests.federation.conftest import PEOPLE, stop_all
+from tests.support.cluster import Cluster
+from tests.support.federation import write_federation
+from tests.support.nodes import PEOPLE, stop_all
 
 NODES = ("js", "sh", "zj")
 

@@ -3,26 +3,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import io
 import json
 import sqlite3
 
 from gateway._pb.yrd.v1 import exchange_pb2, exchange_pb2_grpc
-from gateway.cli.main import main
-from tests.exchange.test_workflow import PURPOSE, RESIDENT, grant_via_application, new_app
-
-
-async def yrdgw(cluster, *args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-
-    def run() -> int:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            return main(["--federation", str(cluster.fed.path), *args])
-
-    code = await asyncio.to_thread(run)  # the CLI is synchronous; the nodes run on this loop
-    return code, out.getvalue(), err.getvalue()
+from tests.support.cli import yrdgw_on
+from tests.support.cluster import grant_via_application, new_app
+from tests.support.names import PURPOSE, RESIDENT
 
 
 async def test_verify_passes_then_fails_after_an_edit_and_trace_show_renders(cluster):
@@ -38,11 +25,13 @@ async def test_verify_passes_then_fails_after_an_edit_and_trace_show_renders(clu
         timeout=10,
     )
 
-    code, out, _ = await yrdgw(cluster, "trace", "show", reply.trace_id, "--via", "zj")
+    code, out, _ = await yrdgw_on(cluster.fed.path, "trace", "show", reply.trace_id, "--via", "zj")
     assert code == 0
     assert "/yrd.v1.Exchange/Invoke" in out and "/yrd.v1.Federation/Invoke" in out
     assert " js " in out and " sh " in out and "masking" in out
-    code, out, err = await yrdgw(cluster, "trace", "show", reply.trace_id, "--via", "zj", "--json")
+    code, out, err = await yrdgw_on(
+        cluster.fed.path, "trace", "show", reply.trace_id, "--via", "zj", "--json"
+    )
     assert code == 0, err
     doc = json.loads(out)
     assert doc["trace_id"] == reply.trace_id and {s["node"] for s in doc["spans"]} == {"js", "sh"}
@@ -57,10 +46,12 @@ async def test_verify_passes_then_fails_after_an_edit_and_trace_show_renders(clu
         "attributes",
     }
 
-    code, out, _ = await yrdgw(cluster, "audit", "verify")
+    code, out, _ = await yrdgw_on(cluster.fed.path, "audit", "verify")
     assert code == 0, out
     assert all(f"{n}: OK" in out for n in ("js", "sh", "zj"))
-    code, out, _ = await yrdgw(cluster, "audit", "query", "--node", "sh", "--trace", reply.trace_id)
+    code, out, _ = await yrdgw_on(
+        cluster.fed.path, "audit", "query", "--node", "sh", "--trace", reply.trace_id
+    )
     assert code == 0 and reply.trace_id in out and "provider" in out
 
     # An intruder edits one provider entry (dropping the append-only triggers first).
@@ -71,6 +62,6 @@ async def test_verify_passes_then_fails_after_an_edit_and_trace_show_renders(clu
         db.commit()
     finally:
         db.close()
-    code, out, _ = await yrdgw(cluster, "audit", "verify")
+    code, out, _ = await yrdgw_on(cluster.fed.path, "audit", "verify")
     assert code == 1
     assert "sh: BROKEN at entry" in out and "js: OK" in out

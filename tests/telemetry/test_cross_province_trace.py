@@ -20,17 +20,11 @@ from gateway._pb.yrd.v1 import (
 )
 from gateway.config import load_federation
 from gateway.node import Node, NodeOptions
-from tests.conftest import write_federation
-from tests.exchange.test_workflow import (
-    PURPOSE,
-    RESIDENT,
-    Cluster,
-    grant_via_application,
-    new_app,
-    refused,
-)
-from tests.federation.conftest import PEOPLE, stop_all
-from tests.telemetry.conftest import NODES
+from tests.support.cluster import Cluster, grant_via_application, new_app
+from tests.support.federation import write_federation
+from tests.support.names import PURPOSE, RESIDENT
+from tests.support.nodes import PEOPLE, stop_all
+from tests.support.refusals import refused
 
 EXPORT_TIMEOUT_S = 2.0
 """The OTLP exporter's timeout per export (``gateway.telemetry.provider``)."""
@@ -68,7 +62,7 @@ async def test_cross_province_call_is_one_trace_seen_from_a_third_node(cluster: 
         ops_pb2.GetTraceRequest(trace_id=reply.trace_id), metadata=md, timeout=10
     )
     assert not trace.partial
-    assert {n.node: n.state for n in trace.nodes} == dict.fromkeys(NODES, "answered")
+    assert {n.node: n.state for n in trace.nodes} == dict.fromkeys(("js", "sh", "zj"), "answered")
     spans = {s.span_id: s for s in trace.spans}
     assert {s.node for s in trace.spans} == {"js", "sh"}
     assert all(s.trace_id == reply.trace_id for s in trace.spans)

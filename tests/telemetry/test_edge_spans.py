@@ -26,7 +26,7 @@ from gateway.status import failure_of
 from gateway.telemetry.metrics import Metrics
 from gateway.telemetry.outbound import ObservedStub
 from gateway.tracing import step
-from tests.conftest import eventually
+from tests.support.federation import eventually
 
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
 SERVICE = federation_pb2.DESCRIPTOR.services_by_name["Federation"]

@@ -7,7 +7,7 @@ from dataclasses import replace
 from gateway._pb.yrd.v1 import catalog_pb2, federation_pb2
 from gateway.catalog.answers import Bucket, ScoredEntry
 from gateway.wire.catalog import EntryWire, PeerHit, add_facets, add_hits, entry_to_pb
-from tests.catalog.test_store import GJJ_NAME, HUJI_ITEM, SHEBAO_NAME
+from tests.support.entries import GJJ_NAME, HUJI_ITEM, SHEBAO_NAME
 
 NAMES = {"js": "江苏"}
 CATEGORIES = {"101": "基础/人口", "202": "主题/社保", "203": "主题/住房"}

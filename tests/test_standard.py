@@ -14,8 +14,8 @@ import yaml
 from gateway.config import load_standard
 from gateway.errors import ConfigError
 from gateway.standard import MASK_METHODS, Standard
+from tests.support.federation import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 STANDARD_PATH = ROOT / "config" / "standard" / "yrd-standard.yaml"
 
 

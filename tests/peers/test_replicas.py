@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import yaml
 from grpc import aio
+from tests.support.postgres import new_schema
 
 from gateway._pb.yrd.v1 import exchange_pb2, exchange_pb2_grpc
 from gateway.config import load_federation
@@ -20,11 +21,10 @@ from gateway.ports import free_ports
 from gateway.server.identity import MD_APP_ID, MD_APP_SECRET
 from gateway.sharing.model import Quota
 from gateway.tls import channel_options_for, client_channel_credentials
-from tests.conftest import TEMPLATE, new_schema
+from tests.support.federation import TEMPLATE
+from tests.support.names import PURPOSE, RESIDENT
 
 APP = "js/rsj/replicas"
-RESIDENT = "sh/gaj/resident-basic/v1"
-PURPOSE = "养老保险关系转移接续"
 CALLS = 24
 
 

@@ -10,7 +10,8 @@ from grpc import aio
 
 from gateway._pb.yrd.v1 import catalog_pb2
 from gateway.status import failure_of
-from tests.federation.conftest import Running
+from tests.support.nodes import Running
+from tests.support.refusals import refused
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -55,13 +56,11 @@ async def test_the_same_text_with_another_filter_or_province_set_is_refused(
     federation: Running, minted: dict, reused: dict
 ):
     token = await first_token(federation, "js", **minted)
-    with pytest.raises(aio.AioRpcError) as info:
-        await federation.catalog("js").Search(search(page_token=token, **reused), timeout=30)
-    failure = failure_of(info.value)
-    assert (failure.code, failure.reason, failure.node) == (
+    failure = await refused(
+        federation.catalog("js").Search(search(page_token=token, **reused), timeout=30),
         grpc.StatusCode.INVALID_ARGUMENT,
         "BAD_PAGE_TOKEN",
-        "js",
+        node="js",
     )
     assert failure.metadata.get("field") == "page_token"
 

@@ -1,4 +1,5 @@
-"""Four real nodes in this process (real gRPC servers, mTLS, SQLite files) and async clients."""
+"""Real nodes in this process (real gRPC servers, mTLS, SQLite files), started and stopped
+together, and TLS-verified async client channels to them."""
 
 from __future__ import annotations
 
@@ -6,14 +7,12 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest_asyncio
 from grpc import aio
 
 from gateway._pb.yrd.v1 import catalog_pb2_grpc
-from gateway.config import FederationConfig, load_federation
+from gateway.config import FederationConfig
 from gateway.node import Node, NodeOptions
 from gateway.tls import channel_options_for, client_channel_credentials
-from tests.conftest import NODE_IDS, write_federation
 
 ENTRIES = 400
 PEOPLE = 300
@@ -58,12 +57,3 @@ async def stop_all(running: Running) -> None:
     for channel in running.channels:
         await channel.close()
     await asyncio.gather(*(node.stop(0) for node in running.nodes.values()))
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def federation(tmp_path_factory, certs_dir):
-    """Shared by a module's read-only tests; tests that change state start their own."""
-    fed = load_federation(write_federation(tmp_path_factory.mktemp("fed"), certs_dir))
-    running = Running(fed, await start_nodes(fed, NODE_IDS), [])
-    yield running
-    await stop_all(running)

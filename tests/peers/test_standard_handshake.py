@@ -19,15 +19,11 @@ from gateway._pb.yrd.v1 import (
     sharing_pb2_grpc,
 )
 from gateway.config import load_federation, load_standard
-from gateway.credentials import operator_token_path
-from gateway.server.identity import MD_APP_ID, MD_APP_SECRET, MD_OPERATOR
 from gateway.status import failure_of
-from tests.conftest import ROOT, write_federation
-from tests.federation.conftest import Running, start_nodes, stop_all
-
-APP = "js/rsj/pension-transfer"
-RESIDENT = "sh/gaj/resident-basic/v1"
-PURPOSE = "养老保险关系转移接续"
+from tests.support.cluster import new_app
+from tests.support.federation import ROOT, write_federation
+from tests.support.names import APP, PURPOSE, RESIDENT
+from tests.support.nodes import Running, start_nodes, stop_all
 
 
 def federation_for_sh(tmp: Path, certs_dir: Path, change: str):
@@ -68,13 +64,7 @@ async def test_a_peer_on_another_standard_is_refused_for_calls_applications_and_
 
     running = Running(fed, await start_nodes(fed, ("js", "sh"), feds={"sh": sh_fed}), [])
     try:
-        token = operator_token_path(fed, "js").read_text().strip()
-        created = await sharing_pb2_grpc.AdminStub(running.channel("js")).CreateApp(
-            sharing_pb2.CreateAppRequest(app=APP, name="养老保险关系转移"),
-            metadata=((MD_OPERATOR, token),),
-            timeout=5,
-        )
-        creds = ((MD_APP_ID, APP), (MD_APP_SECRET, created.secret))
+        creds = await new_app(running, APP)
 
         calls = {
             "invoke": exchange_pb2_grpc.ExchangeStub(running.channel("js")).Invoke(

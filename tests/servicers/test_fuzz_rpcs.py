@@ -30,7 +30,7 @@ from gateway._pb.yrd.v1 import (
 from gateway.catalog.query import encode_token
 from gateway.peers import MD_HOPS, MD_NODE, MD_STANDARD
 from gateway.server.identity import MD_APP_ID, MD_APP_SECRET, MD_OPERATOR
-from tests.fuzz.hostile import (
+from tests.support.hostile import (
     APP,
     INTERFACES,
     PURPOSE,

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gateway.shm import SharedCounters, TableFull, _home, _tag
-
-FORK = multiprocessing.get_context("fork")
+from tests.support.processes import FORK, start
 
 
 @pytest.fixture
@@ -35,16 +32,6 @@ def colliding(capacity: int, home: int, count: int) -> list[bytes]:
     ]
     assert len(keys) >= count, f"no {count} keys start at row {home} of {capacity}"
     return keys[:count]
-
-
-def start(target: Callable[..., None], *args: object) -> multiprocessing.process.BaseProcess:
-    proc = FORK.Process(target=target, args=args, daemon=True)
-    with warnings.catch_warnings():
-        # Python 3.12+ warns about fork() in a process with threads (a whole test session may
-        # have some); the children here only touch the table.
-        warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
-        proc.start()
-    return proc
 
 
 # --------------------------------------------------------------------------- files

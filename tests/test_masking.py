@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -13,8 +12,7 @@ from hypothesis import strategies as st
 from gateway.config import load_standard
 from gateway.masking import AMBIGUOUS_COMPOUNDS, COMPOUND_SURNAMES, Masker, mask
 from gateway.standard import MASK_METHODS, MaskRule, Standard
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.federation import ROOT
 
 
 @pytest.fixture(scope="module")

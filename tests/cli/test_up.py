@@ -20,7 +20,7 @@ import pytest
 
 from gateway.config import load_federation
 from gateway.supervisor import NodeProcesses, process_alive
-from tests.conftest import NODE_IDS, ROOT, write_federation
+from tests.support.federation import NODE_IDS, ROOT, write_federation
 
 YRDGW = [sys.executable, "-m", "gateway.cli.main"]
 _BOUND = 180.0

@@ -10,8 +10,8 @@ import pytest_asyncio
 
 from gateway.config import load_federation
 from gateway.node import Node, NodeOptions
-from tests.conftest import ROOT, write_federation
-from tests.fuzz.hostile import ENTRIES, NODES, PEOPLE, Harness
+from tests.support.federation import ROOT, write_federation
+from tests.support.hostile import ENTRIES, NODES, PEOPLE, Harness
 
 
 async def running_harness(tmp: Path, certs_dir: Path, nodes_dir: Path | None = None):

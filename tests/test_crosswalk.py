@@ -14,8 +14,8 @@ from gateway.config import load_crosswalk, load_standard
 from gateway.crosswalk import DIMENSIONS, Crosswalk, UnmappedValue
 from gateway.errors import ConfigError
 from gateway.standard import Standard
+from tests.support.federation import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 PROVINCES = ("js", "sh", "zj", "ah")
 
 

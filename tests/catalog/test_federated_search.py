@@ -9,14 +9,13 @@ from pathlib import Path
 import grpc
 import pytest
 import yaml
-from grpc import aio
 
 from gateway._pb.yrd.v1 import catalog_pb2
 from gateway.catalog.query import encode_token
 from gateway.config import load_federation
-from gateway.status import failure_of
-from tests.conftest import NODE_IDS, ROOT, write_federation
-from tests.federation.conftest import Running, start_nodes, stop_all
+from tests.support.federation import NODE_IDS, ROOT, write_federation
+from tests.support.nodes import Running, start_nodes, stop_all
+from tests.support.refusals import refused
 
 ANSWERED = catalog_pb2.PROVINCE_STATE_ANSWERED
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -114,14 +113,6 @@ async def test_get_finds_the_owner_from_any_node(federation: Running):
     assert got.entry.province_name == "上海"
 
 
-async def expect_error(call, code: grpc.StatusCode) -> object:
-    with pytest.raises(aio.AioRpcError) as info:
-        await call
-    failure = failure_of(info.value)
-    assert failure.code == code, failure
-    return failure
-
-
 @pytest.mark.parametrize(
     "request_kw, field, reason",
     [
@@ -178,7 +169,7 @@ async def expect_error(call, code: grpc.StatusCode) -> object:
 async def test_bad_search_input_is_invalid_argument_naming_the_field(
     federation: Running, request_kw, field, reason
 ):
-    failure = await expect_error(
+    failure = await refused(
         federation.catalog("js").Search(catalog_pb2.SearchRequest(**request_kw), timeout=5),
         grpc.StatusCode.INVALID_ARGUMENT,
     )
@@ -192,7 +183,7 @@ async def test_page_token_of_another_query_is_refused(federation: Running):
     stub = federation.catalog("js")
     first = await stub.Search(catalog_pb2.SearchRequest(query="信息", page_size=5), timeout=10)
     assert first.next_page_token
-    failure = await expect_error(
+    failure = await refused(
         stub.Search(
             catalog_pb2.SearchRequest(query="户籍", page_size=5, page_token=first.next_page_token),
             timeout=5,
@@ -211,7 +202,7 @@ async def test_page_token_of_another_query_is_refused(federation: Running):
     ],
 )
 async def test_get_refusals(federation: Running, code, status, reason):
-    failure = await expect_error(
+    failure = await refused(
         federation.catalog("sh").Get(catalog_pb2.GetRequest(code=code), timeout=5), status
     )
     assert failure.reason == reason

@@ -38,23 +38,21 @@ from gateway.errors import ERROR_DOMAIN
 from gateway.exchange.dataset import dataset_path, sample_values
 from gateway.node import Node
 from gateway.peers import MAX_MESSAGE_BYTES, MD_HOPS, MD_NODE, MD_STANDARD
-from gateway.server.identity import MD_APP_ID, MD_APP_SECRET, MD_OPERATOR
+from gateway.server.identity import MD_OPERATOR
 from gateway.status import DETAILS_KEY
 from gateway.tls import NodeTLS, channel_options_for, client_channel_credentials
-from tests.conftest import HeldClock
+from tests.support.cluster import grant_via_application, new_app
+from tests.support.federation import HeldClock
+from tests.support.names import PURPOSE, RESIDENT, ROSTER, VERIFY
 
 NODES = ("js", "sh")
 ENTRIES = 200
 PEOPLE = 300
 
 APP = "js/rsj/fuzz-app"
-RESIDENT = "sh/gaj/resident-basic/v1"
-VERIFY = "sh/gaj/hukou-verify/v1"
-ROSTER = "sh/rsj/insured-roster/v1"
 LICENSE = "sh/scjgj/business-license/v1"  # never granted to APP
 LOCAL_ROSTER = "js/rst/insured-roster/v1"
 INTERFACES = (RESIDENT, VERIFY, ROSTER, LICENSE, LOCAL_ROSTER, "js/gat/resident-basic/v1")
-PURPOSE = "养老保险关系转移接续"
 RESIDENT_FIELDS = ("id_number", "name", "gender", "household_type", "ethnicity", "mobile")
 ROSTER_FIELDS = ("record_id", "name", "district", "insurance_type")
 BIG_QUOTA = sharing_pb2.Quota(per_minute=1_000_000, per_day=100_000_000)
@@ -176,13 +174,11 @@ class Harness:
         standard = self.nodes[to].standard.fingerprint
         return ((MD_NODE, node), (MD_STANDARD, standard), (MD_HOPS, hops))
 
+    def channel(self, node_id: str) -> aio.Channel:
+        return self.client(node_id)
+
     async def new_app(self, app: str) -> tuple[tuple[str, str], ...]:
-        reply = await self.admin(app[:2]).CreateApp(
-            sharing_pb2.CreateAppRequest(app=app, name="模糊测试"),
-            metadata=self.op_md(app[:2]),
-            timeout=CALL_TIMEOUT,
-        )
-        return ((MD_APP_ID, app), (MD_APP_SECRET, reply.secret))
+        return await new_app(self, app, name="模糊测试", timeout=CALL_TIMEOUT)
 
     async def pending_application(
         self, creds=None, interface: str = RESIDENT, fields: Iterable[str] = ("gender", "name")
@@ -202,20 +198,13 @@ class Harness:
     async def granted(
         self, creds, interface: str, fields: Iterable[str], quota: sharing_pb2.Quota = BIG_QUOTA
     ) -> sharing_pb2.Grant:
-        application = await self.sharing().Apply(
-            sharing_pb2.ApplyRequest(
-                interface_id=interface,
-                fields=list(fields),
-                purpose=PURPOSE,
-                valid_until=until(),
-                quota=quota,
-            ),
-            metadata=creds,
-            timeout=CALL_TIMEOUT,
-        )
-        return await self.admin("sh").Approve(
-            sharing_pb2.DecideRequest(application_id=application.id),
-            metadata=self.op_md("sh"),
+        return await grant_via_application(
+            self,
+            creds,
+            list(fields),
+            interface=interface,
+            quota=quota,
+            valid_until=until(),
             timeout=CALL_TIMEOUT,
         )
 

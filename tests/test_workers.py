@@ -21,7 +21,8 @@ from gateway.errors import ConfigError
 from gateway.node import Node, NodeOptions
 from gateway.portcheck import check_ports_free
 from gateway.workers import parse_worker
-from tests.conftest import ROOT, write_federation
+from tests.support.cli import yrdgw_process
+from tests.support.federation import ROOT, write_federation
 
 
 def _nodes_dir(tmp_path: Path, **settings: object) -> Path:
@@ -88,19 +89,9 @@ def test_a_held_port_is_refused_by_address():
     check_ports_free([address])  # released: free again
 
 
-def _yrdgw(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "gateway.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
-
-
 def test_cli_refuses_a_bad_worker_count(tmp_path, certs_dir):
     fed = write_federation(tmp_path, certs_dir, node_ids=["js"])
-    done = _yrdgw("--federation", str(fed), "node", "--node", "js", "--workers", "0")
+    done = yrdgw_process("--federation", str(fed), "node", "--node", "js", "--workers", "0")
     assert done.returncode == 2
     assert "--workers: expected 1 to 64, got 0" in done.stderr
     assert "Traceback" not in done.stderr
@@ -113,7 +104,7 @@ def test_primary_refuses_to_start_on_a_port_in_use(tmp_path, certs_dir):
     with socket.socket() as holder:
         holder.bind((host, int(port)))
         holder.listen()
-        done = _yrdgw(
+        done = yrdgw_process(
             "--federation", str(path), "node", "--node", "js", "--workers", "2", "--entries", "50"
         )
     assert done.returncode == 1, done.stderr[-2000:]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.config import load_federation
-from tests.conftest import NODE_IDS, TEMPLATE
+from tests.support.federation import NODE_IDS, TEMPLATE
 from yrdtools.loopback import loopback_addresses, require_loopback, write_federation
 
 

@@ -30,7 +30,7 @@ from gateway._pb.yrd.v1 import (
     sharing_pb2,
 )
 from gateway.errors import ERROR_DOMAIN
-from tests.fuzz.hostile import (
+from tests.support.hostile import (
     APP,
     EXPECTED,
     PURPOSE,

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 
 import pytest
 
 from gateway.config import load_federation
 from gateway.supervisor import NodeProcesses
-from tests.conftest import NODE_IDS, ROOT, write_federation
+from tests.support.cli import yrdgw_process
+from tests.support.federation import NODE_IDS, write_federation
 
 
 @pytest.fixture(scope="module")
@@ -30,14 +30,7 @@ def processes(tmp_path_factory, certs_dir):
 
 def yrdgw(procs: NodeProcesses, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     env = {**os.environ, "YRD_FEDERATION": str(procs.fed.path)}
-    result = subprocess.run(
-        [sys.executable, "-m", "gateway.cli.main", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
+    result = yrdgw_process(*args, env=env, timeout=60)
     if check:
         assert result.returncode == 0, result.stderr
     return result

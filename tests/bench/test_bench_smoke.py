@@ -2,6 +2,10 @@
 
 Benchmarks are a command, not timed tests: nothing here asserts a latency or a rate, only that
 every case ran, answered, and was recorded with the environment it ran in.
+
+Marked ``bench``: starting four node processes, restarting js and sh three times and running every
+case at two concurrencies takes about a minute on a loaded box, so it runs as its own CI step
+(``make test-bench``, which ``make test`` runs after the main suite) rather than in the main run.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import pytest
 
 from tests.support.federation import ROOT
 from yrdtools.bench.cases import ALL_CASES, COLD_SEARCHES, CROSS_TRACED
+
+pytestmark = pytest.mark.bench
 
 # Cases that depend on something outside the harness, and say so when it is missing: nginx (a
 # test never installs system packages) and a node switch to turn tracing off.

@@ -19,11 +19,11 @@ demo: install
 	$(VENV)/bin/yrdgw up --demo
 
 # The timing-sensitive tests: the fault suite, federated search and the handshake across real
-# nodes, node processes. `make test` runs them once, under a CPU hog on both cores (test-loaded),
-# so a test that needs an idle machine fails here and not on a loaded box.
+# nodes, node processes (yrdgw up included). `make test` runs them once, under a CPU hog on both
+# cores (test-loaded), so a test that needs an idle machine fails here and not on a loaded box.
 LOADED_TESTS := tests/faults tests/catalog/test_federated_search.py \
 	tests/catalog/test_page_token_binding.py tests/peers/test_standard_handshake.py \
-	tests/test_supervisor.py
+	tests/test_supervisor.py tests/cli/test_up.py
 # The hog's bound, in case its runner is killed outright; it is stopped when the tests end.
 LOAD_SECONDS ?= 900
 

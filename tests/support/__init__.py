@@ -1,5 +1,10 @@
-"""Helpers the test modules share, once each: federation files and clocks (``federation``),
-in-process nodes (``nodes``), the exchange cluster with its app-and-grant setup and refusal
-asserter (``cluster``), the CLI runner (``cli``) and the hostile-input harness (``hostile``).
+"""Helpers the test modules share, once each; fixtures stay in the ``conftest.py`` of the level
+that uses them. ``federation``: the repository's federation, federation files on fresh loopback
+ports, a holdable node clock, a bounded wait. ``nodes``: in-process nodes and client channels.
+``cluster``: the exchange cluster and the app-and-grant steps. ``refusals``: the refusal
+asserter. ``cli``: the one way each to run ``yrdgw``. ``names``: the app, interfaces and purpose
+tests call with. ``ops``: nodes serving their ops pages. ``hostile``: the hostile-input harness.
+``entries``, ``records``, ``applications``, ``rpc``, ``processes``: hand-built catalog entries,
+audit records, sharing applications, a failed peer call, forked children.
 
 No test module imports another test module or a conftest; they import from here."""

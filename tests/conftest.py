@@ -16,6 +16,7 @@ from gateway.certs import create_federation_certs
 from gateway.pgcluster import PgCluster, PostgresMissing
 from gateway.ports import free_ports
 from tests.support.federation import NODE_IDS
+from tests.support.postgres import new_schema
 
 
 @pytest.fixture(scope="session")
@@ -47,11 +48,4 @@ def postgres() -> Iterator[PgCluster]:
 def pg_dsn(postgres: PgCluster) -> str:
     """A DSN onto a fresh, empty schema of the session's cluster: one province's database for
     one test (every connection made with it sees only that schema)."""
-    import uuid
-
-    import psycopg
-
-    name = f"t_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(postgres.dsn(), autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {name}")
-    return f"{postgres.dsn()}?options=-csearch_path%3D{name}"
+    return new_schema(postgres)

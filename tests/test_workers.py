@@ -11,10 +11,8 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
-import yaml
 
 from gateway.config import load_federation, load_node
 from gateway.errors import ConfigError
@@ -22,27 +20,11 @@ from gateway.node import Node, NodeOptions
 from gateway.portcheck import check_ports_free
 from gateway.workers import parse_worker
 from tests.support.cli import yrdgw_process
-from tests.support.federation import ROOT, write_federation
-
-
-def _nodes_dir(tmp_path: Path, **settings: object) -> Path:
-    """A copy of js's node folder with ``settings`` merged into its node.yaml."""
-    target = tmp_path / "nodes" / "js"
-    target.mkdir(parents=True)
-    for f in (ROOT / "nodes" / "js").iterdir():
-        (target / f.name).write_bytes(f.read_bytes())
-    doc = yaml.safe_load((target / "node.yaml").read_text(encoding="utf-8"))
-    for key, value in settings.items():
-        if isinstance(value, dict):
-            doc.setdefault(key, {}).update(value)
-        else:
-            doc[key] = value
-    (target / "node.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
-    return tmp_path / "nodes"
+from tests.support.federation import ROOT, js_nodes_dir, write_federation
 
 
 def test_workers_and_peer_connections_are_read_from_node_yaml(tmp_path, certs_dir):
-    nodes = _nodes_dir(tmp_path, workers=4, limits={"peer_connections": 3})
+    nodes = js_nodes_dir(tmp_path, workers=4, limits={"peer_connections": 3})
     fed = load_federation(write_federation(tmp_path, certs_dir, node_ids=["js"], nodes_dir=nodes))
     cfg = load_node(fed, "js")
     assert (cfg.workers, cfg.limits.peer_connections) == (4, 3)
@@ -64,7 +46,7 @@ def test_defaults_are_one_process_and_connections_by_worker_count(tmp_path, cert
     ],
 )
 def test_bad_settings_name_the_key(tmp_path, certs_dir, settings, key):
-    nodes = _nodes_dir(tmp_path, **settings)
+    nodes = js_nodes_dir(tmp_path, **settings)
     fed = load_federation(write_federation(tmp_path, certs_dir, node_ids=["js"], nodes_dir=nodes))
     with pytest.raises(ConfigError) as err:
         load_node(fed, "js")
@@ -130,7 +112,7 @@ class _Server:
 
 @pytest.mark.parametrize(("given", "used"), [(None, 0.25), (1.5, 1.5)])
 async def test_stop_drains_for_the_configured_grace_unless_told(tmp_path, given, used):
-    nodes = _nodes_dir(tmp_path, limits={"shutdown_grace_s": 0.25}, **_SMALL)
+    nodes = js_nodes_dir(tmp_path, limits={"shutdown_grace_s": 0.25}, **_SMALL)
     fed = load_federation(
         write_federation(tmp_path, tmp_path / "certs", node_ids=["js"], nodes_dir=nodes)
     )
@@ -143,7 +125,7 @@ async def test_stop_drains_for_the_configured_grace_unless_told(tmp_path, given,
 
 @pytest.mark.parametrize(("args", "shown"), [((), "0.4"), (("--grace", "1.5"), "1.5")])
 def test_yrdgw_node_drains_for_node_yaml_grace_on_sigterm(tmp_path, certs_dir, args, shown):
-    nodes = _nodes_dir(tmp_path, limits={"shutdown_grace_s": 0.4}, **_SMALL)
+    nodes = js_nodes_dir(tmp_path, limits={"shutdown_grace_s": 0.4}, **_SMALL)
     fed = write_federation(tmp_path, certs_dir, node_ids=["js"], nodes_dir=nodes)
     log = tmp_path / "node.log"
     with open(log, "wb") as out:

@@ -8,12 +8,11 @@ import asyncio
 import grpc
 import psycopg
 
-from tests.conftest import new_schema
+from tests.support.names import PURPOSE, RESIDENT
+from tests.support.postgres import new_schema
 from yrdtools.faults import Federation
 
-RESIDENT = "sh/gaj/resident-basic/v1"
 FIELDS = ["id_number", "name", "gender"]
-PURPOSE = "养老保险关系转移接续"
 
 
 def test_nodes_on_postgresql_serve_a_call_and_keep_its_trail_there(

@@ -14,7 +14,7 @@ from gateway._pb.yrd.v1 import ops_pb2, ops_pb2_grpc, sharing_pb2
 from gateway.ops.login import OpsLogin, load_session_key
 from gateway.ops.web import OpsWeb
 from gateway.telemetry.metrics import Metrics
-from tests.ops.conftest import RESIDENT, OpsCluster, start_cluster
+from tests.support.ops import RESIDENT, OpsCluster, start_cluster
 
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
 
@@ -187,11 +187,10 @@ async def test_every_operator_read_is_audited(cluster):
 def test_the_metrics_token_comes_from_a_file_node_yaml_names(tmp_path, certs_dir):
     from gateway.config import load_federation, load_node
     from gateway.errors import ConfigError
-    from tests.conftest import write_federation
-    from tests.server.test_workers_cli import _nodes_dir
+    from tests.support.federation import js_nodes_dir, write_federation
 
     token = secrets.token_urlsafe(24)
-    nodes = _nodes_dir(tmp_path, metrics_token_file="metrics.token")
+    nodes = js_nodes_dir(tmp_path, metrics_token_file="metrics.token")
     (nodes / "js" / "metrics.token").write_text(token + "\n")
     fed = load_federation(write_federation(tmp_path, certs_dir, node_ids=["js"], nodes_dir=nodes))
     cfg = load_node(fed, "js")

@@ -24,8 +24,8 @@ import yaml
 
 from gateway._pb.yrd.v1 import catalog_pb2, catalog_pb2_grpc
 from gateway.ports import LOOPBACK, free_ports
-from tests.conftest import NODE_IDS, ROOT
-from tests.ops.conftest import OpsCluster, start_cluster
+from tests.support.federation import NODE_IDS, ROOT
+from tests.support.ops import OpsCluster, start_cluster
 
 in_module_loop = pytest.mark.asyncio(loop_scope="module")
 PROMETHEUS = shutil.which("prometheus")

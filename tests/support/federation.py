@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import yaml
+
 from yrdtools import loopback
 from yrdtools.loopback import loopback_addresses, template
 
@@ -89,3 +91,19 @@ def shipped_interfaces(province: str):
         departments=load_departments(folder / "departments.yaml", standard),
     )
     return standard, interfaces
+
+
+def js_nodes_dir(tmp_path: Path, **settings: object) -> Path:
+    """A copy of js's node folder with ``settings`` merged into its node.yaml."""
+    target = tmp_path / "nodes" / "js"
+    target.mkdir(parents=True)
+    for f in (ROOT / "nodes" / "js").iterdir():
+        (target / f.name).write_bytes(f.read_bytes())
+    doc = yaml.safe_load((target / "node.yaml").read_text(encoding="utf-8"))
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            doc.setdefault(key, {}).update(value)
+        else:
+            doc[key] = value
+    (target / "node.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return tmp_path / "nodes"

@@ -15,7 +15,7 @@ import pytest
 
 from gateway.config import load_federation
 from gateway.supervisor import NodeProcesses
-from tests.conftest import ROOT, write_federation
+from tests.support.federation import ROOT, write_federation
 
 README = ROOT / "README.md"
 

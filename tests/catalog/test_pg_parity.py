@@ -4,7 +4,6 @@ with the same scores, the same totals, the same facets in the same order."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -14,9 +13,9 @@ from gateway.catalog.store import CatalogStore, LocalResult, SearchQuery
 from gateway.catalog.store.pg import PgCatalogStore
 from gateway.config import load_crosswalk, load_departments, load_standard
 from gateway.postgres import Postgres
-from tests.conftest import new_schema
+from tests.support.federation import ROOT
+from tests.support.postgres import new_schema
 
-ROOT = Path(__file__).resolve().parents[2]
 ENTRIES = 3000
 
 QUERIES = [

@@ -18,8 +18,8 @@ from gateway.catalog.store import CatalogStore, SearchQuery
 from gateway.config import load_crosswalk, load_departments, load_interfaces, load_standard
 from gateway.departments import Departments
 from gateway.standard import Standard
+from tests.support.federation import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 PROVINCES = ("js", "sh", "zj", "ah")
 SIZE = 6_000
 HEALTH = {"卫健"}

@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import yaml
 from grpc import aio
-from tests.support.postgres import new_schema
 
 from gateway._pb.yrd.v1 import exchange_pb2, exchange_pb2_grpc
 from gateway.config import load_federation
@@ -23,6 +22,7 @@ from gateway.sharing.model import Quota
 from gateway.tls import channel_options_for, client_channel_credentials
 from tests.support.federation import TEMPLATE
 from tests.support.names import PURPOSE, RESIDENT
+from tests.support.postgres import new_schema
 
 APP = "js/rsj/replicas"
 CALLS = 24

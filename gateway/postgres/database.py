@@ -32,7 +32,9 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row, tuple_row
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from gateway.errors import Unavailable
 
 __all__ = ["Postgres", "SqlConn"]
 
@@ -75,11 +77,26 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
     conn.commit()
 
 
+def _where(dsn: str) -> str:
+    """host:port/database of a DSN, safe to show (no user, no password)."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        return "(unparsable DSN)"
+    return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
+
+
 class Postgres:
     """The pool of one replica; :meth:`transaction` is the only way in."""
 
-    def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 8) -> None:
+    def __init__(
+        self, dsn: str, *, min_size: int = 1, max_size: int = 8, wait_s: float = 2.0
+    ) -> None:
+        """``wait_s``: how long a call waits for a connection before it is refused
+        (``Unavailable``) rather than queue behind a database that is gone."""
         self.dsn = dsn
+        self._wait_s = wait_s
+        self.where = _where(dsn)
         self._pool = ConnectionPool(
             dsn,
             min_size=min_size,
@@ -94,9 +111,24 @@ class Postgres:
     @contextmanager
     def transaction(self) -> Iterator[SqlConn]:
         """One transaction (READ COMMITTED) on a pooled connection: committed when the block
-        ends, rolled back when it raises."""
-        with self._pool.connection() as conn, conn.transaction():
-            yield SqlConn(conn)
+        ends, rolled back when it raises.
+
+        A database that cannot be reached (or drops the connection) is an ``Unavailable``
+        refusal naming it, never an INTERNAL error; the pool reconnects in the background, so
+        calls succeed again once it is back, without a restart."""
+        try:
+            with self._pool.connection(timeout=self._wait_s) as conn, conn.transaction():
+                yield SqlConn(conn)
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            if isinstance(exc, psycopg.OperationalError):
+                # The other idle connections likely died with this one (a restarted server):
+                # drop them now rather than fail one call per stale connection later.
+                self._pool.check()
+            raise Unavailable(
+                f"the province's store is unavailable: PostgreSQL at {self.where} cannot be "
+                "reached",
+                reason="STORE_UNAVAILABLE",
+            ) from exc
 
     def close(self) -> None:
         self._pool.close()

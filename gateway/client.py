@@ -13,9 +13,12 @@ from gateway.errors import ConfigError
 from gateway.tls import channel_options_for, client_channel_credentials
 
 
-def open_channel(fed: FederationConfig, node_id: str, *, insecure: bool) -> grpc.Channel:
-    """A channel to ``node_id``'s client port, verifying it against the federation CA."""
-    address = fed.node(node_id).client
+def open_channel(
+    fed: FederationConfig, node_id: str, *, insecure: bool, address: str = ""
+) -> grpc.Channel:
+    """A channel to ``node_id``'s client port (all its replicas; or one, at ``address``),
+    verifying it against the federation CA."""
+    address = address or fed.node(node_id).client
     if insecure:
         return grpc.insecure_channel(address, options=channel_options_for(node_id, address)[1:])
     ca_path = Path(fed.certs_dir) / CA_CERT_FILE

@@ -91,7 +91,10 @@ class NodeProcesses:
             self.start(node_id)
 
     def is_serving(self, node_id: str, timeout: float = 0.5) -> bool:
-        channel = open_channel(self.fed, node_id, insecure=self.insecure)
+        return self._serving(node_id, timeout)
+
+    def _serving(self, node_id: str, timeout: float, address: str = "") -> bool:
+        channel = open_channel(self.fed, node_id, insecure=self.insecure, address=address)
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(), timeout=timeout

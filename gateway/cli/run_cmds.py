@@ -61,6 +61,18 @@ def register(sub) -> None:
     u.add_argument("--entries", type=int, help="catalog entries per province")
     u.add_argument("--demo", action="store_true", help="show a federated search once up")
     u.add_argument("--exit-after-demo", action="store_true", help="stop after the demo")
+    u.add_argument(
+        "--store",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="postgresql: a throwaway PostgreSQL cluster under var/, one database per province",
+    )
+    u.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="replicas of every province (with --store postgresql)",
+    )
     u.set_defaults(func=up)
 
 
@@ -199,15 +211,33 @@ def _ports_free(fed, node_ids, replica: int = 0) -> bool:
 
 def up(args) -> int:
     from gateway.cli.demo import run_demo
+    from gateway.pgdeploy import MAX_REPLICAS, ReplicaProcesses, postgres_federation, start_cluster
     from gateway.supervisor import NodeProcesses, Restarter
 
     fed = load_federation(args.federation)
-    if not _ports_free(fed, fed.nodes):
+    if args.replicas != 1 and args.store != "postgresql":
+        print("error: --replicas needs --store postgresql", file=sys.stderr)
+        return 2
+    cluster = None
+    if args.store == "postgresql":
+        if not 1 <= args.replicas <= MAX_REPLICAS:
+            print(f"error: --replicas: 1 to {MAX_REPLICAS}", file=sys.stderr)
+            return 2
+        cluster = start_cluster(fed)
+        fed = load_federation(postgres_federation(fed, cluster, args.replicas))
+    if not all(_ports_free(fed, fed.nodes, replica=i) for i in range(args.replicas)):
         print("error: not starting: stop whatever holds the port first", file=sys.stderr)
+        if cluster is not None:
+            cluster.stop()
         return 1
     if not args.insecure:
         create_federation_certs(fed.certs_dir, fed.nodes)
-    procs = NodeProcesses(fed, insecure=args.insecure, entries=args.entries, tied=True)
+    if cluster is not None:
+        procs: NodeProcesses = ReplicaProcesses(
+            fed, args.replicas, insecure=args.insecure, entries=args.entries, tied=True
+        )
+    else:
+        procs = NodeProcesses(fed, insecure=args.insecure, entries=args.entries, tied=True)
     stopping = False
 
     def on_signal(signum, frame):
@@ -222,9 +252,15 @@ def up(args) -> int:
         signal.signal(sig, on_signal)
     started = time.perf_counter()
     try:
-        procs.start_all()
         _say(f"starting {len(fed.nodes)} nodes (logs in {fed.data_dir}/<node>/node.log) ...")
         try:
+            if isinstance(procs, ReplicaProcesses):
+                # Replica 0 of each province seeds its database first; the others find it done.
+                procs.start_all(procs.keys(0))
+                procs.wait_ready(timeout=1800)
+                procs.start_all(procs.keys()[len(fed.nodes) :])
+            else:
+                procs.start_all()
             procs.wait_ready(timeout=1800)
         except (RuntimeError, TimeoutError) as exc:  # a node that could not start says why
             _say(f"error: {exc}", sys.stderr)
@@ -247,6 +283,8 @@ def up(args) -> int:
         stopping = True
         _say("stopping nodes ...")
         procs.stop_all()
+        if cluster is not None:
+            cluster.stop()
         _say("stopped")
 
 

@@ -11,8 +11,10 @@ import os
 import re
 import signal
 import socket
+import stat
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -210,4 +212,45 @@ def test_the_demo_tells_the_same_true_story_twice(federation):
         assert re.search(r"sh/rsj/insured-roster/v1 +--param 'district=\S+区'", out)
     for err in errors:  # the one refusal is the call without a grant
         assert len(re.findall(r"error: PERMISSION_DENIED", err)) == 1, err[-3000:]
+    assert not _node_pids(federation)
+
+
+def test_up_on_postgresql_with_two_replicas_of_every_province(federation):
+    """``yrdgw up --store postgresql --replicas 2``: a throwaway cluster under var/, eight
+    replicas on it, and the demo's federated search, authorized call and audit verify."""
+    # As root the server runs as the unprivileged yrdpg user, which must be able to reach
+    # var/ (pytest's temp tree is 0700; a checkout's var/ is not).
+    for folder in [federation.parent, *federation.parent.parents]:
+        if folder == Path(tempfile.gettempdir()):
+            break
+        folder.chmod(folder.stat().st_mode | stat.S_IXOTH)
+    done = subprocess.run(
+        [
+            *YRDGW,
+            "--federation",
+            str(federation),
+            "up",
+            "--store",
+            "postgresql",
+            "--replicas",
+            "2",
+            "--entries",
+            "200",
+            "--demo",
+            "--exit-after-demo",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    fed = load_federation(federation)
+    for node in fed.nodes:
+        logs = [fed.data_dir / node / name for name in ("node.log", "node-1.log")]
+        assert all("serving" in log.read_text() for log in logs), node  # two replicas each
+        assert not (fed.data_dir / node / "audit.db").exists()  # the chain is in PostgreSQL
+    assert "L4_NEVER_LEAVES" in done.stdout  # the granted call answered
+    assert len(re.findall(r"^\w\w: OK, \d+ entries", done.stdout, re.M)) == 4  # audit verify
+    assert not (fed.data_dir / "postgresql" / "data" / "postmaster.pid").exists()  # stopped
     assert not _node_pids(federation)

@@ -15,6 +15,7 @@ from typing import Any
 __all__ = [
     "MASK_METHODS",
     "SHARE_TYPE_IDS",
+    "DATA_MARK_IDS",
     "OPEN_ATTRIBUTE_IDS",
     "Category",
     "DataItemDef",
@@ -31,6 +32,8 @@ MASK_METHODS: tuple[str, ...] = ("keep_ends", "surname", "email", "year", "regio
 
 #: The catalog model (``gateway.catalog.model``) speaks these ids, so the standard must define them.
 SHARE_TYPE_IDS: frozenset[str] = frozenset({"unconditional", "conditional", "none"})
+#: The marks of GB/T 43697-2024 the exchange acts on.
+DATA_MARK_IDS: frozenset[str] = frozenset({"important", "core"})
 OPEN_ATTRIBUTE_IDS: frozenset[str] = frozenset({"open", "conditional", "closed"})
 
 
@@ -147,6 +150,8 @@ class Standard:
     masking: dict[str, MaskRule]
     data_items: dict[str, DataItemDef]
     """Name -> the item's one definition (grade, kind, type, length)."""
+    data_marks: dict[str, Term]
+    """GB/T 43697 marks beside the grades: ``important`` 重要数据, ``core`` 核心数据."""
 
     @property
     def fingerprint(self) -> str:

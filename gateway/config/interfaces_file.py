@@ -84,6 +84,7 @@ def _interface(
         "params",
         "fields",
         "backend",
+        "data_mark",
     )
     iid = node["id"].text(INTERFACE_ID_RE, "an id such as sh/gaj/hukou-verify/v1")
     m = INTERFACE_ID_RE.match(iid)
@@ -126,7 +127,17 @@ def _interface(
         backend=_backend(node["backend"], params, fields),
         streamable=streamable,
         description=node.text_or("description", ""),
+        data_mark=_data_mark(node, standard),
     )
+
+
+def _data_mark(node: ConfigNode, standard: Standard) -> str:
+    mark = node.text_or("data_mark", "")
+    if mark and mark not in standard.data_marks:
+        raise node["data_mark"].fail(
+            f"one of the standard's data_marks {sorted(standard.data_marks)}"
+        )
+    return mark
 
 
 def _resource_code(

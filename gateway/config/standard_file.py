@@ -8,6 +8,7 @@ from pathlib import Path
 
 from gateway.config.reader import ConfigNode, load_yaml
 from gateway.standard import (
+    DATA_MARK_IDS,
     MASK_METHODS,
     OPEN_ATTRIBUTE_IDS,
     SHARE_TYPE_IDS,
@@ -47,6 +48,7 @@ def load_standard(path: str | Path) -> Standard:
         "item_kinds",
         "masking",
         "data_items",
+        "data_marks",
     )
     std_id = root["id"].text(re.compile(r"^[a-z0-9][a-z0-9.-]*$"), "a lower-case id")
     version = root["version"].text(_VERSION_RE, 'a quoted semantic version such as "1.0.0"')
@@ -73,6 +75,7 @@ def load_standard(path: str | Path) -> Standard:
         item_kinds=item_kinds,
         masking=_masking(root["masking"], item_kinds),
         data_items=_data_items(root["data_items"], grades, item_types, item_kinds),
+        data_marks=_terms(root["data_marks"], required=DATA_MARK_IDS),
     )
 
 

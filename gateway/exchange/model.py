@@ -66,6 +66,9 @@ class Interface:
     backend: BackendSpec
     streamable: bool = False
     description: str = ""
+    data_mark: str = ""
+    """A GB/T 43697 mark of the standard (``important``, ``core``) or empty: marked data is
+    served only under an app grant naming this interface, never a blanket one."""
 
     def field(self, name: str) -> Field | None:
         for f in self.fields:

@@ -73,6 +73,13 @@ def check_grant(
         raise PermissionDenied(
             f"{app_id} has no grant for {iface.id}; apply for one first", reason="NO_GRANT"
         )
+    if iface.data_mark and grant.blanket:
+        # 重要数据 (GB/T 43697): only a grant to this app naming this interface covers it.
+        raise PermissionDenied(
+            f"{iface.id} serves marked data ({iface.data_mark}); a blanket grant never covers it:"
+            " apply for an app grant naming it",
+            reason="MARKED_DATA_NEEDS_APP_GRANT",
+        )
     status = grant.status(now)
     if status == "revoked":
         why = f": {grant.revoked_reason}" if grant.revoked_reason else ""

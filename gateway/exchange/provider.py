@@ -298,7 +298,7 @@ class Provider:
             status="OK",
             latency_ms=round((time.perf_counter() - started) * 1000, 3),
             peer=caller.via if caller.via != self.node else "",
-            extra={"match": result.match} if result.verify_only else {},
+            extra=self._audit_extra(call, {"match": result.match} if result.verify_only else {}),
         )
         try:
             entry = await self._audit.append_async(record)
@@ -308,6 +308,13 @@ class Provider:
                 "audit log unavailable; no data released", reason="AUDIT_UNAVAILABLE"
             ) from None
         return entry.hash
+
+    def _audit_extra(self, call: Call, extra: Mapping[str, object]) -> dict[str, object]:
+        # The owner's audit names the GB/T 43697 mark of the data asked for, allowed or not.
+        iface = self._interfaces.get(call.interface_id)
+        if iface is not None and iface.data_mark:
+            return {**extra, "data_mark": iface.data_mark}
+        return dict(extra)
 
     async def _audit_refusal(
         self,
@@ -333,7 +340,7 @@ class Provider:
             status=exc.code.name,
             latency_ms=round((time.perf_counter() - started) * 1000, 3),
             peer=caller.via if caller.via != self.node else "",
-            extra=dict(extra or {}),
+            extra=self._audit_extra(call, extra or {}),
         )
         try:
             await self._audit.append_async(record)

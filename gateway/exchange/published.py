@@ -23,6 +23,9 @@ def interface_entries(interfaces: Iterable[Interface], standard: Standard) -> li
             if verify
             else f"凭授权通过共享接口 {iface.id} 调用，按用途和字段授权"
         )
+        if iface.data_mark:
+            mark = standard.data_marks[iface.data_mark].name
+            conditions += f"；{mark}，仅凭点名本接口的应用授权调用，整体授权不适用"
         out.append(
             CatalogEntry(
                 code=iface.resource_code,

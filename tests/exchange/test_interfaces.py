@@ -259,6 +259,11 @@ BAD = [
         "interfaces[0].backend.columns.shoe_size",
     ),
     (
+        "data mark off the standard's list",
+        [(("interfaces", 0, "data_mark"), "secret")],
+        "interfaces[0].data_mark",
+    ),
+    (
         # 民族 is L4 in the standard's data items: an interface cannot serve it as L2.
         "field graded apart from its data item",
         [(("interfaces", 0, "fields", 4, "grade"), "L2")],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -431,3 +432,15 @@ def test_check_grant_normalises_purpose(granted: str, declared: str) -> None:
 def test_check_grant_blanket_covers_the_province() -> None:
     g = grant(blanket=True)
     assert check(g, app="js/gaj/any-app") is g
+
+
+@pytest.mark.parametrize("mark", ["important", "core"])
+def test_marked_data_needs_an_app_grant_naming_it(mark: str) -> None:
+    # 重要数据/核心数据 (GB/T 43697): a blanket grant never covers the interface, even one that
+    # covers the caller's province; the app's own grant naming the interface does.
+    marked = replace(QUERY, data_mark=mark)
+    with pytest.raises(PermissionDenied) as info:
+        check_grant(grant(blanket=True), app_id=APP, iface=marked, purpose=PURPOSE, now=NOW)
+    assert info.value.reason == "MARKED_DATA_NEEDS_APP_GRANT"
+    g = grant()
+    assert check_grant(g, app_id=APP, iface=marked, purpose=PURPOSE, now=NOW) is g

@@ -11,41 +11,24 @@ from __future__ import annotations
 import json
 
 from gateway.audit.chain import GENESIS_HASH
+from gateway.audit.writer import ROW_COLUMNS
 from gateway.postgres import Postgres, migrate
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "claim"]
 
 SCHEMA_VERSION = "1"
 
+# Every column of the SQLite log's ``entries`` (``writer.ROW_COLUMNS``), in PostgreSQL's types.
+_TYPES = {"seq": "BIGINT PRIMARY KEY", "record_count": "BIGINT", "latency_ms": "DOUBLE PRECISION"}
+_ENTRIES = (
+    "CREATE TABLE audit_entries (\n"
+    + ",\n".join(f"    {c} {_TYPES.get(c, 'TEXT')} NOT NULL" for c in ROW_COLUMNS)
+    + "\n);\n"
+)
+
 MIGRATIONS = (
     """
-CREATE TABLE audit_entries (
-    seq BIGINT PRIMARY KEY,
-    prev_hash TEXT NOT NULL,
-    hash TEXT NOT NULL,
-    time TEXT NOT NULL,
-    node TEXT NOT NULL,
-    side TEXT NOT NULL,
-    trace_id TEXT NOT NULL,
-    app TEXT NOT NULL,
-    interface TEXT NOT NULL,
-    purpose TEXT NOT NULL,
-    action TEXT NOT NULL,
-    decision TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    fields_returned TEXT NOT NULL,
-    fields_masked TEXT NOT NULL,
-    fields_dropped TEXT NOT NULL,
-    record_count BIGINT NOT NULL,
-    grade TEXT NOT NULL,
-    status TEXT NOT NULL,
-    latency_ms DOUBLE PRECISION NOT NULL,
-    peer TEXT NOT NULL,
-    peer_hash TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    extra TEXT NOT NULL
-);
-CREATE INDEX audit_entries_trace ON audit_entries (trace_id) WHERE trace_id != '';
+{entries}CREATE INDEX audit_entries_trace ON audit_entries (trace_id) WHERE trace_id != '';
 CREATE INDEX audit_entries_app ON audit_entries (app, seq);
 CREATE INDEX audit_entries_interface ON audit_entries (interface, seq);
 CREATE INDEX audit_entries_time ON audit_entries (time);
@@ -56,7 +39,7 @@ CREATE TRIGGER audit_entries_no_update BEFORE UPDATE OR DELETE ON audit_entries
     FOR EACH ROW EXECUTE FUNCTION audit_append_only();
 CREATE TRIGGER audit_entries_no_truncate BEFORE TRUNCATE ON audit_entries
     FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
-""",
+""".replace("{entries}", _ENTRIES),
 )
 
 

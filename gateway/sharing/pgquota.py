@@ -17,7 +17,7 @@ import psycopg
 from gateway.postgres import Postgres
 from gateway.sharing.model import Grant
 from gateway.sharing.quota import Key
-from gateway.sharing.usage import call_windows, refusal, windows
+from gateway.sharing.usage import LOAD_USED, PRUNE, call_windows, refusal, windows
 from gateway.timefmt import utc
 
 __all__ = ["PgQuotaLedger"]
@@ -53,11 +53,7 @@ class PgQuotaLedger:
 
     def load_used(self, key: Key) -> int:
         with self._pg.transaction() as conn:
-            row = conn.execute(
-                "SELECT used FROM quota_usage WHERE grant_id = ? AND app = ? AND span = ?"
-                " AND start = ?",
-                key,
-            ).fetchone()
+            row = conn.execute(LOAD_USED, key).fetchone()
         return int(row["used"]) if row is not None else 0
 
     def flush(self, now: datetime | None = None) -> int:
@@ -67,11 +63,7 @@ class PgQuotaLedger:
     def prune(self, now: datetime) -> int:
         minute, day = windows(utc(now))
         with self._pg.transaction() as conn:
-            cur = conn.execute(
-                "DELETE FROM quota_usage WHERE (span = 'minute' AND start < ?)"
-                " OR (span = 'day' AND start < ?)",
-                (minute - 1, day - 1),
-            )
+            cur = conn.execute(PRUNE, (minute - 1, day - 1))
             return cur.rowcount
 
     def close(self) -> None:

@@ -22,6 +22,16 @@ from gateway.timefmt import utc
 _DAY_OFFSET = timedelta(hours=8)
 
 
+LOAD_USED = "SELECT used FROM quota_usage WHERE grant_id = ? AND app = ? AND span = ? AND start = ?"
+"""A window's stored count (both backends)."""
+# The window just before the current one is kept: a call counted a moment before the boundary
+# may still be in flight on another worker or replica.
+PRUNE = (
+    "DELETE FROM quota_usage WHERE (span = 'minute' AND start < ?) OR (span = 'day' AND start < ?)"
+)
+"""Forget finished windows (both backends): given the current minute and day, each minus 1."""
+
+
 def windows(now: datetime) -> tuple[int, int]:
     """The quota windows ``now`` falls in: minutes since the epoch, days since it (UTC+8)."""
     return int((now - t.EPOCH).total_seconds()) // 60, (now + _DAY_OFFSET - t.EPOCH).days
@@ -76,11 +86,7 @@ class QuotaLedger:
     def load_used(self, key: Key) -> int:
         """A window's count as last written (0 if never)."""
         with self._db.read() as conn:
-            row = conn.execute(
-                "SELECT used FROM quota_usage WHERE grant_id = ? AND app = ? AND span = ?"
-                " AND start = ?",
-                key,
-            ).fetchone()
+            row = conn.execute(LOAD_USED, key).fetchone()
         return int(row["used"]) if row is not None else 0
 
     def flush(self, now: datetime | None = None) -> int:
@@ -114,11 +120,7 @@ class QuotaLedger:
         with self._db.write() as conn:
             # The window just before the current one is kept: a call counted a moment before
             # the boundary may still be in flight on another replica.
-            cur = conn.execute(
-                "DELETE FROM quota_usage WHERE (span = 'minute' AND start < ?)"
-                " OR (span = 'day' AND start < ?)",
-                (minute - 1, day - 1),
-            )
+            cur = conn.execute(PRUNE, (minute - 1, day - 1))
             return cur.rowcount
 
     def close(self) -> None:

@@ -662,11 +662,12 @@ _UPDATE_CYCLES = {
     "F": {**_FACILITY_CYCLES, "irregular": 30},
     "D": {**_FACILITY_CYCLES, "irregular": 40},
 }
-# Sensitive data is rarely shared without conditions and never opened unconditionally.
+# Personal or sensitive data (L3 and up) is never shared without conditions nor opened
+# unconditionally.
 _SHARE_BY_GRADE = {
     "L1": {"unconditional": 80, "conditional": 18, "none": 2},
     "L2": {"unconditional": 45, "conditional": 50, "none": 5},
-    "L3": {"unconditional": 5, "conditional": 80, "none": 15},
+    "L3": {"conditional": 85, "none": 15},
     "L4": {"conditional": 45, "none": 55},
 }
 #: The 人口 and 法人 base databases (基础信息资源): their basic items are shared, never refused

@@ -91,6 +91,8 @@ def test_every_refusal_carries_a_basis_from_the_list(seeded: dict, province: str
         # 商业秘密 is an organisation's: never the ground for refusing a person's data.
         if NONE_BASES.get(e.share_conditions) == "O":
             assert not any(i.kind in ("id_number", "name") for i in e.items[:2]), e
+    # Personal or otherwise sensitive data (L3 and up) is never shared without conditions.
+    assert not [e for e in entries if e.grade in ("L3", "L4") and e.share_type == "unconditional"]
     # The 人口 and 法人 base databases are shared, with conditions at most.
     assert not [e for e in entries if e.category in BASE_CATEGORIES and e.share_type == "none"]
 

@@ -38,6 +38,7 @@ from gateway.catalog.seed_vocabulary import (
     BASE_CATEGORIES,
     CONDITIONS,
     NONE_BASES,
+    SENSITIVE_BASIS,
     TAX_BASIS,
     VERIFY_CONDITION,
 )
@@ -350,7 +351,12 @@ def _generate(
             else:
                 conditions = choice(CONDITIONS)
         else:
-            conditions = TAX_BASIS if dept.kind == "税务" else choice(bases[profile])
+            if dept.kind == "税务":
+                conditions = TAX_BASIS
+            elif profile == "P" and verify_only[top]:
+                conditions = SENSITIVE_BASIS
+            else:
+                conditions = choice(bases[profile])
 
         # Dated after the subject and the department both existed.
         start = max(_FIRST_DAY.year, subject.since, dept.since)

@@ -190,3 +190,16 @@ def test_searches_read_right(seeded: dict, province: str, tmp_path: Path) -> Non
         ]
         covid = store.search(SearchQuery("新冠", limit=1000)).hits
         assert covid and all(h.entry.publish_date >= "2020" for h in covid)
+
+
+@pytest.mark.parametrize("province", PROVINCES)
+def test_a_refused_sensitive_personal_record_names_the_pipl_article(
+    seeded: dict, province: str
+) -> None:
+    _, entries = seeded[province]
+    for e in entries:
+        if e.share_type == "none" and e.grade == "L4" and subject_of(e).profile == "P":
+            if "税收征收管理法" not in e.share_conditions:
+                assert "个人信息保护法》第二十八条" in e.share_conditions, e
+        if "失信行为" in {i.name for i in e.items}:
+            assert "失信" in e.name or "限制高消费" in e.name, e.name

@@ -20,8 +20,8 @@ from types import MappingProxyType
 from typing import Generic, TypeVar
 
 from gateway.catalog.model import CatalogEntry, DataItem
+from gateway.catalog.seed_subjects import CATEGORIES as SUBJECTS
 from gateway.catalog.seed_vocabulary import (
-    _CATEGORIES,
     _CORE,
     _FORMATS,
     _GENERIC,
@@ -92,7 +92,7 @@ class SubjectRule:
 def subject_rules() -> Mapping[str, tuple[SubjectRule, ...]]:
     """Category -> its subjects' owners and first years, as the vocabulary writes them."""
     return MappingProxyType(
-        {c: tuple(_rule(t) for t in spec.split()) for c, (spec, _) in _CATEGORIES.items()}
+        {c: tuple(_rule(t) for t in spec.split()) for c, (spec, _) in SUBJECTS.items()}
     )
 
 
@@ -152,7 +152,7 @@ def _pool(spec: str, profile: str) -> list[str]:
 
 
 def _subjects(category: str, standard: Standard) -> tuple[_Subject, ...]:
-    subjects_spec, extras_spec = _CATEGORIES[category]
+    subjects_spec, extras_spec = SUBJECTS[category]
     out = []
     for token, rule in zip(subjects_spec.split(), subject_rules()[category], strict=True):
         head, _, rest = token.partition("@")

@@ -37,14 +37,14 @@ class ScriptedChannel:
         self.changed.set()
 
 
-async def _until(loop: asyncio.AbstractEventLoop, seconds: float) -> float:
+def _until(loop: asyncio.AbstractEventLoop, seconds: float) -> float:
     return loop.time() + seconds
 
 
 async def test_a_connecting_channel_is_waited_for_past_the_failing_limit():
     loop = asyncio.get_running_loop()
     channel = ScriptedChannel(IDLE)
-    waiting = asyncio.create_task(_reconnected(channel, await _until(loop, 30), failing_for=0.01))
+    waiting = asyncio.create_task(_reconnected(channel, _until(loop, 30), failing_for=0.01))
     await asyncio.sleep(0)
     channel.become(CONNECTING)
     await asyncio.sleep(0)
@@ -58,14 +58,15 @@ async def test_a_channel_that_keeps_failing_is_given_up_on_before_the_budget():
     loop = asyncio.get_running_loop()
     channel = ScriptedChannel(FAILING)
     started = loop.time()
-    assert await _reconnected(channel, await _until(loop, 30), failing_for=0.05) is False
-    assert loop.time() - started < 30  # the failing limit, not the budget, ended the wait
+    assert await _reconnected(channel, _until(loop, 30), failing_for=0.05) is False
+    # The failing limit, not the 30 s budget, ended the wait (a wide margin for a loaded box).
+    assert loop.time() - started < 10
 
 
 async def test_a_channel_that_recovers_from_failing_counts_as_reconnected():
     loop = asyncio.get_running_loop()
     channel = ScriptedChannel(FAILING)
-    waiting = asyncio.create_task(_reconnected(channel, await _until(loop, 30), failing_for=30))
+    waiting = asyncio.create_task(_reconnected(channel, _until(loop, 30), failing_for=30))
     await asyncio.sleep(0)
     channel.become(CONNECTING)
     await asyncio.sleep(0)
@@ -77,9 +78,9 @@ async def test_a_channel_that_recovers_from_failing_counts_as_reconnected():
 async def test_the_budget_bounds_a_channel_that_never_connects():
     loop = asyncio.get_running_loop()
     channel = ScriptedChannel(CONNECTING)
-    assert await _reconnected(channel, await _until(loop, 0.05), failing_for=30) is False
+    assert await _reconnected(channel, _until(loop, 0.05), failing_for=30) is False
 
 
 async def test_a_ready_channel_needs_no_wait():
     loop = asyncio.get_running_loop()
-    assert await _reconnected(ScriptedChannel(READY), await _until(loop, 0), failing_for=0) is True
+    assert await _reconnected(ScriptedChannel(READY), _until(loop, 0), failing_for=0) is True

@@ -20,12 +20,13 @@ def test_ports_are_free_distinct_below_the_ephemeral_range_and_not_reused():
             s.bind((LOOPBACK, port))  # still free: nothing holds what was handed out
 
 
-def test_a_port_in_use_is_skipped(monkeypatch):
+def test_a_port_in_use_is_skipped(monkeypatch, tmp_path):
     import gateway.ports as ports
 
     low, _ = _ephemeral_range()
     monkeypatch.setattr(ports, "_SPAN", 6)
     monkeypatch.setattr(ports, "_given", set())
+    monkeypatch.setattr(ports.tempfile, "gettempdir", lambda: str(tmp_path))
     candidates = set(range(low - 6, low))
     taken = set()
     held = []
@@ -51,3 +52,52 @@ def test_a_port_in_use_is_skipped(monkeypatch):
     finally:
         for s in held:
             s.close()
+
+
+def test_a_port_claimed_by_another_live_process_is_skipped_and_a_dead_ones_claim_is_not(
+    monkeypatch, tmp_path
+):
+    import subprocess
+    import sys
+
+    import gateway.ports as ports
+
+    low, _ = _ephemeral_range()
+    monkeypatch.setattr(ports, "_SPAN", 4)
+    monkeypatch.setattr(ports, "_given", set())
+    monkeypatch.setattr(ports.tempfile, "gettempdir", lambda: str(tmp_path))
+    candidates = [p for p in range(low - 4, low) if _bindable(p)]
+    # Another process chooses first, and is still alive: its ports are not handed out here.
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, tempfile, gateway.ports as p; tempfile.gettempdir = lambda: sys.argv[1];"
+            " p._SPAN = 4; print(*p.free_ports(2), flush=True); sys.stdin.read()",
+            str(tmp_path),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        theirs = {int(x) for x in child.stdout.readline().split()}
+        assert len(theirs) == 2 and theirs <= set(candidates)
+        mine = set(free_ports(len(candidates) - 2))
+        assert not mine & theirs
+    finally:
+        child.stdin.close()
+        child.wait(timeout=30)
+        child.stdout.close()
+    # The other process has exited and removed its claims: its ports are free to claim again.
+    monkeypatch.setattr(ports, "_given", set())
+    assert set(free_ports(len(candidates))) == set(candidates)
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((LOOPBACK, port))
+        except OSError:
+            return False
+    return True

@@ -224,6 +224,7 @@ class Node:
         rpc_tracer = tracer if self.options.tracing else None
         names = {n.id: n.name for n in self.fed.nodes.values()}
         category_names = {c.code: c.full_name for c in self.standard.categories.values()}
+        mark_names = {t.id: t.name for t in self.standard.data_marks.values()}
         labels = Labels(
             self.id,
             {
@@ -231,11 +232,12 @@ class Node:
                 "grade": {g.id: g.name for g in self.standard.grades.values()},
                 "share_type": {t.id: t.name for t in self.standard.share_types.values()},
                 "update_cycle": {t.id: t.name for t in self.standard.update_cycles.values()},
+                "data_mark": mark_names,
             },
             {d.code: d.name for d in self.departments.departments},
         )
         local = LocalCatalog(self.id, store, labels)
-        encoder = EntryWire(names, category_names)
+        encoder = EntryWire(names, category_names, mark_names=mark_names)
         metrics = self.metrics = Metrics(
             self.id,
             self.address.name,
@@ -272,6 +274,7 @@ class Node:
             share_types=tuple(self.standard.share_types),
             update_cycles=tuple(self.standard.update_cycles),
             settings=cfg.search,
+            data_marks=tuple(self.standard.data_marks),
         )
         provider = Provider(
             self.id,
@@ -297,6 +300,9 @@ class Node:
             {p.id: SharingClient(p) for p in peers},
             audit,
             standard_grades=tuple(self.standard.grades),
+            home_grades=frozenset(
+                g.id for g in self.standard.grades.values() if not g.leaves_province
+            ),
             clock=self.options.clock,
         )
         directory = InterfaceDirectory(

@@ -87,6 +87,7 @@ class LocalCatalog:
                 share_types=filters.share_types,
                 departments=departments_for(self.node, filters.departments),
                 update_cycles=filters.update_cycles,
+                data_marks=filters.data_marks,
             ),
             limit=limit,
             facets=facets,

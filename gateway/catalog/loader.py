@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 
 from gateway.catalog.model import CatalogEntry
-from gateway.catalog.seed import generate_entries
+from gateway.catalog.seed import GENERATOR_VERSION, generate_entries
 from gateway.catalog.store import AnyCatalogStore
 from gateway.crosswalk import Crosswalk
 from gateway.departments import Departments
@@ -21,7 +21,7 @@ COUNT_META_KEY = "seed_count"
 
 
 def seed_signature(province: str, entries: int, seed: int, standard: Standard) -> str:
-    return f"{province}:{entries}:{seed}:{standard.fingerprint}"
+    return f"{province}:{entries}:{seed}:{standard.fingerprint}:g{GENERATOR_VERSION}"
 
 
 def release_free_memory() -> None:

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 #: 信息资源代码: 类(1) 项(2) 目(3) [细目(2..3)] "/" 顺序码(6). Example: ``101001/320123``.
 RESOURCE_CODE_RE = re.compile(r"^[1-3]\d{2}\d{3}(?:\d{2,3})?/\d{6}$")
 
-#: The fields a catalog search counts facets over, in the order they are reported.
-FACET_FIELDS = ("category", "grade", "share_type", "department", "update_cycle")
+#: The fields a catalog search counts facets over, in the order they are reported. An empty value
+#: is no value (an entry without a ``data_mark``): it is never counted nor reported.
+FACET_FIELDS = ("category", "grade", "share_type", "department", "update_cycle", "data_mark")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,9 @@ class CatalogEntry:
     """The province's own name for the grade, kept for display."""
     local_category: str = ""
     """The province's own category code, kept for display."""
+    data_mark: str = ""
+    """A GB/T 43697 mark of the standard (``important`` 重要数据, ``core`` 核心数据) or empty
+    (一般数据): the seed marks entries by ``seed.data_mark``'s rule."""
 
     @property
     def category_class(self) -> str:

@@ -28,6 +28,8 @@ class Filters:
     departments: tuple[str, ...] = ()
     """``sh/gaj`` (one province's department) or bare ``gaj`` (that code in any province)."""
     update_cycles: tuple[str, ...] = ()
+    data_marks: tuple[str, ...] = ()
+    """GB/T 43697 marks (``important``, ``core``): only entries carrying one of them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,7 @@ def _filters_key(f: Filters) -> list[list[str]]:
         sorted(f.provinces),
         sorted(f.departments),
         sorted(f.update_cycles),
+        *([sorted(f.data_marks)] if f.data_marks else []),
     ]
 
 
@@ -115,6 +118,7 @@ class QueryValidator:
         share_types: tuple[str, ...],
         update_cycles: tuple[str, ...],
         settings: SearchSettings,
+        data_marks: tuple[str, ...] = (),
     ) -> None:
         self._provinces = provinces
         self._self = self_id
@@ -122,6 +126,7 @@ class QueryValidator:
         self._grades = frozenset(grades)
         self._share_types = frozenset(share_types)
         self._update_cycles = frozenset(update_cycles)
+        self._data_marks = frozenset(data_marks)
         self._settings = settings
 
     def text(self, query: str) -> str:
@@ -182,6 +187,7 @@ class QueryValidator:
         self._check_values("filters.grades", f.grades, self._grades)
         self._check_values("filters.share_types", f.share_types, self._share_types)
         self._check_values("filters.update_cycles", f.update_cycles, self._update_cycles)
+        self._check_values("filters.data_marks", f.data_marks, self._data_marks)
         self._check_values(
             "filters.provinces", f.provinces, frozenset(self._provinces), reason="UNKNOWN_PROVINCE"
         )
@@ -219,6 +225,7 @@ class QueryValidator:
                 tuple(dict.fromkeys(f.provinces)),
                 tuple(dict.fromkeys(f.departments)),
                 tuple(dict.fromkeys(f.update_cycles)),
+                tuple(dict.fromkeys(f.data_marks)),
             ),
             page_size=page_size,
             offset=0,

@@ -41,18 +41,24 @@ from gateway.catalog.seed_vocabulary import (
     SENSITIVE_BASIS,
     TAX_BASIS,
     VERIFY_CONDITION,
+    data_mark,
 )
 from gateway.crosswalk import Crosswalk
 from gateway.departments import Department, Departments
 from gateway.standard import Standard
 
 __all__ = [
+    "GENERATOR_VERSION",
     "MAX_SEQUENCE",
     "SubjectRule",
     "capacity",
     "generate_entries",
     "subject_rules",
 ]
+
+#: Moves when the same arguments start to give other entries (2: data marks), so a catalog
+#: seeded by an older generator is seeded again.
+GENERATOR_VERSION = 2
 
 #: 顺序码 is the 2-digit region prefix plus 4 digits, so one 类项目 prefix holds at most 9999.
 MAX_SEQUENCE = 9999
@@ -370,6 +376,10 @@ def _generate(
             scope = province_name
         else:
             scope = ""
+        # A provincial department's record without a city covers the whole province.
+        mark = data_mark(
+            slot.category, profile, {it.name for it in items}, rank[top], whole=roll >= 0.45
+        )
         # Statistics are named after the year they cover, the year before publication, never a
         # year before the subject or the department existed.
         if rand() < (0.5 if profile == "S" else 0.08) and published.year - 1 >= start:
@@ -399,4 +409,5 @@ def _generate(
             items=items,
             local_grade=grade_label,
             local_category=local_category,
+            data_mark=mark,
         )

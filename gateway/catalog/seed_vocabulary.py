@@ -159,3 +159,40 @@ _USES = {
         "用于规划管理和业务协同",
     ),
 }
+
+# --------------------------------------------------------------------------- data marks
+#
+# 重要数据 after GB/T 43697-2024 附录G (重要数据识别指南): data of a domain the guide names, at a
+# coverage that makes it important. A record is 重要数据 when it covers the whole province (no city
+# in its scope) and is one of:
+# - the whole-province population or legal-person base register: the records of persons or
+#   organisations of the 人口 or 法人 base database (``BASE_CATEGORIES``) holding items that are not
+#   public (L3 and up: identity numbers, a legal representative's ID ...); what is published
+#   already (企业信息公示, L1-L2) is not important data;
+# - large-scale geographic data: spatial base data (自然资源和空间地理) locating what it lists;
+# - persons' health data at province scale: a person's health record holding a sensitive item
+#   (L4, such as 诊断结果 or 病历号) in 健康保障 or 卫生健康.
+# Statistics never are: aggregates name no person and locate nothing. 核心数据 is designated by the
+# national data-security coordination mechanism (《数据安全法》第二十一条), not by a province's
+# catalog, so the seed marks none.
+
+#: Items that locate what a record lists (what makes spatial data geographic data).
+SPATIAL_ITEMS = frozenset({"空间位置", "空间范围", "坐标系", "比例尺", "经度", "纬度"})
+#: 健康保障 and 卫生健康: where persons' health records are catalogued.
+HEALTH_CATEGORIES = frozenset({"202", "304"})
+SPATIAL_CATEGORY = "103"
+
+
+def data_mark(category: str, profile: str, item_names: set[str], rank: int, whole: bool) -> str:
+    """The GB/T 43697 mark of a record of ``category`` and subject ``profile`` holding items
+    ``item_names`` (the highest of grade rank ``rank``: 3 is L3), ``whole`` when it covers the
+    whole province: ``important`` by the rule above, else empty."""
+    if not whole:
+        return ""
+    if category in BASE_CATEGORIES and profile in ("P", "O") and rank >= 3:
+        return "important"
+    if category == SPATIAL_CATEGORY and profile == "D" and item_names & SPATIAL_ITEMS:
+        return "important"
+    if category in HEALTH_CATEGORIES and profile == "P" and rank >= 4:
+        return "important"
+    return ""

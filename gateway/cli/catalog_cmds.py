@@ -24,6 +24,12 @@ def register(sub) -> None:
     )
     p.add_argument("--department", action="append", default=[], help="e.g. sh/gaj")
     p.add_argument("--update-cycle", action="append", default=[])
+    p.add_argument(
+        "--mark",
+        action="append",
+        default=[],
+        help="GB/T 43697 mark: important (重要数据) | core (核心数据)",
+    )
     p.add_argument("--local", action="store_true", help="search only the --via node")
     p.add_argument("--page-size", type=int, default=0)
     p.add_argument("--page-token", default="")
@@ -50,6 +56,7 @@ def search(args) -> int:
             provinces=args.province,
             departments=args.department,
             update_cycles=args.update_cycle,
+            data_marks=args.mark,
         ),
         page_size=args.page_size,
         page_token=args.page_token,
@@ -77,10 +84,15 @@ def get(args) -> int:
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
     e = reply.entry
+    # The province's own label for the grade when it has one; never an empty "()".
+    grade = f"{e.grade} ({e.local_grade})" if e.local_grade else e.grade
+    mark = (
+        f"  data mark: {e.data_mark_name or e.data_mark} ({e.data_mark})\n" if e.data_mark else ""
+    )
     print(
         f"{e.code}  {e.name}\n  province: {e.province} {e.province_name}\n"
         f"  department: {e.department} ({e.province}/{e.department_code})\n"
-        f"  category: {e.category} {e.category_name}\n  grade: {e.grade} ({e.local_grade})\n"
+        f"  category: {e.category} {e.category_name}\n  grade: {grade}\n{mark}"
         f"  share: {e.share_type}  open: {e.open_attribute}  update: {e.update_cycle}\n"
         f"  published: {e.publish_date}\n  abstract: {e.abstract}"
     )

@@ -126,12 +126,17 @@ def search_text(reply: catalog_pb2.SearchResponse) -> str:
             r.entry.name,
             r.entry.department,
             r.entry.grade,
+            r.entry.data_mark_name or r.entry.data_mark,
             f"{r.score:.2f}",
         )
         for r in reply.results
     ]
     out = [
-        table(("省", "code", "name", "department", "grade", "score"), rows, (4, 14, 40, 28, 5, 7))
+        table(
+            ("省", "code", "name", "department", "grade", "mark", "score"),
+            rows,
+            (4, 14, 40, 28, 5, 8, 7),
+        )
         if rows
         else "(no results)"
     ]
@@ -149,6 +154,14 @@ def search_text(reply: catalog_pb2.SearchResponse) -> str:
     summary = (
         f"{reply.total} matches across the answering provinces, answered by {reply.answered_by}"
     )
+    marked = [
+        f"{v.label or v.value} {v.count}"
+        for f in reply.facets
+        if f.field == "data_mark"
+        for v in f.values
+    ]
+    if marked:
+        summary += f"; marked: {', '.join(marked)}"
     if reply.partial:
         missing = [
             p.province

@@ -54,6 +54,7 @@ def interface_entries(interfaces: Iterable[Interface], standard: Standard) -> li
                     )
                     for f in iface.fields
                 ),
+                data_mark=iface.data_mark,
             )
         )
     return out

@@ -19,7 +19,14 @@ from gateway.audit.chain import format_time
 from gateway.audit.log import AuditLog, AuditRecord, AuditWriteError
 from gateway.clock import utcnow
 from gateway.deadlines import budget
-from gateway.errors import GatewayError, Internal, InvalidArgument, NotFound, PermissionDenied
+from gateway.errors import (
+    FailedPrecondition,
+    GatewayError,
+    Internal,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
 from gateway.ids import APP_ID_RE, owner_of, province_of_app
 from gateway.sharing.model import Application, Grant, Quota
 from gateway.sharing.store import SharingStore
@@ -81,13 +88,18 @@ def parse_time(field: str, value: str, default: datetime | None = None) -> datet
 class SharedField(Protocol):
     @property
     def name(self) -> str: ...
+    @property
+    def grade(self) -> str: ...
 
 
 class SharedInterface(Protocol):
-    """What sharing needs of an interface: its id, its fields, whether it only verifies."""
+    """What sharing needs of an interface: its id, its fields, whether it only verifies, its
+    GB/T 43697 mark (empty when none)."""
 
     @property
     def id(self) -> str: ...
+    @property
+    def data_mark(self) -> str: ...
     @property
     def fields(self) -> Sequence[SharedField]: ...
     @property
@@ -122,14 +134,18 @@ class SharingService:
         audit: AuditLog,
         *,
         standard_grades: tuple[str, ...],
+        home_grades: frozenset[str] = frozenset(),
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        """``home_grades``: the grades whose data never leaves the province (L4): a blanket
+        grant up to them, or naming only their fields, is refused."""
         self.node = node
         self._store = store
         self._provider = provider
         self._remotes = dict(remotes)
         self._audit = audit
         self._grades = standard_grades
+        self._home_grades = home_grades
         self._clock = clock
 
     # ---------------------------------------------------------------- app side (home node)
@@ -329,16 +345,28 @@ class SharingService:
                 reason="UNKNOWN_PROVINCE",
             )
         iface = self._provider.interface(interface_id)
-        for i, name in enumerate(fields):
-            if iface.field(name) is None:
-                raise InvalidArgument(
-                    f"fields[{i}]", f"{iface.id} has no field {name[:40]!r}", reason="UNKNOWN_FIELD"
-                )
+        if iface.data_mark:
+            # 重要数据 (GB/T 43697): only a grant to one app naming the interface may cover it;
+            # refused here rather than created and then refused at every call.
+            raise FailedPrecondition(
+                f"{iface.id} serves marked data ({iface.data_mark}); a blanket grant never covers"
+                " it: an app applies for it by name (yrdgw apply) and is approved one by one",
+                reason="MARKED_DATA_NEEDS_APP_GRANT",
+                field="interface_id",
+            )
+        self._check_blanket_fields(iface, fields)
         if not purposes or not all(p.strip() for p in purposes):
             raise InvalidArgument("purposes", "at least one purpose", reason="MISSING_PURPOSE")
         if max_grade and max_grade not in self._grades:
             raise InvalidArgument(
                 "max_grade", f"one of {', '.join(self._grades)}", reason="UNKNOWN_GRADE"
+            )
+        if max_grade in self._home_grades:
+            leaving = ", ".join(g for g in self._grades if g not in self._home_grades)
+            raise InvalidArgument(
+                "max_grade",
+                f"{max_grade} data never leaves the province; one of {leaving}",
+                reason="GRADE_NEVER_LEAVES",
             )
         _check_quota("quota", quota)
         grant = await asyncio.to_thread(
@@ -360,6 +388,27 @@ class SharingService:
             extra={"grant": grant.id},
         )
         return grant
+
+    def _check_blanket_fields(self, iface: SharedInterface, fields: tuple[str, ...]) -> None:
+        """Every field named exists, and not all of them are of a grade that never leaves the
+        province (such a grant could release nothing); refusals name the field."""
+        home: list[tuple[int, str]] = []
+        for i, name in enumerate(fields):
+            found = iface.field(name)
+            if found is None:
+                raise InvalidArgument(
+                    f"fields[{i}]", f"{iface.id} has no field {name[:40]!r}", reason="UNKNOWN_FIELD"
+                )
+            if found.grade in self._home_grades:
+                home.append((i, found.grade))
+        if fields and len(home) == len(fields):
+            i, grade = home[0]
+            raise InvalidArgument(
+                f"fields[{i}]",
+                f"{fields[i]} is {grade} data, which never leaves the province; name fields a"
+                " blanket grant can release",
+                reason="GRADE_NEVER_LEAVES",
+            )
 
     async def list_grants(
         self, operator: str, *, interface_id: str, grantee: str, include_inactive: bool

@@ -53,7 +53,7 @@ class PeerHit(NamedTuple):
 
 
 def entry_to_pb(
-    e: CatalogEntry, *, province_name: str = "", category_name: str = ""
+    e: CatalogEntry, *, province_name: str = "", category_name: str = "", mark_name: str = ""
 ) -> catalog_pb2.CatalogEntry:
     return catalog_pb2.CatalogEntry(
         code=e.code,
@@ -80,6 +80,8 @@ def entry_to_pb(
         ],
         local_grade=e.local_grade,
         local_category=e.local_category,
+        data_mark=e.data_mark,
+        data_mark_name=mark_name,
     )
 
 
@@ -105,6 +107,7 @@ def entry_from_pb(m: catalog_pb2.CatalogEntry) -> CatalogEntry:
         ),
         local_grade=m.local_grade,
         local_category=m.local_category,
+        data_mark=m.data_mark,
     )
 
 
@@ -120,10 +123,16 @@ class EntryWire:
     decoded-entry cache, whose objects it mostly shares (the identity check is then the hit)."""
 
     def __init__(
-        self, province_names: dict[str, str], category_names: dict[str, str], size: int = 4096
+        self,
+        province_names: dict[str, str],
+        category_names: dict[str, str],
+        size: int = 4096,
+        *,
+        mark_names: dict[str, str] | None = None,
     ) -> None:
         self.province_names = province_names
         self.category_names = category_names
+        self.mark_names = mark_names or {}
         self._size = size
         self._cache: OrderedDict[str, tuple[CatalogEntry, bytes]] = OrderedDict()
         self._scores: dict[float, bytes] = {}
@@ -134,6 +143,7 @@ class EntryWire:
             entry,
             province_name=self.province_names.get(entry.province, ""),
             category_name=self.category_names.get(entry.category, ""),
+            mark_name=self.mark_names.get(entry.data_mark, ""),
         )
 
     def result(self, entry: CatalogEntry, score: float) -> bytes:
@@ -164,6 +174,7 @@ def filters_from_pb(m: catalog_pb2.SearchFilters) -> Filters:
         provinces=tuple(m.provinces),
         departments=tuple(m.departments),
         update_cycles=tuple(m.update_cycles),
+        data_marks=tuple(m.data_marks),
     )
 
 
@@ -175,6 +186,7 @@ def filters_to_pb(f: Filters) -> catalog_pb2.SearchFilters:
         provinces=f.provinces,
         departments=f.departments,
         update_cycles=f.update_cycles,
+        data_marks=f.data_marks,
     )
 
 

@@ -117,6 +117,27 @@ def test_pandemic_subjects_are_health_data_from_2020_on(seeded: dict, province: 
 
 
 @pytest.mark.parametrize("province", PROVINCES)
+def test_important_data_is_marked_by_rule(seeded: dict, province: str) -> None:
+    """GB/T 43697 重要数据: whole-province registers, geographic and health data are marked; no
+    city's records are; 核心数据 is designated nationally and never seeded."""
+    departments, entries = seeded[province]
+
+    def whole(e: CatalogEntry) -> bool:
+        return not any(city in e.name for city in departments.cities)
+
+    marked = [e for e in entries if e.data_mark]
+    assert {e.data_mark for e in marked} == {"important"}
+    assert {e.category for e in marked} <= {"101", "102", "103", "202", "304"}
+    assert all(whole(e) for e in marked), [e.name for e in marked if not whole(e)][:5]
+    assert not [e for e in marked if subject_of(e).profile == "S"]
+    # Every whole-province record of the population register about persons is marked.
+    register = [
+        e for e in entries if e.category == "101" and subject_of(e).profile == "P" and whole(e)
+    ]
+    assert register and all(e.data_mark == "important" for e in register)
+
+
+@pytest.mark.parametrize("province", PROVINCES)
 def test_item_lists_fit_their_subject(seeded: dict, province: str) -> None:
     _, entries = seeded[province]
     for e in entries:

@@ -244,6 +244,8 @@ CATEGORIES = ["101", "102", "105", "201", "212", "301"]
 GRADES = ["L1", "L2", "L3", "L4"]
 SHARES = ["unconditional", "conditional", "none"]
 CYCLES = ["realtime", "daily", "monthly", "yearly"]
+# Most entries carry no mark (一般数据); by position, so the draws of the other fields stay put.
+MARKS = ["", "important", "", "", "core", ""]
 
 
 def random_catalog(n: int, seed: int) -> list[CatalogEntry]:
@@ -265,6 +267,7 @@ def random_catalog(n: int, seed: int) -> list[CatalogEntry]:
                 grade=rng.choice(GRADES),
                 share_type=rng.choice(SHARES),
                 update_cycle=rng.choice(CYCLES),
+                data_mark=MARKS[i % len(MARKS)],
             )
         )
     return out
@@ -311,6 +314,7 @@ def facet_value(e: CatalogEntry, name: str) -> str:
         "share_type": e.share_type,
         "department": e.department_code,
         "update_cycle": e.update_cycle,
+        "data_mark": e.data_mark,
     }[name]
 
 
@@ -321,6 +325,7 @@ def brute_search(entries: list[CatalogEntry], text: str, filters: Filters) -> Lo
         "share_type": filters.share_types,
         "department": filters.departments,
         "update_cycle": filters.update_cycles,
+        "data_mark": filters.data_marks,
     }
 
     def keep(e: CatalogEntry) -> bool:
@@ -333,7 +338,11 @@ def brute_search(entries: list[CatalogEntry], text: str, filters: Filters) -> Lo
     terms = brute_terms(text)
     scored = [(s, e) for e in entries if keep(e) and (s := brute_score(e, terms)) is not None]
     scored.sort(key=lambda se: (-se[0], se[1].code))
-    facets = {name: dict(Counter(facet_value(e, name) for _, e in scored)) for name in FACET_FIELDS}
+    # An entry without a mark has no value to count.
+    facets = {
+        name: dict(Counter(v for _, e in scored if (v := facet_value(e, name))))
+        for name in FACET_FIELDS
+    }
     return LocalResult(tuple(Hit(e, s) for s, e in scored), len(scored), facets)
 
 
@@ -362,6 +371,7 @@ FILTERS = st.builds(
     share_types=st.lists(st.sampled_from(SHARES), max_size=2).map(tuple),
     departments=st.lists(st.sampled_from(["gaj", "rsj", "gjj", "nope"]), max_size=2).map(tuple),
     update_cycles=st.lists(st.sampled_from(CYCLES), max_size=2).map(tuple),
+    data_marks=st.lists(st.sampled_from(["important", "core"]), max_size=2).map(tuple),
 )
 TEXTS = st.one_of(
     st.just(""),

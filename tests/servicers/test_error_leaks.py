@@ -45,6 +45,7 @@ from tests.support.hostile import (
     healthy,
     until,
 )
+from tests.support.names import VERIFY
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -618,6 +619,20 @@ CASES: dict[str, tuple[Build, Expect]] = {
     "grant-province/grade": (
         blanket(max_grade="L5"),
         Expect(IA, "UNKNOWN_GRADE", "sh", "max_grade"),
+    ),
+    # 重要数据: a blanket grant would never cover a marked interface; refused when created.
+    "grant-province/marked-interface": (
+        blanket(interface_id=VERIFY, fields=[]),
+        Expect(FP, "MARKED_DATA_NEEDS_APP_GRANT", "sh", "interface_id"),
+    ),
+    # L4 never leaves the province: neither a ceiling of L4 nor a list of only L4 fields.
+    "grant-province/l4-ceiling": (
+        blanket(max_grade="L4"),
+        Expect(IA, "GRADE_NEVER_LEAVES", "sh", "max_grade"),
+    ),
+    "grant-province/only-l4-fields": (
+        blanket(fields=["ethnicity"]),
+        Expect(IA, "GRADE_NEVER_LEAVES", "sh", "fields[0]"),
     ),
     "grant-province/quota": (
         blanket(quota=sharing_pb2.Quota(per_day=-1)),

@@ -20,6 +20,7 @@ def entry(
     grade: str = "L1",
     share_type: str = "unconditional",
     update_cycle: str = "daily",
+    data_mark: str = "",
 ) -> CatalogEntry:
     return CatalogEntry(
         code=f"{category}001/{next(_seq):06d}" if code is None else code,
@@ -39,6 +40,7 @@ def entry(
         items=tuple(DataItem(n, "string", 50, grade) for n in items),
         local_grade="三级",
         local_category="A01",
+        data_mark=data_mark,
     )
 
 

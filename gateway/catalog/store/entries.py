@@ -32,6 +32,7 @@ ENTRY_COLUMNS = (
     "items",
     "local_grade",
     "local_category",
+    "data_mark",
 )
 
 
@@ -86,6 +87,7 @@ def facet_values(entry: CatalogEntry) -> tuple[str, ...]:
         entry.share_type,
         entry.department_code,
         entry.update_cycle,
+        entry.data_mark,
     )
 
 

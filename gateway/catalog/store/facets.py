@@ -64,7 +64,7 @@ class FacetIndex:
     def count(self, ids: str) -> tuple[int, dict[str, dict[str, int]]]:
         """How many entries ``ids`` (comma-separated entry ids, as ``group_concat(rowid)``
         yields them) names, and its facet counts: per field, value -> count, in the order of
-        ``values``, values counted zero left out."""
+        ``values``, values counted zero and the empty value (no mark) left out."""
         rows = np.fromstring(ids, dtype=np.int64, sep=",")
         at = np.searchsorted(self.ranks, rows)
         np.minimum(at, len(self.ranks) - 1, out=at)
@@ -78,7 +78,7 @@ class FacetIndex:
         facets: dict[str, dict[str, int]] = {}
         for name, pairs, value_at in zip(FACET_FIELDS, self.values, self.value_at, strict=True):
             counts = np.bincount(value_at, weights=per_combo, minlength=len(pairs)).tolist()
-            facets[name] = {v: int(n) for (_, v), n in zip(pairs, counts, strict=True) if n}
+            facets[name] = {v: int(n) for (_, v), n in zip(pairs, counts, strict=True) if n and v}
         return facets
 
     def within(
@@ -109,7 +109,7 @@ class FacetIndex:
                     counts = per_field[i]
                     counts[chars[i]] = counts.get(chars[i], 0) + n
         facets = {
-            name: {value: counts[char] for char, value in pairs if char in counts}
+            name: {value: counts[char] for char, value in pairs if char in counts and value}
             for name, pairs, counts in zip(FACET_FIELDS, self.values, per_field, strict=True)
         }
         return total, facets
@@ -126,6 +126,7 @@ def filter_ids(index: FacetIndex, filters: Filters) -> list[set[int] | None] | N
             filters.share_types,
             filters.departments,
             filters.update_cycles,
+            filters.data_marks,
         ),
         strict=True,
     )

@@ -30,8 +30,10 @@ from gateway.postgres import Postgres, SqlConn, migrate
 
 __all__ = ["MIGRATIONS", "PgCatalogStore"]
 
+# The entry columns of the first step, frozen: a later column is a later step.
+_COLUMNS_1 = ENTRY_COLUMNS[: ENTRY_COLUMNS.index("local_category") + 1]
 _COLUMNS_SQL = ",\n".join(
-    f"    {c} {'BIGINT' if c == 'id' else 'TEXT'} NOT NULL" for c in ("id", *ENTRY_COLUMNS)
+    f"    {c} {'BIGINT' if c == 'id' else 'TEXT'} NOT NULL" for c in ("id", *_COLUMNS_1)
 )
 MIGRATIONS = (
     f"""
@@ -73,11 +75,28 @@ CREATE INDEX catalog_fts_abstract ON catalog_fts USING gin (abstract);
 CREATE INDEX catalog_fts_alltext ON catalog_fts USING gin (alltext);
 CREATE INDEX catalog_fts_tags ON catalog_fts USING gin (tags);
 """,
+    # The GB/T 43697 mark (重要数据/核心数据): an entry field and a facet; every existing entry is
+    # unmarked (the empty value), its tags gain that value's id.
+    """
+ALTER TABLE catalog_entries ADD COLUMN data_mark TEXT NOT NULL DEFAULT '';
+INSERT INTO catalog_facet_values (field, value) VALUES ('data_mark', '')
+    ON CONFLICT (field, value) DO NOTHING;
+ALTER TABLE catalog_entry_facets ADD COLUMN data_mark BIGINT;
+UPDATE catalog_entry_facets SET data_mark =
+    (SELECT id FROM catalog_facet_values WHERE field = 'data_mark' AND value = '');
+ALTER TABLE catalog_entry_facets ALTER COLUMN data_mark SET NOT NULL;
+UPDATE catalog_fts SET tags = tags ||
+    (SELECT id FROM catalog_facet_values WHERE field = 'data_mark' AND value = '');
+UPDATE catalog_meta SET value = (value::bigint + 1)::text WHERE key = 'generation';
+""",
 )
 
 _INSERT_ENTRY = (
     f"INSERT INTO catalog_entries (id, {', '.join(ENTRY_COLUMNS)})"
     f" VALUES ({', '.join('?' * (len(ENTRY_COLUMNS) + 1))})"
+)
+_INSERT_FACETS = (
+    f"INSERT INTO catalog_entry_facets VALUES ({', '.join('?' * (len(FACET_FIELDS) + 1))})"
 )
 _INSERT_FTS = (
     f"INSERT INTO catalog_fts (id, {', '.join(TEXT_COLUMNS)}, alltext, tags)"
@@ -215,5 +234,5 @@ def _write_batch(conn: SqlConn, by_key: dict[int, CatalogEntry]) -> None:
         vectors = [tsvector(text) for text in texts]
         fts_rows.append((key, *vectors, tsvector(" ".join(t for t in texts if t)), facet_ids))
     conn.executemany(_INSERT_ENTRY, entry_rows)
-    conn.executemany("INSERT INTO catalog_entry_facets VALUES (?, ?, ?, ?, ?, ?)", facet_rows)
+    conn.executemany(_INSERT_FACETS, facet_rows)
     conn.executemany(_INSERT_FTS, fts_rows)

@@ -12,9 +12,9 @@ two columns.
 
 Match expressions are SQL conditions on ``catalog_fts f`` holding literal tsqueries (tokens are
 only ASCII alphanumerics or ideographs; quotes are doubled anyway) and facet-id arrays (``tags``:
-the entry's five facet-value ids). Ranking is the score ``textindex.relevance_levels`` defines,
-computed per match in SQL (weight of the best column per term, summed), ordered by score then
-id, which is the SQLite store's order too.
+the entry's facet-value ids, one per field). Ranking is the score
+``textindex.relevance_levels`` defines, computed per match in SQL (weight of the best column per
+term, summed), ordered by score then id, which is the SQLite store's order too.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ Tables:
 * ``entries``: every ``CatalogEntry`` field, data items as JSON. Its ``id`` is the resource code
   mapped to an integer *in code order* (``entries.code_key``), so rowid order is code order
   everywhere: the ranking's tie-break and the no-text order cost nothing.
-* ``entry_facets``: per entry the ids of its category, grade, share type, department and update
-  cycle in ``facet_values`` (the dictionary of facet values).
+* ``entry_facets``: per entry the ids of its category, grade, share type, department, update
+  cycle and data mark in ``facet_values`` (the dictionary of facet values).
 * ``entries_fts``: contentless FTS5 over name, department, data-item names, abstract and ``tags``
   (one token ``f<id>`` per facet value, so filters are index lookups inside the MATCH instead of a
   join). Contentless because ``entries`` already holds the text; a replaced row is deleted from
@@ -14,6 +14,10 @@ Tables:
   the tokenizer changes.
 * ``meta``: key/value: ``schema_version``, ``textindex_version`` and ``generation`` (moved by
   every write; the caches and the facet index are keyed by it).
+
+Migrations are forward-only (``MIGRATIONS``: step *n* brings a file at version *n* to *n* + 1);
+a new file is created at ``SCHEMA_VERSION`` directly, and a file newer than this node knows
+stops it (``SchemaTooNew``).
 """
 
 from __future__ import annotations
@@ -22,9 +26,23 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 
 from gateway.catalog import textindex
+from gateway.catalog.model import FACET_FIELDS
 from gateway.catalog.store.entries import ENTRY_COLUMNS, item_names
+from gateway.errors import SchemaTooNew
 
-SCHEMA_VERSION = "1"
+# Step n brings a file at version n to n + 1; each runs inside the opening write transaction.
+MIGRATIONS = (
+    # 1 -> 2: the GB/T 43697 mark (重要数据/核心数据), an entry field and a facet; every existing
+    # entry is unmarked (the empty value), and the FTS rows are rebuilt to carry its tag.
+    (
+        "ALTER TABLE entries ADD COLUMN data_mark TEXT NOT NULL DEFAULT ''",
+        "INSERT OR IGNORE INTO facet_values (field, value) VALUES ('data_mark', '')",
+        "ALTER TABLE entry_facets ADD COLUMN data_mark INTEGER NOT NULL DEFAULT 0",
+        "UPDATE entry_facets SET data_mark ="
+        " (SELECT id FROM facet_values WHERE field = 'data_mark' AND value = '')",
+    ),
+)
+SCHEMA_VERSION = str(len(MIGRATIONS) + 1)
 
 # Text columns of the FTS table, most telling first: the order sets the relevance weights.
 TEXT_COLUMNS = ("name", "department", "items", "abstract")
@@ -53,7 +71,8 @@ CREATE TABLE IF NOT EXISTS entries (
     grade TEXT NOT NULL,
     items TEXT NOT NULL,
     local_grade TEXT NOT NULL,
-    local_category TEXT NOT NULL
+    local_category TEXT NOT NULL,
+    data_mark TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS facet_values (
     id INTEGER PRIMARY KEY,
@@ -67,7 +86,8 @@ CREATE TABLE IF NOT EXISTS entry_facets (
     grade INTEGER NOT NULL,
     share_type INTEGER NOT NULL,
     department INTEGER NOT NULL,
-    update_cycle INTEGER NOT NULL
+    update_cycle INTEGER NOT NULL,
+    data_mark INTEGER NOT NULL DEFAULT 0
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS entries_fts USING fts5(
     {", ".join(TEXT_COLUMNS)}, tags,
@@ -82,6 +102,7 @@ INSERT_ENTRY = (
     f"INSERT INTO entries (id, {', '.join(ENTRY_COLUMNS)})"
     f" VALUES ({', '.join('?' * (len(ENTRY_COLUMNS) + 1))})"
 )
+INSERT_FACETS = f"INSERT INTO entry_facets VALUES ({', '.join('?' * (len(FACET_FIELDS) + 1))})"
 INSERT_FTS = (
     f"INSERT INTO entries_fts (rowid, {', '.join(TEXT_COLUMNS)}, tags) VALUES (?, ?, ?, ?, ?, ?)"
 )
@@ -92,7 +113,8 @@ DELETE_FTS = (
 # Reads what the FTS row of an entry was built from, in fts_row's argument order.
 SELECT_FTS_SOURCE = (
     "SELECT e.id, e.name, e.department, e.items, e.abstract, f.category, f.grade, f.share_type,"
-    " f.department, f.update_cycle FROM entries AS e JOIN entry_facets AS f ON f.id = e.id"
+    " f.department, f.update_cycle, f.data_mark"
+    " FROM entries AS e JOIN entry_facets AS f ON f.id = e.id"
 )
 
 
@@ -126,17 +148,25 @@ def stored_fts_row(row: Sequence[object]) -> tuple[object, ...]:
 
 
 def init_schema(conn: sqlite3.Connection, path: str) -> None:
-    """Create what is missing and check the version, inside the caller's write transaction;
-    re-tokenize every entry when the index was built by another tokenizer."""
+    """Create what is missing, or migrate an older file, inside the caller's write transaction;
+    re-tokenize every entry when the index was built by another tokenizer or the tags changed."""
+    version = _stored_version(conn)
+    if version is not None and version > int(SCHEMA_VERSION):
+        raise SchemaTooNew("catalog", version, int(SCHEMA_VERSION), where=path)
     # Not executescript: it would COMMIT the transaction this runs in.
     for statement in _SCHEMA.split(";"):
         if statement.strip():
             conn.execute(statement)
-    version = get_meta(conn, "schema_version")
     if version is None:
         set_meta(conn, "schema_version", SCHEMA_VERSION)
-    elif version != SCHEMA_VERSION:
-        raise sqlite3.DatabaseError(f"{path}: catalog schema {version}, expected {SCHEMA_VERSION}")
+    elif version < int(SCHEMA_VERSION):
+        for step in MIGRATIONS[version - 1 :]:
+            for statement in step:
+                conn.execute(statement)
+        set_meta(conn, "schema_version", SCHEMA_VERSION)
+        set_meta(conn, "textindex_version", "")  # the tags changed: rebuilt below
+        if get_meta(conn, "generation") is not None:
+            bump_generation(conn)
     if get_meta(conn, "textindex_version") != textindex.TEXTINDEX_VERSION:
         # Built by another tokenizer: re-tokenize every entry.
         conn.execute("INSERT INTO entries_fts (entries_fts) VALUES ('delete-all')")
@@ -145,6 +175,14 @@ def init_schema(conn: sqlite3.Connection, path: str) -> None:
         set_meta(conn, "textindex_version", textindex.TEXTINDEX_VERSION)
     if get_meta(conn, "generation") is None:
         set_meta(conn, "generation", "0")
+
+
+def _stored_version(conn: sqlite3.Connection) -> int | None:
+    """The schema version of the file, None for a new one."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone() is None:
+        return None
+    version = get_meta(conn, "schema_version")
+    return None if version is None else int(version)
 
 
 def get_meta(conn: sqlite3.Connection, key: str) -> str | None:

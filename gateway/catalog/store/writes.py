@@ -90,7 +90,7 @@ def _write_batch(conn: sqlite3.Connection, by_key: dict[int, CatalogEntry]) -> N
             schema.fts_row(key, entry.name, entry.department, item_names, entry.abstract, facet_ids)
         )
     conn.executemany(schema.INSERT_ENTRY, entry_rows)
-    conn.executemany("INSERT INTO entry_facets VALUES (?, ?, ?, ?, ?, ?)", facet_rows)
+    conn.executemany(schema.INSERT_FACETS, facet_rows)
     conn.executemany(schema.INSERT_FTS, fts_rows)
     schema.bump_generation(conn)
 

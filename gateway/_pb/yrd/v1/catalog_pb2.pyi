@@ -48,7 +48,7 @@ class DataItem(_message.Message):
     def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ..., length: _Optional[int] = ..., grade: _Optional[str] = ..., kind: _Optional[str] = ...) -> None: ...
 
 class CatalogEntry(_message.Message):
-    __slots__ = ("code", "name", "province", "province_name", "department_code", "department", "category", "category_name", "abstract", "format", "share_type", "share_conditions", "open_attribute", "update_cycle", "publish_date", "grade", "items", "local_grade", "local_category")
+    __slots__ = ("code", "name", "province", "province_name", "department_code", "department", "category", "category_name", "abstract", "format", "share_type", "share_conditions", "open_attribute", "update_cycle", "publish_date", "grade", "items", "local_grade", "local_category", "data_mark", "data_mark_name")
     CODE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     PROVINCE_FIELD_NUMBER: _ClassVar[int]
@@ -68,6 +68,8 @@ class CatalogEntry(_message.Message):
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     LOCAL_GRADE_FIELD_NUMBER: _ClassVar[int]
     LOCAL_CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    DATA_MARK_FIELD_NUMBER: _ClassVar[int]
+    DATA_MARK_NAME_FIELD_NUMBER: _ClassVar[int]
     code: str
     name: str
     province: str
@@ -87,23 +89,27 @@ class CatalogEntry(_message.Message):
     items: _containers.RepeatedCompositeFieldContainer[DataItem]
     local_grade: str
     local_category: str
-    def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ..., province: _Optional[str] = ..., province_name: _Optional[str] = ..., department_code: _Optional[str] = ..., department: _Optional[str] = ..., category: _Optional[str] = ..., category_name: _Optional[str] = ..., abstract: _Optional[str] = ..., format: _Optional[str] = ..., share_type: _Optional[str] = ..., share_conditions: _Optional[str] = ..., open_attribute: _Optional[str] = ..., update_cycle: _Optional[str] = ..., publish_date: _Optional[str] = ..., grade: _Optional[str] = ..., items: _Optional[_Iterable[_Union[DataItem, _Mapping]]] = ..., local_grade: _Optional[str] = ..., local_category: _Optional[str] = ...) -> None: ...
+    data_mark: str
+    data_mark_name: str
+    def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ..., province: _Optional[str] = ..., province_name: _Optional[str] = ..., department_code: _Optional[str] = ..., department: _Optional[str] = ..., category: _Optional[str] = ..., category_name: _Optional[str] = ..., abstract: _Optional[str] = ..., format: _Optional[str] = ..., share_type: _Optional[str] = ..., share_conditions: _Optional[str] = ..., open_attribute: _Optional[str] = ..., update_cycle: _Optional[str] = ..., publish_date: _Optional[str] = ..., grade: _Optional[str] = ..., items: _Optional[_Iterable[_Union[DataItem, _Mapping]]] = ..., local_grade: _Optional[str] = ..., local_category: _Optional[str] = ..., data_mark: _Optional[str] = ..., data_mark_name: _Optional[str] = ...) -> None: ...
 
 class SearchFilters(_message.Message):
-    __slots__ = ("categories", "grades", "share_types", "provinces", "departments", "update_cycles")
+    __slots__ = ("categories", "grades", "share_types", "provinces", "departments", "update_cycles", "data_marks")
     CATEGORIES_FIELD_NUMBER: _ClassVar[int]
     GRADES_FIELD_NUMBER: _ClassVar[int]
     SHARE_TYPES_FIELD_NUMBER: _ClassVar[int]
     PROVINCES_FIELD_NUMBER: _ClassVar[int]
     DEPARTMENTS_FIELD_NUMBER: _ClassVar[int]
     UPDATE_CYCLES_FIELD_NUMBER: _ClassVar[int]
+    DATA_MARKS_FIELD_NUMBER: _ClassVar[int]
     categories: _containers.RepeatedScalarFieldContainer[str]
     grades: _containers.RepeatedScalarFieldContainer[str]
     share_types: _containers.RepeatedScalarFieldContainer[str]
     provinces: _containers.RepeatedScalarFieldContainer[str]
     departments: _containers.RepeatedScalarFieldContainer[str]
     update_cycles: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, categories: _Optional[_Iterable[str]] = ..., grades: _Optional[_Iterable[str]] = ..., share_types: _Optional[_Iterable[str]] = ..., provinces: _Optional[_Iterable[str]] = ..., departments: _Optional[_Iterable[str]] = ..., update_cycles: _Optional[_Iterable[str]] = ...) -> None: ...
+    data_marks: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, categories: _Optional[_Iterable[str]] = ..., grades: _Optional[_Iterable[str]] = ..., share_types: _Optional[_Iterable[str]] = ..., provinces: _Optional[_Iterable[str]] = ..., departments: _Optional[_Iterable[str]] = ..., update_cycles: _Optional[_Iterable[str]] = ..., data_marks: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
     __slots__ = ("query", "filters", "page_size", "page_token", "scope", "provinces")

@@ -129,6 +129,17 @@ async def _poll(what: str, check, log: Path):
     raise AssertionError(f"not within {_BOUND:.0f} s: {what} (last: {last!r})\n{tail}")
 
 
+def _ready(base: str) -> bool:
+    """Prometheus answers its API only once ready (it says 503 while its storage opens)."""
+    try:
+        with urllib.request.urlopen(f"{base}/-/ready", timeout=5) as r:
+            return r.status == 200
+    except urllib.error.HTTPError as exc:
+        if exc.code == 503:
+            return False
+        raise
+
+
 def _series(base: str, promql: str) -> dict[tuple[str, ...], float]:
     result = _api(base, "query", query=promql)["result"]
     return {tuple(v for _, v in sorted(r["metric"].items())): float(r["value"][1]) for r in result}
@@ -143,6 +154,7 @@ async def _search(cluster: OpsCluster) -> None:
 @in_module_loop
 async def test_prometheus_scrapes_the_nodes_and_answers_promql(scraped):
     cluster, base, log = scraped
+    await _poll("Prometheus ready", lambda: _ready(base), log)
 
     def every_target_up():
         targets = _api(base, "targets")["activeTargets"]

@@ -45,6 +45,7 @@ from gateway.exchange.catalogue import InterfaceDirectory
 from gateway.exchange.dataset import dataset_path
 from gateway.exchange.provider import Provider
 from gateway.exchange.router import Router
+from gateway.ops.evidence import AuditEvidence
 from gateway.ops.login import OPS_SESSION_KEY_FILE, OpsLogin, load_session_key
 from gateway.ops.reads import OperatorReads
 from gateway.ops.traces import TraceGatherer
@@ -56,7 +57,7 @@ from gateway.peers.sharing import SharingClient
 from gateway.peers.spans import SpansClient
 from gateway.postgres import Postgres
 from gateway.seeding import seed_catalog, seed_dataset
-from gateway.server.guards import PeerGuard
+from gateway.server.guards import ChainGuard, PeerGuard
 from gateway.server.identity import Identities
 from gateway.server.interceptors import Edge
 from gateway.server.limits import InFlight, InFlightBound, SharedInFlight
@@ -73,6 +74,7 @@ from gateway.telemetry.metrics import Metrics
 from gateway.telemetry.provider import Telemetry
 from gateway.telemetry.spanstore import SpanStore
 from gateway.tls import NodeTLS
+from gateway.watch import AuditWatch
 from gateway.wire.catalog import EntryWire
 from gateway.workers import AUDIT_LOCK, INFLIGHT_APP, INFLIGHT_PROVINCE, QUOTA, WorkerSlot
 
@@ -124,6 +126,7 @@ class Node:
         self._store: AnyCatalogStore | None = None
         self._sharing_store: SharingStore | None = None
         self._audit: AuditLog | None = None
+        self._watch: AuditWatch | None = None
         self._backends: BackendPool | None = None
         self._spans: SpanStore | None = None
         self.telemetry: Telemetry | None = None
@@ -210,6 +213,16 @@ class Node:
             self.id,
             write_lock=worker.table(AUDIT_LOCK) if worker is not None else None,
         )
+        health = self._health = HealthServicer()
+        watch = self._watch = AuditWatch(
+            self.id,
+            audit,
+            self._at("audit.db"),
+            cfg.data_dir,
+            clock=self.options.clock,
+            health=health,
+        )
+        await watch.check_at_start()
         backends = self._backends = BackendPool(dataset_path=dataset)
         spans = self._spans = SpanStore(self._at("spans.db"), self.id)
         otlp = (
@@ -318,7 +331,6 @@ class Node:
             # writer intervals before reading, so a trace shows every worker's part.
             settle=telemetry.write_interval if worker is not None else 0.0,
         )
-        health = self._health = HealthServicer()
         server_options = SERVER_OPTIONS if worker is None else WORKER_SERVER_OPTIONS
         app_limits, peer_limits = self._limits()
         # Which worker served a call shows in its trace (and leads to that worker's log lines).
@@ -330,6 +342,7 @@ class Node:
                     port="client",
                     metrics=metrics,
                     tracer=rpc_tracer,
+                    guards=[ChainGuard(watch.integrity)],
                     span_attributes=span_attributes,
                 )
             ],
@@ -347,7 +360,10 @@ class Node:
             AdminServicer(sharing, identities, tuple(self.fed.nodes), self.options.clock), client
         )
         operator_reads = OperatorReads(self.id, gatherer, audit)
-        ops_pb2_grpc.add_OpsServicer_to_server(OpsServicer(operator_reads, identities), client)
+        evidence = AuditEvidence(operator_reads, audit, watch.book, watch.integrity)
+        ops_pb2_grpc.add_OpsServicer_to_server(
+            OpsServicer(operator_reads, identities, evidence), client
+        )
         health_pb2_grpc.add_HealthServicer_to_server(health, client)
         reflection.enable_server_reflection(
             (
@@ -370,7 +386,7 @@ class Node:
                     port="peer",
                     metrics=metrics,
                     tracer=rpc_tracer,
-                    guards=[guard],
+                    guards=[guard, ChainGuard(watch.integrity)],
                     span_attributes=span_attributes,
                 )
             ],
@@ -391,6 +407,7 @@ class Node:
                 directory=directory,
                 gatherer=gatherer,
                 peer_limits=peer_limits,
+                witness=watch.witness,
             ),
             peer,
         )
@@ -406,6 +423,8 @@ class Node:
         for server in self._servers:
             await server.start()
         peers.start_probing()
+        if tls is not None and (worker is None or worker.index == 0):
+            watch.publish(tls.key_pem, peers, cfg.audit)  # one signer per node
         self._flusher = asyncio.create_task(
             self._flush_quota_every(sharing_store, 1.0), name="quota-flush"
         )
@@ -478,6 +497,8 @@ class Node:
         if self._health is not None:
             await self._health.enter_graceful_shutdown()
         await asyncio.gather(*(s.stop(grace) for s in self._servers))
+        if self._watch is not None:
+            await self._watch.close()
         if self._peers is not None:
             await self._peers.close()
         if self._backends is not None:

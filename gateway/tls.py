@@ -27,6 +27,7 @@ __all__ = [
     "NodeTLS",
     "channel_options_for",
     "client_channel_credentials",
+    "peer_certificate",
     "peer_identity",
 ]
 
@@ -34,6 +35,7 @@ __all__ = [
 _TRANSPORT = "transport_security_type"
 _SAN = "x509_subject_alternative_name"
 _CN = "x509_common_name"
+_PEM = "x509_pem_cert"
 _SAN_SUFFIX = "." + TLS_DOMAIN
 
 
@@ -167,6 +169,16 @@ def peer_identity(context: Any) -> str | None:
         return validate_node_id(node)
     except ValueError:
         return None
+
+
+def peer_certificate(context: Any) -> bytes | None:
+    """The mTLS peer's certificate (PEM), as grpc verified it against the CA at the handshake;
+    None without one. Pair with ``peer_identity`` for whose it is."""
+    auth: Mapping[str, Iterable[bytes]] = context.auth_context() or {}
+    if _values(auth, _TRANSPORT) != ["ssl"]:
+        return None
+    pems = list(auth.get(_PEM, ()))
+    return pems[0] if len(pems) == 1 else None
 
 
 def _values(auth: Mapping[str, Iterable[bytes]], key: str) -> list[str]:

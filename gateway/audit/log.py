@@ -22,7 +22,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +31,7 @@ from typing import Any
 import psycopg
 
 from gateway import timefmt
-from gateway.audit import pgschema
+from gateway.audit import pgschema, sqlschema
 from gateway.audit.chain import GENESIS_HASH, AuditEntry, AuditRecord, entry_hash, format_time
 from gateway.audit.targets import PgChain, SqliteChain
 from gateway.audit.writer import (
@@ -57,48 +57,8 @@ __all__ = [
     "VerifyReport",
 ]
 
-SCHEMA_VERSION = "1"
-
 _SELECT = f"SELECT {', '.join(ROW_COLUMNS)} FROM entries"
 _PG_SELECT = _SELECT.replace(" FROM entries", " FROM audit_entries")
-
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS entries (
-        seq INTEGER PRIMARY KEY,
-        prev_hash TEXT NOT NULL,
-        hash TEXT NOT NULL,
-        time TEXT NOT NULL,
-        node TEXT NOT NULL,
-        side TEXT NOT NULL,
-        trace_id TEXT NOT NULL,
-        app TEXT NOT NULL,
-        interface TEXT NOT NULL,
-        purpose TEXT NOT NULL,
-        action TEXT NOT NULL,
-        decision TEXT NOT NULL,
-        reason TEXT NOT NULL,
-        fields_returned TEXT NOT NULL,
-        fields_masked TEXT NOT NULL,
-        fields_dropped TEXT NOT NULL,
-        record_count INTEGER NOT NULL,
-        grade TEXT NOT NULL,
-        status TEXT NOT NULL,
-        latency_ms REAL NOT NULL,
-        peer TEXT NOT NULL,
-        peer_hash TEXT NOT NULL,
-        actor TEXT NOT NULL,
-        extra TEXT NOT NULL
-    )""",
-    "CREATE INDEX IF NOT EXISTS entries_trace ON entries (trace_id) WHERE trace_id != ''",
-    "CREATE INDEX IF NOT EXISTS entries_app ON entries (app, seq)",
-    "CREATE INDEX IF NOT EXISTS entries_interface ON entries (interface, seq)",
-    "CREATE INDEX IF NOT EXISTS entries_time ON entries (time)",
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    """CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
-    BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END""",
-    """CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
-    BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END""",
-)
 
 
 @dataclass(frozen=True)
@@ -180,38 +140,7 @@ class AuditLog:
     # -- set-up ---------------------------------------------------------------------------------
 
     def _init_schema(self, conn: sqlite3.Connection) -> None:
-        try:
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise AuditWriteError(f"audit log {self.path}: WAL mode unavailable (got {mode})")
-            conn.execute("PRAGMA synchronous = FULL")
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                # Statement by statement: executescript would commit behind our back.
-                for statement in _SCHEMA:
-                    conn.execute(statement)
-                head = json.dumps({"seq": 0, "hash": GENESIS_HASH})
-                conn.executemany(
-                    "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
-                    [("node", self.node), ("schema", SCHEMA_VERSION), ("head", head)],
-                )
-                stored = dict(
-                    conn.execute("SELECT key, value FROM meta WHERE key IN ('node', 'schema')")
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise AuditWriteError(f"cannot open audit log {self.path}: {exc}") from exc
-        if stored.get("node") != self.node:
-            raise ValueError(
-                f"audit log {self.path} belongs to node {stored.get('node')!r}, not {self.node!r}"
-            )
-        if stored.get("schema") != SCHEMA_VERSION:
-            raise ValueError(
-                f"audit log {self.path}: schema {stored.get('schema')!r}, expected {SCHEMA_VERSION}"
-            )
+        sqlschema.init_schema(conn, self.node, self.path)
 
     # -- writing --------------------------------------------------------------------------------
 
@@ -311,7 +240,9 @@ class AuditLog:
         rows = self._read(f"{sql} ORDER BY seq DESC LIMIT ?", (*params, limit))
         return [_to_entry(row) for row in rows]
 
-    def _read(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    def _read(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """Run ``sql`` (``{}`` names the entries table) on this log's store."""
+        sql = sql.replace("{}", "audit_entries" if self._pg is not None else "entries")
         if self._pg is not None:
             if self._closed:
                 raise AuditReadError("audit log is closed")
@@ -328,16 +259,19 @@ class AuditLog:
             except sqlite3.Error as exc:
                 raise AuditReadError(f"audit read failed: {exc}") from exc
 
-    def verify(self) -> VerifyReport:
-        """Walk the whole chain from one snapshot and report the first problem, if any.
+    def verify(self, since: tuple[int, str] | None = None) -> VerifyReport:
+        """Walk the chain from one snapshot and report the first problem, if any.
 
-        A file SQLite itself finds corrupt is a failed verification, not an error; a file that
-        cannot be read right now (locked, I/O) raises ``AuditReadError``.
+        ``since``: a (seq, hash) verified before (a checkpoint): entry seq must still hold that
+        hash, and only the entries after it are walked. A file SQLite itself finds corrupt is a
+        failed verification, not an error; a file that cannot be read right now (locked, I/O)
+        raises ``AuditReadError``.
         """
         if self._closed:
             raise AuditReadError("audit log is closed")
+        start = since or (0, GENESIS_HASH)
         if self._pg is not None:
-            return self._verify_pg(self._pg)
+            return self._verify_pg(self._pg, start)
         # Its own connection: a long walk must not hold up queries on the shared one.
         try:
             conn = _connect(self.path, busy_timeout_s=self._busy_timeout_s, read_only=True)
@@ -346,7 +280,8 @@ class AuditLog:
         try:
             conn.execute("BEGIN")  # head and rows from the same snapshot
             head = conn.execute("SELECT value FROM meta WHERE key = 'head'").fetchone()
-            report = _walk(conn.execute(f"{_SELECT} ORDER BY seq"), head)
+            rows = conn.execute(f"{_SELECT} WHERE seq >= ? ORDER BY seq", (start[0],))
+            report = _walk(rows, head, start)
             conn.execute("COMMIT")
             return report
         except sqlite3.OperationalError as exc:
@@ -356,16 +291,48 @@ class AuditLog:
         finally:
             conn.close()
 
-    def _verify_pg(self, pg: Postgres) -> VerifyReport:
+    def _verify_pg(self, pg: Postgres, start: tuple[int, str]) -> VerifyReport:
         try:
             with pg.transaction() as conn:
                 # Head and rows from one snapshot.
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 head = conn.rows("SELECT value FROM audit_meta WHERE key = 'head'")
-                rows = conn.rows(f"{_PG_SELECT} ORDER BY seq")
+                rows = conn.rows(f"{_PG_SELECT} WHERE seq >= ? ORDER BY seq", (start[0],))
         except psycopg.Error as exc:
             raise AuditReadError(f"audit read failed: {exc}") from exc
-        return _walk(rows, head[0] if head else None)
+        return _walk(rows, head[0] if head else None, start)
+
+    # -- evidence for the federation's cross-check ----------------------------------------------
+
+    def hashes_at(self, seqs: Iterable[int]) -> dict[int, str]:
+        """This chain's hash at each of ``seqs`` that it holds."""
+        found: dict[int, str] = {}
+        for chunk in _chunks(sorted(set(seqs))):
+            marks = ", ".join("?" * len(chunk))
+            for seq, digest in self._read(
+                f"SELECT seq, hash FROM {{}} WHERE seq IN ({marks})", chunk
+            ):
+                found[int(seq)] = str(digest)
+        return found
+
+    def holding(self, hashes: Iterable[str]) -> set[str]:
+        """Which of ``hashes`` are the hash of some entry of this chain (a scan per 500)."""
+        found: set[str] = set()
+        for chunk in _chunks(sorted(set(hashes))):
+            marks = ", ".join("?" * len(chunk))
+            rows = self._read(f"SELECT hash FROM {{}} WHERE hash IN ({marks})", chunk)
+            found.update(str(r[0]) for r in rows)
+        return found
+
+    def receipts(self, after: int, limit: int) -> list[tuple[int, str, str]]:
+        """Consumer-side entries after ``after`` that hold an owner's entry hash:
+        (seq, owner, owner's hash), oldest first."""
+        rows = self._read(
+            "SELECT seq, peer, peer_hash FROM {} WHERE seq > ? AND side = 'consumer'"
+            " AND peer_hash != '' ORDER BY seq LIMIT ?",
+            (after, limit),
+        )
+        return [(int(s), str(p), str(h)) for s, p, h in rows]
 
     # -- closing --------------------------------------------------------------------------------
 
@@ -412,12 +379,26 @@ def _to_entry(row: tuple[Any, ...]) -> AuditEntry:
     )
 
 
-def _walk(rows: Iterable[tuple[Any, ...]], head_row: tuple[Any, ...] | None) -> VerifyReport:
-    expected, prev_hash, checked = 1, GENESIS_HASH, 0
+def _walk(
+    rows: Iterable[tuple[Any, ...]],
+    head_row: tuple[Any, ...] | None,
+    start: tuple[int, str] = (0, GENESIS_HASH),
+) -> VerifyReport:
+    expected, prev_hash, checked = start[0] + 1, start[1], 0
 
     def bad(seq: int | None, problem: str) -> VerifyReport:
         return VerifyReport(ok=False, checked=checked, first_bad_seq=seq, problem=problem)
 
+    rows = iter(rows)
+    if start[0]:
+        anchor = next(rows, None)
+        if anchor is None or anchor[0] != start[0]:
+            return bad(
+                start[0],
+                f"entry {start[0]} (verified before) is gone: the log was cut short (rows deleted)",
+            )
+        if anchor[2] != start[1]:
+            return bad(start[0], f"entry {start[0]}: hash differs from when it was verified")
     for row in rows:
         seq = row[0]
         if not isinstance(seq, int) or seq < expected:
@@ -457,6 +438,11 @@ def _walk(rows: Iterable[tuple[Any, ...]], head_row: tuple[Any, ...] | None) -> 
     if head_hash != prev_hash:
         return bad(last or None, f"head hash does not match entry {last} (head modified)")
     return VerifyReport(ok=True, checked=checked)
+
+
+def _chunks(values: list[Any], size: int = 500) -> Iterable[list[Any]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
 
 
 def _time_bound(name: str, value: datetime | str) -> str:

@@ -40,6 +40,18 @@ CREATE TRIGGER audit_entries_no_update BEFORE UPDATE OR DELETE ON audit_entries
 CREATE TRIGGER audit_entries_no_truncate BEFORE TRUNCATE ON audit_entries
     FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
 """.replace("{entries}", _ENTRIES),
+    # 2: the heads this node has witnessed from its peers (``witnessed``).
+    """
+CREATE TABLE audit_witnessed (
+    node TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    hash TEXT NOT NULL,
+    time TEXT NOT NULL,
+    signature BYTEA NOT NULL,
+    received TEXT NOT NULL,
+    PRIMARY KEY (node, seq, hash)
+);
+""",
 )
 
 

@@ -26,6 +26,7 @@ from gateway.config.interfaces_file import load_interfaces
 from gateway.config.node import (
     EXIT_MARGIN_S,
     MAX_WORKERS,
+    AuditSettings,
     Limits,
     NodeConfig,
     SearchSettings,
@@ -40,6 +41,7 @@ __all__ = [
     "EXIT_MARGIN_S",
     "MAX_WORKERS",
     "FederationConfig",
+    "AuditSettings",
     "Limits",
     "NodeAddress",
     "NodeConfig",

@@ -14,6 +14,7 @@ from gateway.exchange.dataset import DEFAULT_PEOPLE
 
 __all__ = [
     "EXIT_MARGIN_S",
+    "AuditSettings",
     "MAX_WORKERS",
     "Limits",
     "NodeConfig",
@@ -57,6 +58,14 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditSettings:
+    head_interval_s: float = 30.0
+    """Sign the audit chain head and send it to every peer (its witnesses) this often ..."""
+    head_every: int = 1000
+    """... or once this many entries have been written since the last head, if sooner."""
+
+
+@dataclass(frozen=True, slots=True)
 class NodeConfig:
     node: str
     """The node's id, also its folder's name."""
@@ -73,6 +82,7 @@ class NodeConfig:
     seed: SeedSettings = field(default_factory=SeedSettings)
     search: SearchSettings = field(default_factory=SearchSettings)
     limits: Limits = field(default_factory=Limits)
+    audit: AuditSettings = field(default_factory=AuditSettings)
     otlp_endpoint: str = ""
     """Also export spans to this OpenTelemetry collector; empty: only the local span store."""
     workers: int = 1
@@ -88,7 +98,7 @@ class NodeConfig:
         return self.data_dir / "catalog.db"
 
 
-_SEED, _SEARCH, _LIMITS = SeedSettings(), SearchSettings(), Limits()
+_SEED, _SEARCH, _LIMITS, _AUDIT = SeedSettings(), SearchSettings(), Limits(), AuditSettings()
 
 
 def load_node(fed: FederationConfig, node_id: str) -> NodeConfig:
@@ -104,6 +114,7 @@ def load_node(fed: FederationConfig, node_id: str) -> NodeConfig:
         "seed",
         "search",
         "limits",
+        "audit",
         "otlp_endpoint",
         "workers",
         "storage",
@@ -127,6 +138,7 @@ def load_node(fed: FederationConfig, node_id: str) -> NodeConfig:
         seed=_seed(root.section("seed")),
         search=_search(root.section("search")),
         limits=_limits(root.section("limits")),
+        audit=_audit(root.section("audit")),
         otlp_endpoint=otlp.text() if otlp is not None and otlp.value else "",
         workers=workers,
         storage=storage,
@@ -199,4 +211,14 @@ def _limits(node: ConfigNode) -> Limits:
         shutdown_grace_s=node.seconds_or(
             "shutdown_grace_s", _LIMITS.shutdown_grace_s, lo=0.0, hi=3600.0
         ),
+    )
+
+
+def _audit(node: ConfigNode) -> AuditSettings:
+    node.only("head_interval_s", "head_every")
+    return AuditSettings(
+        head_interval_s=node.seconds_or(
+            "head_interval_s", _AUDIT.head_interval_s, lo=0.1, hi=86_400.0
+        ),
+        head_every=node.int_or("head_every", _AUDIT.head_every, lo=1, hi=10_000_000),
     )

@@ -25,6 +25,7 @@ NODE_PRIVILEGES: dict[str, str] = {
     "sharing_version": "SELECT, UPDATE",
     "audit_entries": "SELECT, INSERT",
     "audit_meta": "SELECT, UPDATE",
+    "audit_witnessed": "SELECT, INSERT",
     "spans": "SELECT, INSERT, DELETE",
 }
 """Table -> what the nodes' role may do with it (tables not created yet are skipped)."""

@@ -6,6 +6,7 @@ from collections.abc import Collection
 
 from grpc import aio
 
+from gateway.audit.integrity import ChainIntegrity
 from gateway.errors import FailedPrecondition, PermissionDenied
 from gateway.peers import MD_NODE, MD_STANDARD
 from gateway.standard import Standard
@@ -69,3 +70,25 @@ class PeerGuard:
                     "local_standard": self._standard.fingerprint,
                 },
             )
+
+
+#: The calls that release data, on either port: refused while this node's audit chain is broken.
+DATA_METHODS = frozenset(
+    {
+        "/yrd.v1.Exchange/Invoke",
+        "/yrd.v1.Exchange/InvokeStream",
+        "/yrd.v1.Federation/Invoke",
+        "/yrd.v1.Federation/InvokeStream",
+    }
+)
+
+
+class ChainGuard:
+    """Data calls wait for an intact (or acknowledged) audit chain (``ChainIntegrity``)."""
+
+    def __init__(self, integrity: ChainIntegrity) -> None:
+        self._integrity = integrity
+
+    def __call__(self, method: str, context: aio.ServicerContext) -> None:
+        if method in DATA_METHODS:
+            self._integrity.refuse_if_broken()

@@ -7,9 +7,10 @@ is the admission's to say (``gateway.exchange.admission``); the rest is decode, 
 from __future__ import annotations
 
 from gateway._pb.yrd.v1 import catalog_pb2, federation_pb2, federation_pb2_grpc
+from gateway.audit.witnessing import Witness
 from gateway.catalog.federated import LocalCatalog
 from gateway.catalog.query import QueryValidator
-from gateway.errors import NotFound
+from gateway.errors import FailedPrecondition, NotFound
 from gateway.exchange.admission import Admission
 from gateway.exchange.catalogue import InterfaceDirectory
 from gateway.exchange.provider import Caller, Provider
@@ -19,10 +20,11 @@ from gateway.server.guards import PeerGuard, metadata_of
 from gateway.server.limits import InFlightBound
 from gateway.sharing.service import SharingService
 from gateway.standard import Standard
+from gateway.tls import peer_certificate
 from gateway.tracing import current_trace_id
 from gateway.wire.catalog import EntryWire, filters_from_pb, local_search_reply
 from gateway.wire.exchange import batch_to_pb, call_from_pb, interfaces_reply, result_to_pb
-from gateway.wire.federation import standard_ref
+from gateway.wire.federation import head_from_pb, standard_ref
 from gateway.wire.ops import spans_reply
 from gateway.wire.sharing import application_to_pb, applications_reply, apply_input
 
@@ -44,6 +46,7 @@ class FederationServicer(federation_pb2_grpc.FederationServicer):
         directory: InterfaceDirectory,
         gatherer: TraceGatherer,
         peer_limits: InFlightBound,
+        witness: Witness | None = None,
     ) -> None:
         self._node = node
         self._name = name
@@ -58,6 +61,7 @@ class FederationServicer(federation_pb2_grpc.FederationServicer):
         self._directory = directory
         self._gatherer = gatherer
         self._peer_limits = peer_limits
+        self._witness = witness
 
     def _forwarded(self, context, app: str, interface_id: str | None) -> Caller:
         return self._admission.forwarded(
@@ -128,3 +132,12 @@ class FederationServicer(federation_pb2_grpc.FederationServicer):
     async def ListInterfaces(self, request, context):
         self._admission.listing(via=self._guard.caller(context), app=request.app)
         return interfaces_reply(await self._directory.local(request.app))
+
+    async def WitnessHead(self, request, context):
+        caller = self._guard.caller(context)
+        if self._witness is None:
+            raise FailedPrecondition(
+                f"{self._node} keeps no audit heads", reason="WITNESS_UNAVAILABLE"
+            )
+        seq = await self._witness.receive(caller, head_from_pb(request), peer_certificate(context))
+        return federation_pb2.WitnessReply(witness=self._node, seq=seq)

@@ -8,6 +8,8 @@ from collections.abc import Iterable, Sequence
 
 from gateway._pb.yrd.v1 import federation_pb2, ops_pb2
 from gateway.audit.chain import AuditEntry
+from gateway.audit.integrity import ChainState
+from gateway.ops.evidence import Evidence, EvidenceRequest
 from gateway.ops.reads import AuditCheck, AuditFilter, TraceFilter
 from gateway.ops.traces import Gathered
 from gateway.partial import AnswerState
@@ -131,4 +133,52 @@ def audit_reply(node: str, entries: Iterable[AuditEntry]) -> ops_pb2.QueryAuditR
             )
             for e in entries
         ],
+    )
+
+
+def evidence_request_from_pb(m: ops_pb2.AuditEvidenceRequest) -> EvidenceRequest:
+    return EvidenceRequest(
+        seqs=tuple(m.seqs),
+        hashes=tuple(m.hashes),
+        witnessed=m.witnessed,
+        receipts=m.receipts,
+        receipts_after=m.receipts_after,
+    )
+
+
+def evidence_reply(e: Evidence, witness: str) -> ops_pb2.AuditEvidenceResponse:
+    return ops_pb2.AuditEvidenceResponse(
+        node=e.node,
+        head_seq=e.head_seq,
+        head_hash=e.head_hash,
+        witnessed=[
+            ops_pb2.WitnessedHead(
+                node=h.node,
+                witness=witness,
+                seq=h.seq,
+                hash=h.hash,
+                time=h.time,
+                signature=h.signature,
+                received=h.received,
+            )
+            for h in e.witnessed
+        ],
+        at=[ops_pb2.SeqHash(seq=s, hash=h) for s, h in sorted(e.at.items())],
+        present=sorted(e.present),
+        receipts=[ops_pb2.AuditReceipt(seq=s, owner=o, owner_hash=h) for s, o, h in e.receipts],
+        receipts_next=e.receipts_next,
+        chain_state=e.state.state,
+        chain_problem=e.state.problem,
+    )
+
+
+def acknowledge_reply(
+    node: str, state: ChainState, entry: AuditEntry
+) -> ops_pb2.AcknowledgeAuditResponse:
+    return ops_pb2.AcknowledgeAuditResponse(
+        node=node,
+        chain_state=state.state,
+        first_bad_seq=state.first_bad_seq,
+        problem=state.problem,
+        seq=entry.seq,
     )

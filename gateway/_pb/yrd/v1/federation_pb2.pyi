@@ -100,6 +100,26 @@ class ForwardedListInterfaces(_message.Message):
     app: str
     def __init__(self, app: _Optional[str] = ...) -> None: ...
 
+class SignedHead(_message.Message):
+    __slots__ = ("seq", "hash", "time", "signature")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    HASH_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    hash: str
+    time: str
+    signature: bytes
+    def __init__(self, seq: _Optional[int] = ..., hash: _Optional[str] = ..., time: _Optional[str] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class WitnessReply(_message.Message):
+    __slots__ = ("witness", "seq")
+    WITNESS_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    witness: str
+    seq: int
+    def __init__(self, witness: _Optional[str] = ..., seq: _Optional[int] = ...) -> None: ...
+
 class GetSpansResponse(_message.Message):
     __slots__ = ("node", "spans")
     NODE_FIELD_NUMBER: _ClassVar[int]

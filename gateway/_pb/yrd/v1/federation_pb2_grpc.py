@@ -83,6 +83,11 @@ class FederationStub:
                 request_serializer=yrd_dot_v1_dot_ops__pb2.GetTraceRequest.SerializeToString,
                 response_deserializer=yrd_dot_v1_dot_federation__pb2.GetSpansResponse.FromString,
                 _registered_method=True)
+        self.WitnessHead = channel.unary_unary(
+                '/yrd.v1.Federation/WitnessHead',
+                request_serializer=yrd_dot_v1_dot_federation__pb2.SignedHead.SerializeToString,
+                response_deserializer=yrd_dot_v1_dot_federation__pb2.WitnessReply.FromString,
+                _registered_method=True)
 
 
 class FederationServicer:
@@ -144,6 +149,14 @@ class FederationServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WitnessHead(self, request, context):
+        """Keep the caller's signed audit head (the witness checks the signature against the caller's
+        certificate and stores it durably).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FederationServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -191,6 +204,11 @@ def add_FederationServicer_to_server(servicer, server):
                     servicer.GetSpans,
                     request_deserializer=yrd_dot_v1_dot_ops__pb2.GetTraceRequest.FromString,
                     response_serializer=yrd_dot_v1_dot_federation__pb2.GetSpansResponse.SerializeToString,
+            ),
+            'WitnessHead': grpc.unary_unary_rpc_method_handler(
+                    servicer.WitnessHead,
+                    request_deserializer=yrd_dot_v1_dot_federation__pb2.SignedHead.FromString,
+                    response_serializer=yrd_dot_v1_dot_federation__pb2.WitnessReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -436,6 +454,33 @@ class Federation:
             '/yrd.v1.Federation/GetSpans',
             yrd_dot_v1_dot_ops__pb2.GetTraceRequest.SerializeToString,
             yrd_dot_v1_dot_federation__pb2.GetSpansResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WitnessHead(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yrd.v1.Federation/WitnessHead',
+            yrd_dot_v1_dot_federation__pb2.SignedHead.SerializeToString,
+            yrd_dot_v1_dot_federation__pb2.WitnessReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -168,3 +168,97 @@ class QueryAuditResponse(_message.Message):
     node: str
     entries: _containers.RepeatedCompositeFieldContainer[AuditLine]
     def __init__(self, node: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[AuditLine, _Mapping]]] = ...) -> None: ...
+
+class AuditEvidenceRequest(_message.Message):
+    __slots__ = ("seqs", "hashes", "witnessed", "receipts", "receipts_after")
+    SEQS_FIELD_NUMBER: _ClassVar[int]
+    HASHES_FIELD_NUMBER: _ClassVar[int]
+    WITNESSED_FIELD_NUMBER: _ClassVar[int]
+    RECEIPTS_FIELD_NUMBER: _ClassVar[int]
+    RECEIPTS_AFTER_FIELD_NUMBER: _ClassVar[int]
+    seqs: _containers.RepeatedScalarFieldContainer[int]
+    hashes: _containers.RepeatedScalarFieldContainer[str]
+    witnessed: bool
+    receipts: bool
+    receipts_after: int
+    def __init__(self, seqs: _Optional[_Iterable[int]] = ..., hashes: _Optional[_Iterable[str]] = ..., witnessed: _Optional[bool] = ..., receipts: _Optional[bool] = ..., receipts_after: _Optional[int] = ...) -> None: ...
+
+class WitnessedHead(_message.Message):
+    __slots__ = ("node", "witness", "seq", "hash", "time", "signature", "received")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    WITNESS_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    HASH_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_FIELD_NUMBER: _ClassVar[int]
+    node: str
+    witness: str
+    seq: int
+    hash: str
+    time: str
+    signature: bytes
+    received: str
+    def __init__(self, node: _Optional[str] = ..., witness: _Optional[str] = ..., seq: _Optional[int] = ..., hash: _Optional[str] = ..., time: _Optional[str] = ..., signature: _Optional[bytes] = ..., received: _Optional[str] = ...) -> None: ...
+
+class SeqHash(_message.Message):
+    __slots__ = ("seq", "hash")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    HASH_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    hash: str
+    def __init__(self, seq: _Optional[int] = ..., hash: _Optional[str] = ...) -> None: ...
+
+class AuditReceipt(_message.Message):
+    __slots__ = ("seq", "owner", "owner_hash")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    OWNER_HASH_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    owner: str
+    owner_hash: str
+    def __init__(self, seq: _Optional[int] = ..., owner: _Optional[str] = ..., owner_hash: _Optional[str] = ...) -> None: ...
+
+class AuditEvidenceResponse(_message.Message):
+    __slots__ = ("node", "head_seq", "head_hash", "witnessed", "at", "present", "receipts", "receipts_next", "chain_state", "chain_problem")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    HEAD_SEQ_FIELD_NUMBER: _ClassVar[int]
+    HEAD_HASH_FIELD_NUMBER: _ClassVar[int]
+    WITNESSED_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    PRESENT_FIELD_NUMBER: _ClassVar[int]
+    RECEIPTS_FIELD_NUMBER: _ClassVar[int]
+    RECEIPTS_NEXT_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_STATE_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_PROBLEM_FIELD_NUMBER: _ClassVar[int]
+    node: str
+    head_seq: int
+    head_hash: str
+    witnessed: _containers.RepeatedCompositeFieldContainer[WitnessedHead]
+    at: _containers.RepeatedCompositeFieldContainer[SeqHash]
+    present: _containers.RepeatedScalarFieldContainer[str]
+    receipts: _containers.RepeatedCompositeFieldContainer[AuditReceipt]
+    receipts_next: int
+    chain_state: str
+    chain_problem: str
+    def __init__(self, node: _Optional[str] = ..., head_seq: _Optional[int] = ..., head_hash: _Optional[str] = ..., witnessed: _Optional[_Iterable[_Union[WitnessedHead, _Mapping]]] = ..., at: _Optional[_Iterable[_Union[SeqHash, _Mapping]]] = ..., present: _Optional[_Iterable[str]] = ..., receipts: _Optional[_Iterable[_Union[AuditReceipt, _Mapping]]] = ..., receipts_next: _Optional[int] = ..., chain_state: _Optional[str] = ..., chain_problem: _Optional[str] = ...) -> None: ...
+
+class AcknowledgeAuditRequest(_message.Message):
+    __slots__ = ("note",)
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    note: str
+    def __init__(self, note: _Optional[str] = ...) -> None: ...
+
+class AcknowledgeAuditResponse(_message.Message):
+    __slots__ = ("node", "chain_state", "first_bad_seq", "problem", "seq")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_STATE_FIELD_NUMBER: _ClassVar[int]
+    FIRST_BAD_SEQ_FIELD_NUMBER: _ClassVar[int]
+    PROBLEM_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    node: str
+    chain_state: str
+    first_bad_seq: int
+    problem: str
+    seq: int
+    def __init__(self, node: _Optional[str] = ..., chain_state: _Optional[str] = ..., first_bad_seq: _Optional[int] = ..., problem: _Optional[str] = ..., seq: _Optional[int] = ...) -> None: ...

@@ -54,6 +54,16 @@ class OpsStub:
                 request_serializer=yrd_dot_v1_dot_ops__pb2.QueryAuditRequest.SerializeToString,
                 response_deserializer=yrd_dot_v1_dot_ops__pb2.QueryAuditResponse.FromString,
                 _registered_method=True)
+        self.AuditEvidence = channel.unary_unary(
+                '/yrd.v1.Ops/AuditEvidence',
+                request_serializer=yrd_dot_v1_dot_ops__pb2.AuditEvidenceRequest.SerializeToString,
+                response_deserializer=yrd_dot_v1_dot_ops__pb2.AuditEvidenceResponse.FromString,
+                _registered_method=True)
+        self.AcknowledgeAudit = channel.unary_unary(
+                '/yrd.v1.Ops/AcknowledgeAudit',
+                request_serializer=yrd_dot_v1_dot_ops__pb2.AcknowledgeAuditRequest.SerializeToString,
+                response_deserializer=yrd_dot_v1_dot_ops__pb2.AcknowledgeAuditResponse.FromString,
+                _registered_method=True)
 
 
 class OpsServicer:
@@ -83,6 +93,18 @@ class OpsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AuditEvidence(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AcknowledgeAudit(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OpsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -105,6 +127,16 @@ def add_OpsServicer_to_server(servicer, server):
                     servicer.QueryAudit,
                     request_deserializer=yrd_dot_v1_dot_ops__pb2.QueryAuditRequest.FromString,
                     response_serializer=yrd_dot_v1_dot_ops__pb2.QueryAuditResponse.SerializeToString,
+            ),
+            'AuditEvidence': grpc.unary_unary_rpc_method_handler(
+                    servicer.AuditEvidence,
+                    request_deserializer=yrd_dot_v1_dot_ops__pb2.AuditEvidenceRequest.FromString,
+                    response_serializer=yrd_dot_v1_dot_ops__pb2.AuditEvidenceResponse.SerializeToString,
+            ),
+            'AcknowledgeAudit': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcknowledgeAudit,
+                    request_deserializer=yrd_dot_v1_dot_ops__pb2.AcknowledgeAuditRequest.FromString,
+                    response_serializer=yrd_dot_v1_dot_ops__pb2.AcknowledgeAuditResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -215,6 +247,60 @@ class Ops:
             '/yrd.v1.Ops/QueryAudit',
             yrd_dot_v1_dot_ops__pb2.QueryAuditRequest.SerializeToString,
             yrd_dot_v1_dot_ops__pb2.QueryAuditResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AuditEvidence(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yrd.v1.Ops/AuditEvidence',
+            yrd_dot_v1_dot_ops__pb2.AuditEvidenceRequest.SerializeToString,
+            yrd_dot_v1_dot_ops__pb2.AuditEvidenceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcknowledgeAudit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yrd.v1.Ops/AcknowledgeAudit',
+            yrd_dot_v1_dot_ops__pb2.AcknowledgeAuditRequest.SerializeToString,
+            yrd_dot_v1_dot_ops__pb2.AcknowledgeAuditResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import grpc
 
 from gateway._pb.yrd.v1 import ops_pb2, ops_pb2_grpc
+from gateway.cli.audit_federation import audit_acknowledge, verify_federation
 from gateway.cli.render import table, width
 from gateway.client import open_channel
 from gateway.config import load_federation
@@ -55,7 +56,23 @@ def register(sub) -> None:
     verify.add_argument("--node", action="append", default=[], help="default: every node")
     verify.add_argument("--operator-token")
     verify.add_argument("--json", action="store_true")
+    verify.add_argument(
+        "--federation",
+        dest="federation_check",
+        action="store_true",
+        help="also check each chain against the heads its peers witnessed and the receipts "
+        "its consumers hold (truncation, rewriting, missing entries)",
+    )
     verify.set_defaults(func=audit_verify)
+    ack = asub.add_parser(
+        "acknowledge",
+        help="accept a node's broken audit chain so it serves data calls again (audited)",
+    )
+    ack.add_argument("--node", required=True)
+    ack.add_argument("--note", required=True, help="why (kept in the audit entry)")
+    ack.add_argument("--operator-token")
+    ack.add_argument("--json", action="store_true")
+    ack.set_defaults(func=audit_acknowledge)
     query = asub.add_parser("query", help="audit entries of one node; each line shows its trace")
     query.add_argument("--node", required=True)
     query.add_argument("--operator-token")
@@ -245,6 +262,8 @@ def trace_list(args) -> int:
 
 
 def audit_verify(args) -> int:
+    if args.federation_check:
+        return verify_federation(args)
     fed = load_federation(args.federation)
     nodes = args.node or list(fed.nodes)
     results, broken = [], False

@@ -1,0 +1,148 @@
+"""The truncate-and-rewrite-head attack on an owner's audit log, against real node processes:
+calls are made, the owner is stopped, the tail of its log deleted and its stored head (and
+verified checkpoint) rewritten to match, and it is started again. Its chain alone verifies;
+the federation check names the owner, the sequence and the witness."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+import grpc
+import yaml
+
+from gateway._pb.yrd.v1 import ops_pb2, ops_pb2_grpc
+from tests.support.cli import yrdgw_process
+from tests.support.names import PURPOSE, RESIDENT
+from yrdtools.faults import Federation
+
+FIELDS = ["id_number", "name", "gender"]
+NODES = ["js", "sh", "zj"]
+CALLS = 12
+CUT = 6  # entries cut off the owner's tail
+
+
+def _heads_every_half_second(fed: Federation) -> None:
+    for node in fed.node_ids:
+        path = fed.nodes_dir / node / "node.yaml"
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc["audit"] = {"head_interval_s": 0.5, "head_every": 5}
+        path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+
+
+async def _witnessed(fed: Federation, witness: str, node: str) -> int:
+    """The highest seq of ``node``'s heads that ``witness`` keeps."""
+    ops = ops_pb2_grpc.OpsStub(fed.channel(witness))
+    reply = await ops.AuditEvidence(
+        ops_pb2.AuditEvidenceRequest(witnessed=True),
+        metadata=fed.operator_metadata(witness),
+        timeout=10,
+    )
+    return max((h.seq for h in reply.witnessed if h.node == node), default=0)
+
+
+async def _head(fed: Federation, node: str) -> int:
+    ops = ops_pb2_grpc.OpsStub(fed.channel(node))
+    reply = await ops.AuditEvidence(
+        ops_pb2.AuditEvidenceRequest(), metadata=fed.operator_metadata(node), timeout=10
+    )
+    return reply.head_seq
+
+
+def _truncate_and_rewrite(data_dir: Path, keep: int) -> None:
+    """What an intruder with the owner's files does: drop the guards, cut the tail, and make the
+    head and the verified checkpoint agree with what is left."""
+    conn = sqlite3.connect(data_dir / "audit.db")
+    try:
+        conn.execute("DROP TRIGGER entries_no_delete")
+        conn.execute("DELETE FROM entries WHERE seq > ?", (keep,))
+        (digest,) = conn.execute("SELECT hash FROM entries WHERE seq = ?", (keep,)).fetchone()
+        conn.execute(
+            "UPDATE meta SET value = ? WHERE key = 'head'",
+            (json.dumps({"seq": keep, "hash": digest}),),
+        )
+        conn.commit()
+    finally:
+        conn.close()
+    (data_dir / "audit.checkpoint").write_text(json.dumps({"seq": keep, "hash": digest}))
+
+
+def test_truncated_owner_log_passes_alone_and_fails_against_its_witnesses(
+    tmp_path, certs_dir
+) -> None:
+    fed = Federation(tmp_path, node_ids=NODES, entries=100, certs_dir=certs_dir)
+    _heads_every_half_second(fed)
+    federation_file = str(fed.root / "federation.yaml")
+    try:
+        fed.start()
+
+        async def calls_then_witnessed() -> tuple[int, dict[str, int]]:
+            try:
+                app = await fed.setup_app_with_grant("js/rsj/truncation", RESIDENT, FIELDS, PURPOSE)
+                person = fed.samples("sh")
+                for _ in range(CALLS):
+                    called = await fed.call(
+                        app, RESIDENT, {"id_number": person["id_number"]}, PURPOSE, timeout=10
+                    )
+                    assert called.code == grpc.StatusCode.OK, called
+                head = await _head(fed, "sh")
+                # Both peers witness sh's head as it is now (heads go out every 0.5 s).
+                deadline = time.monotonic() + 30
+                seen: dict[str, int] = {}
+                while time.monotonic() < deadline:
+                    seen = {w: await _witnessed(fed, w, "sh") for w in ("js", "zj")}
+                    if all(s >= head for s in seen.values()):
+                        break
+                    await asyncio.sleep(0.2)
+                return head, seen
+            finally:
+                await fed.aclose()
+
+        head, seen = asyncio.run(calls_then_witnessed())
+        assert all(s >= head for s in seen.values()), (head, seen)
+
+        fed.stop("sh")
+        keep = head - CUT
+        _truncate_and_rewrite(fed.data_dir("sh"), keep)
+        fed.start_node("sh")
+        # Cut short, with nothing new yet: the witnesses' heads lie beyond its end.
+        early = yrdgw_process(
+            "--federation", federation_file, "audit", "verify", "--federation", "--node", "sh"
+        )
+
+        alone = yrdgw_process("--federation", federation_file, "audit", "verify", "--node", "sh")
+        print("$ yrdgw audit verify --node sh\n" + alone.stdout + alone.stderr)
+        assert alone.returncode == 0, alone.stderr
+        assert alone.stdout.startswith("sh: OK"), alone.stdout
+
+        checked = yrdgw_process(
+            "--federation", federation_file, "audit", "verify", "--federation", "--json"
+        )
+        text = yrdgw_process("--federation", federation_file, "audit", "verify", "--federation")
+        print("$ yrdgw audit verify --federation\n" + text.stdout + text.stderr)
+    finally:
+        fed.close()
+    assert checked.returncode == 1, checked.stderr
+    report = json.loads(checked.stdout)
+    assert report["ok"] is False
+    # Each witness names the owner and the heads it holds beyond the cut: past the log's end
+    # (truncated) or, once the owner's log has grown again with new entries, where the entry
+    # there hashes otherwise (rewritten).
+    cut = [f for f in report["findings"] if f["kind"] in ("truncated", "rewritten")]
+    assert {f["witness"] for f in cut} == {"js", "zj"}, report["findings"]
+    assert all(f["node"] == "sh" and f["seq"] > keep for f in cut), cut
+    assert {(f["seq"], f["witness"]) for f in cut} >= {(head, "js"), (head, "zj")}, cut
+    # js's receipts of the calls whose owner entries were cut point at missing entries.
+    missing = [f for f in report["findings"] if f["kind"] == "missing_owner_entry"]
+    assert missing and all(f["node"] == "sh" and f["witness"] == "js" for f in missing), missing
+    # Nothing is blamed on the honest nodes.
+    assert {f["node"] for f in report["findings"]} == {"sh"}, report["findings"]
+    assert text.returncode == 1
+    assert f"at entry {head} (witness js)" in text.stdout, text.stdout
+    assert f"at entry {head} (witness zj)" in text.stdout, text.stdout
+    assert "MISSING_OWNER_ENTRY" in text.stdout
+    assert early.returncode == 1
+    assert f"sh: TRUNCATED at entry {head} (witness js)" in early.stdout, early.stdout

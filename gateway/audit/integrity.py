@@ -96,6 +96,11 @@ class ChainIntegrity:
     async def acknowledge(self, actor: str, note: str) -> tuple[ChainState, AuditEntry]:
         """Accept the chain as it is now (an audit entry saying so), and serve again."""
         state = self.current
+        if state.state != "broken":
+            raise FailedPrecondition(
+                f"node {self.node}'s audit chain is {state.state}: nothing to acknowledge",
+                reason="AUDIT_CHAIN_NOT_BROKEN",
+            )
         entry = await self._audit.append_async(
             AuditRecord(
                 node=self.node,

@@ -122,3 +122,16 @@ def test_a_new_break_after_an_acknowledged_one_refuses_again(tmp_path) -> None:
     with AuditLog(db, "js") as log:
         state = ChainIntegrity(log, tmp_path / CHECKPOINT_FILE).check()
     assert (state.state, state.first_bad_seq) == ("broken", 14)
+
+
+def test_an_intact_chain_has_nothing_to_acknowledge(log: AuditLog, tmp_path) -> None:
+    integrity = ChainIntegrity(log, tmp_path / CHECKPOINT_FILE)
+    fill(log, 3)
+    integrity.check()
+    with pytest.raises(GatewayError) as refused:
+        asyncio.run(integrity.acknowledge("operator:js", "just in case"))
+    assert (refused.value.code, refused.value.reason) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "AUDIT_CHAIN_NOT_BROKEN",
+    )
+    assert log.last().seq == 3  # nothing written

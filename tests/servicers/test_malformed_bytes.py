@@ -140,6 +140,15 @@ def sample(h, method) -> Message:
         "ListTracesRequest": ops_pb2.ListTracesRequest(app=APP, limit=5, since_unix=1),
         "VerifyAuditRequest": ops_pb2.VerifyAuditRequest(),
         "QueryAuditRequest": ops_pb2.QueryAuditRequest(app=APP, decision="deny", limit=5),
+        "AuditEvidenceRequest": ops_pb2.AuditEvidenceRequest(
+            seqs=[1, 2], hashes=["ab" * 32], witnessed=True, receipts=True
+        ),
+        # js's chain is intact: refused, so repeating it changes nothing.
+        "AcknowledgeAuditRequest": ops_pb2.AcknowledgeAuditRequest(note="演练"),
+        # Signed by nobody: refused by the witness.
+        "SignedHead": federation_pb2.SignedHead(
+            seq=3, hash="ab" * 32, time="2026-12-06T08:00:00.000Z", signature=b"0" * 70
+        ),
     }[method.input_type.name]
 
 

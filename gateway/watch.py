@@ -12,6 +12,7 @@ small one, and the full walk is left to ``yrdgw audit verify``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -35,6 +36,9 @@ from gateway.postgres import Postgres
 __all__ = ["AuditWatch"]
 
 log = logging.getLogger(__name__)
+
+#: How often a broken chain is checked again (for an acknowledgement taken elsewhere).
+RECHECK_S = 2.0
 
 _EXCHANGE = exchange_pb2.DESCRIPTOR.services_by_name["Exchange"].full_name
 
@@ -62,6 +66,7 @@ class AuditWatch:
         self.book = WitnessBook(store)
         self.witness = Witness(node, self.book, clock=clock)
         self.publisher: HeadPublisher | None = None
+        self._recheck: asyncio.Task | None = None
 
     async def check_at_start(self) -> ChainState:
         started = time.perf_counter()
@@ -73,7 +78,20 @@ class AuditWatch:
             state.state,
         )
         await self._show(state)
+        self._recheck = self._loop.create_task(self._recheck_while_broken(), name="audit-recheck")
         return state
+
+    async def _recheck_while_broken(self) -> None:
+        """A broken chain is checked again every few seconds: the operator's acknowledgement
+        may have reached another worker of this node (or another replica), which moved the
+        checkpoint past the break; this one then serves again too."""
+        while True:
+            await asyncio.sleep(RECHECK_S)
+            if self.integrity.current.state == "broken":
+                try:
+                    await asyncio.to_thread(self.integrity.check)
+                except Exception:  # a busy disk: still broken, try again later
+                    log.exception("checking the audit chain of %s again failed", self.node)
 
     def publish(
         self, key_pem: bytes, peers: Iterable[Peer], settings: AuditSettings
@@ -92,6 +110,10 @@ class AuditWatch:
         return self.publisher
 
     async def close(self) -> None:
+        if self._recheck is not None:
+            self._recheck.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._recheck
         if self.publisher is not None:
             await self.publisher.close()
         self.book.close()

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.audit.chain import AuditEntry, AuditRecord
-from gateway.audit.log import AuditLog, VerifyReport
+from gateway.audit.log import AuditLog
 from gateway.errors import FailedPrecondition
 
 __all__ = ["ACK_ACTION", "CHECKPOINT_FILE", "ChainIntegrity", "ChainState"]
@@ -76,9 +76,13 @@ class ChainIntegrity:
                     if digest is not None:
                         self._save(seq, digest)
                         self.verified = (seq, digest)
+                if self.current.state == "broken" and self._acknowledged(self.current):
+                    # Another worker (or replica) took the operator's acknowledgement and moved
+                    # the checkpoint past the break.
+                    return self._set(ChainState("acknowledged", *self._break(self.current)))
                 return self.current
             found = ChainState("broken", report.first_bad_seq or 0, report.problem or "")
-            if self._acknowledged(report):
+            if self._acknowledged(found):
                 found = ChainState("acknowledged", found.first_bad_seq, found.problem)
             return self._set(found)
 
@@ -127,15 +131,17 @@ class ChainIntegrity:
 
     # -- internals ------------------------------------------------------------------------------
 
-    def _acknowledged(self, report: VerifyReport) -> bool:
+    def _acknowledged(self, state: ChainState) -> bool:
+        """Whether an operator's acknowledgement in the log names this very break."""
         for entry in self._audit.query(side="operator", action=ACK_ACTION, limit=100):
             extra = entry.record.extra
-            if (
-                extra.get("first_bad_seq") == (report.first_bad_seq or 0)
-                and extra.get("problem") == (report.problem or "")[:200]
-            ):
+            if (extra.get("first_bad_seq"), extra.get("problem")) == self._break(state):
                 return True
         return False
+
+    @staticmethod
+    def _break(state: ChainState) -> tuple[int, str]:
+        return state.first_bad_seq, state.problem[:200]
 
     def _set(self, state: ChainState) -> ChainState:
         changed, self.current = state != self.current, state

@@ -135,3 +135,19 @@ def test_an_intact_chain_has_nothing_to_acknowledge(log: AuditLog, tmp_path) -> 
         "AUDIT_CHAIN_NOT_BROKEN",
     )
     assert log.last().seq == 3  # nothing written
+
+
+def test_an_acknowledgement_taken_by_another_worker_is_found(tmp_path) -> None:
+    db = tmp_path / "audit.db"
+    with AuditLog(db, "js") as log:
+        fill(log, 6)
+    tamper(db, "UPDATE entries SET app = 'js/x/forged' WHERE seq = 2")
+    with AuditLog(db, "js") as log:
+        # Two workers of one node: one log file, one checkpoint file.
+        first = ChainIntegrity(log, tmp_path / CHECKPOINT_FILE)
+        second = ChainIntegrity(log, tmp_path / CHECKPOINT_FILE)
+        assert first.check().state == second.check().state == "broken"
+        asyncio.run(first.acknowledge("operator:js", "seen"))
+        assert second.current.state == "broken"
+        assert (second.check().state, second.check().first_bad_seq) == ("acknowledged", 2)
+        second.refuse_if_broken()

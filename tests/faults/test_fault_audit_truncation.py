@@ -146,3 +146,63 @@ def test_truncated_owner_log_passes_alone_and_fails_against_its_witnesses(
     assert "MISSING_OWNER_ENTRY" in text.stdout
     assert early.returncode == 1
     assert f"sh: TRUNCATED at entry {head} (witness js)" in early.stdout, early.stdout
+
+
+def test_a_hanging_witness_holds_up_no_call_and_gets_the_heads_later(tmp_path, certs_dir) -> None:
+    fed = Federation(tmp_path, node_ids=NODES, entries=100, certs_dir=certs_dir)
+    _heads_every_half_second(fed)
+    try:
+        fed.start()
+
+        async def setup():
+            try:
+                return await fed.setup_app_with_grant("js/rsj/hanging", RESIDENT, FIELDS, PURPOSE)
+            finally:
+                await fed.aclose()
+
+        app = asyncio.run(setup())
+        person = fed.samples("sh")
+        fed.pause("zj")  # SIGSTOP: connections open, nothing answers (heads wait 5 s each)
+
+        async def calls() -> tuple[list[float], int, int]:
+            try:
+                elapsed = []
+                for _ in range(CALLS):
+                    called = await fed.call(
+                        app, RESIDENT, {"id_number": person["id_number"]}, PURPOSE, timeout=10
+                    )
+                    assert called.code == grpc.StatusCode.OK, called
+                    elapsed.append(called.elapsed)
+                head = await _head(fed, "sh")
+                deadline = time.monotonic() + 30
+                while await _witnessed(fed, "js", "sh") < head and time.monotonic() < deadline:
+                    await asyncio.sleep(0.2)
+                return elapsed, head, await _witnessed(fed, "js", "sh")
+            finally:
+                await fed.aclose()
+
+        elapsed, head, by_js = asyncio.run(calls())
+        fed.resume("zj")
+
+        async def later() -> int:
+            try:
+                deadline = time.monotonic() + 60
+                seen = 0
+                while time.monotonic() < deadline:
+                    seen = await _witnessed(fed, "zj", "sh")
+                    if seen >= head:
+                        break
+                    await asyncio.sleep(0.3)
+                return seen
+            finally:
+                await fed.aclose()
+
+        by_zj = asyncio.run(later())
+    finally:
+        fed.close()
+    # The calls never waited for the hanging witness (each head to it waits 5 s for nothing).
+    elapsed.sort()
+    assert elapsed[len(elapsed) // 2] < 2.0, elapsed
+    assert sum(elapsed) < CALLS * 5.0 / 2, elapsed
+    assert by_js >= head  # the other witness was not held up either
+    assert by_zj >= head, (by_zj, head)  # and zj got sh's heads once it answered again

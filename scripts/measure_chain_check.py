@@ -3,9 +3,9 @@ against a walk from the verified checkpoint (``gateway.audit.integrity``).
 
     python scripts/measure_chain_check.py [--entries 200000] [--since 1000]
 
-Fills a fresh SQLite log in a temporary directory with varied records (group commits of 1,000),
-then times ``verify()`` and ``ChainIntegrity.check()`` from a checkpoint ``--since`` entries
-back. Figures go in ``gateway/watch.py``'s docstring.
+Fills a fresh SQLite log in a temporary directory with ``bench_audit``'s records (group
+commits of 1,000), then times ``verify()`` and ``ChainIntegrity.check()`` from a checkpoint
+``--since`` entries back. Figures go in ``gateway/watch.py``'s docstring.
 """
 
 from __future__ import annotations
@@ -20,30 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench_audit import record  # noqa: E402 (this folder: the benchmark's varied records)
+
 from gateway.audit import AuditLog  # noqa: E402
-from gateway.audit.chain import AuditRecord  # noqa: E402
 from gateway.audit.integrity import CHECKPOINT_FILE, ChainIntegrity  # noqa: E402
-
-
-def record(i: int) -> AuditRecord:
-    return AuditRecord(
-        side=("consumer", "provider")[i % 2],
-        trace_id=f"{i:032x}",
-        app="js/rsj/pension-transfer",
-        interface="sh/gaj/resident-basic/v1",
-        purpose="养老保险关系转移接续",
-        action="invoke",
-        decision="allow",
-        reason="GRANTED",
-        fields_returned=("id_number", "name", "gender"),
-        fields_masked=("id_number",),
-        record_count=1,
-        grade="L2",
-        status="OK",
-        latency_ms=3.5,
-        peer="sh",
-        peer_hash=f"{i:064x}",
-    )
 
 
 async def fill(log: AuditLog, n: int) -> None:

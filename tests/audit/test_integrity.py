@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -15,21 +14,7 @@ import pytest
 from gateway.audit import AuditLog
 from gateway.audit.integrity import ACK_ACTION, CHECKPOINT_FILE, ChainIntegrity, ChainState
 from gateway.errors import GatewayError
-from gateway.postgres import Postgres
 from tests.support.records import make_record
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def log(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AuditLog]:
-    if request.param == "sqlite":
-        audit = AuditLog(tmp_path / "audit.db", "js")
-        yield audit
-        audit.close()
-        return
-    with Postgres(request.getfixturevalue("pg_dsn")) as pg:
-        audit = AuditLog(pg, "js")
-        yield audit
-        audit.close()
 
 
 def fill(audit: AuditLog, n: int) -> None:
@@ -44,6 +29,15 @@ def tamper(db: Path, sql: str, params: tuple = ()) -> None:
     conn.execute(sql, params)
     conn.commit()
     conn.close()
+
+
+def forged_log(tmp_path: Path, entries: int, seq: int) -> Path:
+    """A log of ``entries`` entries whose entry ``seq`` was edited afterwards."""
+    db = tmp_path / "audit.db"
+    with AuditLog(db, "js") as log:
+        fill(log, entries)
+    tamper(db, "UPDATE entries SET app = 'js/x/forged' WHERE seq = ?", (seq,))
+    return db
 
 
 def test_checks_walk_only_what_is_new_since_the_checkpoint(log: AuditLog, tmp_path) -> None:
@@ -75,10 +69,7 @@ def test_a_log_cut_below_the_checkpoint_is_a_break(tmp_path) -> None:
 def test_a_broken_chain_refuses_data_until_acknowledged_and_stays_acknowledged(
     tmp_path, caplog
 ) -> None:
-    db = tmp_path / "audit.db"
-    with AuditLog(db, "js") as log:
-        fill(log, 10)
-    tamper(db, "UPDATE entries SET app = 'js/x/forged' WHERE seq = 4")
+    db = forged_log(tmp_path, 10, 4)
     seen: list[ChainState] = []
     with AuditLog(db, "js") as log:
         integrity = ChainIntegrity(log, tmp_path / CHECKPOINT_FILE, on_change=seen.append)
@@ -109,10 +100,7 @@ def test_a_broken_chain_refuses_data_until_acknowledged_and_stays_acknowledged(
 
 
 def test_a_new_break_after_an_acknowledged_one_refuses_again(tmp_path) -> None:
-    db = tmp_path / "audit.db"
-    with AuditLog(db, "js") as log:
-        fill(log, 10)
-    tamper(db, "UPDATE entries SET app = 'js/x/forged' WHERE seq = 4")
+    db = forged_log(tmp_path, 10, 4)
     with AuditLog(db, "js") as log:
         integrity = ChainIntegrity(log, tmp_path / CHECKPOINT_FILE)
         integrity.check()
@@ -138,10 +126,7 @@ def test_an_intact_chain_has_nothing_to_acknowledge(log: AuditLog, tmp_path) -> 
 
 
 def test_an_acknowledgement_taken_by_another_worker_is_found(tmp_path) -> None:
-    db = tmp_path / "audit.db"
-    with AuditLog(db, "js") as log:
-        fill(log, 6)
-    tamper(db, "UPDATE entries SET app = 'js/x/forged' WHERE seq = 2")
+    db = forged_log(tmp_path, 6, 2)
     with AuditLog(db, "js") as log:
         # Two workers of one node: one log file, one checkpoint file.
         first = ChainIntegrity(log, tmp_path / CHECKPOINT_FILE)

@@ -17,22 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.audit import GENESIS_HASH, AuditLog, AuditReadError, AuditWriteError
-from gateway.postgres import Postgres
 from tests.support.records import APPS, make_record
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def log(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AuditLog]:
-    """The log on each backend: a SQLite file, or a fresh PostgreSQL schema."""
-    if request.param == "sqlite":
-        audit = AuditLog(tmp_path / "audit.db", "js")
-        yield audit
-        audit.close()
-        return
-    with Postgres(request.getfixturevalue("pg_dsn")) as pg:
-        audit = AuditLog(pg, "js")
-        yield audit
-        audit.close()
 
 
 @pytest.fixture

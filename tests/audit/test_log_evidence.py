@@ -4,27 +4,8 @@ checkpoint."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from gateway.audit import AuditLog
-from gateway.postgres import Postgres
 from tests.support.records import make_record
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def log(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AuditLog]:
-    if request.param == "sqlite":
-        audit = AuditLog(tmp_path / "audit.db", "js")
-        yield audit
-        audit.close()
-        return
-    with Postgres(request.getfixturevalue("pg_dsn")) as pg:
-        audit = AuditLog(pg, "js")
-        yield audit
-        audit.close()
 
 
 def test_hashes_at_sequences_and_which_hashes_it_holds(log: AuditLog) -> None:

@@ -100,6 +100,8 @@ def utc_now() -> str:
 
 
 def _check_text(name: str, value: object) -> str:
+    if type(value) is str and value.isascii():  # the common case: nothing to convert or check
+        return value
     if not isinstance(value, str):
         raise ValueError(f"{name}: expected a string, got {type(value).__name__}")
     # str.__str__ drops any str subclass (an enum member) down to its plain value.

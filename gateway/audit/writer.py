@@ -27,7 +27,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
-from gateway.audit.chain import CANONICAL_JSON, AuditEntry, AuditRecord, entry_hash
+from gateway.audit.chain import AuditEntry, AuditRecord
+from gateway.audit.encoding import JSON_COLUMNS, RECORD_COLUMNS, encode_entry
 from gateway.errors import Fault
 
 __all__ = [
@@ -41,16 +42,11 @@ __all__ = [
     "ChainTarget",
     "GroupCommitWriter",
     "parse_head",
-    "to_columns",
 ]
 
 _log = logging.getLogger(__name__)
 
-#: Record fields in column order; the table's columns are ``seq, prev_hash, hash`` then these.
-RECORD_COLUMNS = tuple(AuditRecord.__dataclass_fields__)
 ROW_COLUMNS = ("seq", "prev_hash", "hash", *RECORD_COLUMNS)
-#: Stored as canonical JSON text; every other column is a plain SQLite scalar.
-JSON_COLUMNS = frozenset({"fields_returned", "fields_masked", "fields_dropped", "extra"})
 
 # One transaction holds at most this many entries: bounds the time a batch holds the write lock
 # and the memory of one commit, far above what hundreds of concurrent callers queue per fsync.
@@ -220,9 +216,7 @@ class GroupCommitWriter:
             rows: list[Any] = []
             for request in batch:
                 try:
-                    values = request.record.to_dict()
-                    digest = entry_hash(seq + 1, prev, values)
-                    columns = to_columns(values)
+                    digest, columns = encode_entry(seq + 1, prev, request.record)
                 except (TypeError, ValueError) as exc:
                     # Only a record built around the constructor's checks gets here; it fails
                     # alone instead of taking its batch (or the writer) down with it.
@@ -296,12 +290,6 @@ def _settle(settled: list[tuple[asyncio.Future[Any], Any]]) -> None:
             future.set_exception(outcome)
         else:
             future.set_result(outcome)
-
-
-def to_columns(values: dict[str, Any]) -> list[Any]:
-    """A record's ``to_dict`` as column values in ``RECORD_COLUMNS`` order."""
-    encode = CANONICAL_JSON.encode
-    return [encode(values[n]) if n in JSON_COLUMNS else values[n] for n in RECORD_COLUMNS]
 
 
 def parse_head(value: object) -> tuple[int, str] | None:

@@ -12,6 +12,7 @@ import time
 from dataclasses import replace
 
 from gateway.certs import create_federation_certs
+from gateway.cli import eventloop
 from gateway.config import load_federation, load_node, load_province
 
 log = logging.getLogger("yrdgw")
@@ -145,7 +146,7 @@ def node(args) -> int:
                 logging.Formatter(f"%(asctime)s %(levelname)s {tag}%(name)s: %(message)s")
             )
         options = replace(options, worker=slot)
-        return asyncio.run(_serve(Node(fed, args.node, options), grace))
+        return eventloop.run(_serve(Node(fed, args.node, options), grace))
     die_with_parent_if_supervised()
     workers = args.workers if args.workers is not None else cfg.workers
     if not 1 <= workers <= MAX_WORKERS:
@@ -155,7 +156,7 @@ def node(args) -> int:
         return 1
     node = Node(fed, args.node, options)
     if workers == 1:
-        return asyncio.run(_serve(node, grace))
+        return eventloop.run(_serve(node, grace))
     worker_args = [sys.executable, "-m", "gateway.cli.main", "--federation", str(fed.path)]
     if args.insecure:
         worker_args.append("--insecure")

@@ -15,7 +15,7 @@ from gateway.checkdigits import explain_credit_code, explain_resident_id
 from gateway.errors import InvalidArgument
 from gateway.exchange.model import MAX_PARAMS, Interface, Param
 
-__all__ = ["MAX_PARAMS", "validate_params"]
+__all__ = ["MAX_PARAMS", "ParamSchema", "validate_params"]
 
 
 # --------------------------------------------------------------------------- call parameters
@@ -36,32 +36,48 @@ def validate_params(iface: Interface, params: Mapping[str, str]) -> dict[str, st
     Raises ``InvalidArgument`` with field ``params.<name>`` and one of the reasons
     ``TOO_MANY_PARAMS``, ``UNKNOWN_PARAM``, ``MISSING_PARAM``, ``BAD_FORMAT``, ``BAD_CHECK_DIGIT``.
     """
-    if len(params) > MAX_PARAMS:
-        raise InvalidArgument(
-            "params",
-            f"at most {MAX_PARAMS} parameters, got {len(params)}",
-            reason="TOO_MANY_PARAMS",
-        )
-    declared = {p.name: p for p in iface.params}
-    for name in params:
-        if name not in declared:
+    return ParamSchema(iface).validate(params)
+
+
+class ParamSchema:
+    """``validate_params`` for one interface, with its declared parameters looked up once (an
+    owner keeps one per interface: issue 18)."""
+
+    __slots__ = ("_declared", "_id", "_params")
+
+    def __init__(self, iface: Interface) -> None:
+        self._id = iface.id
+        self._params = iface.params
+        self._declared = frozenset(p.name for p in iface.params)
+
+    def validate(self, params: Mapping[str, str]) -> dict[str, str]:
+        """As ``validate_params``."""
+        if len(params) > MAX_PARAMS:
             raise InvalidArgument(
-                f"params.{_printable(name)}",
-                f"not a parameter of {iface.id}",
-                reason="UNKNOWN_PARAM",
+                "params",
+                f"at most {MAX_PARAMS} parameters, got {len(params)}",
+                reason="TOO_MANY_PARAMS",
             )
-    out: dict[str, str] = {}
-    for p in iface.params:
-        raw = params.get(p.name)
-        if raw is not None and not isinstance(raw, str):
-            raise InvalidArgument(f"params.{p.name}", "must be a string", reason="BAD_FORMAT")
-        value = (raw or "").strip()
-        if not value:
-            if p.required:
-                raise InvalidArgument(f"params.{p.name}", "required", reason="MISSING_PARAM")
-            continue
-        out[p.name] = _check_value(p, value)
-    return out
+        declared = self._declared
+        for name in params:
+            if name not in declared:
+                raise InvalidArgument(
+                    f"params.{_printable(name)}",
+                    f"not a parameter of {self._id}",
+                    reason="UNKNOWN_PARAM",
+                )
+        out: dict[str, str] = {}
+        for p in self._params:
+            raw = params.get(p.name)
+            if raw is not None and not isinstance(raw, str):
+                raise InvalidArgument(f"params.{p.name}", "must be a string", reason="BAD_FORMAT")
+            value = (raw or "").strip()
+            if not value:
+                if p.required:
+                    raise InvalidArgument(f"params.{p.name}", "required", reason="MISSING_PARAM")
+                continue
+            out[p.name] = _check_value(p, value)
+        return out
 
 
 def _check_value(p: Param, value: str) -> str:
@@ -72,7 +88,10 @@ def _check_value(p: Param, value: str) -> str:
     # Control, format (bidi overrides, zero-width) and surrogate characters never belong in a
     # parameter. Private-use and unassigned code points are let through: registers encode rare
     # name characters (生僻字) there, and refusing them would refuse real people.
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs") for c in value):
+    # (Printable ASCII, the usual case, holds none of them: checked without a look per character.)
+    if not (value.isascii() and value.isprintable()) and any(
+        unicodedata.category(c) in ("Cc", "Cf", "Cs") for c in value
+    ):
         raise InvalidArgument(field, "contains control characters", reason="BAD_FORMAT")
     if p.kind == "resident_id":
         value = value.upper()

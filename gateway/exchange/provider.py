@@ -32,14 +32,14 @@ from gateway.exchange.calls import (
     Batch,
     Call,
     CallResult,
-    FieldNote,
     call_fingerprint,
     decode_resume,
     encode_resume,
 )
-from gateway.exchange.interfaces import validate_params
+from gateway.exchange.interfaces import ParamSchema
 from gateway.exchange.model import Interface
-from gateway.exchange.policy import ReleasePlan, apply_plan, check_grant, plan_release
+from gateway.exchange.plans import PreparedPlan, ReleasePlans
+from gateway.exchange.policy import apply_plan, check_grant
 from gateway.ids import INTERFACE_ID_RE
 from gateway.sharing.model import Grant
 from gateway.sharing.store import SharingStore
@@ -77,6 +77,9 @@ class Provider:
         self.node = node
         self._tracer = tracer or trace.get_tracer(__name__)
         self._interfaces = dict(interfaces)
+        # Worked out once per interface, and per interface, grant and fields (issue 18).
+        self._schemas = {i: ParamSchema(iface) for i, iface in self._interfaces.items()}
+        self._plans = ReleasePlans(standard)
         self._store = store
         self._backends = dict(backends)
         self._standard = standard
@@ -103,7 +106,7 @@ class Provider:
 
     async def _authorize(
         self, caller: Caller, call: Call
-    ) -> tuple[Interface, Grant, ReleasePlan, dict[str, str]]:
+    ) -> tuple[Interface, PreparedPlan, dict[str, str]]:
         call.check_limits()
         _annotate(trace.get_current_span(), caller, call, self.node)
         with step(self._tracer, "authorize") as span:
@@ -115,17 +118,15 @@ class Provider:
                 grant = check_grant(
                     grant, app_id=caller.app, iface=iface, purpose=call.purpose, now=now
                 )
-                plan = plan_release(iface, grant, call.fields, self._standard)
-                params = validate_params(iface, call.params)
+                prepared = self._plans.prepare(iface, grant, call.fields)
+                params = self._schemas[iface.id].validate(call.params)
                 self._store.consume_quota(grant, caller.app, now)
             except GatewayError as exc:
                 span.set_attributes({"yrd.decision": "deny", "yrd.reason": exc.reason})
                 span.set_status(Status(StatusCode.ERROR, exc.reason))
                 raise
-            span.set_attributes(
-                {"yrd.decision": "allow", "yrd.grant": grant.id, "yrd.grade": plan.grade or "-"}
-            )
-        return iface, grant, plan, params
+            span.set_attributes(prepared.allowed)
+        return iface, prepared, params
 
     def _still_granted(self, caller: Caller, call: Call, grant: Grant) -> None:
         """Refuse (as ``check_grant`` does) unless ``grant`` is still active now.
@@ -155,7 +156,8 @@ class Provider:
     async def invoke(self, caller: Caller, call: Call) -> CallResult:
         started = time.perf_counter()
         try:
-            iface, _, plan, params = await self._authorize(caller, call)
+            iface, prepared, params = await self._authorize(caller, call)
+            plan = prepared.plan
             backend = self._backends[iface.id]
             with step(self._tracer, "backend.call") as span:
                 span.set_attributes(
@@ -189,8 +191,8 @@ class Provider:
             records=tuple(rows),
             verify_only=iface.verify_only,
             match=match,
-            masked=_notes(plan, "mask"),
-            dropped=_notes(plan, "drop"),
+            masked=prepared.masked,
+            dropped=prepared.dropped,
             grade=plan.grade,
             served_by=self.node,
             fields=plan.fields,
@@ -220,7 +222,8 @@ class Provider:
             fingerprint = call_fingerprint(caller.app, call)
             # The token of a stream that sent nothing carries no cursor: start from the top.
             after = (decode_resume(resume_token, fingerprint) or None) if resume_token else None
-            iface, grant, plan, params = await self._authorize(caller, call)
+            iface, prepared, params = await self._authorize(caller, call)
+            grant, plan = prepared.grant, prepared.plan
             if iface.verify_only or not iface.streamable:
                 raise InvalidArgument(
                     "interface_id",
@@ -255,8 +258,8 @@ class Provider:
                 records=rows,
                 verify_only=False,
                 match=bool(rows),
-                masked=_notes(plan, "mask"),
-                dropped=_notes(plan, "drop"),
+                masked=prepared.masked,
+                dropped=prepared.dropped,
                 grade=plan.grade,
                 served_by=self.node,
                 fields=plan.fields,
@@ -357,11 +360,4 @@ def _annotate(span, caller: Caller, call: Call, node: str) -> None:
             "yrd.purpose": call.purpose[:200],
             "yrd.via": caller.via,
         }
-    )
-
-
-def _notes(plan: ReleasePlan, action: str) -> tuple[FieldNote, ...]:
-    source = plan.released if action == "mask" else plan.dropped
-    return tuple(
-        FieldNote(a.field, a.grade, a.kind, a.reason) for a in source if a.action == action
     )

@@ -214,10 +214,10 @@ async def test_a_crashed_writer_fails_callers_instead_of_stranding_them(
     try:
         audit.append(record(1))
 
-        def broken(*args: object) -> str:
+        def broken(*args: object) -> tuple[str, list]:
             raise RuntimeError("bug in the writer")
 
-        monkeypatch.setattr(writer_module, "entry_hash", broken)
+        monkeypatch.setattr(writer_module, "encode_entry", broken)
         results = await asyncio.gather(
             *(audit.append_async(record(i)) for i in range(10)), return_exceptions=True
         )

@@ -297,7 +297,6 @@ class Node:
             self.standard,
             audit,
             clock=self.options.clock,
-            tracer=tracer,
         )
         router = Router(
             self.id,

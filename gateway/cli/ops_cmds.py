@@ -14,6 +14,7 @@ from gateway.client import open_channel
 from gateway.config import load_federation
 from gateway.credentials import operator_token
 from gateway.server.identity import MD_OPERATOR
+from gateway.telemetry.spanstore import STEP_KIND
 
 KEY_ATTRIBUTES = (
     "yrd.app",
@@ -160,7 +161,7 @@ def waterfall(trace: ops_pb2.Trace, bar_width: int = 30) -> str:
         )
         rows.append(
             (
-                "  " * depth + span.name,
+                "  " * depth + ("· " if span.kind == STEP_KIND else "") + span.name,
                 span.node,
                 f"{span.duration_ms:8.2f} ms",
                 shown_status(span),
@@ -174,7 +175,9 @@ def waterfall(trace: ops_pb2.Trace, bar_width: int = 30) -> str:
     for root in sorted(children.get("", []), key=lambda c: c.start_unix_nano):
         walk(root, 0)
     name_width = max(width(r[0]) for r in rows)
-    lines = [f"trace {trace.trace_id}  ({len(spans)} spans, {total / 1e6:.2f} ms)"]
+    steps = sum(1 for s in spans if s.kind == STEP_KIND)
+    counted = f"{len(spans) - steps} spans" + (f", {steps} steps" if steps else "")
+    lines = [f"trace {trace.trace_id}  ({counted}, {total / 1e6:.2f} ms)"]
     for name, node, dur, status, bar, attrs in rows:
         lines.append(
             f"{name}{' ' * (name_width - width(name))}  {node:2}  {dur}  "

@@ -40,6 +40,8 @@ class PreparedPlan:
     dropped: tuple[FieldNote, ...]
     allowed: Mapping[str, str]
     """The attributes of the authorize step that allowed a call under this plan."""
+    masking: Mapping[str, str | int]
+    """The attributes of the masking step of a call under this plan."""
 
 
 class ReleasePlans:
@@ -70,6 +72,11 @@ class ReleasePlans:
             allowed={
                 "yrd.decision": "allow",
                 "yrd.grant": grant.id,
+                "yrd.grade": plan.grade or "-",
+            },
+            masking={
+                "yrd.masked_fields": len(plan.masked),
+                "yrd.dropped_fields": len(plan.dropped),
                 "yrd.grade": plan.grade or "-",
             },
         )

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from opentelemetry import trace
-from opentelemetry.trace import Status, StatusCode, Tracer
+from opentelemetry.trace import Status, StatusCode
 
 from gateway.audit.chain import format_time
 from gateway.audit.log import AuditLog, AuditRecord, AuditWriteError
@@ -72,14 +72,18 @@ class Provider:
         audit: AuditLog,
         *,
         clock: Callable[[], datetime] = utcnow,
-        tracer: Tracer | None = None,
     ) -> None:
+        """The steps of a call (authorize, backend.call, masking) are recorded as events on the
+        span the call runs under (``gateway.tracing.step``), so no tracer is needed here."""
         self.node = node
-        self._tracer = tracer or trace.get_tracer(__name__)
         self._interfaces = dict(interfaces)
         # Worked out once per interface, and per interface, grant and fields (issue 18).
         self._schemas = {i: ParamSchema(iface) for i, iface in self._interfaces.items()}
         self._plans = ReleasePlans(standard)
+        self._backend_attributes = {
+            i: {"yrd.interface": i, "yrd.backend": iface.backend.type, "yrd.mode": iface.mode}
+            for i, iface in self._interfaces.items()
+        }
         self._store = store
         self._backends = dict(backends)
         self._standard = standard
@@ -109,7 +113,7 @@ class Provider:
     ) -> tuple[Interface, PreparedPlan, dict[str, str]]:
         call.check_limits()
         _annotate(trace.get_current_span(), caller, call, self.node)
-        with step(self._tracer, "authorize") as span:
+        with step("authorize") as span:
             iface = self.interface(call.interface_id)
             now = self._clock()
             # In-memory views of grants and quota (see SharingStore): no thread hand-off.
@@ -159,31 +163,19 @@ class Provider:
             iface, prepared, params = await self._authorize(caller, call)
             plan = prepared.plan
             backend = self._backends[iface.id]
-            with step(self._tracer, "backend.call") as span:
-                span.set_attributes(
-                    {
-                        "yrd.interface": iface.id,
-                        "yrd.backend": iface.backend.type,
-                        "yrd.mode": iface.mode,
-                    }
-                )
+            with step("backend.call") as span:
+                span.set_attributes(self._backend_attributes[iface.id])
                 if iface.verify_only:
                     match = await backend.verify(iface, params)
                     fetched = []
                 else:
                     fetched = await backend.fetch(iface, params, limit=MAX_RECORDS)
                 span.set_attribute("yrd.records", len(fetched))
-            with step(self._tracer, "masking") as span:
+            with step("masking") as span:
                 rows = [apply_plan(plan, record, self._standard) for _, record in fetched]
                 if not iface.verify_only:
                     match = bool(rows)
-                span.set_attributes(
-                    {
-                        "yrd.masked_fields": len(plan.masked),
-                        "yrd.dropped_fields": len(plan.dropped),
-                        "yrd.grade": plan.grade or "-",
-                    }
-                )
+                span.set_attributes(prepared.masking)
         except GatewayError as exc:
             await self._audit_refusal(caller, call, "invoke", exc, started)
             raise

@@ -15,7 +15,7 @@ from urllib.parse import quote
 from gateway.audit.chain import STATUS_NAMES
 from gateway.ops.traces import Gathered
 from gateway.partial import AnswerState
-from gateway.telemetry.spanstore import StoredSpan, TraceSummary
+from gateway.telemetry.spanstore import STEP_KIND, StoredSpan, TraceSummary
 
 KEY_ATTRIBUTES = (
     "yrd.app",
@@ -284,6 +284,7 @@ def trace_page(
         if s.node not in provinces:
             provinces.append(s.node)
     errors = sum(1 for s, _ in rows if shown_status(s) != "OK")
+    steps = sum(1 for s, _ in rows if s.kind == STEP_KIND)
     error_css = "status-ERROR" if errors else ""
     summary = (
         '<div class="summary">'
@@ -293,7 +294,8 @@ def trace_page(
             f'<span class="mono" title="{esc(iso_utc(start))}">{esc(clock(start))}</span>',
         )
         + _fact("总耗时 total", f'<b id="total">{esc(ms(total / 1e6))}</b>')
-        + _fact("spans", f'<b id="span-count">{len(rows)}</b>')
+        + _fact("spans", f'<b id="span-count">{len(rows) - steps}</b>')
+        + _fact("步骤 steps", f'<b id="step-count">{steps}</b>')
         + _fact("错误/拒绝 errors", f'<b class="{error_css}">{errors}</b>')
         + _fact("经过省份 provinces", " → ".join(province(p, names) for p in provinces))
         + "</div>"
@@ -329,6 +331,8 @@ def _span_row(s: StoredSpan, depth: int, start: int, total: int, names: Mapping[
     everything = "\n".join(f"{k}={v}" for k, v in sorted(s.attributes.items()))
     message = f'<div class="err-msg">{esc(s.status_message)}</div>' if s.status_message else ""
     tree = '<span class="tree">└ </span>' if depth else ""
+    if s.kind == STEP_KIND:  # a step of its parent span (an event with a length), not a span
+        tree = '<span class="tree">· </span>'
     shown = shown_status(s)
     shown_css = shown if shown in ("OK", "ERROR") else "REFUSED"
     return (

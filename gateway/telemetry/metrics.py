@@ -182,6 +182,12 @@ class Metrics:
         # (family, label values) -> child: ``labels()`` validates and locks on every call, and
         # this runs several times per RPC. Bounded because every label value is.
         self._children: dict[tuple[object, tuple[str, ...]], Any] = {}
+        # What one served RPC or interface call records, resolved once per key (issue 18): the
+        # counter and histogram children, with the label checks (the interface id's pattern,
+        # the bound on its values) behind them. Keys are registered methods and interface ids
+        # that passed the bound, so these are bounded too.
+        self._rpcs: dict[tuple[str, str, grpc.StatusCode], tuple[Any, Any]] = {}
+        self._interfaces: dict[tuple[str, str, str], tuple[Any, Any]] = {}
 
     def _child(self, family: Any, *values: str) -> Any:
         key = (family, values)
@@ -200,18 +206,35 @@ class Metrics:
         reason: str = "",
     ) -> None:
         """One served RPC; a non-OK one also counts as an error (with its reason, if any)."""
-        self._child(self._rpc_total, port, method, code.name).inc()
-        self._child(self._rpc_seconds, port, method).observe(seconds)
+        key = (port, method, code)
+        children = self._rpcs.get(key)
+        if children is None:
+            children = self._rpcs[key] = (
+                self._child(self._rpc_total, port, method, code.name),
+                self._child(self._rpc_seconds, port, method),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
         if code != grpc.StatusCode.OK:
             self._child(self._errors, code.name, self._reason_label(reason or code.name)).inc()
 
     def observe_interface(self, interface: str, side: str, status: str, seconds: float) -> None:
         """One interface call; ``status`` is a gRPC status name (``OK``, ``NOT_FOUND``)."""
-        if side not in SIDES:
-            raise ValueError(f"side must be one of {SIDES}, not {side!r}")
-        label = self._interface_label(interface) if INTERFACE_ID_RE.match(interface) else "invalid"
-        self._child(self._iface_total, label, side, status).inc()
-        self._child(self._iface_seconds, label, side).observe(seconds)
+        key = (interface, side, status)
+        children = self._interfaces.get(key)
+        if children is None:
+            if side not in SIDES:
+                raise ValueError(f"side must be one of {SIDES}, not {side!r}")
+            valid = INTERFACE_ID_RE.match(interface)
+            label = self._interface_label(interface) if valid else "invalid"
+            children = (
+                self._child(self._iface_total, label, side, status),
+                self._child(self._iface_seconds, label, side),
+            )
+            if label == interface:  # not "invalid" or "other": caller text is never a key
+                self._interfaces[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def observe_peer(self, peer: str, method: str, code: grpc.StatusCode, seconds: float) -> None:
         """One call to a peer node, as this node's client saw it."""

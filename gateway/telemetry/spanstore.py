@@ -8,12 +8,13 @@ operator web page.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
 from gateway.postgres import Postgres, migrate
 from gateway.sqlbatch import insert_rows
+from gateway.telemetry.attributes import STEP_ERROR, STEP_MS, STEP_STATUS
 
 log = logging.getLogger(__name__)
 
@@ -260,8 +262,14 @@ def _shown(status: str) -> str:
 
 
 def span_row(span: ReadableSpan, node: str) -> tuple:
-    """A finished span as a row of the ``spans`` table."""
+    """A finished span as a row of the ``spans`` table (its steps aside: ``span_rows``)."""
     return _row(_capture(span), node)
+
+
+def span_rows(span: ReadableSpan, node: str) -> list[tuple]:
+    """A finished span's row, then one row per step it recorded (``step_rows``)."""
+    captured = _capture(span)
+    return [_row(captured, node), *step_rows(captured, node)]
 
 
 def _capture(span: ReadableSpan) -> tuple:
@@ -280,13 +288,14 @@ def _capture(span: ReadableSpan) -> tuple:
         span.end_time,
         span.status,
         attributes,
+        span.events,
     )
 
 
 def _row(captured: tuple, node: str) -> tuple:
     """A captured span as a table row. Enum members are read by their ``_name_``: hashing an
     enum for a dict lookup is a Python call."""
-    ctx, parent, name, kind, start, end, status, attributes = captured
+    ctx, parent, name, kind, start, end, status, attributes, _ = captured
     end = end or start
     return (
         f"{ctx.trace_id:032x}",
@@ -306,6 +315,55 @@ def _row(captured: tuple, node: str) -> tuple:
         ),
         int(parent is None or (parent.is_remote and not name.startswith(FEDERATION_PREFIX))),
     )
+
+
+STEP_KIND = "STEP"
+"""The kind of a row that is a step of its parent span (a span event), not a span."""
+
+
+def step_rows(captured: tuple, node: str) -> Iterator[tuple]:
+    """The steps a span recorded as events (``gateway.tracing.step``: an event with ``STEP_MS``)
+    as rows under it, so a trace shows each step with its offset, length and outcome as it did
+    when steps were spans. Other events (a recorded exception) are not rows.
+
+    A step row's id is derived from its span's id and its place, so storing a span twice gives
+    the same rows."""
+    events = captured[8]
+    if not events:
+        return
+    ctx = captured[0]
+    trace_id = f"{ctx.trace_id:032x}"
+    span_id = f"{ctx.span_id:016x}"
+    for index, event in enumerate(events):
+        attributes = dict(event.attributes or {})
+        length = attributes.pop(STEP_MS, None)
+        if length is None:
+            continue
+        failed = attributes.pop(STEP_STATUS, "") == "ERROR"
+        error = str(attributes.pop(STEP_ERROR, "")) if failed else ""
+        yield (
+            trace_id,
+            _step_id(ctx.span_id, index),
+            span_id,
+            node,
+            event.name,
+            STEP_KIND,
+            event.timestamp,
+            float(length),
+            "ERROR" if failed else "UNSET",
+            error[:200],
+            "",
+            "",
+            _ATTRIBUTES_JSON.encode(
+                {k: v if type(v) is str else _text(v) for k, v in attributes.items()}
+            ),
+            0,
+        )
+
+
+def _step_id(span_id: int, index: int) -> str:
+    seed = span_id.to_bytes(8, "big") + index.to_bytes(2, "big")
+    return hashlib.blake2b(seed, digest_size=8).hexdigest()
 
 
 #: Built once: ``json.dumps`` with options builds an encoder per call.
@@ -389,6 +447,7 @@ class SpanStoreProcessor(SpanProcessor):
             for one in captured:
                 try:
                     rows.append(_row(one, self._node))
+                    rows.extend(step_rows(one, self._node))
                 except Exception:  # telemetry never breaks the caller
                     log.exception("span %r could not be stored", one[2])
             try:

@@ -79,7 +79,9 @@ async def test_cross_province_call_is_one_trace_seen_from_a_third_node(cluster: 
     assert forward.node == "js" and forward.kind == "CLIENT"
     assert forward.parent_id == root.span_id
     for step in ("authorize", "backend.call", "masking"):
+        # Steps are events on the owner's span (issue 18), shown as rows under it.
         assert one("sh", step).parent_id == owner.span_id
+        assert one("sh", step).kind == "STEP"
     assert one("sh", "authorize").attributes["yrd.decision"] == "allow"
     assert one("sh", "masking").attributes["yrd.masked_fields"] == "1"
     # Children start after, and end within, their parents.

@@ -23,6 +23,7 @@ from gateway._pb.yrd.v1 import exchange_pb2, federation_pb2, federation_pb2_grpc
 from gateway.errors import PermissionDenied
 from gateway.server.interceptors import Edge
 from gateway.status import failure_of
+from gateway.telemetry.attributes import STEP_ERROR, STEP_MS, STEP_STATUS
 from gateway.telemetry.metrics import Metrics
 from gateway.telemetry.outbound import ObservedStub
 from gateway.tracing import step
@@ -238,26 +239,40 @@ async def test_health_probes_are_counted_but_not_traced(hop: Hop):
     assert [s.name for s in hop.server.spans()] == [HELLO]
 
 
-# -- leaf step spans ---------------------------------------------------------------------------
+# -- step events ------------------------------------------------------------------------------
 
 
-def test_a_step_is_a_child_of_the_current_span_without_becoming_current():
+def test_a_step_is_an_event_on_the_current_span_without_becoming_current():
+    """A step (issue 18) is no span of its own: an event on the span it runs under, at the
+    step's start, with its attributes and its length in ``yrd.step_ms``."""
     traced = Traced()
     with traced.tracer.start_as_current_span("call") as parent:
-        with step(traced.tracer, "authorize") as span:
+        with step("authorize") as span:
             assert trace.get_current_span() is parent
             span.set_attribute("yrd.decision", "allow")
-    (done,) = traced.spans("authorize")
-    assert done.parent.span_id == parent.get_span_context().span_id
-    assert done.status.status_code == StatusCode.UNSET and done.end_time is not None
+    assert traced.spans("authorize") == []
+    (call,) = traced.spans("call")
+    (event,) = call.events
+    assert event.name == "authorize" and call.start_time <= event.timestamp <= call.end_time
+    assert event.attributes["yrd.decision"] == "allow"
+    assert 0 <= event.attributes[STEP_MS] <= (call.end_time - call.start_time) / 1e6
+    assert STEP_STATUS not in event.attributes
 
 
 def test_an_exception_leaving_a_step_marks_it_unless_it_set_its_own_status():
     traced = Traced()
-    with pytest.raises(PermissionDenied), step(traced.tracer, "authorize") as span:
-        span.set_status(Status(StatusCode.ERROR, "NO_GRANT"))
-        raise PermissionDenied("no grant", reason="NO_GRANT")
-    with pytest.raises(KeyError), step(traced.tracer, "backend.call"):
-        raise KeyError("x")
-    assert traced.spans("authorize")[0].status.description == "NO_GRANT"
-    assert traced.spans("backend.call")[0].status.description == "KeyError"
+    with traced.tracer.start_as_current_span("call"):
+        with pytest.raises(PermissionDenied), step("authorize") as span:
+            span.set_status(Status(StatusCode.ERROR, "NO_GRANT"))
+            raise PermissionDenied("no grant", reason="NO_GRANT")
+        with pytest.raises(KeyError), step("backend.call"):
+            raise KeyError("x")
+    authorize, backend = traced.spans("call")[0].events
+    assert (authorize.attributes[STEP_STATUS], authorize.attributes[STEP_ERROR]) == (
+        "ERROR",
+        "NO_GRANT",
+    )
+    assert (backend.attributes[STEP_STATUS], backend.attributes[STEP_ERROR]) == (
+        "ERROR",
+        "KeyError",
+    )

@@ -64,13 +64,14 @@ def test_a_server_span_continues_the_callers_trace_and_parents_its_steps(traced)
     assert isinstance(server, LightSpan)
     with trace.use_span(server, end_on_exit=True):
         trace.get_current_span().set_attribute("yrd.app", "js/rst/a")
-        with step(tracer, "authorize") as span:
+        with step("authorize") as span:
             span.set_attributes({"yrd.decision": "allow", "yrd.grade": "L3"})
         with current(tracer, "fanout.peer"):
-            with step(tracer, "backend.call"):
+            with step("backend.call"):
                 pass
     spans = by_name(exporter)
-    assert set(spans) == {"/yrd.v1.Federation/Invoke", "authorize", "fanout.peer", "backend.call"}
+    # Steps are events on the span they ran under (issue 18), not spans of their own.
+    assert set(spans) == {"/yrd.v1.Federation/Invoke", "fanout.peer"}
     root = spans["/yrd.v1.Federation/Invoke"]
     assert root.context.trace_id == 0x4BF92F3577B34DA6A3CE929D0E0E4736
     assert root.parent.span_id == 0x00F067AA0BA902B7 and root.parent.is_remote
@@ -82,16 +83,23 @@ def test_a_server_span_continues_the_callers_trace_and_parents_its_steps(traced)
     }
     assert root.resource.attributes["yrd.node"] == "sh"
     assert root.instrumentation_scope.name == "gateway"
-    assert spans["authorize"].parent.span_id == root.context.span_id
-    assert spans["backend.call"].parent.span_id == spans["fanout.peer"].context.span_id
-    assert len({s.context.span_id for s in spans.values()}) == 4
+    assert [e.name for e in root.events] == ["authorize"]
+    assert [e.name for e in spans["fanout.peer"].events] == ["backend.call"]
+    assert root.events[0].attributes["yrd.grade"] == "L3"
+    assert len({s.context.span_id for s in spans.values()}) == 2
     assert all(s.context.trace_id == root.context.trace_id for s in spans.values())
     assert all(s.start_time <= s.end_time for s in spans.values())
-    assert root.start_time <= spans["authorize"].start_time <= root.end_time
-    # The span store got the same four, parented the same way.
+    assert root.start_time <= root.events[0].timestamp <= root.end_time
+    # The span store keeps each step as a row under its span, so traces show it as before.
     stored.force_flush()
     rows = {s.name: s for s in store.trace(f"{root.context.trace_id:032x}")}
+    assert set(rows) == {"/yrd.v1.Federation/Invoke", "authorize", "fanout.peer", "backend.call"}
     assert rows["authorize"].parent_id == f"{root.context.span_id:016x}"
+    assert rows["backend.call"].parent_id == f"{spans['fanout.peer'].context.span_id:016x}"
+    assert rows["authorize"].kind == rows["backend.call"].kind == "STEP"
+    assert rows["authorize"].attributes == {"yrd.decision": "allow", "yrd.grade": "L3"}
+    assert rows["authorize"].status == "OK" and rows["authorize"].duration_ms >= 0
+    assert len({r.span_id for r in rows.values()}) == 4
     assert rows["/yrd.v1.Federation/Invoke"].attributes["yrd.fields"] == "姓名,id"
     assert rows["/yrd.v1.Federation/Invoke"].kind == "SERVER"
     assert not rows["/yrd.v1.Federation/Invoke"].root  # a peer's forwarded call: not a root
@@ -181,6 +189,6 @@ def test_ending_twice_reports_once_and_attributes_are_bounded(traced):
 def test_a_node_without_tracing_gets_no_spans():
     span = start_light(NoOpTracer(), "authorize")
     assert not span.is_recording() and not span.get_span_context().is_valid
-    with step(NoOpTracer(), "masking") as masked:
+    with step("masking") as masked:  # no span is current: nothing to record on
         masked.set_attribute("yrd.masked_fields", 1)
     assert not masked.is_recording()

@@ -221,7 +221,7 @@ def main() -> None:
         path = Path(args.path or Path(tmp) / "catalog.db")
         entries = list(synthetic_catalog(args.entries))
         # No count or result cache: every search below pays for counting its matches.
-        with CatalogStore(path, count_cache=0, result_cache=0) as store:
+        with CatalogStore(path, postings_cache=0, result_cache=0) as store:
             start = time.perf_counter()
             store.insert_many(entries)
             load = time.perf_counter() - start

@@ -14,6 +14,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from gateway.catalog.settings import SearchSettings
+from gateway.catalog.textindex import query_terms
 from gateway.errors import InvalidArgument
 
 SCOPES = ("all", "local", "provinces")
@@ -143,6 +144,14 @@ class QueryValidator:
         if len(text) > s.max_query_chars:
             raise InvalidArgument(
                 "query", f"longer than {s.max_query_chars} characters", reason="QUERY_TOO_LONG"
+            )
+        if not query_terms(text):
+            # Only punctuation, symbols, emoji or control characters: nothing the index holds,
+            # and "no text" would mean the whole catalog.
+            raise InvalidArgument(
+                "query",
+                "has no searchable text (only punctuation, symbols, emoji or control characters)",
+                reason="NO_SEARCHABLE_TEXT",
             )
         if any(unicodedata.category(ch) in ("Cc", "Cs", "Co", "Cn") for ch in text):
             raise InvalidArgument(

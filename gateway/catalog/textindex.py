@@ -13,18 +13,17 @@ SQLite 3.40. So segmentation happens in Python and FTS5 only ever sees space-sep
 Queries are built from the same segmentation, and every token is quoted: no user text can ever be
 read as FTS5 syntax (operators, column filters, ``NEAR``, ``*``, parentheses, quotes).
 
-Relevance is a small integer, not bm25: each term scores the weight of the best column it occurs in
-(name 8, department 4, data items 2, abstract 1) and the terms' scores add up. ``relevance_levels``
-turns that into one MATCH expression per score, so the store fetches the best level first in rowid
-order and stops as soon as a page is full, instead of ranking every match (see ``store.py``).
+``parse_query`` turns a query into ``QueryTerm``s for ranking (``ranking``): each segment's term,
+and the terms of its equivalents from the standard's synonym list (a segment that is, or holds,
+a listed term: 社保 → 社会保险, 社保缴费 → 社会保险缴费).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
-from itertools import product
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 __all__ = [
     "CJK_RANGES",
@@ -33,8 +32,9 @@ __all__ = [
     "index_text",
     "match_expression",
     "normalize",
+    "parse_query",
     "query_terms",
-    "relevance_levels",
+    "QueryTerm",
 ]
 
 #: Bumped whenever index tokens change: an index built by another version must be rebuilt, both
@@ -106,17 +106,77 @@ def query_terms(text: str) -> list[str]:
     """
     terms: list[str] = []
     for is_cjk, run in _segments(text):
-        if not is_cjk or len(run) == 1:
-            # ASCII words match as prefix or exactly (``gb`` finds ``gb11643``); a single
-            # ideograph is the first character of a bigram or a run's final unigram.
-            term = _quote(run) + " *"
-        else:
-            # The bigrams as one phrase: adjacent positions, so the characters must be adjacent
-            # in the source. A run's final unigram never sits between two bigrams of one phrase.
-            term = _quote(" ".join(run[i : i + 2] for i in range(len(run) - 1)))
+        term = _term(is_cjk, run)
         if term not in terms:
             terms.append(term)
     return terms
+
+
+#: A query segment expands to at most this many equivalents (bounds the index reads).
+MAX_EQUIVALENTS = 6
+
+
+@dataclass(frozen=True)
+class QueryTerm:
+    """One segment of a query as ranking sees it: all of a query's terms must match, each by
+    itself or by one of its synonyms."""
+
+    key: str
+    """The term's identity across stores (``CollectionStats.df`` is keyed by it)."""
+    exact: str
+    """The segment's own term (``query_terms``' syntax)."""
+    synonyms: tuple[str, ...] = ()
+    """The terms of its equivalents."""
+    tokens: int = 1
+    """How many index tokens the segment makes: an entry's name made of exactly the query's
+    segments has this many tokens in all."""
+
+
+def _term(is_cjk: bool, run: str) -> str:
+    if not is_cjk or len(run) == 1:
+        # ASCII words match as prefix or exactly (``gb`` finds ``gb11643``); a single
+        # ideograph is the first character of a bigram or a run's final unigram.
+        return _quote(run) + " *"
+    # The bigrams as one phrase: adjacent positions, so the characters must be adjacent in the
+    # source. A run's final unigram never sits between two bigrams of one phrase.
+    return _quote(" ".join(run[i : i + 2] for i in range(len(run) - 1)))
+
+
+def _equivalents(run: str, synonyms: Mapping[str, Sequence[str]]) -> list[str]:
+    """The runs equivalent to ``run``: the longest listed term in it (leftmost on a tie)
+    replaced by each of its equivalents."""
+    best: tuple[int, int] | None = None  # (start, length)
+    for length in range(len(run), 1, -1):
+        for start in range(len(run) - length + 1):
+            if run[start : start + length] in synonyms:
+                best = (start, length)
+                break
+        if best:
+            break
+    if best is None:
+        return []
+    start, length = best
+    head, tail = run[:start], run[start + length :]
+    return [head + other + tail for other in synonyms[run[start : start + length]]]
+
+
+def parse_query(
+    text: str, synonyms: Mapping[str, Sequence[str]] | None = None
+) -> tuple[QueryTerm, ...]:
+    """The ranking terms of ``text``, one per distinct segment, each with its equivalents from
+    ``synonyms`` (normalized term -> its equivalents, ``Standard.synonyms``)."""
+    terms: dict[str, QueryTerm] = {}
+    for is_cjk, run in _segments(text):
+        exact = _term(is_cjk, run)
+        others: list[str] = []
+        if is_cjk and synonyms:
+            for other in _equivalents(run, synonyms)[:MAX_EQUIVALENTS]:
+                term = _term(True, other)
+                if term != exact and term not in others:
+                    others.append(term)
+        key = " | ".join((exact, *others))
+        terms.setdefault(key, QueryTerm(key, exact, tuple(others), len(run) if is_cjk else 1))
+    return tuple(terms.values())
 
 
 def match_expression(text: str) -> str | None:
@@ -124,40 +184,3 @@ def match_expression(text: str) -> str | None:
     token (empty, or only punctuation and symbols)."""
     terms = query_terms(text)
     return " AND ".join(terms) if terms else None
-
-
-#: Terms beyond this many must still match but no longer add to the score (bounds the expressions).
-MAX_SCORED_TERMS = 6
-
-
-def relevance_levels(terms: Sequence[str], columns: Sequence[str]) -> list[tuple[int, str]]:
-    """``(score, expression)`` pairs, best first: the expression matches exactly the rows whose
-    terms score ``score`` in total. ``columns`` are the text columns, most important first.
-
-    A term scores the weight of the best column it occurs in: ``2**(n-1-i)`` for column ``i`` of
-    ``n`` (8, 4, 2, 1 for four columns), so a term in the name outranks the same term anywhere
-    else. Each term falls in exactly one class (its best column), so the levels are disjoint and
-    together match what ``all terms in some column`` matches. With more than three terms only
-    "in the name" (8) vs "elsewhere" (1) is told apart, keeping at most 64 class combinations.
-    """
-    if not terms:
-        return []
-    scored, unscored = list(terms[:MAX_SCORED_TERMS]), terms[MAX_SCORED_TERMS:]
-    n = len(columns)
-    everywhere = " ".join(columns)
-    if len(scored) <= 3:
-        classes = [(2 ** (n - 1 - i), columns[i : i + 1], columns[:i]) for i in range(n)]
-    else:
-        classes = [(2 ** (n - 1), columns[:1], ()), (1, columns[1:], columns[:1])]
-    by_score: dict[int, list[str]] = {}
-    for combo in product(classes, repeat=len(scored)):
-        parts = []
-        for term, (_, inside, better) in zip(scored, combo, strict=True):
-            part = f"{{{' '.join(inside)}}}: {term}"
-            if better:
-                part = f"({part} NOT {{{' '.join(better)}}}: {term})"
-            parts.append(part)
-        parts.extend(f"{{{everywhere}}}: {term}" for term in unscored)
-        score = sum(weight for weight, _, _ in combo)
-        by_score.setdefault(score, []).append("(" + " AND ".join(parts) + ")")
-    return [(score, " OR ".join(by_score[score])) for score in sorted(by_score, reverse=True)]

@@ -135,6 +135,16 @@ def test_a_postgresql_catalog_of_schema_1_is_migrated(postgres) -> None:
     with Postgres(dsn) as pg:
         PgCatalogStore(pg).insert_many([PLAIN, CITY])
         with pg.transaction() as conn:
+            # Back to what step 2 left: the concatenated text and the tags, no lengths.
+            conn.execute(
+                "ALTER TABLE catalog_fts ADD COLUMN alltext TSVECTOR NOT NULL DEFAULT '',"
+                " ADD COLUMN tags BIGINT[] NOT NULL DEFAULT '{}', DROP COLUMN lengths"
+            )
+            conn.execute("CREATE INDEX catalog_fts_alltext ON catalog_fts USING gin (alltext)")
+            conn.execute("CREATE INDEX catalog_fts_tags ON catalog_fts USING gin (tags)")
+            conn.execute(
+                "DELETE FROM schema_migrations WHERE component = 'catalog' AND version = 3"
+            )
             # Back to what step 1 left: no mark column, no mark facet, five tags.
             mark = conn.value(
                 "SELECT id FROM catalog_facet_values WHERE field = 'data_mark' AND value = ''"
@@ -146,7 +156,7 @@ def test_a_postgresql_catalog_of_schema_1_is_migrated(postgres) -> None:
             conn.execute(
                 "DELETE FROM schema_migrations WHERE component = 'catalog' AND version = 2"
             )
-        store = PgCatalogStore(pg)  # applies step 2
+        store = PgCatalogStore(pg)  # applies steps 2 and 3
         with pg.transaction() as conn:
             assert conn.value(
                 "SELECT max(version) FROM schema_migrations WHERE component = 'catalog'"

@@ -118,6 +118,8 @@ async def test_get_finds_the_owner_from_any_node(federation: Running):
     [
         ({"query": ""}, "query", "EMPTY_QUERY"),
         ({"query": "   "}, "query", "EMPTY_QUERY"),
+        ({"query": "*"}, "query", "NO_SEARCHABLE_TEXT"),
+        ({"query": "\U0001f600"}, "query", "NO_SEARCHABLE_TEXT"),
         ({"query": "户" * 65}, "query", "QUERY_TOO_LONG"),
         ({"query": "户籍", "page_size": -1}, "page_size", "PAGE_SIZE_OUT_OF_RANGE"),
         ({"query": "户籍", "page_size": 101}, "page_size", "PAGE_SIZE_OUT_OF_RANGE"),

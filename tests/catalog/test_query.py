@@ -26,6 +26,15 @@ VALIDATOR = QueryValidator(
         ("   ", "EMPTY_QUERY"),
         ("人口\x00", "BAD_QUERY_TEXT"),
         ("人口\x07", "BAD_QUERY_TEXT"),
+        # nothing the index holds: refused, where it used to return the whole catalog
+        ("*", "NO_SEARCHABLE_TEXT"),
+        ('"', "NO_SEARCHABLE_TEXT"),
+        ("-", "NO_SEARCHABLE_TEXT"),
+        ("。", "NO_SEARCHABLE_TEXT"),
+        ("\U0001f600", "NO_SEARCHABLE_TEXT"),
+        ("！？ ·", "NO_SEARCHABLE_TEXT"),
+        ("\x00", "NO_SEARCHABLE_TEXT"),
+        ("\x07\x1b", "NO_SEARCHABLE_TEXT"),
         ("户籍人口信息户籍人口", "QUERY_TOO_LONG"),
         ("x" * 100, "QUERY_TOO_LONG"),
     ],
@@ -37,6 +46,7 @@ def test_both_ports_refuse_the_same_query_text(query: str, reason: str) -> None:
         VALIDATOR.validate_local(query, 5)
     assert client.value.reason == peer.value.reason == reason
     assert client.value.field == peer.value.field == "query"
+    assert "query" in str(client.value)
 
 
 @pytest.mark.parametrize("limit", [0, -1, 31])

@@ -11,14 +11,13 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from gateway.catalog import textindex
 from gateway.catalog.textindex import (
     CJK_RANGES,
     FTS_TOKENIZER,
     index_text,
     match_expression,
+    parse_query,
     query_terms,
-    relevance_levels,
 )
 
 COLUMNS = ("name", "department", "items", "abstract")
@@ -172,8 +171,9 @@ def test_hostile_text_is_never_fts_syntax(fts: sqlite3.Connection, text: str) ->
     expression = match_expression(text)
     if expression is not None:
         matching(fts, expression)  # must compile and run
-        for _, level in relevance_levels(query_terms(text), COLUMNS):
-            matching(fts, level)
+        for term in query_terms(text):
+            for column in COLUMNS:  # what ranking reads per field
+                matching(fts, f"{{{column}}}: {term}")
 
 
 @settings(max_examples=300, deadline=None)
@@ -252,24 +252,14 @@ def occurs(term: str, column: str) -> bool:
     return term in column
 
 
-def oracle_score(terms: list[str], row: tuple[str, ...]) -> int | None:
-    """Sum over terms of the weight of the best column holding it; None if a term is missing."""
-    weights = (8, 4, 2, 1) if len(terms) <= 3 else (8, 1, 1, 1)
-    score = 0
-    for i, term in enumerate(terms):
-        best = next((w for w, col in zip(weights, row, strict=True) if occurs(term, col)), None)
-        if best is None:
-            return None
-        score += best if i < textindex.MAX_SCORED_TERMS else 0
-    return score
-
-
 @settings(max_examples=150, deadline=None)
 @given(
     rows=st.lists(st.tuples(*[st.text(ALPHABET, max_size=8)] * 4), min_size=1, max_size=12),
     text=st.text(ALPHABET, min_size=1, max_size=10),
 )
-def test_levels_partition_the_matches_by_score(rows: list[tuple[str, ...]], text: str) -> None:
+def test_column_filters_find_each_term_per_column(rows: list[tuple[str, ...]], text: str) -> None:
+    """What ranking reads per term and field (``{column}: term``) is exactly where the term
+    occurs, and the text matches the rows holding every term in some column."""
     assume(oracle_terms(text))
     conn = sqlite3.connect(":memory:")
     try:
@@ -279,37 +269,42 @@ def test_levels_partition_the_matches_by_score(rows: list[tuple[str, ...]], text
         )
         index(conn, dict(enumerate(rows, 1)))
         terms = query_terms(text)
-        expected = {
-            rowid: score
+        assert len(terms) == len(oracle_terms(text))
+        for term, word in zip(terms, oracle_terms(text), strict=True):
+            for i, column in enumerate(COLUMNS):
+                expected = [rowid for rowid, row in enumerate(rows, 1) if occurs(word, row[i])]
+                assert matching(conn, f"{{{column}}}: {term}") == expected
+        every = [
+            rowid
             for rowid, row in enumerate(rows, 1)
-            if (score := oracle_score(oracle_terms(text), row)) is not None
-        }
-        assert matching(conn, match_expression(text)) == sorted(expected)
-        found: dict[int, int] = {}
-        levels = relevance_levels(terms, COLUMNS) if terms else []
-        assert [score for score, _ in levels] == sorted({s for s, _ in levels}, reverse=True)
-        for score, expression in levels:
-            for rowid in matching(conn, expression):
-                assert rowid not in found, "levels overlap"
-                found[rowid] = score
-        assert found == expected
+            if all(any(occurs(w, col) for col in row) for w in oracle_terms(text))
+        ]
+        assert matching(conn, match_expression(text)) == every
     finally:
         conn.close()
 
 
-def test_no_terms_no_levels() -> None:
-    assert relevance_levels([], COLUMNS) == []
+SYNONYMS = {"社保": ("社会保险",), "社会保险": ("社保",), "社保卡": ("社会保障卡",)}
 
 
-def test_name_outranks_every_other_column() -> None:
-    levels = relevance_levels(['"户籍"'], COLUMNS)
-    assert [score for score, _ in levels] == [8, 4, 2, 1]
-    assert levels[0][1] == '({name}: "户籍")'
+@pytest.mark.parametrize(
+    ("text", "exact", "synonyms"),
+    [
+        ("户籍", '"户籍"', ()),
+        ("社保", '"社保"', ('"社会 会保 保险"',)),
+        ("社保缴费", '"社保 保缴 缴费"', ('"社会 会保 保险 险缴 缴费"',)),
+        ("社保卡申领", '"社保 保卡 卡申 申领"', ('"社会 会保 保障 障卡 卡申 申领"',)),
+        ("gb", '"gb" *', ()),
+    ],
+)
+def test_parse_query_expands_listed_terms(text: str, exact: str, synonyms: tuple) -> None:
+    (term,) = parse_query(text, SYNONYMS)
+    assert (term.exact, term.synonyms) == (exact, synonyms)
+    assert term.tokens == (len(text) if not text.isascii() else 1)
+    assert parse_query(text)[0].synonyms == ()
 
 
-def test_many_terms_keep_expressions_bounded() -> None:
-    terms = [f'"t{i}" *' for i in range(10)]
-    levels = relevance_levels(terms, COLUMNS)
-    combos = sum(expression.count(" OR ") + 1 for _, expression in levels)
-    assert combos == 2**textindex.MAX_SCORED_TERMS
-    assert all('{name department items abstract}: "t9" *' in e for _, e in levels)
+def test_parse_query_keeps_each_segment_once() -> None:
+    terms = parse_query("社保 户籍 社保。", SYNONYMS)
+    assert [t.exact for t in terms] == ['"社保"', '"户籍"']
+    assert parse_query("。！😀", SYNONYMS) == ()

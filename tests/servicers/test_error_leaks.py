@@ -301,6 +301,10 @@ CASES: dict[str, tuple[Build, Expect]] = {
     ),
     "search/empty-query": (search(query=" \u3000 "), Expect(IA, "EMPTY_QUERY", "js", "query")),
     "search/control-chars": (search(query="人口\x07"), Expect(IA, "BAD_QUERY_TEXT", "js", "query")),
+    "search/punctuation-only": (
+        search(query="。*\U0001f600"),
+        Expect(IA, "NO_SEARCHABLE_TEXT", "js", "query"),
+    ),
     "search/page-size": (
         search(query="人口", page_size=101),
         Expect(IA, "PAGE_SIZE_OUT_OF_RANGE", "js", "page_size"),
@@ -739,6 +743,10 @@ CASES: dict[str, tuple[Build, Expect]] = {
     "peer/search-nul": (  # refused on the peer port as on the client port (one validator)
         peer("SearchLocal", federation_pb2.LocalSearchRequest(query="人口\x00", limit=5)),
         Expect(IA, "BAD_QUERY_TEXT", "sh", "query"),
+    ),
+    "peer/search-nul-only": (
+        peer("SearchLocal", federation_pb2.LocalSearchRequest(query="\x00", limit=5)),
+        Expect(IA, "NO_SEARCHABLE_TEXT", "sh", "query"),
     ),
     "peer/search-limit": (
         peer("SearchLocal", federation_pb2.LocalSearchRequest(query="人口", limit=0)),

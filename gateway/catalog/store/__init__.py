@@ -8,10 +8,11 @@ Modules, backend-neutral first (a second backend reuses them), then SQLite's own
 * ``records``: ``SearchQuery``, ``Hit``, ``LocalResult`` (what a store is asked and answers).
 * ``entries``: how an entry is keyed (``code_key``: code order as integers) and laid out.
 * ``facets``: the facet index of one write generation, counted in numpy; filters read on it.
-* ``counting``: counting a match set, and the probes choosing the cheaper exact way.
-* ``search``: the plan of one search, and ``Searcher``, which runs it on a backend's read
-  snapshot (``search.Snapshot``) with the caches and the facet index.
-* ``caches``: counts, decoded entries and whole results, keyed by write generation.
+* ``relevance``: a text search's matches, counts and BM25F-ranked hits from per-field postings
+  (``gateway.catalog.ranking`` is the model), with the rank table of field lengths and dates.
+* ``search``: ``Searcher``, which runs a search on a backend's read snapshot
+  (``search.Snapshot``) with the caches, the facet index and the rank table.
+* ``caches``: postings, decoded entries and whole results, keyed by write generation.
 * ``schema``, ``pool``, ``writes``, ``fts``: the SQLite file, its connections, its writes and
   its FTS5 reads (``fts.FtsIndex`` is SQLite's ``Snapshot``); ``sqlite``: ``CatalogStore``,
   which ties them together.

@@ -4,8 +4,8 @@ Exact, not a staleness trade: every write moves the catalog's generation, and a 
 ever found under the generation it was computed at, so a reader on a snapshot finds only what
 that snapshot would compute. Backend-neutral; the store keeps three of them:
 
-* counts: a match set's total and facet counts. A second page of the same search, or a popular
-  query, then skips the one step whose cost grows with the matches.
+* postings: a query term's entries per field. A second page of the same search, another filter
+  on it, or a popular term then skips the one step whose cost grows with the matches.
 * entries: recently returned entries, decoded. Reading a hit's row and building its
   ``CatalogEntry`` (JSON items, a frozen dataclass per item) costs ~15 µs; searches keep
   returning the same popular entries.

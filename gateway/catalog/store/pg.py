@@ -4,7 +4,7 @@ answering the same searches as the SQLite ``CatalogStore`` through the same ``se
 
 Tables mirror the SQLite file's (``catalog_entries``, ``catalog_facet_values``,
 ``catalog_entry_facets``, ``catalog_meta``); ``catalog_fts`` holds per entry one ``tsvector`` per
-text column, their concatenation and the facet-value ids, each with a GIN index. A search reads
+text column, each with a GIN index, and the columns' lengths in tokens. A search reads
 one REPEATABLE READ snapshot; every write moves ``generation`` as in SQLite, so the caches stay
 exact across replicas (a replica reads the generation of its snapshot).
 """
@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 from gateway.catalog import textindex
 from gateway.catalog.model import FACET_FIELDS, CatalogEntry
+from gateway.catalog.ranking import CollectionStats
 from gateway.catalog.store.entries import (
     ENTRY_COLUMNS,
     batched,
@@ -26,6 +27,7 @@ from gateway.catalog.store.entries import (
 from gateway.catalog.store.pgtext import SELECT_ENTRY, TEXT_COLUMNS, PgTextIndex, tsvector
 from gateway.catalog.store.records import LocalResult, SearchQuery
 from gateway.catalog.store.search import Searcher
+from gateway.catalog.textindex import QueryTerm
 from gateway.postgres import Postgres, SqlConn, migrate
 
 __all__ = ["MIGRATIONS", "PgCatalogStore"]
@@ -89,6 +91,22 @@ UPDATE catalog_fts SET tags = tags ||
     (SELECT id FROM catalog_facet_values WHERE field = 'data_mark' AND value = '');
 UPDATE catalog_meta SET value = (value::bigint + 1)::text WHERE key = 'generation';
 """,
+    # Each text column's length in tokens, for BM25's length normalization (``relevance``):
+    # the number of positions its tsvector holds.
+    """
+ALTER TABLE catalog_fts ADD COLUMN lengths INTEGER[];
+UPDATE catalog_fts SET lengths = ARRAY[
+    (SELECT coalesce(sum(array_length(positions, 1)), 0) FROM unnest(name)),
+    (SELECT coalesce(sum(array_length(positions, 1)), 0) FROM unnest(department)),
+    (SELECT coalesce(sum(array_length(positions, 1)), 0) FROM unnest(items)),
+    (SELECT coalesce(sum(array_length(positions, 1)), 0) FROM unnest(abstract))
+]::INTEGER[];
+ALTER TABLE catalog_fts ALTER COLUMN lengths SET NOT NULL;
+-- Searches no longer match on the concatenated text or the facet ids (see pgtext).
+DROP INDEX catalog_fts_alltext;
+DROP INDEX catalog_fts_tags;
+ALTER TABLE catalog_fts DROP COLUMN alltext, DROP COLUMN tags;
+""",
 )
 
 _INSERT_ENTRY = (
@@ -99,8 +117,8 @@ _INSERT_FACETS = (
     f"INSERT INTO catalog_entry_facets VALUES ({', '.join('?' * (len(FACET_FIELDS) + 1))})"
 )
 _INSERT_FTS = (
-    f"INSERT INTO catalog_fts (id, {', '.join(TEXT_COLUMNS)}, alltext, tags)"
-    " VALUES (?, ?::tsvector, ?::tsvector, ?::tsvector, ?::tsvector, ?::tsvector, ?)"
+    f"INSERT INTO catalog_fts (id, {', '.join(TEXT_COLUMNS)}, lengths)"
+    " VALUES (?, ?::tsvector, ?::tsvector, ?::tsvector, ?::tsvector, ?)"
 )
 
 
@@ -111,13 +129,13 @@ class PgCatalogStore:
         self,
         pg: Postgres,
         *,
-        count_cache: int = 256,
+        postings_cache: int = 512,
         entry_cache: int = 4096,
         result_cache: int = 128,
     ) -> None:
         self._pg = pg
         self._searcher = Searcher(
-            count_cache=count_cache, entry_cache=entry_cache, result_cache=result_cache
+            postings_cache=postings_cache, entry_cache=entry_cache, result_cache=result_cache
         )
         migrate(pg, "catalog", MIGRATIONS)
 
@@ -182,6 +200,11 @@ class PgCatalogStore:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             return self._searcher.search(PgTextIndex(conn), _generation(conn), query)
 
+    def collection_stats(self, terms: tuple[QueryTerm, ...]) -> CollectionStats:
+        with self._pg.transaction() as conn:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            return self._searcher.stats(PgTextIndex(conn), _generation(conn), terms)
+
     def search_if_cached(self, query: SearchQuery) -> LocalResult | None:
         if not self._searcher.caches_results:
             return None
@@ -232,7 +255,7 @@ def _write_batch(conn: SqlConn, by_key: dict[int, CatalogEntry]) -> None:
             textindex.index_text(entry.abstract),
         ]
         vectors = [tsvector(text) for text in texts]
-        fts_rows.append((key, *vectors, tsvector(" ".join(t for t in texts if t)), facet_ids))
+        fts_rows.append((key, *vectors, [len(text.split()) for text in texts]))
     conn.executemany(_INSERT_ENTRY, entry_rows)
     conn.executemany(_INSERT_FACETS, facet_rows)
     conn.executemany(_INSERT_FTS, fts_rows)

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from gateway.catalog.model import FACET_FIELDS, CatalogEntry
 from gateway.catalog.query import Filters
+from gateway.catalog.ranking import CollectionStats
+from gateway.catalog.textindex import QueryTerm
 
 #: Score of every hit of a search without text: nothing to rank by, order is by code.
 UNRANKED_SCORE = 1.0
@@ -23,14 +25,21 @@ class SearchQuery:
     matching every category under it, and ``provinces`` is not looked at."""
     limit: int = 20
     facets: bool = True
+    terms: tuple[QueryTerm, ...] | None = None
+    """The text's ranking terms with their synonyms (``textindex.parse_query`` with the
+    standard's list); None: the text's own terms, without synonyms."""
+    stats: CollectionStats | None = None
+    """The collection statistics to rank with (the federation's: ``CollectionStats.combine``
+    over every province's store); None: this store's own."""
 
 
 @dataclass(frozen=True)
 class Hit:
     entry: CatalogEntry
     score: float
-    """Relevance, higher is better, always positive; see ``textindex.relevance_levels``. Scores
-    depend only on where the terms occur, so they compare across nodes."""
+    """Relevance, higher is better, always positive: BM25F (``gateway.catalog.ranking``) with
+    the query's collection statistics, tie-breaks folded in below its last digit. Stores
+    ranking with the same statistics give scores that compare."""
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from gateway.catalog.model import CatalogEntry
+from gateway.catalog.ranking import CollectionStats
 from gateway.catalog.store import fts, schema, writes
 from gateway.catalog.store.pool import Connections
 from gateway.catalog.store.records import LocalResult, SearchQuery
 from gateway.catalog.store.search import Searcher
+from gateway.catalog.textindex import QueryTerm
 
 
 class CatalogStore:
@@ -26,15 +28,16 @@ class CatalogStore:
         self,
         path: str | Path,
         *,
-        count_cache: int = 256,
+        postings_cache: int = 512,
         entry_cache: int = 4096,
         result_cache: int = 128,
     ) -> None:
         """Open (creating if missing) the catalog at ``path``.
 
-        ``count_cache``: how many recent match sets keep their total and facet counts. Exact, not
-        a staleness trade: entries are keyed by write generation. A second page of the same
-        search, or a popular query, then skips the one step whose cost grows with the matches.
+        ``postings_cache``: how many recent query terms keep their per-field postings (the
+        entries holding the term in each field). Exact, not a staleness trade: entries are keyed
+        by write generation. A second page of the same search, another filter on it, or a
+        popular term then skips the one step whose cost grows with the matches.
 
         ``entry_cache``: how many recently returned entries are kept decoded, keyed the same way.
         Reading a hit's row and building its ``CatalogEntry`` (JSON items, a frozen dataclass per
@@ -46,7 +49,7 @@ class CatalogStore:
         """
         self._path = str(path)
         self._searcher = Searcher(
-            count_cache=count_cache, entry_cache=entry_cache, result_cache=result_cache
+            postings_cache=postings_cache, entry_cache=entry_cache, result_cache=result_cache
         )
         self._pool = Connections(self._path)
         try:
@@ -98,13 +101,19 @@ class CatalogStore:
     def search(self, query: SearchQuery) -> LocalResult:
         """Entries matching every term of ``query.text`` and ``query.filters``, best first.
 
-        Hits are ordered by (score desc, code asc); without text, by code. ``total`` and the
-        facets count every match, not only the returned hits.
+        Hits are ordered by score (BM25F, see ``gateway.catalog.ranking``); without text, by
+        code. ``total`` and the facets count every match, not only the returned hits.
         """
         if query.limit < 0:
             raise ValueError("limit must not be negative")
         with self._pool.read() as conn:
             return self._searcher.search(fts.FtsIndex(conn), schema.generation(conn), query)
+
+    def collection_stats(self, terms: tuple[QueryTerm, ...]) -> CollectionStats:
+        """This catalog's statistics for ranking ``terms`` (``SearchQuery.stats`` takes them,
+        ``CollectionStats.combine``d over every province's store)."""
+        with self._pool.read() as conn:
+            return self._searcher.stats(fts.FtsIndex(conn), schema.generation(conn), terms)
 
     def search_if_cached(self, query: SearchQuery) -> LocalResult | None:
         """What ``search`` answers, if the result cache holds this query at the current write

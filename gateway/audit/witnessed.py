@@ -22,11 +22,15 @@ from gateway.audit.heads import SignedHead
 from gateway.audit.writer import AuditReadError, AuditWriteError
 from gateway.postgres import Postgres
 
-__all__ = ["WitnessBook", "WitnessedHead"]
+__all__ = ["WitnessBook", "WitnessedHead", "parse_cursor"]
 
 _COLUMNS = "node, seq, hash, time, signature, received"
-#: Heads answered per node: far more than an operator's check needs (see ``heads``).
-MAX_HEADS_PER_NODE = 10_000
+
+
+def parse_cursor(cursor: str) -> tuple[str, int, str]:
+    """A ``heads`` cursor as (node, seq, hash); ValueError when it is not one."""
+    node, seq, digest = cursor.split("/")
+    return node, int(seq), digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +83,16 @@ class WitnessBook:
         except (sqlite3.Error, psycopg.Error) as exc:
             raise AuditWriteError(f"witnessed head not stored: {exc}") from exc
 
-    def heads(self, node: str | None = None) -> list[WitnessedHead]:
-        """The heads kept, newest seq first per node (at most ``MAX_HEADS_PER_NODE`` each)."""
-        where, params = ("WHERE node = ?", (node,)) if node else ("", ())
-        sql = f"SELECT {_COLUMNS} FROM {self._table} {where} ORDER BY node, seq DESC"
+    def heads(self, *, after: str = "", limit: int = 1000) -> tuple[list[WitnessedHead], str]:
+        """The heads kept, by node, seq and hash, from the one after the cursor ``after``; and
+        the cursor of the last one when more may follow ("" when none do). A cursor stays valid
+        as heads arrive: they are found by value, not by position."""
+        if after:
+            where = "WHERE (node, seq, hash) > (?, ?, ?)"
+            params: tuple[Any, ...] = (*parse_cursor(after), limit + 1)
+        else:
+            where, params = "", (limit + 1,)
+        sql = f"SELECT {_COLUMNS} FROM {self._table} {where} ORDER BY node, seq, hash LIMIT ?"
         try:
             if self._pg is not None:
                 with self._pg.transaction() as conn:
@@ -93,15 +103,12 @@ class WitnessBook:
                     rows = self._conn.execute(sql, params).fetchall()
         except (sqlite3.Error, psycopg.Error) as exc:
             raise AuditReadError(f"witnessed heads unreadable: {exc}") from exc
-        kept: list[WitnessedHead] = []
-        per_node: dict[str, int] = {}
-        for row in rows:
-            count = per_node[row[0]] = per_node.get(row[0], 0) + 1
-            if count <= MAX_HEADS_PER_NODE:
-                kept.append(
-                    WitnessedHead(row[0], int(row[1]), row[2], row[3], bytes(row[4]), row[5])
-                )
-        return kept
+        kept = [
+            WitnessedHead(row[0], int(row[1]), row[2], row[3], bytes(row[4]), row[5])
+            for row in rows[:limit]
+        ]
+        more = len(rows) > limit
+        return kept, (f"{kept[-1].node}/{kept[-1].seq}/{kept[-1].hash}" if more else "")
 
     def close(self) -> None:
         if self._conn is not None:

@@ -7,7 +7,8 @@ entries have been written since the last one (whichever comes first), and only a
 just verified (``ChainIntegrity.check`` walks the new entries first: a broken chain is not
 vouched for). Each peer has its own bounded backlog and sender: a witness that is down gets its
 heads later, in order, once it answers; when the backlog is full the oldest head is dropped
-(a later head covers every entry an earlier one did).
+(a later head covers every entry an earlier one did). A witness that keeps failing is tried
+less and less often, down to once a head interval.
 """
 
 from __future__ import annotations
@@ -119,6 +120,7 @@ class HeadPublisher:
 
     async def _deliver(self, peer: str, send: Send) -> None:
         backlog, wake = self.pending[peer], self._wake[peer]
+        delay = self._retry
         while True:
             await wake.wait()
             wake.clear()
@@ -127,9 +129,14 @@ class HeadPublisher:
                 try:
                     await send(head)
                 except Exception as exc:  # noqa: BLE001 - a witness down: resend later
-                    log.info("audit head %s not witnessed by %s yet: %s", head.seq, peer, exc)
-                    await asyncio.sleep(self._retry)
+                    # Backing off to the head interval: a peer down for a day costs a few
+                    # log lines an hour, not one every retry.
+                    if delay == self._retry:
+                        log.info("audit head %s not witnessed by %s yet: %s", head.seq, peer, exc)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, max(self._retry, self._interval))
                     continue
+                delay = self._retry
                 self.delivered[peer] = max(self.delivered[peer], head.seq)
                 if backlog and backlog[0] is head:
                     backlog.popleft()

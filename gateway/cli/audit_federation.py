@@ -88,20 +88,22 @@ def _check(fed: FederationConfig, nodes: list[str], clients: dict[str, _Node]) -
     receipts: list[Receipt] = []
     chains: dict[str, ops_pb2.VerifyAuditResponse] = {}
     reached: dict[str, ops_pb2.AuditEvidenceResponse] = {}
+    kept: list[tuple[str, ops_pb2.WitnessedHead]] = []
     for node, client in clients.items():
         try:
             chains[node] = client.stub.VerifyAudit(
                 ops_pb2.VerifyAuditRequest(), timeout=_TIMEOUT_S, metadata=client.md
             )
-            reached[node] = client.evidence(witnessed=True)
+            reached[node] = client.evidence()
+            kept.extend((node, h) for h in _witnessed(client))
             receipts.extend(_receipts(client))
         except grpc.RpcError as exc:
             findings.append(Finding("unreachable", node, 0, "-", _why(exc)))
-    for witness, evidence in reached.items():
-        for h in evidence.witnessed:
-            head = Head(h.node, witness, h.seq, h.hash, h.time)
-            signed = SignedHead(h.seq, h.hash, h.time, h.signature)
-            (heads if _signed_by(fed, h.node, signed) else forged).append(head)
+    certs: dict[str, bytes | None] = {}
+    for witness, h in kept:
+        head = Head(h.node, witness, h.seq, h.hash, h.time)
+        signed = SignedHead(h.seq, h.hash, h.time, h.signature)
+        (heads if _signed_by(fed, certs, h.node, signed) else forged).append(head)
     logs: dict[str, NodeLog] = {}
     for node in nodes:
         if node not in reached:
@@ -151,6 +153,17 @@ def _check(fed: FederationConfig, nodes: list[str], clients: dict[str, _Node]) -
     return {"nodes": rows, "findings": findings}
 
 
+def _witnessed(client: _Node) -> list[ops_pb2.WitnessedHead]:
+    found: list[ops_pb2.WitnessedHead] = []
+    after = ""
+    while True:
+        page = client.evidence(witnessed=True, witnessed_after=after)
+        found.extend(page.witnessed)
+        if not page.witnessed_next:
+            return found
+        after = page.witnessed_next
+
+
 def _receipts(client: _Node) -> list[Receipt]:
     found: list[Receipt] = []
     after = 0
@@ -162,11 +175,17 @@ def _receipts(client: _Node) -> list[Receipt]:
         after = page.receipts_next
 
 
-def _signed_by(fed: FederationConfig, node: str, head: SignedHead) -> bool:
+def _signed_by(
+    fed: FederationConfig, certs: dict[str, bytes | None], node: str, head: SignedHead
+) -> bool:
     """False only when ``node``'s certificate is at hand and refuses the signature."""
-    try:
-        cert = Path(cert_file(fed.certs_dir, node)).read_bytes()
-    except (OSError, ValueError):
+    if node not in certs:
+        try:
+            certs[node] = Path(cert_file(fed.certs_dir, node)).read_bytes()
+        except (OSError, ValueError):
+            certs[node] = None
+    cert = certs[node]
+    if cert is None:
         return True  # the witness checked it against the certificate the handshake showed
     try:
         check_head(node, head, cert)

@@ -11,16 +11,25 @@ from dataclasses import dataclass, field
 from gateway.audit.chain import AuditEntry
 from gateway.audit.integrity import ChainIntegrity, ChainState
 from gateway.audit.log import AuditLog
-from gateway.audit.witnessed import WitnessBook, WitnessedHead
+from gateway.audit.witnessed import WitnessBook, WitnessedHead, parse_cursor
 from gateway.errors import InvalidArgument
 from gateway.ops.reads import OperatorReads
 
-__all__ = ["MAX_ASKED", "RECEIPTS_PAGE", "AuditEvidence", "Evidence", "EvidenceRequest"]
+__all__ = [
+    "HEADS_PAGE",
+    "MAX_ASKED",
+    "RECEIPTS_PAGE",
+    "AuditEvidence",
+    "Evidence",
+    "EvidenceRequest",
+]
 
 #: Sequences or hashes one request may ask about; the CLI asks in pages of this size.
 MAX_ASKED = 5000
 #: Receipts answered per request.
 RECEIPTS_PAGE = 5000
+#: Witnessed heads answered per request (about 200 bytes each on the wire).
+HEADS_PAGE = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +37,7 @@ class EvidenceRequest:
     seqs: tuple[int, ...] = ()
     hashes: tuple[str, ...] = ()
     witnessed: bool = False
+    witnessed_after: str = ""
     receipts: bool = False
     receipts_after: int = 0
 
@@ -43,6 +53,7 @@ class Evidence:
     present: set[str] = field(default_factory=set)
     receipts: list[tuple[int, str, str]] = field(default_factory=list)
     receipts_next: int = 0
+    witnessed_next: str = ""
 
 
 class AuditEvidence:
@@ -64,6 +75,13 @@ class AuditEvidence:
             raise InvalidArgument(
                 "seqs", f"at most {MAX_ASKED} sequences and hashes", reason="TOO_MANY_ASKED"
             )
+        if asked.witnessed_after:
+            try:
+                parse_cursor(asked.witnessed_after)
+            except ValueError:
+                raise InvalidArgument(
+                    "witnessed_after", "a witnessed_next of an earlier answer", reason="BAD_CURSOR"
+                ) from None
         await self._reads.record(
             actor,
             "audit_evidence",
@@ -78,6 +96,10 @@ class AuditEvidence:
         last = self._audit.last()
         receipts: list[tuple[int, str, str]] = []
         following = 0
+        heads: list[WitnessedHead] = []
+        heads_next = ""
+        if asked.witnessed:
+            heads, heads_next = self._book.heads(after=asked.witnessed_after, limit=HEADS_PAGE)
         if asked.receipts:
             receipts = self._audit.receipts(asked.receipts_after, RECEIPTS_PAGE + 1)
             if len(receipts) > RECEIPTS_PAGE:
@@ -88,11 +110,12 @@ class AuditEvidence:
             head_seq=last.seq if last else 0,
             head_hash=last.hash if last else "",
             state=self._integrity.current,
-            witnessed=self._book.heads() if asked.witnessed else [],
+            witnessed=heads,
             at=self._audit.hashes_at(asked.seqs) if asked.seqs else {},
             present=self._audit.holding(asked.hashes) if asked.hashes else set(),
             receipts=receipts,
             receipts_next=following,
+            witnessed_next=heads_next,
         )
 
     async def acknowledge(self, actor: str, note: str) -> tuple[ChainState, AuditEntry]:

@@ -141,6 +141,7 @@ def evidence_request_from_pb(m: ops_pb2.AuditEvidenceRequest) -> EvidenceRequest
         seqs=tuple(m.seqs),
         hashes=tuple(m.hashes),
         witnessed=m.witnessed,
+        witnessed_after=m.witnessed_after,
         receipts=m.receipts,
         receipts_after=m.receipts_after,
     )
@@ -169,6 +170,7 @@ def evidence_reply(e: Evidence, witness: str) -> ops_pb2.AuditEvidenceResponse:
         receipts_next=e.receipts_next,
         chain_state=e.state.state,
         chain_problem=e.state.problem,
+        witnessed_next=e.witnessed_next,
     )
 
 

@@ -44,16 +44,30 @@ def test_heads_are_kept_once_each_newest_first(book: WitnessBook) -> None:
     book.keep("sh", head(9), T)
     book.keep("sh", head(9), T)  # resent: kept once
     book.keep("zj", head(3), T)
-    kept = book.heads()
-    assert [(h.node, h.seq) for h in kept] == [("sh", 9), ("sh", 5), ("zj", 3)]
-    assert kept[0].signature == head(9).signature and kept[0].received == T
-    assert [h.seq for h in book.heads("zj")] == [3]
+    kept, following = book.heads()
+    assert [(h.node, h.seq) for h in kept] == [("sh", 5), ("sh", 9), ("zj", 3)]
+    assert kept[1].signature == head(9).signature and kept[1].received == T
+    assert following == ""
+
+
+def test_heads_page_on_by_value_as_new_ones_arrive(book: WitnessBook) -> None:
+    for seq in (1, 2, 3, 4, 5):
+        book.keep("sh", head(seq), T)
+    first, cursor = book.heads(limit=2)
+    assert [h.seq for h in first] == [1, 2] and cursor
+    book.keep("ah", head(7), T)  # sorts before everything read so far: shifts no page
+    book.keep("sh", head(6), T)
+    rest: list[int] = []
+    while cursor:
+        page, cursor = book.heads(after=cursor, limit=2)
+        rest += [h.seq for h in page]
+    assert rest == [3, 4, 5, 6]
 
 
 def test_two_hashes_for_one_seq_are_both_kept_as_evidence(book: WitnessBook) -> None:
     book.keep("sh", head(9, "ab" * 32), T)
     book.keep("sh", head(9, "cd" * 32), T)
-    assert sorted(h.hash for h in book.heads("sh")) == ["ab" * 32, "cd" * 32]
+    assert [h.hash for h in book.heads()[0]] == ["ab" * 32, "cd" * 32]
 
 
 def test_a_version_1_log_migrates_forward_keeping_its_chain(tmp_path: Path) -> None:
@@ -76,7 +90,7 @@ def test_a_version_1_log_migrates_forward_keeping_its_chain(tmp_path: Path) -> N
     conn.close()
     witnessed = WitnessBook(db)
     witnessed.keep("sh", head(1), T)
-    assert len(witnessed.heads()) == 1
+    assert len(witnessed.heads()[0]) == 1
     witnessed.close()
 
 

@@ -170,18 +170,20 @@ class QueryAuditResponse(_message.Message):
     def __init__(self, node: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[AuditLine, _Mapping]]] = ...) -> None: ...
 
 class AuditEvidenceRequest(_message.Message):
-    __slots__ = ("seqs", "hashes", "witnessed", "receipts", "receipts_after")
+    __slots__ = ("seqs", "hashes", "witnessed", "receipts", "receipts_after", "witnessed_after")
     SEQS_FIELD_NUMBER: _ClassVar[int]
     HASHES_FIELD_NUMBER: _ClassVar[int]
     WITNESSED_FIELD_NUMBER: _ClassVar[int]
     RECEIPTS_FIELD_NUMBER: _ClassVar[int]
     RECEIPTS_AFTER_FIELD_NUMBER: _ClassVar[int]
+    WITNESSED_AFTER_FIELD_NUMBER: _ClassVar[int]
     seqs: _containers.RepeatedScalarFieldContainer[int]
     hashes: _containers.RepeatedScalarFieldContainer[str]
     witnessed: bool
     receipts: bool
     receipts_after: int
-    def __init__(self, seqs: _Optional[_Iterable[int]] = ..., hashes: _Optional[_Iterable[str]] = ..., witnessed: _Optional[bool] = ..., receipts: _Optional[bool] = ..., receipts_after: _Optional[int] = ...) -> None: ...
+    witnessed_after: str
+    def __init__(self, seqs: _Optional[_Iterable[int]] = ..., hashes: _Optional[_Iterable[str]] = ..., witnessed: _Optional[bool] = ..., receipts: _Optional[bool] = ..., receipts_after: _Optional[int] = ..., witnessed_after: _Optional[str] = ...) -> None: ...
 
 class WitnessedHead(_message.Message):
     __slots__ = ("node", "witness", "seq", "hash", "time", "signature", "received")
@@ -220,7 +222,7 @@ class AuditReceipt(_message.Message):
     def __init__(self, seq: _Optional[int] = ..., owner: _Optional[str] = ..., owner_hash: _Optional[str] = ...) -> None: ...
 
 class AuditEvidenceResponse(_message.Message):
-    __slots__ = ("node", "head_seq", "head_hash", "witnessed", "at", "present", "receipts", "receipts_next", "chain_state", "chain_problem")
+    __slots__ = ("node", "head_seq", "head_hash", "witnessed", "at", "present", "receipts", "receipts_next", "chain_state", "chain_problem", "witnessed_next")
     NODE_FIELD_NUMBER: _ClassVar[int]
     HEAD_SEQ_FIELD_NUMBER: _ClassVar[int]
     HEAD_HASH_FIELD_NUMBER: _ClassVar[int]
@@ -231,6 +233,7 @@ class AuditEvidenceResponse(_message.Message):
     RECEIPTS_NEXT_FIELD_NUMBER: _ClassVar[int]
     CHAIN_STATE_FIELD_NUMBER: _ClassVar[int]
     CHAIN_PROBLEM_FIELD_NUMBER: _ClassVar[int]
+    WITNESSED_NEXT_FIELD_NUMBER: _ClassVar[int]
     node: str
     head_seq: int
     head_hash: str
@@ -241,7 +244,8 @@ class AuditEvidenceResponse(_message.Message):
     receipts_next: int
     chain_state: str
     chain_problem: str
-    def __init__(self, node: _Optional[str] = ..., head_seq: _Optional[int] = ..., head_hash: _Optional[str] = ..., witnessed: _Optional[_Iterable[_Union[WitnessedHead, _Mapping]]] = ..., at: _Optional[_Iterable[_Union[SeqHash, _Mapping]]] = ..., present: _Optional[_Iterable[str]] = ..., receipts: _Optional[_Iterable[_Union[AuditReceipt, _Mapping]]] = ..., receipts_next: _Optional[int] = ..., chain_state: _Optional[str] = ..., chain_problem: _Optional[str] = ...) -> None: ...
+    witnessed_next: str
+    def __init__(self, node: _Optional[str] = ..., head_seq: _Optional[int] = ..., head_hash: _Optional[str] = ..., witnessed: _Optional[_Iterable[_Union[WitnessedHead, _Mapping]]] = ..., at: _Optional[_Iterable[_Union[SeqHash, _Mapping]]] = ..., present: _Optional[_Iterable[str]] = ..., receipts: _Optional[_Iterable[_Union[AuditReceipt, _Mapping]]] = ..., receipts_next: _Optional[int] = ..., chain_state: _Optional[str] = ..., chain_problem: _Optional[str] = ..., witnessed_next: _Optional[str] = ...) -> None: ...
 
 class AcknowledgeAuditRequest(_message.Message):
     __slots__ = ("note",)

@@ -12,44 +12,17 @@ import time
 from pathlib import Path
 
 import grpc
-import yaml
 
-from gateway._pb.yrd.v1 import ops_pb2, ops_pb2_grpc
 from tests.support.cli import yrdgw_process
 from tests.support.names import PURPOSE, RESIDENT
+from tests.support.witness import head as head_of
+from tests.support.witness import heads_every_half_second, witnessed
 from yrdtools.faults import Federation
 
 FIELDS = ["id_number", "name", "gender"]
 NODES = ["js", "sh", "zj"]
 CALLS = 12
 CUT = 6  # entries cut off the owner's tail
-
-
-def _heads_every_half_second(fed: Federation) -> None:
-    for node in fed.node_ids:
-        path = fed.nodes_dir / node / "node.yaml"
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        doc["audit"] = {"head_interval_s": 0.5, "head_every": 5}
-        path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
-
-
-async def _witnessed(fed: Federation, witness: str, node: str) -> int:
-    """The highest seq of ``node``'s heads that ``witness`` keeps."""
-    ops = ops_pb2_grpc.OpsStub(fed.channel(witness))
-    reply = await ops.AuditEvidence(
-        ops_pb2.AuditEvidenceRequest(witnessed=True),
-        metadata=fed.operator_metadata(witness),
-        timeout=10,
-    )
-    return max((h.seq for h in reply.witnessed if h.node == node), default=0)
-
-
-async def _head(fed: Federation, node: str) -> int:
-    ops = ops_pb2_grpc.OpsStub(fed.channel(node))
-    reply = await ops.AuditEvidence(
-        ops_pb2.AuditEvidenceRequest(), metadata=fed.operator_metadata(node), timeout=10
-    )
-    return reply.head_seq
 
 
 def _truncate_and_rewrite(data_dir: Path, keep: int) -> None:
@@ -74,7 +47,7 @@ def test_truncated_owner_log_passes_alone_and_fails_against_its_witnesses(
     tmp_path, certs_dir
 ) -> None:
     fed = Federation(tmp_path, node_ids=NODES, entries=100, certs_dir=certs_dir)
-    _heads_every_half_second(fed)
+    heads_every_half_second(fed)
     federation_file = str(fed.root / "federation.yaml")
     try:
         fed.start()
@@ -88,12 +61,12 @@ def test_truncated_owner_log_passes_alone_and_fails_against_its_witnesses(
                         app, RESIDENT, {"id_number": person["id_number"]}, PURPOSE, timeout=10
                     )
                     assert called.code == grpc.StatusCode.OK, called
-                head = await _head(fed, "sh")
+                head = await head_of(fed, "sh")
                 # Both peers witness sh's head as it is now (heads go out every 0.5 s).
                 deadline = time.monotonic() + 30
                 seen: dict[str, int] = {}
                 while time.monotonic() < deadline:
-                    seen = {w: await _witnessed(fed, w, "sh") for w in ("js", "zj")}
+                    seen = {w: await witnessed(fed, w, "sh") for w in ("js", "zj")}
                     if all(s >= head for s in seen.values()):
                         break
                     await asyncio.sleep(0.2)
@@ -103,6 +76,11 @@ def test_truncated_owner_log_passes_alone_and_fails_against_its_witnesses(
 
         head, seen = asyncio.run(calls_then_witnessed())
         assert all(s >= head for s in seen.values()), (head, seen)
+        # Before the attack the federation agrees, though every node signs and sends heads
+        # while the check runs.
+        honest = yrdgw_process("--federation", federation_file, "audit", "verify", "--federation")
+        assert honest.returncode == 0, honest.stdout + honest.stderr
+        assert honest.stdout.rstrip().endswith("federation audit: OK"), honest.stdout
 
         fed.stop("sh")
         keep = head - CUT
@@ -150,7 +128,7 @@ def test_truncated_owner_log_passes_alone_and_fails_against_its_witnesses(
 
 def test_a_hanging_witness_holds_up_no_call_and_gets_the_heads_later(tmp_path, certs_dir) -> None:
     fed = Federation(tmp_path, node_ids=NODES, entries=100, certs_dir=certs_dir)
-    _heads_every_half_second(fed)
+    heads_every_half_second(fed)
     try:
         fed.start()
 
@@ -173,11 +151,11 @@ def test_a_hanging_witness_holds_up_no_call_and_gets_the_heads_later(tmp_path, c
                     )
                     assert called.code == grpc.StatusCode.OK, called
                     elapsed.append(called.elapsed)
-                head = await _head(fed, "sh")
+                head = await head_of(fed, "sh")
                 deadline = time.monotonic() + 30
-                while await _witnessed(fed, "js", "sh") < head and time.monotonic() < deadline:
+                while await witnessed(fed, "js", "sh") < head and time.monotonic() < deadline:
                     await asyncio.sleep(0.2)
-                return elapsed, head, await _witnessed(fed, "js", "sh")
+                return elapsed, head, await witnessed(fed, "js", "sh")
             finally:
                 await fed.aclose()
 
@@ -189,7 +167,7 @@ def test_a_hanging_witness_holds_up_no_call_and_gets_the_heads_later(tmp_path, c
                 deadline = time.monotonic() + 60
                 seen = 0
                 while time.monotonic() < deadline:
-                    seen = await _witnessed(fed, "zj", "sh")
+                    seen = await witnessed(fed, "zj", "sh")
                     if seen >= head:
                         break
                     await asyncio.sleep(0.3)

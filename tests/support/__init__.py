@@ -6,6 +6,6 @@ asserter. ``cli``: the one way each to run ``yrdgw``. ``names``: the app, interf
 tests call with. ``ops``: nodes serving their ops pages. ``hostile``: the hostile-input harness.
 ``entries``, ``records``, ``applications``, ``rpc``, ``processes``, ``postgres``: hand-built
 catalog entries, audit records, sharing applications, a failed peer call, forked children, a
-fresh PostgreSQL schema.
+fresh PostgreSQL schema. ``witness``: audit heads sent often, and what a node says it keeps.
 
 No test module imports another test module or a conftest; they import from here."""

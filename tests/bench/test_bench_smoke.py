@@ -24,6 +24,10 @@ pytestmark = pytest.mark.bench
 # Cases that depend on something outside the harness, and say so when it is missing: nginx (a
 # test never installs system packages) and a node switch to turn tracing off.
 MAY_SKIP = {"nginx", "cross-untraced"}
+_HANG_BOUND = 900
+"""Seconds the quick run may take: a bound on a hang, not an expectation. It takes about 45 s
+on an idle box; a stressed run of the whole suite (two CPU hogs beside six busy processes, load
+average 20 on 2 cores) passed 110 s and failed on the old bound while nothing was wrong."""
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +53,7 @@ def result(tmp_path_factory) -> dict:
         "--results-dir",
         str(out),
     ]
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=110)
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=_HANG_BOUND)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     files = list(out.glob("*.json"))
     assert len(files) == 1, files

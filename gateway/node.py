@@ -249,7 +249,7 @@ class Node:
             },
             {d.code: d.name for d in self.departments.departments},
         )
-        local = LocalCatalog(self.id, store, labels)
+        local = LocalCatalog(self.id, store, labels, self.standard.synonyms.equivalents())
         encoder = EntryWire(names, category_names, mark_names=mark_names)
         metrics = self.metrics = Metrics(
             self.id,

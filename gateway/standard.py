@@ -23,6 +23,7 @@ __all__ = [
     "ItemKind",
     "MaskRule",
     "Standard",
+    "Synonyms",
     "Term",
     "canonical_digest",
 ]
@@ -127,6 +128,23 @@ class MaskRule:
     full-length value (a mobile's middle four digits, an ID number's birth date) never shows."""
 
 
+@dataclass(frozen=True, slots=True)
+class Synonyms:
+    """The standard's equivalent terms (同义词与简称): groups of terms a caseworker types for one
+    another, each term normalized (NFKC, lower case) and in one group only."""
+
+    version: str
+    groups: tuple[tuple[str, ...], ...] = ()
+
+    def equivalents(self) -> dict[str, tuple[str, ...]]:
+        """Each term -> the other terms of its group (what a query for it also looks for)."""
+        return {
+            term: tuple(other for other in group if other != term)
+            for group in self.groups
+            for term in group
+        }
+
+
 @dataclass(frozen=True, eq=False)
 class Standard:
     """The loaded standard. Compare two standards by ``fingerprint``, not by ``==``."""
@@ -152,6 +170,8 @@ class Standard:
     """Name -> the item's one definition (grade, kind, type, length)."""
     data_marks: dict[str, Term]
     """GB/T 43697 marks beside the grades: ``important`` 重要数据, ``core`` 核心数据."""
+    synonyms: Synonyms = Synonyms("")
+    """Equivalent terms for search; part of the document, so of ``digest``."""
 
     @property
     def fingerprint(self) -> str:

@@ -220,6 +220,35 @@ def test_digest_ignores_formatting_but_not_content(tmp_path: Path, document: dic
     assert load_standard(write(tmp_path, changed)).digest != original.digest
 
 
+def test_synonyms_are_part_of_the_standard(
+    tmp_path: Path, standard: Standard, document: dict
+) -> None:
+    equivalents = standard.synonyms.equivalents()
+    # The examples, from the standard's own vocabulary.
+    for term, other in [
+        ("社保", "社会保险"),
+        ("医保", "医疗保障"),
+        ("医保", "医疗保险"),
+        ("公积金", "住房公积金"),
+        ("驾照", "驾驶证"),
+        ("身份证号", "公民身份号码"),
+        ("身份证号", "身份证件号码"),
+        ("低保", "最低生活保障"),
+        ("个税", "个人所得税"),
+        ("营业执照", "企业登记"),
+        ("出生证", "出生医学证明"),
+        ("社保卡", "社会保障卡"),
+        ("残疾人", "残疾人证"),
+    ]:
+        assert other in equivalents[term] and term in equivalents[other]
+    assert standard.synonyms.version == "1"
+    assert len(equivalents) >= 300
+    # The list travels with the standard's digest (the peer handshake compares it).
+    changed = copy.deepcopy(document)
+    changed["synonyms"]["groups"].append(["长三角", "长江三角洲"])
+    assert load_standard(write(tmp_path, changed)).digest != standard.digest
+
+
 def _set(path: list[Any], value: Any) -> Callable[[dict], None]:
     def mutate(doc: dict) -> None:
         target = doc
@@ -275,6 +304,12 @@ def _append(path: list[Any], value: Any) -> Callable[[dict], None]:
         (_set(["item_kinds", 0, "default_grade"], "L5"), "item_kinds[0].default_grade", "grades"),
         (_set(["grade"], []), "grade", "no such key"),
         (_append(["formats"], {"id": "Bad Id", "name": "x"}), "formats[7].id", "lower_snake_case"),
+        (_set(["synonyms", "groups", 0, 1], "sb"), "synonyms.groups[0][1]", "Chinese characters"),
+        (_set(["synonyms", "groups", 0, 1], "社 保"), "synonyms.groups[0][1]", "Chinese"),
+        (_set(["synonyms", "groups", 1, 0], "社保"), "synonyms.groups[1][0]", "appears twice"),
+        (_set(["synonyms", "groups", 0], ["社保"]), "synonyms.groups[0]", "two or more"),
+        (_set(["synonyms", "version"], 1), "synonyms.version", "quote it"),
+        (_set(["synonyms", "list"], []), "synonyms.list", "no such key"),
     ],
 )
 def test_bad_standard_names_file_and_key(

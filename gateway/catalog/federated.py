@@ -32,6 +32,7 @@ from gateway.catalog.answers import (
 from gateway.catalog.model import RESOURCE_CODE_RE, CatalogEntry
 from gateway.catalog.query import FederatedQuery, Filters, departments_for
 from gateway.catalog.store import AnyCatalogStore, SearchQuery
+from gateway.catalog.textindex import parse_query
 from gateway.deadlines import budget
 from gateway.errors import InvalidArgument, NotFound, Unavailable
 from gateway.tracing import current
@@ -64,17 +65,27 @@ class Labels:
 
 
 class LocalCatalog:
-    """This node's own catalog; SQLite work runs in a thread so the event loop keeps serving."""
+    """This node's own catalog; SQLite work runs in a thread so the event loop keeps serving.
+
+    A query's text expands through the standard's synonyms here (``synonyms``: each term -> its
+    equivalents, ``Synonyms.equivalents``), once for both ports: every node holds the same list
+    (the standard's digest covers it), so a peer's answer expands as this node's would. Each
+    store ranks with its own collection statistics (``CollectionStats``): the provinces'
+    catalogs come from one standard and one kind of seed, so their statistics differ little,
+    and fetching the federation's per query would cost a round trip before every search.
+    """
 
     def __init__(
         self,
         node: str,
         store: AnyCatalogStore,
         labels: Labels,
+        synonyms: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         self.node = node
         self._store = store
         self._labels = labels
+        self._synonyms = dict(synonyms or {})
 
     async def search(
         self, text: str, filters: Filters, limit: int, facets: bool = True
@@ -91,6 +102,7 @@ class LocalCatalog:
             ),
             limit=limit,
             facets=facets,
+            terms=parse_query(text, self._synonyms),
         )
         # A repeated search is answered from the store's result cache right here: the worker
         # thread's hop costs more CPU than that. Anything else reads SQLite off the event loop.

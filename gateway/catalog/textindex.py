@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "CJK_RANGES",
+    "cjk_word",
     "FTS_TOKENIZER",
     "TEXTINDEX_VERSION",
     "index_text",
@@ -68,6 +69,16 @@ _SEGMENT_RE = re.compile(f"([{_CJK_CLASS}]+)|([a-z0-9]+)")
 def normalize(text: str) -> str:
     """NFKC (full-width → half-width, compatibility ideographs → unified) and lower case."""
     return unicodedata.normalize("NFKC", text).lower()
+
+
+def cjk_word(text: str) -> str | None:
+    """``text`` normalized, if it is one run of two or more ideographs (a query segment that is
+    a phrase of bigrams); else None."""
+    segments = _segments(text)
+    if len(segments) == 1 and segments[0][0] and len(segments[0][1]) >= 2:
+        if segments[0][1] == normalize(text).strip():
+            return segments[0][1]
+    return None
 
 
 def _segments(text: str) -> list[tuple[bool, str]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from gateway.catalog.textindex import cjk_word
 from gateway.config.reader import ConfigNode, load_yaml
 from gateway.standard import (
     DATA_MARK_IDS,
@@ -18,6 +19,7 @@ from gateway.standard import (
     ItemKind,
     MaskRule,
     Standard,
+    Synonyms,
     Term,
     canonical_digest,
 )
@@ -49,6 +51,7 @@ def load_standard(path: str | Path) -> Standard:
         "masking",
         "data_items",
         "data_marks",
+        "synonyms",
     )
     std_id = root["id"].text(re.compile(r"^[a-z0-9][a-z0-9.-]*$"), "a lower-case id")
     version = root["version"].text(_VERSION_RE, 'a quoted semantic version such as "1.0.0"')
@@ -76,6 +79,7 @@ def load_standard(path: str | Path) -> Standard:
         masking=_masking(root["masking"], item_kinds),
         data_items=_data_items(root["data_items"], grades, item_types, item_kinds),
         data_marks=_terms(root["data_marks"], required=DATA_MARK_IDS),
+        synonyms=_synonyms(root.get("synonyms")),
     )
 
 
@@ -221,3 +225,26 @@ def _data_items(
             raise d["grade"].fail(f"at least {floor}, the default grade of kind {kind!r}")
         items[name] = DataItemDef(name, itype, d["length"].integer(minimum=0), grade, kind)
     return items
+
+
+def _synonyms(node: ConfigNode | None) -> Synonyms:
+    """``synonyms: {version, groups: [[term, ...], ...]}``; absent: none. A term must be one
+    run of two or more Chinese characters (a query segment is one) and may sit in one group
+    only, or a query's equivalents would depend on which group was read first."""
+    if node is None:
+        return Synonyms("")
+    node.only("version", "groups")
+    version = node["version"].text(re.compile(r"^[0-9][0-9.]*$"), 'a quoted version such as "1"')
+    seen: set[str] = set()
+    groups = []
+    for group in node["groups"].items():
+        terms = []
+        for term_node in group.items():
+            term = cjk_word(term_node.text())
+            if term is None:
+                raise term_node.fail(f"two or more Chinese characters, got {term_node.value!r}")
+            terms.append(_unique(seen, term_node, term))
+        if len(terms) < 2:
+            raise group.fail("a list of two or more equivalent terms")
+        groups.append(tuple(terms))
+    return Synonyms(version, tuple(groups))

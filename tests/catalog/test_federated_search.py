@@ -12,7 +12,7 @@ import yaml
 
 from gateway._pb.yrd.v1 import catalog_pb2
 from gateway.catalog.query import encode_token
-from gateway.config import load_federation
+from gateway.config import load_federation, load_standard
 from tests.support.federation import NODE_IDS, ROOT, write_federation
 from tests.support.nodes import Running, start_nodes, stop_all
 from tests.support.refusals import refused
@@ -60,9 +60,16 @@ async def test_chinese_terms_match_as_a_user_expects(federation: Running, term):
         catalog_pb2.SearchRequest(query=term, page_size=100), timeout=10
     )
     assert reply.total > 0, f"nothing found for {term}"
+    # The term itself, or one of its synonyms in the standard (社保 finds 社会保险).
+    alternatives = (
+        term,
+        *load_standard(federation.fed.standard_path).synonyms.equivalents().get(term, ()),
+    )
     for result in reply.results:
-        assert term in indexed_text(result.entry), (term, result.entry.name)
-    # Name matches weigh most: the best hit carries the term in its name.
+        text = indexed_text(result.entry)
+        assert any(t in text for t in alternatives), (term, result.entry.name)
+    # Name matches weigh most, and an exact match above a synonym's: the best hit carries the
+    # term itself in its name.
     assert term in reply.results[0].entry.name
 
 

@@ -8,9 +8,11 @@ from collections.abc import Iterator
 import pytest
 
 from gateway.catalog.query import Filters
+from gateway.catalog.ranking import CollectionStats
 from gateway.catalog.seed import generate_entries
 from gateway.catalog.store import CatalogStore, LocalResult, SearchQuery
 from gateway.catalog.store.pg import PgCatalogStore
+from gateway.catalog.textindex import parse_query
 from gateway.config import load_crosswalk, load_departments, load_standard
 from gateway.postgres import Postgres
 from tests.support.federation import ROOT
@@ -74,6 +76,27 @@ def test_both_backends_answer_alike(stores, text: str, filters: Filters) -> None
     expected = sqlite.search(query)
     assert answer(pg.search(query)) == answer(expected)
     assert sqlite.count() == pg.count() == ENTRIES
+
+
+SYNONYM_QUERIES = ["社保", "医保", "低保", "驾照", "公积金 提取", "个税", "出生证", "身份证号"]
+
+
+@pytest.mark.parametrize("text", SYNONYM_QUERIES)
+def test_both_backends_expand_and_rank_synonyms_alike(stores, text: str) -> None:
+    sqlite, pg = stores
+    synonyms = load_standard(ROOT / "config" / "standard" / "yrd-standard.yaml").synonyms
+    terms = parse_query(text, synonyms.equivalents())
+    assert any(term.synonyms for term in terms)
+    plain = sqlite.search(SearchQuery(text, limit=0))
+    query = SearchQuery(text, limit=20, terms=terms)
+    expected = sqlite.search(query)
+    assert expected.total >= plain.total  # a synonym only ever adds matches
+    assert answer(pg.search(query)) == answer(expected)
+    # Ranked with statistics from elsewhere (the federation's), both still agree.
+    stats = CollectionStats.combine([sqlite.collection_stats(terms), pg.collection_stats(terms)])
+    assert stats.documents == 2 * ENTRIES
+    federated = SearchQuery(text, limit=20, terms=terms, stats=stats)
+    assert answer(pg.search(federated)) == answer(sqlite.search(federated))
 
 
 def test_the_queries_are_not_trivial(stores) -> None:

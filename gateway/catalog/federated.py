@@ -7,6 +7,7 @@ fails the whole query and never holds it past the caller's deadline.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -85,7 +86,11 @@ class LocalCatalog:
         self.node = node
         self._store = store
         self._labels = labels
-        self._synonyms = dict(synonyms or {})
+        equivalents = dict(synonyms or {})
+        # Popular queries repeat, and expanding one costs more than answering it from the cache.
+        self._terms = functools.lru_cache(maxsize=4096)(
+            lambda text: parse_query(text, equivalents)
+        )
 
     async def search(
         self, text: str, filters: Filters, limit: int, facets: bool = True
@@ -102,7 +107,7 @@ class LocalCatalog:
             ),
             limit=limit,
             facets=facets,
-            terms=parse_query(text, self._synonyms),
+            terms=self._terms(text),
         )
         # A repeated search is answered from the store's result cache right here: the worker
         # thread's hop costs more CPU than that. Anything else reads SQLite off the event loop.

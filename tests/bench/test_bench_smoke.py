@@ -112,4 +112,4 @@ def test_node_memory_and_targets_are_reported(result):
     assert {"js", "sh", "zj", "ah"} <= {n for r in rows for n in r["rss_peak_mib"]}
     statuses = {t["target"]: t["status"] for t in result["targets"]}
     assert statuses and set(statuses.values()) <= {"PASS", "MISS", "n/a"}
-    assert "targets (issue 6):" in result["_stdout"]
+    assert "targets (issue 6; search: issue 15):" in result["_stdout"]

@@ -155,36 +155,8 @@ def judge(rows: Sequence[Mapping], saturating: int) -> list[dict[str, Any]]:
         )
     )
     out.append(_cpu_per_hop(rows, saturating))
-    s1, s_sat = _row(rows, "search", 1), _row(rows, "search", saturating)
-    out.append(
-        _check(
-            "federated search p50 at c=1",
-            _latency(s1, "p50"),
-            8.0,
-            at_most=True,
-            unit="ms",
-        )
-    )
-    out.append(
-        _check(
-            "federated search p99 at c=1",
-            _latency(s1, "p99"),
-            20.0,
-            at_most=True,
-            unit="ms",
-        )
-    )
-    s_err = sum(s_sat["errors"].values()) if s_sat else 0
-    out.append(
-        _check(
-            f"federated searches/s at c={saturating}",
-            0.0 if s_sat and s_err else (s_sat["rps"] if s_sat else None),
-            400,
-            at_most=False,
-            unit="/s",
-            detail=f"{s_err} errors" if s_err else "",
-        )
-    )
+    for case in ("search", "search-hot"):
+        out.extend(_search_targets(rows, case, saturating))
     peaks: dict[str, float] = {}
     for r in rows:
         for n, v in r["rss_peak_mib"].items():
@@ -203,6 +175,42 @@ def judge(rows: Sequence[Mapping], saturating: int) -> list[dict[str, Any]]:
     )
     out.append(_tracing_cost(rows, saturating))
     return out
+
+
+#: Issue 15's search targets over 4 x 131,000 entries through one node: p50 and p99 at c=1 (ms),
+#: searches/s saturated; judged for distinct (cold) and repeated (hot) queries alike.
+SEARCH_TARGETS = (5.0, 15.0, 400)
+
+
+def _search_targets(rows: Sequence[Mapping], case: str, saturating: int) -> list[dict[str, Any]]:
+    which = "cold" if case == "search" else "hot"
+    p50, p99, rps = SEARCH_TARGETS
+    one, sat = _row(rows, case, 1), _row(rows, case, saturating)
+    errors = sum(sat["errors"].values()) if sat else 0
+    return [
+        _check(
+            f"federated search ({which}) p50 at c=1",
+            _latency(one, "p50"),
+            p50,
+            at_most=True,
+            unit="ms",
+        ),
+        _check(
+            f"federated search ({which}) p99 at c=1",
+            _latency(one, "p99"),
+            p99,
+            at_most=True,
+            unit="ms",
+        ),
+        _check(
+            f"federated searches/s ({which}) at c={saturating}",
+            0.0 if sat and errors else (sat["rps"] if sat else None),
+            rps,
+            at_most=False,
+            unit="/s",
+            detail=f"{errors} errors" if errors else "",
+        ),
+    ]
 
 
 def _tracing_cost(rows: Sequence[Mapping], saturating: int) -> dict[str, Any]:
@@ -390,7 +398,7 @@ def format_report(result: Mapping[str, Any]) -> str:
             + "; ".join(f"{pct}% {frame}" for frame, pct in prof["own_inclusive"][:10])
         )
     lines.append("")
-    lines.append("targets (issue 6):")
+    lines.append("targets (issue 6; search: issue 15):")
     for t in result["targets"]:
         value = "-" if t["value"] is None else f"{t['value']:,.2f} {t['unit']}"
         limit = f"{'≤' if t['unit'] in ('ms', 'MiB', '×', '%') else '≥'} {t['limit']:,} {t['unit']}"

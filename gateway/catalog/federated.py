@@ -88,9 +88,7 @@ class LocalCatalog:
         self._labels = labels
         equivalents = dict(synonyms or {})
         # Popular queries repeat, and expanding one costs more than answering it from the cache.
-        self._terms = functools.lru_cache(maxsize=4096)(
-            lambda text: parse_query(text, equivalents)
-        )
+        self._terms = functools.lru_cache(maxsize=4096)(lambda text: parse_query(text, equivalents))
 
     async def search(
         self, text: str, filters: Filters, limit: int, facets: bool = True

@@ -4,7 +4,8 @@
 The comparison itself is ``gateway.audit.crosscheck``; this module asks the nodes (``Ops``,
 operator token) and prints. Signatures are checked again here when the federation's
 certificates are at hand (``certs_dir``), so a witness's store cannot be padded with heads the
-node never signed.
+node never signed. Receipts are looked up 5,000 at a time, one scan of the owner's log each:
+0.55 s on a 50,000-entry log on this loaded 2-core box (``scripts/measure_chain_check.py``).
 """
 
 from __future__ import annotations

@@ -84,7 +84,7 @@ class HeadPublisher:
 
     async def publish(self) -> SignedHead | None:
         """Verify what is new, sign the head and queue it for every witness (also called by
-        the tick); None when there is nothing new to vouch for."""
+        the tick); the head now vouched for (queued once per seq), None when there is none."""
         head: tuple[int, str] | None
         if self._integrity is not None:
             state = await asyncio.to_thread(self._integrity.check)
@@ -94,8 +94,10 @@ class HeadPublisher:
         else:
             last = await asyncio.to_thread(self._audit.last)
             head = (last.seq, last.hash) if last is not None else None
-        if head is None or (self.last is not None and self.last.seq == head[0]):
+        if head is None:
             return None
+        if self.last is not None and self.last.seq == head[0]:
+            return self.last
         signed = self._signer.sign(head[0], head[1], format_time(self._clock()))
         self.last = signed
         for peer, backlog in self.pending.items():

@@ -81,7 +81,9 @@ async def test_heads_go_to_every_witness_signed_by_the_node(log, certs_dir, tmp_
         assert head is not None and (head.seq, head.hash) == (3, log.get(3).hash)
         await until(lambda: js.got and zj.got)
         check_head("sh", js.got[-1], cert_file(certs_dir, "sh").read_bytes())
-        assert await pub.publish() is None  # nothing new: no second head for seq 3
+        assert await pub.publish() is head  # nothing new: the same head, not queued again
+        await asyncio.sleep(0.1)
+        assert [h.seq for h in js.got].count(3) == 1 and not pub.pending["js"]
     finally:
         await pub.close()
 

@@ -57,6 +57,7 @@ from gateway.peers.sharing import SharingClient
 from gateway.peers.spans import SpansClient
 from gateway.postgres import Postgres
 from gateway.seeding import seed_catalog, seed_dataset
+from gateway.server.drain import Drain
 from gateway.server.guards import ChainGuard, PeerGuard
 from gateway.server.identity import Identities
 from gateway.server.interceptors import Edge
@@ -123,6 +124,7 @@ class Node:
         self.departments = self.province.departments
         self.interfaces = self.province.interfaces
         self._servers: list[aio.Server] = []
+        self._drain = Drain(node_id)
         self._store: AnyCatalogStore | None = None
         self._sharing_store: SharingStore | None = None
         self._audit: AuditLog | None = None
@@ -343,6 +345,7 @@ class Node:
                     tracer=rpc_tracer,
                     guards=[ChainGuard(watch.integrity)],
                     span_attributes=span_attributes,
+                    drain=self._drain,
                 )
             ],
             options=server_options,
@@ -387,6 +390,7 @@ class Node:
                     tracer=rpc_tracer,
                     guards=[guard, ChainGuard(watch.integrity)],
                     span_attributes=span_attributes,
+                    drain=self._drain,
                 )
             ],
             options=server_options,
@@ -486,7 +490,8 @@ class Node:
 
     async def stop(self, grace: float | None = None) -> None:
         """Drain in-flight calls for ``grace`` seconds (default: node.yaml's
-        ``limits.shutdown_grace_s``), then cancel what is left and close every store."""
+        ``limits.shutdown_grace_s``), answer what is left UNAVAILABLE (``server.drain``), and
+        close every store."""
         if grace is None:
             grace = self.config.limits.shutdown_grace_s
         if self._web is not None:
@@ -495,7 +500,7 @@ class Node:
             self._flusher.cancel()
         if self._health is not None:
             await self._health.enter_graceful_shutdown()
-        await asyncio.gather(*(s.stop(grace) for s in self._servers))
+        await self._drain.stop(self._servers, grace)
         if self._watch is not None:
             await self._watch.close()
         if self._peers is not None:

@@ -35,6 +35,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from gateway.errors import GatewayError, Internal, InvalidArgument
+from gateway.server.drain import Drain
 from gateway.status import error_info, to_status
 from gateway.telemetry.attributes import rpc_attributes
 from gateway.telemetry.light import start_light
@@ -134,15 +135,18 @@ class Edge(aio.ServerInterceptor):
         tracer: Tracer | None = None,
         guards: Sequence[Guard] = (),
         span_attributes: Mapping[str, str | int] | None = None,
+        drain: Drain | None = None,
     ) -> None:
         """``span_attributes`` go on every SERVER span as well (which worker of a node served
-        the call, say)."""
+        the call, say). ``drain``: where calls in flight are registered, so a stopping node
+        answers those it cannot finish UNAVAILABLE (``gateway.server.drain``)."""
         self._node = node
         self._span_attributes = dict(span_attributes or {})
         self._port = port
         self._metrics = metrics
         self._tracer = tracer
         self._guards = tuple(guards)
+        self._drain = drain or Drain(node)
         self._handlers: dict[str, grpc.RpcMethodHandler] = {}
 
     async def intercept_service(self, continuation, handler_call_details):
@@ -189,6 +193,7 @@ class Edge(aio.ServerInterceptor):
     def _wrap_unary(self, method: str, behavior: Callable[..., Any], traced: dict | None):
         async def wrapped(request, context):
             seen = self._begin(method, request, context, traced)
+            task = self._drain.enter()
             try:
                 await self._check(method, request, context)
                 response = await behavior(request, context)
@@ -199,10 +204,13 @@ class Edge(aio.ServerInterceptor):
                 raise
             except Exception as exc:  # noqa: BLE001 - the translation point
                 await self._refuse(method, context, exc, seen)
-            except BaseException as exc:  # cancelled: out of time or the client left
+            except asyncio.CancelledError as exc:  # out of time, the client left, or shed
+                await self._interrupted(method, context, exc, seen, task)
+            except BaseException as exc:
                 seen.code = _interrupted_code(context, exc)
                 raise
             finally:
+                self._drain.leave(task)
                 self._finish(method, seen)
 
         return wrapped
@@ -210,6 +218,7 @@ class Edge(aio.ServerInterceptor):
     def _wrap_stream(self, method: str, behavior: Callable[..., Any], traced: dict | None):
         async def wrapped(request, context):
             seen = self._begin(method, request, context, traced)
+            task = self._drain.enter()
             try:
                 await self._check(method, request, context)
                 async for item in behavior(request, context):
@@ -220,10 +229,13 @@ class Edge(aio.ServerInterceptor):
                 raise
             except Exception as exc:  # noqa: BLE001 - the translation point
                 await self._refuse(method, context, exc, seen)
+            except asyncio.CancelledError as exc:  # out of time, the client left, or shed
+                await self._interrupted(method, context, exc, seen, task)
             except BaseException as exc:  # also GeneratorExit: the client left mid-stream
                 seen.code = _interrupted_code(context, exc)
                 raise
             finally:
+                self._drain.leave(task)
                 self._finish(method, seen)
 
         return wrapped
@@ -278,6 +290,17 @@ class Edge(aio.ServerInterceptor):
             )
         status = to_status(exc, self._node)
         await context.abort(status.code, status.details, status.trailing_metadata)
+
+    async def _interrupted(
+        self, method: str, context, exc: asyncio.CancelledError, seen: _Call, task
+    ) -> None:
+        """A cancelled handler: a stopping node's drain answers it UNAVAILABLE (the caller may
+        retry); otherwise it ran out of time or lost its client, and the cancel goes on."""
+        refusal = self._drain.refusal(task)
+        if refusal is None:
+            seen.code = _interrupted_code(context, exc)
+            raise exc
+        await self._refuse(method, context, refusal, seen)
 
     @staticmethod
     def _aborted(seen: _Call, context) -> None:

@@ -9,12 +9,14 @@ proves it; the servicer reads it and the hop count, and passes them in as plain 
 
 from __future__ import annotations
 
-from gateway.errors import FailedPrecondition, PermissionDenied
+from gateway.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from gateway.exchange.provider import Caller
 from gateway.ids import owner_of, province_of_app
 
 MAX_HOPS = 1
 """A call is forwarded once, home node to owner node; anything more is a loop."""
+HOPS_HEADER = "yrd-hops"
+"""The metadata key the hop count comes in (``gateway.peers.MD_HOPS``), named in a refusal."""
 
 
 class Admission:
@@ -27,10 +29,16 @@ class Admission:
         """The caller of a forwarded call or application, or a refusal. ``hops`` is the raw
         hop count the peer sent (absent means one); ``interface_id`` None when the verb names
         no interface."""
-        try:
-            count = int(hops if hops is not None else "1")
-        except ValueError:
-            count = MAX_HOPS + 1
+        raw = hops if hops is not None else "1"
+        if not (raw.isascii() and raw.isdigit() and 0 < len(raw) <= 3) or int(raw) < 1:
+            # A forwarded call has been forwarded at least once: anything else is garbled.
+            shown = raw if len(raw) <= 16 else raw[:16] + "..."
+            raise InvalidArgument(
+                HOPS_HEADER,
+                f"a hop count is a positive integer, not {shown!r}",
+                reason="BAD_HOP_COUNT",
+            )
+        count = int(raw)
         if count > MAX_HOPS:
             raise FailedPrecondition(
                 f"call forwarded {count} times; the federation is misconfigured",

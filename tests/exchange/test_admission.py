@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.errors import FailedPrecondition, PermissionDenied
-from gateway.exchange.admission import MAX_HOPS, Admission
+from gateway.errors import FailedPrecondition, InvalidArgument, PermissionDenied
+from gateway.exchange.admission import HOPS_HEADER, MAX_HOPS, Admission
 from gateway.exchange.provider import Caller
+from gateway.peers import MD_HOPS
 
 SH = Admission("sh")
 OWN = "sh/gaj/resident-basic/v1"
@@ -21,11 +22,19 @@ def test_no_hop_count_means_one() -> None:
     assert SH.forwarded(via="js", hops=None, app="js/a/b", interface_id=OWN).via == "js"
 
 
-@pytest.mark.parametrize("hops", [str(MAX_HOPS + 1), "7", "-x", "", "1.5"])
-def test_more_hops_or_a_garbled_count_is_refused(hops: str) -> None:
+@pytest.mark.parametrize("hops", [str(MAX_HOPS + 1), "7", "999"])
+def test_more_hops_are_refused(hops: str) -> None:
     with pytest.raises(FailedPrecondition) as refused:
         SH.forwarded(via="js", hops=hops, app="js/a/b", interface_id=OWN)
     assert refused.value.reason == "HOP_LIMIT_EXCEEDED"
+
+
+@pytest.mark.parametrize("hops", ["-x", "", "1.5", "-1", "-0", "0", " 1", "+1", "١", "1" * 40])
+def test_a_negative_zero_or_garbled_count_is_refused_naming_the_header(hops: str) -> None:
+    with pytest.raises(InvalidArgument) as refused:
+        SH.forwarded(via="js", hops=hops, app="js/a/b", interface_id=OWN)
+    assert (refused.value.reason, refused.value.field) == ("BAD_HOP_COUNT", HOPS_HEADER)
+    assert HOPS_HEADER == MD_HOPS
 
 
 @pytest.mark.parametrize("app", ["zj/a/b", "sh/a/b", "not-an-app", ""])

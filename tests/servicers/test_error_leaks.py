@@ -701,6 +701,14 @@ CASES: dict[str, tuple[Build, Expect]] = {
         Expect(FP, "STANDARD_MISMATCH", "sh"),
     ),
     "peer/hop-limit": (peer("Invoke", fwd(), md=TWO_HOPS), Expect(FP, "HOP_LIMIT_EXCEEDED", "sh")),
+    "peer/negative-hops": (
+        peer("Invoke", fwd(), md=lambda h: h.fed_md("js", hops="-1")),
+        Expect(IA, "BAD_HOP_COUNT", "sh", "yrd-hops"),
+    ),
+    "peer/garbled-hops": (
+        peer("Invoke", fwd(), md=lambda h: h.fed_md("js", hops="one")),
+        Expect(IA, "BAD_HOP_COUNT", "sh", "yrd-hops"),
+    ),
     "peer/invoke-namespace": (peer("Invoke", fwd(OTHER)), Expect(PD, "NAMESPACE_VIOLATION", "sh")),
     "peer/stream-namespace": (
         peer(

@@ -9,6 +9,8 @@ meant to reach, whatever address it answers on.
 from __future__ import annotations
 
 import json
+import socket
+import ssl
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +31,7 @@ __all__ = [
     "client_channel_credentials",
     "peer_certificate",
     "peer_identity",
+    "presented_node",
 ]
 
 # Keys of grpc's auth_context, as grpc core fills them for a TLS connection.
@@ -179,6 +182,30 @@ def peer_certificate(context: Any) -> bytes | None:
         return None
     pems = list(auth.get(_PEM, ()))
     return pems[0] if len(pems) == 1 else None
+
+
+def presented_node(address: str, ca_pem: bytes, timeout: float = 1.0) -> str | None:
+    """The node whose certificate the TLS server at ``address`` (host:port) presents, checked
+    against the federation CA but not by name; None when nothing answers there or its
+    certificate is not the CA's. Names the node behind a peer address that fails grpc's name
+    check (an address in federation.yaml pointing at the wrong node), which grpc's own error
+    does not. The peer port asks for a client certificate; this handshake offers none, and in
+    TLS 1.3 the server's certificate has arrived and been verified before the server refuses."""
+    host, _, port = address.rpartition(":")
+    context = ssl.create_default_context(cadata=ca_pem.decode("ascii", "replace"))
+    context.check_hostname = False
+    context.set_alpn_protocols(["h2"])
+    try:
+        with (
+            socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as raw,
+            context.wrap_socket(raw) as conn,
+        ):
+            der = conn.getpeercert(binary_form=True)
+    except (OSError, ValueError):  # nothing there, no TLS, or not the CA's certificate
+        return None
+    if not der:
+        return None
+    return _cert_node_id(x509.load_der_x509_certificate(der))
 
 
 def _values(auth: Mapping[str, Iterable[bytes]], key: str) -> list[str]:

@@ -31,7 +31,7 @@ from gateway.standard import Standard
 from gateway.status import failure_of
 from gateway.telemetry.metrics import Metrics
 from gateway.telemetry.outbound import ObservedStub
-from gateway.tls import NodeTLS, channel_options_for
+from gateway.tls import NodeTLS, channel_options_for, presented_node
 from gateway.wire.federation import describe_ref, same_standard, standard_ref
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,10 @@ MD_NODE = "yrd-node"
 MD_STANDARD = "yrd-standard"
 MD_HOPS = "yrd-hops"
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+#: grpc's words when a peer's certificate does not name the node dialled (newer, older grpc).
+NAME_CHECK_FAILED = ("Hostname Verification Check failed", "is not in peer certificate")
+#: How long the node found behind a peer's address (or that it was the right one) is believed.
+PRESENTED_RECHECK_S = 30.0
 
 CHANNEL_OPTIONS = [
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -66,7 +70,9 @@ class Peer:
         *,
         metrics: Metrics | None = None,
         tracer: Tracer | None = None,
+        ca_pem: bytes | None = None,
     ) -> None:
+        """``ca_pem``: the federation CA, to name the node behind a wrong address."""
         self.address = address
         self.id = address.id
         self.name = address.name
@@ -88,6 +94,8 @@ class Peer:
         self._agreed_at: float | None = None
         self._lock = asyncio.Lock()
         self.breaker = breaker or Breaker()
+        self._ca_pem = ca_pem
+        self._presented: tuple[float, str | None] | None = None
 
     @property
     def federation(self) -> Any:
@@ -110,6 +118,37 @@ class Peer:
             elif failure.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                 self.forget_agreement()
                 self.breaker.failure()
+
+    async def presented_instead(self, exc: grpc.RpcError, timeout: float) -> str | None:
+        """When a connection failed grpc's certificate name check: the node whose certificate
+        this peer's address presents instead (its address in federation.yaml points at the
+        wrong node); else None. Asked at most once per ``PRESENTED_RECHECK_S``."""
+        failure = failure_of(exc)
+        if self._ca_pem is None or failure.node:
+            return None
+        if not any(words in failure.message for words in NAME_CHECK_FAILED):
+            return None
+        now = time.monotonic()
+        if self._presented is not None and now - self._presented[0] < PRESENTED_RECHECK_S:
+            return self._presented[1]
+        found = None
+        for replica in self.address.replicas or (self.address,):
+            node = await asyncio.to_thread(
+                presented_node, replica.peer, self._ca_pem, max(0.05, min(1.0, timeout))
+            )
+            if node is not None and node != self.id:
+                found = node
+                log.warning(
+                    "peer %s: %s presents the certificate of node %s, not %s's: its peer "
+                    "address in federation.yaml points at the wrong node",
+                    self.id,
+                    replica.peer,
+                    node,
+                    self.id,
+                )
+                break
+        self._presented = (now, found)
+        return found
 
     async def wait_ready(self, timeout: float, *, failing_for: float) -> bool:
         """Wait (at most ``timeout``) for every channel to reconnect: after a cut connection,
@@ -239,6 +278,7 @@ class Peers:
                 Breaker(breaker or BreakerSettings()),
                 metrics=metrics,
                 tracer=tracer,
+                ca_pem=tls.ca_pem if tls is not None else None,
             )
 
     def __iter__(self) -> Iterator[Peer]:

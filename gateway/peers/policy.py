@@ -82,7 +82,8 @@ async def call(
                 if ready:
                     continue
             peer.observe(exc)
-            raise translate(exc, peer.id, role=role, timeout=timeout) from None
+            presented = await peer.presented_instead(exc, deadline - loop.time())
+            raise translate(exc, peer.id, role=role, timeout=timeout, presented=presented) from None
         peer.observe(None)
         return reply
     raise AssertionError("unreachable")
@@ -117,7 +118,8 @@ async def stream(
         raise
     except grpc.RpcError as exc:
         peer.observe(exc)
-        raise translate(exc, peer.id, role=role, timeout=timeout) from None
+        presented = await peer.presented_instead(exc, deadline - asyncio.get_running_loop().time())
+        raise translate(exc, peer.id, role=role, timeout=timeout, presented=presented) from None
     peer.observe(None)
 
 

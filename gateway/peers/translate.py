@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import grpc
 
+from gateway.certs import tls_name
 from gateway.errors import DeadlineExceeded, GatewayError, Unavailable
 from gateway.status import RpcFailure, failure_of
 
@@ -53,14 +54,25 @@ READ = Role(
 
 
 def translate(
-    exc: grpc.RpcError, peer: str, *, role: Role = READ, timeout: float = 0.0
+    exc: grpc.RpcError,
+    peer: str,
+    *,
+    role: Role = READ,
+    timeout: float = 0.0,
+    presented: str | None = None,
 ) -> GatewayError:
-    """``exc`` as a ``GatewayError``; never anything else, whatever the status."""
-    return translate_failure(failure_of(exc), peer, role=role, timeout=timeout)
+    """``exc`` as a ``GatewayError``; never anything else, whatever the status. ``presented``:
+    the node whose certificate the peer's address presented instead (``Peer.presented_instead``)."""
+    return translate_failure(failure_of(exc), peer, role=role, timeout=timeout, presented=presented)
 
 
 def translate_failure(
-    failure: RpcFailure, peer: str, *, role: Role = READ, timeout: float = 0.0
+    failure: RpcFailure,
+    peer: str,
+    *,
+    role: Role = READ,
+    timeout: float = 0.0,
+    presented: str | None = None,
 ) -> GatewayError:
     if failure.node:  # the peer answered with a status of its own: relay it unchanged
         message = failure.message.removeprefix(f"[{failure.node}] ")
@@ -76,7 +88,16 @@ def translate_failure(
     who = role.name(peer)
     if failure.code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return timed_out(peer, role=role, timeout=timeout)
-    if failure.code == grpc.StatusCode.UNAVAILABLE or role.owner:
+    metadata = {"transport": failure.code.name}
+    if presented:
+        expected, shown = tls_name(peer), tls_name(presented)
+        what = (
+            f"is unreachable: its address presents the certificate of node {presented} "
+            f"({shown}), not {expected}; the peer address in federation.yaml points at the "
+            "wrong node"
+        )
+        metadata.update(expected_identity=expected, presented_identity=shown)
+    elif failure.code == grpc.StatusCode.UNAVAILABLE or role.owner:
         what = "is unreachable"
     else:
         what = f"failed ({failure.code.name})"
@@ -84,7 +105,7 @@ def translate_failure(
         f"{who} {what}",
         reason=role.unavailable_reason or failure.code.name,
         node=peer,
-        metadata={"transport": failure.code.name},
+        metadata=metadata,
     )
 
 

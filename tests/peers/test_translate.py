@@ -74,3 +74,21 @@ def test_messages_name_the_peer_by_role() -> None:
     slow = FakeRpcError(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline")
     assert translate(slow, "sh", timeout=0.25).message == "sh did not answer within 250 ms"
     assert translate(slow, "sh", role=OWNER).message == "owner node sh did not answer in time"
+
+
+@ROLES
+def test_a_peer_address_behind_which_another_node_answers_is_named(role: Role) -> None:
+    grpc_says = (
+        "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:50441: Custom"
+        " verification check failed with error: UNAUTHENTICATED: Hostname Verification Check"
+        " failed."
+    )
+    err = translate(
+        FakeRpcError(grpc.StatusCode.UNAVAILABLE, grpc_says), "sh", role=role, presented="zj"
+    )
+    assert isinstance(err, Unavailable) and err.node == "sh"
+    assert err.reason == ("OWNER_UNAVAILABLE" if role is OWNER else "UNAVAILABLE")
+    assert "presents the certificate of node zj (zj.yrd), not sh.yrd" in err.message
+    assert "federation.yaml" in err.message and "127.0.0.1" not in err.message
+    assert err.metadata["expected_identity"] == "sh.yrd"
+    assert err.metadata["presented_identity"] == "zj.yrd"

@@ -51,7 +51,7 @@ def table(
     return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, cells)])
 
 
-_INT64 = frozenset(
+INT64_TYPES = frozenset(
     (
         FieldDescriptor.TYPE_INT64,
         FieldDescriptor.TYPE_UINT64,
@@ -82,7 +82,7 @@ def _int64_as_numbers(descriptor, doc: dict) -> None:
         value = doc[f.name]
         sub = f.message_type
         if sub is None:
-            if f.type in _INT64:
+            if f.type in INT64_TYPES:
                 doc[f.name] = [int(v) for v in value] if f.is_repeated else int(value)
             continue
         if sub.full_name.startswith("google.protobuf."):
@@ -92,7 +92,7 @@ def _int64_as_numbers(descriptor, doc: dict) -> None:
             if item.message_type is not None:
                 for v in value.values():
                     _int64_as_numbers(item.message_type, v)
-            elif item.type in _INT64:
+            elif item.type in INT64_TYPES:
                 doc[f.name] = {k: int(v) for k, v in value.items()}
             continue
         for v in value if f.is_repeated else (value,):

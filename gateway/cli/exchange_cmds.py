@@ -146,6 +146,12 @@ def fetch(args) -> int:
     )
     count = batches = 0
     token = args.resume_token
+
+    def summary(note: str = "") -> None:
+        doc = {"count": count, "batches": batches, "resume_token": token}
+        text = f"{count} records{note}; resume token: {token}"
+        print(json.dumps(doc) if args.json else text, file=sys.stderr)
+
     with open_channel(fed, home, insecure=args.insecure) as channel:
         try:
             for batch in exchange_pb2_grpc.ExchangeStub(channel).InvokeStream(
@@ -156,12 +162,13 @@ def fetch(args) -> int:
                 count += len(batch.records)
                 batches += 1
                 token = batch.resume_token
-        finally:
-            summary = {"count": count, "batches": batches, "resume_token": token}
-            print(
-                json.dumps(summary) if args.json else f"{count} records; resume token: {token}",
-                file=sys.stderr,
-            )
+        except BaseException:
+            # A refusal is the error alone; a transfer cut after some batches also says where
+            # to resume.
+            if batches:
+                summary(" before the failure")
+            raise
+    summary()
     return 0
 
 

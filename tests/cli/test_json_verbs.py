@@ -217,6 +217,11 @@ async def test_fetch_resume_token_continues_exactly_where_a_batch_ended(cli_fede
     other = ["fetch", ROSTER, "--app", app, "--param", "district=不存在区"]
     wrong = await cli.yrdgw(*other, "--purpose", PURPOSE, "--json", "--resume-token", tokens[1])
     assert wrong.code == 1 and "INVALID_ARGUMENT BAD_RESUME_TOKEN (refused by sh)" in wrong.err
+    # A refused fetch prints the refusal alone: no summary of nothing received.
+    assert "resume token" not in wrong.err and "count" not in wrong.err, wrong.err
+    plain = await cli.yrdgw(*other, "--purpose", PURPOSE, "--resume-token", tokens[1])
+    assert plain.code == 1 and plain.err.strip().splitlines()[0].startswith("error:"), plain.err
+    assert "0 records" not in plain.err, plain.err
 
 
 @in_module_loop

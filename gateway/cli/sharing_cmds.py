@@ -169,6 +169,15 @@ def apply_cmd(args) -> int:
     return 0
 
 
+def _fields(a: sharing_pb2.Application) -> str:
+    """An approved application's granted fields, and what it asked for if that was more."""
+    asked = ",".join(a.fields)
+    if a.state != "approved" or not a.granted_fields:
+        return asked
+    granted = ",".join(a.granted_fields)
+    return granted if list(a.granted_fields) == list(a.fields) else f"{granted} (asked: {asked})"
+
+
 def applications(args) -> int:
     if args.app:
         fed, home, md = app_session(args)
@@ -188,14 +197,14 @@ def applications(args) -> int:
         _print(args, reply, "")
         return 0
     rows = [
-        (a.id, a.app, a.interface_id, a.state, ",".join(a.fields), a.purpose, a.reason)
+        (a.id, a.app, a.interface_id, a.state, _fields(a), a.purpose, a.reason)
         for a in reply.applications
     ]
     print(
         table(
             ("id", "app", "interface", "state", "fields", "purpose", "reason"),
             rows,
-            (40, 30, 34, 9, 40, 20, 30),
+            (40, 30, 34, 9, 60, 20, 30),
         )
         if rows
         else "(no applications)"

@@ -82,6 +82,8 @@ class Application:
     decided_at: datetime | None
     owner: str
     """The node that owns the interface and decides."""
+    granted_fields: tuple[str, ...] = ()
+    """What its approval granted (may be fewer than ``fields``); empty unless approved."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -233,23 +233,27 @@ class SharingStore:
                 raise InvalidArgument(
                     "state", f"one of {', '.join(APPLICATION_STATES)}", reason="BAD_STATE"
                 )
-            clauses.append("state = ?")
+            clauses.append("a.state = ?")
             params.append(state)
         if apps is not None:
             ids = sorted(set(apps))
             if not ids:
                 return []
-            clauses.append(f"app IN ({', '.join('?' * len(ids))})")
+            clauses.append(f"a.app IN ({', '.join('?' * len(ids))})")
             params.extend(ids)
         if province is not None:
-            clauses.append("substr(app, 1, 3) = ?")
+            clauses.append("substr(a.app, 1, 3) = ?")
             params.append(f"{province}/")
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         with self._db.read() as conn:
+            # With the fields its grant carries: an approval may have narrowed them.
             rows = conn.execute(
-                f"SELECT * FROM applications{where} ORDER BY created_at, id", params
+                "SELECT a.*, g.fields AS granted_fields FROM applications AS a"
+                f" LEFT JOIN grants AS g ON g.id = a.grant_id{where}"
+                " ORDER BY a.created_at, a.id",
+                params,
             ).fetchall()
-        return [t.application_from_row(r) for r in rows]
+        return [t.application_from_row(r, r["granted_fields"]) for r in rows]
 
     def approve(
         self,

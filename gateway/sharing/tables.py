@@ -161,7 +161,8 @@ def application_to_row(a: Application) -> dict[str, Any]:
     }
 
 
-def application_from_row(row: sqlite3.Row) -> Application:
+def application_from_row(row: sqlite3.Row, granted: str | None = None) -> Application:
+    """``granted``: the fields of its grant (JSON), when the row was read with it."""
     return Application(
         id=row["id"],
         app=row["app"],
@@ -177,6 +178,7 @@ def application_from_row(row: sqlite3.Row) -> Application:
         created_at=_time(row, "created_at"),
         decided_at=parse(row["decided_at"]),
         owner=row["owner"],
+        granted_fields=tuple(json.loads(granted)) if granted else (),
     )
 
 

@@ -88,6 +88,7 @@ def application_to_pb(a: Application) -> sharing_pb2.Application:
         created_at=_iso(a.created_at),
         decided_at=_iso(a.decided_at),
         owner=a.owner,
+        granted_fields=a.granted_fields,
     )
 
 
@@ -107,6 +108,7 @@ def application_from_pb(m: sharing_pb2.Application) -> Application:
         created_at=_required(m.created_at, "created_at"),
         decided_at=_parse(m.decided_at),
         owner=m.owner,
+        granted_fields=tuple(m.granted_fields),
     )
 
 

@@ -96,6 +96,17 @@ async def test_apply_approve_grants_call_revoke_as_json(cli_federation):
     assert grant["id"] in [g["id"] for g in listed["grants"]]
     assert [g for g in listed["grants"] if g["id"] == grant["id"]] == [grant]
 
+    # The application shows what was granted, and what was asked where the approval narrowed it:
+    # to the app (through its home node) and to the owner's operator, as JSON and as text.
+    mine = (await cli.yrdgw("applications", "--app", app, "--json")).json()["applications"]
+    [approved] = [a for a in mine if a["id"] == application["id"]]
+    assert approved["state"] == "approved" and approved["grant_id"] == grant["id"]
+    assert approved["granted_fields"] == ["id_number", "name"]
+    assert approved["fields"] == ["id_number", "name", "gender"]
+    text = await cli.yrdgw("applications", "--node", "sh")
+    [line] = [x for x in text.out.splitlines() if x.startswith(application["id"])]
+    assert "id_number,name (asked: id_number,name,gender)" in line, line
+
     person = cli.samples("sh")
     called = (
         await cli.yrdgw(

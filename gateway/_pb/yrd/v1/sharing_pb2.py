@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14yrd/v1/sharing.proto\x12\x06yrd.v1\",\n\x05Quota\x12\x12\n\nper_minute\x18\x01 \x01(\x05\x12\x0f\n\x07per_day\x18\x02 \x01(\x05\"\x8c\x02\n\x0b\x41pplication\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03\x61pp\x18\x02 \x01(\t\x12\x14\n\x0cinterface_id\x18\x03 \x01(\t\x12\x0e\n\x06\x66ields\x18\x04 \x03(\t\x12\x0f\n\x07purpose\x18\x05 \x01(\t\x12\x12\n\nvalid_from\x18\x06 \x01(\t\x12\x13\n\x0bvalid_until\x18\x07 \x01(\t\x12\x1c\n\x05quota\x18\x08 \x01(\x0b\x32\r.yrd.v1.Quota\x12\r\n\x05state\x18\t \x01(\t\x12\x0e\n\x06reason\x18\n \x01(\t\x12\x10\n\x08grant_id\x18\x0b \x01(\t\x12\x12\n\ncreated_at\x18\x0c \x01(\t\x12\x12\n\ndecided_at\x18\r \x01(\t\x12\r\n\x05owner\x18\x0e \x01(\t\"\x9a\x02\n\x05Grant\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07grantee\x18\x02 \x01(\t\x12\x0f\n\x07\x62lanket\x18\x03 \x01(\x08\x12\x14\n\x0cinterface_id\x18\x04 \x01(\t\x12\x0e\n\x06\x66ields\x18\x05 \x03(\t\x12\x10\n\x08purposes\x18\x06 \x03(\t\x12\x11\n\tmax_grade\x18\x07 \x01(\t\x12\x12\n\nvalid_from\x18\x08 \x01(\t\x12\x13\n\x0bvalid_until\x18\t \x01(\t\x12\x1c\n\x05quota\x18\n \x01(\x0b\x32\r.yrd.v1.Quota\x12\r\n\x05state\x18\x0b \x01(\t\x12\x16\n\x0e\x61pplication_id\x18\x0c \x01(\t\x12\x16\n\x0erevoked_reason\x18\r \x01(\t\x12\x12\n\ncreated_at\x18\x0e \x01(\t\"\x8c\x01\n\x0c\x41pplyRequest\x12\x14\n\x0cinterface_id\x18\x01 \x01(\t\x12\x0e\n\x06\x66ields\x18\x02 \x03(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\x12\x12\n\nvalid_from\x18\x04 \x01(\t\x12\x13\n\x0bvalid_until\x18\x05 \x01(\t\x12\x1c\n\x05quota\x18\x06 \x01(\x0b\x32\r.yrd.v1.Quota\"5\n\x17ListApplicationsRequest\x12\r\n\x05state\x18\x01 \x01(\t\x12\x0b\n\x03\x61pp\x18\x02 \x01(\t\"Z\n\x18ListApplicationsResponse\x12)\n\x0c\x61pplications\x18\x01 \x03(\x0b\x32\x13.yrd.v1.Application\x12\x13\n\x0bunavailable\x18\x02 \x03(\t\"-\n\x10\x43reateAppRequest\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"0\n\x11\x43reateAppResponse\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\x12\x0e\n\x06secret\x18\x02 \x01(\t\"\x1f\n\x10RevokeAppRequest\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\" \n\x11RevokeAppResponse\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\"\x8d\x01\n\rDecideRequest\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\x12\x0e\n\x06\x66ields\x18\x02 \x03(\t\x12\x1c\n\x05quota\x18\x03 \x01(\x0b\x32\r.yrd.v1.Quota\x12\x13\n\x0bvalid_until\x18\x04 \x01(\t\x12\x11\n\tmax_grade\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\"6\n\x12RevokeGrantRequest\x12\x10\n\x08grant_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xa5\x01\n\x13\x42lanketGrantRequest\x12\x10\n\x08province\x18\x01 \x01(\t\x12\x14\n\x0cinterface_id\x18\x02 \x01(\t\x12\x0e\n\x06\x66ields\x18\x03 \x03(\t\x12\x10\n\x08purposes\x18\x04 \x03(\t\x12\x11\n\tmax_grade\x18\x05 \x01(\t\x12\x13\n\x0bvalid_until\x18\x06 \x01(\t\x12\x1c\n\x05quota\x18\x07 \x01(\x0b\x32\r.yrd.v1.Quota\"T\n\x11ListGrantsRequest\x12\x14\n\x0cinterface_id\x18\x01 \x01(\t\x12\x0f\n\x07grantee\x18\x02 \x01(\t\x12\x18\n\x10include_inactive\x18\x03 \x01(\x08\"3\n\x12ListGrantsResponse\x12\x1d\n\x06grants\x18\x01 \x03(\x0b\x32\r.yrd.v1.Grant2\x94\x01\n\x07Sharing\x12\x32\n\x05\x41pply\x12\x14.yrd.v1.ApplyRequest\x1a\x13.yrd.v1.Application\x12U\n\x10ListApplications\x12\x1f.yrd.v1.ListApplicationsRequest\x1a .yrd.v1.ListApplicationsResponse2\x85\x04\n\x05\x41\x64min\x12@\n\tCreateApp\x12\x18.yrd.v1.CreateAppRequest\x1a\x19.yrd.v1.CreateAppResponse\x12@\n\tRevokeApp\x12\x18.yrd.v1.RevokeAppRequest\x1a\x19.yrd.v1.RevokeAppResponse\x12U\n\x10ListApplications\x12\x1f.yrd.v1.ListApplicationsRequest\x1a .yrd.v1.ListApplicationsResponse\x12/\n\x07\x41pprove\x12\x15.yrd.v1.DecideRequest\x1a\r.yrd.v1.Grant\x12\x34\n\x06Reject\x12\x15.yrd.v1.DecideRequest\x1a\x13.yrd.v1.Application\x12\x38\n\x0bRevokeGrant\x12\x1a.yrd.v1.RevokeGrantRequest\x1a\r.yrd.v1.Grant\x12;\n\rGrantProvince\x12\x1b.yrd.v1.BlanketGrantRequest\x1a\r.yrd.v1.Grant\x12\x43\n\nListGrants\x12\x19.yrd.v1.ListGrantsRequest\x1a\x1a.yrd.v1.ListGrantsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14yrd/v1/sharing.proto\x12\x06yrd.v1\",\n\x05Quota\x12\x12\n\nper_minute\x18\x01 \x01(\x05\x12\x0f\n\x07per_day\x18\x02 \x01(\x05\"\xa4\x02\n\x0b\x41pplication\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0b\n\x03\x61pp\x18\x02 \x01(\t\x12\x14\n\x0cinterface_id\x18\x03 \x01(\t\x12\x0e\n\x06\x66ields\x18\x04 \x03(\t\x12\x0f\n\x07purpose\x18\x05 \x01(\t\x12\x12\n\nvalid_from\x18\x06 \x01(\t\x12\x13\n\x0bvalid_until\x18\x07 \x01(\t\x12\x1c\n\x05quota\x18\x08 \x01(\x0b\x32\r.yrd.v1.Quota\x12\r\n\x05state\x18\t \x01(\t\x12\x0e\n\x06reason\x18\n \x01(\t\x12\x10\n\x08grant_id\x18\x0b \x01(\t\x12\x12\n\ncreated_at\x18\x0c \x01(\t\x12\x12\n\ndecided_at\x18\r \x01(\t\x12\r\n\x05owner\x18\x0e \x01(\t\x12\x16\n\x0egranted_fields\x18\x0f \x03(\t\"\x9a\x02\n\x05Grant\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07grantee\x18\x02 \x01(\t\x12\x0f\n\x07\x62lanket\x18\x03 \x01(\x08\x12\x14\n\x0cinterface_id\x18\x04 \x01(\t\x12\x0e\n\x06\x66ields\x18\x05 \x03(\t\x12\x10\n\x08purposes\x18\x06 \x03(\t\x12\x11\n\tmax_grade\x18\x07 \x01(\t\x12\x12\n\nvalid_from\x18\x08 \x01(\t\x12\x13\n\x0bvalid_until\x18\t \x01(\t\x12\x1c\n\x05quota\x18\n \x01(\x0b\x32\r.yrd.v1.Quota\x12\r\n\x05state\x18\x0b \x01(\t\x12\x16\n\x0e\x61pplication_id\x18\x0c \x01(\t\x12\x16\n\x0erevoked_reason\x18\r \x01(\t\x12\x12\n\ncreated_at\x18\x0e \x01(\t\"\x8c\x01\n\x0c\x41pplyRequest\x12\x14\n\x0cinterface_id\x18\x01 \x01(\t\x12\x0e\n\x06\x66ields\x18\x02 \x03(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\x12\x12\n\nvalid_from\x18\x04 \x01(\t\x12\x13\n\x0bvalid_until\x18\x05 \x01(\t\x12\x1c\n\x05quota\x18\x06 \x01(\x0b\x32\r.yrd.v1.Quota\"5\n\x17ListApplicationsRequest\x12\r\n\x05state\x18\x01 \x01(\t\x12\x0b\n\x03\x61pp\x18\x02 \x01(\t\"Z\n\x18ListApplicationsResponse\x12)\n\x0c\x61pplications\x18\x01 \x03(\x0b\x32\x13.yrd.v1.Application\x12\x13\n\x0bunavailable\x18\x02 \x03(\t\"-\n\x10\x43reateAppRequest\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"0\n\x11\x43reateAppResponse\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\x12\x0e\n\x06secret\x18\x02 \x01(\t\"\x1f\n\x10RevokeAppRequest\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\" \n\x11RevokeAppResponse\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\"\x8d\x01\n\rDecideRequest\x12\x16\n\x0e\x61pplication_id\x18\x01 \x01(\t\x12\x0e\n\x06\x66ields\x18\x02 \x03(\t\x12\x1c\n\x05quota\x18\x03 \x01(\x0b\x32\r.yrd.v1.Quota\x12\x13\n\x0bvalid_until\x18\x04 \x01(\t\x12\x11\n\tmax_grade\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\"6\n\x12RevokeGrantRequest\x12\x10\n\x08grant_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xa5\x01\n\x13\x42lanketGrantRequest\x12\x10\n\x08province\x18\x01 \x01(\t\x12\x14\n\x0cinterface_id\x18\x02 \x01(\t\x12\x0e\n\x06\x66ields\x18\x03 \x03(\t\x12\x10\n\x08purposes\x18\x04 \x03(\t\x12\x11\n\tmax_grade\x18\x05 \x01(\t\x12\x13\n\x0bvalid_until\x18\x06 \x01(\t\x12\x1c\n\x05quota\x18\x07 \x01(\x0b\x32\r.yrd.v1.Quota\"T\n\x11ListGrantsRequest\x12\x14\n\x0cinterface_id\x18\x01 \x01(\t\x12\x0f\n\x07grantee\x18\x02 \x01(\t\x12\x18\n\x10include_inactive\x18\x03 \x01(\x08\"3\n\x12ListGrantsResponse\x12\x1d\n\x06grants\x18\x01 \x03(\x0b\x32\r.yrd.v1.Grant2\x94\x01\n\x07Sharing\x12\x32\n\x05\x41pply\x12\x14.yrd.v1.ApplyRequest\x1a\x13.yrd.v1.Application\x12U\n\x10ListApplications\x12\x1f.yrd.v1.ListApplicationsRequest\x1a .yrd.v1.ListApplicationsResponse2\x85\x04\n\x05\x41\x64min\x12@\n\tCreateApp\x12\x18.yrd.v1.CreateAppRequest\x1a\x19.yrd.v1.CreateAppResponse\x12@\n\tRevokeApp\x12\x18.yrd.v1.RevokeAppRequest\x1a\x19.yrd.v1.RevokeAppResponse\x12U\n\x10ListApplications\x12\x1f.yrd.v1.ListApplicationsRequest\x1a .yrd.v1.ListApplicationsResponse\x12/\n\x07\x41pprove\x12\x15.yrd.v1.DecideRequest\x1a\r.yrd.v1.Grant\x12\x34\n\x06Reject\x12\x15.yrd.v1.DecideRequest\x1a\x13.yrd.v1.Application\x12\x38\n\x0bRevokeGrant\x12\x1a.yrd.v1.RevokeGrantRequest\x1a\r.yrd.v1.Grant\x12;\n\rGrantProvince\x12\x1b.yrd.v1.BlanketGrantRequest\x1a\r.yrd.v1.Grant\x12\x43\n\nListGrants\x12\x19.yrd.v1.ListGrantsRequest\x1a\x1a.yrd.v1.ListGrantsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,35 +34,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_QUOTA']._serialized_start=32
   _globals['_QUOTA']._serialized_end=76
   _globals['_APPLICATION']._serialized_start=79
-  _globals['_APPLICATION']._serialized_end=347
-  _globals['_GRANT']._serialized_start=350
-  _globals['_GRANT']._serialized_end=632
-  _globals['_APPLYREQUEST']._serialized_start=635
-  _globals['_APPLYREQUEST']._serialized_end=775
-  _globals['_LISTAPPLICATIONSREQUEST']._serialized_start=777
-  _globals['_LISTAPPLICATIONSREQUEST']._serialized_end=830
-  _globals['_LISTAPPLICATIONSRESPONSE']._serialized_start=832
-  _globals['_LISTAPPLICATIONSRESPONSE']._serialized_end=922
-  _globals['_CREATEAPPREQUEST']._serialized_start=924
-  _globals['_CREATEAPPREQUEST']._serialized_end=969
-  _globals['_CREATEAPPRESPONSE']._serialized_start=971
-  _globals['_CREATEAPPRESPONSE']._serialized_end=1019
-  _globals['_REVOKEAPPREQUEST']._serialized_start=1021
-  _globals['_REVOKEAPPREQUEST']._serialized_end=1052
-  _globals['_REVOKEAPPRESPONSE']._serialized_start=1054
-  _globals['_REVOKEAPPRESPONSE']._serialized_end=1086
-  _globals['_DECIDEREQUEST']._serialized_start=1089
-  _globals['_DECIDEREQUEST']._serialized_end=1230
-  _globals['_REVOKEGRANTREQUEST']._serialized_start=1232
-  _globals['_REVOKEGRANTREQUEST']._serialized_end=1286
-  _globals['_BLANKETGRANTREQUEST']._serialized_start=1289
-  _globals['_BLANKETGRANTREQUEST']._serialized_end=1454
-  _globals['_LISTGRANTSREQUEST']._serialized_start=1456
-  _globals['_LISTGRANTSREQUEST']._serialized_end=1540
-  _globals['_LISTGRANTSRESPONSE']._serialized_start=1542
-  _globals['_LISTGRANTSRESPONSE']._serialized_end=1593
-  _globals['_SHARING']._serialized_start=1596
-  _globals['_SHARING']._serialized_end=1744
-  _globals['_ADMIN']._serialized_start=1747
-  _globals['_ADMIN']._serialized_end=2264
+  _globals['_APPLICATION']._serialized_end=371
+  _globals['_GRANT']._serialized_start=374
+  _globals['_GRANT']._serialized_end=656
+  _globals['_APPLYREQUEST']._serialized_start=659
+  _globals['_APPLYREQUEST']._serialized_end=799
+  _globals['_LISTAPPLICATIONSREQUEST']._serialized_start=801
+  _globals['_LISTAPPLICATIONSREQUEST']._serialized_end=854
+  _globals['_LISTAPPLICATIONSRESPONSE']._serialized_start=856
+  _globals['_LISTAPPLICATIONSRESPONSE']._serialized_end=946
+  _globals['_CREATEAPPREQUEST']._serialized_start=948
+  _globals['_CREATEAPPREQUEST']._serialized_end=993
+  _globals['_CREATEAPPRESPONSE']._serialized_start=995
+  _globals['_CREATEAPPRESPONSE']._serialized_end=1043
+  _globals['_REVOKEAPPREQUEST']._serialized_start=1045
+  _globals['_REVOKEAPPREQUEST']._serialized_end=1076
+  _globals['_REVOKEAPPRESPONSE']._serialized_start=1078
+  _globals['_REVOKEAPPRESPONSE']._serialized_end=1110
+  _globals['_DECIDEREQUEST']._serialized_start=1113
+  _globals['_DECIDEREQUEST']._serialized_end=1254
+  _globals['_REVOKEGRANTREQUEST']._serialized_start=1256
+  _globals['_REVOKEGRANTREQUEST']._serialized_end=1310
+  _globals['_BLANKETGRANTREQUEST']._serialized_start=1313
+  _globals['_BLANKETGRANTREQUEST']._serialized_end=1478
+  _globals['_LISTGRANTSREQUEST']._serialized_start=1480
+  _globals['_LISTGRANTSREQUEST']._serialized_end=1564
+  _globals['_LISTGRANTSRESPONSE']._serialized_start=1566
+  _globals['_LISTGRANTSRESPONSE']._serialized_end=1617
+  _globals['_SHARING']._serialized_start=1620
+  _globals['_SHARING']._serialized_end=1768
+  _globals['_ADMIN']._serialized_start=1771
+  _globals['_ADMIN']._serialized_end=2288
 # @@protoc_insertion_point(module_scope)

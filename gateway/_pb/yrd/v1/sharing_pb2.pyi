@@ -15,7 +15,7 @@ class Quota(_message.Message):
     def __init__(self, per_minute: _Optional[int] = ..., per_day: _Optional[int] = ...) -> None: ...
 
 class Application(_message.Message):
-    __slots__ = ("id", "app", "interface_id", "fields", "purpose", "valid_from", "valid_until", "quota", "state", "reason", "grant_id", "created_at", "decided_at", "owner")
+    __slots__ = ("id", "app", "interface_id", "fields", "purpose", "valid_from", "valid_until", "quota", "state", "reason", "grant_id", "created_at", "decided_at", "owner", "granted_fields")
     ID_FIELD_NUMBER: _ClassVar[int]
     APP_FIELD_NUMBER: _ClassVar[int]
     INTERFACE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -30,6 +30,7 @@ class Application(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     DECIDED_AT_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
+    GRANTED_FIELDS_FIELD_NUMBER: _ClassVar[int]
     id: str
     app: str
     interface_id: str
@@ -44,7 +45,8 @@ class Application(_message.Message):
     created_at: str
     decided_at: str
     owner: str
-    def __init__(self, id: _Optional[str] = ..., app: _Optional[str] = ..., interface_id: _Optional[str] = ..., fields: _Optional[_Iterable[str]] = ..., purpose: _Optional[str] = ..., valid_from: _Optional[str] = ..., valid_until: _Optional[str] = ..., quota: _Optional[_Union[Quota, _Mapping]] = ..., state: _Optional[str] = ..., reason: _Optional[str] = ..., grant_id: _Optional[str] = ..., created_at: _Optional[str] = ..., decided_at: _Optional[str] = ..., owner: _Optional[str] = ...) -> None: ...
+    granted_fields: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., app: _Optional[str] = ..., interface_id: _Optional[str] = ..., fields: _Optional[_Iterable[str]] = ..., purpose: _Optional[str] = ..., valid_from: _Optional[str] = ..., valid_until: _Optional[str] = ..., quota: _Optional[_Union[Quota, _Mapping]] = ..., state: _Optional[str] = ..., reason: _Optional[str] = ..., grant_id: _Optional[str] = ..., created_at: _Optional[str] = ..., decided_at: _Optional[str] = ..., owner: _Optional[str] = ..., granted_fields: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Grant(_message.Message):
     __slots__ = ("id", "grantee", "blanket", "interface_id", "fields", "purposes", "max_grade", "valid_from", "valid_until", "quota", "state", "application_id", "revoked_reason", "created_at")

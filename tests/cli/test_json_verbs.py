@@ -247,3 +247,21 @@ async def test_search_json_counts_are_numbers(cli_federation):
     counts = [v["count"] for values in doc["facets"].values() for v in values]
     assert counts and all(isinstance(c, int) and c > 0 for c in counts)
     assert sum(v["count"] for v in doc["facets"]["province"]) == doc["total"]
+
+
+@in_module_loop
+async def test_get_shows_a_grade_without_an_empty_label_and_the_data_mark(cli_federation):
+    # A published interface's resource has no provincial grade label: "grade: L3", never "L3 ()".
+    verify = await cli_federation.yrdgw("get", "101001/310002", "--via", "js")
+    assert verify.code == 0, verify.err
+    assert "  grade: L3\n" in verify.out and "()" not in verify.out, verify.out
+    assert "  data mark: 重要数据 (important)\n" in verify.out, verify.out
+    doc = (await cli_federation.yrdgw("get", "101001/310002", "--via", "js", "--json")).json()
+    assert (doc["data_mark"], doc["data_mark_name"]) == ("important", "重要数据")
+    plain = await cli_federation.yrdgw("get", "101001/310001", "--via", "js")
+    assert "data mark" not in plain.out and "()" not in plain.out, plain.out
+    # A seeded entry keeps its province's own label beside the grade.
+    found = (await cli_federation.yrdgw("search", "户籍", "--via", "sh", "--json")).json()
+    seeded = next(r for r in found["results"] if r["local_grade"])
+    shown = await cli_federation.yrdgw("get", seeded["code"], "--via", "js")
+    assert f"  grade: {seeded['grade']} ({seeded['local_grade']})\n" in shown.out, shown.out

@@ -208,12 +208,13 @@ class AuditLog:
         action: str | None = None,
         since: datetime | str | None = None,
         until: datetime | str | None = None,
+        before_seq: int | None = None,
         limit: int = 100,
     ) -> list[AuditEntry]:
         """Entries matching every given filter, newest first.
 
         ``since`` is inclusive and ``until`` exclusive; both take an aware ``datetime`` or an
-        RFC 3339 string.
+        RFC 3339 string. ``before_seq``: only entries older than it (the next page).
         """
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
             raise ValueError("limit: expected an int from 1 to 10000")
@@ -236,6 +237,9 @@ class AuditLog:
         if until is not None:
             where.append("time < ?")
             params.append(_time_bound("until", until))
+        if before_seq is not None:
+            where.append("seq < ?")
+            params.append(before_seq)
         sql = _SELECT + (f" WHERE {' AND '.join(where)}" if where else "")
         rows = self._read(f"{sql} ORDER BY seq DESC LIMIT ?", (*params, limit))
         return [_to_entry(row) for row in rows]

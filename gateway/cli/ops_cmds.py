@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime
 
 import grpc
@@ -81,9 +82,19 @@ def register(sub) -> None:
     query.add_argument("--app", default="")
     query.add_argument("--interface", default="")
     query.add_argument("--decision", default="", choices=["", "allow", "deny"])
-    query.add_argument("--limit", type=int, default=50)
+    query.add_argument(
+        "--limit", type=int, default=50, help="entries to show, newest first (paged 1,000 a call)"
+    )
+    query.add_argument("--all", action="store_true", help="every matching entry")
+    query.add_argument(
+        "--before-seq", type=int, default=0, help="start below this seq (where a listing stopped)"
+    )
     query.add_argument("--json", action="store_true")
     query.set_defaults(func=audit_query)
+
+
+#: Entries a QueryAudit call returns at most.
+AUDIT_PAGE = 1000
 
 
 def _ops(args, node: str):
@@ -303,20 +314,37 @@ def audit_verify(args) -> int:
 
 
 def audit_query(args) -> int:
+    if args.limit < 1:
+        raise SystemExit("error: --limit: at least 1")
+    lines: list = []
+    before = args.before_seq
     channel, ops, md = _ops(args, args.node)
     with channel:
-        reply = ops.QueryAudit(
-            ops_pb2.QueryAuditRequest(
-                trace_id=args.trace,
-                app=args.app,
-                interface=args.interface,
-                decision=args.decision,
-                limit=args.limit,
-            ),
-            timeout=10,
-            metadata=md,
+        # Page by seq, 1,000 at most a call, until the limit or the last matching entry.
+        while args.all or len(lines) < args.limit:
+            reply = ops.QueryAudit(
+                ops_pb2.QueryAuditRequest(
+                    trace_id=args.trace,
+                    app=args.app,
+                    interface=args.interface,
+                    decision=args.decision,
+                    limit=AUDIT_PAGE if args.all else min(AUDIT_PAGE, args.limit - len(lines)),
+                    before_seq=before,
+                ),
+                timeout=10,
+                metadata=md,
+            )
+            lines.extend(reply.entries)
+            before = reply.next_before_seq
+            if not before:
+                break
+    if before:  # never stop silently with more behind
+        print(
+            f"more entries match, older than seq {before}: rerun with --before-seq {before},"
+            " a larger --limit, or --all",
+            file=sys.stderr,
         )
-    records = [(line.seq, json.loads(line.json), line.hash) for line in reply.entries]
+    records = [(line.seq, json.loads(line.json), line.hash) for line in lines]
     if args.json:
         print(
             json.dumps(

@@ -46,6 +46,8 @@ class AuditFilter:
     interface: str = ""
     decision: str = ""
     limit: int = 0
+    before_seq: int = 0
+    """Only entries older than this (the next page); 0: from the newest."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,10 +144,14 @@ class OperatorReads:
             head_hash=last.hash if last else "",
         )
 
-    async def audit_entries(self, f: AuditFilter, actor: str) -> list[AuditEntry]:
+    async def audit_entries(self, f: AuditFilter, actor: str) -> tuple[list[AuditEntry], int]:
+        """One page of matching entries, newest first, and the ``before_seq`` of the next page
+        (0 when no more match): a page never ends silently with more behind it."""
         limit = f.limit or 50
         if not 1 <= limit <= 1000:
             raise InvalidArgument("limit", "between 1 and 1000", reason="LIMIT_OUT_OF_RANGE")
+        if f.before_seq < 0:
+            raise InvalidArgument("before_seq", "not negative", reason="BAD_SEQ")
         if f.decision not in ("", "allow", "deny"):
             raise InvalidArgument("decision", "allow or deny", reason="UNKNOWN_DECISION")
         if f.trace_id:
@@ -158,12 +164,17 @@ class OperatorReads:
             interface=f.interface,
             decision_filter=f.decision,
             limit=limit,
+            before_seq=f.before_seq,
         )
-        return await asyncio.to_thread(
+        entries = await asyncio.to_thread(
             self._audit.query,
             trace_id=f.trace_id or None,
             app=f.app or None,
             interface=f.interface or None,
             decision=f.decision or None,
-            limit=limit,
+            before_seq=f.before_seq or None,
+            limit=limit + 1,  # one more: whether another page follows
         )
+        if len(entries) > limit:
+            return entries[:limit], entries[limit - 1].seq
+        return entries, 0

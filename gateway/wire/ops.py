@@ -118,12 +118,16 @@ def audit_filter_from_pb(m: ops_pb2.QueryAuditRequest) -> AuditFilter:
         interface=m.interface,
         decision=m.decision,
         limit=m.limit,
+        before_seq=m.before_seq,
     )
 
 
-def audit_reply(node: str, entries: Iterable[AuditEntry]) -> ops_pb2.QueryAuditResponse:
+def audit_reply(
+    node: str, entries: Iterable[AuditEntry], next_before_seq: int = 0
+) -> ops_pb2.QueryAuditResponse:
     return ops_pb2.QueryAuditResponse(
         node=node,
+        next_before_seq=next_before_seq,
         entries=[
             ops_pb2.AuditLine(
                 seq=e.seq,

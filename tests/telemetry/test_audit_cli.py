@@ -1,5 +1,6 @@
 """`yrdgw audit verify` passes on every node after real calls, and fails after a row is edited;
-`yrdgw trace show` renders the cross-province trace from a third node."""
+`yrdgw trace show` renders the cross-province trace from a third node; `yrdgw audit query` pages
+past one call's 1,000 entries and says when more remain."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import sqlite3
 
 from gateway._pb.yrd.v1 import exchange_pb2, exchange_pb2_grpc
+from gateway.audit.log import AuditRecord
 from tests.support.cli import yrdgw_on
 from tests.support.cluster import grant_via_application, new_app
 from tests.support.names import PURPOSE, RESIDENT
@@ -65,3 +67,54 @@ async def test_verify_passes_then_fails_after_an_edit_and_trace_show_renders(clu
     code, out, _ = await yrdgw_on(cluster.fed.path, "audit", "verify")
     assert code == 1
     assert "sh: BROKEN at entry" in out and "js: OK" in out
+
+
+async def test_audit_query_pages_past_a_thousand_and_never_stops_silently(cluster):
+    audit = cluster.nodes["sh"]._audit
+    assert audit is not None
+    for i in range(1_205):
+        await audit.append_async(
+            AuditRecord(
+                node="sh",
+                side="local",
+                action="probe",
+                decision="allow",
+                app=f"sh/test/pager-{i % 3}",
+            )
+        )
+    app = "sh/test/pager-0"  # 402 entries of it
+    path = cluster.fed.path
+
+    code, out, err = await yrdgw_on(path, "audit", "query", "--node", "sh", "--all", "--json")
+    assert code == 0, err
+    every = json.loads(out)
+    seqs = [e["seq"] for e in every]
+    assert len(seqs) > 1_205 and seqs == sorted(set(seqs), reverse=True)
+    assert "more entries" not in err
+
+    # A limit past one call's 1,000 is served across calls, and says that more remain.
+    code, out, err = await yrdgw_on(
+        path, "audit", "query", "--node", "sh", "--limit", "1100", "--json"
+    )
+    assert code == 0, err
+    first = [e["seq"] for e in json.loads(out)]
+    # Newest first, no gap and no repeat where the two calls meet (the reads since are newer).
+    assert len(first) == 1_100 and first == list(range(first[0], first[0] - 1_100, -1))
+    stop = first[-1]
+    assert f"more entries match, older than seq {stop}: rerun with --before-seq {stop}" in err
+
+    # ... and the rest comes from where it stopped.
+    code, out, err = await yrdgw_on(
+        path, "audit", "query", "--node", "sh", "--all", "--before-seq", str(stop), "--json"
+    )
+    assert code == 0, err
+    assert [e["seq"] for e in json.loads(out)] == [s for s in seqs if s < stop]
+
+    # Filters page the same way; the text form says so too.
+    code, out, err = await yrdgw_on(
+        path, "audit", "query", "--node", "sh", "--app", app, "--limit", "400"
+    )
+    assert code == 0 and out.count(app) == 400, err
+    assert "more entries match" in err
+    code, out, err = await yrdgw_on(path, "audit", "query", "--node", "sh", "--app", app, "--all")
+    assert code == 0 and out.count(app) == 402 and "more entries" not in err

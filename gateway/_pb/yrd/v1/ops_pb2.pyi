@@ -136,18 +136,20 @@ class VerifyAuditResponse(_message.Message):
     def __init__(self, node: _Optional[str] = ..., ok: _Optional[bool] = ..., checked: _Optional[int] = ..., first_bad_seq: _Optional[int] = ..., problem: _Optional[str] = ..., head_hash: _Optional[str] = ...) -> None: ...
 
 class QueryAuditRequest(_message.Message):
-    __slots__ = ("trace_id", "app", "interface", "decision", "limit")
+    __slots__ = ("trace_id", "app", "interface", "decision", "limit", "before_seq")
     TRACE_ID_FIELD_NUMBER: _ClassVar[int]
     APP_FIELD_NUMBER: _ClassVar[int]
     INTERFACE_FIELD_NUMBER: _ClassVar[int]
     DECISION_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_SEQ_FIELD_NUMBER: _ClassVar[int]
     trace_id: str
     app: str
     interface: str
     decision: str
     limit: int
-    def __init__(self, trace_id: _Optional[str] = ..., app: _Optional[str] = ..., interface: _Optional[str] = ..., decision: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+    before_seq: int
+    def __init__(self, trace_id: _Optional[str] = ..., app: _Optional[str] = ..., interface: _Optional[str] = ..., decision: _Optional[str] = ..., limit: _Optional[int] = ..., before_seq: _Optional[int] = ...) -> None: ...
 
 class AuditLine(_message.Message):
     __slots__ = ("seq", "hash", "prev_hash", "json")
@@ -162,12 +164,14 @@ class AuditLine(_message.Message):
     def __init__(self, seq: _Optional[int] = ..., hash: _Optional[str] = ..., prev_hash: _Optional[str] = ..., json: _Optional[str] = ...) -> None: ...
 
 class QueryAuditResponse(_message.Message):
-    __slots__ = ("node", "entries")
+    __slots__ = ("node", "entries", "next_before_seq")
     NODE_FIELD_NUMBER: _ClassVar[int]
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_BEFORE_SEQ_FIELD_NUMBER: _ClassVar[int]
     node: str
     entries: _containers.RepeatedCompositeFieldContainer[AuditLine]
-    def __init__(self, node: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[AuditLine, _Mapping]]] = ...) -> None: ...
+    next_before_seq: int
+    def __init__(self, node: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[AuditLine, _Mapping]]] = ..., next_before_seq: _Optional[int] = ...) -> None: ...
 
 class AuditEvidenceRequest(_message.Message):
     __slots__ = ("seqs", "hashes", "witnessed", "receipts", "receipts_after", "witnessed_after")

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
@@ -36,6 +37,19 @@ from gateway.telemetry.metrics import Metrics
 log = logging.getLogger(__name__)
 
 __all__ = ["OpsWeb"]
+
+
+class _ServerLog(logging.LoggerAdapter):
+    """aiohttp's server logger without the traceback it logs for a request the client got
+    wrong (a missing Host header, a garbled request line: a 4xx its parser answers before any
+    handler runs): one debug line instead. Anything else is logged as aiohttp logs it."""
+
+    def exception(self, msg: object, *args: object, exc_info: Any = True, **kw: Any) -> None:
+        if isinstance(exc_info, HttpProcessingError) and 400 <= (exc_info.code or 0) < 500:
+            self.logger.debug("ops page: bad request (%s): %s", exc_info.code, exc_info.message)
+            return
+        self.logger.exception(msg, *args, exc_info=exc_info, **kw)
+
 
 HTML = "text/html; charset=utf-8"
 MAX_FILTER_CHARS = 200
@@ -100,7 +114,9 @@ class OpsWeb:
         if not _is_loopback(host):
             # Plain HTTP: it is for an operator on this machine (or an SSH tunnel).
             raise ValueError(f"ops web page binds loopback only, not {host!r}")
-        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        runner = web.AppRunner(
+            self.app(), access_log=None, handle_signals=False, logger=_ServerLog(log)
+        )
         await runner.setup()
         try:
             site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)

@@ -97,11 +97,18 @@ async def test_foreign_or_missing_host_names_are_refused(web: OpsWeb, host: byte
 
 
 @in_module_loop
-async def test_a_request_without_host_is_a_bad_request(web: OpsWeb):
-    # HTTP/1.1 requires Host; aiohttp's parser answers 400 before any handler runs.
+async def test_a_request_without_host_is_a_bad_request(
+    web: OpsWeb, caplog: pytest.LogCaptureFixture
+):
+    # HTTP/1.1 requires Host: 400, and nothing in the node log that reads like a crash.
     for host in (None, b""):
-        status, _ = await _status(web.port, host)
-        assert status == 400
+        with caplog.at_level(logging.DEBUG):
+            status, body = await _status(web.port, host)
+        assert status == 400, body
+        assert b"Traceback" not in body
+        assert not [r for r in caplog.records if r.exc_info], "a missing Host logged a traceback"
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+        caplog.clear()
 
 
 @in_module_loop

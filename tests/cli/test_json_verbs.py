@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from gateway._pb.yrd.v1 import exchange_pb2, exchange_pb2_grpc
+from gateway.checkdigits import is_valid_credit_code, is_valid_resident_id
 from gateway.client import open_channel
 from gateway.credentials import app_secret
 from gateway.server.identity import MD_APP_ID, MD_APP_SECRET
@@ -265,3 +266,26 @@ async def test_get_shows_a_grade_without_an_empty_label_and_the_data_mark(cli_fe
     seeded = next(r for r in found["results"] if r["local_grade"])
     shown = await cli_federation.yrdgw("get", seeded["code"], "--via", "js")
     assert f"  grade: {seeded['grade']} ({seeded['local_grade']})\n" in shown.out, shown.out
+
+
+@in_module_loop
+async def test_interfaces_examples_give_valid_parameters_for_every_interface(cli_federation):
+    # A valid credit code, district and ID number are discoverable without opening a dataset.
+    cli = cli_federation
+    app = "js/rsj/cli-examples"
+    await create_app(cli, app)
+    doc = (
+        await cli.yrdgw("interfaces", "--app", app, "--province", "sh", "--examples", "--json")
+    ).json()
+    examples = doc["examples"]
+    assert {i["id"] for i in doc["interfaces"]} == set(examples)
+    for interface in doc["interfaces"]:
+        required = {p["name"] for p in interface["params"] if p["required"]}
+        assert required <= set(examples[interface["id"]]), interface["id"]
+    values = {k: v for params in examples.values() for k, v in params.items()}
+    assert is_valid_credit_code(values["credit_code"]), values
+    assert is_valid_resident_id(values["id_number"]), values
+    assert values["district"] == cli.samples("sh")["district"]
+    text = await cli.yrdgw("interfaces", "--app", app, "--province", "sh", "--examples")
+    assert f"--param credit_code={values['credit_code']}" in text.out, text.out
+    assert "district=" in text.out

@@ -314,9 +314,7 @@ class Node:
             {p.id: SharingClient(p) for p in peers},
             audit,
             standard_grades=tuple(self.standard.grades),
-            home_grades=frozenset(
-                g.id for g in self.standard.grades.values() if not g.leaves_province
-            ),
+            home_grades=self.standard.home_grades,
             clock=self.options.clock,
         )
         directory = InterfaceDirectory(

@@ -178,6 +178,11 @@ class Standard:
         return f"{self.id}@{self.version}#{self.digest[:12]}"
 
     @property
+    def home_grades(self) -> frozenset[str]:
+        """Grades whose data never leaves its province (L4)."""
+        return frozenset(g.id for g in self.grades.values() if not g.leaves_province)
+
+    @property
     def grades_by_rank(self) -> tuple[Grade, ...]:
         return tuple(sorted(self.grades.values(), key=lambda g: g.rank))
 

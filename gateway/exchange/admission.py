@@ -9,7 +9,7 @@ proves it; the servicer reads it and the hop count, and passes them in as plain 
 
 from __future__ import annotations
 
-from gateway.errors import FailedPrecondition, InvalidArgument, PermissionDenied
+from gateway.errors import FailedPrecondition, PermissionDenied
 from gateway.exchange.provider import Caller
 from gateway.ids import owner_of, province_of_app
 
@@ -31,12 +31,14 @@ class Admission:
         no interface."""
         raw = hops if hops is not None else "1"
         if not (raw.isascii() and raw.isdigit() and 0 < len(raw) <= 3) or int(raw) < 1:
-            # A forwarded call has been forwarded at least once: anything else is garbled.
+            # A forwarded call has been forwarded at least once: anything else is garbled. Not
+            # INVALID_ARGUMENT, which names a field of the request: the peer's metadata is wrong,
+            # as with a standard it does not name (STANDARD_MISMATCH).
             shown = raw if len(raw) <= 16 else raw[:16] + "..."
-            raise InvalidArgument(
-                HOPS_HEADER,
-                f"a hop count is a positive integer, not {shown!r}",
+            raise FailedPrecondition(
+                f"{HOPS_HEADER}: a hop count is a positive integer, not {shown!r}",
                 reason="BAD_HOP_COUNT",
+                metadata={"header": HOPS_HEADER},
             )
         count = int(raw)
         if count > MAX_HOPS:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.errors import FailedPrecondition, InvalidArgument, PermissionDenied
+from gateway.errors import FailedPrecondition, PermissionDenied
 from gateway.exchange.admission import HOPS_HEADER, MAX_HOPS, Admission
 from gateway.exchange.provider import Caller
 from gateway.peers import MD_HOPS
@@ -31,10 +31,11 @@ def test_more_hops_are_refused(hops: str) -> None:
 
 @pytest.mark.parametrize("hops", ["-x", "", "1.5", "-1", "-0", "0", " 1", "+1", "١", "1" * 40])
 def test_a_negative_zero_or_garbled_count_is_refused_naming_the_header(hops: str) -> None:
-    with pytest.raises(InvalidArgument) as refused:
+    with pytest.raises(FailedPrecondition) as refused:
         SH.forwarded(via="js", hops=hops, app="js/a/b", interface_id=OWN)
-    assert (refused.value.reason, refused.value.field) == ("BAD_HOP_COUNT", HOPS_HEADER)
-    assert HOPS_HEADER == MD_HOPS
+    assert refused.value.reason == "BAD_HOP_COUNT"
+    assert refused.value.metadata == {"header": HOPS_HEADER} and HOPS_HEADER == MD_HOPS
+    assert refused.value.message.startswith(f"{MD_HOPS}: ")
 
 
 @pytest.mark.parametrize("app", ["zj/a/b", "sh/a/b", "not-an-app", ""])

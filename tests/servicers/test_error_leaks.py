@@ -703,11 +703,11 @@ CASES: dict[str, tuple[Build, Expect]] = {
     "peer/hop-limit": (peer("Invoke", fwd(), md=TWO_HOPS), Expect(FP, "HOP_LIMIT_EXCEEDED", "sh")),
     "peer/negative-hops": (
         peer("Invoke", fwd(), md=lambda h: h.fed_md("js", hops="-1")),
-        Expect(IA, "BAD_HOP_COUNT", "sh", "yrd-hops"),
+        Expect(FP, "BAD_HOP_COUNT", "sh"),
     ),
     "peer/garbled-hops": (
         peer("Invoke", fwd(), md=lambda h: h.fed_md("js", hops="one")),
-        Expect(IA, "BAD_HOP_COUNT", "sh", "yrd-hops"),
+        Expect(FP, "BAD_HOP_COUNT", "sh"),
     ),
     "peer/invoke-namespace": (peer("Invoke", fwd(OTHER)), Expect(PD, "NAMESPACE_VIOLATION", "sh")),
     "peer/stream-namespace": (

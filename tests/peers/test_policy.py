@@ -23,6 +23,7 @@ class FakePeer(Peer):
         self.id = self.name = "sh"
         self.breaker = Breaker(BreakerSettings(failure_threshold=1))
         self._agreed_at = None
+        self._ca_pem = None  # no TLS: no probe of who answers at a wrong address
         self._self_id, self._standard = "js", type("Standard", (), {"fingerprint": "std"})()
         self.reconnects = reconnects
         self.refuses_handshake = refuses_handshake

@@ -55,9 +55,7 @@ class OpsServicer(ops_pb2_grpc.OpsServicer):
 
     async def QueryAudit(self, request, context):
         actor = await self._identities.operator(context)
-        entries, next_before = await self._reads.audit_entries(
-            audit_filter_from_pb(request), actor
-        )
+        entries, next_before = await self._reads.audit_entries(audit_filter_from_pb(request), actor)
         return audit_reply(self._reads.node, entries, next_before)
 
     async def AuditEvidence(self, request, context):

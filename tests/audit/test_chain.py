@@ -191,3 +191,19 @@ def test_format_time_refuses_naive() -> None:
     with pytest.raises(ValueError):
         format_time(datetime(2024, 1, 1))
     assert format_time(datetime(2024, 1, 1, tzinfo=UTC)) == "2024-01-01T00:00:00.000Z"
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2024, 1, 1, tzinfo=UTC),
+        datetime(2026, 12, 6, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(2027, 3, 1, 7, 5, 9, 1_500, tzinfo=timezone(timedelta(hours=8))),
+        datetime(1999, 12, 31, 20, 0, 0, 999, tzinfo=timezone(timedelta(hours=-5))),
+    ],
+)
+def test_format_time_is_strftimes_text(moment: datetime) -> None:
+    """Formatted by hand for speed (issue 18), the text is what strftime gave."""
+    utc = moment.astimezone(UTC)
+    expected = utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    assert format_time(moment) == expected

@@ -88,7 +88,7 @@ class InterfaceDirectory:
         for iface in self._provider.interfaces.values():
             grant = None
             if app:
-                grant = self._store.find_grant(app, iface.id, now)
+                grant = await self._store.calls.find(app, iface.id, now, fresh=True)
             out.append(offer_of(iface, grant))
         return out
 

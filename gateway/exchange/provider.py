@@ -26,7 +26,7 @@ from opentelemetry.trace import Status, StatusCode
 from gateway.audit.chain import format_time
 from gateway.audit.log import AuditLog, AuditRecord, AuditWriteError
 from gateway.clock import utcnow
-from gateway.errors import GatewayError, Internal, InvalidArgument, NotFound
+from gateway.errors import GatewayError, Internal, InvalidArgument, NotFound, Unavailable
 from gateway.exchange.backends import Backend
 from gateway.exchange.calls import (
     Batch,
@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 MAX_RECORDS = 100
 """Records a plain (non-streaming) call may return; bulk transfers use the stream."""
 MAX_BATCH = 2000
+_DECIDE_TRIES = 3
+"""Decisions of one call when other replicas keep changing the grants under it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,15 +118,27 @@ class Provider:
         with step("authorize") as span:
             iface = self.interface(call.interface_id)
             now = self._clock()
-            # In-memory views of grants and quota (see SharingStore): no thread hand-off.
-            grant = self._lookup_grant(caller.app, iface.id, now)
             try:
-                grant = check_grant(
-                    grant, app_id=caller.app, iface=iface, purpose=call.purpose, now=now
-                )
-                prepared = self._plans.prepare(iface, grant, call.fields)
-                params = self._schemas[iface.id].validate(call.params)
-                self._store.consume_quota(grant, caller.app, now)
+                # The store's call path (SharingStore.calls): in-memory views, and on
+                # PostgreSQL one round trip from the event loop that checks the version the
+                # grant was found at and counts the call. Grants changed in between: decide again.
+                for _ in range(_DECIDE_TRIES):
+                    grant = check_grant(
+                        await self._lookup_grant(caller.app, iface.id, now),
+                        app_id=caller.app,
+                        iface=iface,
+                        purpose=call.purpose,
+                        now=now,
+                    )
+                    prepared = self._plans.prepare(iface, grant, call.fields)
+                    params = self._schemas[iface.id].validate(call.params)
+                    if await self._store.calls.count(grant, caller.app, now):
+                        break
+                else:
+                    raise Unavailable(
+                        f"{self.node}'s grants kept changing while the call was decided; retry",
+                        reason="GRANTS_CHANGING",
+                    )
             except GatewayError as exc:
                 span.set_attributes({"yrd.decision": "deny", "yrd.reason": exc.reason})
                 span.set_status(Status(StatusCode.ERROR, exc.reason))
@@ -132,7 +146,7 @@ class Provider:
             span.set_attributes(prepared.allowed)
         return iface, prepared, params
 
-    def _still_granted(self, caller: Caller, call: Call, grant: Grant) -> None:
+    async def _still_granted(self, caller: Caller, call: Call, grant: Grant) -> None:
         """Refuse (as ``check_grant`` does) unless ``grant`` is still active now.
 
         The common case costs a look at the grant view's version: the grant found for the app
@@ -140,22 +154,21 @@ class Provider:
         (revoked, expired), or that a newer grant merely outranks it and it still holds.
         """
         now = self._clock()
-        current = self._store.find_grant(caller.app, grant.interface_id, now)
+        current = await self._store.calls.find(caller.app, grant.interface_id, now, fresh=True)
         if current is not None and current.id == grant.id:
             return
         check_grant(
-            self._store.get_grant(grant.id),
+            await self._store.calls.grant(grant.id),
             app_id=caller.app,
             iface=self._interfaces[grant.interface_id],
             purpose=call.purpose,
             now=now,
         )
 
-    def _lookup_grant(self, app: str, interface_id: str, now: datetime):
+    async def _lookup_grant(self, app: str, interface_id: str, now: datetime) -> Grant | None:
         # The newest grant even when revoked or expired, only so the refusal can say which.
-        return self._store.find_grant(app, interface_id, now) or self._store.latest_grant(
-            app, interface_id
-        )
+        calls = self._store.calls
+        return await calls.find(app, interface_id, now) or await calls.latest(app, interface_id)
 
     async def invoke(self, caller: Caller, call: Call) -> CallResult:
         started = time.perf_counter()
@@ -234,7 +247,7 @@ class Provider:
             try:
                 fetched = await backend.fetch(iface, params, limit=size + 1, after=after)
                 if not first:
-                    self._still_granted(caller, call, grant)
+                    await self._still_granted(caller, call, grant)
             except GatewayError as exc:  # a stream stopped mid-way is audited like a refusal
                 extra = {"stopped_after_records": sent}
                 await self._audit_refusal(

@@ -18,6 +18,10 @@ asyncpg spends less CPU per statement only when its caller is already a coroutin
 stores' synchronous interface (the bridge) it costs the most, and commits, not the driver,
 bound the throughput. psycopg it is.
 
+The hot path (a call's version read and quota count) is not behind that interface: it runs on
+the event loop through :meth:`Postgres.fetch` (``onloop``), one autocommit statement per round
+trip, with no thread hand-off.
+
 Statements are written once for both backends with SQLite's ``?`` placeholders;
 :class:`SqlConn` turns them into psycopg's ``%s`` (no statement here has a literal ``?`` or
 ``%``). Rows come back as dicts, read by column name as SQLite's rows are.
@@ -25,6 +29,7 @@ Statements are written once for both backends with SQLite's ``?`` placeholders;
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -35,6 +40,7 @@ from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from gateway.errors import Unavailable
+from gateway.postgres.onloop import LoopConnections
 
 __all__ = ["Postgres", "SqlConn"]
 
@@ -103,10 +109,16 @@ class Postgres:
             max_size=max_size,
             kwargs={"row_factory": dict_row},
             configure=_configure,
+            # A connection is checked (one empty round trip) as it leaves the pool: after the
+            # server restarted, a stale one is replaced instead of failing its caller. These
+            # transactions are off a call's hot path (``onloop`` has its own connections).
+            check=ConnectionPool.check_connection,
             open=False,
             name="yrd",
         )
         self._pool.open(wait=True, timeout=30)
+        self._max_size = max_size
+        self._on_loop: LoopConnections | None = None
 
     @contextmanager
     def transaction(self) -> Iterator[SqlConn]:
@@ -124,13 +136,38 @@ class Postgres:
                 # The other idle connections likely died with this one (a restarted server):
                 # drop them now rather than fail one call per stale connection later.
                 self._pool.check()
-            raise Unavailable(
-                f"the province's store is unavailable: PostgreSQL at {self.where} cannot be "
-                "reached",
-                reason="STORE_UNAVAILABLE",
-            ) from exc
+            raise self.unavailable() from exc
+
+    def unavailable(self) -> Unavailable:
+        """The refusal of a call whose store cannot be reached: UNAVAILABLE, naming it."""
+        return Unavailable(
+            f"the province's store is unavailable: PostgreSQL at {self.where} cannot be reached",
+            reason="STORE_UNAVAILABLE",
+        )
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        """The first row of one autocommit statement (psycopg's ``%s`` placeholders), sent from
+        the running event loop (``onloop``); None when it returns no row."""
+        conns = self._on_loop
+        if conns is None or conns.loop is not asyncio.get_running_loop():
+            if conns is not None:
+                conns.close()  # a loop that is gone (tests run one per test)
+            conns = self._on_loop = LoopConnections(
+                self.dsn, self.unavailable, max_size=self._max_size, wait_s=self._wait_s
+            )
+        return await conns.fetch(sql, params)
+
+    @property
+    def loop_stats(self) -> dict[str, float]:
+        """The event loop's statements, and how many of them waited for a turn and how long."""
+        conns = self._on_loop
+        if conns is None:
+            return {"statements": 0, "waits": 0, "wait_s": 0.0}
+        return {"statements": conns.statements, "waits": conns.waits, "wait_s": conns.wait_s_total}
 
     def close(self) -> None:
+        if self._on_loop is not None:
+            self._on_loop.close()
         self._pool.close()
 
     def __enter__(self) -> Postgres:

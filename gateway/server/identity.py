@@ -42,8 +42,9 @@ class Identities:
                 f"app {app_id} belongs to another province; apps call through their home node",
                 reason="NOT_HOME_NODE",
             )
-        # Served from the store's in-memory view of apps: a digest compare, no thread hop.
-        return self._store.authenticate_app(app_id, secret)
+        # The store's in-memory view of apps (on PostgreSQL checked by one version read from
+        # the event loop): a digest compare, no thread hop.
+        return await self._store.calls.authenticate(app_id, secret)
 
     async def operator(self, context: aio.ServicerContext) -> str:
         token = metadata_of(context).get(MD_OPERATOR, "")

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 from gateway.postgres import Postgres, SqlConn, migrate
 from gateway.sharing import tables as t
+from gateway.sharing.pgquota import COUNT_CALL_FUNCTION
 
 __all__ = ["MIGRATIONS", "PgDatabase"]
 
@@ -27,7 +28,11 @@ CREATE TABLE IF NOT EXISTS sharing_version (
 );
 INSERT INTO sharing_version (id, version) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
 """,
+    # 2: a call's version check and quota count in one statement (``pgquota``).
+    COUNT_CALL_FUNCTION,
 )
+
+VERSION = "SELECT version FROM sharing_version WHERE id = 1"
 
 
 class PgDatabase:
@@ -48,7 +53,13 @@ class PgDatabase:
 
     def version(self) -> tuple[int, int]:
         with self.pg.transaction() as conn:
-            return 0, int(conn.value("SELECT version FROM sharing_version WHERE id = 1"))
+            return 0, int(conn.value(VERSION))
+
+    async def version_async(self) -> int:
+        """The write version, read in one round trip from the event loop."""
+        row = await self.pg.fetch(VERSION)
+        assert row is not None  # the migration inserts the one row
+        return int(row[0])
 
     @contextmanager
     def read(self) -> Iterator[SqlConn]:

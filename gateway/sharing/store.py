@@ -16,16 +16,13 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from gateway.errors import (
-    FailedPrecondition,
-    InvalidArgument,
-    Unauthenticated,
-)
+from gateway.errors import FailedPrecondition, InvalidArgument
 from gateway.ids import province_of_app
 from gateway.postgres import Postgres
 from gateway.sharing import credentials
 from gateway.sharing import tables as t
 from gateway.sharing import validation as check
+from gateway.sharing.callpath import DUMMY_DIGEST, CallPath, LocalCalls, PgCalls, check_app_secret
 from gateway.sharing.credentials import SecretKind
 from gateway.sharing.database import Database
 from gateway.sharing.model import APPLICATION_STATES, App, Application, Grant, Quota
@@ -33,16 +30,12 @@ from gateway.sharing.pgdatabase import PgDatabase
 from gateway.sharing.pgquota import PgQuotaLedger
 from gateway.sharing.quota import LocalQuota, SharedQuota
 from gateway.sharing.usage import QuotaLedger
-from gateway.sharing.views import Views
+from gateway.sharing.views import Views, pick
 from gateway.timefmt import utc
 
 __all__ = ["SharingStore"]
 
 _ACTIVE = "state = 'active' AND valid_from <= ? AND valid_until > ?"
-
-_BAD_CREDENTIAL = "bad app credential"
-# Compared against when an app does not exist, so unknown and known apps take the same time.
-_DUMMY_DIGEST = credentials.digest(SecretKind.APP, "", "")
 
 
 class SharingStore:
@@ -63,13 +56,20 @@ class SharingStore:
         self._default_max_grade = check.grade(default_max_grade)
         self._db: Database | PgDatabase
         self._ledger: QuotaLedger | PgQuotaLedger
+        self.calls: CallPath
+        """What a call needs on its hot path, as coroutines (``callpath``)."""
         if isinstance(path, Postgres):
-            self._db = PgDatabase(path)
-            self._ledger = PgQuotaLedger(path)
+            self._db = db = PgDatabase(path)
+            self._ledger = ledger = PgQuotaLedger(path)
+            self._views = Views(db)
+            self.calls = PgCalls(db, self._views, ledger, self.latest_grant, self.get_grant)
         else:
             self._db = Database(Path(path))
-            self._ledger = QuotaLedger(self._db, quota if quota is not None else LocalQuota())
-        self._views = Views(self._db)
+            self._ledger = local = QuotaLedger(
+                self._db, quota if quota is not None else LocalQuota()
+            )
+            self._views = Views(self._db)
+            self.calls = LocalCalls(self._views, local, self.latest_grant, self.get_grant)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -125,17 +125,9 @@ class SharingStore:
             return [t.app_from_row(r) for r in conn.execute("SELECT * FROM apps ORDER BY id")]
 
     def authenticate_app(self, app_id: str, secret: str) -> App:
-        """The app, if ``secret`` is its secret and it is not revoked.
-
-        Unknown app, wrong secret and revoked app fail alike (same reason, same message, a
-        digest compared in every case), so a caller cannot probe which apps exist.
-        """
-        row, app = self._views.app(app_id)
-        stored = row["secret_digest"] if row is not None else _DUMMY_DIGEST
-        ok = credentials.matches(SecretKind.APP, secret, stored, app_id)
-        if row is None or app is None or not ok or row["revoked_at"] is not None:
-            raise Unauthenticated(_BAD_CREDENTIAL, reason="BAD_CREDENTIAL")
-        return app
+        """The app, if ``secret`` is its secret and it is not revoked (``check_app_secret``;
+        a call's hot path uses ``calls.authenticate``)."""
+        return check_app_secret(app_id, secret, *self._views.app(app_id))
 
     # -- operators -----------------------------------------------------------------------------
 
@@ -172,7 +164,7 @@ class SharingStore:
     def authenticate_operator(self, token: str) -> bool:
         with self._db.read() as conn:
             row = conn.execute("SELECT token_digest FROM operator_tokens WHERE id = 1").fetchone()
-        stored = row["token_digest"] if row is not None else _DUMMY_DIGEST
+        stored = row["token_digest"] if row is not None else DUMMY_DIGEST
         return credentials.matches(SecretKind.OPERATOR, token, stored) and row is not None
 
     # -- applications --------------------------------------------------------------------------
@@ -415,13 +407,7 @@ class SharingStore:
         an active, in-window blanket grant to the app's province (整体授权), else ``None``.
         Served from an in-memory view of the grants, rebuilt after any write.
         """
-        when = utc(now)
-        own, blanket = self._views.grants(app_id, interface_id)
-        for grants in (own, blanket):
-            for grant in grants:  # newest first
-                if grant.status(when) == "active":
-                    return grant
-        return None
+        return pick(self._views.grants(app_id, interface_id), utc(now))
 
     def latest_grant(self, app_id: str, interface_id: str) -> Grant | None:
         """The newest grant that ever covered the app for the interface, whatever its state;

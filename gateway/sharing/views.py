@@ -10,6 +10,7 @@ as that moved, so a revoke takes effect for the very next call.
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime
 
 from gateway.ids import province_of_app
 from gateway.sharing import tables as t
@@ -30,9 +31,11 @@ class Views:
         # app id -> (version, row, App): the App is built once, not per call.
         self._app_views: dict[str, tuple[object, sqlite3.Row | None, App | None]] = {}
 
-    def app(self, app_id: str) -> tuple[sqlite3.Row | None, App | None]:
-        """The app's row and record (None, None when there is no such app)."""
-        gen = self._db.version()
+    def app(self, app_id: str, gen: object = None) -> tuple[sqlite3.Row | None, App | None]:
+        """The app's row and record (None, None when there is no such app), as of ``gen`` (the
+        file's version; None: read it now)."""
+        if gen is None:
+            gen = self._db.version()
         cached = self._app_views.get(app_id)
         if cached is not None and cached[0] == gen:
             return cached[1], cached[2]
@@ -44,11 +47,26 @@ class Views:
         self._app_views[app_id] = (gen, row, app)
         return row, app
 
-    def grants(self, app_id: str, interface_id: str) -> tuple[list[Grant], list[Grant]]:
+    def cached_app(self, app_id: str, gen: object) -> tuple[sqlite3.Row | None, App | None] | None:
+        """The app's view if it is at ``gen``; None when it must be read (``app``)."""
+        cached = self._app_views.get(app_id)
+        return (cached[1], cached[2]) if cached is not None and cached[0] == gen else None
+
+    def cached_grants(
+        self, app_id: str, interface_id: str, gen: object
+    ) -> tuple[list[Grant], list[Grant]] | None:
+        """The grant view if it is at ``gen``; None when it must be read (``grants``)."""
+        cached = self._grant_views.get((app_id, interface_id))
+        return (cached[1], cached[2]) if cached is not None and cached[0] == gen else None
+
+    def grants(
+        self, app_id: str, interface_id: str, gen: object = None
+    ) -> tuple[list[Grant], list[Grant]]:
         """The active grants of the app itself and of its province, newest first (validity
-        windows are the caller's to check)."""
+        windows are the caller's to check), as of ``gen`` (None: read the version now)."""
         key = (app_id, interface_id)
-        gen = self._db.version()
+        if gen is None:
+            gen = self._db.version()
         cached = self._grant_views.get(key)
         if cached is not None and cached[0] == gen:
             return cached[1], cached[2]
@@ -79,3 +97,13 @@ class Views:
             self._grant_views.clear()
         self._grant_views[key] = (gen, own, blanket)
         return own, blanket
+
+
+def pick(view: tuple[list[Grant], list[Grant]], when: datetime) -> Grant | None:
+    """The grant a call runs under at ``when``: the app's own newest active one, else its
+    province's newest active blanket grant (整体授权), else None."""
+    for grants in view:
+        for grant in grants:  # newest first
+            if grant.status(when) == "active":
+                return grant
+    return None

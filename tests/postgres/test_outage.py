@@ -87,3 +87,36 @@ def test_a_stopped_database_is_unavailable_then_served_again(cluster: PgCluster)
         assert audit.verify().ok and audit.verify().checked == 2
         audit.close()
         store.close()
+
+
+async def test_the_call_path_fails_fast_then_serves_again(cluster: PgCluster) -> None:
+    """The statements sent from the event loop (``SharingStore.calls``): refused within a
+    fraction of a second while the server is down, served again once it is back."""
+    now = datetime.now(UTC)
+    with Postgres(cluster.dsn()) as pg:
+        store = SharingStore(pg)
+        secret = store.create_app(APP, "outage", now=now)
+        application = store.add_application(
+            APP, IFACE, ("name",), "跨省通办", now, now.replace(year=now.year + 1), Quota(10, 100),
+            now=now,
+        )  # fmt: skip
+        grant = store.approve(application.id, now=now)
+        assert await store.calls.count(grant, APP, now)
+
+        cluster.stop("fast")
+        for attempt in (
+            lambda: store.calls.authenticate(APP, secret),
+            lambda: store.calls.find(APP, IFACE, now, fresh=True),
+            lambda: store.calls.count(grant, APP, now),
+        ):
+            started = time.monotonic()
+            with pytest.raises(Unavailable) as info:
+                await attempt()
+            assert time.monotonic() - started < 1.0
+            assert info.value.reason == "STORE_UNAVAILABLE"
+            assert f"PostgreSQL at 127.0.0.1:{cluster.port}/postgres" in info.value.message
+
+        cluster.start()
+        assert (await store.calls.authenticate(APP, secret)).id == APP
+        assert await store.calls.count(grant, APP, now)
+        store.close()

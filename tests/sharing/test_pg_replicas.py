@@ -16,11 +16,14 @@ import pytest
 from gateway.errors import ResourceExhausted, SchemaTooNew
 from gateway.postgres import Postgres
 from gateway.sharing.model import Quota
+from gateway.sharing.pgdatabase import MIGRATIONS
 from gateway.sharing.store import SharingStore
 from tests.support.applications import apply
 from tests.support.names import APP, IFACE, T0
 
 REPLICAS = 3
+NEWER = len(MIGRATIONS) + 1
+"""A schema version a newer node would have written."""
 
 
 @pytest.fixture
@@ -93,17 +96,25 @@ def test_replicas_starting_together_migrate_once(pg_dsn: str) -> None:
         rows = conn.execute(
             "SELECT component, version FROM schema_migrations ORDER BY version"
         ).fetchall()
-    assert rows == [("sharing", 1)]
+    # Each step once, however many replicas started together.
+    assert rows == [("sharing", v) for v in range(1, len(MIGRATIONS) + 1)]
 
 
 def test_node_refuses_a_newer_postgresql_schema(pg_dsn: str) -> None:
     with Postgres(pg_dsn) as pg:
         SharingStore(pg).close()
         with pg.transaction() as conn:
-            conn.execute("INSERT INTO schema_migrations (component, version) VALUES ('sharing', 2)")
+            conn.execute(
+                "INSERT INTO schema_migrations (component, version) VALUES ('sharing', ?)",
+                (NEWER,),
+            )
         with pytest.raises(SchemaTooNew) as info:
             SharingStore(pg)
-    assert (info.value.component, info.value.found, info.value.known) == ("sharing", 2, 1)
+    assert (info.value.component, info.value.found, info.value.known) == (
+        "sharing",
+        NEWER,
+        len(MIGRATIONS),
+    )
     assert "upgrade this node" in str(info.value)
     assert "schema_migrations.sharing" in str(info.value)
 

@@ -112,6 +112,10 @@ class PgCluster:
         if (self.data / "postmaster.pid").exists():
             self._run("pg_ctl", "stop", "-w", "-t", "60", "-m", mode, "-D", str(self.data))
 
+    def postmaster_pid(self) -> int:
+        """The server's main process (its first line of ``postmaster.pid``)."""
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
     def running(self) -> bool:
         status = subprocess.run(
             [*self._as, str(self._bindir / "pg_ctl"), "status", "-D", str(self.data)],

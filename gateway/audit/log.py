@@ -33,7 +33,8 @@ import psycopg
 from gateway import timefmt
 from gateway.audit import pgschema, sqlschema
 from gateway.audit.chain import GENESIS_HASH, AuditEntry, AuditRecord, entry_hash, format_time
-from gateway.audit.targets import PgChain, SqliteChain
+from gateway.audit.pgchain import PgChain
+from gateway.audit.targets import SqliteChain
 from gateway.audit.writer import (
     JSON_COLUMNS,
     RECORD_COLUMNS,

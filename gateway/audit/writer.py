@@ -12,8 +12,8 @@ from a busy event loop. So a batch is inserted with a few multi-row statements
 in one ``call_soon_threadsafe``, not one per caller.
 
 Several processes may write one chain (the workers of a node on SQLite, the replicas of a
-province on PostgreSQL): each transaction reads the chain's head inside it, holding it against
-the others, so the chain stays one chain (``targets``).
+province on PostgreSQL): each write holds or checks the chain's head against the others, so the
+chain stays one chain (``targets``, ``pgchain``).
 """
 
 from __future__ import annotations
@@ -99,8 +99,9 @@ class ChainTarget(Protocol):
         """Start a transaction that holds the chain's head against every other writer, and
         return the head (seq, hash) read inside it."""
 
-    def store(self, rows: list[tuple[Any, ...]], seq: int, digest: str) -> None:
-        """Insert ``rows``, move the head to (seq, digest), commit durably."""
+    def store(self, rows: list[tuple[Any, ...]], seq: int, digest: str) -> bool:
+        """Insert ``rows``, move the head to (seq, digest), commit durably; False, writing
+        nothing, when another writer moved the head since ``begin`` (then begin again)."""
 
     def rollback(self) -> None:
         """Abandon the transaction, if any (never raises)."""
@@ -210,26 +211,31 @@ class GroupCommitWriter:
         outcomes: list[tuple[_Request, AuditEntry | BaseException]] = []
         written: list[tuple[_Request, AuditEntry]] = []
         try:
-            # The head is read inside the write transaction every time, so a failed or ambiguous
-            # earlier commit can never leave a stale in-memory position behind.
-            seq, prev = target.begin()
-            rows: list[Any] = []
-            for request in batch:
-                try:
-                    digest, columns = encode_entry(seq + 1, prev, request.record)
-                except (TypeError, ValueError) as exc:
-                    # Only a record built around the constructor's checks gets here; it fails
-                    # alone instead of taking its batch (or the writer) down with it.
-                    outcomes.append((request, AuditWriteError(f"unserialisable record: {exc}")))
-                    continue
-                seq += 1
-                rows.append((seq, prev, digest, *columns))
-                written.append((request, AuditEntry(seq, prev, digest, request.record)))
-                prev = digest
-            if rows:
-                target.store(rows, seq, prev)
-            else:
-                target.rollback()
+            while True:
+                # The head comes from the target every time (read inside the write transaction,
+                # or checked by the write itself), so a failed or ambiguous earlier commit never
+                # leaves a stale position behind; another writer's append means chain again.
+                outcomes, written = [], []
+                seq, prev = target.begin()
+                rows: list[Any] = []
+                for request in batch:
+                    try:
+                        digest, columns = encode_entry(seq + 1, prev, request.record)
+                    except (TypeError, ValueError) as exc:
+                        # Only a record built around the constructor's checks gets here; it
+                        # fails alone instead of taking its batch (or the writer) down with it.
+                        problem = AuditWriteError(f"unserialisable record: {exc}")
+                        outcomes.append((request, problem))
+                        continue
+                    seq += 1
+                    rows.append((seq, prev, digest, *columns))
+                    written.append((request, AuditEntry(seq, prev, digest, request.record)))
+                    prev = digest
+                if not rows:
+                    target.rollback()
+                    break
+                if target.store(rows, seq, prev):
+                    break
         except target.errors as exc:
             self._failed += 1
             target.rollback()

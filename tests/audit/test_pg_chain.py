@@ -49,6 +49,22 @@ async def test_replicas_append_to_one_chain(replicas: list[AuditLog]) -> None:
     assert sum(s.failed_commits for s in stats) == 0
 
 
+def test_a_replica_chains_onto_the_head_another_moved(replicas: list[AuditLog]) -> None:
+    """Each writer appends in one statement that checks the head it last left: after another
+    replica's append that check misses, nothing is written, and the batch is chained again
+    onto the new head, under its lock."""
+    first, second = replicas[0], replicas[1]
+    assert [first.append(make_record(i)).seq for i in (1, 2)] == [1, 2]
+    entry = second.append(make_record(3))
+    assert (entry.seq, entry.prev_hash) == (3, first.get(2).hash)
+    again = first.append(make_record(4))  # its remembered head (2) is stale: a miss, then 4
+    assert (again.seq, again.prev_hash) == (4, entry.hash)
+    assert first._writer._target.misses == 1
+    report = first.verify()
+    assert (report.ok, report.checked) == (True, 4)
+    assert first.stats().entries_written == 3 and first.stats().failed_commits == 0
+
+
 def test_writer_commits_synchronously(replicas: list[AuditLog]) -> None:
     replicas[0].append(make_record(1))
     conn = replicas[0]._writer._target._conn

@@ -24,6 +24,7 @@ __all__ = [
     "WORKER_CASES",
     "Case",
     "INVOKE",
+    "PG_CASES",
     "SEARCH",
     "TITLES",
     "cold_search_requests",
@@ -49,10 +50,20 @@ TITLES = {
     ),
     "local-workers": "Local call, js restarted with several worker processes (--node-workers)",
     "cross-workers": "Cross-province call, js and sh each restarted with several workers",
+    "pg-local": "Local call on PostgreSQL stores (one replica per province)",
+    "pg-cross": "Cross-province call on PostgreSQL stores (one replica per province)",
+    "pg-search": "Federated search via js on PostgreSQL stores (the cold queries of search)",
+    "pg-cross2": "Cross-province call on PostgreSQL, two replicas of sh (round_robin)",
 }
 #: Also the order they run in: the last cases restart nodes (tracing off and on, then several
-#: workers each), so they come after the rest.
+#: workers each), so they come after the rest; then the PostgreSQL federation's (its last one
+#: restarts it with two replicas of sh).
 ALL_CASES = tuple(TITLES)
+
+PG_CASES = ("pg-local", "pg-cross", "pg-search", "pg-cross2")
+"""Cases on the PostgreSQL federation (``pgfederation``); ``--quick`` leaves them out unless
+named, and each compares with its SQLite counterpart (the name without ``pg-``; ``pg-cross2``
+with ``cross``)."""
 
 WORKER_CASES = ("local-workers", "cross-workers")
 """Cases run on js and sh restarted with ``Options.node_workers`` worker processes each."""

@@ -28,7 +28,15 @@ from gateway.supervisor import NodeProcesses
 from yrdtools.bench.loadgen import Target
 from yrdtools.loopback import loopback_addresses, write_federation
 
-__all__ = ["APP", "BenchFederation", "Grant", "PURPOSE", "start_federation"]
+__all__ = [
+    "APP",
+    "BenchFederation",
+    "Grant",
+    "PURPOSE",
+    "create_app",
+    "grant",
+    "start_federation",
+]
 
 APP = "js/rst/yrd-bench"
 PURPOSE = "养老保险关系转移接续"
@@ -105,16 +113,16 @@ def start_federation(
         bench = BenchFederation(root, fed, procs, (certs_dir / CA_CERT_FILE).read_bytes())
         bench.startup_seconds = time.perf_counter() - started
         say(f"federation up in {bench.startup_seconds:.1f} s")
-        _create_app(bench)
-        bench.grants["local"] = _grant(bench, "js/gat/resident-basic/v1")
-        bench.grants["cross"] = _grant(bench, "sh/gaj/resident-basic/v1")
+        create_app(bench)
+        bench.grants["local"] = grant(bench, "js/gat/resident-basic/v1")
+        bench.grants["cross"] = grant(bench, "sh/gaj/resident-basic/v1")
         return bench
     except BaseException:
         procs.stop_all()
         raise
 
 
-def _create_app(bench: BenchFederation) -> None:
+def create_app(bench: BenchFederation) -> None:
     with open_channel(bench.fed, "js", insecure=False) as channel:
         reply = sharing_pb2_grpc.AdminStub(channel).CreateApp(
             sharing_pb2.CreateAppRequest(app=APP, name="基准测试"),
@@ -126,7 +134,7 @@ def _create_app(bench: BenchFederation) -> None:
     write_private(app_secret_path(bench.fed, APP), reply.secret)
 
 
-def _grant(bench: BenchFederation, interface_id: str) -> Grant:
+def grant(bench: BenchFederation, interface_id: str) -> Grant:
     """Apply through js, approve at the owner, and find keys the interface answers for."""
     owner = interface_id.split("/", 1)[0]
     md = bench.app_metadata()

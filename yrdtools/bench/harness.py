@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +19,9 @@ from typing import Any
 
 from gateway.certs import tls_name
 from gateway.exchange.dataset import SCHEMA
+from gateway.pgcluster import PostgresMissing
 from yrdtools.bench import cases as C
+from yrdtools.bench import pgfederation as PG
 from yrdtools.bench.federation import PURPOSE, BenchFederation, start_federation
 from yrdtools.bench.loadgen import DESCRIPTION, LoadGenerator, Target
 from yrdtools.bench.nginx import NginxProxy, NginxUnavailable, find_or_install
@@ -33,6 +36,7 @@ __all__ = ["Options", "run"]
 
 _BACKEND_CASES = {"direct", "raw", "raw-tls", "nginx"}
 _GATEWAY_CASES = {
+    *PG.PG_CASES,
     "local",
     "cross",
     "search",
@@ -84,6 +88,7 @@ def run(opts: Options, say=print) -> dict[str, Any]:
     children: list[ChildServer] = []
     nginx: NginxProxy | None = None
     bench: BenchFederation | None = None
+    pgb: PG.PgBench | None = None
     skipped: dict[str, str] = {}
     nginx_ver = None
     try:
@@ -113,6 +118,20 @@ def run(opts: Options, say=print) -> dict[str, Any]:
             )
         invoke_cross = C.invoke_requests(cross.interface_id, cross.ids, PURPOSE)
         cases = _build_cases(bench, opts, servers, nginx, invoke_cross, skipped)
+        pg_names = [n for n in opts.cases if n in PG.PG_CASES]
+        if pg_names:
+            try:
+                pgb = PG.start_pg_federation(
+                    root / "pg", bench, entries=opts.entries, tmp_dir=opts.tmp_dir, say=say
+                )
+            except PostgresMissing as exc:
+                skipped.update(dict.fromkeys(pg_names, str(exc)))
+                say(f"PostgreSQL cases skipped: {exc}")
+        if pgb is not None:
+            search = next((c.requests for c in cases if c.name == "search"), None)
+            if search is None and "pg-search" in pg_names:
+                search = C.cold_search_requests(_entry_names(bench, "sh"))
+            cases += PG.build_cases(pgb, pg_names, search)
 
         say("probing every case once (decoded replies, checked) ...")
         probes = {case.name: C.probe(case) for case in cases}
@@ -124,8 +143,8 @@ def run(opts: Options, say=print) -> dict[str, Any]:
         )
         levels = sorted({1, opts.concurrency})
         with LoadGenerator(min(opts.workers, opts.concurrency)) as loadgen:
-            groups = _groups(bench, servers, nginx, loadgen)
-            rss_pids = _rss_pids(bench, servers)
+            groups = _groups(bench, servers, nginx, loadgen, pgb)
+            rss_pids = _rss_pids(bench, servers, pgb)
             results: dict[str, Any] = {}
             with_workers = False
 
@@ -146,9 +165,13 @@ def run(opts: Options, say=print) -> dict[str, Any]:
                 if case.name in C.WORKER_CASES and not with_workers:
                     say(f"restarting js and sh with {opts.node_workers} workers each ...")
                     _restart(bench, ("js", "sh"), ("--workers", str(opts.node_workers)))
-                    groups = _groups(bench, servers, nginx, loadgen)
-                    rss_pids = _rss_pids(bench, servers)
+                    groups = _groups(bench, servers, nginx, loadgen, pgb)
+                    rss_pids = _rss_pids(bench, servers, pgb)
                     with_workers = True
+                if case.name == "pg-cross2" and pgb is not None:
+                    pgb.use_two_sh(say)
+                    groups = _groups(bench, servers, nginx, loadgen, pgb)
+                    rss_pids = _rss_pids(bench, servers, pgb)
                 if case.name != "cross-untraced":
                     runs = measure_levels(case)
                 else:
@@ -165,8 +188,8 @@ def run(opts: Options, say=print) -> dict[str, Any]:
                             how = f"with {_NO_TRACING_FLAG}" if off else "with tracing on"
                             say(f"round {rnd + 1}: restarting js and sh {how} ...")
                             _restart(bench, ("js", "sh"), flags)
-                            groups = _groups(bench, servers, nginx, loadgen)
-                            rss_pids = _rss_pids(bench, servers)
+                            groups = _groups(bench, servers, nginx, loadgen, pgb)
+                            rss_pids = _rss_pids(bench, servers, pgb)
                             for row in measure_levels(side, f"{side.name}-r{rnd + 1}"):
                                 row["round"] = rnd + 1
                                 runs.append(row)
@@ -214,6 +237,8 @@ def run(opts: Options, say=print) -> dict[str, Any]:
             nginx.stop()
         for child in children:
             child.stop()
+        if pgb is not None:
+            pgb.stop()
         if bench is not None and opts.keep:
             _print_keep(bench, say)
         else:
@@ -397,10 +422,11 @@ def _groups(
     servers: dict[str, ChildServer],
     nginx: NginxProxy | None,
     loadgen: LoadGenerator,
-) -> dict[str, list[int]]:
+    pgb: PG.PgBench | None = None,
+) -> dict[str, Iterable[int]]:
     # A node with workers is its primary and every worker: their CPU together (and each
     # worker's alone as ``js/w1``, ..., to see how evenly the kernel spread the connections).
-    groups = {}
+    groups: dict[str, Iterable[int]] = {}
     for node in bench.procs.procs:
         pids = groups[node] = bench.procs.pids(node)
         for i, pid in enumerate(pids[1:], 1):
@@ -409,10 +435,14 @@ def _groups(
     if nginx is not None:
         groups["nginx"] = nginx.pids()
     groups["loadgen"] = loadgen.pids()
+    if pgb is not None:
+        groups.update(pgb.groups())
     return groups
 
 
-def _rss_pids(bench: BenchFederation, servers: dict[str, ChildServer]) -> dict[str, Any]:
+def _rss_pids(
+    bench: BenchFederation, servers: dict[str, ChildServer], pgb: PG.PgBench | None = None
+) -> dict[str, Any]:
     """A plain node by its pid (its RSS); a node with workers by all its pids (their PSS),
     under its own name, since the memory target is about a node in one process."""
     out: dict[str, Any] = {}
@@ -423,6 +453,8 @@ def _rss_pids(bench: BenchFederation, servers: dict[str, ChildServer]) -> dict[s
         else:
             out[f"{node} ({len(pids) - 1} workers, PSS)"] = pids
     out.update({n: s.pid for n, s in servers.items()})
+    if pgb is not None:
+        out.update(pgb.rss_pids())
     return out
 
 

@@ -12,10 +12,18 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["CpuSnapshot", "RssSampler", "cpu_seconds", "pss_kib", "rss_kib", "snapshot"]
+__all__ = [
+    "CpuSnapshot",
+    "ProcessTree",
+    "RssSampler",
+    "cpu_seconds",
+    "pss_kib",
+    "rss_kib",
+    "snapshot",
+]
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -75,6 +83,31 @@ def pss_kib(pids: Iterable[int]) -> dict[str, int] | None:
         except (FileNotFoundError, ProcessLookupError):
             continue
     return out if found else None
+
+
+class ProcessTree:
+    """A process and its children, listed afresh each time it is iterated: a group for
+    ``snapshot`` whose members come and go (a PostgreSQL server forks a backend per
+    connection). A child that exits between two snapshots takes its CPU time with it; the
+    benchmark's pools keep their connections, so its backends live through a measurement."""
+
+    def __init__(self, root: int) -> None:
+        self.root = root
+
+    def __iter__(self) -> Iterator[int]:
+        yield self.root
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit() and _parent_of(int(entry.name)) == self.root:
+                yield int(entry.name)
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            raw = fh.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return int(raw[raw.rindex(b")") + 2 :].split()[1])
 
 
 @dataclass(frozen=True, slots=True)

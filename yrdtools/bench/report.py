@@ -117,6 +117,7 @@ def _check(
         "limit": limit,
         "unit": unit,
         "detail": detail,
+        "at_most": at_most,
     }
 
 
@@ -174,6 +175,7 @@ def judge(rows: Sequence[Mapping], saturating: int) -> list[dict[str, Any]]:
         )
     )
     out.append(_tracing_cost(rows, saturating))
+    out.extend(_postgres_vs_sqlite(rows, saturating))
     return out
 
 
@@ -209,6 +211,41 @@ def _search_targets(rows: Sequence[Mapping], case: str, saturating: int) -> list
             at_most=False,
             unit="/s",
             detail=f"{errors} errors" if errors else "",
+        ),
+    ]
+
+
+def _postgres_vs_sqlite(rows: Sequence[Mapping], saturating: int) -> list[dict[str, Any]]:
+    """Issue 14's targets: PostgreSQL's cross-province throughput and p50 against SQLite's,
+    from the same run (one replica per province)."""
+    pg_sat, sq_sat = _row(rows, "pg-cross", saturating), _row(rows, "cross", saturating)
+    pg1, sq1 = _row(rows, "pg-cross", 1), _row(rows, "cross", 1)
+    rps = p50 = None
+    rps_detail = p50_detail = ""
+    if pg_sat and sq_sat and sq_sat["rps"]:
+        rps = pg_sat["rps"] / sq_sat["rps"]
+        rps_detail = f"{pg_sat['rps']:,.0f} vs {sq_sat['rps']:,.0f}/s"
+    if pg1 and sq1:
+        pg_p50, sq_p50 = _latency(pg1, "p50"), _latency(sq1, "p50")
+        if pg_p50 is not None and sq_p50:
+            p50 = pg_p50 / sq_p50
+            p50_detail = f"{pg_p50:.2f} vs {sq_p50:.2f} ms"
+    return [
+        _check(
+            f"PostgreSQL/SQLite cross calls/s at c={saturating}",
+            rps,
+            0.8,
+            at_most=False,
+            unit="×",
+            detail=rps_detail,
+        ),
+        _check(
+            "PostgreSQL/SQLite cross p50 at c=1",
+            p50,
+            1.3,
+            at_most=True,
+            unit="×",
+            detail=p50_detail,
         ),
     ]
 
@@ -398,10 +435,11 @@ def format_report(result: Mapping[str, Any]) -> str:
             + "; ".join(f"{pct}% {frame}" for frame, pct in prof["own_inclusive"][:10])
         )
     lines.append("")
-    lines.append("targets (issue 6; search: issue 15):")
+    lines.append("targets (issue 6; search: issue 15; PostgreSQL against SQLite: issue 14):")
     for t in result["targets"]:
         value = "-" if t["value"] is None else f"{t['value']:,.2f} {t['unit']}"
-        limit = f"{'≤' if t['unit'] in ('ms', 'MiB', '×', '%') else '≥'} {t['limit']:,} {t['unit']}"
+        at_most = t.get("at_most", t["unit"] in ("ms", "MiB", "×", "%"))
+        limit = f"{'≤' if at_most else '≥'} {t['limit']:,} {t['unit']}"
         detail = f"  ({t['detail']})" if t["detail"] else ""
         lines.append(f"  {t['status']:<4}  {t['target']:<48} {value:>14}  target {limit}{detail}")
     return "\n".join(lines)

@@ -11,7 +11,7 @@ import math
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +48,7 @@ def measure(
     concurrency: int,
     loadgen: LoadGenerator,
     schedule: Schedule,
-    groups: Mapping[str, Sequence[int]],
+    groups: Mapping[str, Iterable[int]],
     rss_pids: Mapping[str, int],
     at_window: Callable[[], Callable[[], None]] | None = None,
 ) -> dict:

@@ -153,7 +153,8 @@ def run(opts: Options, say=print) -> dict[str, Any]:
                 for level in levels:
                     hook = None
                     if profiler is not None and level > 1 and case.name in _GATEWAY_CASES:
-                        pids = {n: p for n, p in bench.node_pids().items() if n in case.served_by}
+                        nodes = {**bench.node_pids(), **(pgb.rss_pids() if pgb else {})}
+                        pids = {n: p for n, p in nodes.items() if n in case.served_by}
                         hook = profiler.window(label or case.name, pids, opts.duration)
                     row = measure(case, level, loadgen, schedule, groups, rss_pids, hook)
                     row["profiled"] = hook is not None

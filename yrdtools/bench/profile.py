@@ -51,7 +51,7 @@ class Profiler:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             procs = {}
             for name, pid in pids.items():
-                out = self.out_dir / f"{label}-{name}.txt"
+                out = self.out_dir / f"{label}-{name.replace('/', '-')}.txt"
                 cmd = [
                     self.binary,
                     "record",

@@ -6,21 +6,34 @@ unprivileged system user ``yrdpg`` (created by ``scripts/install-system-deps.sh`
 ``runuser``, and the cluster's directory is handed to that user. The cluster listens on
 127.0.0.1 only with ``trust`` authentication (a throwaway on loopback; a real deployment uses its
 own managed PostgreSQL and a DSN with a password from the environment, see the README).
+
+The server runs in the foreground as a child of the process that started it, asking the kernel
+for SIGKILL when that process goes (``PR_SET_PDEATHSIG``; as root, ``setpriv --pdeathsig`` sets
+it again after the switch to ``yrdpg``, which clears it): a test run or ``yrdgw up`` that is
+killed, even with ``kill -9``, leaves no server behind (``pg_ctl start`` would have daemonized
+it). Its backends notice the postmaster's death and exit too.
 """
 
 from __future__ import annotations
 
+import ctypes
 import glob
 import os
 import pwd
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
+
+import psycopg
 
 from gateway.errors import Fault
 from gateway.ports import LOOPBACK
 
 __all__ = ["PG_USER", "PgCluster", "PostgresMissing", "find_bindir"]
+
+_PR_SET_PDEATHSIG = 1
 
 PG_USER = "yrdpg"
 """The system user the cluster runs as when this process is root."""
@@ -69,6 +82,7 @@ class PgCluster:
                     "run bash scripts/install-system-deps.sh"
                 ) from None
             self._as = ["runuser", "-u", PG_USER, "--"]
+        self._server: subprocess.Popen | None = None
 
     @property
     def data(self) -> Path:
@@ -97,20 +111,73 @@ class PgCluster:
                 "--encoding=UTF8",
                 "--locale=C",
             )  # fmt: skip
-        options = (
-            f"-c listen_addresses={LOOPBACK} -c port={self.port} "
-            f"-c unix_socket_directories='{self.directory}' -c fsync=on "
-            "-c synchronous_commit=on -c max_connections=200"
-        )
-        self._run(
-            "pg_ctl", "start", "-w", "-t", "60",
-            "-D", str(self.data), "-l", str(self.log), "-o", options,
-        )  # fmt: skip
+        self._reap()
+        options = [
+            f"listen_addresses={LOOPBACK}", f"port={self.port}",
+            f"unix_socket_directories={self.directory}", "fsync=on",
+            "synchronous_commit=on", "max_connections=200",
+        ]  # fmt: skip
+        command = [str(self._bindir / "postgres"), "-D", str(self.data)]
+        for option in options:
+            command += ["-c", option]
+        with open(self.log, "ab") as log:
+            self._server = subprocess.Popen(
+                [*self._foreground(), *command],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd="/",
+                preexec_fn=_die_with_parent,
+            )
+        self._wait_ready(timeout=60)
 
     def stop(self, mode: str = "fast") -> None:
         """Stop the server (``fast``: roll back open transactions, ``immediate``: as a crash)."""
         if (self.data / "postmaster.pid").exists():
             self._run("pg_ctl", "stop", "-w", "-t", "60", "-m", mode, "-D", str(self.data))
+        self._reap()
+
+    def _foreground(self) -> list[str]:
+        """What the server is started through: as root, the switch to ``yrdpg`` by ``setpriv``,
+        which execs (no process in between) and keeps the parent-death signal."""
+        if not self._as:
+            return []
+        user = pwd.getpwnam(PG_USER)
+        return [
+            "setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups",
+            "--pdeathsig=KILL", "--",
+        ]  # fmt: skip
+
+    def _wait_ready(self, timeout: float) -> None:
+        """Until the server accepts connections; its exit or the timeout is a RuntimeError
+        with the log's tail."""
+        deadline = time.monotonic() + timeout
+        while True:
+            server = self._server
+            if server is not None and server.poll() is not None:
+                raise RuntimeError(f"postgres exited with {server.returncode}:\n{self._tail()}")
+            try:
+                psycopg.connect(self.dsn(), connect_timeout=2).close()
+                return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"postgres not ready in {timeout:.0f} s:\n{self._tail()}"
+                    ) from None
+                time.sleep(0.1)
+
+    def _reap(self) -> None:
+        """Wait for a server this object started and that has been told to stop."""
+        server, self._server = self._server, None
+        if server is not None:
+            try:
+                server.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+    def _tail(self) -> str:
+        return self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
 
     def postmaster_pid(self) -> int:
         """The server's main process (its first line of ``postmaster.pid``)."""
@@ -131,10 +198,13 @@ class PgCluster:
             cwd="/",
         )
         if done.returncode != 0:
-            tail = ""
-            if self.log.exists():
-                tail = self.log.read_text(errors="replace")[-2000:]
             raise RuntimeError(
                 f"{program} {' '.join(args[:2])} failed ({done.returncode}): "
-                f"{done.stderr.strip() or done.stdout.strip()}\n{tail}"
+                f"{done.stderr.strip() or done.stdout.strip()}\n{self._tail()}"
             )
+
+
+def _die_with_parent() -> None:
+    """In the server's process before it execs: SIGKILL when the starting process goes."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)

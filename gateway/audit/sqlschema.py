@@ -13,6 +13,7 @@ import sqlite3
 
 from gateway.audit.chain import GENESIS_HASH
 from gateway.audit.writer import AuditWriteError
+from gateway.errors import SchemaTooNew
 
 __all__ = ["SCHEMA_VERSION", "WITNESSED_TABLE", "init_schema"]
 
@@ -109,6 +110,10 @@ def init_schema(conn: sqlite3.Connection, node: str, path: str) -> None:
         raise AuditWriteError(f"cannot open audit log {path}: {exc}") from exc
     if stored.get("node") != node:
         raise ValueError(f"audit log {path} belongs to node {stored.get('node')!r}, not {node!r}")
+    found = str(stored.get("schema"))
+    if found.isdigit() and int(found) > int(SCHEMA_VERSION):
+        # Written by a newer node: refuse to start rather than append an older layout.
+        raise SchemaTooNew("audit", int(found), int(SCHEMA_VERSION), where=path)
     if stored.get("schema") != SCHEMA_VERSION:
         raise ValueError(
             f"audit log {path}: schema {stored.get('schema')!r}, expected {SCHEMA_VERSION}"

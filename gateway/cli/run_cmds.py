@@ -90,13 +90,16 @@ def certs(args) -> int:
 
 
 def seed(args) -> int:
-    from gateway.catalog.store import CatalogStore
+    from gateway.catalog.store import AnyCatalogStore, CatalogStore, PgCatalogStore
+    from gateway.postgres import Postgres
     from gateway.seeding import seed_catalog
 
     province = load_province(load_federation(args.federation), args.node)
     cfg = province.config
     cfg.data_dir.mkdir(parents=True, exist_ok=True)
-    store = CatalogStore(cfg.catalog_db)
+    # The node's own storage: its SQLite file, or its province's PostgreSQL database.
+    pg = Postgres(cfg.storage.dsn) if cfg.storage.postgresql else None
+    store: AnyCatalogStore = PgCatalogStore(pg) if pg is not None else CatalogStore(cfg.catalog_db)
     try:
         entries = args.entries if args.entries is not None else cfg.seed.entries
         # The same catalog the node builds: generated entries plus its interfaces' resources.
@@ -110,6 +113,8 @@ def seed(args) -> int:
             )
     finally:
         store.close()
+        if pg is not None:
+            pg.close()
     return 0
 
 
@@ -151,6 +156,14 @@ def node(args) -> int:
     workers = args.workers if args.workers is not None else cfg.workers
     if not 1 <= workers <= MAX_WORKERS:
         print(f"error: --workers: expected 1 to {MAX_WORKERS}, got {workers}", file=sys.stderr)
+        return 2
+    if workers > 1 and cfg.storage.postgresql:
+        print(
+            f"error: --workers: node {args.node} keeps its stores in PostgreSQL, where replicas "
+            "replace workers: run more replicas (federation.yaml lists their addresses; "
+            "`yrdgw up --store postgresql --replicas N`), each with one process",
+            file=sys.stderr,
+        )
         return 2
     if not _ports_free(fed, [args.node], replica=args.replica):
         return 1

@@ -22,6 +22,7 @@ caller as itself::
     └── Fault                              where it is caught:
         ├── AuditError       audit.writer  the audit log failed
         │   ├── AuditWriteError audit.writer  not durable: the call is refused
+        │   │   └── AuditStoreUnavailable audit.writer  its database is out of reach: UNAVAILABLE
         │   └── AuditReadError audit.writer   could not be read
         ├── PeerFailure      partial       a peer's part of a read: its province's state
         ├── TableFull        shm           a shared counter table has no free row

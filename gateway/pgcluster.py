@@ -7,11 +7,12 @@ unprivileged system user ``yrdpg`` (created by ``scripts/install-system-deps.sh`
 127.0.0.1 only with ``trust`` authentication (a throwaway on loopback; a real deployment uses its
 own managed PostgreSQL and a DSN with a password from the environment, see the README).
 
-The server runs in the foreground as a child of the process that started it, asking the kernel
-for SIGKILL when that process goes (``PR_SET_PDEATHSIG``; as root, ``setpriv --pdeathsig`` sets
-it again after the switch to ``yrdpg``, which clears it): a test run or ``yrdgw up`` that is
-killed, even with ``kill -9``, leaves no server behind (``pg_ctl start`` would have daemonized
-it). Its backends notice the postmaster's death and exit too.
+The server runs in the foreground as a child of the process that started it (forked from one
+long-lived thread), asking the kernel for SIGKILL when that process goes (``PR_SET_PDEATHSIG``;
+as root, ``setpriv --pdeathsig`` sets it again after the switch to ``yrdpg``, which clears it):
+a test run or ``yrdgw up`` that is killed, even with ``kill -9``, leaves no server behind
+(``pg_ctl start`` would have daemonized it). Its backends notice the postmaster's death and
+exit too.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import shutil
 import signal
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
@@ -121,13 +123,21 @@ class PgCluster:
         for option in options:
             command += ["-c", option]
         with open(self.log, "ab") as log:
-            self._server = subprocess.Popen(
-                [*self._foreground(), *command],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd="/",
-                preexec_fn=_die_with_parent,
+            # Started from one long-lived thread: the kernel sends the parent-death signal when
+            # the *thread* that forked goes, and a caller's thread may be short-lived (an
+            # executor's, in a test); that one lives until the process ends.
+            self._server = (
+                _spawner()
+                .submit(
+                    subprocess.Popen,
+                    [*self._foreground(), *command],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd="/",
+                    preexec_fn=_die_with_parent,
+                )
+                .result()
             )
         self._wait_ready(timeout=60)
 
@@ -202,6 +212,15 @@ class PgCluster:
                 f"{program} {' '.join(args[:2])} failed ({done.returncode}): "
                 f"{done.stderr.strip() or done.stdout.strip()}\n{self._tail()}"
             )
+
+
+_SPAWNER: list[ThreadPoolExecutor] = []
+
+
+def _spawner() -> ThreadPoolExecutor:
+    if not _SPAWNER:
+        _SPAWNER.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-server"))
+    return _SPAWNER[0]
 
 
 def _die_with_parent() -> None:

@@ -6,6 +6,7 @@ from gateway.audit.log import (
     AuditLog,
     AuditReadError,
     AuditStats,
+    AuditStoreUnavailable,
     AuditWriteError,
     VerifyReport,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "AuditReadError",
     "AuditRecord",
     "AuditStats",
+    "AuditStoreUnavailable",
     "AuditWriteError",
     "VerifyReport",
 ]

@@ -42,6 +42,7 @@ from gateway.audit.writer import (
     AuditError,
     AuditReadError,
     AuditStats,
+    AuditStoreUnavailable,
     AuditWriteError,
     GroupCommitWriter,
     parse_head,
@@ -54,6 +55,7 @@ __all__ = [
     "AuditLog",
     "AuditReadError",
     "AuditStats",
+    "AuditStoreUnavailable",
     "AuditWriteError",
     "VerifyReport",
 ]
@@ -118,7 +120,9 @@ class AuditLog:
                 pgschema.claim(path, node, self.path)
             except psycopg.Error as exc:
                 raise AuditWriteError(f"cannot open audit log {self.path}: {exc}") from exc
-            self._writer = GroupCommitWriter(PgChain(path.dsn), name=f"audit-writer-{node}")
+            self._writer = GroupCommitWriter(
+                PgChain(path.dsn, path.unavailable), name=f"audit-writer-{node}"
+            )
             return
         self.path = str(path)
         try:

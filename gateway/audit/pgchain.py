@@ -18,12 +18,14 @@ that comes back is written again without a restart.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
 
 from gateway.audit.targets import head_of, head_value, last_entry
 from gateway.audit.writer import ROW_COLUMNS
+from gateway.errors import GatewayError
 
 __all__ = ["PgChain"]
 
@@ -51,8 +53,10 @@ class PgChain:
 
     errors: tuple[type[Exception], ...] = (psycopg.Error,)
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, refusal: Callable[[], GatewayError]) -> None:
+        """``refusal``: the refusal of a call whose store cannot be reached (the pool's)."""
         self._dsn = dsn
+        self._refusal = refusal
         self._conn: psycopg.Connection[Any] | None = None
         self._expected: str | None = None
         """The head's stored text as this writer left it (None: read it)."""
@@ -61,6 +65,12 @@ class PgChain:
         self._lock_next = 0
         self.misses = 0
         """Batches chained onto a head another replica had moved (then appended again)."""
+
+    def unreachable(self, exc: Exception) -> GatewayError | None:
+        """A lost or refused connection: the province's database is out of reach."""
+        if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+            return self._refusal()
+        return None
 
     def begin(self) -> tuple[int, str]:
         conn = self._conn

@@ -28,6 +28,10 @@ class SqliteChain:
 
     errors: tuple[type[Exception], ...] = (sqlite3.Error,)
 
+    def unreachable(self, exc: Exception) -> None:
+        """A file on the node's own disk is never out of reach: its failures are internal."""
+        return None
+
     def __init__(self, conn: sqlite3.Connection, *, write_lock: str | os.PathLike | None) -> None:
         self.conn = conn
         self._lock_fd = (

@@ -29,7 +29,7 @@ from typing import Any, Protocol, cast
 
 from gateway.audit.chain import AuditEntry, AuditRecord
 from gateway.audit.encoding import JSON_COLUMNS, RECORD_COLUMNS, encode_entry
-from gateway.errors import Fault
+from gateway.errors import Fault, GatewayError
 
 __all__ = [
     "JSON_COLUMNS",
@@ -38,6 +38,7 @@ __all__ = [
     "AuditError",
     "AuditReadError",
     "AuditStats",
+    "AuditStoreUnavailable",
     "AuditWriteError",
     "ChainTarget",
     "GroupCommitWriter",
@@ -61,6 +62,15 @@ class AuditError(Fault):
 
 class AuditWriteError(AuditError):
     """The audit log could not durably record an entry (or is closed): refuse the call."""
+
+
+class AuditStoreUnavailable(AuditWriteError):
+    """The chain's database cannot be reached (PostgreSQL stopped or gone): the call is refused
+    as ``refusal``, UNAVAILABLE naming the store, not as an internal error."""
+
+    def __init__(self, message: str, refusal: GatewayError) -> None:
+        super().__init__(message)
+        self.refusal = refusal
 
 
 class AuditReadError(AuditError):
@@ -94,6 +104,9 @@ class ChainTarget(Protocol):
 
     errors: tuple[type[Exception], ...]
     """What a storage failure raises: it fails the batch, never the writer."""
+
+    def unreachable(self, exc: Exception) -> GatewayError | None:
+        """The refusal for a failure that means the store cannot be reached, else None."""
 
     def begin(self) -> tuple[int, str]:
         """Start a transaction that holds the chain's head against every other writer, and
@@ -241,11 +254,7 @@ class GroupCommitWriter:
             target.rollback()
             # Every request of the batch gets an answer, including those the error came before.
             settled = {id(r) for r, _ in outcomes}
-            failed = [
-                (r, AuditWriteError(f"audit write failed: {exc}"))
-                for r in batch
-                if id(r) not in settled
-            ]
+            failed = [(r, _write_failure(target, exc)) for r in batch if id(r) not in settled]
             self._deliver([*outcomes, *failed])
             return
         except BaseException:
@@ -274,6 +283,14 @@ class GroupCommitWriter:
                 loop.call_soon_threadsafe(_settle, settled)
             except RuntimeError:
                 pass  # that loop is closed: nobody is waiting any more
+
+
+def _write_failure(target: ChainTarget, exc: Exception) -> AuditWriteError:
+    """What one caller of a failed batch is told (each its own, raised in its own task)."""
+    refusal = target.unreachable(exc)
+    if refusal is not None:
+        return AuditStoreUnavailable(f"audit write failed: {exc}", refusal)
+    return AuditWriteError(f"audit write failed: {exc}")
 
 
 def _pick_up(request: _Request) -> bool:

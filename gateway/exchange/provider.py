@@ -24,7 +24,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
 from gateway.audit.chain import format_time
-from gateway.audit.log import AuditLog, AuditRecord, AuditWriteError
+from gateway.audit.log import AuditLog, AuditRecord, AuditStoreUnavailable, AuditWriteError
 from gateway.clock import utcnow
 from gateway.errors import GatewayError, Internal, InvalidArgument, NotFound, Unavailable
 from gateway.exchange.backends import Backend
@@ -310,6 +310,9 @@ class Provider:
         )
         try:
             entry = await self._audit.append_async(record)
+        except AuditStoreUnavailable as exc:  # the province's database is out of reach
+            log.warning("audit write failed on %s, no data released: %s", self.node, exc)
+            raise exc.refusal from None
         except AuditWriteError:
             log.exception("audit write failed on %s; refusing to release data", self.node)
             raise Internal(

@@ -16,7 +16,7 @@ from typing import Protocol
 from opentelemetry import trace
 
 from gateway.audit.chain import format_time
-from gateway.audit.log import AuditLog, AuditRecord, AuditWriteError
+from gateway.audit.log import AuditLog, AuditRecord, AuditStoreUnavailable, AuditWriteError
 from gateway.clock import utcnow
 from gateway.deadlines import budget
 from gateway.errors import GatewayError, Internal, InvalidArgument, NotFound
@@ -183,6 +183,10 @@ class Router:
         )
         try:
             await self._audit.append_async(record)
+        except AuditStoreUnavailable as exc:  # the province's database is out of reach
+            log.warning("consumer audit write failed on %s: %s", self.node, exc)
+            if error is None:  # data must not reach the app unaudited
+                raise exc.refusal from None
         except AuditWriteError:
             log.exception("consumer audit write failed on %s", self.node)
             if error is None:  # data must not reach the app unaudited

@@ -131,8 +131,8 @@ class Postgres:
         try:
             with self._pool.connection(timeout=self._wait_s) as conn, conn.transaction():
                 yield SqlConn(conn)
-        except (psycopg.OperationalError, PoolTimeout) as exc:
-            if isinstance(exc, psycopg.OperationalError):
+        except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
+            if not isinstance(exc, PoolTimeout):
                 # The other idle connections likely died with this one (a restarted server):
                 # drop them now rather than fail one call per stale connection later.
                 self._pool.check()

@@ -73,7 +73,7 @@ class LoopConnections:
                     )
                 cur = await conn.execute(sql, params)
                 row = await cur.fetchone()
-            except psycopg.OperationalError:
+            except (psycopg.OperationalError, psycopg.InterfaceError):
                 # The server went (or restarted): its other connections are dead too.
                 if conn is not None:
                     self._drop(conn)

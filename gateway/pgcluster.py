@@ -8,8 +8,8 @@ unprivileged system user ``yrdpg`` (created by ``scripts/install-system-deps.sh`
 own managed PostgreSQL and a DSN with a password from the environment, see the README).
 
 The server runs in the foreground as a child of the process that started it (forked from one
-long-lived thread), asking the kernel for SIGKILL when that process goes (``PR_SET_PDEATHSIG``;
-as root, ``setpriv --pdeathsig`` sets it again after the switch to ``yrdpg``, which clears it):
+long-lived thread), asking the kernel for SIGKILL when that process goes (``PR_SET_PDEATHSIG``
+through ``setpriv --pdeathsig``, after the switch to ``yrdpg`` as root, which would clear it):
 a test run or ``yrdgw up`` that is killed, even with ``kill -9``, leaves no server behind
 (``pg_ctl start`` would have daemonized it). Its backends notice the postmaster's death and
 exit too.
@@ -17,12 +17,10 @@ exit too.
 
 from __future__ import annotations
 
-import ctypes
 import glob
 import os
 import pwd
 import shutil
-import signal
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -34,8 +32,6 @@ from gateway.errors import Fault
 from gateway.ports import LOOPBACK
 
 __all__ = ["PG_USER", "PgCluster", "PostgresMissing", "find_bindir"]
-
-_PR_SET_PDEATHSIG = 1
 
 PG_USER = "yrdpg"
 """The system user the cluster runs as when this process is root."""
@@ -126,19 +122,15 @@ class PgCluster:
             # Started from one long-lived thread: the kernel sends the parent-death signal when
             # the *thread* that forked goes, and a caller's thread may be short-lived (an
             # executor's, in a test); that one lives until the process ends.
-            self._server = (
-                _spawner()
-                .submit(
-                    subprocess.Popen,
-                    [*self._foreground(), *command],
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    cwd="/",
-                    preexec_fn=_die_with_parent,
-                )
-                .result()
+            spawned = _spawner().submit(
+                subprocess.Popen,
+                [*self._foreground(), *command],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd="/",
             )
+            self._server = spawned.result()
         self._wait_ready(timeout=60)
 
     def stop(self, mode: str = "fast") -> None:
@@ -148,10 +140,12 @@ class PgCluster:
         self._reap()
 
     def _foreground(self) -> list[str]:
-        """What the server is started through: as root, the switch to ``yrdpg`` by ``setpriv``,
-        which execs (no process in between) and keeps the parent-death signal."""
+        """What the server is started through: ``setpriv``, which asks for the parent-death
+        signal and execs the server (no process in between, and no Python code run in the
+        forked child of a threaded process); as root it also switches to ``yrdpg``, and sets
+        the signal after the switch, which would clear it."""
         if not self._as:
-            return []
+            return ["setpriv", "--pdeathsig=KILL", "--"]
         user = pwd.getpwnam(PG_USER)
         return [
             "setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups",
@@ -221,9 +215,3 @@ def _spawner() -> ThreadPoolExecutor:
     if not _SPAWNER:
         _SPAWNER.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-server"))
     return _SPAWNER[0]
-
-
-def _die_with_parent() -> None:
-    """In the server's process before it execs: SIGKILL when the starting process goes."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)

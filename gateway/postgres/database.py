@@ -1,6 +1,7 @@
 """One node replica's connection pool to the province's PostgreSQL database.
 
-Driver: psycopg 3 with ``psycopg_pool``'s synchronous pool. The stores' interfaces are
+Driver: psycopg 3, its blocking connections kept in a small pool of our own (``pool``: it
+connects on demand, so a database that is back is used at once). The stores' interfaces are
 synchronous and thread-safe (services call them through ``asyncio.to_thread``), so a blocking
 pool fits them as they are. Measured on this 2-core box under the other helpers' load (8
 threads or tasks, 4,000 single-statement upserts with RETURNING, each its own committed,
@@ -20,7 +21,9 @@ bound the throughput. psycopg it is.
 
 The hot path (a call's version read and quota count) is not behind that interface: it runs on
 the event loop through :meth:`Postgres.fetch` (``onloop``), one autocommit statement per round
-trip, with no thread hand-off.
+trip, with no thread hand-off. There psycopg's async connection cost 160-240 µs of CPU per
+one-row SELECT and asyncpg's 150 (3,000 each, one connection, this box under the other
+helpers' load): not enough to run a second driver beside the first.
 
 Statements are written once for both backends with SQLite's ``?`` placeholders;
 :class:`SqlConn` turns them into psycopg's ``%s`` (no statement here has a literal ``?`` or
@@ -37,10 +40,10 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row, tuple_row
-from psycopg_pool import ConnectionPool, PoolTimeout
 
 from gateway.errors import Unavailable
 from gateway.postgres.onloop import LoopConnections
+from gateway.postgres.pool import BlockingPool
 
 __all__ = ["Postgres", "SqlConn"]
 
@@ -95,28 +98,15 @@ def _where(dsn: str) -> str:
 class Postgres:
     """The pool of one replica; :meth:`transaction` is the only way in."""
 
-    def __init__(
-        self, dsn: str, *, min_size: int = 1, max_size: int = 8, wait_s: float = 2.0
-    ) -> None:
-        """``wait_s``: how long a call waits for a connection before it is refused
-        (``Unavailable``) rather than queue behind a database that is gone."""
+    def __init__(self, dsn: str, *, max_size: int = 8, wait_s: float = 2.0) -> None:
+        """``wait_s``: how long a call waits for a connection while all ``max_size`` are busy
+        before it is refused (``Unavailable``). The database must be reachable now."""
         self.dsn = dsn
         self._wait_s = wait_s
         self.where = _where(dsn)
-        self._pool = ConnectionPool(
-            dsn,
-            min_size=min_size,
-            max_size=max_size,
-            kwargs={"row_factory": dict_row},
-            configure=_configure,
-            # A connection is checked (one empty round trip) as it leaves the pool: after the
-            # server restarted, a stale one is replaced instead of failing its caller. These
-            # transactions are off a call's hot path (``onloop`` has its own connections).
-            check=ConnectionPool.check_connection,
-            open=False,
-            name="yrd",
-        )
-        self._pool.open(wait=True, timeout=30)
+        self._pool = BlockingPool(self._connect, self.unavailable, max_size=max_size, wait_s=wait_s)
+        with self.transaction():  # the database must be there when a node starts
+            pass
         self._max_size = max_size
         self._on_loop: LoopConnections | None = None
 
@@ -126,17 +116,18 @@ class Postgres:
         ends, rolled back when it raises.
 
         A database that cannot be reached (or drops the connection) is an ``Unavailable``
-        refusal naming it, never an INTERNAL error; the pool reconnects in the background, so
-        calls succeed again once it is back, without a restart."""
+        refusal naming it, never an INTERNAL error; the pool connects again on demand, so calls
+        succeed again once it is back, without a restart."""
         try:
-            with self._pool.connection(timeout=self._wait_s) as conn, conn.transaction():
+            with self._pool.connection() as conn, conn.transaction():
                 yield SqlConn(conn)
-        except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
-            if not isinstance(exc, PoolTimeout):
-                # The other idle connections likely died with this one (a restarted server):
-                # drop them now rather than fail one call per stale connection later.
-                self._pool.check()
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             raise self.unavailable() from exc
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        conn = psycopg.connect(self.dsn, connect_timeout=2, row_factory=dict_row)
+        _configure(conn)
+        return conn
 
     def unavailable(self) -> Unavailable:
         """The refusal of a call whose store cannot be reached: UNAVAILABLE, naming it."""

@@ -10,8 +10,9 @@ statement on the server after its fifth use.
 At most ``max_size`` statements are in flight per loop; a caller that waits longer than
 ``wait_s`` for a turn, or finds the database unreachable, is refused with ``Unavailable``
 naming it at once (a refused connection fails in well under a millisecond: no queueing behind a
-database that is gone). After a failure every idle connection is dropped, so a restarted server
-costs one failed call, not one per stale connection; the next statement connects afresh.
+database that is gone). An idle connection the server closed (a restart) is dropped before use
+(``pool.alive``), and after a failure every idle connection is dropped: the next statement
+connects afresh.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
+
+from gateway.postgres.pool import alive
 
 __all__ = ["LoopConnections"]
 
@@ -65,7 +68,12 @@ class LoopConnections:
         else:
             await self._turns.acquire()
         try:
-            conn = self._idle.pop() if self._idle else None
+            conn = None
+            while self._idle and conn is None:
+                conn = self._idle.pop()
+                if not alive(conn):  # the server closed it (a restart): not a failed call
+                    self._drop(conn)
+                    conn = None
             try:
                 if conn is None:
                     conn = await psycopg.AsyncConnection.connect(

@@ -17,8 +17,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.audit import GENESIS_HASH, AuditLog, AuditReadError, AuditWriteError
-from gateway.audit.sqlschema import SCHEMA_VERSION
-from gateway.errors import SchemaTooNew
 from tests.support.records import APPS, make_record
 
 
@@ -457,25 +455,3 @@ def test_verify_sees_one_snapshot_while_appends_go_on(log: AuditLog) -> None:
         stop.set()
         thread.join()
     assert all(r.ok for r in reports), [r.problem for r in reports if not r.ok]
-
-
-NEWER = int(SCHEMA_VERSION) + 1
-"""An audit schema version a newer node would have written."""
-
-
-def test_a_newer_audit_schema_is_refused(tmp_path: Path) -> None:
-    """A log a newer node migrated stops this one with the same error as PostgreSQL's."""
-    path = tmp_path / "audit.db"
-    AuditLog(path, "js").close()
-    conn = sqlite3.connect(path)
-    with conn:
-        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(NEWER),))
-    conn.close()
-    with pytest.raises(SchemaTooNew) as info:
-        AuditLog(path, "js")
-    assert (info.value.component, info.value.found, info.value.known) == (
-        "audit",
-        NEWER,
-        NEWER - 1,
-    )
-    assert str(path) in str(info.value) and "upgrade this node" in str(info.value)

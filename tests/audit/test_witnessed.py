@@ -13,6 +13,7 @@ from gateway.audit import AuditLog
 from gateway.audit.heads import SignedHead
 from gateway.audit.sqlschema import SCHEMA_VERSION
 from gateway.audit.witnessed import WitnessBook
+from gateway.errors import SchemaTooNew
 from gateway.postgres import Postgres
 from tests.support.records import make_record
 
@@ -101,5 +102,8 @@ def test_a_log_newer_than_the_code_is_refused(tmp_path: Path) -> None:
     conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema'")
     conn.commit()
     conn.close()
-    with pytest.raises(ValueError, match="schema '99'"):
+    # The same refusal as the PostgreSQL side's and the other stores': a newer node wrote it.
+    with pytest.raises(SchemaTooNew) as info:
         AuditLog(db, "js")
+    assert (info.value.component, info.value.found) == ("audit", 99)
+    assert "upgrade this node" in str(info.value)

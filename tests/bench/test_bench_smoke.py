@@ -17,7 +17,7 @@ import sys
 import pytest
 
 from tests.support.federation import ROOT
-from yrdtools.bench.cases import ALL_CASES, COLD_SEARCHES, CROSS_TRACED
+from yrdtools.bench.cases import ALL_CASES, COLD_SEARCHES, CROSS_TRACED, PG_CASES
 
 pytestmark = pytest.mark.bench
 
@@ -28,17 +28,18 @@ _HANG_BOUND = 900
 """Seconds the quick run may take: a bound on a hang, not an expectation. It takes about 45 s
 on an idle box; a stressed run of the whole suite (two CPU hogs beside six busy processes, load
 average 20 on 2 cores) passed 110 s and failed on the old bound while nothing was wrong."""
+QUICK_CASES = [c for c in ALL_CASES if c not in PG_CASES]
+"""What --quick runs: the PostgreSQL federation only when named (``test_postgresql_case``)."""
 
 
-@pytest.fixture(scope="module")
-def result(tmp_path_factory) -> dict:
-    out = tmp_path_factory.mktemp("bench-results")
+def run_bench(out, *extra: str) -> dict:
     # --no-install: a test never installs system packages; nginx runs if present, else skips.
     cmd = [
         sys.executable,
         "-m",
         "yrdtools.bench",
         "--quick",
+        *extra,
         "--entries",
         "300",
         "--duration",
@@ -62,8 +63,13 @@ def result(tmp_path_factory) -> dict:
     return doc
 
 
+@pytest.fixture(scope="module")
+def result(tmp_path_factory) -> dict:
+    return run_bench(tmp_path_factory.mktemp("bench-results"))
+
+
 def test_every_case_ran_with_throughput_at_both_levels(result):
-    assert list(result["cases"]) == list(ALL_CASES)
+    assert list(result["cases"]) == QUICK_CASES
     for name, case in result["cases"].items():
         if name in MAY_SKIP and case.get("skipped"):
             continue
@@ -112,4 +118,23 @@ def test_node_memory_and_targets_are_reported(result):
     assert {"js", "sh", "zj", "ah"} <= {n for r in rows for n in r["rss_peak_mib"]}
     statuses = {t["target"]: t["status"] for t in result["targets"]}
     assert statuses and set(statuses.values()) <= {"PASS", "MISS", "n/a"}
-    assert "targets (issue 6; search: issue 15):" in result["_stdout"]
+    assert (
+        "targets (issue 6; search: issue 15; PostgreSQL against SQLite: issue 14):"
+        in (result["_stdout"])
+    )
+
+
+def test_postgresql_case(tmp_path):
+    """The one small PostgreSQL case beside its SQLite counterpart: both run at both levels,
+    the server's CPU is counted per call, and issue 14's ratios are judged."""
+    doc = run_bench(tmp_path, "--cases", "cross,pg-cross")
+    assert list(doc["cases"]) == ["cross", "pg-cross"]
+    pg = doc["cases"]["pg-cross"]
+    assert pg["probe"]["served_by"] == "sh"
+    assert pg["served_by"] == ["pg/js", "pg/sh", "postgres"]
+    for run in pg["runs"]:
+        assert run["rps"] > 0 and run["errors"] == {}, run
+        assert run["cpu_us_per_call"]["postgres"] > 0, run["cpu_us_per_call"]
+    statuses = {t["target"]: t["status"] for t in doc["targets"]}
+    ratios = [name for name in statuses if name.startswith("PostgreSQL/SQLite")]
+    assert len(ratios) == 2 and {statuses[n] for n in ratios} <= {"PASS", "MISS"}

@@ -18,6 +18,7 @@ that comes back is written again without a restart.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +29,8 @@ from gateway.audit.writer import ROW_COLUMNS
 from gateway.errors import GatewayError
 
 __all__ = ["PgChain"]
+
+log = logging.getLogger(__name__)
 
 LOCKED_BATCHES = 32
 """Batches appended under the head's lock after a miss, before one is tried without it."""
@@ -125,5 +128,7 @@ class PgChain:
             self._conn.close()  # broken: the next batch opens a new one
 
     def close(self) -> None:
+        if self.misses:
+            log.info("audit chain: %d batches found the head moved by another replica", self.misses)
         if self._conn is not None:
             self._conn.close()

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -45,7 +46,13 @@ from gateway.errors import Unavailable
 from gateway.postgres.onloop import LoopConnections
 from gateway.postgres.pool import BlockingPool
 
-__all__ = ["Postgres", "SqlConn"]
+__all__ = ["LOOP_CONNECTIONS", "Postgres", "SqlConn"]
+
+log = logging.getLogger(__name__)
+
+LOOP_CONNECTIONS = 16
+"""Statements in flight at once from a replica's event loop (one per call at a time: its
+in-flight bounds admit more calls, which then wait their turn, counted in ``loop_stats``)."""
 
 
 @functools.lru_cache(maxsize=512)
@@ -107,7 +114,6 @@ class Postgres:
         self._pool = BlockingPool(self._connect, self.unavailable, max_size=max_size, wait_s=wait_s)
         with self.transaction():  # the database must be there when a node starts
             pass
-        self._max_size = max_size
         self._on_loop: LoopConnections | None = None
 
     @contextmanager
@@ -144,7 +150,7 @@ class Postgres:
             if conns is not None:
                 conns.close()  # a loop that is gone (tests run one per test)
             conns = self._on_loop = LoopConnections(
-                self.dsn, self.unavailable, max_size=self._max_size, wait_s=self._wait_s
+                self.dsn, self.unavailable, max_size=LOOP_CONNECTIONS, wait_s=self._wait_s
             )
         return await conns.fetch(sql, params)
 
@@ -158,6 +164,15 @@ class Postgres:
 
     def close(self) -> None:
         if self._on_loop is not None:
+            stats = self.loop_stats
+            log.info(
+                "PostgreSQL %s: %d statements from the event loop, %d waited for a turn "
+                "(%.3f s in all)",
+                self.where,
+                stats["statements"],
+                stats["waits"],
+                stats["wait_s"],
+            )
             self._on_loop.close()
         self._pool.close()
 

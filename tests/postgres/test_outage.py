@@ -18,7 +18,7 @@ from gateway.errors import Unavailable
 from gateway.pgcluster import PgCluster
 from gateway.ports import free_ports
 from gateway.postgres import Postgres
-from gateway.sharing.model import Quota
+from gateway.sharing.model import Grant, Quota
 from gateway.sharing.store import SharingStore
 from tests.support.records import make_record
 
@@ -52,17 +52,22 @@ def back_within(check, seconds: float = 30.0) -> None:
             time.sleep(0.1)
 
 
+def granted(store: SharingStore, now: datetime) -> tuple[str, Grant]:
+    """The outage app, with its secret and an approved grant for the interface."""
+    secret = store.create_app(APP, "outage", now=now)
+    application = store.add_application(
+        APP, IFACE, ("name",), "跨省通办", now, now.replace(year=now.year + 1), Quota(10, 100),
+        now=now,
+    )  # fmt: skip
+    return secret, store.approve(application.id, now=now)
+
+
 def test_a_stopped_database_is_unavailable_then_served_again(cluster: PgCluster) -> None:
     now = datetime.now(UTC)
     with Postgres(cluster.dsn()) as pg:
         store = SharingStore(pg)
         audit = AuditLog(pg, "sh")
-        secret = store.create_app(APP, "outage", now=now)
-        application = store.add_application(
-            APP, IFACE, ("name",), "跨省通办", now, now.replace(year=now.year + 1), Quota(10, 100),
-            now=now,
-        )  # fmt: skip
-        grant = store.approve(application.id, now=now)
+        secret, grant = granted(store, now)
         audit.append(make_record(1))
 
         cluster.stop("fast")
@@ -95,12 +100,7 @@ async def test_the_call_path_fails_fast_then_serves_again(cluster: PgCluster) ->
     now = datetime.now(UTC)
     with Postgres(cluster.dsn()) as pg:
         store = SharingStore(pg)
-        secret = store.create_app(APP, "outage", now=now)
-        application = store.add_application(
-            APP, IFACE, ("name",), "跨省通办", now, now.replace(year=now.year + 1), Quota(10, 100),
-            now=now,
-        )  # fmt: skip
-        grant = store.approve(application.id, now=now)
+        secret, grant = granted(store, now)
         assert await store.calls.count(grant, APP, now)
 
         cluster.stop("fast")

@@ -5,30 +5,16 @@ an unrelated write costs a recount, never a refusal or a double count."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
 from gateway.errors import ResourceExhausted, Unauthenticated
-from gateway.postgres import Postgres
 from gateway.sharing.model import Quota
 from gateway.sharing.store import SharingStore
 from gateway.sharing.usage import windows
 from tests.support.applications import apply
 from tests.support.names import APP, IFACE, T0
-
-REPLICAS = 3
-
-
-@pytest.fixture
-def replicas(pg_dsn: str) -> Iterator[list[SharingStore]]:
-    pools = [Postgres(pg_dsn) for _ in range(REPLICAS)]
-    stores = [SharingStore(pg) for pg in pools]
-    yield stores
-    for store, pg in zip(stores, pools, strict=True):
-        store.close()
-        pg.close()
 
 
 async def call(store: SharingStore, now=T0) -> str:
@@ -48,7 +34,7 @@ async def call(store: SharingStore, now=T0) -> str:
 
 async def test_quota_is_exact_across_replicas(replicas: list[SharingStore]) -> None:
     replicas[0].approve(apply(replicas[0], quota=Quota(100, 7)).id, now=T0)
-    outcomes = await asyncio.gather(*(call(replicas[i % REPLICAS]) for i in range(20)))
+    outcomes = await asyncio.gather(*(call(replicas[i % len(replicas)]) for i in range(20)))
     assert outcomes.count("ok") == 7
     assert outcomes.count("QUOTA_DAY_EXCEEDED") == 13
 
@@ -68,14 +54,14 @@ async def test_revoke_on_one_replica_refuses_the_next_call_on_every_replica(
     replicas: list[SharingStore],
 ) -> None:
     grant = replicas[0].approve(apply(replicas[0]).id, now=T0)
-    assert [await call(r) for r in replicas] == ["ok"] * REPLICAS  # every view holds the grant
+    assert [await call(r) for r in replicas] == ["ok"] * len(replicas)  # every view holds the grant
     found = [await r.calls.find(APP, IFACE, T0) for r in replicas]
     await asyncio.to_thread(replicas[1].revoke_grant, grant.id, "purpose ended", T0)
     # Found before the revoke, counted after it: nothing counted, the caller decides again.
     assert [await r.calls.count(g, APP, T0) for r, g in zip(replicas, found, strict=True)] == [
         False
-    ] * REPLICAS
-    assert [await call(r) for r in replicas] == ["no grant"] * REPLICAS
+    ] * len(replicas)
+    assert [await call(r) for r in replicas] == ["no grant"] * len(replicas)
 
 
 async def test_an_unrelated_write_costs_a_recount_not_a_refusal(
@@ -102,7 +88,7 @@ async def test_a_revoked_app_is_refused_on_every_replica_next_call(
     secret = replicas[0].create_app("js/rsj/revoked", "revoked", now=T0)
     assert [(await r.calls.authenticate("js/rsj/revoked", secret)).id for r in replicas] == [
         "js/rsj/revoked"
-    ] * REPLICAS
+    ] * len(replicas)
     await asyncio.to_thread(replicas[1].revoke_app, "js/rsj/revoked", now=T0)
     for store in replicas:
         with pytest.raises(Unauthenticated):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -21,20 +20,8 @@ from gateway.sharing.store import SharingStore
 from tests.support.applications import apply
 from tests.support.names import APP, IFACE, T0
 
-REPLICAS = 3
 NEWER = len(MIGRATIONS) + 1
 """A schema version a newer node would have written."""
-
-
-@pytest.fixture
-def replicas(pg_dsn: str) -> Iterator[list[SharingStore]]:
-    """Three replicas' stores, each on its own pool, on one province database."""
-    pools = [Postgres(pg_dsn) for _ in range(REPLICAS)]
-    stores = [SharingStore(pg) for pg in pools]
-    yield stores
-    for store, pg in zip(stores, pools, strict=True):
-        store.close()
-        pg.close()
 
 
 def test_day_quota_is_exact_across_replicas(replicas: list[SharingStore]) -> None:
@@ -44,7 +31,7 @@ def test_day_quota_is_exact_across_replicas(replicas: list[SharingStore]) -> Non
     def call(i: int) -> str:
         start.wait()
         try:
-            replicas[i % REPLICAS].consume_quota(grant, APP, T0)
+            replicas[i % len(replicas)].consume_quota(grant, APP, T0)
         except ResourceExhausted as refused:
             return refused.reason
         return "ok"
@@ -79,7 +66,7 @@ def test_revoke_on_one_replica_counts_on_every_replica_next_call(
     # Every replica has the grant in its in-memory view.
     assert all(r.find_grant(APP, IFACE, T0) == grant for r in replicas)
     replicas[1].revoke_grant(grant.id, "purpose ended", T0)
-    assert [r.find_grant(APP, IFACE, T0) for r in replicas] == [None] * REPLICAS
+    assert [r.find_grant(APP, IFACE, T0) for r in replicas] == [None] * len(replicas)
 
 
 def test_replicas_starting_together_migrate_once(pg_dsn: str) -> None:

@@ -239,7 +239,8 @@ class SpanStore:
             args.append(until_ns)
         sql = (
             "SELECT r.trace_id, r.node, r.name, r.start_ns, r.duration_ms, r.status, r.app, "
-            "r.interface, (SELECT count(*) FROM spans s WHERE s.trace_id = r.trace_id) "
+            "r.interface, (SELECT count(*) FROM spans s WHERE s.trace_id = r.trace_id"
+            f" AND s.kind != '{STEP_KIND}') "
             f"FROM spans r WHERE {' AND '.join(where)} ORDER BY r.start_ns DESC LIMIT ?"
         )
         rows = self._rows(sql, (*args, limit))

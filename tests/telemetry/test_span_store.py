@@ -10,10 +10,18 @@ import time
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
+from opentelemetry.trace import (
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+)
 
 from gateway.postgres import Postgres
-from gateway.telemetry.spanstore import SpanStore, SpanStoreProcessor
+from gateway.telemetry.spanstore import STEP_KIND, SpanStore, SpanStoreProcessor
+from gateway.tracing import step
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -52,6 +60,25 @@ def test_flushed_spans_are_in_the_store_with_their_tree(where):
         spans["/yrd.v1.Exchange/Invoke"].kind == "SERVER" and spans["/yrd.v1.Exchange/Invoke"].root
     )
     assert [t.app for t in store.recent()] == ["js/rsj/a"]
+    processor.shutdown()
+
+
+def test_a_step_is_a_row_under_its_span_on_both_backends(where):
+    """A step (an event on its span, issue 18) is stored as a STEP row under the span, with its
+    length and failure; it is not counted among the trace's spans."""
+    store, processor, tracer = traced(where, interval=60)
+    with tracer.start_as_current_span("/yrd.v1.Exchange/Invoke", kind=SpanKind.SERVER) as root:
+        with step("authorize") as s:
+            s.set_attribute("yrd.decision", "deny")
+            s.set_status(Status(StatusCode.ERROR, "NO_GRANT"))
+    assert processor.force_flush()
+    trace_id = format(root.get_span_context().trace_id, "032x")
+    rows = {s.name: s for s in store.trace(trace_id)}
+    authorize = rows["authorize"]
+    assert authorize.kind == STEP_KIND and authorize.parent_id == rows[root.name].span_id
+    assert (authorize.status, authorize.status_message) == ("ERROR", "NO_GRANT")
+    assert authorize.attributes == {"yrd.decision": "deny"} and authorize.duration_ms >= 0
+    assert [t.span_count for t in store.recent()] == [1]
     processor.shutdown()
 
 

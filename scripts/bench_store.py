@@ -4,8 +4,8 @@ Usage: ``.venv/bin/python scripts/bench_store.py [--entries 131000] [--repeat 50
 
 Builds a synthetic catalog (realistic Chinese names from templates; 户籍 in about 3% of names),
 loads it into a fresh ``CatalogStore`` and times searches for 2-, 3- and 4-character terms with and
-without filters and facets, then a few with the count cache on. A measurement, not a test: numbers
-depend on the machine, and on whatever else it is running (the load average is printed).
+without filters and facets, then a few with the postings cache on. A measurement, not a test:
+numbers depend on the machine, and on whatever else it is running (the load average is printed).
 """
 
 from __future__ import annotations
@@ -220,7 +220,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(args.path or Path(tmp) / "catalog.db")
         entries = list(synthetic_catalog(args.entries))
-        # No count or result cache: every search below pays for counting its matches.
+        # No postings or result cache: every search below reads its terms' postings afresh.
         with CatalogStore(path, postings_cache=0, result_cache=0) as store:
             start = time.perf_counter()
             store.insert_many(entries)
@@ -248,7 +248,7 @@ def main() -> None:
                         f"{text or '(none)':<10} {shown or '-':<40} {facets!s:<6} {total:>7}"
                         f"  {low:5.2f} / {mid:5.2f} / {high:5.2f}"
                     )
-            print("\nwith the count cache (a repeated query, or the next page of one):")
+            print("\nwith the postings cache (a repeated term, or the next page of one):")
             with CatalogStore(path, result_cache=0) as cached:
                 for text, filters in CASES[:4]:
                     samples, total = time_search(cached, SearchQuery(text, filters), args.repeat)

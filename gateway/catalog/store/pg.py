@@ -11,7 +11,8 @@ exact across replicas (a replica reads the generation of its snapshot).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 
 from gateway.catalog import textindex
 from gateway.catalog.model import FACET_FIELDS, CatalogEntry
@@ -24,6 +25,7 @@ from gateway.catalog.store.entries import (
     entry_row,
     facet_values,
 )
+from gateway.catalog.store.feed import PG, PG_MIGRATION, ChangePage
 from gateway.catalog.store.pgtext import SELECT_ENTRY, TEXT_COLUMNS, PgTextIndex, tsvector
 from gateway.catalog.store.records import LocalResult, SearchQuery
 from gateway.catalog.store.search import Searcher
@@ -107,6 +109,8 @@ DROP INDEX catalog_fts_alltext;
 DROP INDEX catalog_fts_tags;
 ALTER TABLE catalog_fts DROP COLUMN alltext, DROP COLUMN tags;
 """,
+    # 4: the change feed (``feed``); the entries already held are numbered when the store opens.
+    PG_MIGRATION,
 )
 
 _INSERT_ENTRY = (
@@ -132,12 +136,18 @@ class PgCatalogStore:
         postings_cache: int = 512,
         entry_cache: int = 4096,
         result_cache: int = 128,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._pg = pg
+        self._clock = clock
         self._searcher = Searcher(
             postings_cache=postings_cache, entry_cache=entry_cache, result_cache=result_cache
         )
         migrate(pg, "catalog", MIGRATIONS)
+        with pg.transaction() as conn:
+            # Writers take turns on this row (see _write_batch): numbering waits for them.
+            conn.execute("SELECT value FROM catalog_meta WHERE key = 'generation' FOR UPDATE")
+            PG.init_feed(conn, clock())
 
     def close(self) -> None:
         """The pool is the node's, closed by whoever opened it."""
@@ -171,15 +181,33 @@ class PgCatalogStore:
         for batch in batched(entries, batch_size):
             by_key = dict(sorted({code_key(entry.code): entry for entry in batch}.items()))
             with self._pg.transaction() as conn:
-                _write_batch(conn, by_key)
+                _write_batch(conn, by_key, self._clock())
             written += len(by_key)
         return written
 
+    def withdraw(self, codes: Iterable[str]) -> int:
+        """Delete the entries of ``codes``; returns how many there were."""
+        keys = sorted({code_key(code) for code in codes})
+        with self._pg.transaction() as conn:
+            _bump_generation(conn)
+            PG.record_withdrawals(conn, keys, self._clock())
+            for table in ("catalog_entry_facets", "catalog_fts"):
+                conn.execute(f"DELETE FROM {table} WHERE id = ANY(?)", (keys,))
+            found = conn.rows("DELETE FROM catalog_entries WHERE id = ANY(?) RETURNING id", (keys,))
+        return len(found)
+
+    def changes_since(self, since: int, limit: int) -> ChangePage:
+        """The published changes numbered above ``since``, at most ``limit`` (``feed``)."""
+        with self._pg.transaction() as conn:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            return PG.read(conn, since, limit)
+
     def clear(self) -> None:
         with self._pg.transaction() as conn:
+            _bump_generation(conn)
+            PG.record_clear(conn, self._clock())
             for table in ("catalog_entries", "catalog_entry_facets", "catalog_fts"):
                 conn.execute(f"DELETE FROM {table}")
-            _bump_generation(conn)
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -223,9 +251,11 @@ def _bump_generation(conn: SqlConn) -> None:
     )
 
 
-def _write_batch(conn: SqlConn, by_key: dict[int, CatalogEntry]) -> None:
-    # Taken first: writers on several replicas take turns, as on the SQLite file.
+def _write_batch(conn: SqlConn, by_key: dict[int, CatalogEntry], now: float) -> None:
+    # Taken first: writers on several replicas take turns, as on the SQLite file, so the
+    # change feed numbers their changes in commit order.
     _bump_generation(conn)
+    PG.record_writes(conn, by_key, now)
     keys = list(by_key)
     for table in ("catalog_entries", "catalog_entry_facets", "catalog_fts"):
         conn.execute(f"DELETE FROM {table} WHERE id = ANY(?)", (keys,))

@@ -13,7 +13,9 @@ Tables:
   the index by re-tokenizing its stored text, hence ``meta.textindex_version`` and a rebuild when
   the tokenizer changes.
 * ``meta``: key/value: ``schema_version``, ``textindex_version`` and ``generation`` (moved by
-  every write; the caches and the facet index are keyed by it).
+  every write; the caches and the facet index are keyed by it); the change feed's
+  ``change_seq`` and ``feed_id``, and a replica's cursor (``replica``).
+* ``changes``: the owner's change feed, one row per published entry (``feed``).
 
 Migrations are forward-only (``MIGRATIONS``: step *n* brings a file at version *n* to *n* + 1);
 a new file is created at ``SCHEMA_VERSION`` directly, and a file newer than this node knows
@@ -27,6 +29,7 @@ from collections.abc import Iterable, Sequence
 
 from gateway.catalog import textindex
 from gateway.catalog.model import FACET_FIELDS
+from gateway.catalog.store import feed
 from gateway.catalog.store.entries import ENTRY_COLUMNS, item_names
 from gateway.errors import SchemaTooNew
 
@@ -41,6 +44,9 @@ MIGRATIONS = (
         "UPDATE entry_facets SET data_mark ="
         " (SELECT id FROM facet_values WHERE field = 'data_mark' AND value = '')",
     ),
+    # 2 -> 3: the change feed (``feed``); the entries the file holds are numbered once, by
+    # ``init_schema`` (``feed.init_feed``: a file without a feed id gets one).
+    (feed.LITE_SCHEMA,),
 )
 SCHEMA_VERSION = str(len(MIGRATIONS) + 1)
 
@@ -95,6 +101,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS entries_fts USING fts5(
     tokenize="{textindex.FTS_TOKENIZER}",
     prefix='1'
 );
+{feed.LITE_SCHEMA};
 """
 
 SELECT_ENTRY = f"SELECT id, {', '.join(ENTRY_COLUMNS)} FROM entries"
@@ -147,9 +154,10 @@ def stored_fts_row(row: Sequence[object]) -> tuple[object, ...]:
     return fts_row(row_id, name, department, item_names(items), abstract, facet_ids)  # type: ignore[arg-type]
 
 
-def init_schema(conn: sqlite3.Connection, path: str) -> None:
+def init_schema(conn: sqlite3.Connection, path: str, now: float) -> None:
     """Create what is missing, or migrate an older file, inside the caller's write transaction;
-    re-tokenize every entry when the index was built by another tokenizer or the tags changed."""
+    re-tokenize every entry when the index was built by another tokenizer or the tags changed.
+    ``now``: the time stamped on the feed rows of entries a migration numbers."""
     version = _stored_version(conn)
     if version is not None and version > int(SCHEMA_VERSION):
         raise SchemaTooNew("catalog", version, int(SCHEMA_VERSION), where=path)
@@ -175,6 +183,7 @@ def init_schema(conn: sqlite3.Connection, path: str) -> None:
         set_meta(conn, "textindex_version", textindex.TEXTINDEX_VERSION)
     if get_meta(conn, "generation") is None:
         set_meta(conn, "generation", "0")
+    feed.LITE.init_feed(feed.Lite(conn), now)  # a new file, or one from before the feed
 
 
 def _stored_version(conn: sqlite3.Connection) -> int | None:

@@ -9,12 +9,14 @@ way it does, with the numbers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from gateway.catalog.model import CatalogEntry
 from gateway.catalog.ranking import CollectionStats
-from gateway.catalog.store import fts, schema, writes
+from gateway.catalog.store import feed, fts, replica, schema, writes
+from gateway.catalog.store.feed import ChangePage
 from gateway.catalog.store.pool import Connections
 from gateway.catalog.store.records import LocalResult, SearchQuery
 from gateway.catalog.store.search import Searcher
@@ -31,8 +33,11 @@ class CatalogStore:
         postings_cache: int = 512,
         entry_cache: int = 4096,
         result_cache: int = 128,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         """Open (creating if missing) the catalog at ``path``.
+
+        ``clock``: the time (seconds since the epoch) stamped on each change in the feed.
 
         ``postings_cache``: how many recent query terms keep their per-field postings (the
         entries holding the term in each field). Exact, not a staleness trade: entries are keyed
@@ -48,13 +53,14 @@ class CatalogStore:
         costs more CPU than such a search's SQL).
         """
         self._path = str(path)
+        self._clock = clock
         self._searcher = Searcher(
             postings_cache=postings_cache, entry_cache=entry_cache, result_cache=result_cache
         )
         self._pool = Connections(self._path)
         try:
             with self._pool.write() as conn:
-                schema.init_schema(conn, self._path)
+                schema.init_schema(conn, self._path, clock())
         except BaseException:
             self._pool.close()
             raise
@@ -82,11 +88,39 @@ class CatalogStore:
     def insert_many(self, entries: Iterable[CatalogEntry], *, batch_size: int = 5000) -> int:
         """Insert or replace (by code) ``entries``, one transaction per batch; returns how many
         were written. Raises ``ValueError`` (before writing that batch) for a malformed code."""
-        return writes.insert_many(self._pool, entries, batch_size)
+        return writes.insert_many(self._pool, entries, batch_size, self._clock)
+
+    def withdraw(self, codes: Iterable[str]) -> int:
+        """Delete the entries of ``codes``; returns how many there were."""
+        return writes.withdraw(self._pool, codes, self._clock)
 
     def clear(self) -> None:
         """Remove every entry (meta and the facet-value dictionary stay)."""
-        writes.clear(self._pool)
+        writes.clear(self._pool, self._clock)
+
+    # -- the change feed, as its owner and as a follower ---------------------------------------
+
+    def changes_since(self, since: int, limit: int) -> ChangePage:
+        """The published changes numbered above ``since``, at most ``limit`` (``feed``)."""
+        with self._pool.read() as conn:
+            return feed.LITE.read(feed.Lite(conn), since, limit)
+
+    def replica_state(self) -> replica.ReplicaState:
+        with self._pool.read() as conn:
+            return replica.read_state(conn)
+
+    def reset_replica(self, feed_id: str) -> replica.ReplicaState:
+        with self._pool.write() as conn:
+            return replica.reset(conn, feed_id)
+
+    def apply_changes(self, page: ChangePage) -> replica.ReplicaState:
+        """Apply an owner's ``page`` and move the cursor, in one transaction (``replica``)."""
+        with self._pool.write() as conn:
+            return replica.apply(conn, page, self._clock())
+
+    def note_replica(self, *, connected: bool, head: int | None) -> replica.ReplicaState:
+        with self._pool.write() as conn:
+            return replica.note(conn, connected=connected, head=head, now=self._clock())
 
     # -- reads ---------------------------------------------------------------------------------
 

@@ -1,17 +1,18 @@
-"""Writing the catalog's SQLite file: bulk insert-or-replace by code, and clearing it.
+"""Writing the catalog's SQLite file: bulk insert-or-replace by code, withdrawing, clearing.
 
-A batch is one transaction that writes ``entries``, ``entry_facets`` and the FTS5 row together
-and moves the write generation. A bulk load is sorted by id (code order) so it appends to
-neighbouring pages, runs with a bigger page cache, and merges the FTS b-trees once at the end.
+A batch is one transaction that writes ``entries``, ``entry_facets``, the FTS5 row and the
+change feed's rows (``feed``) together and moves the write generation. A bulk load is sorted
+by id (code order) so it appends to neighbouring pages, runs with a bigger page cache, and merges
+the FTS b-trees once at the end.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from gateway.catalog.model import FACET_FIELDS, CatalogEntry
-from gateway.catalog.store import schema
+from gateway.catalog.store import feed, schema
 from gateway.catalog.store.entries import batched, code_key, entry_row, facet_values, json_ids
 from gateway.catalog.store.pool import BULK_CACHE_KIB, CACHE_KIB, Connections
 
@@ -20,7 +21,12 @@ from gateway.catalog.store.pool import BULK_CACHE_KIB, CACHE_KIB, Connections
 OPTIMIZE_AFTER_ROWS = 10_000
 
 
-def insert_many(pool: Connections, entries: Iterable[CatalogEntry], batch_size: int) -> int:
+def insert_many(
+    pool: Connections,
+    entries: Iterable[CatalogEntry],
+    batch_size: int,
+    clock: Callable[[], float],
+) -> int:
     """Insert or replace (by code) ``entries``, one transaction per batch; returns how many
     were written. Raises ``ValueError`` (before writing that batch) for a malformed code."""
     if batch_size < 1:
@@ -35,7 +41,8 @@ def insert_many(pool: Connections, entries: Iterable[CatalogEntry], batch_size: 
             # so a sorted batch appends to neighbouring pages instead of scattering.
             by_key = dict(sorted({code_key(entry.code): entry for entry in batch}.items()))
             with pool.write() as conn:
-                _write_batch(conn, by_key)
+                feed.LITE.record_writes(feed.Lite(conn), by_key, clock())
+                write_batch(conn, by_key)
             written += len(by_key)
         if written >= OPTIMIZE_AFTER_ROWS:
             with pool.write() as conn:
@@ -52,27 +59,51 @@ def insert_many(pool: Connections, entries: Iterable[CatalogEntry], batch_size: 
     return written
 
 
-def clear(pool: Connections) -> None:
+def clear(pool: Connections, clock: Callable[[], float]) -> None:
     """Remove every entry (meta and the facet-value dictionary stay)."""
     with pool.write() as conn:
-        conn.execute("DELETE FROM entries")
-        conn.execute("DELETE FROM entry_facets")
-        conn.execute("INSERT INTO entries_fts (entries_fts) VALUES ('delete-all')")
+        feed.LITE.record_clear(feed.Lite(conn), clock())
+        clear_rows(conn)
+
+
+def clear_rows(conn: sqlite3.Connection) -> None:
+    """Remove every entry inside the caller's transaction (the feed is the caller's)."""
+    conn.execute("DELETE FROM entries")
+    conn.execute("DELETE FROM entry_facets")
+    conn.execute("INSERT INTO entries_fts (entries_fts) VALUES ('delete-all')")
+    schema.bump_generation(conn)
+
+
+def withdraw(pool: Connections, codes: Iterable[str], clock: Callable[[], float]) -> int:
+    """Delete the entries of ``codes`` (unknown codes are ignored), in one transaction; returns
+    how many were deleted. Raises ``ValueError`` for a malformed code, before writing."""
+    keys = sorted({code_key(code) for code in codes})
+    with pool.write() as conn:
+        feed.LITE.record_withdrawals(feed.Lite(conn), keys, clock())
+        deleted = delete_rows(conn, keys)
         schema.bump_generation(conn)
+    return deleted
 
 
-def _write_batch(conn: sqlite3.Connection, by_key: dict[int, CatalogEntry]) -> None:
-    keys = json_ids(by_key)
+def delete_rows(conn: sqlite3.Connection, keys: Iterable[int]) -> int:
+    """Delete the entries of ``keys`` inside the caller's transaction; how many there were."""
+    ids = json_ids(keys)
     # Contentless FTS5 deletes a row given exactly the tokens it was indexed with.
     old = conn.execute(
-        f"{schema.SELECT_FTS_SOURCE} WHERE e.id IN (SELECT value FROM json_each(?))", (keys,)
+        f"{schema.SELECT_FTS_SOURCE} WHERE e.id IN (SELECT value FROM json_each(?))", (ids,)
     ).fetchall()
     if old:
         conn.executemany(schema.DELETE_FTS, map(schema.stored_fts_row, old))
-        conn.execute("DELETE FROM entries WHERE id IN (SELECT value FROM json_each(?))", (keys,))
+        conn.execute("DELETE FROM entries WHERE id IN (SELECT value FROM json_each(?))", (ids,))
         conn.execute(
-            "DELETE FROM entry_facets WHERE id IN (SELECT value FROM json_each(?))", (keys,)
+            "DELETE FROM entry_facets WHERE id IN (SELECT value FROM json_each(?))", (ids,)
         )
+    return len(old)
+
+
+def write_batch(conn: sqlite3.Connection, by_key: dict[int, CatalogEntry]) -> None:
+    """Insert or replace ``by_key`` inside the caller's transaction (the feed is the caller's)."""
+    delete_rows(conn, by_key)
     value_ids = {
         (name, value): i
         for i, name, value in conn.execute("SELECT id, field, value FROM facet_values")

@@ -33,8 +33,10 @@ from gateway._pb.yrd.v1 import (
     sharing_pb2_grpc,
 )
 from gateway.audit.log import AuditLog
+from gateway.catalog.changefeed import ChangeFeed
 from gateway.catalog.federated import FederatedCatalog, Labels, LocalCatalog
 from gateway.catalog.query import QueryValidator
+from gateway.catalog.replicas import Replication
 from gateway.catalog.store import AnyCatalogStore, CatalogStore, PgCatalogStore
 from gateway.clock import utcnow
 from gateway.config import FederationConfig, NodeConfig, load_province, split_address
@@ -139,6 +141,7 @@ class Node:
         self._health: HealthServicer | None = None
         self._tables: list[SharedCounters] = []
         self._pg: Postgres | None = None
+        self.replication: Replication | None = None
         self.seed_seconds: float | None = None
 
     def _catalog(self) -> AnyCatalogStore:
@@ -240,17 +243,14 @@ class Node:
         names = {n.id: n.name for n in self.fed.nodes.values()}
         category_names = {c.code: c.full_name for c in self.standard.categories.values()}
         mark_names = {t.id: t.name for t in self.standard.data_marks.values()}
-        labels = Labels(
-            self.id,
-            {
-                "category": category_names,
-                "grade": {g.id: g.name for g in self.standard.grades.values()},
-                "share_type": {t.id: t.name for t in self.standard.share_types.values()},
-                "update_cycle": {t.id: t.name for t in self.standard.update_cycles.values()},
-                "data_mark": mark_names,
-            },
-            {d.code: d.name for d in self.departments.departments},
-        )
+        by_field = {
+            "category": category_names,
+            "grade": {g.id: g.name for g in self.standard.grades.values()},
+            "share_type": {t.id: t.name for t in self.standard.share_types.values()},
+            "update_cycle": {t.id: t.name for t in self.standard.update_cycles.values()},
+            "data_mark": mark_names,
+        }
+        labels = Labels(self.id, by_field, {d.code: d.name for d in self.departments.departments})
         local = LocalCatalog(self.id, store, labels, self.standard.synonyms.equivalents())
         encoder = EntryWire(names, category_names, mark_names=mark_names)
         metrics = self.metrics = Metrics(
@@ -267,14 +267,19 @@ class Node:
             tracer=rpc_tracer,
             connections=cfg.limits.peer_connections or (worker.count if worker else 1),
         )
+        catalog_peers = {p.id: CatalogClient(p) for p in peers}
+        replication = self.replication = Replication(
+            cfg.data_dir / "replicas", catalog_peers, by_field
+        )
         catalog = FederatedCatalog(
             self.id,
             names,
             local,
-            {p.id: CatalogClient(p) for p in peers},
+            catalog_peers,
             default_budget=cfg.search.peer_timeout_ms / 1000,
             tracer=tracer,
             observe_province=metrics.observe_search,
+            replicas=replication.catalogs,
         )
         audit.observe_appends(metrics.observe_audit_append)
         metrics.watch(
@@ -409,6 +414,7 @@ class Node:
                 gatherer=gatherer,
                 peer_limits=peer_limits,
                 witness=watch.witness,
+                feed=ChangeFeed(store),
             ),
             peer,
         )
@@ -426,6 +432,8 @@ class Node:
         peers.start_probing()
         if tls is not None and (worker is None or worker.index == 0):
             watch.publish(tls.key_pem, peers, cfg.audit)  # one signer per node
+        if worker is None or worker.index == 0:  # one follower per node; its workers read
+            replication.follow(catalog_peers)
         self._flusher = asyncio.create_task(
             self._flush_quota_every(sharing_store, 1.0), name="quota-flush"
         )
@@ -496,6 +504,8 @@ class Node:
             await self._web.stop()
         if self._flusher is not None:
             self._flusher.cancel()
+        if self.replication is not None:
+            await self.replication.stop()
         if self._health is not None:
             await self._health.enter_graceful_shutdown()
         await self._drain.stop(self._servers, grace)
@@ -515,6 +525,8 @@ class Node:
             self._sharing_store.close()
         if self._store is not None:
             self._store.close()
+        if self.replication is not None:
+            self.replication.close()
         for table in self._tables:
             table.close()
         if self._pg is not None:

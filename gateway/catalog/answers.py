@@ -24,6 +24,7 @@ __all__ = [
     "LocalAnswer",
     "PeerFailure",
     "ProvinceAnswer",
+    "ReplicaReport",
     "ScoredEntry",
 ]
 
@@ -83,6 +84,20 @@ NOT_ASKED = AnswerState.NOT_ASKED
 
 
 @dataclass(frozen=True, slots=True)
+class ReplicaReport:
+    """A province's part of an answer that came from this node's replica of its catalog."""
+
+    stale: bool
+    """The owner's feed is not being followed right now, or the replica lags behind it."""
+    last_change_at: float
+    """When the owner made the last change the replica applied (seconds since the epoch)."""
+    lag_ms: float
+    """Since the replica last held everything the owner had."""
+    behind: int = 0
+    """Changes the owner had that the replica had not applied, when last heard."""
+
+
+@dataclass(frozen=True, slots=True)
 class ProvinceAnswer:
     province: str
     name: str
@@ -91,6 +106,8 @@ class ProvinceAnswer:
     latency_ms: float = 0.0
     reason: str = ""
     message: str = ""
+    replica: ReplicaReport | None = None
+    """Set when the answer came from this node's replica, not from the province's node."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,10 @@
 """Federated catalog search: ask this node and its peers in parallel, merge by relevance.
 
-A peer that is down, refuses or is slow makes the answer partial and says which and why; it never
-fails the whole query and never holds it past the caller's deadline.
+By default another province's part comes from this node's replica of its catalog (``replicas``),
+reported as such, with its freshness; a ``live`` search, and a province whose replica has never
+been in sync, asks the province's node. A peer that is down, refuses or is slow makes a live
+answer partial and says which and why; it never fails the whole query and never holds it past
+the caller's deadline.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode, Tracer
@@ -28,6 +31,7 @@ from gateway.catalog.answers import (
     LocalAnswer,
     PeerFailure,
     ProvinceAnswer,
+    ReplicaReport,
     ScoredEntry,
 )
 from gateway.catalog.model import RESOURCE_CODE_RE, CatalogEntry
@@ -139,6 +143,25 @@ class CatalogPeer(Protocol):
     async def get_local(self, code: str, timeout: float) -> CatalogEntry | None: ...
 
 
+class Replica(Protocol):
+    """This node's copy of a province's catalog (``gateway.catalog.replicas.ReplicaCatalog``)."""
+
+    def report(self, *, owner_down: bool = False) -> ReplicaReport | None:
+        """How fresh it is; None while it has never been in sync (not to answer from)."""
+        ...
+
+    async def search(self, text: str, filters: Filters, limit: int) -> LocalAnswer: ...
+
+    async def get(self, code: str) -> CatalogEntry | None: ...
+
+
+class Found(NamedTuple):
+    """An entry looked up by code, and the replica's report when the owner did not answer."""
+
+    entry: CatalogEntry
+    replica: ReplicaReport | None = None
+
+
 class FederatedCatalog:
     """The node's Catalog service: local search plus parallel fan-out, merged."""
 
@@ -152,15 +175,18 @@ class FederatedCatalog:
         default_budget: float,
         tracer: Tracer | None = None,
         observe_province: Callable[[str, str, float], None] | None = None,
+        replicas: Mapping[str, Replica] | None = None,
     ) -> None:
         """``observe_province(province, state, seconds)``: each asked province's answer, for the
-        node's metrics (search latency per province)."""
+        node's metrics (search latency per province). ``replicas``: this node's copies of the
+        other provinces' catalogs, by province."""
         self.node = node
         self._observe = observe_province
         self._tracer = tracer or trace.get_tracer(__name__)
         self._names = dict(province_names)
         self._local = local
         self._peers = dict(peers)
+        self._replicas = dict(replicas or {})
         self._default_budget = default_budget
 
     def budget(self, time_remaining: float | None) -> float:
@@ -241,8 +267,14 @@ class FederatedCatalog:
     async def _ask(
         self, province: str, query: FederatedQuery, budget: float
     ) -> tuple[ProvinceAnswer, LocalAnswer | None]:
-        local = province == self.node
-        with current(self._tracer, "catalog.local_search" if local else "fanout.peer") as span:
+        replica = None if query.live else self._replicas.get(province)
+        report = replica.report() if replica is not None else None
+        name = "fanout.peer"
+        if province == self.node:
+            name = "catalog.local_search"
+        elif report is not None:
+            name = "catalog.replica_search"
+        with current(self._tracer, name) as span:
             span.set_attributes(
                 {
                     "yrd.node": self.node,
@@ -251,11 +283,39 @@ class FederatedCatalog:
                     "yrd.depth": query.depth,
                 }
             )
-            status, answer = await self._ask_one(province, query, budget)
+            if replica is not None and report is not None:
+                status, answer = await self._ask_replica(province, replica, report, query)
+                span.set_attribute("yrd.stale", report.stale)
+            else:
+                status, answer = await self._ask_one(province, query, budget)
             span.set_attributes({"yrd.state": status.state, "yrd.total": status.total})
             if status.state != ANSWERED:
                 span.set_status(Status(StatusCode.ERROR, status.reason))
             return status, answer
+
+    async def _ask_replica(
+        self, province: str, replica: Replica, report: ReplicaReport, query: FederatedQuery
+    ) -> tuple[ProvinceAnswer, LocalAnswer | None]:
+        name = self._names.get(province, province)
+        start = time.perf_counter()
+        try:
+            answer = await replica.search(query.text, query.filters, query.depth)
+        except Exception:  # a local failure must not fail the whole federated answer
+            log.exception("catalog search of the replica of %s failed", province)
+            elapsed = (time.perf_counter() - start) * 1000
+            return ProvinceAnswer(
+                province,
+                name,
+                FAILED,
+                latency_ms=elapsed,
+                reason="INTERNAL",
+                message=f"the replica of {province} failed to search",
+                replica=report,
+            ), None
+        elapsed = (time.perf_counter() - start) * 1000
+        return ProvinceAnswer(
+            province, name, ANSWERED, total=answer.total, latency_ms=elapsed, replica=report
+        ), answer
 
     async def _ask_one(
         self, province: str, query: FederatedQuery, budget: float
@@ -296,6 +356,11 @@ class FederatedCatalog:
         ), answer
 
     async def get(self, code: str, time_remaining: float | None) -> CatalogEntry:
+        return (await self.lookup(code, time_remaining)).entry
+
+    async def lookup(self, code: str, time_remaining: float | None) -> Found:
+        """The entry of ``code`` from its owner; from this node's replica, reported stale, when
+        the owner did not answer."""
         if not RESOURCE_CODE_RE.match(code):
             raise InvalidArgument(
                 "code",
@@ -304,7 +369,7 @@ class FederatedCatalog:
             )
         entry = await self._local.get(code)
         if entry is not None:
-            return entry
+            return Found(entry)
         budget = self.budget(time_remaining)
         tasks = {asyncio.create_task(self._get_from(p, code, budget)): p for p in self._peers}
         silent: list[str] = []
@@ -315,7 +380,7 @@ class FederatedCatalog:
                 except TimeoutError:
                     raise
                 if isinstance(found, CatalogEntry):
-                    return found
+                    return Found(found)
                 if isinstance(found, str):
                     silent.append(found)
         except TimeoutError:
@@ -323,6 +388,13 @@ class FederatedCatalog:
         finally:
             for task in tasks:
                 task.cancel()
+        for province in sorted(silent):
+            replica = self._replicas.get(province)
+            report = replica.report(owner_down=True) if replica is not None else None
+            if replica is not None and report is not None:
+                entry = await replica.get(code)
+                if entry is not None:
+                    return Found(entry, report)
         if silent:
             raise Unavailable(
                 f"resource {code} not found on the provinces that answered; "

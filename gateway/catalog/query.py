@@ -43,6 +43,7 @@ class RawSearch:
     page_token: str = ""
     scope: str = "all"
     scope_provinces: tuple[str, ...] = ()
+    live: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,8 @@ class FederatedQuery:
     offset: int
     provinces: tuple[str, ...]
     """Nodes to ask, in federation order, after scope and the province filter."""
+    live: bool = False
+    """Ask the owners themselves, not this node's replicas of their catalogs."""
 
     @property
     def depth(self) -> int:
@@ -60,9 +63,10 @@ class FederatedQuery:
         return self.offset + self.page_size
 
     def fingerprint(self) -> str:
-        key = json.dumps(
-            [self.text, _filters_key(self.filters), list(self.provinces)], ensure_ascii=False
-        )
+        bound: list[object] = [self.text, _filters_key(self.filters), list(self.provinces)]
+        if self.live:  # a live answer's pages are not a replica answer's
+            bound.append("live")
+        key = json.dumps(bound, ensure_ascii=False)
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 
     def next_token(self) -> str:
@@ -239,6 +243,7 @@ class QueryValidator:
             page_size=page_size,
             offset=0,
             provinces=asked,
+            live=raw.live,
         )
         if raw.page_token:
             offset, fingerprint = decode_token(raw.page_token)
@@ -252,7 +257,7 @@ class QueryValidator:
                     f"pages deeper than {s.max_offset} results are not served; narrow the query",
                     reason="PAGE_TOO_DEEP",
                 )
-            query = FederatedQuery(query.text, query.filters, page_size, offset, asked)
+            query = FederatedQuery(query.text, query.filters, page_size, offset, asked, raw.live)
         return query
 
     def _expand_category(self, code: str) -> list[str]:

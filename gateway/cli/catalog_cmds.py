@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from gateway._pb.yrd.v1 import catalog_pb2, catalog_pb2_grpc
-from gateway.cli.render import message_dict, search_json, search_text
+from gateway.cli.render import message_dict, replica_text, search_json, search_text
 from gateway.client import open_channel
 from gateway.config import load_federation
 
@@ -31,6 +31,11 @@ def register(sub) -> None:
         help="GB/T 43697 mark: important (重要数据) | core (核心数据)",
     )
     p.add_argument("--local", action="store_true", help="search only the --via node")
+    p.add_argument(
+        "--live",
+        action="store_true",
+        help="ask every province's node (partial answers) instead of the --via node's replicas",
+    )
     p.add_argument("--page-size", type=int, default=0)
     p.add_argument("--page-token", default="")
     p.add_argument("--timeout", type=float, default=5.0, help="deadline in seconds")
@@ -61,6 +66,7 @@ def search(args) -> int:
         page_size=args.page_size,
         page_token=args.page_token,
         scope=catalog_pb2.SCOPE_LOCAL if args.local else catalog_pb2.SCOPE_ALL,
+        live=args.live,
     )
     with open_channel(fed, args.via, insecure=args.insecure) as channel:
         reply, call = catalog_pb2_grpc.CatalogStub(channel).Search.with_call(
@@ -81,6 +87,8 @@ def get(args) -> int:
         )
     data = message_dict(reply.entry)
     if args.json:
+        if reply.HasField("replica"):  # the owner did not answer: this is its replica's copy
+            data["replica"] = message_dict(reply.replica)
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
     e = reply.entry
@@ -101,4 +109,6 @@ def get(args) -> int:
             f"    - {item.name} [{item.type}({item.length}), {item.grade}"
             f"{', ' + item.kind if item.kind else ''}]"
         )
+    if reply.HasField("replica"):
+        print(f"  from: {replica_text(reply.replica)} ({e.province} did not answer)")
     return 0

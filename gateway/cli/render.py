@@ -105,6 +105,7 @@ def search_json(reply: catalog_pb2.SearchResponse) -> dict:
     for p in reply.provinces:
         entry = message_dict(p)
         entry["state"] = STATE_NAMES.get(p.state, "unknown").replace(" ", "_")
+        entry.setdefault("replica", None)  # answered by the province's node itself
         provinces.append(entry)
     return {
         "results": [{**message_dict(r.entry), "score": round(r.score, 4)} for r in reply.results],
@@ -116,6 +117,16 @@ def search_json(reply: catalog_pb2.SearchResponse) -> dict:
         "answered_by": reply.answered_by,
         "trace_id": reply.trace_id,
     }
+
+
+def replica_text(r: catalog_pb2.ReplicaStatus) -> str:
+    """Where an answer from a replica stands: ``replica, STALE, last change ..., lag ...``."""
+    parts = ["replica", "STALE" if r.stale else "current"]
+    parts.append(f"last change {r.last_change_at or 'none'}")
+    parts.append(f"lag {r.lag_ms / 1000:.1f} s")
+    if r.behind:
+        parts.append(f"{r.behind} changes behind")
+    return ", ".join(parts)
 
 
 def search_text(reply: catalog_pb2.SearchResponse) -> str:
@@ -149,6 +160,8 @@ def search_text(reply: catalog_pb2.SearchResponse) -> str:
             if p.state == catalog_pb2.PROVINCE_STATE_ANSWERED
             else (f"{p.reason}: {p.message}" if p.reason else "")
         )
+        if p.HasField("replica"):
+            detail += f"; {replica_text(p.replica)}"
         status_rows.append((f"{p.province} {p.name}", state, f"{p.latency_ms:.1f} ms", detail))
     out.append(table(("province", "state", "latency", "detail"), status_rows, (10, 10, 10, 70)))
     summary = (
@@ -170,6 +183,9 @@ def search_text(reply: catalog_pb2.SearchResponse) -> str:
             not in (catalog_pb2.PROVINCE_STATE_ANSWERED, catalog_pb2.PROVINCE_STATE_NOT_ASKED)
         ]
         summary += f"; PARTIAL: {', '.join(missing)} did not answer"
+    stale = [p.province for p in reply.provinces if p.HasField("replica") and p.replica.stale]
+    if stale:
+        summary += f"; STALE: {', '.join(stale)} from a replica the owner did not update lately"
     if reply.next_page_token:
         summary += f"\nnext page: --page-token {reply.next_page_token}"
     out.append(summary)

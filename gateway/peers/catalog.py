@@ -4,15 +4,23 @@ the federated answer reports for that province."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from gateway._pb.yrd.v1 import catalog_pb2
 from gateway.catalog.answers import LocalAnswer
 from gateway.catalog.model import CatalogEntry
 from gateway.catalog.query import Filters
+from gateway.catalog.store.feed import ChangePage
 from gateway.errors import GatewayError
 from gateway.peers import policy
 from gateway.peers.channels import Peer
 from gateway.peers.failures import peer_failure
+from gateway.peers.translate import READ
 from gateway.wire.catalog import entry_from_pb, local_answer_from_pb, local_search_request
+from gateway.wire.replication import follow_request, page_from_pb
+
+#: Beyond the owner's hold of a caught-up stream: time for its last page to arrive.
+FOLLOW_SLACK_S = 10.0
 
 
 class CatalogClient:
@@ -44,3 +52,17 @@ class CatalogClient:
                 return None
             raise peer_failure(exc) from None
         return entry_from_pb(reply.entry)
+
+    async def follow_changes(
+        self, since: int, *, page_size: int, wait: float
+    ) -> AsyncIterator[ChangePage]:
+        """The owner's change feed above ``since`` (``ChangeSource`` of
+        ``gateway.catalog.follower``), until the owner ends the stream."""
+        request = follow_request(since, page_size, wait)
+        try:
+            async for page in policy.stream(
+                self._peer, "FollowChanges", request, timeout=wait + FOLLOW_SLACK_S, role=READ
+            ):
+                yield page_from_pb(page)
+        except GatewayError as exc:
+            raise peer_failure(exc) from None

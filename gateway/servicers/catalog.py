@@ -6,7 +6,7 @@ from gateway._pb.yrd.v1 import catalog_pb2, catalog_pb2_grpc
 from gateway.catalog.federated import FederatedCatalog
 from gateway.catalog.query import QueryValidator
 from gateway.tracing import current_trace_id
-from gateway.wire.catalog import EntryWire, search_from_pb, search_reply
+from gateway.wire.catalog import EntryWire, replica_to_pb, search_from_pb, search_reply
 
 
 class CatalogServicer(catalog_pb2_grpc.CatalogServicer):
@@ -25,7 +25,9 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServicer):
         return search_reply(answer, self._encoder, trace_id)
 
     async def Get(self, request, context):
-        entry = await self._catalog.get(request.code, context.time_remaining())
+        found = await self._catalog.lookup(request.code, context.time_remaining())
         return catalog_pb2.GetResponse(
-            entry=self._encoder.entry(entry), trace_id=current_trace_id()
+            entry=self._encoder.entry(found.entry),
+            trace_id=current_trace_id(),
+            replica=replica_to_pb(found.replica) if found.replica is not None else None,
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from gateway._pb.yrd.v1 import catalog_pb2, federation_pb2, federation_pb2_grpc
 from gateway.audit.witnessing import Witness
+from gateway.catalog.changefeed import ChangeFeed
 from gateway.catalog.federated import LocalCatalog
 from gateway.catalog.query import QueryValidator
 from gateway.errors import FailedPrecondition, NotFound
@@ -26,6 +27,7 @@ from gateway.wire.catalog import EntryWire, filters_from_pb, local_search_reply
 from gateway.wire.exchange import batch_to_pb, call_from_pb, interfaces_reply, result_to_pb
 from gateway.wire.federation import head_from_pb, standard_ref
 from gateway.wire.ops import spans_reply
+from gateway.wire.replication import page_to_pb
 from gateway.wire.sharing import application_to_pb, applications_reply, apply_input
 
 
@@ -47,6 +49,7 @@ class FederationServicer(federation_pb2_grpc.FederationServicer):
         gatherer: TraceGatherer,
         peer_limits: InFlightBound,
         witness: Witness | None = None,
+        feed: ChangeFeed,
     ) -> None:
         self._node = node
         self._name = name
@@ -62,6 +65,7 @@ class FederationServicer(federation_pb2_grpc.FederationServicer):
         self._gatherer = gatherer
         self._peer_limits = peer_limits
         self._witness = witness
+        self._feed = feed
 
     def _forwarded(self, context, app: str, interface_id: str | None) -> Caller:
         return self._admission.forwarded(
@@ -92,6 +96,13 @@ class FederationServicer(federation_pb2_grpc.FederationServicer):
                 f"{self._node} has no resource {request.code[:40]}", reason="RESOURCE_NOT_FOUND"
             )
         return catalog_pb2.GetResponse(entry=self._encoder.entry(entry))
+
+    async def FollowChanges(self, request, context):
+        with self._peer_limits.slot(self._guard.caller(context)):
+            async for page in self._feed.follow(
+                request.since, request.page_size, request.wait_ms / 1000
+            ):
+                yield page_to_pb(page)
 
     async def Invoke(self, request, context):
         caller = self._forwarded(context, request.app, request.call.interface_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from gateway._pb.yrd.v1 import catalog_pb2, federation_pb2
@@ -20,6 +21,7 @@ from gateway.catalog.answers import (
     Hit,
     LocalAnswer,
     ProvinceAnswer,
+    ReplicaReport,
     ScoredEntry,
 )
 from gateway.catalog.model import CatalogEntry, DataItem
@@ -202,6 +204,7 @@ def search_from_pb(m: catalog_pb2.SearchRequest) -> RawSearch:
         page_token=m.page_token,
         scope=scope_from_pb(m.scope),
         scope_provinces=tuple(m.provinces),
+        live=m.live,
     )
 
 
@@ -242,6 +245,22 @@ def hits_from_pb(results: Iterable[Any]) -> tuple[PeerHit, ...]:
     return tuple(hits)
 
 
+def replica_to_pb(r: ReplicaReport) -> catalog_pb2.ReplicaStatus:
+    return catalog_pb2.ReplicaStatus(
+        from_replica=True,
+        stale=r.stale,
+        last_change_at=rfc3339(r.last_change_at) if r.last_change_at else "",
+        lag_ms=r.lag_ms,
+        behind=r.behind,
+    )
+
+
+def rfc3339(seconds: float) -> str:
+    """Seconds since the epoch as RFC 3339 text in UTC, to the millisecond."""
+    moment = datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds")
+    return moment.replace("+00:00", "Z")
+
+
 def province_to_pb(p: ProvinceAnswer) -> catalog_pb2.ProvinceStatus:
     return catalog_pb2.ProvinceStatus(
         province=p.province,
@@ -251,6 +270,7 @@ def province_to_pb(p: ProvinceAnswer) -> catalog_pb2.ProvinceStatus:
         latency_ms=round(p.latency_ms, 3),
         reason=p.reason,
         message=p.message,
+        replica=replica_to_pb(p.replica) if p.replica is not None else None,
     )
 
 

@@ -109,9 +109,12 @@ class FederationClients:
         *,
         page_size: int = 20,
         provinces: Iterable[str] = (),
+        live: bool = True,
     ) -> Outcome:
+        """A federated search through ``via``; ``live`` (the default here: the fault suite
+        breaks the owners' fan-out) asks the owners, not ``via``'s replicas."""
         stub = catalog_pb2_grpc.CatalogStub(self.channel(via))
-        request = catalog_pb2.SearchRequest(query=text, page_size=page_size)
+        request = catalog_pb2.SearchRequest(query=text, page_size=page_size, live=live)
         if provinces:
             request.scope = catalog_pb2.SCOPE_PROVINCES
             request.provinces.extend(provinces)

@@ -118,6 +118,14 @@ class CatalogStore:
         with self._pool.write() as conn:
             return replica.apply(conn, page, self._clock())
 
+    def department_names(self) -> dict[str, str]:
+        """Department code -> name, as the entries name them (a replica's facet labels)."""
+        with self._pool.read() as conn:
+            rows = conn.execute(
+                "SELECT department_code, max(department) FROM entries GROUP BY department_code"
+            ).fetchall()
+        return {str(code): str(name) for code, name in rows}
+
     def note_replica(self, *, connected: bool, head: int | None) -> replica.ReplicaState:
         with self._pool.write() as conn:
             return replica.note(conn, connected=connected, head=head, now=self._clock())

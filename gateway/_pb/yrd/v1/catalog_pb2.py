@@ -24,17 +24,17 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14yrd/v1/catalog.proto\x12\x06yrd.v1\"S\n\x08\x44\x61taItem\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x0e\n\x06length\x18\x03 \x01(\x05\x12\r\n\x05grade\x18\x04 \x01(\t\x12\x0c\n\x04kind\x18\x05 \x01(\t\"\xc5\x03\n\x0c\x43\x61talogEntry\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08province\x18\x03 \x01(\t\x12\x15\n\rprovince_name\x18\x04 \x01(\t\x12\x17\n\x0f\x64\x65partment_code\x18\x05 \x01(\t\x12\x12\n\ndepartment\x18\x06 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x07 \x01(\t\x12\x15\n\rcategory_name\x18\x08 \x01(\t\x12\x10\n\x08\x61\x62stract\x18\t \x01(\t\x12\x0e\n\x06\x66ormat\x18\n \x01(\t\x12\x12\n\nshare_type\x18\x0b \x01(\t\x12\x18\n\x10share_conditions\x18\x0c \x01(\t\x12\x16\n\x0eopen_attribute\x18\r \x01(\t\x12\x14\n\x0cupdate_cycle\x18\x0e \x01(\t\x12\x14\n\x0cpublish_date\x18\x0f \x01(\t\x12\r\n\x05grade\x18\x10 \x01(\t\x12\x1f\n\x05items\x18\x11 \x03(\x0b\x32\x10.yrd.v1.DataItem\x12\x13\n\x0blocal_grade\x18\x12 \x01(\t\x12\x16\n\x0elocal_category\x18\x13 \x01(\t\x12\x11\n\tdata_mark\x18\x14 \x01(\t\x12\x16\n\x0e\x64\x61ta_mark_name\x18\x15 \x01(\t\"\x9b\x01\n\rSearchFilters\x12\x12\n\ncategories\x18\x01 \x03(\t\x12\x0e\n\x06grades\x18\x02 \x03(\t\x12\x13\n\x0bshare_types\x18\x03 \x03(\t\x12\x11\n\tprovinces\x18\x04 \x03(\t\x12\x13\n\x0b\x64\x65partments\x18\x05 \x03(\t\x12\x15\n\rupdate_cycles\x18\x06 \x03(\t\x12\x12\n\ndata_marks\x18\x07 \x03(\t\"\x9e\x01\n\rSearchRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12&\n\x07\x66ilters\x18\x02 \x01(\x0b\x32\x15.yrd.v1.SearchFilters\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12\x1c\n\x05scope\x18\x05 \x01(\x0e\x32\r.yrd.v1.Scope\x12\x11\n\tprovinces\x18\x06 \x03(\t\"B\n\x0cSearchResult\x12#\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x14.yrd.v1.CatalogEntry\x12\r\n\x05score\x18\x02 \x01(\x01\"9\n\nFacetValue\x12\r\n\x05value\x18\x01 \x01(\t\x12\r\n\x05label\x18\x02 \x01(\t\x12\r\n\x05\x63ount\x18\x03 \x01(\x03\":\n\x05\x46\x61\x63\x65t\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\"\n\x06values\x18\x02 \x03(\x0b\x32\x12.yrd.v1.FacetValue\"\x9a\x01\n\x0eProvinceStatus\x12\x10\n\x08province\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12$\n\x05state\x18\x03 \x01(\x0e\x32\x15.yrd.v1.ProvinceState\x12\r\n\x05total\x18\x04 \x01(\x03\x12\x12\n\nlatency_ms\x18\x05 \x01(\x01\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x0f\n\x07message\x18\x07 \x01(\t\"\xe1\x01\n\x0eSearchResponse\x12%\n\x07results\x18\x01 \x03(\x0b\x32\x14.yrd.v1.SearchResult\x12\x1d\n\x06\x66\x61\x63\x65ts\x18\x02 \x03(\x0b\x32\r.yrd.v1.Facet\x12)\n\tprovinces\x18\x03 \x03(\x0b\x32\x16.yrd.v1.ProvinceStatus\x12\x0f\n\x07partial\x18\x04 \x01(\x08\x12\x17\n\x0fnext_page_token\x18\x05 \x01(\t\x12\r\n\x05total\x18\x06 \x01(\x03\x12\x10\n\x08trace_id\x18\x07 \x01(\t\x12\x13\n\x0b\x61nswered_by\x18\x08 \x01(\t\"\x1a\n\nGetRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\"D\n\x0bGetResponse\x12#\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x14.yrd.v1.CatalogEntry\x12\x10\n\x08trace_id\x18\x02 \x01(\t*S\n\x05Scope\x12\x15\n\x11SCOPE_UNSPECIFIED\x10\x00\x12\x0f\n\x0bSCOPE_LOCAL\x10\x01\x12\x13\n\x0fSCOPE_PROVINCES\x10\x02\x12\r\n\tSCOPE_ALL\x10\x03*\xbf\x01\n\rProvinceState\x12\x1e\n\x1aPROVINCE_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17PROVINCE_STATE_ANSWERED\x10\x01\x12\x19\n\x15PROVINCE_STATE_FAILED\x10\x02\x12\x1c\n\x18PROVINCE_STATE_TIMED_OUT\x10\x03\x12\x1a\n\x16PROVINCE_STATE_SKIPPED\x10\x04\x12\x1c\n\x18PROVINCE_STATE_NOT_ASKED\x10\x05\x32r\n\x07\x43\x61talog\x12\x37\n\x06Search\x12\x15.yrd.v1.SearchRequest\x1a\x16.yrd.v1.SearchResponse\x12.\n\x03Get\x12\x12.yrd.v1.GetRequest\x1a\x13.yrd.v1.GetResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14yrd/v1/catalog.proto\x12\x06yrd.v1\"S\n\x08\x44\x61taItem\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x0e\n\x06length\x18\x03 \x01(\x05\x12\r\n\x05grade\x18\x04 \x01(\t\x12\x0c\n\x04kind\x18\x05 \x01(\t\"\xc5\x03\n\x0c\x43\x61talogEntry\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08province\x18\x03 \x01(\t\x12\x15\n\rprovince_name\x18\x04 \x01(\t\x12\x17\n\x0f\x64\x65partment_code\x18\x05 \x01(\t\x12\x12\n\ndepartment\x18\x06 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x07 \x01(\t\x12\x15\n\rcategory_name\x18\x08 \x01(\t\x12\x10\n\x08\x61\x62stract\x18\t \x01(\t\x12\x0e\n\x06\x66ormat\x18\n \x01(\t\x12\x12\n\nshare_type\x18\x0b \x01(\t\x12\x18\n\x10share_conditions\x18\x0c \x01(\t\x12\x16\n\x0eopen_attribute\x18\r \x01(\t\x12\x14\n\x0cupdate_cycle\x18\x0e \x01(\t\x12\x14\n\x0cpublish_date\x18\x0f \x01(\t\x12\r\n\x05grade\x18\x10 \x01(\t\x12\x1f\n\x05items\x18\x11 \x03(\x0b\x32\x10.yrd.v1.DataItem\x12\x13\n\x0blocal_grade\x18\x12 \x01(\t\x12\x16\n\x0elocal_category\x18\x13 \x01(\t\x12\x11\n\tdata_mark\x18\x14 \x01(\t\x12\x16\n\x0e\x64\x61ta_mark_name\x18\x15 \x01(\t\"\x9b\x01\n\rSearchFilters\x12\x12\n\ncategories\x18\x01 \x03(\t\x12\x0e\n\x06grades\x18\x02 \x03(\t\x12\x13\n\x0bshare_types\x18\x03 \x03(\t\x12\x11\n\tprovinces\x18\x04 \x03(\t\x12\x13\n\x0b\x64\x65partments\x18\x05 \x03(\t\x12\x15\n\rupdate_cycles\x18\x06 \x03(\t\x12\x12\n\ndata_marks\x18\x07 \x03(\t\"\xac\x01\n\rSearchRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12&\n\x07\x66ilters\x18\x02 \x01(\x0b\x32\x15.yrd.v1.SearchFilters\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12\x1c\n\x05scope\x18\x05 \x01(\x0e\x32\r.yrd.v1.Scope\x12\x11\n\tprovinces\x18\x06 \x03(\t\x12\x0c\n\x04live\x18\x07 \x01(\x08\"B\n\x0cSearchResult\x12#\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x14.yrd.v1.CatalogEntry\x12\r\n\x05score\x18\x02 \x01(\x01\"9\n\nFacetValue\x12\r\n\x05value\x18\x01 \x01(\t\x12\r\n\x05label\x18\x02 \x01(\t\x12\r\n\x05\x63ount\x18\x03 \x01(\x03\":\n\x05\x46\x61\x63\x65t\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\"\n\x06values\x18\x02 \x03(\x0b\x32\x12.yrd.v1.FacetValue\"l\n\rReplicaStatus\x12\x14\n\x0c\x66rom_replica\x18\x01 \x01(\x08\x12\r\n\x05stale\x18\x02 \x01(\x08\x12\x16\n\x0elast_change_at\x18\x03 \x01(\t\x12\x0e\n\x06lag_ms\x18\x04 \x01(\x01\x12\x0e\n\x06\x62\x65hind\x18\x05 \x01(\x03\"\xc2\x01\n\x0eProvinceStatus\x12\x10\n\x08province\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12$\n\x05state\x18\x03 \x01(\x0e\x32\x15.yrd.v1.ProvinceState\x12\r\n\x05total\x18\x04 \x01(\x03\x12\x12\n\nlatency_ms\x18\x05 \x01(\x01\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x0f\n\x07message\x18\x07 \x01(\t\x12&\n\x07replica\x18\x08 \x01(\x0b\x32\x15.yrd.v1.ReplicaStatus\"\xe1\x01\n\x0eSearchResponse\x12%\n\x07results\x18\x01 \x03(\x0b\x32\x14.yrd.v1.SearchResult\x12\x1d\n\x06\x66\x61\x63\x65ts\x18\x02 \x03(\x0b\x32\r.yrd.v1.Facet\x12)\n\tprovinces\x18\x03 \x03(\x0b\x32\x16.yrd.v1.ProvinceStatus\x12\x0f\n\x07partial\x18\x04 \x01(\x08\x12\x17\n\x0fnext_page_token\x18\x05 \x01(\t\x12\r\n\x05total\x18\x06 \x01(\x03\x12\x10\n\x08trace_id\x18\x07 \x01(\t\x12\x13\n\x0b\x61nswered_by\x18\x08 \x01(\t\"\x1a\n\nGetRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\"l\n\x0bGetResponse\x12#\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x14.yrd.v1.CatalogEntry\x12\x10\n\x08trace_id\x18\x02 \x01(\t\x12&\n\x07replica\x18\x03 \x01(\x0b\x32\x15.yrd.v1.ReplicaStatus*S\n\x05Scope\x12\x15\n\x11SCOPE_UNSPECIFIED\x10\x00\x12\x0f\n\x0bSCOPE_LOCAL\x10\x01\x12\x13\n\x0fSCOPE_PROVINCES\x10\x02\x12\r\n\tSCOPE_ALL\x10\x03*\xbf\x01\n\rProvinceState\x12\x1e\n\x1aPROVINCE_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17PROVINCE_STATE_ANSWERED\x10\x01\x12\x19\n\x15PROVINCE_STATE_FAILED\x10\x02\x12\x1c\n\x18PROVINCE_STATE_TIMED_OUT\x10\x03\x12\x1a\n\x16PROVINCE_STATE_SKIPPED\x10\x04\x12\x1c\n\x18PROVINCE_STATE_NOT_ASKED\x10\x05\x32r\n\x07\x43\x61talog\x12\x37\n\x06Search\x12\x15.yrd.v1.SearchRequest\x1a\x16.yrd.v1.SearchResponse\x12.\n\x03Get\x12\x12.yrd.v1.GetRequest\x1a\x13.yrd.v1.GetResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'yrd.v1.catalog_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SCOPE']._serialized_start=1562
-  _globals['_SCOPE']._serialized_end=1645
-  _globals['_PROVINCESTATE']._serialized_start=1648
-  _globals['_PROVINCESTATE']._serialized_end=1839
+  _globals['_SCOPE']._serialized_start=1766
+  _globals['_SCOPE']._serialized_end=1849
+  _globals['_PROVINCESTATE']._serialized_start=1852
+  _globals['_PROVINCESTATE']._serialized_end=2043
   _globals['_DATAITEM']._serialized_start=32
   _globals['_DATAITEM']._serialized_end=115
   _globals['_CATALOGENTRY']._serialized_start=118
@@ -42,21 +42,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SEARCHFILTERS']._serialized_start=574
   _globals['_SEARCHFILTERS']._serialized_end=729
   _globals['_SEARCHREQUEST']._serialized_start=732
-  _globals['_SEARCHREQUEST']._serialized_end=890
-  _globals['_SEARCHRESULT']._serialized_start=892
-  _globals['_SEARCHRESULT']._serialized_end=958
-  _globals['_FACETVALUE']._serialized_start=960
-  _globals['_FACETVALUE']._serialized_end=1017
-  _globals['_FACET']._serialized_start=1019
-  _globals['_FACET']._serialized_end=1077
-  _globals['_PROVINCESTATUS']._serialized_start=1080
-  _globals['_PROVINCESTATUS']._serialized_end=1234
-  _globals['_SEARCHRESPONSE']._serialized_start=1237
-  _globals['_SEARCHRESPONSE']._serialized_end=1462
-  _globals['_GETREQUEST']._serialized_start=1464
-  _globals['_GETREQUEST']._serialized_end=1490
-  _globals['_GETRESPONSE']._serialized_start=1492
-  _globals['_GETRESPONSE']._serialized_end=1560
-  _globals['_CATALOG']._serialized_start=1841
-  _globals['_CATALOG']._serialized_end=1955
+  _globals['_SEARCHREQUEST']._serialized_end=904
+  _globals['_SEARCHRESULT']._serialized_start=906
+  _globals['_SEARCHRESULT']._serialized_end=972
+  _globals['_FACETVALUE']._serialized_start=974
+  _globals['_FACETVALUE']._serialized_end=1031
+  _globals['_FACET']._serialized_start=1033
+  _globals['_FACET']._serialized_end=1091
+  _globals['_REPLICASTATUS']._serialized_start=1093
+  _globals['_REPLICASTATUS']._serialized_end=1201
+  _globals['_PROVINCESTATUS']._serialized_start=1204
+  _globals['_PROVINCESTATUS']._serialized_end=1398
+  _globals['_SEARCHRESPONSE']._serialized_start=1401
+  _globals['_SEARCHRESPONSE']._serialized_end=1626
+  _globals['_GETREQUEST']._serialized_start=1628
+  _globals['_GETREQUEST']._serialized_end=1654
+  _globals['_GETRESPONSE']._serialized_start=1656
+  _globals['_GETRESPONSE']._serialized_end=1764
+  _globals['_CATALOG']._serialized_start=2045
+  _globals['_CATALOG']._serialized_end=2159
 # @@protoc_insertion_point(module_scope)

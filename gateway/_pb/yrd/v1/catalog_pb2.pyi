@@ -112,20 +112,22 @@ class SearchFilters(_message.Message):
     def __init__(self, categories: _Optional[_Iterable[str]] = ..., grades: _Optional[_Iterable[str]] = ..., share_types: _Optional[_Iterable[str]] = ..., provinces: _Optional[_Iterable[str]] = ..., departments: _Optional[_Iterable[str]] = ..., update_cycles: _Optional[_Iterable[str]] = ..., data_marks: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
-    __slots__ = ("query", "filters", "page_size", "page_token", "scope", "provinces")
+    __slots__ = ("query", "filters", "page_size", "page_token", "scope", "provinces", "live")
     QUERY_FIELD_NUMBER: _ClassVar[int]
     FILTERS_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     SCOPE_FIELD_NUMBER: _ClassVar[int]
     PROVINCES_FIELD_NUMBER: _ClassVar[int]
+    LIVE_FIELD_NUMBER: _ClassVar[int]
     query: str
     filters: SearchFilters
     page_size: int
     page_token: str
     scope: Scope
     provinces: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, query: _Optional[str] = ..., filters: _Optional[_Union[SearchFilters, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., scope: _Optional[_Union[Scope, str]] = ..., provinces: _Optional[_Iterable[str]] = ...) -> None: ...
+    live: bool
+    def __init__(self, query: _Optional[str] = ..., filters: _Optional[_Union[SearchFilters, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., scope: _Optional[_Union[Scope, str]] = ..., provinces: _Optional[_Iterable[str]] = ..., live: _Optional[bool] = ...) -> None: ...
 
 class SearchResult(_message.Message):
     __slots__ = ("entry", "score")
@@ -153,8 +155,22 @@ class Facet(_message.Message):
     values: _containers.RepeatedCompositeFieldContainer[FacetValue]
     def __init__(self, field: _Optional[str] = ..., values: _Optional[_Iterable[_Union[FacetValue, _Mapping]]] = ...) -> None: ...
 
+class ReplicaStatus(_message.Message):
+    __slots__ = ("from_replica", "stale", "last_change_at", "lag_ms", "behind")
+    FROM_REPLICA_FIELD_NUMBER: _ClassVar[int]
+    STALE_FIELD_NUMBER: _ClassVar[int]
+    LAST_CHANGE_AT_FIELD_NUMBER: _ClassVar[int]
+    LAG_MS_FIELD_NUMBER: _ClassVar[int]
+    BEHIND_FIELD_NUMBER: _ClassVar[int]
+    from_replica: bool
+    stale: bool
+    last_change_at: str
+    lag_ms: float
+    behind: int
+    def __init__(self, from_replica: _Optional[bool] = ..., stale: _Optional[bool] = ..., last_change_at: _Optional[str] = ..., lag_ms: _Optional[float] = ..., behind: _Optional[int] = ...) -> None: ...
+
 class ProvinceStatus(_message.Message):
-    __slots__ = ("province", "name", "state", "total", "latency_ms", "reason", "message")
+    __slots__ = ("province", "name", "state", "total", "latency_ms", "reason", "message", "replica")
     PROVINCE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -162,6 +178,7 @@ class ProvinceStatus(_message.Message):
     LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    REPLICA_FIELD_NUMBER: _ClassVar[int]
     province: str
     name: str
     state: ProvinceState
@@ -169,7 +186,8 @@ class ProvinceStatus(_message.Message):
     latency_ms: float
     reason: str
     message: str
-    def __init__(self, province: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[_Union[ProvinceState, str]] = ..., total: _Optional[int] = ..., latency_ms: _Optional[float] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+    replica: ReplicaStatus
+    def __init__(self, province: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[_Union[ProvinceState, str]] = ..., total: _Optional[int] = ..., latency_ms: _Optional[float] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., replica: _Optional[_Union[ReplicaStatus, _Mapping]] = ...) -> None: ...
 
 class SearchResponse(_message.Message):
     __slots__ = ("results", "facets", "provinces", "partial", "next_page_token", "total", "trace_id", "answered_by")
@@ -198,9 +216,11 @@ class GetRequest(_message.Message):
     def __init__(self, code: _Optional[str] = ...) -> None: ...
 
 class GetResponse(_message.Message):
-    __slots__ = ("entry", "trace_id")
+    __slots__ = ("entry", "trace_id", "replica")
     ENTRY_FIELD_NUMBER: _ClassVar[int]
     TRACE_ID_FIELD_NUMBER: _ClassVar[int]
+    REPLICA_FIELD_NUMBER: _ClassVar[int]
     entry: CatalogEntry
     trace_id: str
-    def __init__(self, entry: _Optional[_Union[CatalogEntry, _Mapping]] = ..., trace_id: _Optional[str] = ...) -> None: ...
+    replica: ReplicaStatus
+    def __init__(self, entry: _Optional[_Union[CatalogEntry, _Mapping]] = ..., trace_id: _Optional[str] = ..., replica: _Optional[_Union[ReplicaStatus, _Mapping]] = ...) -> None: ...

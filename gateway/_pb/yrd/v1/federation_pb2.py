@@ -28,7 +28,7 @@ from gateway._pb.yrd.v1 import sharing_pb2 as yrd_dot_v1_dot_sharing__pb2
 from gateway._pb.yrd.v1 import ops_pb2 as yrd_dot_v1_dot_ops__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17yrd/v1/federation.proto\x12\x06yrd.v1\x1a\x14yrd/v1/catalog.proto\x1a\x15yrd/v1/exchange.proto\x1a\x14yrd/v1/sharing.proto\x1a\x10yrd/v1/ops.proto\":\n\x0bStandardRef\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06\x64igest\x18\x03 \x01(\t\"C\n\x0cHelloRequest\x12\x0c\n\x04node\x18\x01 \x01(\t\x12%\n\x08standard\x18\x02 \x01(\x0b\x32\x13.yrd.v1.StandardRef\"R\n\rHelloResponse\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12%\n\x08standard\x18\x03 \x01(\x0b\x32\x13.yrd.v1.StandardRef\"j\n\x12LocalSearchRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12&\n\x07\x66ilters\x18\x02 \x01(\x0b\x32\x15.yrd.v1.SearchFilters\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x0e\n\x06\x66\x61\x63\x65ts\x18\x04 \x01(\x08\"x\n\x13LocalSearchResponse\x12%\n\x07results\x18\x01 \x03(\x0b\x32\x14.yrd.v1.SearchResult\x12\r\n\x05total\x18\x02 \x01(\x03\x12\x1d\n\x06\x66\x61\x63\x65ts\x18\x03 \x03(\x0b\x32\r.yrd.v1.Facet\x12\x0c\n\x04node\x18\x04 \x01(\t\"C\n\x0f\x46orwardedInvoke\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\x12#\n\x04\x63\x61ll\x18\x02 \x01(\x0b\x32\x15.yrd.v1.InvokeRequest\"O\n\x15\x46orwardedInvokeStream\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\x12)\n\x04\x63\x61ll\x18\x02 \x01(\x0b\x32\x1b.yrd.v1.InvokeStreamRequest\"N\n\x14\x46orwardedApplication\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\x12)\n\x0b\x61pplication\x18\x02 \x01(\x0b\x32\x14.yrd.v1.ApplyRequest\"8\n\x19\x46orwardedListApplications\x12\x0c\n\x04\x61pps\x18\x01 \x03(\t\x12\r\n\x05state\x18\x02 \x01(\t\"&\n\x17\x46orwardedListInterfaces\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\"H\n\nSignedHead\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x0c\n\x04hash\x18\x02 \x01(\t\x12\x0c\n\x04time\x18\x03 \x01(\t\x12\x11\n\tsignature\x18\x04 \x01(\x0c\",\n\x0cWitnessReply\x12\x0f\n\x07witness\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\"=\n\x10GetSpansResponse\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\x1b\n\x05spans\x18\x02 \x03(\x0b\x32\x0c.yrd.v1.Span2\xac\x05\n\nFederation\x12\x34\n\x05Hello\x12\x14.yrd.v1.HelloRequest\x1a\x15.yrd.v1.HelloResponse\x12\x46\n\x0bSearchLocal\x12\x1a.yrd.v1.LocalSearchRequest\x1a\x1b.yrd.v1.LocalSearchResponse\x12\x33\n\x08GetLocal\x12\x12.yrd.v1.GetRequest\x1a\x13.yrd.v1.GetResponse\x12\x39\n\x06Invoke\x12\x17.yrd.v1.ForwardedInvoke\x1a\x16.yrd.v1.InvokeResponse\x12\x44\n\x0cInvokeStream\x12\x1d.yrd.v1.ForwardedInvokeStream\x1a\x13.yrd.v1.RecordBatch0\x01\x12\x46\n\x11SubmitApplication\x12\x1c.yrd.v1.ForwardedApplication\x1a\x13.yrd.v1.Application\x12W\n\x10ListApplications\x12!.yrd.v1.ForwardedListApplications\x1a .yrd.v1.ListApplicationsResponse\x12Q\n\x0eListInterfaces\x12\x1f.yrd.v1.ForwardedListInterfaces\x1a\x1e.yrd.v1.ListInterfacesResponse\x12=\n\x08GetSpans\x12\x17.yrd.v1.GetTraceRequest\x1a\x18.yrd.v1.GetSpansResponse\x12\x37\n\x0bWitnessHead\x12\x12.yrd.v1.SignedHead\x1a\x14.yrd.v1.WitnessReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17yrd/v1/federation.proto\x12\x06yrd.v1\x1a\x14yrd/v1/catalog.proto\x1a\x15yrd/v1/exchange.proto\x1a\x14yrd/v1/sharing.proto\x1a\x10yrd/v1/ops.proto\":\n\x0bStandardRef\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06\x64igest\x18\x03 \x01(\t\"C\n\x0cHelloRequest\x12\x0c\n\x04node\x18\x01 \x01(\t\x12%\n\x08standard\x18\x02 \x01(\x0b\x32\x13.yrd.v1.StandardRef\"R\n\rHelloResponse\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12%\n\x08standard\x18\x03 \x01(\x0b\x32\x13.yrd.v1.StandardRef\"j\n\x12LocalSearchRequest\x12\r\n\x05query\x18\x01 \x01(\t\x12&\n\x07\x66ilters\x18\x02 \x01(\x0b\x32\x15.yrd.v1.SearchFilters\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x0e\n\x06\x66\x61\x63\x65ts\x18\x04 \x01(\x08\"x\n\x13LocalSearchResponse\x12%\n\x07results\x18\x01 \x03(\x0b\x32\x14.yrd.v1.SearchResult\x12\r\n\x05total\x18\x02 \x01(\x03\x12\x1d\n\x06\x66\x61\x63\x65ts\x18\x03 \x03(\x0b\x32\r.yrd.v1.Facet\x12\x0c\n\x04node\x18\x04 \x01(\t\"I\n\x14\x46ollowChangesRequest\x12\r\n\x05since\x18\x01 \x01(\x03\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x0f\n\x07wait_ms\x18\x03 \x01(\x05\"c\n\rCatalogChange\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12#\n\x05\x65ntry\x18\x03 \x01(\x0b\x32\x14.yrd.v1.CatalogEntry\x12\x12\n\nchanged_at\x18\x04 \x01(\x01\"l\n\nChangePage\x12\x0f\n\x07\x66\x65\x65\x64_id\x18\x01 \x01(\t\x12&\n\x07\x63hanges\x18\x02 \x03(\x0b\x32\x15.yrd.v1.CatalogChange\x12\x0c\n\x04head\x18\x03 \x01(\x03\x12\x17\n\x0fhead_changed_at\x18\x04 \x01(\x01\"C\n\x0f\x46orwardedInvoke\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\x12#\n\x04\x63\x61ll\x18\x02 \x01(\x0b\x32\x15.yrd.v1.InvokeRequest\"O\n\x15\x46orwardedInvokeStream\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\x12)\n\x04\x63\x61ll\x18\x02 \x01(\x0b\x32\x1b.yrd.v1.InvokeStreamRequest\"N\n\x14\x46orwardedApplication\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\x12)\n\x0b\x61pplication\x18\x02 \x01(\x0b\x32\x14.yrd.v1.ApplyRequest\"8\n\x19\x46orwardedListApplications\x12\x0c\n\x04\x61pps\x18\x01 \x03(\t\x12\r\n\x05state\x18\x02 \x01(\t\"&\n\x17\x46orwardedListInterfaces\x12\x0b\n\x03\x61pp\x18\x01 \x01(\t\"H\n\nSignedHead\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x0c\n\x04hash\x18\x02 \x01(\t\x12\x0c\n\x04time\x18\x03 \x01(\t\x12\x11\n\tsignature\x18\x04 \x01(\x0c\",\n\x0cWitnessReply\x12\x0f\n\x07witness\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\"=\n\x10GetSpansResponse\x12\x0c\n\x04node\x18\x01 \x01(\t\x12\x1b\n\x05spans\x18\x02 \x03(\x0b\x32\x0c.yrd.v1.Span2\xf1\x05\n\nFederation\x12\x34\n\x05Hello\x12\x14.yrd.v1.HelloRequest\x1a\x15.yrd.v1.HelloResponse\x12\x46\n\x0bSearchLocal\x12\x1a.yrd.v1.LocalSearchRequest\x1a\x1b.yrd.v1.LocalSearchResponse\x12\x33\n\x08GetLocal\x12\x12.yrd.v1.GetRequest\x1a\x13.yrd.v1.GetResponse\x12\x43\n\rFollowChanges\x12\x1c.yrd.v1.FollowChangesRequest\x1a\x12.yrd.v1.ChangePage0\x01\x12\x39\n\x06Invoke\x12\x17.yrd.v1.ForwardedInvoke\x1a\x16.yrd.v1.InvokeResponse\x12\x44\n\x0cInvokeStream\x12\x1d.yrd.v1.ForwardedInvokeStream\x1a\x13.yrd.v1.RecordBatch0\x01\x12\x46\n\x11SubmitApplication\x12\x1c.yrd.v1.ForwardedApplication\x1a\x13.yrd.v1.Application\x12W\n\x10ListApplications\x12!.yrd.v1.ForwardedListApplications\x1a .yrd.v1.ListApplicationsResponse\x12Q\n\x0eListInterfaces\x12\x1f.yrd.v1.ForwardedListInterfaces\x1a\x1e.yrd.v1.ListInterfacesResponse\x12=\n\x08GetSpans\x12\x17.yrd.v1.GetTraceRequest\x1a\x18.yrd.v1.GetSpansResponse\x12\x37\n\x0bWitnessHead\x12\x12.yrd.v1.SignedHead\x1a\x14.yrd.v1.WitnessReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,22 +45,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LOCALSEARCHREQUEST']._serialized_end=439
   _globals['_LOCALSEARCHRESPONSE']._serialized_start=441
   _globals['_LOCALSEARCHRESPONSE']._serialized_end=561
-  _globals['_FORWARDEDINVOKE']._serialized_start=563
-  _globals['_FORWARDEDINVOKE']._serialized_end=630
-  _globals['_FORWARDEDINVOKESTREAM']._serialized_start=632
-  _globals['_FORWARDEDINVOKESTREAM']._serialized_end=711
-  _globals['_FORWARDEDAPPLICATION']._serialized_start=713
-  _globals['_FORWARDEDAPPLICATION']._serialized_end=791
-  _globals['_FORWARDEDLISTAPPLICATIONS']._serialized_start=793
-  _globals['_FORWARDEDLISTAPPLICATIONS']._serialized_end=849
-  _globals['_FORWARDEDLISTINTERFACES']._serialized_start=851
-  _globals['_FORWARDEDLISTINTERFACES']._serialized_end=889
-  _globals['_SIGNEDHEAD']._serialized_start=891
-  _globals['_SIGNEDHEAD']._serialized_end=963
-  _globals['_WITNESSREPLY']._serialized_start=965
-  _globals['_WITNESSREPLY']._serialized_end=1009
-  _globals['_GETSPANSRESPONSE']._serialized_start=1011
-  _globals['_GETSPANSRESPONSE']._serialized_end=1072
-  _globals['_FEDERATION']._serialized_start=1075
-  _globals['_FEDERATION']._serialized_end=1759
+  _globals['_FOLLOWCHANGESREQUEST']._serialized_start=563
+  _globals['_FOLLOWCHANGESREQUEST']._serialized_end=636
+  _globals['_CATALOGCHANGE']._serialized_start=638
+  _globals['_CATALOGCHANGE']._serialized_end=737
+  _globals['_CHANGEPAGE']._serialized_start=739
+  _globals['_CHANGEPAGE']._serialized_end=847
+  _globals['_FORWARDEDINVOKE']._serialized_start=849
+  _globals['_FORWARDEDINVOKE']._serialized_end=916
+  _globals['_FORWARDEDINVOKESTREAM']._serialized_start=918
+  _globals['_FORWARDEDINVOKESTREAM']._serialized_end=997
+  _globals['_FORWARDEDAPPLICATION']._serialized_start=999
+  _globals['_FORWARDEDAPPLICATION']._serialized_end=1077
+  _globals['_FORWARDEDLISTAPPLICATIONS']._serialized_start=1079
+  _globals['_FORWARDEDLISTAPPLICATIONS']._serialized_end=1135
+  _globals['_FORWARDEDLISTINTERFACES']._serialized_start=1137
+  _globals['_FORWARDEDLISTINTERFACES']._serialized_end=1175
+  _globals['_SIGNEDHEAD']._serialized_start=1177
+  _globals['_SIGNEDHEAD']._serialized_end=1249
+  _globals['_WITNESSREPLY']._serialized_start=1251
+  _globals['_WITNESSREPLY']._serialized_end=1295
+  _globals['_GETSPANSRESPONSE']._serialized_start=1297
+  _globals['_GETSPANSRESPONSE']._serialized_end=1358
+  _globals['_FEDERATION']._serialized_start=1361
+  _globals['_FEDERATION']._serialized_end=2114
 # @@protoc_insertion_point(module_scope)

@@ -62,6 +62,40 @@ class LocalSearchResponse(_message.Message):
     node: str
     def __init__(self, results: _Optional[_Iterable[_Union[_catalog_pb2.SearchResult, _Mapping]]] = ..., total: _Optional[int] = ..., facets: _Optional[_Iterable[_Union[_catalog_pb2.Facet, _Mapping]]] = ..., node: _Optional[str] = ...) -> None: ...
 
+class FollowChangesRequest(_message.Message):
+    __slots__ = ("since", "page_size", "wait_ms")
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    WAIT_MS_FIELD_NUMBER: _ClassVar[int]
+    since: int
+    page_size: int
+    wait_ms: int
+    def __init__(self, since: _Optional[int] = ..., page_size: _Optional[int] = ..., wait_ms: _Optional[int] = ...) -> None: ...
+
+class CatalogChange(_message.Message):
+    __slots__ = ("seq", "code", "entry", "changed_at")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_AT_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    code: str
+    entry: _catalog_pb2.CatalogEntry
+    changed_at: float
+    def __init__(self, seq: _Optional[int] = ..., code: _Optional[str] = ..., entry: _Optional[_Union[_catalog_pb2.CatalogEntry, _Mapping]] = ..., changed_at: _Optional[float] = ...) -> None: ...
+
+class ChangePage(_message.Message):
+    __slots__ = ("feed_id", "changes", "head", "head_changed_at")
+    FEED_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    HEAD_FIELD_NUMBER: _ClassVar[int]
+    HEAD_CHANGED_AT_FIELD_NUMBER: _ClassVar[int]
+    feed_id: str
+    changes: _containers.RepeatedCompositeFieldContainer[CatalogChange]
+    head: int
+    head_changed_at: float
+    def __init__(self, feed_id: _Optional[str] = ..., changes: _Optional[_Iterable[_Union[CatalogChange, _Mapping]]] = ..., head: _Optional[int] = ..., head_changed_at: _Optional[float] = ...) -> None: ...
+
 class ForwardedInvoke(_message.Message):
     __slots__ = ("app", "call")
     APP_FIELD_NUMBER: _ClassVar[int]

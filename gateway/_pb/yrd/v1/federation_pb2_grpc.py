@@ -53,6 +53,11 @@ class FederationStub:
                 request_serializer=yrd_dot_v1_dot_catalog__pb2.GetRequest.SerializeToString,
                 response_deserializer=yrd_dot_v1_dot_catalog__pb2.GetResponse.FromString,
                 _registered_method=True)
+        self.FollowChanges = channel.unary_stream(
+                '/yrd.v1.Federation/FollowChanges',
+                request_serializer=yrd_dot_v1_dot_federation__pb2.FollowChangesRequest.SerializeToString,
+                response_deserializer=yrd_dot_v1_dot_federation__pb2.ChangePage.FromString,
+                _registered_method=True)
         self.Invoke = channel.unary_unary(
                 '/yrd.v1.Federation/Invoke',
                 request_serializer=yrd_dot_v1_dot_federation__pb2.ForwardedInvoke.SerializeToString,
@@ -108,6 +113,13 @@ class FederationServicer:
 
     def GetLocal(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FollowChanges(self, request, context):
+        """The catalog's change feed above a sequence number, held open for new changes a while.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -174,6 +186,11 @@ def add_FederationServicer_to_server(servicer, server):
                     servicer.GetLocal,
                     request_deserializer=yrd_dot_v1_dot_catalog__pb2.GetRequest.FromString,
                     response_serializer=yrd_dot_v1_dot_catalog__pb2.GetResponse.SerializeToString,
+            ),
+            'FollowChanges': grpc.unary_stream_rpc_method_handler(
+                    servicer.FollowChanges,
+                    request_deserializer=yrd_dot_v1_dot_federation__pb2.FollowChangesRequest.FromString,
+                    response_serializer=yrd_dot_v1_dot_federation__pb2.ChangePage.SerializeToString,
             ),
             'Invoke': grpc.unary_unary_rpc_method_handler(
                     servicer.Invoke,
@@ -292,6 +309,33 @@ class Federation:
             '/yrd.v1.Federation/GetLocal',
             yrd_dot_v1_dot_catalog__pb2.GetRequest.SerializeToString,
             yrd_dot_v1_dot_catalog__pb2.GetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FollowChanges(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/yrd.v1.Federation/FollowChanges',
+            yrd_dot_v1_dot_federation__pb2.FollowChangesRequest.SerializeToString,
+            yrd_dot_v1_dot_federation__pb2.ChangePage.FromString,
             options,
             channel_credentials,
             insecure,

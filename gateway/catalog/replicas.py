@@ -1,0 +1,148 @@
+"""This node's replicas of the other provinces' catalogs, as a search or a lookup reads them.
+
+A replica answers for its province once it has held everything the owner had at least once
+(before that, the search asks the owner, as a live search does). Its answer says how fresh it
+is: when the owner made the last change applied, how long since the replica was last in sync
+(the lag), and whether it is stale: the follower has lost the owner's feed, or lags more than
+``stale_after`` seconds. The state is read from the replica's file (whichever worker follows
+the feed wrote it), at most every ``STATE_TTL_S``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+from gateway.catalog.answers import LocalAnswer, ReplicaReport
+from gateway.catalog.federated import Labels, LocalCatalog
+from gateway.catalog.follower import ChangeSource, Follower, FollowSettings
+from gateway.catalog.model import CatalogEntry
+from gateway.catalog.query import Filters
+from gateway.catalog.store import CatalogStore
+from gateway.catalog.store.feed import ChangePage
+from gateway.catalog.store.replica import ReplicaState
+
+__all__ = ["STALE_AFTER_S", "STATE_TTL_S", "ReplicaCatalog", "Replication"]
+
+STALE_AFTER_S = 15.0
+"""A replica whose follower has not been in sync with the owner for longer is stale (a followed
+owner reports where its feed stands every second)."""
+STATE_TTL_S = 0.25
+"""How long a read of the replica's state serves the searches after it."""
+LABELS_TTL_S = 30.0
+"""How long the replica's department names serve its facet labels once the replica moved."""
+
+
+class ReplicaCatalog:
+    """One province's replica. Thread-safe reads; the follower writes it (``follower``)."""
+
+    def __init__(
+        self,
+        province: str,
+        store: CatalogStore,
+        labels: Mapping[str, Mapping[str, str]],
+        *,
+        stale_after: float,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """``labels``: the standard's facet labels (``Labels``); departments come from the
+        replica's own entries."""
+        self.province = province
+        self.store = store
+        self._stale_after = stale_after
+        self._clock = clock
+        self._monotonic = monotonic
+        self._departments: dict[str, str] = {}
+        self._labelled: tuple[int, float] = (-1, float("-inf"))
+        self._local = LocalCatalog(province, store, Labels(province, labels, self._departments))
+        self._state = ReplicaState()
+        self._read_at = float("-inf")
+
+    def state(self) -> ReplicaState:
+        now = self._monotonic()
+        if now - self._read_at >= STATE_TTL_S:
+            self._state = self.store.replica_state()  # a few indexed meta rows
+            self._read_at = now
+        return self._state
+
+    def report(self, *, owner_down: bool = False) -> ReplicaReport | None:
+        """How fresh the replica is, or None while it has never been in sync (not to answer)."""
+        state = self.state()
+        if state.synced_at <= 0:
+            return None
+        lag = max(0.0, self._clock() - state.synced_at)
+        return ReplicaReport(
+            stale=owner_down or not state.connected or lag > self._stale_after,
+            last_change_at=state.changed_at,
+            lag_ms=round(lag * 1000, 1),
+            behind=state.behind,
+        )
+
+    async def search(self, text: str, filters: Filters, limit: int) -> LocalAnswer:
+        seq, at = self._labelled
+        state = self.state()
+        if state.seq != seq and self._monotonic() - at >= LABELS_TTL_S or seq < 0:
+            names = await asyncio.to_thread(self.store.department_names)
+            self._departments.clear()
+            self._departments.update(names)
+            self._labelled = (state.seq, self._monotonic())
+        return await self._local.search(text, filters, limit)
+
+    async def get(self, code: str) -> CatalogEntry | None:
+        return await self._local.get(code)
+
+
+class Replication:
+    """This node's replicas of the other provinces and the followers that keep them current:
+    one SQLite ``CatalogStore`` per province under ``directory``, whatever the node's own
+    catalog is kept in (a replica is this node's own, so each node, and each PostgreSQL-backed
+    replica of a node, follows for itself)."""
+
+    def __init__(
+        self,
+        directory: Path,
+        provinces: Iterable[str],
+        labels: Mapping[str, Mapping[str, str]],
+        *,
+        stale_after: float = STALE_AFTER_S,
+        settings: FollowSettings | None = None,
+    ) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self._settings = settings or FollowSettings()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.followers: dict[str, Follower] = {}
+        self.catalogs: dict[str, ReplicaCatalog] = {}
+        try:
+            for province in provinces:
+                store = CatalogStore(directory / f"{province}.db")
+                self.catalogs[province] = ReplicaCatalog(
+                    province, store, labels, stale_after=stale_after
+                )
+        except BaseException:
+            self.close()
+            raise
+
+    def follow(
+        self,
+        sources: Mapping[str, ChangeSource],
+        on_page: Callable[[ChangePage, float], None] | None = None,
+    ) -> None:
+        """Start following each province's owner in the background (one worker of a node
+        does; the others read what it writes)."""
+        for province, replica in self.catalogs.items():
+            follower = Follower(sources[province], replica.store, self._settings, on_page=on_page)
+            self.followers[province] = follower
+            self._tasks.append(asyncio.create_task(follower.run(), name=f"follow-{province}"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    def close(self) -> None:
+        for replica in self.catalogs.values():
+            replica.store.close()

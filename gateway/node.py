@@ -251,7 +251,13 @@ class Node:
             "data_mark": mark_names,
         }
         labels = Labels(self.id, by_field, {d.code: d.name for d in self.departments.departments})
-        local = LocalCatalog(self.id, store, labels, self.standard.synonyms.equivalents())
+        local = LocalCatalog(
+            self.id,
+            store,
+            labels,
+            self.standard.synonyms.equivalents(),
+            share_types=tuple(self.standard.share_types),
+        )
         encoder = EntryWire(names, category_names, mark_names=mark_names)
         metrics = self.metrics = Metrics(
             self.id,

@@ -37,6 +37,7 @@ from gateway.catalog.answers import (
 from gateway.catalog.model import RESOURCE_CODE_RE, CatalogEntry
 from gateway.catalog.query import FederatedQuery, Filters, departments_for
 from gateway.catalog.store import AnyCatalogStore, SearchQuery
+from gateway.catalog.store.feed import published_share_types, publishes
 from gateway.catalog.textindex import parse_query
 from gateway.deadlines import budget
 from gateway.errors import InvalidArgument, NotFound, Unavailable
@@ -86,23 +87,40 @@ class LocalCatalog:
         store: AnyCatalogStore,
         labels: Labels,
         synonyms: Mapping[str, tuple[str, ...]] | None = None,
+        *,
+        share_types: tuple[str, ...] = (),
     ) -> None:
+        """``share_types``: every share type of the standard (for ``published_only``)."""
         self.node = node
         self._store = store
         self._labels = labels
         equivalents = dict(synonyms or {})
         # Popular queries repeat, and expanding one costs more than answering it from the cache.
         self._terms = functools.lru_cache(maxsize=4096)(lambda text: parse_query(text, equivalents))
+        self._share_types = share_types
 
     async def search(
-        self, text: str, filters: Filters, limit: int, facets: bool = True
+        self,
+        text: str,
+        filters: Filters,
+        limit: int,
+        facets: bool = True,
+        *,
+        published_only: bool = False,
     ) -> LocalAnswer:
+        """``published_only``: only what this node publishes to the other provinces (a peer's
+        search: what the owner keeps to itself never leaves, ``store.feed.publishes``)."""
+        share_types = filters.share_types
+        if published_only:
+            share_types = published_share_types(share_types or self._share_types)
+            if not share_types:
+                return LocalAnswer(node=self.node, hits=(), total=0, facets={})
         query = SearchQuery(
             text=text,
             filters=Filters(
                 categories=filters.categories,
                 grades=filters.grades,
-                share_types=filters.share_types,
+                share_types=share_types,
                 departments=departments_for(self.node, filters.departments),
                 update_cycles=filters.update_cycles,
                 data_marks=filters.data_marks,
@@ -125,8 +143,11 @@ class LocalCatalog:
             facets=self._labels.facets(result.facets) if facets else {},
         )
 
-    async def get(self, code: str) -> CatalogEntry | None:
-        return await asyncio.to_thread(self._store.get, code)
+    async def get(self, code: str, *, published_only: bool = False) -> CatalogEntry | None:
+        entry = await asyncio.to_thread(self._store.get, code)
+        if entry is not None and published_only and not publishes(entry):
+            return None
+        return entry
 
 
 class CatalogPeer(Protocol):

@@ -24,6 +24,34 @@ INTERFACE = "sh/gaj/resident-basic/v1"
 PURPOSE = "养老保险关系转移接续"
 
 
+def _province(answer: dict, province: str) -> dict:
+    return next(p for p in answer["provinces"] if p["province"] == province)
+
+
+def _fresh(province: dict) -> bool:
+    return bool(province["replica"]) and not province["replica"]["stale"]
+
+
+def _summary(answer: dict) -> dict:
+    keys = ("province", "state", "reason", "replica")
+    return {
+        "partial": answer["partial"],
+        "total": answer["total"],
+        "provinces": [{k: p[k] for k in keys} for p in answer["provinces"]],
+    }
+
+
+def _until(sh: Shell, done: Callable[[dict], bool], seconds: float = 30.0) -> dict:
+    """Ask sh's federated search for 户籍 until ``done`` holds of its answer (or time is up)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        _, out = sh.run("search", "户籍", "--via", "sh", "--json", capture=True)
+        answer = json.loads(out)
+        if done(answer) or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.5)
+
+
 def _banner(text: str) -> None:
     print(f"\n=== {text} " + "=" * max(0, 72 - len(text)), flush=True)
 
@@ -60,29 +88,23 @@ def run_demo(
     sh.run("search", "社保", "--via", "js", "--province", "zj", "--page-size", "3")
 
     victim = "zj"
-    _banner(f"stopping node {victim}: the answer becomes partial, never wrong, never a hang")
+    # Each node answers from its replicas of the others' catalogs once they are in sync.
+    _until(sh, lambda answer: all(_fresh(p) for p in answer["provinces"] if p["province"] != "sh"))
+    _banner(f"stopping node {victim}: its part comes from sh's replica, marked stale, not dropped")
     procs.stop(victim)
-    _, out = sh.run("search", "户籍", "--via", "sh", "--json", capture=True)
-    summary = json.loads(out)
-    print(
-        json.dumps(
-            {
-                "partial": summary["partial"],
-                "total": summary["total"],
-                "provinces": [
-                    {k: p[k] for k in ("province", "state", "reason")} for p in summary["provinces"]
-                ],
-            },
-            ensure_ascii=False,
-        )
-    )
+    answer = _until(sh, lambda answer: _province(answer, victim)["replica"]["stale"])
+    print(json.dumps(_summary(answer), ensure_ascii=False))
+    print(f"stale: {str(_province(answer, victim)['replica']['stale']).lower()}")
+    _banner(f"a live search asks the owners themselves: partial while {victim} is down")
+    _, out = sh.run("search", "户籍", "--via", "sh", "--live", "--json", capture=True)
+    print(json.dumps(_summary(json.loads(out)), ensure_ascii=False))
     _banner(f"restarting {victim}")
     procs.start(victim)
     procs.wait_ready([victim])
     # sh reconnects to zj on its own (reconnect back-off is at most a second); ask until it has.
     deadline = time.monotonic() + 10
     while True:
-        _, out = sh.run("search", "户籍", "--via", "sh", "--json", capture=True)
+        _, out = sh.run("search", "户籍", "--via", "sh", "--live", "--json", capture=True)
         partial = json.loads(out)["partial"]
         if not partial or time.monotonic() > deadline:
             break

@@ -85,12 +85,16 @@ class FederationServicer(federation_pb2_grpc.FederationServicer):
         text = self._validator.validate_local(request.query, request.limit)
         with self._peer_limits.slot(self._guard.caller(context)):
             answer = await self._local.search(
-                text, filters_from_pb(request.filters), request.limit, facets=request.facets
+                text,
+                filters_from_pb(request.filters),
+                request.limit,
+                facets=request.facets,
+                published_only=True,
             )
         return local_search_reply(answer, self._node, self._encoder)
 
     async def GetLocal(self, request, context):
-        entry = await self._local.get(request.code)
+        entry = await self._local.get(request.code, published_only=True)
         if entry is None:
             raise NotFound(
                 f"{self._node} has no resource {request.code[:40]}", reason="RESOURCE_NOT_FOUND"

@@ -32,10 +32,12 @@ def states(reply) -> dict[str, int]:
 
 
 async def test_every_node_gives_the_same_merged_answer(federation: Running):
+    # Over what the provinces share: an entry of share type none is seen only in its province.
+    shared = catalog_pb2.SearchFilters(share_types=["unconditional", "conditional"])
     replies = {}
     for node in NODE_IDS:
         replies[node] = await federation.catalog(node).Search(
-            catalog_pb2.SearchRequest(query="户籍", page_size=50), timeout=10
+            catalog_pb2.SearchRequest(query="户籍", page_size=50, filters=shared), timeout=10
         )
     first = replies["js"]
     assert not first.partial
@@ -52,6 +54,30 @@ async def test_every_node_gives_the_same_merged_answer(federation: Running):
     assert sum(facets["province"].values()) == first.total
     assert sum(facets["grade"].values()) == first.total
     assert set(facets) >= {"category", "grade", "share_type", "department", "update_cycle"}
+
+
+@pytest.mark.parametrize("live", [False, True])
+async def test_what_a_province_keeps_to_itself_is_seen_only_there(federation: Running, live):
+    for node in NODE_IDS:
+        reply = await federation.catalog(node).Search(
+            catalog_pb2.SearchRequest(
+                query="信息",
+                page_size=100,
+                filters=catalog_pb2.SearchFilters(share_types=["none"]),
+                live=live,
+            ),
+            timeout=10,
+        )
+        assert not reply.partial and reply.total > 0
+        assert {r.entry.province for r in reply.results} == {node}
+        kept = reply.results[0].entry.code
+        for other in NODE_IDS:
+            if other != node:
+                with pytest.raises(grpc.aio.AioRpcError) as refusal:
+                    await federation.catalog(other).Get(
+                        catalog_pb2.GetRequest(code=kept), timeout=10
+                    )
+                assert refusal.value.code() == grpc.StatusCode.NOT_FOUND
 
 
 @pytest.mark.parametrize("term", ["户籍", "营业执照", "社保", "公积金"])

@@ -174,7 +174,7 @@ def _story(out: str) -> list[str]:
     """What the demo tells, without what differs between runs (ids, timings, counts, secrets)."""
     lines = []
     for line in out.splitlines():
-        if line.startswith(("=== ", "(exit status", "error: ", "partial:")):
+        if line.startswith(("=== ", "(exit status", "error: ", "partial:", "stale:")):
             lines.append(re.sub(r"(grant|app)-[0-9A-Z]{26}", r"\1-ID", line))
     return lines
 

@@ -38,6 +38,7 @@ __all__ = [
     "LITE",
     "PG",
     "digest",
+    "published_share_types",
     "publishes",
 ]
 
@@ -50,6 +51,11 @@ PUBLISHED_SQL = f"share_type <> '{WITHHELD_SHARE_TYPE}'"
 def publishes(entry: CatalogEntry) -> bool:
     """Whether the owner publishes ``entry`` to its followers."""
     return entry.share_type != WITHHELD_SHARE_TYPE
+
+
+def published_share_types(share_types: Sequence[str]) -> tuple[str, ...]:
+    """Those of ``share_types`` whose entries the owner publishes."""
+    return tuple(t for t in share_types if t != WITHHELD_SHARE_TYPE)
 
 
 def digest(entry: CatalogEntry) -> str:

@@ -12,6 +12,7 @@ from gateway.catalog.model import CatalogEntry
 from gateway.catalog.query import Filters
 from gateway.catalog.store.feed import ChangePage
 from gateway.errors import GatewayError
+from gateway.partial import AnswerState, PeerFailure
 from gateway.peers import policy
 from gateway.peers.channels import Peer
 from gateway.peers.failures import peer_failure
@@ -21,6 +22,8 @@ from gateway.wire.replication import follow_request, page_from_pb
 
 #: Beyond the owner's hold of a caught-up stream: time for its last page to arrive.
 FOLLOW_SLACK_S = 10.0
+#: How long a follower waits for its channel to the owner to connect before it tries later.
+FOLLOW_CONNECT_S = 2.0
 
 
 class CatalogClient:
@@ -58,10 +61,22 @@ class CatalogClient:
     ) -> AsyncIterator[ChangePage]:
         """The owner's change feed above ``since`` (``ChangeSource`` of
         ``gateway.catalog.follower``), until the owner ends the stream."""
+        # On the feed's own connection, connected first, outside the call policy: a follower
+        # asking a peer that is not up (yet) must neither trip the breaker nor leave a channel
+        # backing off that the callers' searches, lookups and calls go by.
+        if not await self._peer.feed_ready(FOLLOW_CONNECT_S):
+            raise PeerFailure(
+                AnswerState.FAILED, "UNAVAILABLE", f"{self.id} is not reachable for its feed"
+            )
         request = follow_request(since, page_size, wait)
         try:
             async for page in policy.stream(
-                self._peer, "FollowChanges", request, timeout=wait + FOLLOW_SLACK_S, role=READ
+                self._peer,
+                "FollowChanges",
+                request,
+                timeout=wait + FOLLOW_SLACK_S,
+                role=READ,
+                stub=self._peer.feed,
             ):
                 yield page_from_pb(page)
         except GatewayError as exc:

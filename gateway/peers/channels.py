@@ -71,12 +71,23 @@ class Peer:
         metrics: Metrics | None = None,
         tracer: Tracer | None = None,
         ca_pem: bytes | None = None,
+        feed_channel: aio.Channel | None = None,
     ) -> None:
-        """``ca_pem``: the federation CA, to name the node behind a wrong address."""
+        """``ca_pem``: the federation CA, to name the node behind a wrong address.
+        ``feed_channel``: a connection of its own for following the peer's change feed, so a
+        follower retrying a peer that is down never leaves the callers' channels backing off."""
         self.address = address
         self.id = address.id
         self.name = address.name
         self.channels = list(channels)
+        self.feed_channel = feed_channel or self.channels[0]
+        self.feed = ObservedStub(
+            federation_pb2_grpc.FederationStub(self.feed_channel),
+            federation_pb2.DESCRIPTOR.services_by_name["Federation"],
+            address.id,
+            metrics=metrics,
+            tracer=tracer,
+        )
         # Traced and counted calls (a stub wrapper: cheaper than channel interceptors).
         self._stubs: list[Any] = [
             ObservedStub(
@@ -164,6 +175,11 @@ class Peer:
             *(_reconnected(c, until, failing_for) for c in self.channels)
         )
         return all(results)
+
+    async def feed_ready(self, timeout: float) -> bool:
+        """Whether the feed's connection is (or gets) ready within ``timeout``."""
+        until = asyncio.get_running_loop().time() + timeout
+        return await _reconnected(self.feed_channel, until, timeout)
 
     async def probe(self, timeout: float = 1.0) -> bool:
         """One health probe while the breaker is open; closes it when the peer answers."""
@@ -270,6 +286,16 @@ class Peers:
                             options=options + channel_options_for(address.id, address.peer),
                         )
                     )
+            own = [("grpc.use_local_subchannel_pool", 1)] if connections == 1 else []
+            if tls is None:
+                balance = channel_options_for(address.id, address.peer)[1:]
+                feed = aio.insecure_channel(address.peer, options=options + own + balance)
+            else:
+                feed = aio.secure_channel(
+                    address.peer,
+                    tls.channel_credentials(),
+                    options=options + own + channel_options_for(address.id, address.peer),
+                )
             self._peers[address.id] = Peer(
                 address,
                 channels,
@@ -279,6 +305,7 @@ class Peers:
                 metrics=metrics,
                 tracer=tracer,
                 ca_pem=tls.ca_pem if tls is not None else None,
+                feed_channel=feed,
             )
 
     def __iter__(self) -> Iterator[Peer]:
@@ -308,7 +335,11 @@ class Peers:
             self._probes.cancel()
             await asyncio.gather(self._probes, return_exceptions=True)
         await asyncio.gather(
-            *(c.close(grace=None) for p in self._peers.values() for c in p.channels)
+            *(
+                c.close(grace=None)
+                for p in self._peers.values()
+                for c in {*p.channels, p.feed_channel}
+            )
         )
 
 

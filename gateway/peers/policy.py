@@ -97,14 +97,16 @@ async def stream(
     timeout: float,
     role: Role,
     hops: int = 1,
+    stub: Any = None,
 ) -> AsyncIterator[Any]:
     """A server-streaming call under the policy; never retried (a stream is never a read of
-    ours to repeat: it releases data and counts quota as it goes)."""
+    ours to repeat: it releases data and counts quota as it goes). ``stub``: another of the
+    peer's stubs than its callers' (the change feed's own connection)."""
     admit(peer, role)
     deadline = asyncio.get_running_loop().time() + timeout
     try:
         left = await _agreed(peer, deadline)
-        rpc = getattr(peer.federation, method)
+        rpc = getattr(stub if stub is not None else peer.federation, method)
         async for item in rpc(request, timeout=left, metadata=peer.metadata(hops)):
             yield item
     except asyncio.CancelledError as exc:

@@ -27,6 +27,7 @@ from yrdtools.bench.loadgen import DESCRIPTION, LoadGenerator, Target
 from yrdtools.bench.nginx import NginxProxy, NginxUnavailable, find_or_install
 from yrdtools.bench.nginx import version as nginx_version
 from yrdtools.bench.profile import Profiler
+from yrdtools.bench.replication import catch_up_alone, wait_in_sync
 from yrdtools.bench.report import environment, judge
 from yrdtools.bench.runner import Schedule, measure
 from yrdtools.bench.servers import ChildServer, start_child
@@ -95,6 +96,9 @@ def run(opts: Options, say=print) -> dict[str, Any]:
         source = template(opts.federation)
         bench = start_federation(root, source, entries=opts.entries, say=say)
         cross = bench.grants["cross"]
+        # Replication first (its catch-up would share the CPU with the cases), then its cost.
+        replication = wait_in_sync(bench.fed, bench.fed.nodes, say)
+        replication["alone"] = catch_up_alone(bench, say=say)
         servers: dict[str, ChildServer] = {}
         if _BACKEND_CASES & set(opts.cases):
             servers = _start_servers(bench, opts, root / "servers")
@@ -229,6 +233,7 @@ def run(opts: Options, say=print) -> dict[str, Any]:
                 "concurrency_levels": levels,
                 "warmup_s": opts.warmup,
             },
+            "replication": replication,
             "cases": ordered,
             "targets": judge(rows, opts.concurrency),
             "profiles": profiler.summaries if profiler is not None else {},

@@ -357,6 +357,27 @@ def _fmt(value: float, digits: int = 2) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _replication_lines(rep: Mapping[str, Any] | None) -> list[str]:
+    """Replication's cost: every replica's first catch-up, then one follower's alone."""
+    if not rep:
+        return []
+    firsts = rep["first_catch_up_s"]
+    alone = rep["alone"]
+    return [
+        "",
+        f"replication: every node held every other province's catalog "
+        f"{rep['all_in_sync_after_up_s']:.1f} s after the federation was up "
+        f"({len(firsts)} first catch-ups at once, each {min(firsts.values()):.1f}-"
+        f"{max(firsts.values()):.1f} s)",
+        f"  {alone['follower']} catching up alone with {alone['owner']}: "
+        f"{alone['entries']:,} entries in {alone['catch_up_s']:.1f} s "
+        f"({alone['apply_rate_per_s'] or 0:,} entries/s applied); searches through "
+        f"{alone['follower']} meanwhile: {alone['searches_meanwhile']} asked, "
+        f"{alone['search_failed_meanwhile']} failed, p50 {alone['search_p50_ms_meanwhile']} ms, "
+        f"max {alone['search_max_ms_meanwhile']} ms",
+    ]
+
+
 def format_report(result: Mapping[str, Any]) -> str:
     rows = rows_of(result)
     lines = []
@@ -423,6 +444,7 @@ def format_report(result: Mapping[str, Any]) -> str:
             )
         )
     lines.extend(_workers_lines(rows, result))
+    lines.extend(_replication_lines(result.get("replication")))
     for label, prof in result.get("profiles", {}).items():
         lines.append("")
         if "error" in prof:

@@ -11,6 +11,7 @@ here too, so every worker of a node (and a restarted node) reports the same.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from dataclasses import dataclass
 
@@ -21,7 +22,7 @@ from gateway.catalog.store.feed import ChangePage
 
 __all__ = ["ReplicaState", "apply", "note", "read_state", "reset"]
 
-_KEYS = ("feed", "seq", "changed_at", "synced_at", "connected", "head")
+_KEYS = ("feed", "seq", "changed_at", "synced_at", "connected", "head", "started_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,8 @@ class ReplicaState:
     """Whether the follower is reading the owner's feed right now."""
     head: int = 0
     """The owner's latest sequence number the follower has seen."""
+    started_at: float = 0.0
+    """When this copy began following its feed from the start (its first catch-up's start)."""
 
     @property
     def behind(self) -> int:
@@ -54,6 +57,7 @@ def read_state(conn: sqlite3.Connection) -> ReplicaState:
         synced_at=float(values["synced_at"] or 0),
         connected=values["connected"] == "1",
         head=int(values["head"] or 0),
+        started_at=float(values["started_at"] or 0),
     )
 
 
@@ -65,16 +69,17 @@ def _write_state(conn: sqlite3.Connection, state: ReplicaState) -> None:
         state.synced_at,
         int(state.connected),
         state.head,
+        state.started_at,
     )
     for key, value in zip(_KEYS, values, strict=True):
         schema.set_meta(conn, f"replica_{key}", str(value))
 
 
-def reset(conn: sqlite3.Connection, feed_id: str) -> ReplicaState:
+def reset(conn: sqlite3.Connection, feed_id: str, now: float) -> ReplicaState:
     """Empty the copy and follow ``feed_id`` from its start (a first contact, or an owner
     whose store began a new life)."""
     writes.clear_rows(conn)
-    state = ReplicaState(feed_id=feed_id, connected=True)
+    state = ReplicaState(feed_id=feed_id, connected=True, started_at=now)
     _write_state(conn, state)
     return state
 
@@ -100,8 +105,8 @@ def apply(conn: sqlite3.Connection, page: ChangePage, now: float) -> ReplicaStat
     if kept:
         writes.write_batch(conn, kept)
     head = max(page.head, seq)
-    state = ReplicaState(
-        feed_id=state.feed_id,
+    state = dataclasses.replace(
+        state,
         seq=seq,
         changed_at=changed_at,
         synced_at=now if seq >= head else state.synced_at,
@@ -120,10 +125,8 @@ def note(
     state = read_state(conn)
     if head is not None:
         head = max(head, state.seq)
-    new = ReplicaState(
-        feed_id=state.feed_id,
-        seq=state.seq,
-        changed_at=state.changed_at,
+    new = dataclasses.replace(
+        state,
         synced_at=now if head is not None and state.seq >= head else state.synced_at,
         connected=connected,
         head=state.head if head is None else head,

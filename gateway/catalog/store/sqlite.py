@@ -111,7 +111,7 @@ class CatalogStore:
 
     def reset_replica(self, feed_id: str) -> replica.ReplicaState:
         with self._pool.write() as conn:
-            return replica.reset(conn, feed_id)
+            return replica.reset(conn, feed_id, self._clock())
 
     def apply_changes(self, page: ChangePage) -> replica.ReplicaState:
         """Apply an owner's ``page`` and move the cursor, in one transaction (``replica``)."""

@@ -1,0 +1,141 @@
+"""Replication's own cost in the benchmark: how long every node takes to hold a copy of every
+other province's catalog after the federation starts (twelve followers catching up at once),
+then one follower's catch-up of one 131,000-entry catalog on its own (sh re-following js from
+an empty replica) with its apply rate, and how the follower's node answers searches meanwhile.
+
+The figures are read from the files the nodes write: a replica's cursor and its first catch-up's
+start and end (``gateway.catalog.store.replica``), the owner's head (its ``meta.change_seq``).
+The cases are measured only once every replica is in sync, so a search case never shares the
+CPU with a catch-up.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import statistics
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from gateway._pb.yrd.v1 import catalog_pb2, catalog_pb2_grpc
+from gateway.catalog.store import replica
+from gateway.catalog.store.replica import ReplicaState
+from gateway.client import open_channel
+from gateway.config import FederationConfig
+
+__all__ = ["catch_up_alone", "wait_in_sync"]
+
+SYNC_TIMEOUT_S = 1800.0
+
+
+def _read(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def owner_head(fed: FederationConfig, owner: str) -> int:
+    rows = _read(
+        fed.data_dir / owner / "catalog.db", "SELECT value FROM meta WHERE key = 'change_seq'"
+    )
+    return int(rows[0][0]) if rows else 0
+
+
+def replica_state(fed: FederationConfig, node: str, province: str) -> ReplicaState | None:
+    path = fed.data_dir / node / "replicas" / f"{province}.db"
+    if not path.exists():
+        return None
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        return replica.read_state(conn)
+    except sqlite3.Error:  # not created yet
+        return None
+    finally:
+        conn.close()
+
+
+def _in_sync(fed: FederationConfig, node: str, province: str) -> bool:
+    state = replica_state(fed, node, province)
+    return state is not None and state.seq >= owner_head(fed, province) > 0
+
+
+def wait_in_sync(fed: FederationConfig, nodes: Iterable[str], say=print) -> dict[str, Any]:
+    """Wait until every node's replica of every other node holds its owner's head; the time
+    that took, and each replica's first catch-up (start to first in sync)."""
+    nodes = list(nodes)
+    pairs = [(n, p) for n in nodes for p in nodes if p != n]
+    started = time.perf_counter()
+    deadline = time.monotonic() + SYNC_TIMEOUT_S
+    say(f"waiting for {len(pairs)} replicas to catch up ...")
+    while not all(_in_sync(fed, n, p) for n, p in pairs):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"replicas not in sync after {SYNC_TIMEOUT_S:.0f} s")
+        time.sleep(0.5)
+    waited = time.perf_counter() - started
+    catch_ups = {}
+    for node, province in pairs:
+        state = replica_state(fed, node, province)
+        assert state is not None
+        catch_ups[f"{node}<-{province}"] = round(state.synced_at - state.started_at, 2)
+    say(f"every replica in sync {waited:.1f} s after the federation was up")
+    return {"all_in_sync_after_up_s": round(waited, 2), "first_catch_up_s": catch_ups}
+
+
+def catch_up_alone(
+    bench: Any, follower: str = "sh", owner: str = "js", say=print
+) -> dict[str, Any]:
+    """Restart ``follower`` with its replica of ``owner`` removed and time its catch-up alone;
+    meanwhile search through ``follower`` (live=False) once every 0.2 s and time the answers."""
+    fed: FederationConfig = bench.fed
+    procs = bench.procs
+    path = fed.data_dir / follower / "replicas" / f"{owner}.db"
+    procs.stop(follower)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    procs.start(follower)
+    procs.wait_ready([follower], timeout=600)
+    head = owner_head(fed, owner)
+    say(f"{follower} re-following {owner} from an empty replica ({head:,} changes) ...")
+    latencies: list[float] = []
+    deadline = time.monotonic() + SYNC_TIMEOUT_S
+    with open_channel(fed, follower, insecure=False) as channel:
+        stub = catalog_pb2_grpc.CatalogStub(channel)
+        request = catalog_pb2.SearchRequest(query="户籍", page_size=20)
+        while not _in_sync(fed, follower, owner):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{follower}'s replica of {owner} not in sync")
+            started = time.perf_counter()
+            try:
+                stub.Search(request, timeout=10)
+                latencies.append((time.perf_counter() - started) * 1000)
+            except grpc.RpcError:
+                latencies.append(float("inf"))
+            time.sleep(0.2)
+    state = replica_state(fed, follower, owner)
+    assert state is not None
+    took = state.synced_at - state.started_at
+    rows = _read(path, "SELECT count(*) FROM entries")[0][0]
+    finite = sorted(x for x in latencies if x != float("inf"))
+    result = {
+        "follower": follower,
+        "owner": owner,
+        "entries": int(rows),
+        "changes": head,
+        "catch_up_s": round(took, 2),
+        "apply_rate_per_s": round(rows / took) if took > 0 else None,
+        "searches_meanwhile": len(latencies),
+        "search_failed_meanwhile": len(latencies) - len(finite),
+        "search_p50_ms_meanwhile": round(statistics.median(finite), 1) if finite else None,
+        "search_max_ms_meanwhile": round(finite[-1], 1) if finite else None,
+    }
+    say(
+        f"{follower} caught up with {owner}'s {rows:,} entries in {took:.1f} s "
+        f"({result['apply_rate_per_s']:,} entries/s); searches through {follower} meanwhile: "
+        f"p50 {result['search_p50_ms_meanwhile']} ms, max {result['search_max_ms_meanwhile']} ms"
+    )
+    return result

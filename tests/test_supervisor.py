@@ -75,7 +75,8 @@ def test_killed_peer_makes_answers_partial_then_rejoins(processes):
     processes.kill("zj")  # kill -9: no goodbye
     try:
         # An answer at all is within the CLI's deadline (5 s): past it the CLI fails instead.
-        out = json.loads(yrdgw(processes, "search", "户籍", "--via", "sh", "--json").stdout)
+        live = ("search", "户籍", "--via", "sh", "--json", "--live")  # the owners themselves
+        out = json.loads(yrdgw(processes, *live).stdout)
         assert out["partial"] is True
         by = {p["province"]: p for p in out["provinces"]}
         assert by["zj"]["state"] in ("failed", "timed_out")
@@ -89,7 +90,7 @@ def test_killed_peer_makes_answers_partial_then_rejoins(processes):
     # failed probe, at most 15 s plus jitter), not at the instant zj is ready.
     deadline = time.monotonic() + 20
     while True:
-        out = json.loads(yrdgw(processes, "search", "户籍", "--via", "sh", "--json").stdout)
+        out = json.loads(yrdgw(processes, *live).stdout)
         if not out["partial"] or time.monotonic() > deadline:
             break
         time.sleep(0.5)

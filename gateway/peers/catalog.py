@@ -4,6 +4,7 @@ the federated answer reports for that province."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 from gateway._pb.yrd.v1 import catalog_pb2
@@ -78,6 +79,7 @@ class CatalogClient:
                 role=READ,
                 stub=self._peer.feed,
             ):
-                yield page_from_pb(page)
+                # Hundreds of entries: decoded off the event loop (as they will be applied).
+                yield await asyncio.to_thread(page_from_pb, page)
         except GatewayError as exc:
             raise peer_failure(exc) from None

@@ -6,6 +6,8 @@ is the admission's to say (``gateway.exchange.admission``); the rest is decode, 
 
 from __future__ import annotations
 
+import asyncio
+
 from gateway._pb.yrd.v1 import catalog_pb2, federation_pb2, federation_pb2_grpc
 from gateway.audit.witnessing import Witness
 from gateway.catalog.changefeed import ChangeFeed
@@ -106,7 +108,10 @@ class FederationServicer(federation_pb2_grpc.FederationServicer):
             async for page in self._feed.follow(
                 request.since, request.page_size, request.wait_ms / 1000
             ):
-                yield page_to_pb(page)
+                # A page is hundreds of entries: encoded off the event loop, like its read.
+                yield (
+                    await asyncio.to_thread(page_to_pb, page) if page.changes else page_to_pb(page)
+                )
 
     async def Invoke(self, request, context):
         caller = self._forwarded(context, request.app, request.call.interface_id)

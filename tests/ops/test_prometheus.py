@@ -147,7 +147,7 @@ def _series(base: str, promql: str) -> dict[tuple[str, ...], float]:
 
 async def _search(cluster: OpsCluster) -> None:
     await cluster.stub("js", catalog_pb2_grpc.CatalogStub).Search(
-        catalog_pb2.SearchRequest(query="户籍"), timeout=10
+        catalog_pb2.SearchRequest(query="户籍", live=True), timeout=10
     )
 
 

@@ -91,7 +91,7 @@ async def test_dead_peer_is_skipped_then_rejoins_by_itself(tmp_path, certs_dir):
         await running.nodes["ah"].stop(0)
         states = []
         for _ in range(5):
-            reply = await stub.Search(catalog_pb2.SearchRequest(query="户籍"), timeout=5)
+            reply = await stub.Search(catalog_pb2.SearchRequest(query="户籍", live=True), timeout=5)
             ah = next(p for p in reply.provinces if p.province == "ah")
             states.append((ah.state, ah.reason))
             assert reply.partial and reply.total > 0
@@ -104,7 +104,7 @@ async def test_dead_peer_is_skipped_then_rejoins_by_itself(tmp_path, certs_dir):
         await running.nodes["ah"].start()
         deadline = time.monotonic() + 20
         while True:
-            reply = await stub.Search(catalog_pb2.SearchRequest(query="户籍"), timeout=5)
+            reply = await stub.Search(catalog_pb2.SearchRequest(query="户籍", live=True), timeout=5)
             if not reply.partial:
                 break
             assert time.monotonic() < deadline, "ah never rejoined"

@@ -131,6 +131,7 @@ def sample(h, method) -> Message:
             node="js", standard=federation_pb2.StandardRef(id="x", version="1")
         ),
         "LocalSearchRequest": federation_pb2.LocalSearchRequest(query="人口", limit=5),
+        "FollowChangesRequest": federation_pb2.FollowChangesRequest(since=0, page_size=2),
         "ForwardedInvoke": federation_pb2.ForwardedInvoke(app=APP, call=call),
         "ForwardedInvokeStream": federation_pb2.ForwardedInvokeStream(app=APP, call=roster),
         "ForwardedApplication": federation_pb2.ForwardedApplication(app=APP, application=apply),

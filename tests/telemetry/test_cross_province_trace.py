@@ -106,7 +106,7 @@ async def test_an_apps_own_traceparent_is_continued(cluster: Cluster):
 
 async def test_federated_search_has_a_span_per_peer(cluster: Cluster):
     catalog = cluster.stub("sh", catalog_pb2_grpc.CatalogStub)
-    reply = await catalog.Search(catalog_pb2.SearchRequest(query="户籍"), timeout=10)
+    reply = await catalog.Search(catalog_pb2.SearchRequest(query="户籍", live=True), timeout=10)
     stub, md = ops(cluster, "js")
     trace = await stub.GetTrace(
         ops_pb2.GetTraceRequest(trace_id=reply.trace_id), metadata=md, timeout=10

@@ -19,6 +19,7 @@ from typing import NamedTuple, Protocol
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode, Tracer
 
+from gateway.catalog import textindex
 from gateway.catalog.answers import (
     ANSWERED,
     FAILED,
@@ -36,9 +37,10 @@ from gateway.catalog.answers import (
 )
 from gateway.catalog.model import RESOURCE_CODE_RE, CatalogEntry
 from gateway.catalog.query import FederatedQuery, Filters, departments_for
+from gateway.catalog.ranking import CollectionStats
 from gateway.catalog.store import AnyCatalogStore, SearchQuery
 from gateway.catalog.store.feed import published_share_types, publishes
-from gateway.catalog.textindex import parse_query
+from gateway.catalog.textindex import QueryTerm, parse_query
 from gateway.deadlines import budget
 from gateway.errors import InvalidArgument, NotFound, Unavailable
 from gateway.tracing import current
@@ -107,9 +109,11 @@ class LocalCatalog:
         facets: bool = True,
         *,
         published_only: bool = False,
+        stats: CollectionStats | None = None,
     ) -> LocalAnswer:
         """``published_only``: only what this node publishes to the other provinces (a peer's
-        search: what the owner keeps to itself never leaves, ``store.feed.publishes``)."""
+        search: what the owner keeps to itself never leaves, ``store.feed.publishes``).
+        ``stats``: the collection statistics to rank with (None: this catalog's own)."""
         share_types = filters.share_types
         if published_only:
             share_types = published_share_types(share_types or self._share_types)
@@ -128,6 +132,7 @@ class LocalCatalog:
             limit=limit,
             facets=facets,
             terms=self._terms(text),
+            stats=stats,
         )
         # A repeated search is answered from the store's result cache right here: the worker
         # thread's hop costs more CPU than that. Anything else reads SQLite off the event loop.
@@ -142,6 +147,10 @@ class LocalCatalog:
             total=result.total,
             facets=self._labels.facets(result.facets) if facets else {},
         )
+
+    def collection_stats(self, terms: tuple[QueryTerm, ...]) -> CollectionStats:
+        """This catalog's statistics for ``terms`` (a blocking read: call it in a thread)."""
+        return self._store.collection_stats(terms)
 
     async def get(self, code: str, *, published_only: bool = False) -> CatalogEntry | None:
         entry = await asyncio.to_thread(self._store.get, code)
@@ -171,7 +180,13 @@ class Replica(Protocol):
         """How fresh it is; None while it has never been in sync (not to answer from)."""
         ...
 
-    async def search(self, text: str, filters: Filters, limit: int) -> LocalAnswer: ...
+    async def search(
+        self, text: str, filters: Filters, limit: int, *, stats: CollectionStats | None = None
+    ) -> LocalAnswer: ...
+
+    def collection_stats(self, terms: tuple[QueryTerm, ...]) -> CollectionStats:
+        """Its statistics for ``terms`` (a blocking read)."""
+        ...
 
     async def get(self, code: str) -> CatalogEntry | None: ...
 
@@ -225,7 +240,10 @@ class FederatedCatalog:
                 "yrd.budget_ms": round(budget * 1000),
             }
         )
-        tasks = {p: asyncio.create_task(self._ask(p, query, budget)) for p in query.provinces}
+        stats = await self._federation_stats(query)
+        tasks = {
+            p: asyncio.create_task(self._ask(p, query, budget, stats)) for p in query.provinces
+        }
         results: dict[str, tuple[ProvinceAnswer, LocalAnswer | None]] = {}
         if tasks:
             done, pending = await asyncio.wait(tasks.values(), timeout=budget + 0.002)
@@ -285,8 +303,26 @@ class FederatedCatalog:
             answered_by=self.node,
         )
 
+    async def _federation_stats(self, query: FederatedQuery) -> CollectionStats | None:
+        """The statistics to rank with when this node's replicas answer: summed over its own
+        catalog and every replica it answers from, so their scores compare (None: each
+        catalog's own, as for a live search)."""
+        if query.live or not query.text:
+            return None
+        replicas = [r for r in self._replicas.values() if r.report() is not None]
+        if not replicas:
+            return None
+        terms = textindex.parse_query(query.text)
+
+        def combined() -> CollectionStats:
+            parts = [self._local.collection_stats(terms)]
+            parts.extend(r.collection_stats(terms) for r in replicas)
+            return CollectionStats.combine(parts)
+
+        return await asyncio.to_thread(combined)
+
     async def _ask(
-        self, province: str, query: FederatedQuery, budget: float
+        self, province: str, query: FederatedQuery, budget: float, stats: CollectionStats | None
     ) -> tuple[ProvinceAnswer, LocalAnswer | None]:
         replica = None if query.live else self._replicas.get(province)
         report = replica.report() if replica is not None else None
@@ -305,22 +341,27 @@ class FederatedCatalog:
                 }
             )
             if replica is not None and report is not None:
-                status, answer = await self._ask_replica(province, replica, report, query)
+                status, answer = await self._ask_replica(province, replica, report, query, stats)
                 span.set_attribute("yrd.stale", report.stale)
             else:
-                status, answer = await self._ask_one(province, query, budget)
+                status, answer = await self._ask_one(province, query, budget, stats)
             span.set_attributes({"yrd.state": status.state, "yrd.total": status.total})
             if status.state != ANSWERED:
                 span.set_status(Status(StatusCode.ERROR, status.reason))
             return status, answer
 
     async def _ask_replica(
-        self, province: str, replica: Replica, report: ReplicaReport, query: FederatedQuery
+        self,
+        province: str,
+        replica: Replica,
+        report: ReplicaReport,
+        query: FederatedQuery,
+        stats: CollectionStats | None,
     ) -> tuple[ProvinceAnswer, LocalAnswer | None]:
         name = self._names.get(province, province)
         start = time.perf_counter()
         try:
-            answer = await replica.search(query.text, query.filters, query.depth)
+            answer = await replica.search(query.text, query.filters, query.depth, stats=stats)
         except Exception:  # a local failure must not fail the whole federated answer
             log.exception("catalog search of the replica of %s failed", province)
             elapsed = (time.perf_counter() - start) * 1000
@@ -339,13 +380,15 @@ class FederatedCatalog:
         ), answer
 
     async def _ask_one(
-        self, province: str, query: FederatedQuery, budget: float
+        self, province: str, query: FederatedQuery, budget: float, stats: CollectionStats | None
     ) -> tuple[ProvinceAnswer, LocalAnswer | None]:
         name = self._names.get(province, province)
         start = time.perf_counter()
         try:
             if province == self.node:
-                answer = await self._local.search(query.text, query.filters, query.depth)
+                answer = await self._local.search(
+                    query.text, query.filters, query.depth, stats=stats
+                )
             else:
                 answer = await self._peers[province].search_local(
                     query.text, query.filters, query.depth, budget

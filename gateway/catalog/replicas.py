@@ -20,9 +20,11 @@ from gateway.catalog.federated import Labels, LocalCatalog
 from gateway.catalog.follower import ChangeSource, Follower, FollowSettings
 from gateway.catalog.model import CatalogEntry
 from gateway.catalog.query import Filters
+from gateway.catalog.ranking import CollectionStats
 from gateway.catalog.store import CatalogStore
 from gateway.catalog.store.feed import ChangePage
 from gateway.catalog.store.replica import ReplicaState
+from gateway.catalog.textindex import QueryTerm
 
 __all__ = ["STALE_AFTER_S", "STATE_TTL_S", "ReplicaCatalog", "Replication"]
 
@@ -81,7 +83,12 @@ class ReplicaCatalog:
             behind=state.behind,
         )
 
-    async def search(self, text: str, filters: Filters, limit: int) -> LocalAnswer:
+    def collection_stats(self, terms: tuple[QueryTerm, ...]) -> CollectionStats:
+        return self._local.collection_stats(terms)
+
+    async def search(
+        self, text: str, filters: Filters, limit: int, *, stats: CollectionStats | None = None
+    ) -> LocalAnswer:
         seq, at = self._labelled
         state = self.state()
         if state.seq != seq and self._monotonic() - at >= LABELS_TTL_S or seq < 0:
@@ -89,7 +96,7 @@ class ReplicaCatalog:
             self._departments.clear()
             self._departments.update(names)
             self._labelled = (state.seq, self._monotonic())
-        return await self._local.search(text, filters, limit)
+        return await self._local.search(text, filters, limit, stats=stats)
 
     async def get(self, code: str) -> CatalogEntry | None:
         return await self._local.get(code)

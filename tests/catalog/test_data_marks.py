@@ -135,6 +135,12 @@ def test_a_postgresql_catalog_of_schema_1_is_migrated(postgres) -> None:
     with Postgres(dsn) as pg:
         PgCatalogStore(pg).insert_many([PLAIN, CITY])
         with pg.transaction() as conn:
+            # Back to what step 3 left: no change feed.
+            conn.execute("DROP TABLE catalog_changes")
+            conn.execute("DELETE FROM catalog_meta WHERE key IN ('change_seq', 'feed_id')")
+            conn.execute(
+                "DELETE FROM schema_migrations WHERE component = 'catalog' AND version = 4"
+            )
             # Back to what step 2 left: the concatenated text and the tags, no lengths.
             conn.execute(
                 "ALTER TABLE catalog_fts ADD COLUMN alltext TSVECTOR NOT NULL DEFAULT '',"
@@ -156,7 +162,7 @@ def test_a_postgresql_catalog_of_schema_1_is_migrated(postgres) -> None:
             conn.execute(
                 "DELETE FROM schema_migrations WHERE component = 'catalog' AND version = 2"
             )
-        store = PgCatalogStore(pg)  # applies steps 2 and 3
+        store = PgCatalogStore(pg)  # applies steps 2, 3 and 4
         with pg.transaction() as conn:
             assert conn.value(
                 "SELECT max(version) FROM schema_migrations WHERE component = 'catalog'"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import socket
+import time
 from pathlib import Path
 
 import grpc
@@ -32,12 +34,14 @@ def states(reply) -> dict[str, int]:
 
 
 async def test_every_node_gives_the_same_merged_answer(federation: Running):
-    # Over what the provinces share: an entry of share type none is seen only in its province.
+    # Over what the provinces share (an entry of share type none is seen only in its province),
+    # from the owners themselves (a node's replicas rank with its own view of the statistics).
     shared = catalog_pb2.SearchFilters(share_types=["unconditional", "conditional"])
     replies = {}
     for node in NODE_IDS:
         replies[node] = await federation.catalog(node).Search(
-            catalog_pb2.SearchRequest(query="户籍", page_size=50, filters=shared), timeout=10
+            catalog_pb2.SearchRequest(query="户籍", page_size=50, filters=shared, live=True),
+            timeout=10,
         )
     first = replies["js"]
     assert not first.partial
@@ -54,6 +58,29 @@ async def test_every_node_gives_the_same_merged_answer(federation: Running):
     assert sum(facets["province"].values()) == first.total
     assert sum(facets["grade"].values()) == first.total
     assert set(facets) >= {"category", "grade", "share_type", "department", "update_cycle"}
+
+
+async def test_replicas_answer_what_the_owners_answer(federation: Running):
+    """Once a node's replicas are in sync, its default answer covers the same entries as the
+    owners' live one, each province reported as answered from a replica, not stale."""
+    shared = catalog_pb2.SearchFilters(share_types=["unconditional", "conditional"])
+    ask = federation.catalog("sh").Search
+    deadline = time.monotonic() + 60
+    while True:
+        reply = await ask(catalog_pb2.SearchRequest(query="户籍", filters=shared), timeout=10)
+        others = [p for p in reply.provinces if p.province != "sh"]
+        if all(p.HasField("replica") and not p.replica.stale for p in others):
+            break
+        assert time.monotonic() < deadline, reply.provinces
+        await asyncio.sleep(0.2)
+    live = await ask(catalog_pb2.SearchRequest(query="户籍", filters=shared, live=True), timeout=10)
+    assert not reply.partial and reply.total == live.total > 0
+    assert {p.province: p.total for p in reply.provinces} == {
+        p.province: p.total for p in live.provinces
+    }
+    for p in others:
+        assert p.replica.from_replica and p.replica.last_change_at
+    assert not any(p.HasField("replica") for p in live.provinces)
 
 
 @pytest.mark.parametrize("live", [False, True])

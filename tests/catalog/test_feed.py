@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from gateway.catalog.store import CatalogStore, PgCatalogStore
+from gateway.catalog.store import CatalogStore, PgCatalogStore, SearchQuery
 from gateway.catalog.store.feed import digest
 from gateway.postgres import Postgres
 from tests.support.entries import entry
@@ -136,22 +136,19 @@ def test_a_recreated_owner_store_starts_a_new_feed(tmp_path, follower) -> None:
         assert held(follower) == published(second) and len(held(follower)) == 1
 
 
-def test_a_version_1_file_is_migrated_forward_with_every_published_entry_numbered(
+def test_a_version_2_file_is_migrated_forward_with_every_published_entry_numbered(
     tmp_path,
 ) -> None:
     path = tmp_path / "v1.db"
     with CatalogStore(path) as store:
         store.insert_many([entry(f"户籍{i}") for i in range(4)])
         store.insert_many([entry("内部", share_type="none")])
-    with sqlite3.connect(path) as conn:  # what a version-1 file looked like
+    with sqlite3.connect(path) as conn:  # what a version-2 file (before the feed) looked like
         conn.execute("DROP TABLE changes")
         conn.execute("DELETE FROM meta WHERE key IN ('change_seq', 'feed_id')")
-        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
     with CatalogStore(path) as store:
         page = store.changes_since(0, 100)
         assert page.head == 4 and len(page.changes) == 4 and page.feed_id
-        assert store.get_meta("schema_version") == "2"
-    with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
-    with pytest.raises(sqlite3.DatabaseError, match="catalog schema 3"):
-        CatalogStore(path)
+        assert store.get_meta("schema_version") == "3"
+        assert len(store.search(SearchQuery("户籍")).hits) == 4  # re-indexed, still found

@@ -30,7 +30,7 @@ class FakeProvince:
         self.id = self.node = self.name = answer.node
         self._answer = answer
 
-    async def search(self, text, filters, limit, facets=True) -> LocalAnswer:
+    async def search(self, text, filters, limit, facets=True, *, stats=None) -> LocalAnswer:
         return self._answer
 
     async def search_local(self, text, filters, limit, timeout) -> LocalAnswer:

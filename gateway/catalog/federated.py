@@ -340,52 +340,33 @@ class FederatedCatalog:
                     "yrd.depth": query.depth,
                 }
             )
-            if replica is not None and report is not None:
-                status, answer = await self._ask_replica(province, replica, report, query, stats)
+            if report is not None:
                 span.set_attribute("yrd.stale", report.stale)
-            else:
-                status, answer = await self._ask_one(province, query, budget, stats)
+            status, answer = await self._ask_one(
+                province, query, budget, stats, replica if report is not None else None, report
+            )
             span.set_attributes({"yrd.state": status.state, "yrd.total": status.total})
             if status.state != ANSWERED:
                 span.set_status(Status(StatusCode.ERROR, status.reason))
             return status, answer
 
-    async def _ask_replica(
+    async def _ask_one(
         self,
         province: str,
-        replica: Replica,
-        report: ReplicaReport,
         query: FederatedQuery,
+        budget: float,
         stats: CollectionStats | None,
+        replica: Replica | None = None,
+        report: ReplicaReport | None = None,
     ) -> tuple[ProvinceAnswer, LocalAnswer | None]:
+        """The province's answer: from ``replica`` when given (``report`` says how fresh),
+        else from this node's catalog or the province's node."""
         name = self._names.get(province, province)
         start = time.perf_counter()
         try:
-            answer = await replica.search(query.text, query.filters, query.depth, stats=stats)
-        except Exception:  # a local failure must not fail the whole federated answer
-            log.exception("catalog search of the replica of %s failed", province)
-            elapsed = (time.perf_counter() - start) * 1000
-            return ProvinceAnswer(
-                province,
-                name,
-                FAILED,
-                latency_ms=elapsed,
-                reason="INTERNAL",
-                message=f"the replica of {province} failed to search",
-                replica=report,
-            ), None
-        elapsed = (time.perf_counter() - start) * 1000
-        return ProvinceAnswer(
-            province, name, ANSWERED, total=answer.total, latency_ms=elapsed, replica=report
-        ), answer
-
-    async def _ask_one(
-        self, province: str, query: FederatedQuery, budget: float, stats: CollectionStats | None
-    ) -> tuple[ProvinceAnswer, LocalAnswer | None]:
-        name = self._names.get(province, province)
-        start = time.perf_counter()
-        try:
-            if province == self.node:
+            if replica is not None:
+                answer = await replica.search(query.text, query.filters, query.depth, stats=stats)
+            elif province == self.node:
                 answer = await self._local.search(
                     query.text, query.filters, query.depth, stats=stats
                 )
@@ -404,7 +385,8 @@ class FederatedCatalog:
                 message=exc.message,
             ), None
         except Exception:  # a local failure must not fail the whole federated answer
-            log.exception("catalog search failed on %s", province)
+            where = f"the replica of {province}" if replica is not None else province
+            log.exception("catalog search failed on %s", where)
             elapsed = (time.perf_counter() - start) * 1000
             return ProvinceAnswer(
                 province,
@@ -412,11 +394,12 @@ class FederatedCatalog:
                 FAILED,
                 latency_ms=elapsed,
                 reason="INTERNAL",
-                message=f"{province} failed to search",
+                message=f"{where} failed to search",
+                replica=report,
             ), None
         elapsed = (time.perf_counter() - start) * 1000
         return ProvinceAnswer(
-            province, name, ANSWERED, total=answer.total, latency_ms=elapsed
+            province, name, ANSWERED, total=answer.total, latency_ms=elapsed, replica=report
         ), answer
 
     async def get(self, code: str, time_remaining: float | None) -> CatalogEntry:

@@ -81,6 +81,13 @@ def wait_converged(fed: Federation, timeout: float = CATCH_UP_S) -> dict[str, st
         return want
 
 
+def yrdgw_json(fed: Federation, *args: str) -> dict:
+    """``yrdgw`` as an operator runs it (a process) against the federation; its JSON."""
+    run = yrdgw_process("--federation", str(fed.root / "federation.yaml"), *args)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
 def wait_until(check, timeout: float = CATCH_UP_S, what: str = "") -> None:
     deadline = time.monotonic() + timeout
     while not check():
@@ -137,19 +144,7 @@ def test_with_the_owner_killed_a_search_still_returns_its_entries_marked_stale(f
         with replica_store(fed) as replica:
             changed_at = replica.replica_state().changed_at
             wait_until(lambda: not replica.replica_state().connected, what="sh never noticed")
-        run = yrdgw_process(
-            "--federation",
-            str(fed.root / "federation.yaml"),
-            "search",
-            "户籍",
-            "--via",
-            "sh",
-            "--json",
-            "--province",
-            "zj",
-        )
-        assert run.returncode == 0, run.stderr
-        answer = json.loads(run.stdout)
+        answer = yrdgw_json(fed, "search", "户籍", "--via", "sh", "--json", "--province", "zj")
         zj = {p["province"]: p for p in answer["provinces"]}["zj"]
         assert zj["state"] == "answered" and zj["total"] > 0, zj
         assert zj["replica"]["from_replica"] and zj["replica"]["stale"], zj
@@ -157,24 +152,10 @@ def test_with_the_owner_killed_a_search_still_returns_its_entries_marked_stale(f
         assert answer["results"] and {r["province"] for r in answer["results"]} == {"zj"}
         assert not answer["partial"]
         # A live search asks zj's node itself: partial, as before replicas.
-        live = yrdgw_process(
-            "--federation",
-            str(fed.root / "federation.yaml"),
-            "search",
-            "户籍",
-            "--via",
-            "sh",
-            "--json",
-            "--live",
-        )
-        assert live.returncode == 0, live.stderr
-        assert json.loads(live.stdout)["partial"]
+        assert yrdgw_json(fed, "search", "户籍", "--via", "sh", "--json", "--live")["partial"]
         # get by code: from the replica, marked stale, while the owner is down.
         code = answer["results"][0]["code"]
-        got = yrdgw_process(
-            "--federation", str(fed.root / "federation.yaml"), "get", code, "--via", "sh", "--json"
-        )
-        assert got.returncode == 0, got.stderr
-        assert json.loads(got.stdout)["replica"]["stale"] is True
+        got = yrdgw_json(fed, "get", code, "--via", "sh", "--json")
+        assert got["replica"]["stale"] is True
     finally:
         fed.start_node("zj")

@@ -275,7 +275,10 @@ class Node:
         )
         catalog_peers = {p.id: CatalogClient(p) for p in peers}
         replication = self.replication = Replication(
-            cfg.data_dir / "replicas", catalog_peers, by_field
+            cfg.data_dir / "replicas",
+            catalog_peers,
+            by_field,
+            synonyms=self.standard.synonyms.equivalents(),
         )
         catalog = FederatedCatalog(
             self.id,

@@ -19,7 +19,6 @@ from typing import NamedTuple, Protocol
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode, Tracer
 
-from gateway.catalog import textindex
 from gateway.catalog.answers import (
     ANSWERED,
     FAILED,
@@ -77,10 +76,10 @@ class LocalCatalog:
 
     A query's text expands through the standard's synonyms here (``synonyms``: each term -> its
     equivalents, ``Synonyms.equivalents``), once for both ports: every node holds the same list
-    (the standard's digest covers it), so a peer's answer expands as this node's would. Each
-    store ranks with its own collection statistics (``CollectionStats``): the provinces'
-    catalogs come from one standard and one kind of seed, so their statistics differ little,
-    and fetching the federation's per query would cost a round trip before every search.
+    (the standard's digest covers it), so a peer's answer expands as this node's would. A peer's
+    search (and a live one) ranks with the store's own collection statistics
+    (``CollectionStats``); a search answered from this node's replicas ranks with statistics
+    summed over its catalog and the replicas (``FederatedCatalog``), at no round trip.
     """
 
     def __init__(
@@ -147,6 +146,10 @@ class LocalCatalog:
             total=result.total,
             facets=self._labels.facets(result.facets) if facets else {},
         )
+
+    def terms(self, text: str) -> tuple[QueryTerm, ...]:
+        """The ranking terms of ``text``, expanded through the standard's synonyms."""
+        return self._terms(text)
 
     def collection_stats(self, terms: tuple[QueryTerm, ...]) -> CollectionStats:
         """This catalog's statistics for ``terms`` (a blocking read: call it in a thread)."""
@@ -312,7 +315,7 @@ class FederatedCatalog:
         replicas = [r for r in self._replicas.values() if r.report() is not None]
         if not replicas:
             return None
-        terms = textindex.parse_query(query.text)
+        terms = self._local.terms(query.text)
 
         def combined() -> CollectionStats:
             parts = [self._local.collection_stats(terms)]

@@ -47,11 +47,12 @@ class ReplicaCatalog:
         labels: Mapping[str, Mapping[str, str]],
         *,
         stale_after: float,
+        synonyms: Mapping[str, tuple[str, ...]] | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         """``labels``: the standard's facet labels (``Labels``); departments come from the
-        replica's own entries."""
+        replica's own entries. ``synonyms``: the standard's, as for this node's own catalog."""
         self.province = province
         self.store = store
         self._stale_after = stale_after
@@ -59,7 +60,9 @@ class ReplicaCatalog:
         self._monotonic = monotonic
         self._departments: dict[str, str] = {}
         self._labelled: tuple[int, float] = (-1, float("-inf"))
-        self._local = LocalCatalog(province, store, Labels(province, labels, self._departments))
+        self._local = LocalCatalog(
+            province, store, Labels(province, labels, self._departments), synonyms
+        )
         self._state = ReplicaState()
         self._read_at = float("-inf")
 
@@ -116,6 +119,7 @@ class Replication:
         *,
         stale_after: float = STALE_AFTER_S,
         settings: FollowSettings | None = None,
+        synonyms: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self._settings = settings or FollowSettings()
@@ -126,7 +130,7 @@ class Replication:
             for province in provinces:
                 store = CatalogStore(directory / f"{province}.db")
                 self.catalogs[province] = ReplicaCatalog(
-                    province, store, labels, stale_after=stale_after
+                    province, store, labels, stale_after=stale_after, synonyms=synonyms
                 )
         except BaseException:
             self.close()

@@ -11,11 +11,12 @@ replica's file holds, so nothing is applied twice and nothing is skipped.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from gateway.catalog.store import CatalogStore
 from gateway.catalog.store.feed import ChangePage
@@ -25,6 +26,7 @@ from gateway.partial import PeerFailure
 __all__ = ["ChangeSource", "Follower", "FollowSettings"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class ChangeSource(Protocol):
@@ -69,6 +71,20 @@ class Follower:
         self._settings = settings or FollowSettings()
         self._on_page = on_page
         self.state = ReplicaState()
+        self._pending: asyncio.Future[Any] | None = None
+
+    async def _store_call(self, method: Callable[..., T], /, *args: Any, **kw: Any) -> T:
+        """``method`` of the store in a worker thread. Cancelling the follower does not stop a
+        thread, so the last one is kept for ``drain``: the store must not close under it."""
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(None, functools.partial(method, *args, **kw))
+        self._pending = future
+        return await asyncio.shield(future)
+
+    async def drain(self) -> None:
+        """Wait for the store work still running in a thread (after cancelling ``run``)."""
+        if self._pending is not None and not self._pending.done():
+            await asyncio.wait([self._pending])
 
     async def run(self) -> None:
         pause = self._settings.retry_s[0]
@@ -84,7 +100,7 @@ class Follower:
             except Exception:  # a local failure must not end following for good
                 log.exception("following %s failed", self.province)
             try:
-                self.state = await asyncio.to_thread(
+                self.state = await self._store_call(
                     self._store.note_replica, connected=False, head=None
                 )
             except Exception:
@@ -94,7 +110,7 @@ class Follower:
 
     async def _follow_once(self) -> bool:
         """One stream from the cursor; True when the owner answered."""
-        state = self.state = await asyncio.to_thread(self._store.replica_state)
+        state = self.state = await self._store_call(self._store.replica_state)
         answered = False
         settings = self._settings
         async for page in self._source.follow_changes(
@@ -104,15 +120,15 @@ class Follower:
             if page.feed_id != state.feed_id:
                 # A first contact, or an owner whose store began a new life: start over.
                 log.info("following %s from the start of feed %s", self.province, page.feed_id)
-                self.state = await asyncio.to_thread(self._store.reset_replica, page.feed_id)
+                self.state = await self._store_call(self._store.reset_replica, page.feed_id)
                 return True
             if not page.changes:
-                state = await asyncio.to_thread(
+                state = await self._store_call(
                     self._store.note_replica, connected=True, head=page.head
                 )
             else:
                 start = time.perf_counter()
-                state = await asyncio.to_thread(self._store.apply_changes, page)
+                state = await self._store_call(self._store.apply_changes, page)
                 took = time.perf_counter() - start
                 if self._on_page is not None:
                     self._on_page(page, took)

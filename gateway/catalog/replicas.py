@@ -153,6 +153,8 @@ class Replication:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        # A page being applied in a thread finishes first: closing a store under it crashes.
+        await asyncio.gather(*(f.drain() for f in self.followers.values()))
 
     def close(self) -> None:
         for replica in self.catalogs.values():

@@ -121,7 +121,9 @@ def test_kill_9_mid_stream_leaves_no_duplicates_or_gaps(fed, victim: str) -> Non
     with replica_store(fed) as replica:
         start = replica.replica_state().seq
     with owner_store(fed) as owner:
-        owner.insert_many([entry(f"批量迁入登记{victim}{i}") for i in range(BATCH)])
+        # One transaction: the follower sees them all at once, not while they are written.
+        batch = [entry(f"批量迁入登记{victim}{i}") for i in range(BATCH)]
+        owner.insert_many(batch, batch_size=BATCH)
         head = owner.changes_since(10_000_000, 1).head
     with replica_store(fed) as replica:
         wait_until(

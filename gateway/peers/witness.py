@@ -1,5 +1,6 @@
 """A peer as the witness of this node's audit heads (``Send`` of ``gateway.audit.witnessing``):
-one call under the one policy; a failure raises, and the publisher sends the head again later."""
+background traffic under the one policy (it judges no peer: ``policy.background``); a failure
+raises, and the publisher sends the head again later."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ class WitnessClient:
 
     async def witness(self, head: SignedHead) -> int:
         """Send ``head``; the seq the witness confirms it keeps."""
-        reply = await policy.call(
-            self._peer, "WitnessHead", head_to_pb(head), timeout=_TIMEOUT_S, idempotent=True
+        reply = await policy.background(
+            self._peer, "WitnessHead", head_to_pb(head), timeout=_TIMEOUT_S
         )
         return int(reply.seq)

@@ -78,6 +78,7 @@ class CatalogClient:
                 timeout=wait + FOLLOW_SLACK_S,
                 role=READ,
                 stub=self._peer.feed,
+                handshake=False,
             ):
                 # Hundreds of entries: decoded off the event loop (as they will be applied).
                 yield await asyncio.to_thread(page_from_pb, page)

@@ -102,14 +102,17 @@ async def stream(
     role: Role,
     hops: int = 1,
     stub: Any = None,
+    handshake: bool = True,
 ) -> AsyncIterator[Any]:
     """A server-streaming call under the policy; never retried (a stream is never a read of
     ours to repeat: it releases data and counts quota as it goes). ``stub``: another of the
-    peer's stubs than its callers' (the change feed's own connection)."""
+    peer's stubs than its callers' (the change feed's own connection); ``handshake=False``
+    leaves the standard to the peer's guard, which refuses a call on another standard (the
+    handshake would use, and after a restart disturb, the callers' connection)."""
     admit(peer, role)
     deadline = asyncio.get_running_loop().time() + timeout
     try:
-        left = await _agreed(peer, deadline)
+        left = await _agreed(peer, deadline) if handshake else timeout
         rpc = getattr(stub if stub is not None else peer.federation, method)
         async for item in rpc(request, timeout=left, metadata=peer.metadata(hops)):
             yield item

@@ -142,6 +142,7 @@ class Node:
         self._tables: list[SharedCounters] = []
         self._pg: Postgres | None = None
         self.replication: Replication | None = None
+        self._feed: ChangeFeed | None = None
         self.seed_seconds: float | None = None
 
     def _catalog(self) -> AnyCatalogStore:
@@ -274,6 +275,7 @@ class Node:
             connections=cfg.limits.peer_connections or (worker.count if worker else 1),
         )
         catalog_peers = {p.id: CatalogClient(p) for p in peers}
+        self._feed = ChangeFeed(store)
         replication = self.replication = Replication(
             cfg.data_dir / "replicas",
             catalog_peers,
@@ -423,7 +425,7 @@ class Node:
                 gatherer=gatherer,
                 peer_limits=peer_limits,
                 witness=watch.witness,
-                feed=ChangeFeed(store),
+                feed=self._feed,
             ),
             peer,
         )
@@ -515,6 +517,8 @@ class Node:
             self._flusher.cancel()
         if self.replication is not None:
             await self.replication.stop()
+        if self._feed is not None:
+            self._feed.close()
         if self._health is not None:
             await self._health.enter_graceful_shutdown()
         await self._drain.stop(self._servers, grace)

@@ -39,6 +39,12 @@ class ChangeFeed:
     ) -> None:
         self._store = store
         self._clock = clock
+        self._closing = False
+
+    def close(self) -> None:
+        """End every stream at its next page or poll: a draining node must not wait its whole
+        grace period for followers' held streams (they ask again, elsewhere or later)."""
+        self._closing = True
 
     async def follow(self, since: int, page_size: int, wait: float) -> AsyncIterator[ChangePage]:
         """Pages of changes above ``since``, then heartbeats and new changes for ``wait``
@@ -47,7 +53,7 @@ class ChangeFeed:
         wait = min(max(wait, 0.0), MAX_WAIT_S)
         until: float | None = None
         heard = float("-inf")
-        while True:
+        while not self._closing:
             page = await asyncio.to_thread(self._store.changes_since, since, size)
             now = self._clock()
             if page.changes:

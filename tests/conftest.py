@@ -5,18 +5,40 @@ Helpers (federation files, clocks, clusters, CLI runners, refusal asserters) liv
 
 from __future__ import annotations
 
+import asyncio
+import io
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import pytest_timeout
 
 from gateway.certs import create_federation_certs
 from gateway.pgcluster import PgCluster, PostgresMissing
 from gateway.ports import free_ports
 from tests.support.federation import NODE_IDS
 from tests.support.postgres import new_schema
+
+
+def _dump_stacks_and_tasks(terminal) -> None:
+    """pytest-timeout's dump of the threads' stacks, plus every task of the event loop the
+    timed-out test runs: a hang inside a loop (an await that never ends) shows only the idle
+    ``select`` in the thread dump, and the task that waits is what a reader needs."""
+    _threads_only(terminal)
+    loop = asyncio._get_running_loop()
+    if loop is None:
+        return
+    for task in asyncio.all_tasks(loop):
+        out = io.StringIO()
+        task.print_stack(limit=30, file=out)
+        terminal.sep("~", title=f"Task {task.get_name()}")
+        terminal.write(out.getvalue())
+
+
+_threads_only = pytest_timeout.dump_stacks
+pytest_timeout.dump_stacks = _dump_stacks_and_tasks
 
 
 @pytest.fixture(scope="session")

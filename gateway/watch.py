@@ -12,7 +12,6 @@ small one, and the full walk is left to ``yrdgw audit verify``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -112,8 +111,7 @@ class AuditWatch:
     async def close(self) -> None:
         if self._recheck is not None:
             self._recheck.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._recheck
+            await asyncio.wait([self._recheck])  # a cancel of close itself still propagates
         if self.publisher is not None:
             await self.publisher.close()
         self.book.close()

@@ -14,7 +14,6 @@ less and less often, down to once a head interval.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
@@ -77,9 +76,8 @@ class HeadPublisher:
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:  # waits for them to end; a cancel of close itself still propagates
+            await asyncio.wait(self._tasks)
         self._tasks.clear()
 
     async def publish(self) -> SignedHead | None:

@@ -5,32 +5,77 @@ so a hop spends about a third of its event-loop time in the loop's own schedulin
 in C) does that scheduling for less; it works with grpc.aio's poller and with the thread
 hand-offs the node makes (``call_soon_threadsafe`` from the audit writer, ``asyncio.to_thread``).
 ``YRD_EVENT_LOOP=asyncio`` keeps the standard loop (to compare, or to rule the loop out).
+
+Both loops are subclassed for one reason. grpc.aio binds every loop it ever runs on to one
+process-wide poller and never unbinds it. Whichever live loop reads the poller's socket hands
+each completion to the loop of the call it belongs to, with ``call_soon_threadsafe``; a loop that
+has been closed raises there, and the completions queued behind the raising one wait until the
+poller wakes again. For a node that is stopping, the completion waiting may be its server's
+shutdown, with nothing left to wake the poller: the stop hangs. That happens wherever one process
+runs grpc on successive loops: the in-process CLI, the test suite. A loop from this module, once
+closed, drops the callback instead (nothing can run it any more, and nothing on a live loop waits
+for it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import os
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, TypeVar, TypeVarTuple, Unpack
 
-__all__ = ["ENV", "loop_factory", "run"]
+__all__ = ["ENV", "AsyncioLoop", "loop_factory", "run"]
 
 ENV = "YRD_EVENT_LOOP"
 """``asyncio`` for the standard loop; anything else (or unset): uvloop if installed."""
 
 T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 
-def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's loop factory, or None for asyncio's default loop."""
-    if os.environ.get(ENV, "").strip().lower() == "asyncio":
-        return None
+class _DropsLateCallbacks(asyncio.AbstractEventLoop):
+    """``call_soon_threadsafe`` on a closed loop drops the callback rather than raising."""
+
+    def call_soon_threadsafe(
+        self,
+        callback: Callable[[Unpack[Ts]], object],
+        *args: Unpack[Ts],
+        context: contextvars.Context | None = None,
+    ) -> asyncio.Handle:
+        try:
+            return super().call_soon_threadsafe(callback, *args, context=context)
+        except RuntimeError:
+            if not self.is_closed():
+                raise
+        dropped = asyncio.Handle(callback, args, self, context)
+        dropped.cancel()
+        return dropped
+
+
+class AsyncioLoop(_DropsLateCallbacks, asyncio.SelectorEventLoop):
+    """asyncio's standard loop (``YRD_EVENT_LOOP=asyncio``, and the test suite's loops)."""
+
+
+@functools.cache
+def _uvloop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     try:
         import uvloop
     except ImportError:  # an install without it still runs, on the standard loop
         return None
-    return uvloop.new_event_loop
+
+    class UvLoop(_DropsLateCallbacks, uvloop.Loop):  # type: ignore[misc]
+        """uvloop's loop."""
+
+    return UvLoop
+
+
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
+    """The loop class to run on: uvloop's, unless told otherwise or not installed."""
+    if os.environ.get(ENV, "").strip().lower() == "asyncio":
+        return AsyncioLoop
+    return _uvloop_factory() or AsyncioLoop
 
 
 def run(main: Coroutine[Any, Any, T]) -> T:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import grpc
 
+from gateway.cli import eventloop
 from tests.support.cli import yrdgw_process
 from tests.support.names import PURPOSE, RESIDENT
 from tests.support.witness import head as head_of
@@ -74,7 +75,7 @@ def test_truncated_owner_log_passes_alone_and_fails_against_its_witnesses(
             finally:
                 await fed.aclose()
 
-        head, seen = asyncio.run(calls_then_witnessed())
+        head, seen = eventloop.run(calls_then_witnessed())
         assert all(s >= head for s in seen.values()), (head, seen)
         # Before the attack the federation agrees, though every node signs and sends heads
         # while the check runs.
@@ -138,7 +139,7 @@ def test_a_hanging_witness_holds_up_no_call_and_gets_the_heads_later(tmp_path, c
             finally:
                 await fed.aclose()
 
-        app = asyncio.run(setup())
+        app = eventloop.run(setup())
         person = fed.samples("sh")
         fed.pause("zj")  # SIGSTOP: connections open, nothing answers (heads wait 5 s each)
 
@@ -159,7 +160,7 @@ def test_a_hanging_witness_holds_up_no_call_and_gets_the_heads_later(tmp_path, c
             finally:
                 await fed.aclose()
 
-        elapsed, head, by_js = asyncio.run(calls())
+        elapsed, head, by_js = eventloop.run(calls())
         fed.resume("zj")
 
         async def later() -> int:
@@ -175,7 +176,7 @@ def test_a_hanging_witness_holds_up_no_call_and_gets_the_heads_later(tmp_path, c
             finally:
                 await fed.aclose()
 
-        by_zj = asyncio.run(later())
+        by_zj = eventloop.run(later())
     finally:
         fed.close()
     # The calls never waited for the hanging witness (each head to it waits 5 s for nothing).

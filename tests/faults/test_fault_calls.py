@@ -12,6 +12,7 @@ import grpc
 import pytest
 import pytest_asyncio
 
+from gateway.cli import eventloop
 from tests.support.names import PURPOSE, RESIDENT
 from yrdtools.faults import App, Federation, Load, Outcome, released
 
@@ -59,7 +60,7 @@ def setup(tmp_path_factory, certs_dir):
             person = fed.samples("sh")
             return Setup(fed, js, zj, flooders, {"id_number": person["id_number"]})
 
-        yield asyncio.run(apps())
+        yield eventloop.run(apps())
     finally:
         fed.close()
 

@@ -3,11 +3,10 @@ their own province database, an authorized cross-province call, and what it left
 
 from __future__ import annotations
 
-import asyncio
-
 import grpc
 import psycopg
 
+from gateway.cli import eventloop
 from tests.support.names import PURPOSE, RESIDENT
 from tests.support.postgres import new_schema
 from yrdtools.faults import Federation
@@ -38,7 +37,7 @@ def test_nodes_on_postgresql_serve_a_call_and_keep_its_trail_there(
             finally:
                 await fed.aclose()
 
-        called, verified, searched = asyncio.run(run())
+        called, verified, searched = eventloop.run(run())
     finally:
         fed.close()
     assert called.code == grpc.StatusCode.OK, called

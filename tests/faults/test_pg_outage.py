@@ -13,6 +13,7 @@ from pathlib import Path
 
 import grpc
 
+from gateway.cli import eventloop
 from gateway.pgcluster import PgCluster
 from gateway.ports import free_ports
 from tests.support.names import PURPOSE, RESIDENT
@@ -73,7 +74,7 @@ def test_postgresql_stopped_under_load_then_back(tmp_path, certs_dir) -> None:
             finally:
                 await fed.aclose()
 
-        before, log, stopped, restarted, after, verified = asyncio.run(run())
+        before, log, stopped, restarted, after, verified = eventloop.run(run())
         assert {n: fed.pids(n) for n in ("js", "sh")} == pids  # nobody was restarted
     finally:
         fed.close()

@@ -12,6 +12,7 @@ from pathlib import Path
 import grpc
 import yaml
 
+from gateway.cli import eventloop
 from gateway.config import load_federation
 from gateway.exchange.dataset import dataset_path, sample_values
 from gateway.pgdeploy import ReplicaProcesses
@@ -107,7 +108,7 @@ def test_kill_9_of_one_replica_fails_only_its_calls(tmp_path, certs_dir, postgre
             finally:
                 await clients.aclose()
 
-        during, after, verified = asyncio.run(run())
+        during, after, verified = eventloop.run(run())
     finally:
         procs.stop_all()
     assert {o.code for o in during} <= {OK, UNAVAILABLE}, {o.code for o in during}

@@ -9,6 +9,7 @@ import time
 import grpc
 import psycopg
 
+from gateway.cli import eventloop
 from tests.support.cli import yrdgw_process
 from tests.support.names import PURPOSE, RESIDENT
 from tests.support.postgres import new_schema
@@ -46,7 +47,7 @@ def test_heads_are_witnessed_in_the_peer_database_and_the_federation_agrees(
             finally:
                 await fed.aclose()
 
-        end, by_js = asyncio.run(run())
+        end, by_js = eventloop.run(run())
         checked = yrdgw_process(
             "--federation", str(fed.root / "federation.yaml"), "audit", "verify", "--federation"
         )

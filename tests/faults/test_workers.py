@@ -31,6 +31,7 @@ from gateway._pb.yrd.v1 import (
     sharing_pb2,
     sharing_pb2_grpc,
 )
+from gateway.cli import eventloop
 from gateway.sharing.usage import windows
 from gateway.status import failure_of
 from gateway.supervisor import process_alive
@@ -75,7 +76,7 @@ def setup(tmp_path_factory, certs_dir):
                 await fed.aclose()
 
         person = fed.samples("sh")
-        yield Setup(fed, asyncio.run(app()), {"id_number": person["id_number"]})
+        yield Setup(fed, eventloop.run(app()), {"id_number": person["id_number"]})
     finally:
         fed.close()
 

@@ -359,7 +359,8 @@ async def _reconnected(channel: aio.Channel, until: float, failing_for: float) -
         if now >= give_up:
             return False
         try:
-            await asyncio.wait_for(channel.wait_for_state_change(state), give_up - now)
+            async with asyncio.timeout(give_up - now):
+                await channel.wait_for_state_change(state)
         except TimeoutError:
             pass  # look again: the deadline or the failing time decides
         state = channel.get_state(try_to_connect=True)

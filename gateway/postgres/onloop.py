@@ -60,7 +60,8 @@ class LoopConnections:
             self.waits += 1
             started = time.perf_counter()
             try:
-                await asyncio.wait_for(self._turns.acquire(), self._wait_s)
+                async with asyncio.timeout(self._wait_s):
+                    await self._turns.acquire()
             except TimeoutError:
                 raise self._refusal() from None
             finally:

@@ -65,7 +65,8 @@ class Drain:
         and those still running shortly before it ends are answered UNAVAILABLE."""
         stopping = asyncio.ensure_future(asyncio.gather(*(s.stop(grace) for s in servers)))
         try:
-            await asyncio.wait_for(asyncio.shield(stopping), max(0.0, grace - SHED_BEFORE_S))
+            async with asyncio.timeout(max(0.0, grace - SHED_BEFORE_S)):
+                await asyncio.shield(stopping)
         except TimeoutError:
             self.shed()
         await stopping

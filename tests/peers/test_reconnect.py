@@ -84,3 +84,21 @@ async def test_the_budget_bounds_a_channel_that_never_connects():
 async def test_a_ready_channel_needs_no_wait():
     loop = asyncio.get_running_loop()
     assert await _reconnected(ScriptedChannel(READY), _until(loop, 0), failing_for=0) is True
+
+
+async def test_a_stop_that_comes_as_the_channel_changes_state_still_stops_the_wait():
+    """A follower stopped just as its channel changed state (the peer stopping too) must end.
+    asyncio.wait_for on Python 3.11 returned the finished wait instead and dropped the cancel:
+    the follower ran on and its node's stop waited for it for ever (seen in CI)."""
+    loop = asyncio.get_running_loop()
+    channel = ScriptedChannel(CONNECTING)
+    waiting = asyncio.create_task(_reconnected(channel, _until(loop, 30), 30))  # type: ignore[arg-type]
+    while not channel.changed._waiters:  # type: ignore[attr-defined]
+        await asyncio.sleep(0)
+    channel.become(READY)  # the change and the cancel land in the same turn of the loop
+    waiting.cancel()
+    try:
+        await waiting
+    except asyncio.CancelledError:
+        pass
+    assert waiting.cancelled()

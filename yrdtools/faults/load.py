@@ -43,7 +43,8 @@ class Load:
 
     async def stop(self, stop_timeout: float = 15.0) -> list[tuple[float, Any]]:
         self._stop.set()
-        await asyncio.wait_for(asyncio.gather(*self._tasks), stop_timeout)
+        async with asyncio.timeout(stop_timeout):
+            await asyncio.gather(*self._tasks)
         return self.log
 
     def since(self, moment: float) -> list[Any]:

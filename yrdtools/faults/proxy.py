@@ -304,9 +304,8 @@ class LinkProxy:
             return
         host, port = split_address(self.target)
         try:
-            up_reader, up_writer = await asyncio.wait_for(
-                asyncio.open_connection(host, port), _CONNECT_TIMEOUT_S
-            )
+            async with asyncio.timeout(_CONNECT_TIMEOUT_S):
+                up_reader, up_writer = await asyncio.open_connection(host, port)
         except (OSError, TimeoutError):
             self._counts["refused"] += 1
             writer.transport.abort()

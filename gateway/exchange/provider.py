@@ -41,6 +41,7 @@ from gateway.exchange.model import Interface
 from gateway.exchange.plans import PreparedPlan, ReleasePlans
 from gateway.exchange.policy import apply_plan, check_grant
 from gateway.ids import INTERFACE_ID_RE
+from gateway.lograte import Throttled
 from gateway.sharing.model import Grant
 from gateway.sharing.store import SharingStore
 from gateway.standard import Standard
@@ -90,6 +91,7 @@ class Provider:
         self._backends = dict(backends)
         self._standard = standard
         self._audit = audit
+        self._audit_outage = Throttled(log)  # one line per 10 s while the database is away
         self._clock = clock
 
     @property
@@ -311,7 +313,9 @@ class Provider:
         try:
             entry = await self._audit.append_async(record)
         except AuditStoreUnavailable as exc:  # the province's database is out of reach
-            log.warning("audit write failed on %s, no data released: %s", self.node, exc)
+            self._audit_outage.warning(
+                "audit write failed on %s, no data released: %s", self.node, exc
+            )
             raise exc.refusal from None
         except AuditWriteError:
             log.exception("audit write failed on %s; refusing to release data", self.node)

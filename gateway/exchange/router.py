@@ -23,6 +23,7 @@ from gateway.errors import GatewayError, Internal, InvalidArgument, NotFound
 from gateway.exchange.calls import Batch, Call, CallResult
 from gateway.exchange.provider import Caller, Provider
 from gateway.ids import owner_of
+from gateway.lograte import Throttled
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class Router:
         self._provider = provider
         self._remotes = dict(remotes)
         self._audit = audit
+        self._audit_outage = Throttled(log)  # one line per 10 s while the database is away
         self._default_timeout = default_timeout
         self._clock = clock
 
@@ -184,7 +186,7 @@ class Router:
         try:
             await self._audit.append_async(record)
         except AuditStoreUnavailable as exc:  # the province's database is out of reach
-            log.warning("consumer audit write failed on %s: %s", self.node, exc)
+            self._audit_outage.warning("consumer audit write failed on %s: %s", self.node, exc)
             if error is None:  # data must not reach the app unaudited
                 raise exc.refusal from None
         except AuditWriteError:

@@ -29,13 +29,15 @@ LOAD_SECONDS ?= 900
 
 # The test command (CI runs exactly this through .ci/run): lint and types, the main suite, the
 # benchmark harness's smoke run (tests marked `bench`), then the timing-sensitive tests under load.
+# Each pytest run lists its ten slowest steps: the suite's time is watched (it must stay well
+# under 15 minutes in CI).
 test: install
 	bash scripts/install-system-deps.sh
 	$(PY) scripts/gen_protos.py --check
 	$(VENV)/bin/ruff check gateway yrdtools tests scripts
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
-	$(PY) -m pytest -q -m "not bench" $(addprefix --ignore=,$(LOADED_TESTS))
+	$(PY) -m pytest -q --durations=10 -m "not bench" $(addprefix --ignore=,$(LOADED_TESTS))
 	$(MAKE) --no-print-directory test-bench test-loaded
 
 # The benchmark harness end to end on a tiny federation (four node processes, every case).
@@ -43,7 +45,7 @@ test-bench: install
 	$(PY) -m pytest -q -m bench tests/bench
 
 test-loaded: install
-	bash scripts/under-load.sh $(LOAD_SECONDS) $(PY) -m pytest -q $(LOADED_TESTS)
+	bash scripts/under-load.sh $(LOAD_SECONDS) $(PY) -m pytest -q --durations=10 $(LOADED_TESTS)
 
 check: test
 

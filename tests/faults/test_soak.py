@@ -1,5 +1,7 @@
-"""The short soak CI runs: ~50 s of mixed load with random kill -9, SIGSTOP and SIGTERM faults on
-a fresh four-node federation; nothing released unaudited, nothing acknowledged lost."""
+"""The short soak CI runs: 30 s (25 s with workers) of mixed load with random kill -9, SIGSTOP and
+SIGTERM faults on a fresh four-node federation; nothing released unaudited, nothing acknowledged
+lost. Every kind of fault happens at least once however short the run (``yrdtools.soak``); under
+the loaded step's hog a 30 s run made 4,340 calls, a 25 s run with workers 4,992."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from tests.support.federation import ROOT
 from yrdtools.faults import Federation, Released
 from yrdtools.soak import SoakReport, check
 
-DURATION = 50
+DURATION = 30
 STATUS_LINE = re.compile(r"^([A-Z_]+): (\d+)$")
 
 
@@ -65,7 +67,7 @@ def test_soak_releases_nothing_unaudited_and_loses_nothing_acknowledged(tmp_path
     assert not report.broken_chains and not report.ok
 
 
-WORKERS_DURATION = 40
+WORKERS_DURATION = 25
 
 
 @pytest.mark.timeout(WORKERS_DURATION + 150)

@@ -7,9 +7,12 @@ fields are stored as columns in ``ENTRY_COLUMNS`` order, data items as one JSON 
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import fields
 from itertools import islice
+from typing import Any
 
 from gateway.catalog.model import RESOURCE_CODE_RE, CatalogEntry, DataItem
 
@@ -72,11 +75,34 @@ def entry_row(key: int, entry: CatalogEntry) -> tuple[object, ...]:
     return (key, *(items if c == "items" else getattr(entry, c) for c in ENTRY_COLUMNS))
 
 
+_ITEMS_AT = 1 + ENTRY_COLUMNS.index("items")
+"""Where a stored row (id first) holds the items' JSON."""
+if tuple(f.name for f in fields(CatalogEntry)) != ENTRY_COLUMNS:  # rows are read positionally
+    raise AssertionError("ENTRY_COLUMNS must list CatalogEntry's fields in their order")
+
+
+@functools.lru_cache(maxsize=4096)
+def _item(name: str, type_: str, length: int, grade: str, kind: str = "") -> DataItem:
+    return DataItem(name, type_, length, grade, kind)
+
+
+@functools.lru_cache(maxsize=16384)
+def items_from_json(text: str) -> tuple[DataItem, ...]:
+    """The data items of an ``items_json`` text, decoded once and shared (they are immutable).
+    Items repeat far more than entries: a seeded province of 40,000 entries holds 294 distinct
+    items in some 17,000 distinct lists. Building an entry took ~30 µs; ~20 µs now when its list
+    is new, ~7 µs when the list was seen before (one loaded box, 5,000 rows)."""
+    return tuple(_item(*item) for item in json.loads(text))
+
+
 def entry_from_row(row: Sequence[object]) -> CatalogEntry:
     """Build an entry from a stored row (its first column is the id)."""
-    values = dict(zip(ENTRY_COLUMNS, row[1:], strict=True))
-    items = tuple(DataItem(*item) for item in json.loads(str(values.pop("items"))))
-    return CatalogEntry(**values, items=items)  # type: ignore[arg-type]
+    values: list[Any] = [
+        *row[1:_ITEMS_AT],
+        items_from_json(str(row[_ITEMS_AT])),
+        *row[_ITEMS_AT + 1 :],
+    ]
+    return CatalogEntry(*values)
 
 
 def facet_values(entry: CatalogEntry) -> tuple[str, ...]:

@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from gateway.catalog.changefeed import ChangeFeed
-from gateway.catalog.seed import generate_entries
-from gateway.catalog.store import CatalogStore
-from gateway.config import load_crosswalk, load_departments, load_standard
-from gateway.wire.replication import page_from_pb, page_to_pb
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from gateway.catalog.changefeed import ChangeFeed  # noqa: E402
+from gateway.catalog.store import CatalogStore  # noqa: E402
+from gateway.wire.replication import page_from_pb, page_to_pb  # noqa: E402
+from scripts.shipped import province_entries  # noqa: E402
 
 
 async def catch_up(owner: CatalogStore, replica: CatalogStore, page: int) -> tuple[int, float]:
@@ -47,14 +48,7 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=131_000)
     parser.add_argument("--page", type=int, default=500)
     args = parser.parse_args()
-    standard = load_standard(ROOT / "config" / "standard" / "yrd-standard.yaml")
-    entries = generate_entries(
-        "js",
-        args.entries,
-        standard=standard,
-        crosswalk=load_crosswalk(ROOT / "nodes" / "js" / "crosswalk.yaml", standard),
-        departments=load_departments(ROOT / "nodes" / "js" / "departments.yaml", standard),
-    )
+    entries = province_entries("js", args.entries)
     with tempfile.TemporaryDirectory(prefix="yrd-bench-replication-") as tmp:
         with CatalogStore(Path(tmp) / "owner.db") as owner:
             started = time.perf_counter()

@@ -24,11 +24,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gateway.catalog.seed import generate_entries  # noqa: E402
 from gateway.catalog.store import CatalogStore, fts  # noqa: E402
 from gateway.catalog.store.records import SearchQuery  # noqa: E402
 from gateway.catalog.textindex import parse_query  # noqa: E402
-from gateway.config import load_crosswalk, load_departments, load_standard  # noqa: E402
+from gateway.config import load_standard  # noqa: E402
+from scripts.shipped import STANDARD, province_entries  # noqa: E402
 
 PHASES = ("column_ids", "read_entries")
 
@@ -63,16 +63,8 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=40_000)
     parser.add_argument("--queries", type=int, default=400)
     args = parser.parse_args()
-    standard = load_standard(ROOT / "config" / "standard" / "yrd-standard.yaml")
-    entries = list(
-        generate_entries(
-            "js",
-            args.entries,
-            standard=standard,
-            crosswalk=load_crosswalk(ROOT / "nodes" / "js" / "crosswalk.yaml", standard),
-            departments=load_departments(ROOT / "nodes" / "js" / "departments.yaml", standard),
-        )
-    )
+    entries = list(province_entries("js", args.entries))
+    standard = load_standard(STANDARD)
     queries = cold_queries([e.name for e in entries], args.queries, random.Random(7))
     synonyms = dict(standard.synonyms.equivalents())
     spent = dict.fromkeys(PHASES, 0.0)

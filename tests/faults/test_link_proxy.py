@@ -72,6 +72,30 @@ async def test_stall_holds_bytes_until_released(echo):
 
 
 @pytest.mark.timeout(30)
+async def test_allow_lets_exactly_that_many_bytes_through_then_holds(echo):
+    async with LinkProxy(echo) as proxy:
+        host, port = proxy.address.split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        proxy.stall(up=False, down=True)
+        writer.write(b"a" * 100_000)
+        await writer.drain()
+        proxy.allow("down", 30_000)
+        assert await asyncio.wait_for(reader.readexactly(30_000), 5) == b"a" * 30_000
+        # The rest is held, whole: the next allowance delivers exactly it.
+        while proxy.stats().bytes_up < 100_000:  # the echo has it all; the proxy holds it
+            await asyncio.sleep(0.01)
+        assert proxy.stats().bytes_down == 30_000
+        proxy.allow("down", 70_000)
+        assert await asyncio.wait_for(reader.readexactly(70_000), 5) == b"a" * 70_000
+        proxy.unstall()
+        writer.write(b"free")
+        assert await asyncio.wait_for(reader.readexactly(4), 5) == b"free"
+        writer.close()
+        with pytest.raises(ValueError):
+            proxy.allow("sideways", 1)
+
+
+@pytest.mark.timeout(30)
 async def test_cut_and_refuse(echo):
     async with LinkProxy(echo) as proxy:
         host, port = proxy.address.split(":")

@@ -15,11 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from gateway.catalog.follower import FollowSettings
 from gateway.catalog.store import CatalogStore
 from gateway.catalog.store.entries import entry_from_row
 from gateway.catalog.store.feed import digest
 from gateway.catalog.store.schema import SELECT_ENTRY
 from gateway.wire.catalog import rfc3339
+from gateway.wire.replication import page_to_pb
 from tests.support.cli import yrdgw_process
 from tests.support.entries import entry
 from yrdtools.faults import Federation
@@ -27,12 +29,18 @@ from yrdtools.faults import Federation
 CATCH_UP_S = 90.0
 BATCH = 20_000
 """Changes written at once for a kill in the middle of their catch-up (tens of pages)."""
+PAGE = FollowSettings().page_size
+"""Changes per page of the feed, as the followers ask for them."""
 
 
 @pytest.fixture(scope="module")
 def fed(tmp_path_factory, certs_dir) -> Iterator[Federation]:
+    # sh reaches zj's peer port through a link proxy: a catch-up can be held at a known page.
     federation = Federation(
-        tmp_path_factory.mktemp("replication"), node_ids=("sh", "zj"), certs_dir=certs_dir
+        tmp_path_factory.mktemp("replication"),
+        node_ids=("sh", "zj"),
+        certs_dir=certs_dir,
+        links=("zj",),
     )
     try:
         federation.start()
@@ -118,28 +126,32 @@ def test_a_replica_converges_after_changes_made_while_the_follower_was_down(fed)
 @pytest.mark.parametrize("victim", ["sh", "zj"])
 def test_kill_9_mid_stream_leaves_no_duplicates_or_gaps(fed, victim: str) -> None:
     wait_converged(fed)
+    link = fed.proxies["zj"]
     with replica_store(fed) as replica:
         start = replica.replica_state().seq
-    with owner_store(fed) as owner:
-        # One transaction: the follower sees them all at once, not while they are written.
-        batch = [entry(f"批量迁入登记{victim}{i}") for i in range(BATCH)]
-        owner.insert_many(batch, batch_size=BATCH)
-        head = owner.changes_since(10_000_000, 1).head
-    with replica_store(fed) as replica:
-        wait_until(
-            lambda: replica.replica_state().seq > start,
-            what=f"sh never started applying ({fed.log_tail('sh')})",
-        )
-        mid = replica.replica_state().seq
-        fed.kill(victim)
-        try:
-            # Mid-stream: some of the new changes applied, not all.
-            assert start < mid < head, "make BATCH bigger"
-            if victim == "sh":
+    link.stall(up=False, down=True)  # zj's answers wait in the proxy from here on
+    try:
+        with owner_store(fed) as owner:
+            # One transaction: the follower sees them all at once, not while they are written.
+            batch = [entry(f"批量迁入登记{victim}{i}") for i in range(BATCH)]
+            owner.insert_many(batch, batch_size=BATCH)
+            head = owner.changes_since(10_000_000, 1).head
+            page = page_to_pb(owner.changes_since(start, PAGE)).ByteSize()
+        # About three of the forty pages reach sh, then the link holds again: the kill below
+        # comes mid-stream however fast or slow the box is (it raced a free-running catch-up).
+        link.allow("down", 3 * page)
+        with replica_store(fed) as replica:
+            wait_until(
+                lambda: replica.replica_state().seq > start,
+                what=f"sh never started applying ({fed.log_tail('sh')})",
+            )
+            mid = replica.replica_state().seq
+            assert start < mid < head
+            fed.kill(victim)
+            if victim == "sh":  # what the killed follower applied stays, short of the head
                 assert replica.replica_state().seq < head
-        except BaseException:
-            fed.start_node(victim)
-            raise
+    finally:
+        link.clear()
     fed.start_node(victim)
     wait_converged(fed)
 

@@ -98,6 +98,12 @@ class _Direction:
                     await asyncio.sleep(delay)
                     continue  # re-check the stall switch after sleeping
                 self._queue.popleft()
+                allowed = self._proxy.take_allowance(self._name, len(data))
+                if allowed < len(data):  # the rest waits for the next allowance
+                    self._queue.appendleft((due, data[allowed:]))
+                    data = data[:allowed]
+                    if not data:
+                        continue
                 self._writer.write(data)
                 await self._writer.drain()
                 self._proxy.count(self._name, len(data))
@@ -114,6 +120,8 @@ class LinkProxy:
       client → target). Pure delay: bytes still stream at full speed, each one arrives later.
     - ``stall(up=, down=)`` / ``unstall()``: hold bytes (they queue, nothing is lost) until
       released, like a peer that stopped reading or writing.
+    - ``allow(direction, nbytes)``: let that many more bytes through a direction, then hold it
+      again (a stream stopped at a known point, say a few pages into a long answer).
     - ``cut()``: abort every open connection at once (both ends see a reset).
     - ``refuse(True)``: close new connections as soon as they are accepted.
     """
@@ -129,6 +137,7 @@ class LinkProxy:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._flowing: dict[str, asyncio.Event] = {}
+        self._allowance: dict[str, int | None] = {"up": None, "down": None}
         self._conns: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
         self._tasks: set[asyncio.Task] = set()
         self._counts = {"accepted": 0, "refused": 0, "cut": 0, "up": 0, "down": 0}
@@ -165,7 +174,23 @@ class LinkProxy:
         self._run(lambda: _each(self._flowing[d].clear for d in directions))
 
     def unstall(self) -> None:
-        self._run(lambda: _each(e.set for e in self._flowing.values()))
+        def flow() -> None:
+            self._allowance = {"up": None, "down": None}
+            _each(e.set for e in self._flowing.values())
+
+        self._run(flow)
+
+    def allow(self, direction: str, nbytes: int) -> None:
+        """Deliver ``nbytes`` more bytes in ``direction`` (``up`` or ``down``), whatever is
+        queued or still to come, then hold that direction as ``stall`` does."""
+        if direction not in ("up", "down") or nbytes <= 0:
+            raise ValueError("allow: direction up or down, and a positive number of bytes")
+
+        def admit() -> None:
+            self._allowance[direction] = nbytes
+            self._flowing[direction].set()
+
+        self._run(admit)
 
     def refuse(self, on: bool = True) -> None:
         self._refusing = on
@@ -253,6 +278,18 @@ class LinkProxy:
 
     def count(self, direction: str, n: int) -> None:
         self._counts[direction] += n
+
+    def take_allowance(self, direction: str, wanted: int) -> int:
+        """How many of ``wanted`` bytes may go now (all, unless ``allow`` set a budget); an
+        exhausted budget stalls the direction."""
+        left = self._allowance[direction]
+        if left is None:
+            return wanted
+        given = min(wanted, left)
+        self._allowance[direction] = left - given
+        if left - given <= 0:
+            self._flowing[direction].clear()
+        return given
 
     def _run(self, fn: Callable[[], Any]) -> Any:
         """Run ``fn`` on the proxy's loop (asyncio objects are not thread-safe) and return."""

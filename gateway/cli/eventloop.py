@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import functools
 import os
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar, TypeVarTuple, Unpack
@@ -58,24 +57,21 @@ class AsyncioLoop(_DropsLateCallbacks, asyncio.SelectorEventLoop):
     """asyncio's standard loop (``YRD_EVENT_LOOP=asyncio``, and the test suite's loops)."""
 
 
-@functools.cache
-def _uvloop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    try:
-        import uvloop
-    except ImportError:  # an install without it still runs, on the standard loop
-        return None
+try:
+    import uvloop
+except ImportError:  # an install without it still runs, on the standard loop
+    UvLoop: type[asyncio.AbstractEventLoop] | None = None
+else:
 
-    class UvLoop(_DropsLateCallbacks, uvloop.Loop):  # type: ignore[misc]
+    class UvLoop(_DropsLateCallbacks, uvloop.Loop):  # type: ignore[no-redef,misc]
         """uvloop's loop."""
-
-    return UvLoop
 
 
 def loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
     """The loop class to run on: uvloop's, unless told otherwise or not installed."""
-    if os.environ.get(ENV, "").strip().lower() == "asyncio":
+    if os.environ.get(ENV, "").strip().lower() == "asyncio" or UvLoop is None:
         return AsyncioLoop
-    return _uvloop_factory() or AsyncioLoop
+    return UvLoop
 
 
 def run(main: Coroutine[Any, Any, T]) -> T:

@@ -79,7 +79,8 @@ class LocalCatalog:
     (the standard's digest covers it), so a peer's answer expands as this node's would. A peer's
     search (and a live one) ranks with the store's own collection statistics
     (``CollectionStats``); a search answered from this node's replicas ranks with statistics
-    summed over its catalog and the replicas (``FederatedCatalog``), at no round trip.
+    summed over what its catalog publishes and the replicas (``FederatedCatalog``), at no round
+    trip: the same sum on every node whose replicas are in sync.
     """
 
     def __init__(
@@ -152,8 +153,10 @@ class LocalCatalog:
         return self._terms(text)
 
     def collection_stats(self, terms: tuple[QueryTerm, ...]) -> CollectionStats:
-        """This catalog's statistics for ``terms`` (a blocking read: call it in a thread)."""
-        return self._store.collection_stats(terms)
+        """This catalog's part of the federation's statistics for ``terms``: over what it
+        publishes, which is what every other node's replica of it holds, so every node in sync
+        sums the same statistics and ranks alike (a blocking read: call it in a thread)."""
+        return self._store.collection_stats(terms, published_only=True)
 
     async def get(self, code: str, *, published_only: bool = False) -> CatalogEntry | None:
         entry = await asyncio.to_thread(self._store.get, code)
@@ -307,9 +310,9 @@ class FederatedCatalog:
         )
 
     async def _federation_stats(self, query: FederatedQuery) -> CollectionStats | None:
-        """The statistics to rank with when this node's replicas answer: summed over its own
-        catalog and every replica it answers from, so their scores compare (None: each
-        catalog's own, as for a live search)."""
+        """The statistics to rank with when this node's replicas answer: summed over what its
+        own catalog publishes and every replica it answers from, so their scores compare, and
+        every node in sync ranks alike (None: each catalog's own, as for a live search)."""
         if query.live or not query.text:
             return None
         replicas = [r for r in self._replicas.values() if r.report() is not None]

@@ -62,9 +62,10 @@ class CatalogClient:
     ) -> AsyncIterator[ChangePage]:
         """The owner's change feed above ``since`` (``ChangeSource`` of
         ``gateway.catalog.follower``), until the owner ends the stream."""
-        # On the feed's own connection, connected first, outside the call policy: a follower
-        # asking a peer that is not up (yet) must neither trip the breaker nor leave a channel
-        # backing off that the callers' searches, lookups and calls go by.
+        # On the feed's own connection, connected first, as background traffic: a follower
+        # asking a peer that is not up (yet), or whose feed was cut, must neither trip the
+        # breaker nor leave a channel backing off that the callers' searches, lookups and calls
+        # go by.
         if not await self._peer.feed_ready(FOLLOW_CONNECT_S):
             raise PeerFailure(
                 AnswerState.FAILED, "UNAVAILABLE", f"{self.id} is not reachable for its feed"
@@ -79,6 +80,7 @@ class CatalogClient:
                 role=READ,
                 stub=self._peer.feed,
                 handshake=False,
+                background=True,
             ):
                 # Hundreds of entries: decoded off the event loop (as they will be applied).
                 yield await asyncio.to_thread(page_from_pb, page)

@@ -11,9 +11,11 @@
    asked once more after the channel reconnects, within the budget: a restarted peer leaves our
    channel backing off. Interface calls and sharing writes never are: they consume quota or
    file state, and a lost reply does not mean nothing happened.
-6. Background traffic (witnessed audit heads: ``background``) judges no peer: it is sent only
-   while the breaker is closed and its outcome neither trips nor closes it, so a node's own
-   housekeeping never turns callers away from a peer.
+6. Background traffic judges no peer: its outcome neither trips nor closes the breaker, so a
+   node's own housekeeping never turns callers away from a peer. Witnessed audit heads
+   (``background``) are sent only while the breaker is closed. The catalog change feed
+   (``stream(..., background=True)``) runs on its own connection whatever the breaker says: its
+   follower backs off by itself, and a cut feed must not count as a caller's failed call.
 """
 
 from __future__ import annotations
@@ -103,13 +105,17 @@ async def stream(
     hops: int = 1,
     stub: Any = None,
     handshake: bool = True,
+    background: bool = False,
 ) -> AsyncIterator[Any]:
     """A server-streaming call under the policy; never retried (a stream is never a read of
     ours to repeat: it releases data and counts quota as it goes). ``stub``: another of the
     peer's stubs than its callers' (the change feed's own connection); ``handshake=False``
     leaves the standard to the peer's guard, which refuses a call on another standard (the
-    handshake would use, and after a restart disturb, the callers' connection)."""
-    admit(peer, role)
+    handshake would use, and after a restart disturb, the callers' connection).
+    ``background``: made for no caller (rule 6): the breaker is neither consulted nor fed."""
+    if not background:
+        admit(peer, role)
+    observe = (lambda _: None) if background else peer.observe
     deadline = asyncio.get_running_loop().time() + timeout
     try:
         left = await _agreed(peer, deadline) if handshake else timeout
@@ -117,19 +123,20 @@ async def stream(
         async for item in rpc(request, timeout=left, metadata=peer.metadata(hops)):
             yield item
     except asyncio.CancelledError as exc:
-        peer.observe(exc)
+        observe(exc)
         raise
     except _OutOfTime:
-        peer.breaker.abandon()
+        if not background:
+            peer.breaker.abandon()
         raise out_of_time(peer.id, role=role) from None
     except GatewayError:
-        peer.observe(None)
+        observe(None)
         raise
     except grpc.RpcError as exc:
-        peer.observe(exc)
+        observe(exc)
         presented = await peer.presented_instead(exc, deadline - asyncio.get_running_loop().time())
         raise translate(exc, peer.id, role=role, timeout=timeout, presented=presented) from None
-    peer.observe(None)
+    observe(None)
 
 
 async def background(peer: Peer, method: str, request: Any, *, timeout: float) -> Any:

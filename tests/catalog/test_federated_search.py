@@ -33,14 +33,16 @@ def states(reply) -> dict[str, int]:
     return {p.province: p.state for p in reply.provinces}
 
 
-async def test_every_node_gives_the_same_merged_answer(federation: Running):
-    # Over what the provinces share (an entry of share type none is seen only in its province),
-    # from the owners themselves (a node's replicas rank with its own view of the statistics).
+@pytest.mark.parametrize("live", [True, False], ids=["owners", "replicas"])
+async def test_every_node_gives_the_same_merged_answer(federation: Running, live: bool):
+    # Over what the provinces share (an entry of share type none is seen only in its province).
+    # From the owners, each ranks with its own statistics; from the replicas (all in sync), each
+    # node ranks with the federation's, summed over what every province publishes.
     shared = catalog_pb2.SearchFilters(share_types=["unconditional", "conditional"])
     replies = {}
     for node in NODE_IDS:
         replies[node] = await federation.catalog(node).Search(
-            catalog_pb2.SearchRequest(query="户籍", page_size=50, filters=shared, live=True),
+            catalog_pb2.SearchRequest(query="户籍", page_size=50, filters=shared, live=live),
             timeout=10,
         )
     first = replies["js"]
@@ -50,6 +52,8 @@ async def test_every_node_gives_the_same_merged_answer(federation: Running):
     ranking = [(r.entry.code, round(r.score, 6)) for r in first.results]
     for node, reply in replies.items():
         assert reply.answered_by == node
+        from_replica = {p.province for p in reply.provinces if p.HasField("replica")}
+        assert from_replica == (set() if live else set(NODE_IDS) - {node})
         assert [(r.entry.code, round(r.score, 6)) for r in reply.results] == ranking
         assert reply.total == first.total
     scores = [r.score for r in first.results]

@@ -7,10 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from gateway.catalog.model import CatalogEntry
 from gateway.catalog.query import Filters
 from gateway.catalog.ranking import CollectionStats
 from gateway.catalog.seed import generate_entries
 from gateway.catalog.store import CatalogStore, LocalResult, SearchQuery
+from gateway.catalog.store.feed import publishes
 from gateway.catalog.store.pg import PgCatalogStore
 from gateway.catalog.textindex import parse_query
 from gateway.config import load_crosswalk, load_departments, load_standard
@@ -41,9 +43,9 @@ QUERIES = [
 
 
 @pytest.fixture(scope="module")
-def stores(tmp_path_factory, postgres) -> Iterator[tuple[CatalogStore, PgCatalogStore]]:
+def entries() -> list[CatalogEntry]:
     standard = load_standard(ROOT / "config" / "standard" / "yrd-standard.yaml")
-    entries = list(
+    return list(
         generate_entries(
             "js",
             ENTRIES,
@@ -52,6 +54,12 @@ def stores(tmp_path_factory, postgres) -> Iterator[tuple[CatalogStore, PgCatalog
             departments=load_departments(ROOT / "nodes" / "js" / "departments.yaml", standard),
         )
     )
+
+
+@pytest.fixture(scope="module")
+def stores(
+    tmp_path_factory, postgres, entries: list[CatalogEntry]
+) -> Iterator[tuple[CatalogStore, PgCatalogStore]]:
     with (
         CatalogStore(tmp_path_factory.mktemp("parity") / "catalog.db") as sqlite,
         Postgres(new_schema(postgres)) as pg,
@@ -104,3 +112,21 @@ def test_the_queries_are_not_trivial(stores) -> None:
     totals = [sqlite.search(SearchQuery(t, f, limit=0)).total for t, f in QUERIES]
     assert sum(1 for n in totals if n > 20) >= 5  # ranking, not just membership, is compared
     assert totals[-1] == 0
+
+
+def test_published_statistics_are_what_a_replica_of_the_catalog_counts(
+    stores, entries: list[CatalogEntry], tmp_path
+) -> None:
+    """A node's part of the federation's statistics is counted over what it publishes, so it
+    equals what every other node's replica of its catalog counts: every node sums the same."""
+    published = [e for e in entries if publishes(e)]
+    assert 0 < len(published) < len(entries)  # the seed withholds some entries
+    with CatalogStore(tmp_path / "replica.db") as replica:
+        replica.insert_many(published)
+        for text in ["户籍", "社保 登记", "信息", "企业 信用 登记 信息", "不存在的词"]:
+            terms = parse_query(text)
+            expected = replica.collection_stats(terms)
+            assert expected.documents == len(published)
+            for store in stores:
+                assert store.collection_stats(terms, published_only=True) == expected, text
+                assert store.collection_stats(terms).documents == ENTRIES

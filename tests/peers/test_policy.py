@@ -10,7 +10,7 @@ from gateway.errors import DeadlineExceeded, FailedPrecondition, Unavailable
 from gateway.peers import policy
 from gateway.peers.breaker import CLOSED, OPEN, Breaker, BreakerSettings
 from gateway.peers.channels import Peer
-from gateway.peers.translate import OWNER
+from gateway.peers.translate import OWNER, READ
 from tests.support.rpc import FakeRpcError
 
 UNAVAILABLE = FakeRpcError(grpc.StatusCode.UNAVAILABLE, "connection refused")
@@ -153,3 +153,28 @@ async def test_a_stream_fails_as_a_gateway_error_naming_the_owner() -> None:
         async for item in policy.stream(peer, "Stream", "request", timeout=1.0, role=OWNER):
             got.append(item)
     assert got == ["batch 1"] and failed.value.reason == "OWNER_UNAVAILABLE"
+    assert peer.breaker.state == OPEN  # a caller's stream cut off counts against the peer
+
+
+@pytest.mark.asyncio
+async def test_a_background_stream_neither_consults_nor_feeds_the_breaker() -> None:
+    """The catalog change feed: a cut feed is not a caller's failed call, and the follower backs
+    off by itself, whatever callers found (its failure opened the breaker in a fault run, and
+    with it, searches skipped a peer that answered them)."""
+    peer = FakePeer()
+    script(peer)
+
+    async def follow() -> list:
+        got = []
+        with pytest.raises(Unavailable):
+            async for item in policy.stream(
+                peer, "Stream", "request", timeout=1.0, role=READ, background=True
+            ):
+                got.append(item)
+        return got
+
+    assert await follow() == ["batch 1"]
+    assert peer.breaker.state == CLOSED  # the threshold is one failure
+    peer.breaker.failure()
+    assert await follow() == ["batch 1"]  # asked although callers skip the peer
+    assert peer.breaker.state == OPEN and peer.breaker.retry_in() > 0  # not taken as a probe

@@ -13,6 +13,7 @@ from gateway._pb.yrd.v1 import catalog_pb2_grpc
 from gateway.config import FederationConfig
 from gateway.node import Node, NodeOptions
 from gateway.tls import channel_options_for, client_channel_credentials
+from tests.support.federation import eventually
 
 ENTRIES = 400
 PEOPLE = 300
@@ -57,3 +58,21 @@ async def stop_all(running: Running) -> None:
     for channel in running.channels:
         await channel.close()
     await asyncio.gather(*(node.stop(0) for node in running.nodes.values()))
+
+
+def replicas_in_sync(nodes: dict[str, Node]) -> bool:
+    """Whether every node's replica of every other province's catalog holds all its owner had
+    and follows its feed: the federation at rest, when any node answers a search as any other
+    (replicas that are still catching up answer from the owners, with their own statistics)."""
+    for node in nodes.values():
+        assert node.replication is not None
+        for replica in node.replication.catalogs.values():
+            report = replica.report()
+            if report is None or report.stale or report.behind:
+                return False
+    return True
+
+
+async def wait_replicas_in_sync(nodes: dict[str, Node], timeout: float = 60.0) -> None:
+    """Wait (bounded by ``timeout``, generous for a loaded box) for ``replicas_in_sync``."""
+    await eventually(lambda: replicas_in_sync(nodes), timeout)

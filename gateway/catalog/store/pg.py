@@ -228,10 +228,14 @@ class PgCatalogStore:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             return self._searcher.search(PgTextIndex(conn), _generation(conn), query)
 
-    def collection_stats(self, terms: tuple[QueryTerm, ...]) -> CollectionStats:
+    def collection_stats(
+        self, terms: tuple[QueryTerm, ...], *, published_only: bool = False
+    ) -> CollectionStats:
         with self._pg.transaction() as conn:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            return self._searcher.stats(PgTextIndex(conn), _generation(conn), terms)
+            return self._searcher.stats(
+                PgTextIndex(conn), _generation(conn), terms, published_only=published_only
+            )
 
     def search_if_cached(self, query: SearchQuery) -> LocalResult | None:
         if not self._searcher.caches_results:

@@ -106,6 +106,7 @@ class Relevance:
         self._terms: GenerationCache[str, TermPostings] = GenerationCache(postings_cache)
         self._masks: GenerationCache[tuple, np.ndarray] = GenerationCache(64)
         self._weights: GenerationCache[tuple[float, ...], np.ndarray] = GenerationCache(4)
+        self._sizes: GenerationCache[tuple, tuple[int, tuple[int, ...]]] = GenerationCache(8)
 
     def term(self, source: Postings, index: FacetIndex, query_term: QueryTerm) -> TermPostings:
         """Where ``query_term`` and its synonyms occur (cached by write generation)."""
@@ -125,11 +126,30 @@ class Relevance:
         return term
 
     def stats(
-        self, source: Postings, index: FacetIndex, table: RankTable, terms: Sequence[QueryTerm]
+        self,
+        source: Postings,
+        index: FacetIndex,
+        table: RankTable,
+        terms: Sequence[QueryTerm],
+        allowed: list[set[int] | None] | None = None,
     ) -> CollectionStats:
         """This catalog's statistics for ``terms`` (``CollectionStats.combine`` them across
-        stores for the federation's)."""
-        return _stats(index, table, [self.term(source, index, t) for t in terms])
+        stores for the federation's): over the entries the filters ``allowed`` select (as for
+        ``search``; None: every entry)."""
+        postings = [self.term(source, index, t) for t in terms]
+        mask = None if allowed is None else self.selected(index, allowed)
+        if mask is None:
+            return _stats(index, table, postings)
+        assert allowed is not None  # a mask selects by filter
+        key = _chars(index, allowed)
+        sizes = self._sizes.get(index.generation, key)
+        if sizes is None:
+            counted = table.lengths[mask].sum(axis=0, dtype=np.int64)
+            sizes = (int(np.count_nonzero(mask)), tuple(int(n) for n in counted))
+            self._sizes.put(index.generation, key, sizes)
+        documents, field_tokens = sizes
+        df = tuple(sorted((t.key, int(np.count_nonzero(mask[t.occurrences]))) for t in postings))
+        return CollectionStats(documents, field_tokens, df)
 
     def search(
         self,
@@ -202,9 +222,7 @@ class Relevance:
         """Which entries (a mask in id order) the filters ``allowed`` select; None: all."""
         if all(ids is None for ids in allowed):
             return None
-        chars = tuple(
-            None if ids is None else frozenset(index.char_of[i] for i in ids) for ids in allowed
-        )
+        chars = _chars(index, allowed)
         mask = self._masks.get(index.generation, chars)
         if mask is None:
             ok = np.fromiter(
@@ -218,6 +236,13 @@ class Relevance:
             mask = ok[index.combo_at]
             self._masks.put(index.generation, chars, mask)
         return mask
+
+
+def _chars(index: FacetIndex, allowed: list[set[int] | None]) -> tuple[frozenset[str] | None, ...]:
+    """The facet characters of the filters ``allowed``, per field (a cache key)."""
+    return tuple(
+        None if ids is None else frozenset(index.char_of[i] for i in ids) for ids in allowed
+    )
 
 
 def _stats(index: FacetIndex, table: RankTable, postings: list[TermPostings]) -> CollectionStats:

@@ -19,9 +19,11 @@ import numpy as np
 
 from gateway.catalog import textindex
 from gateway.catalog.model import CatalogEntry
-from gateway.catalog.ranking import CollectionStats
+from gateway.catalog.query import Filters
+from gateway.catalog.ranking import FIELDS, CollectionStats
 from gateway.catalog.store.caches import GenerationCache
 from gateway.catalog.store.facets import FacetIndex, filter_chars, filter_ids
+from gateway.catalog.store.feed import WITHHELD_SHARE_TYPE
 from gateway.catalog.store.records import (
     UNRANKED_SCORE,
     Hit,
@@ -87,11 +89,30 @@ class Searcher:
         return None if cached is None else copy_result(cached)
 
     def stats(
-        self, snapshot: Snapshot, generation: int, terms: tuple[textindex.QueryTerm, ...]
+        self,
+        snapshot: Snapshot,
+        generation: int,
+        terms: tuple[textindex.QueryTerm, ...],
+        *,
+        published_only: bool = False,
     ) -> CollectionStats:
-        """This catalog's collection statistics for ``terms`` on ``snapshot``."""
+        """This catalog's collection statistics for ``terms`` on ``snapshot``; with
+        ``published_only``, over the entries its owner publishes (``feed.publishes``): what
+        every other node's replica of it holds, so every node sums the same statistics."""
         index = self._facet_index(snapshot, generation)
-        return self._relevance.stats(snapshot, index, self._rank_table(snapshot, index), terms)
+        table = self._rank_table(snapshot, index)
+        allowed = None
+        if published_only and ("share_type", WITHHELD_SHARE_TYPE) in index.ids:
+            shared = tuple(
+                value
+                for field, value in index.ids
+                if field == "share_type" and value != WITHHELD_SHARE_TYPE
+            )
+            allowed = filter_ids(index, Filters(share_types=shared)) if shared else None
+            if allowed is None:  # nothing published
+                df = tuple(sorted((t.key, 0) for t in terms))
+                return CollectionStats(0, (0,) * len(FIELDS), df)
+        return self._relevance.stats(snapshot, index, table, terms, allowed)
 
     def _ranked(
         self,

@@ -151,11 +151,16 @@ class CatalogStore:
         with self._pool.read() as conn:
             return self._searcher.search(fts.FtsIndex(conn), schema.generation(conn), query)
 
-    def collection_stats(self, terms: tuple[QueryTerm, ...]) -> CollectionStats:
+    def collection_stats(
+        self, terms: tuple[QueryTerm, ...], *, published_only: bool = False
+    ) -> CollectionStats:
         """This catalog's statistics for ranking ``terms`` (``SearchQuery.stats`` takes them,
-        ``CollectionStats.combine``d over every province's store)."""
+        ``CollectionStats.combine``d over every province's store); ``published_only``: over
+        what the owner publishes (``Searcher.stats``)."""
         with self._pool.read() as conn:
-            return self._searcher.stats(fts.FtsIndex(conn), schema.generation(conn), terms)
+            return self._searcher.stats(
+                fts.FtsIndex(conn), schema.generation(conn), terms, published_only=published_only
+            )
 
     def search_if_cached(self, query: SearchQuery) -> LocalResult | None:
         """What ``search`` answers, if the result cache holds this query at the current write

@@ -210,6 +210,36 @@ async def test_closed_backend_is_unavailable(dataset, interfaces):
     assert err.value.reason == "BACKEND_UNAVAILABLE"
 
 
+async def test_close_leaves_a_running_statement_to_finish_then_closes_its_connection(dataset):
+    """A bulk page runs in a worker thread that a finished call cannot cancel; closing its
+    connection under the statement would crash the process (as the catalog's pool did)."""
+    b = SqliteBackend(dataset)
+    running, closed = threading.Event(), threading.Event()
+    out: dict[str, object] = {}
+
+    def hold(*_: object) -> int:  # SQLite's progress handler: runs inside the statement
+        running.set()
+        closed.wait(10)
+        return 0
+
+    def bulk_page() -> None:
+        b._run("SELECT 1", [])  # this thread's connection, as a page's first read opens it
+        conn = b._local.conn
+        conn.set_progress_handler(hold, 1)
+        out["rows"] = b._run("SELECT count(*) FROM person", [])
+        out["conn"] = conn
+
+    thread = threading.Thread(target=bulk_page)
+    thread.start()
+    assert running.wait(10)
+    await b.close()
+    closed.set()
+    thread.join(10)
+    assert out["rows"][0][0] > 0  # type: ignore[index]
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        out["conn"].execute("SELECT 1")  # type: ignore[attr-defined]
+
+
 def test_missing_dataset_fails_at_construction(tmp_path):
     with pytest.raises(FileNotFoundError):
         SqliteBackend(tmp_path / "absent.db")

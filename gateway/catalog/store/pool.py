@@ -73,7 +73,7 @@ class Connections:
             finally:
                 conn.execute("COMMIT")
         finally:
-            self._pool.put(conn)
+            self._release(conn)
 
     @contextmanager
     def idle_reader(self) -> Iterator[sqlite3.Connection | None]:
@@ -87,7 +87,16 @@ class Connections:
         try:
             yield conn
         finally:
-            self._pool.put(conn)
+            self._release(conn)
+
+    def _release(self, conn: sqlite3.Connection) -> None:
+        """Back to the pool, or closed if the pool closed while ``conn`` was in use."""
+        with self._readers_lock:
+            if not self.closed:
+                self._pool.put(conn)
+                return
+            self._readers.remove(conn)
+        conn.close()
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
@@ -110,13 +119,23 @@ class Connections:
             yield self._writer
 
     def close(self) -> None:
-        """Close every connection. Searches still running on other threads must finish first."""
-        if self.closed:
-            return
-        self.closed = True
+        """Close every connection; no new read or write starts after it. A reader in use on
+        another thread (a feed read or a search that outlived its call, which a thread cannot be
+        cancelled out of) is closed when that read ends: closing a connection under a running
+        statement crashes the process. The writer is closed once its transaction ends."""
+        with self._readers_lock:
+            if self.closed:
+                return
+            self.closed = True
+            idle: list[sqlite3.Connection] = []
+            while True:
+                try:
+                    idle.append(self._pool.get_nowait())
+                except queue.Empty:
+                    break
+            for conn in idle:
+                self._readers.remove(conn)
+        for conn in idle:
+            conn.close()
         with self._write_lock:
             self._writer.close()
-        with self._readers_lock:
-            for conn in self._readers:
-                conn.close()
-            self._readers.clear()

@@ -66,7 +66,8 @@ class CatalogStore:
             raise
 
     def close(self) -> None:
-        """Close every connection. Searches still running on other threads must finish first."""
+        """Close every connection; a read still running on another thread closes its own
+        when it ends (``Connections.close``)."""
         self._pool.close()
 
     def __enter__(self) -> CatalogStore:

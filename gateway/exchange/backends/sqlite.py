@@ -58,6 +58,8 @@ class SqliteBackend:
         self._connections: list[sqlite3.Connection] = []
         self._queries: dict[str, _Query] = {}
         self._closed = False
+        self._busy: set[sqlite3.Connection] = set()
+        """Connections running a statement now (``close`` leaves them to ``_run``)."""
 
     # -- the Backend protocol ----------------------------------------------------------------
 
@@ -106,10 +108,14 @@ class SqliteBackend:
         return bool(await self._execute(sql, values, small=True))
 
     async def close(self) -> None:
+        """Close every connection not in use now; one in use on a worker thread (a bulk page
+        of a stream whose call ended) is closed when its statement ends, never under it:
+        that would crash the process."""
         with self._lock:
             self._closed = True
-            connections, self._connections = self._connections, []
-        for conn in connections:
+            idle = [c for c in self._connections if c not in self._busy]
+            self._connections = [c for c in self._connections if c in self._busy]
+        for conn in idle:
             conn.close()
 
     # -- internals ---------------------------------------------------------------------------
@@ -139,13 +145,23 @@ class SqliteBackend:
                 conn.execute("PRAGMA query_only = ON")
                 self._local.conn = conn
                 self._connections.append(conn)
+            self._busy.add(conn)
         return conn
 
     def _run(self, sql: str, values: list[object]) -> list[tuple]:
+        conn = self._connection()
         try:
-            return self._connection().execute(sql, values).fetchall()
+            return conn.execute(sql, values).fetchall()
         except sqlite3.Error as exc:
             raise Unavailable("dataset backend failed", reason="BACKEND_UNAVAILABLE") from exc
+        finally:
+            with self._lock:
+                self._busy.discard(conn)
+                closing = self._closed and conn in self._connections
+                if closing:
+                    self._connections.remove(conn)
+            if closing:
+                conn.close()
 
 
 def compile_query(iface: Interface) -> _Query:

@@ -1,0 +1,49 @@
+"""The catalog's SQLite connections when a node stops with a read still running on a worker
+thread: closing a connection under a running statement crashed a whole test process
+(segmentation fault in ``Node.stop`` while a change-feed read ran in ``asyncio.to_thread``)."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import pytest
+
+from gateway.catalog.store.pool import Connections
+
+
+def test_a_reader_in_use_is_closed_when_its_read_ends_not_under_it(tmp_path) -> None:
+    conns = Connections(str(tmp_path / "catalog.db"))
+    with conns.write() as w:
+        w.execute("CREATE TABLE t (x)")
+        w.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(1000)])
+    with conns.read() as one, conns.read() as other:
+        pass  # both back in the pool: the thread below takes one, the other stays idle
+    entered, closed = threading.Event(), threading.Event()
+    seen: list[int] = []
+
+    def reader() -> None:
+        with conns.read() as conn:
+            held.append(conn)
+            entered.set()
+            assert closed.wait(10)
+            # The pool closed meanwhile; this read's connection is still whole.
+            seen.append(conn.execute("SELECT count(*) FROM t").fetchone()[0])
+
+    held: list[sqlite3.Connection] = []
+    thread = threading.Thread(target=reader)
+    thread.start()
+    assert entered.wait(10)
+    (in_use,) = held
+    (idle,) = {one, other} - {in_use}
+    conns.close()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        idle.execute("SELECT 1")  # closed at once
+    closed.set()
+    thread.join(10)
+    assert seen == [1000]
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        in_use.execute("SELECT 1")  # closed when its read ended
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        with conns.read():
+            pass

@@ -137,16 +137,15 @@ class Relevance:
         stores for the federation's): over the entries the filters ``allowed`` select (as for
         ``search``; None: every entry)."""
         postings = [self.term(source, index, t) for t in terms]
-        mask = None if allowed is None else self.selected(index, allowed)
-        if mask is None:
+        if allowed is None or all(ids is None for ids in allowed):
             return _stats(index, table, postings)
-        assert allowed is not None  # a mask selects by filter
-        key = _chars(index, allowed)
-        sizes = self._sizes.get(index.generation, key)
+        chars = _chars(index, allowed)
+        mask = self._mask(index, chars)
+        sizes = self._sizes.get(index.generation, chars)
         if sizes is None:
             counted = table.lengths[mask].sum(axis=0, dtype=np.int64)
             sizes = (int(np.count_nonzero(mask)), tuple(int(n) for n in counted))
-            self._sizes.put(index.generation, key, sizes)
+            self._sizes.put(index.generation, chars, sizes)
         documents, field_tokens = sizes
         df = tuple(sorted((t.key, int(np.count_nonzero(mask[t.occurrences]))) for t in postings))
         return CollectionStats(documents, field_tokens, df)
@@ -222,7 +221,10 @@ class Relevance:
         """Which entries (a mask in id order) the filters ``allowed`` select; None: all."""
         if all(ids is None for ids in allowed):
             return None
-        chars = _chars(index, allowed)
+        return self._mask(index, _chars(index, allowed))
+
+    def _mask(self, index: FacetIndex, chars: tuple[frozenset[str] | None, ...]) -> np.ndarray:
+        """The mask of the entries whose facet characters are in ``chars`` (cached)."""
         mask = self._masks.get(index.generation, chars)
         if mask is None:
             ok = np.fromiter(

@@ -163,10 +163,11 @@ def _facet_char(n: int) -> str:
 def build_facet_index(
     generation: int,
     facet_values: Iterable[tuple[int, str, str]],
-    entry_facets: Iterable[Sequence[int]],
+    entry_facets: np.ndarray | Sequence[Sequence[int]],
 ) -> FacetIndex:
     """The index from the facet-value dictionary (id, field, value rows) and every entry's
-    facets (id, then one value id per ``FACET_FIELDS`` field; rows in id order)."""
+    facets (id, then one value id per ``FACET_FIELDS`` field; rows in id order), as rows or as
+    one integer array of that shape (``FtsIndex`` reads it column by column)."""
     ids: dict[tuple[str, str], int] = {}
     chars: dict[int, str] = {}
     values: list[list[tuple[str, str]]] = [[] for _ in FACET_FIELDS]
@@ -175,17 +176,14 @@ def build_facet_index(
         pairs = values[FACET_FIELDS.index(name)]
         chars[value_id] = _facet_char(len(pairs))
         pairs.append((chars[value_id], value))
-    numbers: dict[str, int] = {}  # a combination's characters -> its number
-    ranks: list[int] = []
-    combo_at: list[int] = []
-    for row in entry_facets:
-        key = "".join(map(chars.__getitem__, row[1:]))
-        number = numbers.get(key)
-        if number is None:
-            number = numbers[key] = len(numbers)
-        ranks.append(row[0])
-        combo_at.append(number)
-    per_combo = np.bincount(np.array(combo_at, dtype=np.intp), minlength=len(numbers))
+    table = np.asarray(entry_facets, dtype=np.int64).reshape(-1, 1 + len(FACET_FIELDS))
+    combo_at, combo_ids = _combinations(table[:, 1:])
+    # A combination's characters, in the order of its number (its first entry's rank).
+    numbers = ["".join(map(chars.__getitem__, row)) for row in combo_ids.tolist()]
+    ranks = table[:, 0].copy()
+    if len(ranks) > 1 and not bool(np.all(ranks[1:] > ranks[:-1])):
+        raise LookupError(f"facet index {generation}: entries not in id order")
+    per_combo = np.bincount(combo_at, minlength=len(numbers))
     # A field's characters are numbered in the order of its values: the position is the number.
     positions = [{char: i for i, (char, _) in enumerate(pairs)} for pairs in values]
     value_at = tuple(
@@ -202,9 +200,30 @@ def build_facet_index(
         everything={},
         combos=dict(zip(numbers, per_combo.tolist(), strict=True)),
         char_of=chars,
-        ranks=np.array(ranks, dtype=np.int64),
-        combo_at=np.array(combo_at, dtype=np.intp),
+        ranks=ranks,
+        combo_at=combo_at,
         value_at=value_at,
         universe=tuple(ids[(name, value)] for _, value in pairs),
     )
     return dataclasses.replace(index, everything=index.by_value(per_combo))
+
+
+def _combinations(value_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of facet-value ids (one row per entry), the number of its combination, and the
+    value ids of each combination by number; combinations are numbered in the order of their
+    first row. Array work: one key per row (the ids in a mixed radix), one sort."""
+    rows, width = value_ids.shape
+    if not rows:
+        return np.zeros(0, dtype=np.intp), np.zeros((0, width), dtype=np.int64)
+    low, radix = int(value_ids.min()), int(value_ids.max()) + 1
+    if low >= 0 and radix**width < 2**62:
+        keys = np.zeros(rows, dtype=np.int64)
+        for column in range(width):
+            keys = keys * radix + value_ids[:, column]
+        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    else:  # ids too large for one int64 key (never with a real dictionary): rows as keys
+        _, first, inverse = np.unique(value_ids, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    number = np.empty(len(order), dtype=np.intp)
+    number[order] = np.arange(len(order), dtype=np.intp)
+    return number[inverse.reshape(-1)], value_ids[first[order]]

@@ -16,7 +16,7 @@ import sqlite3
 
 import numpy as np
 
-from gateway.catalog.model import CatalogEntry
+from gateway.catalog.model import FACET_FIELDS, CatalogEntry
 from gateway.catalog.store import schema
 from gateway.catalog.store.entries import entry_from_row, json_ids
 from gateway.catalog.store.facets import FacetIndex, build_facet_index
@@ -44,16 +44,39 @@ class FtsIndex:
         return build_facet_index(
             generation,
             self._conn.execute("SELECT id, field, value FROM facet_values"),
-            self._conn.execute("SELECT * FROM entry_facets ORDER BY id"),
+            np.stack([self._int_column("entry_facets", c) for c in ("id", *FACET_FIELDS)], axis=1),
         )
 
     def read_rank_table(self, index: FacetIndex) -> RankTable:
-        rows = self._conn.execute(
-            "SELECT e.id, d.sz, e.publish_date FROM entries AS e"
-            " JOIN entries_fts_docsize AS d ON d.id = e.id ORDER BY e.id"
-        ).fetchall()
-        ids, sizes, dates = zip(*rows, strict=True) if rows else ((), (), ())
-        return build_rank_table(index, ids, _column_sizes(sizes), dates)
+        # Each column as one text, parsed in numpy: a row at a time cost three times as much,
+        # and this runs after every write (measured at 131,000 entries: scripts/bench_store.py).
+        ids = self._int_column("entries_fts_docsize", "id")
+        sizes = self._text_column("entries_fts_docsize", "hex(sz)", "")
+        dates = self._text_column("entries", "publish_date", _UNIT).split(_UNIT)
+        lengths = _joined_sizes(bytes.fromhex(sizes), len(ids))
+        if lengths is None or len(dates) != len(ids) or not len(ids):
+            # A longer varint, a date holding the separator, or no entries: row by row.
+            rows = self._conn.execute(
+                "SELECT e.id, d.sz, e.publish_date FROM entries AS e"
+                " JOIN entries_fts_docsize AS d ON d.id = e.id ORDER BY e.id"
+            ).fetchall()
+            row_ids, blobs, row_dates = zip(*rows, strict=True) if rows else ((), (), ())
+            return build_rank_table(index, row_ids, _column_sizes(blobs), row_dates)
+        return build_rank_table(index, ids, lengths, dates)
+
+    def _int_column(self, table: str, column: str) -> np.ndarray:
+        """An integer column of ``table`` in id order."""
+        text = self._text_column(table, column, ",")
+        return np.fromstring(text, dtype=np.int64, sep=",") if text else np.zeros(0, np.int64)
+
+    def _text_column(self, table: str, column: str, separator: str) -> str:
+        """A column of ``table`` in id order, as one text joined by ``separator`` (a constant of
+        this module: in the SQL text, because a bound one costs SQLite a copy per row)."""
+        value = self._conn.execute(
+            f"SELECT group_concat(v, '{separator}')"
+            f" FROM (SELECT {column} AS v FROM {table} ORDER BY id)"
+        ).fetchone()[0]
+        return value or ""
 
     # -- hits ----------------------------------------------------------------------------------
 
@@ -73,15 +96,27 @@ def read_entry(conn: sqlite3.Connection, code: str) -> CatalogEntry | None:
     return None if row is None else entry_from_row(row)
 
 
-def _column_sizes(sizes: tuple[bytes, ...]) -> np.ndarray:
-    """The text columns' token counts from FTS5 ``%_docsize`` blobs: one varint per column
-    (the text columns, then ``tags``). Almost every count is under 128, one byte each, so the
-    blobs are read as one array unless one holds a longer varint."""
+#: Joins the publish dates of a rank table's read (the ASCII unit separator: not in a date).
+_UNIT = "\x1f"
+
+
+def _joined_sizes(joined: bytes, rows: int) -> np.ndarray | None:
+    """The text columns' token counts from ``rows`` FTS5 ``%_docsize`` blobs joined: one varint
+    per column (the text columns, then ``tags``). Almost every count is under 128, one byte
+    each, so the blobs read as one array; None when one holds a longer varint."""
     width = len(schema.TEXT_COLUMNS) + 1
-    joined = b"".join(sizes)
-    if len(joined) == width * len(sizes):
-        table = np.frombuffer(joined, dtype=np.uint8).reshape(len(sizes), width)
-        return table[:, : width - 1].astype(np.int32)
+    if len(joined) != width * rows:
+        return None
+    table = np.frombuffer(joined, dtype=np.uint8).reshape(rows, width)
+    return table[:, : width - 1].astype(np.int32)
+
+
+def _column_sizes(sizes: tuple[bytes, ...]) -> np.ndarray:
+    """``_joined_sizes`` of the blobs ``sizes``, reading them one by one if it must."""
+    width = len(schema.TEXT_COLUMNS) + 1
+    fast = _joined_sizes(b"".join(sizes), len(sizes))
+    if fast is not None:
+        return fast
     return np.array([_varints(blob)[: width - 1] for blob in sizes], dtype=np.int32).reshape(
         len(sizes), width - 1
     )

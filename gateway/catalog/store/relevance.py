@@ -73,7 +73,7 @@ def days_since_epoch(dates: Sequence[str]) -> np.ndarray:
 
 
 def build_rank_table(
-    index: FacetIndex, ids: Sequence[int], lengths: np.ndarray, dates: Sequence[str]
+    index: FacetIndex, ids: Sequence[int] | np.ndarray, lengths: np.ndarray, dates: Sequence[str]
 ) -> RankTable:
     """The table of the entries ``ids`` (ascending), which must be the facet index's."""
     if not np.array_equal(np.asarray(ids, dtype=np.int64), index.ranks):

@@ -36,6 +36,13 @@ from gateway.catalog.store.records import (
 from gateway.catalog.store.relevance import Postings, RankTable, Relevance
 
 
+class _Nothing:
+    """A filter no entry passes."""
+
+
+NOTHING = _Nothing()
+
+
 class Snapshot(Postings, Protocol):
     """One read snapshot of a backend: its per-field postings, its entries and its facets."""
 
@@ -63,6 +70,7 @@ class Searcher:
         self._facets: FacetIndex | None = None
         self._table: RankTable | None = None
         self._facets_lock = threading.Lock()
+        self._published: tuple[int, list[set[int] | None] | None | _Nothing] = (-1, None)
 
     @property
     def caches_results(self) -> bool:
@@ -102,17 +110,31 @@ class Searcher:
         index = self._facet_index(snapshot, generation)
         table = self._rank_table(snapshot, index)
         allowed = None
-        if published_only and ("share_type", WITHHELD_SHARE_TYPE) in index.ids:
-            shared = tuple(
-                value
-                for field, value in index.ids
-                if field == "share_type" and value != WITHHELD_SHARE_TYPE
-            )
-            allowed = filter_ids(index, Filters(share_types=shared)) if shared else None
-            if allowed is None:  # nothing published
+        if published_only:
+            published = self._published_filter(index)
+            if isinstance(published, _Nothing):
                 df = tuple(sorted((t.key, 0) for t in terms))
                 return CollectionStats(0, (0,) * len(FIELDS), df)
+            allowed = published
         return self._relevance.stats(snapshot, index, table, terms, allowed)
+
+    def _published_filter(self, index: FacetIndex) -> list[set[int] | None] | None | _Nothing:
+        """The filter selecting what ``index``'s catalog publishes (None: every entry;
+        ``NOTHING``: no entry), kept for its generation."""
+        generation, published = self._published
+        if generation != index.generation:
+            published = None
+            if ("share_type", WITHHELD_SHARE_TYPE) in index.ids:
+                shared = tuple(
+                    value
+                    for field, value in index.ids
+                    if field == "share_type" and value != WITHHELD_SHARE_TYPE
+                )
+                published = filter_ids(index, Filters(share_types=shared)) if shared else None
+                if published is None:
+                    published = NOTHING
+            self._published = (index.generation, published)
+        return published
 
     def _ranked(
         self,

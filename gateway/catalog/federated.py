@@ -158,6 +158,11 @@ class LocalCatalog:
         sums the same statistics and ranks alike (a blocking read: call it in a thread)."""
         return self._store.collection_stats(terms, published_only=True)
 
+    def cached_stats(self, terms: tuple[QueryTerm, ...]) -> CollectionStats | None:
+        """``collection_stats`` if the store has them cached at its current generation (one
+        indexed read: fit for the event loop); else None."""
+        return self._store.collection_stats_if_cached(terms, published_only=True)
+
     async def get(self, code: str, *, published_only: bool = False) -> CatalogEntry | None:
         entry = await asyncio.to_thread(self._store.get, code)
         if entry is not None and published_only and not publishes(entry):
@@ -192,6 +197,10 @@ class Replica(Protocol):
 
     def collection_stats(self, terms: tuple[QueryTerm, ...]) -> CollectionStats:
         """Its statistics for ``terms`` (a blocking read)."""
+        ...
+
+    def cached_stats(self, terms: tuple[QueryTerm, ...]) -> CollectionStats | None:
+        """Its statistics for ``terms`` if cached (fit for the event loop); else None."""
         ...
 
     async def get(self, code: str) -> CatalogEntry | None: ...
@@ -319,6 +328,11 @@ class FederatedCatalog:
         if not replicas:
             return None
         terms = self._local.terms(query.text)
+        # A popular query's statistics are cached by every store: summed right here, since a
+        # worker thread's hop costs more than that.
+        cached = [self._local.cached_stats(terms), *(r.cached_stats(terms) for r in replicas)]
+        if all(part is not None for part in cached):
+            return CollectionStats.combine(p for p in cached if p is not None)
 
         def combined() -> CollectionStats:
             parts = [self._local.collection_stats(terms)]

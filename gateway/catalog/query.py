@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import unicodedata
@@ -63,14 +64,21 @@ class FederatedQuery:
         return self.offset + self.page_size
 
     def fingerprint(self) -> str:
-        bound: list[object] = [self.text, _filters_key(self.filters), list(self.provinces)]
-        if self.live:  # a live answer's pages are not a replica answer's
-            bound.append("live")
-        key = json.dumps(bound, ensure_ascii=False)
-        return hashlib.sha256(key.encode()).hexdigest()[:16]
+        return _fingerprint(self.text, self.filters, self.provinces, self.live)
 
     def next_token(self) -> str:
         return encode_token(self.offset + self.page_size, self.fingerprint())
+
+
+@functools.lru_cache(maxsize=4096)
+def _fingerprint(text: str, filters: Filters, provinces: tuple[str, ...], live: bool) -> str:
+    """What a page token binds a query to (kept: a popular query's pages ask for it each time,
+    and a JSON encoding and a hash cost more than the rest of its token)."""
+    bound: list[object] = [text, _filters_key(filters), list(provinces)]
+    if live:  # a live answer's pages are not a replica answer's
+        bound.append("live")
+    key = json.dumps(bound, ensure_ascii=False)
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def _filters_key(f: Filters) -> list[list[str]]:

@@ -89,6 +89,9 @@ class ReplicaCatalog:
     def collection_stats(self, terms: tuple[QueryTerm, ...]) -> CollectionStats:
         return self._local.collection_stats(terms)
 
+    def cached_stats(self, terms: tuple[QueryTerm, ...]) -> CollectionStats | None:
+        return self._local.cached_stats(terms)
+
     async def search(
         self, text: str, filters: Filters, limit: int, *, stats: CollectionStats | None = None
     ) -> LocalAnswer:

@@ -32,6 +32,7 @@ from gateway.catalog.store import (
     code_key,
 )
 from gateway.catalog.store.pg import PgCatalogStore
+from gateway.catalog.textindex import parse_query
 from gateway.postgres import Postgres
 from tests.support.entries import (
     ALL,
@@ -689,6 +690,22 @@ def test_search_if_cached_answers_only_what_this_generation_searched(tmp_path: P
         s.insert_many(ALL)
         assert s.search(SearchQuery("户籍")) == s.search(SearchQuery("户籍"))
         assert s.search_if_cached(SearchQuery("户籍")) is None
+
+
+def test_statistics_if_cached_are_what_this_generation_computed(store: CatalogStore) -> None:
+    store.insert_many([*ALL, entry("户籍密档", share_type="none")])
+    terms = parse_query("户籍 档案")
+    assert store.collection_stats_if_cached(terms) is None
+    whole = store.collection_stats(terms)
+    assert store.collection_stats_if_cached(terms) == whole
+    assert store.collection_stats_if_cached(terms, published_only=True) is None
+    published = store.collection_stats(terms, published_only=True)
+    assert published.documents == whole.documents - 1  # the withheld entry is not counted
+    assert store.collection_stats_if_cached(terms, published_only=True) == published
+    assert store.collection_stats_if_cached(parse_query("户籍")) is None
+    store.insert_many([entry("户籍档案", grade="L2")])
+    assert store.collection_stats_if_cached(terms) is None  # a write: nothing old is served
+    assert store.collection_stats(terms).documents == whole.documents + 1
 
 
 def test_cached_answers_follow_another_process_writes(tmp_path: Path) -> None:

@@ -244,6 +244,15 @@ class PgCatalogStore:
             generation = _generation(conn)
         return self._searcher.cached_result(generation, query)
 
+    def collection_stats_if_cached(
+        self, terms: tuple[QueryTerm, ...], *, published_only: bool = False
+    ) -> CollectionStats | None:
+        if not self._searcher.caches_results:
+            return None
+        with self._pg.transaction() as conn:
+            generation = _generation(conn)
+        return self._searcher.cached_stats(generation, terms, published_only=published_only)
+
 
 def _generation(conn: SqlConn) -> int:
     return int(conn.value("SELECT value FROM catalog_meta WHERE key = 'generation'"))

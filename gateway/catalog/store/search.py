@@ -66,6 +66,9 @@ class Searcher:
     def __init__(self, *, postings_cache: int, entry_cache: int, result_cache: int) -> None:
         self._decoded: GenerationCache[int, CatalogEntry] = GenerationCache(entry_cache)
         self._results: GenerationCache[SearchQuery, LocalResult] = GenerationCache(result_cache)
+        self._stats: GenerationCache[tuple[bool, tuple[str, ...]], CollectionStats] = (
+            GenerationCache(result_cache)
+        )
         self._relevance = Relevance(postings_cache=postings_cache)
         self._facets: FacetIndex | None = None
         self._table: RankTable | None = None
@@ -107,6 +110,28 @@ class Searcher:
         """This catalog's collection statistics for ``terms`` on ``snapshot``; with
         ``published_only``, over the entries its owner publishes (``feed.publishes``): what
         every other node's replica of it holds, so every node sums the same statistics."""
+        key = (published_only, tuple(t.key for t in terms))
+        cached = self._stats.get(generation, key)
+        if cached is not None:
+            return cached
+        stats = self._stats_of(snapshot, generation, terms, published_only)
+        if self._stats.size:
+            self._stats.put(generation, key, stats)
+        return stats
+
+    def cached_stats(
+        self, generation: int, terms: tuple[textindex.QueryTerm, ...], *, published_only: bool
+    ) -> CollectionStats | None:
+        """``stats`` at ``generation`` if the statistics cache holds them; else None."""
+        return self._stats.get(generation, (published_only, tuple(t.key for t in terms)))
+
+    def _stats_of(
+        self,
+        snapshot: Snapshot,
+        generation: int,
+        terms: tuple[textindex.QueryTerm, ...],
+        published_only: bool,
+    ) -> CollectionStats:
         index = self._facet_index(snapshot, generation)
         table = self._rank_table(snapshot, index)
         allowed = None

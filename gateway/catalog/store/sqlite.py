@@ -166,8 +166,23 @@ class CatalogStore:
     def search_if_cached(self, query: SearchQuery) -> LocalResult | None:
         """What ``search`` answers, if the result cache holds this query at the current write
         generation; else None. One indexed read: cheap enough to call on an event loop."""
+        generation = self._idle_generation()
+        return None if generation is None else self._searcher.cached_result(generation, query)
+
+    def collection_stats_if_cached(
+        self, terms: tuple[QueryTerm, ...], *, published_only: bool = False
+    ) -> CollectionStats | None:
+        """What ``collection_stats`` answers, if its cache holds it at the current write
+        generation; else None. As cheap as ``search_if_cached``."""
+        generation = self._idle_generation()
+        if generation is None:
+            return None
+        return self._searcher.cached_stats(generation, terms, published_only=published_only)
+
+    def _idle_generation(self) -> int | None:
+        """The current write generation if answers are cached and a reader is free right now
+        (one indexed read); else None."""
         with self._pool.idle_reader() as conn:
             if not self._searcher.caches_results or conn is None:
                 return None
-            generation = schema.generation(conn)  # autocommit: one snapshot
-        return self._searcher.cached_result(generation, query)
+            return schema.generation(conn)  # autocommit: one snapshot

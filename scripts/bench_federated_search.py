@@ -1,0 +1,146 @@
+"""CPU of one federated search answered from replicas, in one process, without gRPC: what a
+node spends between a validated query and the reply's message (``FederatedCatalog.search``
+over its own catalog and three replicas, then ``search_reply``).
+
+Usage: ``.venv/bin/python scripts/bench_federated_search.py [--entries 20000] [--rounds 5]``
+
+Seeds four provinces' catalogs, builds js's replicas of the other three through the real
+change feed (``changes_since`` then ``apply_changes``), then answers, round after round, the
+benchmark's ten popular queries (``search-hot``: the stores' answer caches warm) and 400
+distinct queries cut from the entries' names (``search``, cold: more than the answer caches
+hold). Prints the median over rounds of CPU per search for each. A measurement, not a test:
+run it with ``PYTHONPATH`` on each checkout to compare them; the box's other load disturbs it
+less than the benchmark, which has the client and four node processes share the cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from gateway._pb.yrd.v1 import catalog_pb2  # noqa: E402
+from gateway.catalog.federated import FederatedCatalog, Labels, LocalCatalog  # noqa: E402
+from gateway.catalog.query import QueryValidator  # noqa: E402
+from gateway.catalog.replicas import ReplicaCatalog  # noqa: E402
+from gateway.catalog.store import CatalogStore  # noqa: E402
+from gateway.config import load_departments, load_standard  # noqa: E402
+from gateway.config.node import SearchSettings  # noqa: E402
+from gateway.wire.catalog import EntryWire, search_from_pb, search_reply  # noqa: E402
+from scripts.shipped import STANDARD, province_entries  # noqa: E402
+from yrdtools.bench.cases import cold_search_requests, search_requests  # noqa: E402
+
+PROVINCES = {"js": "江苏", "sh": "上海", "zj": "浙江", "ah": "安徽"}
+
+
+def follow(owner: CatalogStore, replica: CatalogStore) -> None:
+    """Bring ``replica`` level with ``owner`` through the change feed, as a follower does."""
+    state = replica.reset_replica(owner.changes_since(0, 1).feed_id)
+    while True:
+        page = owner.changes_since(state.seq, 2000)
+        state = replica.apply_changes(page)
+        if state.seq >= page.head:
+            replica.note_replica(connected=True, head=page.head)
+            return
+
+
+async def rounds(catalog, validator, encoder, requests, count: int) -> list[float]:
+    """CPU seconds per search, one figure per round over every request."""
+    queries = []
+    for raw in requests:
+        message = catalog_pb2.SearchRequest.FromString(raw)
+        queries.append(validator.validate(search_from_pb(message)))
+    per_round = []
+    for _ in range(count):
+        started = time.process_time()
+        for query in queries:
+            answer = await catalog.search(query, None)
+            search_reply(answer, encoder, "0" * 32)
+        per_round.append((time.process_time() - started) / len(queries))
+    return per_round
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--entries", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--cases", default="search-hot,search", help="either or both")
+    args = parser.parse_args()
+    standard = load_standard(STANDARD)
+    category_names = {c.code: c.full_name for c in standard.categories.values()}
+    mark_names = {t.id: t.name for t in standard.data_marks.values()}
+    by_field = {
+        "category": category_names,
+        "grade": {g.id: g.name for g in standard.grades.values()},
+        "share_type": {t.id: t.name for t in standard.share_types.values()},
+        "update_cycle": {t.id: t.name for t in standard.update_cycles.values()},
+        "data_mark": mark_names,
+    }
+    synonyms = standard.synonyms.equivalents()
+    departments = load_departments(ROOT / "nodes" / "js" / "departments.yaml", standard)
+    with tempfile.TemporaryDirectory(prefix="yrd-bench-fedsearch-") as tmp:
+        stores = {p: CatalogStore(Path(tmp) / f"{p}.db") for p in PROVINCES}
+        replicas = {p: CatalogStore(Path(tmp) / f"replica-{p}.db") for p in PROVINCES if p != "js"}
+        try:
+            for province, store in stores.items():
+                store.insert_many(province_entries(province, args.entries))
+            for province, replica in replicas.items():
+                follow(stores[province], replica)
+            labels = Labels("js", by_field, {d.code: d.name for d in departments.departments})
+            local = LocalCatalog(
+                "js", stores["js"], labels, synonyms, share_types=tuple(standard.share_types)
+            )
+            catalog = FederatedCatalog(
+                "js",
+                PROVINCES,
+                local,
+                {},
+                default_budget=5.0,
+                replicas={
+                    p: ReplicaCatalog(p, r, by_field, stale_after=3600, synonyms=synonyms)
+                    for p, r in replicas.items()
+                },
+            )
+            validator = QueryValidator(
+                provinces=tuple(PROVINCES),
+                self_id="js",
+                categories=category_names,
+                grades=tuple(standard.grades),
+                share_types=tuple(standard.share_types),
+                update_cycles=tuple(standard.update_cycles),
+                settings=SearchSettings(),
+                data_marks=tuple(standard.data_marks),
+            )
+            encoder = EntryWire(PROVINCES, category_names, mark_names=mark_names)
+            names = [e.name for e in province_entries("sh", min(args.entries, 20_000))]
+            every = {"search-hot": search_requests(), "search": cold_search_requests(names)}
+            cases = {name: every[name] for name in args.cases.split(",")}
+
+            async def run() -> dict[str, list[float]]:
+                out = {}
+                for name, requests in cases.items():
+                    await rounds(catalog, validator, encoder, requests, 1)  # warm up
+                    out[name] = await rounds(catalog, validator, encoder, requests, args.rounds)
+                return out
+
+            results = asyncio.run(run())
+        finally:
+            for store in (*stores.values(), *replicas.values()):
+                store.close()
+    for name, per in results.items():
+        spread = ", ".join(f"{x * 1e6:,.0f}" for x in per)
+        print(
+            f"{name:10} {statistics.median(per) * 1e6:8,.0f} µs CPU per search "
+            f"(median of {len(per)} rounds: {spread}; {args.entries:,} entries per province)"
+        )
+
+
+if __name__ == "__main__":
+    main()

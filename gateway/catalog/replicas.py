@@ -159,6 +159,10 @@ class Replication:
         # A page being applied in a thread finishes first: closing a store under it crashes.
         await asyncio.gather(*(f.drain() for f in self.followers.values()))
 
+    def ready(self) -> list[CatalogStore]:
+        """The replicas that answer searches (in sync at least once), to warm at a start."""
+        return [r.store for r in self.catalogs.values() if r.report() is not None]
+
     def close(self) -> None:
         for replica in self.catalogs.values():
             replica.store.close()

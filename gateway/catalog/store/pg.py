@@ -237,6 +237,12 @@ class PgCatalogStore:
                 PgTextIndex(conn), _generation(conn), terms, published_only=published_only
             )
 
+    def warm(self) -> None:
+        """As ``CatalogStore.warm``."""
+        with self._pg.transaction() as conn:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            self._searcher.warm(PgTextIndex(conn), _generation(conn))
+
     def search_if_cached(self, query: SearchQuery) -> LocalResult | None:
         if not self._searcher.caches_results:
             return None

@@ -94,6 +94,11 @@ class Searcher:
             self._results.put(generation, query, copy_result(result))
         return result
 
+    def warm(self, snapshot: Snapshot, generation: int) -> None:
+        """Build the facet index and rank table of ``snapshot`` (at ``generation``) now, which
+        the first search after a start or a write would otherwise build."""
+        self._rank_table(snapshot, self._facet_index(snapshot, generation))
+
     def cached_result(self, generation: int, query: SearchQuery) -> LocalResult | None:
         """The answer to ``query`` at ``generation`` if the result cache holds it (a copy)."""
         cached = self._results.get(generation, query)

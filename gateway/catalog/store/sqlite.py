@@ -163,6 +163,13 @@ class CatalogStore:
                 fts.FtsIndex(conn), schema.generation(conn), terms, published_only=published_only
             )
 
+    def warm(self) -> None:
+        """Build what every search reads (the facet index and rank table of the current write
+        generation) now: a node does it before it reports serving, so its first search does
+        not (~0.3 s at 131,000 entries)."""
+        with self._pool.read() as conn:
+            self._searcher.warm(fts.FtsIndex(conn), schema.generation(conn))
+
     def search_if_cached(self, query: SearchQuery) -> LocalResult | None:
         """What ``search`` answers, if the result cache holds this query at the current write
         generation; else None. One indexed read: cheap enough to call on an event loop."""

@@ -13,7 +13,7 @@ The model (Robertson & Zaragoza's BM25F, as Lucene's ``BM25Similarity`` per fiel
 
 A query term is a phrase of bigrams (``textindex``), and ``tf_f`` is 1 when the phrase occurs in
 the field: the backends answer "which entries have this phrase in this field" from their index
-(FTS5 column filters, per-column ``tsvector``) in one pass each, where counting occurrences
+(FTS5 tokens marked per field, per-column ``tsvector``) in one pass each, where counting occurrences
 would need positions per entry. Names and department names almost never repeat a phrase, and
 BM25's saturation makes a second occurrence worth little. A synonym of the term counts in its
 field at ``SYNONYM_WEIGHT`` of an exact occurrence (Lucene's ``SynonymQuery`` with a boost), so

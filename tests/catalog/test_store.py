@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.catalog import ranking
+from gateway.catalog import ranking, textindex
 from gateway.catalog.model import FACET_FIELDS, CatalogEntry
 from gateway.catalog.query import Filters
 from gateway.catalog.store import (
@@ -30,7 +30,9 @@ from gateway.catalog.store import (
     LocalResult,
     SearchQuery,
     code_key,
+    schema,
 )
+from gateway.catalog.store.entries import item_names
 from gateway.catalog.store.pg import PgCatalogStore
 from gateway.catalog.textindex import parse_query
 from gateway.postgres import Postgres
@@ -587,6 +589,45 @@ def test_index_is_rebuilt_when_the_tokenizer_changes(tmp_path: Path) -> None:
         raw.execute("UPDATE meta SET value = 'old' WHERE key = 'textindex_version'")
     with CatalogStore(path) as s:
         assert search(s, "户籍") == before
+
+
+def test_a_file_of_the_unmarked_layout_is_rebuilt_marked(tmp_path: Path) -> None:
+    # A file written before field marks: plain tokens, found by column filters, and a prefix
+    # index of single characters. Opened now, the table is made anew and every entry re-indexed.
+    path = tmp_path / "catalog.db"
+    with CatalogStore(path) as s:
+        s.insert_many(ALL)
+        before = [search(s, text) for text in ("户籍", "户", "gb", "社保 登记")]
+    with closing(sqlite3.connect(path)) as raw, raw:
+        rows = raw.execute(schema.SELECT_FTS_SOURCE).fetchall()
+        raw.execute("DROP TABLE entries_fts")
+        raw.execute(
+            "CREATE VIRTUAL TABLE entries_fts USING fts5(name, department, items, abstract,"
+            f" tags, content='', tokenize=\"{textindex.FTS_TOKENIZER}\", prefix='1')"
+        )
+        raw.executemany(
+            "INSERT INTO entries_fts (rowid, name, department, items, abstract, tags)"
+            " VALUES (?, ?, ?, ?, ?, '')",
+            [
+                (
+                    i,
+                    textindex.index_text(name),
+                    textindex.index_text(dept),
+                    textindex.index_text(*item_names(items)),
+                    textindex.index_text(abstract),
+                )
+                for i, name, dept, items, abstract, *_ in rows
+            ],
+        )
+        raw.execute("UPDATE meta SET value = '1' WHERE key = 'textindex_version'")
+    with CatalogStore(path) as s:
+        assert [search(s, text) for text in ("户籍", "户", "gb", "社保 登记")] == before
+    with closing(sqlite3.connect(path)) as raw:
+        (sql,) = raw.execute("SELECT sql FROM sqlite_master WHERE name = 'entries_fts'").fetchone()
+        assert "prefix='2'" in sql
+        assert raw.execute("SELECT value FROM meta WHERE key = 'textindex_version'").fetchone() == (
+            schema.INDEX_LAYOUT,
+        )
 
 
 def test_clear_empties_the_catalog(catalog: CatalogStore) -> None:

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from gateway.catalog.store.schema import FIELD_MARKS, field_term, marked
 from gateway.catalog.textindex import (
     CJK_RANGES,
     FTS_TOKENIZER,
@@ -76,10 +77,12 @@ def index(conn: sqlite3.Connection, rows: dict[int, tuple[str, ...]]) -> None:
     )
 
 
-def matching(conn: sqlite3.Connection, expression: str | None) -> list[int]:
+def matching(conn: sqlite3.Connection, expression: str | None, table: str = "t") -> list[int]:
     if expression is None:
         return []
-    rows = conn.execute("SELECT rowid FROM t WHERE t MATCH ? ORDER BY rowid", (expression,))
+    rows = conn.execute(
+        f"SELECT rowid FROM {table} WHERE {table} MATCH ? ORDER BY rowid", (expression,)
+    )
     return [row[0] for row in rows]
 
 
@@ -258,8 +261,10 @@ def occurs(term: str, column: str) -> bool:
     text=st.text(ALPHABET, min_size=1, max_size=10),
 )
 def test_column_filters_find_each_term_per_column(rows: list[tuple[str, ...]], text: str) -> None:
-    """What ranking reads per term and field (``{column}: term``) is exactly where the term
-    occurs, and the text matches the rows holding every term in some column."""
+    """What ranking reads per term and field is exactly where the term occurs: as a column
+    filter (``{column}: term``), and as the SQLite store reads it, the field's marked tokens
+    (``schema.field_term`` on ``schema.marked`` tokens); and the text matches the rows holding
+    every term in some column."""
     assume(oracle_terms(text))
     conn = sqlite3.connect(":memory:")
     try:
@@ -268,12 +273,24 @@ def test_column_filters_find_each_term_per_column(rows: list[tuple[str, ...]], t
             f"tokenize=\"{FTS_TOKENIZER}\", prefix='1')"
         )
         index(conn, dict(enumerate(rows, 1)))
+        conn.execute(
+            f"CREATE VIRTUAL TABLE m USING fts5({', '.join(COLUMNS)}, content='', "
+            f"tokenize=\"{FTS_TOKENIZER}\", prefix='2')"
+        )
+        conn.executemany(
+            "INSERT INTO m (rowid, name, department, items, abstract) VALUES (?, ?, ?, ?, ?)",
+            [
+                (rowid, *(marked(k, index_text(t)) for k, t in zip(FIELD_MARKS, row, strict=True)))
+                for rowid, row in enumerate(rows, 1)
+            ],
+        )
         terms = query_terms(text)
         assert len(terms) == len(oracle_terms(text))
         for term, word in zip(terms, oracle_terms(text), strict=True):
             for i, column in enumerate(COLUMNS):
                 expected = [rowid for rowid, row in enumerate(rows, 1) if occurs(word, row[i])]
                 assert matching(conn, f"{{{column}}}: {term}") == expected
+                assert matching(conn, field_term(FIELD_MARKS[i], term), table="m") == expected
         every = [
             rowid
             for rowid, row in enumerate(rows, 1)

@@ -5,7 +5,8 @@ Why the reads look as they do (scripts/bench_store.py has the numbers): at 131,0
 two-character term matches thousands of rows, and any per-row work in SQLite costs ~0.5-1 µs.
 FTS5's bm25 reads ``%_docsize`` once per row (and knows only this file's statistics), a join to
 read facet columns is another b-tree seek per row, and GROUP BY sorts. So a text search reads
-each term's rowids per column (one ``group_concat`` each, ``column_ids``; ~0.1 µs a row) and
+each term's rowids per field (one ``group_concat`` of the field's marked tokens each,
+``column_ids``, ``schema.field_term``; ~0.1 µs a row) and
 everything else is numpy (``relevance``, ``facets``); filters never touch FTS5. Field lengths
 come from FTS5's own ``%_docsize`` (one varint per column), read once per write generation.
 """
@@ -84,9 +85,9 @@ class FtsIndex:
         return [
             self._conn.execute(
                 "SELECT group_concat(rowid) FROM entries_fts WHERE entries_fts MATCH ?",
-                (f"{{{column}}}: {term}",),
+                (schema.field_term(mark, term),),
             ).fetchone()[0]
-            for column in schema.TEXT_COLUMNS
+            for mark in schema.FIELD_MARKS
         ]
 
 

@@ -2,11 +2,11 @@
 whichever backend holds the catalog (BM25F as ``gateway.catalog.ranking`` defines it).
 
 A backend answers one question per query term and field: which entries hold the term in that
-field (``Postings.column_ids``: FTS5 column filters on SQLite, a per-column ``tsvector`` GIN
-index on PostgreSQL). Everything else is array work over the catalog's entries in id order:
-the match set (every term, or a synonym, in some field, within the filters), its total and
-facets (one ``bincount``), and the BM25F scores of the matches with field lengths from a
-``RankTable`` (one per write generation, like the facet index).
+field (``Postings.column_ids``: FTS5 tokens marked per field on SQLite, a per-column
+``tsvector`` GIN index on PostgreSQL). Everything else is array work over the catalog's
+entries in id order: the match set (every term, or a synonym, in some field, within the
+filters), its total and facets (one ``bincount``), and the BM25F scores of the matches with
+field lengths from a ``RankTable`` (one per write generation, like the facet index).
 
 Why here and not in the engines (measured on Jiangsu's 131,000 seeded entries, 2 loaded cores):
 FTS5's ``bm25()`` reads ``%_docsize`` per matching row and uses its own collection's statistics,

@@ -40,7 +40,7 @@ class _Nothing:
     """A filter no entry passes."""
 
 
-NOTHING = _Nothing()
+_NOTHING = _Nothing()
 
 
 class Snapshot(Postings, Protocol):
@@ -150,7 +150,7 @@ class Searcher:
 
     def _published_filter(self, index: FacetIndex) -> list[set[int] | None] | None | _Nothing:
         """The filter selecting what ``index``'s catalog publishes (None: every entry;
-        ``NOTHING``: no entry), kept for its generation."""
+        ``_NOTHING``: no entry), kept for its generation."""
         generation, published = self._published
         if generation != index.generation:
             published = None
@@ -162,7 +162,7 @@ class Searcher:
                 )
                 published = filter_ids(index, Filters(share_types=shared)) if shared else None
                 if published is None:
-                    published = NOTHING
+                    published = _NOTHING
             self._published = (index.generation, published)
         return published
 

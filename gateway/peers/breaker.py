@@ -3,6 +3,14 @@ probed again after a jittered, growing back-off until it answers.
 
 Only transport failures count (unreachable, timed out); a peer that answers with a refusal of
 its own is alive. The breaker is consulted before every call to that peer.
+
+A lost connection counts once: the calls in flight together on a connection that is cut, or to
+one of a peer's processes that is killed, all fail at once, and counting each would let
+concurrency alone open the breaker on a peer that answers the very next call (the survivor of
+two replicas, say). So a call notes the breaker's ``epoch`` when it is let through, and such a
+failure counts only if no other failure was counted since (``failure(since=...)``). A call
+that waited out its time is a verdict of its own (``Peer.observe``): a hung peer still opens
+the breaker as soon as three calls have timed out.
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ class Breaker:
         self._rng = rng or random.Random()
         self._state = CLOSED
         self._failures = 0
+        self._epoch = 0
         self._backoff = settings.reset_after
         self._next_probe = 0.0
         self._probe_in_flight = False
@@ -48,6 +57,11 @@ class Breaker:
     @property
     def state(self) -> str:
         return self._state
+
+    @property
+    def epoch(self) -> int:
+        """How many failures have been counted; a call notes it when let through."""
+        return self._epoch
 
     def retry_in(self) -> float:
         return max(0.0, self._next_probe - self._clock()) if self._state == OPEN else 0.0
@@ -79,7 +93,13 @@ class Breaker:
         self._backoff = self._s.reset_after
         self._probe_in_flight = False
 
-    def failure(self) -> None:
+    def failure(self, since: int | None = None) -> None:
+        """A transport failure of a call let through at ``epoch`` ``since``: not counted when
+        another failure was counted meanwhile (the same cause, see above). None: counted (a
+        probe, or a call that did not note it)."""
+        if since is not None and since < self._epoch:
+            return
+        self._epoch += 1
         self._failures += 1
         if self._state == HALF_OPEN:
             self._backoff = min(self._backoff * 2, self._s.max_reset_after)

@@ -113,9 +113,11 @@ class Peer:
         """The Federation stub of the next channel in turn."""
         return self._turn()
 
-    def observe(self, exc: BaseException | None) -> None:
+    def observe(self, exc: BaseException | None, since: int | None = None) -> None:
         """Feed a call's outcome to the breaker: only transport failures count against it; a
-        call cancelled by its caller says nothing about the peer."""
+        call cancelled by its caller says nothing about the peer. ``since``: the breaker's
+        ``epoch`` when the call was let through: calls on a connection that was lost fail
+        together and count once (``Breaker.failure``)."""
         if exc is None:
             self.breaker.success()
             return
@@ -126,7 +128,12 @@ class Peer:
             failure = failure_of(exc)
             if failure.node:  # the peer itself answered (a refusal): it is alive
                 self.breaker.success()
-            elif failure.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+            elif failure.code == grpc.StatusCode.UNAVAILABLE:
+                # A lost connection fails every call on it at once: one cause (``since``).
+                self.forget_agreement()
+                self.breaker.failure(since)
+            elif failure.code == grpc.StatusCode.DEADLINE_EXCEEDED:
+                # Each call that waited out its time is a verdict of its own on a hung peer.
                 self.forget_agreement()
                 self.breaker.failure()
 

@@ -59,6 +59,7 @@ async def call(
     """One unary call of the peer's ``Federation`` service under the policy; the reply, or a
     ``GatewayError``."""
     admit(peer, role)
+    since = peer.breaker.epoch  # a failure shared with calls already failed counts once
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     for attempt in (0, 1) if idempotent else (0,):
@@ -87,7 +88,7 @@ async def call(
                     raise
                 if ready:
                     continue
-            peer.observe(exc)
+            peer.observe(exc, since)
             presented = await peer.presented_instead(exc, deadline - loop.time())
             raise translate(exc, peer.id, role=role, timeout=timeout, presented=presented) from None
         peer.observe(None)
@@ -115,7 +116,12 @@ async def stream(
     ``background``: made for no caller (rule 6): the breaker is neither consulted nor fed."""
     if not background:
         admit(peer, role)
-    observe = (lambda _: None) if background else peer.observe
+    since = peer.breaker.epoch
+
+    def observe(exc: BaseException | None) -> None:
+        if not background:
+            peer.observe(exc, since)
+
     deadline = asyncio.get_running_loop().time() + timeout
     try:
         left = await _agreed(peer, deadline) if handshake else timeout

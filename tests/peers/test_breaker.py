@@ -72,6 +72,26 @@ def test_backoff_is_capped_and_success_resets_the_count():
     assert b.state == CLOSED  # the count started again
 
 
+def test_failures_of_calls_in_flight_together_count_once():
+    # One cut fails every call on the connection at once: one cause, one failure.
+    clock = Clock()
+    b = breaker(clock)
+    together = b.epoch
+    for _ in range(10):
+        b.failure(together)
+    assert b.state == CLOSED and b.allow()
+    b.failure(b.epoch)  # a call let through after that failure: a second cause
+    b.failure(b.epoch)
+    assert b.state == OPEN
+    clock.now += b.retry_in()
+    assert b.allow() and b.state == HALF_OPEN
+    probe = b.epoch
+    b.failure(together)  # a straggler from before the opening is not the probe's verdict
+    assert b.state == HALF_OPEN
+    b.failure(probe)
+    assert b.state == OPEN and b.retry_in() == pytest.approx(2.0)
+
+
 def test_in_flight_bound_refuses_past_the_limit_and_frees_slots():
     limits = InFlight(2, "province")
     with limits.slot("js"), limits.slot("js"):

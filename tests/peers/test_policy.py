@@ -3,6 +3,8 @@ only, and failures as GatewayErrors (a bug of ours is not a peer failure and pro
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 import pytest
 
@@ -106,6 +108,45 @@ async def test_an_open_breaker_skips_the_peer_without_a_call() -> None:
     with pytest.raises(Unavailable) as owner:
         await policy.call(peer, method, "request", timeout=1.0, idempotent=False, role=OWNER)
     assert owner.value.reason == "OWNER_UNAVAILABLE" and "circuit open" in owner.value.message
+
+
+class Cut:
+    """A Federation stub whose calls wait together until the connection is cut, then fail."""
+
+    def __init__(self) -> None:
+        self.cut = asyncio.Event()
+        self.calls = 0
+
+    async def Ask(self, request, *, timeout, metadata):  # noqa: N802 - a gRPC method name
+        self.calls += 1
+        await self.cut.wait()
+        raise UNAVAILABLE
+
+
+@pytest.mark.asyncio
+async def test_calls_failed_by_one_cut_count_once_against_the_breaker() -> None:
+    # Five interface calls in flight on one connection fail together when it is cut (a killed
+    # replica of the peer): the peer may answer the next call, so that is one failure, not five.
+    peer = FakePeer()
+    peer.breaker = Breaker(BreakerSettings(failure_threshold=2))
+    peer.stub = stub = Cut()
+
+    def call():
+        return policy.call(peer, "Ask", "request", timeout=5.0, idempotent=False, role=OWNER)
+
+    calls = [asyncio.ensure_future(call()) for _ in range(5)]
+    for _ in range(100):  # each call reaches the stub within a few turns of the loop
+        if stub.calls == 5:
+            break
+        await asyncio.sleep(0)
+    assert stub.calls == 5
+    stub.cut.set()
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    assert all(isinstance(o, Unavailable) for o in outcomes)
+    assert peer.breaker.state == CLOSED
+    with pytest.raises(Unavailable):  # made after the cut, failing too: a second failure
+        await call()
+    assert peer.breaker.state == OPEN
 
 
 @pytest.mark.asyncio

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import sys
 import tempfile
@@ -51,19 +52,29 @@ def follow(owner: CatalogStore, replica: CatalogStore) -> None:
             return
 
 
-async def rounds(catalog, validator, encoder, requests, count: int) -> list[float]:
-    """CPU seconds per search, one figure per round over every request."""
+async def rounds(
+    catalog, validator, encoder, requests, count: int, concurrency: int = 1
+) -> list[tuple[float, float]]:
+    """(CPU seconds, wall seconds) per search, one pair per round over every request, asked by
+    ``concurrency`` tasks at once (each starting its share of the rotation)."""
     queries = []
     for raw in requests:
         message = catalog_pb2.SearchRequest.FromString(raw)
         queries.append(validator.validate(search_from_pb(message)))
-    per_round = []
-    for _ in range(count):
-        started = time.process_time()
-        for query in queries:
+    share = -(-len(queries) // concurrency)
+    slices = [queries[i * share : (i + 1) * share] for i in range(concurrency)]
+
+    async def ask(part) -> None:
+        for query in part:
             answer = await catalog.search(query, None)
             search_reply(answer, encoder, "0" * 32)
-        per_round.append((time.process_time() - started) / len(queries))
+
+    per_round = []
+    for _ in range(count):
+        cpu, wall = time.process_time(), time.perf_counter()
+        await asyncio.gather(*(ask(part) for part in slices))
+        n = len(queries)
+        per_round.append(((time.process_time() - cpu) / n, (time.perf_counter() - wall) / n))
     return per_round
 
 
@@ -72,6 +83,15 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--cases", default="search-hot,search", help="either or both")
+    parser.add_argument(
+        "--concurrency", type=int, default=1, help="searches in flight at once (default 1)"
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help="keep the seeded stores in this directory and reuse them on the next run "
+        "(default: a temporary directory, removed afterwards)",
+    )
     args = parser.parse_args()
     standard = load_standard(STANDARD)
     category_names = {c.code: c.full_name for c in standard.categories.values()}
@@ -85,14 +105,24 @@ def main() -> None:
     }
     synonyms = standard.synonyms.equivalents()
     departments = load_departments(ROOT / "nodes" / "js" / "departments.yaml", standard)
-    with tempfile.TemporaryDirectory(prefix="yrd-bench-fedsearch-") as tmp:
-        stores = {p: CatalogStore(Path(tmp) / f"{p}.db") for p in PROVINCES}
-        replicas = {p: CatalogStore(Path(tmp) / f"replica-{p}.db") for p in PROVINCES if p != "js"}
+    with contextlib.ExitStack() as cleanup:
+        if args.data is None:
+            tmp = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="yrd-fedsearch-")))
+        else:
+            tmp = args.data / str(args.entries)
+            tmp.mkdir(parents=True, exist_ok=True)
+        seeded = (tmp / "seeded").exists()
+        stores = {p: CatalogStore(tmp / f"{p}.db") for p in PROVINCES}
+        replicas = {p: CatalogStore(tmp / f"replica-{p}.db") for p in PROVINCES if p != "js"}
         try:
-            for province, store in stores.items():
-                store.insert_many(province_entries(province, args.entries))
-            for province, replica in replicas.items():
-                follow(stores[province], replica)
+            if not seeded:
+                for province, store in stores.items():
+                    store.insert_many(province_entries(province, args.entries))
+                for province, replica in replicas.items():
+                    follow(stores[province], replica)
+                (tmp / "seeded").touch()
+            for province, replica in replicas.items():  # in sync now, as a follower would say
+                replica.note_replica(connected=True, head=stores[province].changes_since(0, 1).head)
             labels = Labels("js", by_field, {d.code: d.name for d in departments.departments})
             local = LocalCatalog(
                 "js", stores["js"], labels, synonyms, share_types=tuple(standard.share_types)
@@ -123,11 +153,12 @@ def main() -> None:
             every = {"search-hot": search_requests(), "search": cold_search_requests(names)}
             cases = {name: every[name] for name in args.cases.split(",")}
 
-            async def run() -> dict[str, list[float]]:
+            async def run() -> dict[str, list[tuple[float, float]]]:
                 out = {}
                 for name, requests in cases.items():
-                    await rounds(catalog, validator, encoder, requests, 1)  # warm up
-                    out[name] = await rounds(catalog, validator, encoder, requests, args.rounds)
+                    c = args.concurrency
+                    await rounds(catalog, validator, encoder, requests, 1, c)  # warm up
+                    out[name] = await rounds(catalog, validator, encoder, requests, args.rounds, c)
                 return out
 
             results = asyncio.run(run())
@@ -135,9 +166,12 @@ def main() -> None:
             for store in (*stores.values(), *replicas.values()):
                 store.close()
     for name, per in results.items():
-        spread = ", ".join(f"{x * 1e6:,.0f}" for x in per)
+        cpu = [c for c, _ in per]
+        spread = ", ".join(f"{x * 1e6:,.0f}" for x in cpu)
+        wall = statistics.median(w for _, w in per)
         print(
-            f"{name:10} {statistics.median(per) * 1e6:8,.0f} µs CPU per search "
+            f"{name:10} {statistics.median(cpu) * 1e6:8,.0f} µs CPU per search, "
+            f"{1 / wall:6,.0f} searches/s at concurrency {args.concurrency} "
             f"(median of {len(per)} rounds: {spread}; {args.entries:,} entries per province)"
         )
 

@@ -37,6 +37,7 @@ from gateway.catalog.answers import (
 from gateway.catalog.model import RESOURCE_CODE_RE, CatalogEntry
 from gateway.catalog.query import FederatedQuery, Filters, departments_for
 from gateway.catalog.ranking import CollectionStats
+from gateway.catalog.reads import read
 from gateway.catalog.store import AnyCatalogStore, SearchQuery
 from gateway.catalog.store.feed import published_share_types, publishes
 from gateway.catalog.textindex import QueryTerm, parse_query
@@ -72,7 +73,8 @@ class Labels:
 
 
 class LocalCatalog:
-    """This node's own catalog; SQLite work runs in a thread so the event loop keeps serving.
+    """This node's own catalog; its reads run in a thread so the event loop keeps serving
+    (``gateway.catalog.reads``: one thread per process for SQLite).
 
     A query's text expands through the standard's synonyms here (``synonyms``: each term -> its
     equivalents, ``Synonyms.equivalents``), once for both ports: every node holds the same list
@@ -138,7 +140,7 @@ class LocalCatalog:
         # thread's hop costs more CPU than that. Anything else reads SQLite off the event loop.
         result = self._store.search_if_cached(query)
         if result is None:
-            result = await asyncio.to_thread(self._store.search, query)
+            result = await read(self._store, self._store.search, query)
         return LocalAnswer(
             node=self.node,
             hits=tuple(
@@ -147,6 +149,10 @@ class LocalCatalog:
             total=result.total,
             facets=self._labels.facets(result.facets) if facets else {},
         )
+
+    @property
+    def store(self) -> AnyCatalogStore:
+        return self._store
 
     def terms(self, text: str) -> tuple[QueryTerm, ...]:
         """The ranking terms of ``text``, expanded through the standard's synonyms."""
@@ -164,7 +170,7 @@ class LocalCatalog:
         return self._store.collection_stats_if_cached(terms, published_only=True)
 
     async def get(self, code: str, *, published_only: bool = False) -> CatalogEntry | None:
-        entry = await asyncio.to_thread(self._store.get, code)
+        entry = await read(self._store, self._store.get, code)
         if entry is not None and published_only and not publishes(entry):
             return None
         return entry
@@ -339,7 +345,7 @@ class FederatedCatalog:
             parts.extend(r.collection_stats(terms) for r in replicas)
             return CollectionStats.combine(parts)
 
-        return await asyncio.to_thread(combined)
+        return await read(self._local.store, combined)
 
     async def _ask(
         self, province: str, query: FederatedQuery, budget: float, stats: CollectionStats | None

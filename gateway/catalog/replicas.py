@@ -21,6 +21,7 @@ from gateway.catalog.follower import ChangeSource, Follower, FollowSettings
 from gateway.catalog.model import CatalogEntry
 from gateway.catalog.query import Filters
 from gateway.catalog.ranking import CollectionStats
+from gateway.catalog.reads import read
 from gateway.catalog.store import CatalogStore
 from gateway.catalog.store.feed import ChangePage
 from gateway.catalog.store.replica import ReplicaState
@@ -98,7 +99,7 @@ class ReplicaCatalog:
         seq, at = self._labelled
         state = self.state()
         if state.seq != seq and self._monotonic() - at >= LABELS_TTL_S or seq < 0:
-            names = await asyncio.to_thread(self.store.department_names)
+            names = await read(self.store, self.store.department_names)
             self._departments.clear()
             self._departments.update(names)
             self._labelled = (state.seq, self._monotonic())

@@ -10,14 +10,16 @@ the caller's deadline.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import heapq
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import NamedTuple, Protocol
 
 from opentelemetry import trace
-from opentelemetry.trace import Status, StatusCode, Tracer
+from opentelemetry.trace import Span, Status, StatusCode, Tracer
 
 from gateway.catalog.answers import (
     ANSWERED,
@@ -38,7 +40,7 @@ from gateway.catalog.model import RESOURCE_CODE_RE, CatalogEntry
 from gateway.catalog.query import FederatedQuery, Filters, departments_for
 from gateway.catalog.ranking import CollectionStats
 from gateway.catalog.reads import read
-from gateway.catalog.store import AnyCatalogStore, SearchQuery
+from gateway.catalog.store import AnyCatalogStore, LocalResult, SearchQuery
 from gateway.catalog.store.feed import published_share_types, publishes
 from gateway.catalog.textindex import QueryTerm, parse_query
 from gateway.deadlines import budget
@@ -46,6 +48,10 @@ from gateway.errors import InvalidArgument, NotFound, Unavailable
 from gateway.tracing import current
 
 log = logging.getLogger(__name__)
+
+Floor = float | None
+"""Hits scoring below it may be left out of a catalog's part of a federated answer
+(``SearchQuery.floor``)."""
 
 
 class Labels:
@@ -116,12 +122,53 @@ class LocalCatalog:
         """``published_only``: only what this node publishes to the other provinces (a peer's
         search: what the owner keeps to itself never leaves, ``store.feed.publishes``).
         ``stats``: the collection statistics to rank with (None: this catalog's own)."""
+        query = self._query(text, filters, limit, facets, published_only, stats, None)
+        if query is None:
+            return LocalAnswer(node=self.node, hits=(), total=0, facets={})
+        # A repeated search is answered from the store's result cache right here: the worker
+        # thread's hop costs more CPU than that. Anything else reads SQLite off the event loop.
+        result = self._store.search_if_cached(query)
+        if result is None:
+            result = await read(self._store, self._store.search, query)
+        return self._answer(result, facets)
+
+    def cached_answer(
+        self, text: str, filters: Filters, limit: int, stats: CollectionStats | None, floor: Floor
+    ) -> LocalAnswer | None:
+        """The answer of ``answer_now`` if the store's result cache holds it (on the event
+        loop: one indexed read); else None."""
+        query = self._query(text, filters, limit, True, False, stats, floor)
+        assert query is not None  # published_only=False
+        result = self._store.search_if_cached(query)
+        return None if result is None else self._answer(result, True)
+
+    def answer_now(
+        self, text: str, filters: Filters, limit: int, stats: CollectionStats | None, floor: Floor
+    ) -> LocalAnswer:
+        """A federated search's part from this catalog (blocking: call it in a thread, through
+        ``reads``), leaving out hits below ``floor`` (``SearchQuery.floor``)."""
+        query = self._query(text, filters, limit, True, False, stats, floor)
+        assert query is not None  # published_only=False
+        return self._answer(self._store.search(query), True)
+
+    def _query(
+        self,
+        text: str,
+        filters: Filters,
+        limit: int,
+        facets: bool,
+        published_only: bool,
+        stats: CollectionStats | None,
+        floor: Floor,
+    ) -> SearchQuery | None:
+        """The store's query; None when nothing can match (``published_only`` of a catalog that
+        publishes nothing)."""
         share_types = filters.share_types
         if published_only:
             share_types = published_share_types(share_types or self._share_types)
             if not share_types:
-                return LocalAnswer(node=self.node, hits=(), total=0, facets={})
-        query = SearchQuery(
+                return None
+        return SearchQuery(
             text=text,
             filters=Filters(
                 categories=filters.categories,
@@ -135,12 +182,10 @@ class LocalCatalog:
             facets=facets,
             terms=self._terms(text),
             stats=stats,
+            floor=floor,
         )
-        # A repeated search is answered from the store's result cache right here: the worker
-        # thread's hop costs more CPU than that. Anything else reads SQLite off the event loop.
-        result = self._store.search_if_cached(query)
-        if result is None:
-            result = await read(self._store, self._store.search, query)
+
+    def _answer(self, result: LocalResult, facets: bool) -> LocalAnswer:
         return LocalAnswer(
             node=self.node,
             hits=tuple(
@@ -197,9 +242,17 @@ class Replica(Protocol):
         """How fresh it is; None while it has never been in sync (not to answer from)."""
         ...
 
-    async def search(
-        self, text: str, filters: Filters, limit: int, *, stats: CollectionStats | None = None
-    ) -> LocalAnswer: ...
+    def cached_answer(
+        self, text: str, filters: Filters, limit: int, stats: CollectionStats | None, floor: Floor
+    ) -> LocalAnswer | None:
+        """``answer_now``'s answer if cached (fit for the event loop); else None."""
+        ...
+
+    def answer_now(
+        self, text: str, filters: Filters, limit: int, stats: CollectionStats | None, floor: Floor
+    ) -> LocalAnswer:
+        """Its part of a federated search (a blocking read), hits below ``floor`` left out."""
+        ...
 
     def collection_stats(self, terms: tuple[QueryTerm, ...]) -> CollectionStats:
         """Its statistics for ``terms`` (a blocking read)."""
@@ -210,6 +263,40 @@ class Replica(Protocol):
         ...
 
     async def get(self, code: str) -> CatalogEntry | None: ...
+
+
+Part = LocalCatalog | Replica
+"""A part of a federated answer this node reads from its own data."""
+
+
+class _Parts:
+    """The parts of a federated answer read from this node's own data so far, and the floor
+    the next may leave out hits below: the lowest of the best ``depth`` scores so far."""
+
+    def __init__(self, depth: int) -> None:
+        self.results: dict[str, tuple[ProvinceAnswer, LocalAnswer | None]] = {}
+        self._depth = depth
+        self._best: list[float] = []  # a heap of the best ``depth`` scores so far
+
+    def floor(self) -> Floor:
+        if self._depth and len(self._best) >= self._depth:
+            return self._best[0]
+        return None
+
+    def add(self, status: ProvinceAnswer, answer: LocalAnswer | None, span: Span) -> None:
+        _end_part(span, status)
+        self.results[status.province] = (status, answer)
+        for hit in answer.hits if answer is not None else ():
+            if len(self._best) < self._depth:
+                heapq.heappush(self._best, hit.score)
+            elif hit.score > self._best[0]:
+                heapq.heapreplace(self._best, hit.score)
+
+
+def _end_part(span: Span, status: ProvinceAnswer) -> None:
+    span.set_attributes({"yrd.state": status.state, "yrd.total": status.total})
+    if status.state != ANSWERED:
+        span.set_status(Status(StatusCode.ERROR, status.reason))
 
 
 class Found(NamedTuple):
@@ -261,30 +348,27 @@ class FederatedCatalog:
                 "yrd.budget_ms": round(budget * 1000),
             }
         )
-        stats = await self._federation_stats(query)
+        here = self._here(query)
         tasks = {
-            p: asyncio.create_task(self._ask(p, query, budget, stats)) for p in query.provinces
+            p: asyncio.create_task(self._ask_peer(p, query, budget))
+            for p in query.provinces
+            if p not in here
         }
+        from_here = asyncio.create_task(self._ask_here(here, query)) if here else None
         results: dict[str, tuple[ProvinceAnswer, LocalAnswer | None]] = {}
-        if tasks:
-            done, pending = await asyncio.wait(tasks.values(), timeout=budget + 0.002)
+        waiting = [*tasks.values(), *([from_here] if from_here is not None else [])]
+        if waiting:
+            done, pending = await asyncio.wait(waiting, timeout=budget + 0.002)
             for task in pending:
                 task.cancel()
             for province, task in tasks.items():
-                if task in done and not task.cancelled():
-                    results[province] = task.result()
+                answered = task in done and not task.cancelled()
+                results[province] = task.result() if answered else self._late(province, budget)
+            if from_here is not None:
+                if from_here in done and not from_here.cancelled():
+                    results.update(from_here.result())
                 else:
-                    results[province] = (
-                        ProvinceAnswer(
-                            province,
-                            self._names.get(province, province),
-                            TIMED_OUT,
-                            latency_ms=budget * 1000,
-                            reason="DEADLINE_EXCEEDED",
-                            message=f"{province} did not answer within {budget * 1000:.0f} ms",
-                        ),
-                        None,
-                    )
+                    results.update((p, self._late(p, budget)) for p in here)
         statuses = []
         answers: list[LocalAnswer] = []
         for province, name in self._names.items():
@@ -324,39 +408,135 @@ class FederatedCatalog:
             answered_by=self.node,
         )
 
-    async def _federation_stats(self, query: FederatedQuery) -> CollectionStats | None:
-        """The statistics to rank with when this node's replicas answer: summed over what its
-        own catalog publishes and every replica it answers from, so their scores compare, and
-        every node in sync ranks alike (None: each catalog's own, as for a live search)."""
+    def _late(self, province: str, budget: float) -> tuple[ProvinceAnswer, LocalAnswer | None]:
+        return ProvinceAnswer(
+            province,
+            self._names.get(province, province),
+            TIMED_OUT,
+            latency_ms=budget * 1000,
+            reason="DEADLINE_EXCEEDED",
+            message=f"{province} did not answer within {budget * 1000:.0f} ms",
+        ), None
+
+    def _here(self, query: FederatedQuery) -> dict[str, tuple[Part, ReplicaReport | None]]:
+        """The asked provinces this node answers for from its own data, in the order they are
+        read: its own catalog, then (unless the search is live) every replica that has been in
+        sync, with its report."""
+        here: dict[str, tuple[Part, ReplicaReport | None]] = {}
+        if self.node in query.provinces:
+            here[self.node] = (self._local, None)
+        if not query.live:
+            for province in query.provinces:
+                replica = self._replicas.get(province)
+                report = replica.report() if replica is not None else None
+                if replica is not None and report is not None and province != self.node:
+                    here[province] = (replica, report)
+        return here
+
+    def _stats_terms(self, query: FederatedQuery) -> tuple[QueryTerm, ...] | None:
+        """The terms to sum the federation's statistics for when this node's replicas answer:
+        over what its own catalog publishes and every replica it answers from, so their scores
+        compare, and every node in sync ranks alike. None: each catalog ranks with its own (a
+        live search, one without text, or no replica in sync)."""
         if query.live or not query.text:
             return None
-        replicas = [r for r in self._replicas.values() if r.report() is not None]
-        if not replicas:
+        if not any(r.report() is not None for r in self._replicas.values()):
             return None
-        terms = self._local.terms(query.text)
-        # A popular query's statistics are cached by every store: summed right here, since a
-        # worker thread's hop costs more than that.
-        cached = [self._local.cached_stats(terms), *(r.cached_stats(terms) for r in replicas)]
-        if all(part is not None for part in cached):
-            return CollectionStats.combine(p for p in cached if p is not None)
+        return self._local.terms(query.text)
 
-        def combined() -> CollectionStats:
-            parts = [self._local.collection_stats(terms)]
-            parts.extend(r.collection_stats(terms) for r in replicas)
-            return CollectionStats.combine(parts)
+    def _stats_sources(self) -> list[LocalCatalog | Replica]:
+        return [self._local, *(r for r in self._replicas.values() if r.report() is not None)]
 
-        return await read(self._local.store, combined)
+    async def _ask_here(
+        self, here: dict[str, tuple[Part, ReplicaReport | None]], query: FederatedQuery
+    ) -> dict[str, tuple[ProvinceAnswer, LocalAnswer | None]]:
+        """The parts of the answer from this node's own catalog and replicas (``here``).
 
-    async def _ask(
-        self, province: str, query: FederatedQuery, budget: float, stats: CollectionStats | None
-    ) -> tuple[ProvinceAnswer, LocalAnswer | None]:
-        replica = None if query.live else self._replicas.get(province)
-        report = replica.report() if replica is not None else None
-        name = "fanout.peer"
-        if province == self.node:
-            name = "catalog.local_search"
-        elif report is not None:
-            name = "catalog.replica_search"
+        Answered on the event loop while their caches hold them (a popular query: the worker
+        thread's hop costs more than the answer); from the first that does not, the rest in
+        one read off the event loop (``reads``), the statistics first if needed. Parts are read
+        in turn, each leaving out the hits the parts before it have already beaten (``Floor``):
+        only ``depth`` hits of all of them make the page, and decoding the others (three
+        quarters of them, with four parts) was a tenth of a search's CPU."""
+        parts = _Parts(query.depth)
+        terms = self._stats_terms(query)
+        stats = None
+        if terms is not None:
+            cached = [source.cached_stats(terms) for source in self._stats_sources()]
+            if all(part is not None for part in cached):
+                stats = CollectionStats.combine(p for p in cached if p is not None)
+        if terms is None or stats is not None:
+            self._answer_parts(here, query, stats, parts, cached_only=True)
+            if len(parts.results) == len(here):
+                return parts.results
+
+        def rest() -> dict[str, tuple[ProvinceAnswer, LocalAnswer | None]]:
+            ranked_with = stats
+            if terms is not None and ranked_with is None:
+                sources = self._stats_sources()
+                ranked_with = CollectionStats.combine(s.collection_stats(terms) for s in sources)
+            self._answer_parts(here, query, ranked_with, parts, cached_only=False)
+            return parts.results
+
+        return await read(self._local.store, rest)
+
+    def _answer_parts(
+        self,
+        here: dict[str, tuple[Part, ReplicaReport | None]],
+        query: FederatedQuery,
+        stats: CollectionStats | None,
+        parts: _Parts,
+        *,
+        cached_only: bool,
+    ) -> None:
+        """Answer the parts of ``here`` not yet in ``parts``, in turn; with ``cached_only``,
+        stop at the first whose answer is not cached."""
+        for province, (source, report) in here.items():
+            if province in parts.results:
+                continue
+            floor = parts.floor()
+            if cached_only:
+                start = time.perf_counter()
+                cached = source.cached_answer(query.text, query.filters, query.depth, stats, floor)
+                if cached is None:
+                    return
+                with self._part_span(province, query, report) as span:
+                    parts.add(self._answered(province, start, cached, report), cached, span)
+                continue
+            with self._part_span(province, query, report) as span:
+                start = time.perf_counter()
+                try:
+                    answer = source.answer_now(query.text, query.filters, query.depth, stats, floor)
+                except Exception:  # a local failure must not fail the whole federated answer
+                    where = province if report is None else f"the replica of {province}"
+                    log.exception("catalog search failed on %s", where)
+                    failed = ProvinceAnswer(
+                        province,
+                        self._names.get(province, province),
+                        FAILED,
+                        latency_ms=(time.perf_counter() - start) * 1000,
+                        reason="INTERNAL",
+                        message=f"{where} failed to search",
+                        replica=report,
+                    )
+                    parts.add(failed, None, span)
+                    continue
+                parts.add(self._answered(province, start, answer, report), answer, span)
+
+    def _answered(
+        self, province: str, start: float, answer: LocalAnswer, report: ReplicaReport | None
+    ) -> ProvinceAnswer:
+        elapsed = (time.perf_counter() - start) * 1000
+        name = self._names.get(province, province)
+        return ProvinceAnswer(
+            province, name, ANSWERED, total=answer.total, latency_ms=elapsed, replica=report
+        )
+
+    @contextlib.contextmanager
+    def _part_span(
+        self, province: str, query: FederatedQuery, report: ReplicaReport | None
+    ) -> Iterator[Span]:
+        name = "catalog.local_search" if report is None else "catalog.replica_search"
         with current(self._tracer, name) as span:
             span.set_attributes(
                 {
@@ -368,65 +548,53 @@ class FederatedCatalog:
             )
             if report is not None:
                 span.set_attribute("yrd.stale", report.stale)
-            status, answer = await self._ask_one(
-                province, query, budget, stats, replica if report is not None else None, report
-            )
-            span.set_attributes({"yrd.state": status.state, "yrd.total": status.total})
-            if status.state != ANSWERED:
-                span.set_status(Status(StatusCode.ERROR, status.reason))
-            return status, answer
+            yield span
 
-    async def _ask_one(
-        self,
-        province: str,
-        query: FederatedQuery,
-        budget: float,
-        stats: CollectionStats | None,
-        replica: Replica | None = None,
-        report: ReplicaReport | None = None,
+    async def _ask_peer(
+        self, province: str, query: FederatedQuery, budget: float
     ) -> tuple[ProvinceAnswer, LocalAnswer | None]:
-        """The province's answer: from ``replica`` when given (``report`` says how fresh),
-        else from this node's catalog or the province's node."""
+        """The part of the answer from ``province``'s own node."""
         name = self._names.get(province, province)
-        start = time.perf_counter()
-        try:
-            if replica is not None:
-                answer = await replica.search(query.text, query.filters, query.depth, stats=stats)
-            elif province == self.node:
-                answer = await self._local.search(
-                    query.text, query.filters, query.depth, stats=stats
-                )
-            else:
+        with current(self._tracer, "fanout.peer") as span:
+            span.set_attributes(
+                {
+                    "yrd.node": self.node,
+                    "yrd.peer": province,
+                    "yrd.query": query.text,
+                    "yrd.depth": query.depth,
+                }
+            )
+            start = time.perf_counter()
+            try:
                 answer = await self._peers[province].search_local(
                     query.text, query.filters, query.depth, budget
                 )
-        except PeerFailure as exc:
-            elapsed = (time.perf_counter() - start) * 1000
-            return ProvinceAnswer(
-                province,
-                name,
-                exc.state,
-                latency_ms=elapsed,
-                reason=exc.reason,
-                message=exc.message,
-            ), None
-        except Exception:  # a local failure must not fail the whole federated answer
-            where = f"the replica of {province}" if replica is not None else province
-            log.exception("catalog search failed on %s", where)
-            elapsed = (time.perf_counter() - start) * 1000
-            return ProvinceAnswer(
-                province,
-                name,
-                FAILED,
-                latency_ms=elapsed,
-                reason="INTERNAL",
-                message=f"{where} failed to search",
-                replica=report,
-            ), None
-        elapsed = (time.perf_counter() - start) * 1000
-        return ProvinceAnswer(
-            province, name, ANSWERED, total=answer.total, latency_ms=elapsed, replica=report
-        ), answer
+            except PeerFailure as exc:
+                status = ProvinceAnswer(
+                    province,
+                    name,
+                    exc.state,
+                    latency_ms=(time.perf_counter() - start) * 1000,
+                    reason=exc.reason,
+                    message=exc.message,
+                )
+                _end_part(span, status)
+                return status, None
+            except Exception:  # a local failure must not fail the whole federated answer
+                log.exception("catalog search failed on %s", province)
+                status = ProvinceAnswer(
+                    province,
+                    name,
+                    FAILED,
+                    latency_ms=(time.perf_counter() - start) * 1000,
+                    reason="INTERNAL",
+                    message=f"{province} failed to search",
+                )
+                _end_part(span, status)
+                return status, None
+            status = self._answered(province, start, answer, None)
+            _end_part(span, status)
+            return status, answer
 
     async def get(self, code: str, time_remaining: float | None) -> CatalogEntry:
         return (await self.lookup(code, time_remaining)).entry

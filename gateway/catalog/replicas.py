@@ -16,12 +16,11 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from gateway.catalog.answers import LocalAnswer, ReplicaReport
-from gateway.catalog.federated import Labels, LocalCatalog
+from gateway.catalog.federated import Floor, Labels, LocalCatalog
 from gateway.catalog.follower import ChangeSource, Follower, FollowSettings
 from gateway.catalog.model import CatalogEntry
 from gateway.catalog.query import Filters
 from gateway.catalog.ranking import CollectionStats
-from gateway.catalog.reads import read
 from gateway.catalog.store import CatalogStore
 from gateway.catalog.store.feed import ChangePage
 from gateway.catalog.store.replica import ReplicaState
@@ -93,17 +92,39 @@ class ReplicaCatalog:
     def cached_stats(self, terms: tuple[QueryTerm, ...]) -> CollectionStats | None:
         return self._local.cached_stats(terms)
 
-    async def search(
-        self, text: str, filters: Filters, limit: int, *, stats: CollectionStats | None = None
+    def cached_answer(
+        self, text: str, filters: Filters, limit: int, stats: CollectionStats | None, floor: Floor
+    ) -> LocalAnswer | None:
+        """``answer_now``'s answer if the replica's result cache holds it and its department
+        names are current (on the event loop); else None."""
+        if self._stale_labels() is not None:
+            return None
+        return self._local.cached_answer(text, filters, limit, stats, floor)
+
+    def answer_now(
+        self, text: str, filters: Filters, limit: int, stats: CollectionStats | None, floor: Floor
     ) -> LocalAnswer:
+        """A federated search's part from this replica (blocking: in a thread, ``reads``)."""
+        seq = self._stale_labels()
+        if seq is not None:
+            self._relabel(seq, self.store.department_names())
+        return self._local.answer_now(text, filters, limit, stats, floor)
+
+    def _stale_labels(self) -> int | None:
+        """The replica's sequence when its department names are due to be read again; else
+        None."""
         seq, at = self._labelled
         state = self.state()
         if state.seq != seq and self._monotonic() - at >= LABELS_TTL_S or seq < 0:
-            names = await read(self.store, self.store.department_names)
-            self._departments.clear()
-            self._departments.update(names)
-            self._labelled = (state.seq, self._monotonic())
-        return await self._local.search(text, filters, limit, stats=stats)
+            return state.seq
+        return None
+
+    def _relabel(self, seq: int, names: Mapping[str, str]) -> None:
+        # Never emptied on the way (a search on the event loop may be labelling its facets).
+        self._departments.update(names)
+        for code in [c for c in self._departments if c not in names]:
+            del self._departments[code]
+        self._labelled = (seq, self._monotonic())
 
     async def get(self, code: str) -> CatalogEntry | None:
         return await self._local.get(code)

@@ -36,6 +36,12 @@ class FakeProvince:
     async def search_local(self, text, filters, limit, timeout) -> LocalAnswer:
         return self._answer
 
+    def cached_answer(self, text, filters, limit, stats, floor) -> LocalAnswer:
+        return self._answer  # a floor only permits leaving hits out
+
+    def answer_now(self, text, filters, limit, stats, floor) -> LocalAnswer:
+        return self._answer
+
 
 def answer(node: str, rng: random.Random) -> LocalAnswer:
     # Few distinct scores: ties across provinces everywhere. Each node orders its own hits by

@@ -31,6 +31,10 @@ class SearchQuery:
     stats: CollectionStats | None = None
     """The collection statistics to rank with (the federation's: ``CollectionStats.combine``
     over every province's store); None: this store's own."""
+    floor: float | None = None
+    """Hits scoring below it may be left out (None: none are): the caller already holds
+    ``limit`` hits scoring at least this (a federated merge, ``FederatedCatalog``), so none of
+    them could make its page, and reading them would be wasted. Hits tying with it are kept."""
 
 
 @dataclass(frozen=True)

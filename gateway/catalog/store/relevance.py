@@ -160,9 +160,11 @@ class Relevance:
         stats: CollectionStats | None,
         limit: int,
         facets: bool,
+        floor: float | None = None,
     ) -> tuple[list[tuple[int, float]], int, dict[str, dict[str, int]]]:
         """The best ``limit`` (id, score) pairs, the total and the facets of the entries holding
-        every term (or a synonym of it) in some field, within the filters ``allowed``."""
+        every term (or a synonym of it) in some field, within the filters ``allowed``; of the
+        pairs, only those scoring at least ``floor`` when given (``SearchQuery.floor``)."""
         postings = [self.term(source, index, t) for t in terms]
         stats = stats or _stats(index, table, postings)
         matched: np.ndarray | None = None
@@ -199,6 +201,8 @@ class Relevance:
         # deterministic, and not code order.
         spread = (ids * 0x9E3779B1) & 0xFFFFFFFF
         order = np.lexsort((spread, -scores))[:limit]
+        if floor is not None:
+            order = order[scores[order] >= floor]  # a prefix: scores descend along ``order``
         hits = list(zip(ids[order].tolist(), scores[order].tolist(), strict=True))
         return hits, total, counts
 

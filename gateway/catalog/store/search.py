@@ -178,7 +178,15 @@ class Searcher:
             return LocalResult(hits=(), total=0, facets=empty_facets(query))
         table = self._rank_table(snapshot, index)
         ranked, total, facets = self._relevance.search(
-            snapshot, index, table, terms, allowed, query.stats, query.limit, query.facets
+            snapshot,
+            index,
+            table,
+            terms,
+            allowed,
+            query.stats,
+            query.limit,
+            query.facets,
+            query.floor,
         )
         if query.facets and not total:
             facets = empty_facets(query)

@@ -1,0 +1,168 @@
+"""A federated search's parts from this node's own catalog and replicas (``FederatedCatalog``,
+in-process, real stores): read in one hop off the event loop, or none when cached, each part
+leaving out the hits the parts before it already beat, with the very pages a full merge gives."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.catalog import federated
+from gateway.catalog.federated import FederatedCatalog, Labels, LocalCatalog
+from gateway.catalog.query import FederatedQuery, Filters
+from gateway.catalog.ranking import CollectionStats
+from gateway.catalog.replicas import ReplicaCatalog
+from gateway.catalog.seed import generate_entries
+from gateway.catalog.store import CatalogStore
+from gateway.config import load_crosswalk, load_departments, load_standard
+from tests.support.federation import ROOT
+
+NAMES = {"js": "江苏", "sh": "上海", "zj": "浙江", "ah": "安徽"}
+ENTRIES = 1500
+QUERIES = [
+    ("户籍", Filters()),
+    ("社保", Filters()),
+    ("公积金", Filters()),
+    ("营业执照", Filters()),
+    ("信息", Filters()),
+    ("登记信息", Filters()),
+    ("医保", Filters(grades=("L1", "L2"))),
+    ("企业 信用", Filters()),
+    ("不存在的词", Filters()),
+]
+PAGES = ((0, 20), (20, 20), (3, 7))
+
+
+def _follow(owner: CatalogStore, replica: CatalogStore) -> None:
+    """Bring ``replica`` level with ``owner`` through the change feed, as a follower does."""
+    state = replica.reset_replica(owner.changes_since(0, 1).feed_id)
+    while True:
+        page = owner.changes_since(state.seq, 500)
+        state = replica.apply_changes(page)
+        if state.seq >= page.head:
+            replica.note_replica(connected=True, head=page.head)
+            return
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory) -> Iterator[dict[str, CatalogStore]]:
+    """js's own catalog and its replicas of the other three."""
+    tmp = Path(tmp_path_factory.mktemp("parts"))
+    standard = load_standard(ROOT / "config" / "standard" / "yrd-standard.yaml")
+    out: dict[str, CatalogStore] = {}
+    owners: list[CatalogStore] = []
+    try:
+        for province in NAMES:
+            node = ROOT / "nodes" / province
+            owner = CatalogStore(tmp / f"{province}.db")
+            owners.append(owner)
+            owner.insert_many(
+                generate_entries(
+                    province,
+                    ENTRIES,
+                    standard=standard,
+                    crosswalk=load_crosswalk(node / "crosswalk.yaml", standard),
+                    departments=load_departments(node / "departments.yaml", standard),
+                )
+            )
+            if province == "js":
+                out[province] = owner
+                continue
+            replica = CatalogStore(tmp / f"replica-{province}.db")
+            out[province] = replica
+            _follow(owner, replica)
+        yield out
+    finally:
+        for store in {*owners, *out.values()}:
+            store.close()
+
+
+def _catalog(stores: dict[str, CatalogStore]) -> FederatedCatalog:
+    local = LocalCatalog("js", stores["js"], Labels("js", {}, {}))
+    replicas = {
+        p: ReplicaCatalog(p, s, {}, stale_after=3600) for p, s in stores.items() if p != "js"
+    }
+    return FederatedCatalog("js", NAMES, local, {}, default_budget=30.0, replicas=replicas)
+
+
+def _full_merge(catalog: FederatedCatalog, query: FederatedQuery) -> list[tuple[float, str]]:
+    """The page a merge of every part's whole top ``depth`` gives (no floors), longhand."""
+    parts = [catalog._local, *catalog._replicas.values()]
+    terms = catalog._local.terms(query.text)
+    stats = CollectionStats.combine(p.collection_stats(terms) for p in parts)
+    keyed = []
+    for at, part in enumerate(parts):
+        answer = part.answer_now(query.text, query.filters, query.depth, stats, None)
+        keyed.extend((-h.score, rank, at, h.code) for rank, h in enumerate(answer.hits))
+    keyed.sort()
+    return [(-k[0], k[3]) for k in keyed[query.offset : query.offset + query.page_size]]
+
+
+def test_parts_with_floors_give_the_pages_of_a_full_merge(stores, monkeypatch) -> None:
+    floors: list[float | None] = []
+    original = LocalCatalog.answer_now
+
+    def spy(self, text, filters, limit, stats, floor):
+        floors.append(floor)
+        return original(self, text, filters, limit, stats, floor)
+
+    catalog = _catalog(stores)
+    for text, filters in QUERIES:
+        for offset, page_size in PAGES:
+            query = FederatedQuery(text, filters, page_size, offset, tuple(NAMES))
+            with monkeypatch.context() as m:
+                m.setattr(LocalCatalog, "answer_now", spy)
+                got = asyncio.run(catalog.search(query, 30.0))  # first: nothing cached for it
+            assert [(h.score, h.code) for h in got.hits] == _full_merge(catalog, query), (
+                text,
+                filters,
+                offset,
+            )
+            assert not got.partial
+            assert got.total == sum(p.total for p in got.provinces)
+    assert len(floors) == 4 * len(QUERIES) * len(PAGES)  # every part read, one at a time
+    assert any(f is not None for f in floors)  # and the later ones with floors
+
+
+def test_floors_leave_out_hits_that_cannot_make_the_page(stores) -> None:
+    catalog = _catalog(stores)
+    left_out = 0
+    for text, filters in QUERIES:
+        query = FederatedQuery(text, filters, 20, 0, tuple(NAMES))
+        parts = [catalog._local, *catalog._replicas.values()]
+        terms = catalog._local.terms(text)
+        stats = CollectionStats.combine(p.collection_stats(terms) for p in parts)
+        floor = None
+        best: list[float] = []
+        for part in parts:
+            whole = part.answer_now(text, filters, query.depth, stats, None)
+            kept = part.answer_now(text, filters, query.depth, stats, floor)
+            assert kept.total == whole.total and kept.facets == whole.facets
+            assert kept.hits == whole.hits[: len(kept.hits)]  # a prefix of the whole list
+            assert all(h.score < floor for h in whole.hits[len(kept.hits) :])  # type: ignore[operator]
+            left_out += len(whole.hits) - len(kept.hits)
+            best = sorted([*best, *(h.score for h in whole.hits)], reverse=True)[: query.depth]
+            floor = best[-1] if len(best) == query.depth else None
+    assert left_out > 0  # the seeded catalogs' scores differ enough for floors to matter
+
+
+def test_a_search_from_replicas_reads_in_one_hop_then_none(stores, monkeypatch) -> None:
+    hops: list[str] = []
+    original = federated.read
+
+    async def counting(store, fn, *args, **kwargs):
+        hops.append(getattr(fn, "__name__", "?"))
+        return await original(store, fn, *args, **kwargs)
+
+    monkeypatch.setattr(federated, "read", counting)
+    catalog = _catalog(stores)
+    query = FederatedQuery("户籍 登记", Filters(grades=("L2",)), 20, 0, tuple(NAMES))
+    first = asyncio.run(catalog.search(query, 30.0))
+    assert len(hops) == 1 and first.total
+    assert {p.province for p in first.provinces if p.replica is not None} == {"sh", "zj", "ah"}
+    again = asyncio.run(catalog.search(query, 30.0))
+    assert len(hops) == 1  # every part and the statistics came from the caches
+    assert again.hits == first.hits and again.total == first.total

@@ -50,6 +50,7 @@ TITLES = {
     ),
     "local-workers": "Local call, js restarted with several worker processes (--node-workers)",
     "cross-workers": "Cross-province call, js and sh each restarted with several workers",
+    "search-workers": "Federated search (cold), js and sh each restarted with several workers",
     "pg-local": "Local call on PostgreSQL stores (one replica per province)",
     "pg-cross": "Cross-province call on PostgreSQL stores (one replica per province)",
     "pg-search": "Federated search via js on PostgreSQL stores (the cold queries of search)",
@@ -65,7 +66,7 @@ PG_CASES = ("pg-local", "pg-cross", "pg-search", "pg-cross2")
 named, and each compares with its SQLite counterpart (the name without ``pg-``; ``pg-cross2``
 with ``cross``)."""
 
-WORKER_CASES = ("local-workers", "cross-workers")
+WORKER_CASES = ("local-workers", "cross-workers", "search-workers")
 """Cases run on js and sh restarted with ``Options.node_workers`` worker processes each."""
 CROSS_TRACED = "cross-traced"
 """Rows of ``cross-untraced``'s other side: the same call on js and sh restarted with tracing

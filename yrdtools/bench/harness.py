@@ -371,7 +371,7 @@ def _build_cases(
             out.append(C.Case(name, js, C.INVOKE, invoke_cross, md, served_by=("js", "sh")))
         elif name == "cross-untraced" and name not in skipped:
             out.append(C.Case(name, js, C.INVOKE, invoke_cross, md, served_by=("js", "sh")))
-        elif name == "search":
+        elif name in ("search", "search-workers"):
             cold = C.cold_search_requests(_entry_names(bench, "sh"))
             out.append(C.Case(name, js, C.SEARCH, cold, served_by=("js", "sh", "zj", "ah")))
         elif name == "search-hot":

@@ -304,7 +304,7 @@ _NODES = ("js", "sh", "zj", "ah")
 def _workers_lines(rows: Sequence[Mapping], result: Mapping[str, Any]) -> list[str]:
     """The ``*-workers`` cases against the same calls on one process per node."""
     workers = result["options"].get("node_workers")
-    pairs = [(f"{n}-workers", n) for n in ("local", "cross")]
+    pairs = [(f"{n}-workers", n) for n in ("local", "cross", "search")]
     found = []
     for many, one in pairs:
         for level in sorted({r["concurrency"] for r in rows if r["case"] == many}):
@@ -315,6 +315,7 @@ def _workers_lines(rows: Sequence[Mapping], result: Mapping[str, Any]) -> list[s
                     f"{node} "
                     + " / ".join(f"{cpu[k]:.0f}" for k in sorted(cpu) if k.startswith(f"{node}/w"))
                     for node in a["served_by"]
+                    if any(k.startswith(f"{node}/w") for k in cpu)
                 )
                 found.append(
                     f"  {one} c={level}: {a['rps']:,.0f}/s vs {b['rps']:,.0f}/s in one process "

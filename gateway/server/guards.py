@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Collection
 
 from grpc import aio
@@ -15,8 +16,24 @@ from gateway.tls import peer_identity
 CALLER_KEY = "yrd.caller"
 
 
+_SEEN: contextvars.ContextVar[tuple[object, dict[str, str], object | None, str] | None] = (
+    contextvars.ContextVar("yrd_peer_call_seen", default=None)
+)
+"""This call's context, its text metadata and (once verified) its caller: a forwarded call reads
+them in the guard and again in its servicer, and each read is a dict built from grpc's
+metadata (the caller also from the certificate's auth context). Kept in the call's own task
+context, for the very context object it was read from (held here, so never another call's),
+with the guard that verified the caller."""
+
+
 def metadata_of(context: aio.ServicerContext) -> dict[str, str]:
-    return {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+    """The call's text metadata (read once per call)."""
+    seen = _SEEN.get()
+    if seen is not None and seen[0] is context:
+        return seen[1]
+    metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+    _SEEN.set((context, metadata, None, ""))
+    return metadata
 
 
 class PeerGuard:
@@ -35,6 +52,9 @@ class PeerGuard:
         self._insecure = insecure
 
     def caller(self, context: aio.ServicerContext) -> str:
+        seen = _SEEN.get()
+        if seen is not None and seen[0] is context and seen[2] is self:
+            return seen[3]  # verified by this guard for this very call already
         md = metadata_of(context)
         claimed = md.get(MD_NODE, "")
         if self._insecure:
@@ -51,6 +71,7 @@ class PeerGuard:
             raise PermissionDenied(
                 "caller is not a peer node of this federation", reason="UNKNOWN_PEER"
             )
+        _SEEN.set((context, md, self, identity))
         return identity
 
     async def __call__(self, method: str, context: aio.ServicerContext) -> None:

@@ -456,8 +456,8 @@ class FederatedCatalog:
         thread's hop costs more than the answer); from the first that does not, the rest in
         one read off the event loop (``reads``), the statistics first if needed. Parts are read
         in turn, each leaving out the hits the parts before it have already beaten (``Floor``):
-        only ``depth`` hits of all of them make the page, and decoding the others (three
-        quarters of them, with four parts) was a tenth of a search's CPU."""
+        only ``depth`` hits of all of them make the page, and each part decoded ``depth`` of
+        its own (the entry, its data items) for a merge that threw most of them away."""
         parts = _Parts(query.depth)
         terms = self._stats_terms(query)
         stats = None

@@ -462,7 +462,10 @@ class FederatedCatalog:
         terms = self._stats_terms(query)
         stats = None
         if terms is not None:
-            cached = [source.cached_stats(terms) for source in self._stats_sources()]
+            try:
+                cached = [source.cached_stats(terms) for source in self._stats_sources()]
+            except Exception:  # noqa: BLE001 - summed again off the loop, where a failure shows
+                cached = [None]
             if all(part is not None for part in cached):
                 stats = CollectionStats.combine(p for p in cached if p is not None)
         if terms is None or stats is not None:
@@ -497,7 +500,12 @@ class FederatedCatalog:
             floor = parts.floor()
             if cached_only:
                 start = time.perf_counter()
-                cached = source.cached_answer(query.text, query.filters, query.depth, stats, floor)
+                try:
+                    cached = source.cached_answer(
+                        query.text, query.filters, query.depth, stats, floor
+                    )
+                except Exception:  # noqa: BLE001 - read again below, where a failure is reported
+                    cached = None
                 if cached is None:
                     return
                 with self._part_span(province, query, report) as span:

@@ -166,3 +166,30 @@ def test_a_search_from_replicas_reads_in_one_hop_then_none(stores, monkeypatch) 
     again = asyncio.run(catalog.search(query, 30.0))
     assert len(hops) == 1  # every part and the statistics came from the caches
     assert again.hits == first.hits and again.total == first.total
+
+
+def test_a_part_that_fails_is_reported_and_the_rest_answer(stores, monkeypatch) -> None:
+    catalog = _catalog(stores)
+
+    def boom(*args, **kwargs):
+        raise OSError("disk I/O error")
+
+    monkeypatch.setattr(catalog._replicas["zj"], "answer_now", boom)
+    got = asyncio.run(catalog.search(FederatedQuery("公积金", Filters(), 20, 0, tuple(NAMES)), 30))
+    states = {p.province: p.state.name for p in got.provinces}
+    assert states == {"js": "ANSWERED", "sh": "ANSWERED", "zj": "FAILED", "ah": "ANSWERED"}
+    assert got.partial and got.hits and all(h.province != "zj" for h in got.hits)
+
+
+def test_a_cache_that_fails_is_read_again_off_the_loop(stores, monkeypatch) -> None:
+    catalog = _catalog(stores)
+    query = FederatedQuery("住房", Filters(), 20, 0, tuple(NAMES))
+    first = asyncio.run(catalog.search(query, 30.0))  # now every part is cached
+
+    def boom(*args, **kwargs):
+        raise OSError("disk I/O error")
+
+    monkeypatch.setattr(catalog._replicas["zj"], "cached_answer", boom)
+    again = asyncio.run(catalog.search(query, 30.0))
+    assert not again.partial
+    assert again.hits == first.hits and again.total == first.total

@@ -122,9 +122,12 @@ class LocalCatalog:
         """``published_only``: only what this node publishes to the other provinces (a peer's
         search: what the owner keeps to itself never leaves, ``store.feed.publishes``).
         ``stats``: the collection statistics to rank with (None: this catalog's own)."""
-        query = self._query(text, filters, limit, facets, published_only, stats, None)
-        if query is None:
-            return LocalAnswer(node=self.node, hits=(), total=0, facets={})
+        share_types = filters.share_types
+        if published_only:
+            share_types = published_share_types(share_types or self._share_types)
+            if not share_types:
+                return LocalAnswer(node=self.node, hits=(), total=0, facets={})
+        query = self._query(text, filters, limit, stats, None, facets, share_types)
         # A repeated search is answered from the store's result cache right here: the worker
         # thread's hop costs more CPU than that. Anything else reads SQLite off the event loop.
         result = self._store.search_if_cached(query)
@@ -137,9 +140,7 @@ class LocalCatalog:
     ) -> LocalAnswer | None:
         """The answer of ``answer_now`` if the store's result cache holds it (on the event
         loop: one indexed read); else None."""
-        query = self._query(text, filters, limit, True, False, stats, floor)
-        assert query is not None  # published_only=False
-        result = self._store.search_if_cached(query)
+        result = self._store.search_if_cached(self._query(text, filters, limit, stats, floor))
         return None if result is None else self._answer(result, True)
 
     def answer_now(
@@ -147,8 +148,7 @@ class LocalCatalog:
     ) -> LocalAnswer:
         """A federated search's part from this catalog (blocking: call it in a thread, through
         ``reads``), leaving out hits below ``floor`` (``SearchQuery.floor``)."""
-        query = self._query(text, filters, limit, True, False, stats, floor)
-        assert query is not None  # published_only=False
+        query = self._query(text, filters, limit, stats, floor)
         return self._answer(self._store.search(query), True)
 
     def _query(
@@ -156,24 +156,18 @@ class LocalCatalog:
         text: str,
         filters: Filters,
         limit: int,
-        facets: bool,
-        published_only: bool,
         stats: CollectionStats | None,
         floor: Floor,
-    ) -> SearchQuery | None:
-        """The store's query; None when nothing can match (``published_only`` of a catalog that
-        publishes nothing)."""
-        share_types = filters.share_types
-        if published_only:
-            share_types = published_share_types(share_types or self._share_types)
-            if not share_types:
-                return None
+        facets: bool = True,
+        share_types: tuple[str, ...] | None = None,
+    ) -> SearchQuery:
+        """The store's query (``share_types``: in place of the filters' own)."""
         return SearchQuery(
             text=text,
             filters=Filters(
                 categories=filters.categories,
                 grades=filters.grades,
-                share_types=share_types,
+                share_types=filters.share_types if share_types is None else share_types,
                 departments=departments_for(self.node, filters.departments),
                 update_cycles=filters.update_cycles,
                 data_marks=filters.data_marks,
@@ -348,13 +342,14 @@ class FederatedCatalog:
                 "yrd.budget_ms": round(budget * 1000),
             }
         )
-        here = self._here(query)
+        synced = {} if query.live else self._synced()
+        here = self._here(query, synced)
         tasks = {
             p: asyncio.create_task(self._ask_peer(p, query, budget))
             for p in query.provinces
             if p not in here
         }
-        from_here = asyncio.create_task(self._ask_here(here, query)) if here else None
+        from_here = asyncio.create_task(self._ask_here(here, query, synced)) if here else None
         results: dict[str, tuple[ProvinceAnswer, LocalAnswer | None]] = {}
         waiting = [*tasks.values(), *([from_here] if from_here is not None else [])]
         if waiting:
@@ -418,37 +413,34 @@ class FederatedCatalog:
             message=f"{province} did not answer within {budget * 1000:.0f} ms",
         ), None
 
-    def _here(self, query: FederatedQuery) -> dict[str, tuple[Part, ReplicaReport | None]]:
+    def _synced(self) -> dict[str, tuple[Replica, ReplicaReport]]:
+        """This node's replicas that answer searches (in sync at least once), with their
+        reports: read once per search, so every use of them within it agrees."""
+        synced = {}
+        for province, replica in self._replicas.items():
+            report = replica.report()
+            if report is not None and province != self.node:
+                synced[province] = (replica, report)
+        return synced
+
+    def _here(
+        self, query: FederatedQuery, synced: Mapping[str, tuple[Replica, ReplicaReport]]
+    ) -> dict[str, tuple[Part, ReplicaReport | None]]:
         """The asked provinces this node answers for from its own data, in the order they are
-        read: its own catalog, then (unless the search is live) every replica that has been in
-        sync, with its report."""
+        read: its own catalog, then every replica in ``synced`` (none for a live search)."""
         here: dict[str, tuple[Part, ReplicaReport | None]] = {}
         if self.node in query.provinces:
             here[self.node] = (self._local, None)
-        if not query.live:
-            for province in query.provinces:
-                replica = self._replicas.get(province)
-                report = replica.report() if replica is not None else None
-                if replica is not None and report is not None and province != self.node:
-                    here[province] = (replica, report)
+        for province in query.provinces:
+            if province in synced:
+                here[province] = synced[province]
         return here
 
-    def _stats_terms(self, query: FederatedQuery) -> tuple[QueryTerm, ...] | None:
-        """The terms to sum the federation's statistics for when this node's replicas answer:
-        over what its own catalog publishes and every replica it answers from, so their scores
-        compare, and every node in sync ranks alike. None: each catalog ranks with its own (a
-        live search, one without text, or no replica in sync)."""
-        if query.live or not query.text:
-            return None
-        if not any(r.report() is not None for r in self._replicas.values()):
-            return None
-        return self._local.terms(query.text)
-
-    def _stats_sources(self) -> list[LocalCatalog | Replica]:
-        return [self._local, *(r for r in self._replicas.values() if r.report() is not None)]
-
     async def _ask_here(
-        self, here: dict[str, tuple[Part, ReplicaReport | None]], query: FederatedQuery
+        self,
+        here: dict[str, tuple[Part, ReplicaReport | None]],
+        query: FederatedQuery,
+        synced: Mapping[str, tuple[Replica, ReplicaReport]],
     ) -> dict[str, tuple[ProvinceAnswer, LocalAnswer | None]]:
         """The parts of the answer from this node's own catalog and replicas (``here``).
 
@@ -459,11 +451,16 @@ class FederatedCatalog:
         only ``depth`` hits of all of them make the page, and each part decoded ``depth`` of
         its own (the entry, its data items) for a merge that threw most of them away."""
         parts = _Parts(query.depth)
-        terms = self._stats_terms(query)
+        # With replicas answering, every catalog ranks with the federation's statistics: summed
+        # over what this node's own catalog publishes and every replica in sync, so their
+        # scores compare, and every node in sync ranks alike. Otherwise (a live search, one
+        # without text, no replica in sync) each catalog ranks with its own.
+        terms = self._local.terms(query.text) if synced and query.text else None
+        sources: list[Part] = [self._local, *(replica for replica, _ in synced.values())]
         stats = None
         if terms is not None:
             try:
-                cached = [source.cached_stats(terms) for source in self._stats_sources()]
+                cached = [source.cached_stats(terms) for source in sources]
             except Exception:  # noqa: BLE001 - summed again off the loop, where a failure shows
                 cached = [None]
             if all(part is not None for part in cached):
@@ -476,7 +473,6 @@ class FederatedCatalog:
         def rest() -> dict[str, tuple[ProvinceAnswer, LocalAnswer | None]]:
             ranked_with = stats
             if terms is not None and ranked_with is None:
-                sources = self._stats_sources()
                 ranked_with = CollectionStats.combine(s.collection_stats(terms) for s in sources)
             self._answer_parts(here, query, ranked_with, parts, cached_only=False)
             return parts.results
@@ -573,10 +569,12 @@ class FederatedCatalog:
                 }
             )
             start = time.perf_counter()
+            answer: LocalAnswer | None = None
             try:
                 answer = await self._peers[province].search_local(
                     query.text, query.filters, query.depth, budget
                 )
+                status = self._answered(province, start, answer, None)
             except PeerFailure as exc:
                 status = ProvinceAnswer(
                     province,
@@ -586,8 +584,6 @@ class FederatedCatalog:
                     reason=exc.reason,
                     message=exc.message,
                 )
-                _end_part(span, status)
-                return status, None
             except Exception:  # a local failure must not fail the whole federated answer
                 log.exception("catalog search failed on %s", province)
                 status = ProvinceAnswer(
@@ -598,9 +594,6 @@ class FederatedCatalog:
                     reason="INTERNAL",
                     message=f"{province} failed to search",
                 )
-                _end_part(span, status)
-                return status, None
-            status = self._answered(province, start, answer, None)
             _end_part(span, status)
             return status, answer
 

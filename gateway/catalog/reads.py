@@ -7,9 +7,9 @@ sixteen searches in flight ask sixty-four), those threads take the GIL from each
 release: the same searches cost half as much CPU again, and more threads only make it worse.
 Measured in one process, 131,000 entries per province, 400 cold queries
 (``scripts/bench_federated_search.py``): 12.8 ms of CPU per search and 91 searches/s one at a
-time, 19.1 ms and 63/s sixteen at a time, on the default executor; 8.9 ms and 115/s, and 9.2 ms
-and 114/s, with every read on one thread. Two cores give one thread of Python, so one reader
-thread loses nothing but the contention.
+time, 19.1 ms and 63/s sixteen at a time, on the default executor; 7.8 ms and 131/s, and
+9.9 ms and 106/s, with every read on this module's one thread. Two cores give one thread of
+Python, so one reader thread loses nothing but the contention.
 
 A PostgreSQL catalog's reads wait on the server, without the GIL: they stay on the default
 executor, so a slow or lost server holds up none of the SQLite catalogs' searches.

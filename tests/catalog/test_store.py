@@ -462,15 +462,20 @@ def test_search_agrees_with_brute_force(
     ]
 
 
-def test_a_term_in_most_entries_agrees_with_brute_force(tmp_path: Path) -> None:
+@pytest.mark.parametrize("postings_cache", [0, 512])
+def test_a_term_in_most_entries_agrees_with_brute_force(
+    tmp_path: Path, postings_cache: int
+) -> None:
     # Generic terms are ranked over arrays spanning the catalog (``ranking.DENSE_SHARE``),
-    # rare ones by binary search: both give the longhand answer.
+    # rare ones by binary search: both give the longhand answer. With the caches on, a term's
+    # BM25 is kept from one search to the next (``Relevance``), under other filters too; most
+    # names tie on BM25, so the page is decided by the tie-breaks among thousands of hits.
     rng = random.Random(3)
     entries = [
         replace(e, name=e.name + ("登记信息" if rng.random() < 0.9 else "登记"))
         for e in random_catalog(1500, seed=11)
     ]
-    with CatalogStore(tmp_path / "catalog.db", postings_cache=0, result_cache=0) as s:
+    with CatalogStore(tmp_path / "catalog.db", postings_cache=postings_cache, result_cache=0) as s:
         s.insert_many(entries)
         for text, filters in [
             ("信息", Filters()),
@@ -478,6 +483,8 @@ def test_a_term_in_most_entries_agrees_with_brute_force(tmp_path: Path) -> None:
             ("信息", Filters(categories=("1",), share_types=("none",))),
             ("户籍", Filters()),
             ("户籍 信息", Filters()),
+            ("信息 户籍", Filters(grades=("L1", "L2"))),
+            ("登记信息", Filters()),
         ]:
             result = s.search(SearchQuery(text, filters, limit=20))
             expected = brute_search(entries, text, filters)
@@ -486,6 +493,40 @@ def test_a_term_in_most_entries_agrees_with_brute_force(tmp_path: Path) -> None:
             assert [(h.entry, h.score) for h in result.hits] == [
                 (h.entry, h.score) for h in expected.hits[:20]
             ]
+
+
+def test_a_terms_kept_score_follows_the_statistics_it_is_ranked_with(tmp_path: Path) -> None:
+    # A term's BM25 is kept per statistics: the same term ranked with the federation's
+    # statistics, then with the store's own, then with the federation's again, scores as a
+    # store that keeps nothing does each time.
+    entries = random_catalog(600, seed=13)
+    other = random_catalog(900, seed=14)
+    with (
+        CatalogStore(tmp_path / "kept.db", result_cache=0) as kept,
+        CatalogStore(tmp_path / "fresh.db", postings_cache=0, result_cache=0) as fresh,
+        CatalogStore(tmp_path / "other.db") as elsewhere,
+    ):
+        for s in (kept, fresh):
+            s.insert_many(entries)
+        elsewhere.insert_many(other)
+        terms = parse_query("户籍 登记")
+        federation = ranking.CollectionStats.combine(
+            [kept.collection_stats(terms), elsewhere.collection_stats(terms)]
+        )
+        assert federation != kept.collection_stats(terms)
+        for stats in (federation, None, federation):
+            query = SearchQuery("户籍 登记", terms=terms, stats=stats, limit=50)
+            got, want = kept.search(query), fresh.search(query)
+            assert got.hits and got.total == want.total
+            assert [(h.entry.code, h.score) for h in got.hits] == [
+                (h.entry.code, h.score) for h in want.hits
+            ]
+        own = [h.score for h in kept.search(SearchQuery("户籍 登记", terms=terms)).hits]
+        fed = [
+            h.score
+            for h in kept.search(SearchQuery("户籍 登记", terms=terms, stats=federation)).hits
+        ]
+        assert own != fed
 
 
 def test_long_fields_rank_as_the_brute_force_does(tmp_path: Path) -> None:

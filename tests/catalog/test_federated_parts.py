@@ -18,6 +18,7 @@ from gateway.catalog.replicas import ReplicaCatalog
 from gateway.catalog.seed import generate_entries
 from gateway.catalog.store import CatalogStore
 from gateway.config import load_crosswalk, load_departments, load_standard
+from tests.support.entries import entry
 from tests.support.federation import ROOT
 
 NAMES = {"js": "江苏", "sh": "上海", "zj": "浙江", "ah": "安徽"}
@@ -193,3 +194,26 @@ def test_a_cache_that_fails_is_read_again_off_the_loop(stores, monkeypatch) -> N
     again = asyncio.run(catalog.search(query, 30.0))
     assert not again.partial
     assert again.hits == first.hits and again.total == first.total
+
+
+def test_a_cached_answers_hits_are_built_once_and_follow_writes(tmp_path) -> None:
+    # A popular query's part comes from the store's result cache: its hits are the same tuple
+    # each time, so the merge's entries are built once, and a write (a new generation) shows.
+    with CatalogStore(tmp_path / "js.db") as store:
+        store.insert_many(
+            entry(f"户籍人口登记信息{'第' * (i % 7)}", code=f"101001/{i:06d}") for i in range(60)
+        )
+        local = LocalCatalog("js", store, Labels("js", {}, {}))
+        first = local.answer_now("户籍", Filters(), 20, None, None)
+        assert first.hits
+        for _ in range(2):
+            cached = local.cached_answer("户籍", Filters(), 20, None, None)
+            assert cached is not None and cached.hits is first.hits
+        gone = first.hits[0].code
+        store.withdraw([gone])
+        assert local.cached_answer("户籍", Filters(), 20, None, None) is None
+        fresh = local.answer_now("户籍", Filters(), 20, None, None)
+        assert fresh.total == first.total - 1
+        assert gone not in [h.code for h in fresh.hits]
+        again = local.cached_answer("户籍", Filters(), 20, None, None)
+        assert again is not None and again.hits is fresh.hits

@@ -554,7 +554,10 @@ def test_no_text_no_filters_is_the_whole_catalog(random_store: tuple[CatalogStor
     assert result.total == len(entries)
     assert result.facets == expected.facets
     assert codes(result) == sorted(e.code for e in entries)[:5]
-    result.facets["grade"]["L1"] = -1  # a caller's copy: the store's own counts are untouched
+    with pytest.raises(TypeError):  # read-only: the store's own counts cannot be changed
+        result.facets["grade"]["L1"] = -1  # type: ignore[index]
+    with pytest.raises(TypeError):
+        result.facets["grade"] = {}  # type: ignore[index]
     assert store.search(SearchQuery("")).facets == expected.facets
 
 
@@ -729,7 +732,8 @@ def test_counts_follow_writes(tmp_path: Path, postings_cache: int) -> None:
     with CatalogStore(tmp_path / "catalog.db", postings_cache=postings_cache) as s:
         s.insert_many(ALL)
         first = search(s, "户籍")
-        first.facets["grade"]["L1"] = 99  # the caller's copy only
+        with pytest.raises(TypeError):  # read-only: what the store keeps cannot be changed
+            first.facets["grade"]["L1"] = 99  # type: ignore[index]
         again = search(s, "户籍")
         assert again.facets["grade"] == {"L1": 4}
         assert again == search(s, "户籍")
@@ -761,7 +765,8 @@ def test_search_if_cached_answers_only_what_this_generation_searched(tmp_path: P
         first = s.search(query)
         cached = s.search_if_cached(query)
         assert cached == first
-        cached.facets["grade"]["L1"] = 99  # the caller's copy only
+        with pytest.raises(TypeError):  # read-only: the cached answer cannot be changed
+            cached.facets["grade"]["L1"] = 99  # type: ignore[index]
         assert s.search_if_cached(query) == first
         assert s.search_if_cached(replace(query, limit=4)) is None
         assert s.search_if_cached(replace(query, facets=False)) is None

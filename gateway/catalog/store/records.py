@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Mapping
+from types import MappingProxyType
 from dataclasses import dataclass, field
 
 from gateway.catalog.model import FACET_FIELDS, CatalogEntry
@@ -51,18 +52,14 @@ class LocalResult:
     hits: tuple[Hit, ...]
     total: int
     """Number of entries matching text and filters (not just the ones returned)."""
-    facets: dict[str, dict[str, int]]
-    """Facet field -> value -> count over all matches; empty when facets were not asked for."""
+    facets: Mapping[str, Mapping[str, int]]
+    """Facet field -> value -> count over all matches; empty when facets were not asked for.
+    Read-only views: a result may be the store's cached one, or share the facet index's
+    counts, and copying them for every search and cache hit cost more than counting them."""
 
-
-def copy_result(result: LocalResult) -> LocalResult:
-    """The same answer with facets the holder may change (hits are immutable)."""
-    return dataclasses.replace(result, facets=copy_facets(result.facets))
-
-
-def copy_facets(facets: dict[str, dict[str, int]] | None) -> dict[str, dict[str, int]]:
-    """A copy the caller may change without touching a cached or shared one."""
-    return {name: dict(counts) for name, counts in (facets or {}).items()}
+    def __post_init__(self) -> None:
+        views = {name: MappingProxyType(counts) for name, counts in self.facets.items()}
+        object.__setattr__(self, "facets", MappingProxyType(views))
 
 
 def empty_facets(query: SearchQuery) -> dict[str, dict[str, int]]:

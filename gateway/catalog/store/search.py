@@ -29,8 +29,6 @@ from gateway.catalog.store.records import (
     Hit,
     LocalResult,
     SearchQuery,
-    copy_facets,
-    copy_result,
     empty_facets,
 )
 from gateway.catalog.store.relevance import Postings, RankTable, Relevance
@@ -91,7 +89,7 @@ class Searcher:
         else:
             result = self._listed(snapshot, index, query)
         if self._results.size:
-            self._results.put(generation, query, copy_result(result))
+            self._results.put(generation, query, result)
         return result
 
     def warm(self, snapshot: Snapshot, generation: int) -> None:
@@ -100,9 +98,8 @@ class Searcher:
         self._rank_table(snapshot, self._facet_index(snapshot, generation))
 
     def cached_result(self, generation: int, query: SearchQuery) -> LocalResult | None:
-        """The answer to ``query`` at ``generation`` if the result cache holds it (a copy)."""
-        cached = self._results.get(generation, query)
-        return None if cached is None else copy_result(cached)
+        """The answer to ``query`` at ``generation`` if the result cache holds it."""
+        return self._results.get(generation, query)
 
     def stats(
         self,
@@ -206,7 +203,7 @@ class Searcher:
             total, facets = index.within(filter_chars(index, query.filters))
         ranked = [(row_id, UNRANKED_SCORE) for row_id in ids.tolist()]
         return self._answer(
-            snapshot, index, ranked, total, copy_facets(facets) if query.facets else {}
+            snapshot, index, ranked, total, facets if query.facets else {}
         )
 
     def _answer(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import MappingProxyType
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from gateway.catalog.model import FACET_FIELDS, CatalogEntry
 from gateway.catalog.query import Filters

@@ -202,9 +202,7 @@ class Searcher:
             ids = index.ranks[np.flatnonzero(selected)[: query.limit]]
             total, facets = index.within(filter_chars(index, query.filters))
         ranked = [(row_id, UNRANKED_SCORE) for row_id in ids.tolist()]
-        return self._answer(
-            snapshot, index, ranked, total, facets if query.facets else {}
-        )
+        return self._answer(snapshot, index, ranked, total, facets if query.facets else {})
 
     def _answer(
         self,

@@ -193,6 +193,11 @@ class Relevance:
         weights = self._normalizers(table, stats)
         bm25 = np.zeros(total, dtype=np.float64)
         for term in postings:
+            if len(matched) * 2 < len(term.occurrences):
+                # Other terms or the filters leave few of its entries: score just those.
+                tf = term.weighted_tf(weights, matched)
+                bm25 += ranking.bm25(tf, stats.documents, stats.frequency(term.key))
+                continue
             scored = self._contribution(index.generation, term, weights, stats)
             bm25 += _at(term.occurrences, scored, matched, index.size)
         if total > limit:

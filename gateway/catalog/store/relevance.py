@@ -33,6 +33,9 @@ from gateway.catalog.textindex import QueryTerm
 __all__ = ["Postings", "RankTable", "Relevance", "build_rank_table", "days_since_epoch"]
 
 _FIELDS = len(ranking.FIELDS)
+#: A term whose matches are fewer than 1/_NARROWED of its entries (other terms or filters narrow
+#: it) is scored at the matches alone; otherwise its kept score at every entry is used.
+_NARROWED = 16
 
 
 class Postings(Protocol):
@@ -112,6 +115,7 @@ class Relevance:
         )
         self._terms: GenerationCache[str, TermPostings] = GenerationCache(postings_cache)
         self._scored: GenerationCache[tuple, np.ndarray] = GenerationCache(postings_cache)
+        self._kths: GenerationCache[tuple, float] = GenerationCache(postings_cache)
         self._masks: GenerationCache[tuple, np.ndarray] = GenerationCache(64)
         self._weights: GenerationCache[tuple[float, ...], np.ndarray] = GenerationCache(4)
         self._sizes: GenerationCache[tuple, tuple[int, tuple[int, ...]]] = GenerationCache(8)
@@ -191,22 +195,40 @@ class Relevance:
         if not total or not limit:
             return [], total, counts
         weights = self._normalizers(table, stats)
-        bm25 = np.zeros(total, dtype=np.float64)
-        for term in postings:
-            if len(matched) * 2 < len(term.occurrences):
-                # Other terms or the filters leave few of its entries: score just those.
-                tf = term.weighted_tf(weights, matched)
-                bm25 += ranking.bm25(tf, stats.documents, stats.frequency(term.key))
-                continue
-            scored = self._contribution(index.generation, term, weights, stats)
-            bm25 += _at(term.occurrences, scored, matched, index.size)
-        if total > limit:
-            # Only the hits whose rounded BM25 reaches the ``limit``-th best can make the page
-            # (the tie-breaks add less than one step): the rest are never tie-broken.
-            rounded = np.maximum(np.rint(bm25 / ranking.SCORE_STEP), 1.0)
-            kth = -np.partition(-rounded, limit - 1)[limit - 1]
-            best = np.flatnonzero(rounded >= kth)
+        (alone,) = postings if len(postings) == 1 else (None,)
+        if (
+            alone is not None
+            and total == len(alone.occurrences)  # no filter left any of its entries out
+            and total > limit
+            and total * ranking.DENSE_SHARE > index.size
+        ):
+            # A query of one common term (信息, 数据), unfiltered: its BM25 is kept, and so is
+            # the rounded score of its ``limit``-th best entry, so the entries that can make the
+            # page are found in one pass over the kept scores, without ranking every match.
+            bm25 = self._contribution(index.generation, alone, weights, stats)
+            kth = self._kth(index.generation, alone, stats, bm25, limit)
+            # A superset first (rounding to kth needs bm25 ≥ (kth - 0.5) steps), then exactly.
+            near = np.flatnonzero(bm25 >= (kth - 2) * ranking.SCORE_STEP)
+            best = near[_rounded(bm25[near]) >= kth]
             matched, bm25 = matched[best], bm25[best]
+        else:
+            bm25 = np.zeros(total, dtype=np.float64)
+            for term in postings:
+                if len(matched) * _NARROWED < len(term.occurrences):
+                    # Another term leaves a few of its entries: score just those (scoring them
+                    # all, to keep, would cost more than this search).
+                    tf = term.weighted_tf(weights, matched)
+                    bm25 += ranking.bm25(tf, stats.documents, stats.frequency(term.key))
+                    continue
+                scored = self._contribution(index.generation, term, weights, stats)
+                bm25 += _at(term.occurrences, scored, matched, index.size)
+            if total > limit:
+                # Only the hits whose rounded BM25 reaches the ``limit``-th best can make the
+                # page (the tie-breaks add less than one step): the rest are never tie-broken.
+                rounded = _rounded(bm25)
+                kth = -np.partition(-rounded, limit - 1)[limit - 1]
+                best = np.flatnonzero(rounded >= kth)
+                matched, bm25 = matched[best], bm25[best]
         exact_name = _exact_names(table, matched, terms, postings)
         scores = ranking.tie_break_score(bm25, exact_name, table.days[matched])
         if len(matched) > limit:
@@ -240,6 +262,23 @@ class Relevance:
             scored = ranking.bm25(tf, stats.documents, df)
             self._scored.put(generation, key, scored)
         return scored
+
+    def _kth(
+        self,
+        generation: int,
+        term: TermPostings,
+        stats: CollectionStats,
+        bm25: np.ndarray,
+        limit: int,
+    ) -> float:
+        """The ``limit``-th best rounded score (``_rounded``) among ``bm25``, ``term``'s kept
+        BM25 at every occurrence under ``stats``; cached (one number per term and limit)."""
+        key = (term.key, stats.documents, stats.frequency(term.key), stats.field_tokens, limit)
+        kth = self._kths.get(generation, key)
+        if kth is None:
+            kth = float(-np.partition(-_rounded(bm25), limit - 1)[limit - 1])
+            self._kths.put(generation, key, kth)
+        return kth
 
     def _fields(self, source: Postings, index: FacetIndex, term: str) -> tuple[np.ndarray, ...]:
         cached = self._postings.get(index.generation, term)
@@ -277,6 +316,11 @@ class Relevance:
             mask = ok[index.combo_at]
             self._masks.put(index.generation, chars, mask)
         return mask
+
+
+def _rounded(bm25: np.ndarray) -> np.ndarray:
+    """BM25 in steps of ``ranking.SCORE_STEP``, as ``ranking.tie_break_score`` rounds it."""
+    return np.maximum(np.rint(bm25 / ranking.SCORE_STEP), 1.0)
 
 
 def _at(positions: np.ndarray, values: np.ndarray, at: np.ndarray, size: int) -> np.ndarray:

@@ -79,8 +79,8 @@ class Labels:
         return out
 
 
-#: How many cached answers' hits a ``LocalCatalog`` keeps converted (about what its store's
-#: result cache holds).
+#: How many answers' hits a ``LocalCatalog`` keeps converted: more than its store's result cache
+#: holds (128 answers by default), so every cached answer finds its hits built.
 _SCORED_KEPT = 512
 
 

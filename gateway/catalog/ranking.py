@@ -45,6 +45,7 @@ __all__ = [
     "bm25",
     "idf",
     "member",
+    "rounded_steps",
     "normalizers",
     "tie_break_score",
 ]
@@ -186,11 +187,17 @@ def bm25(tf: np.ndarray, documents: int, df: int) -> np.ndarray:
 SCORE_STEP = 1e-6
 
 
+def rounded_steps(bm25: np.ndarray) -> np.ndarray:
+    """BM25 in whole ``SCORE_STEP``s, at least one: what ``tie_break_score`` keeps of it (a
+    search compares these to find the hits that can make its page)."""
+    return np.maximum(np.round(bm25 / SCORE_STEP), 1.0)
+
+
 def tie_break_score(bm25: np.ndarray, exact_name: np.ndarray, days: np.ndarray) -> np.ndarray:
     """The score a hit reports: BM25 rounded to ``SCORE_STEP``, plus less than one step for
     the tie-breaks a user accepts: the name is exactly the query (half a step), then recency
     (the publish date, up to 0.4 of a step). Never code order, and the same on every node, so
     the federated merge by score keeps them."""
-    rounded = np.maximum(np.round(bm25 / SCORE_STEP), 1.0) * SCORE_STEP
+    rounded = rounded_steps(bm25) * SCORE_STEP
     recency = np.clip(days, 0, 39_999) / 40_000 * 0.4 * SCORE_STEP
     return rounded + exact_name * (0.5 * SCORE_STEP) + recency

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 from grpc import aio
 
@@ -16,7 +16,7 @@ from gateway.tls import peer_identity
 CALLER_KEY = "yrd.caller"
 
 
-_SEEN: contextvars.ContextVar[tuple[object, dict[str, str], object | None, str] | None] = (
+_SEEN: contextvars.ContextVar[tuple[object, Mapping[str, str], object | None, str] | None] = (
     contextvars.ContextVar("yrd_peer_call_seen", default=None)
 )
 """This call's context, its text metadata and (once verified) its caller: a forwarded call reads
@@ -26,8 +26,8 @@ context, for the very context object it was read from (held here, so never anoth
 with the guard that verified the caller."""
 
 
-def metadata_of(context: aio.ServicerContext) -> dict[str, str]:
-    """The call's text metadata (read once per call)."""
+def metadata_of(context: aio.ServicerContext) -> Mapping[str, str]:
+    """The call's text metadata (read once per call, and shared by its readers: read-only)."""
     seen = _SEEN.get()
     if seen is not None and seen[0] is context:
         return seen[1]

@@ -439,6 +439,7 @@ def _settle(bench: BenchFederation, nodes: tuple[str, ...], bound: float = 120.0
         if now.minus(before).get("restarted", 0.0) < _IDLE_CPU_S:
             return
         before = now
+    print(f"  {', '.join(nodes)} still busy {bound:.0f} s after restarting; measuring anyway")
 
 
 _IDLE_CPU_S = 0.05

@@ -199,7 +199,7 @@ class Relevance:
         if not total or not limit:
             return [], total, counts
         weights = self._normalizers(table, stats)
-        (alone,) = postings if len(postings) == 1 else (None,)
+        alone = postings[0] if len(postings) == 1 else None
         if (
             alone is not None
             and total == len(alone.occurrences)  # no filter left any of its entries out
@@ -213,7 +213,7 @@ class Relevance:
             kth = self._kth(index.generation, alone, stats, bm25, limit)
             # A superset first (rounding to kth needs bm25 ≥ (kth - 0.5) steps), then exactly.
             near = np.flatnonzero(bm25 >= (kth - 2) * ranking.SCORE_STEP)
-            best = near[_rounded(bm25[near]) >= kth]
+            best = near[ranking.rounded_steps(bm25[near]) >= kth]
             matched, bm25 = matched[best], bm25[best]
         else:
             bm25 = np.zeros(total, dtype=np.float64)
@@ -229,7 +229,7 @@ class Relevance:
             if total > limit:
                 # Only the hits whose rounded BM25 reaches the ``limit``-th best can make the
                 # page (the tie-breaks add less than one step): the rest are never tie-broken.
-                rounded = _rounded(bm25)
+                rounded = ranking.rounded_steps(bm25)
                 kth = -np.partition(-rounded, limit - 1)[limit - 1]
                 best = np.flatnonzero(rounded >= kth)
                 matched, bm25 = matched[best], bm25[best]
@@ -258,12 +258,11 @@ class Relevance:
         ``term.occurrences``), under ``stats``; cached, since a common term recurs in many
         queries and its contribution is the same in each (read-only: callers must not change
         it)."""
-        df = stats.frequency(term.key)
-        key = (term.key, stats.documents, df, stats.field_tokens)
+        key = _ranked_with(term, stats)
         scored = self._scored.get(generation, key)
         if scored is None:
             tf = term.weighted_tf(weights, term.occurrences)
-            scored = ranking.bm25(tf, stats.documents, df)
+            scored = ranking.bm25(tf, stats.documents, stats.frequency(term.key))
             self._scored.put(generation, key, scored)
         return scored
 
@@ -275,12 +274,12 @@ class Relevance:
         bm25: np.ndarray,
         limit: int,
     ) -> float:
-        """The ``limit``-th best rounded score (``_rounded``) among ``bm25``, ``term``'s kept
-        BM25 at every occurrence under ``stats``; cached (one number per term and limit)."""
-        key = (term.key, stats.documents, stats.frequency(term.key), stats.field_tokens, limit)
+        """The ``limit``-th best of ``ranking.rounded_steps(bm25)``, ``bm25`` being ``term``'s
+        kept BM25 at every occurrence under ``stats``; cached (one number per term and limit)."""
+        key = (*_ranked_with(term, stats), limit)
         kth = self._kths.get(generation, key)
         if kth is None:
-            kth = float(-np.partition(-_rounded(bm25), limit - 1)[limit - 1])
+            kth = float(-np.partition(-ranking.rounded_steps(bm25), limit - 1)[limit - 1])
             self._kths.put(generation, key, kth)
         return kth
 
@@ -322,9 +321,10 @@ class Relevance:
         return mask
 
 
-def _rounded(bm25: np.ndarray) -> np.ndarray:
-    """BM25 in steps of ``ranking.SCORE_STEP``, as ``ranking.tie_break_score`` rounds it."""
-    return np.maximum(np.rint(bm25 / ranking.SCORE_STEP), 1.0)
+def _ranked_with(term: TermPostings, stats: CollectionStats) -> tuple:
+    """What a term's kept scores depend on besides the write generation: the term, and the
+    statistics its BM25 reads (the documents, its df, the field lengths)."""
+    return (term.key, stats.documents, stats.frequency(term.key), stats.field_tokens)
 
 
 def _at(positions: np.ndarray, values: np.ndarray, at: np.ndarray, size: int) -> np.ndarray:

@@ -119,3 +119,6 @@ class FederatedAnswer:
     partial: bool
     next_page_token: str
     answered_by: str
+    kept: bool = False
+    """The hits and facets are the very objects of an earlier answer to the same search, kept
+    because nothing it was read from has changed since (a reply may reuse their encoding)."""

@@ -101,6 +101,14 @@ class ReplicaCatalog:
             return None
         return self._local.cached_answer(text, filters, limit, stats, floor)
 
+    def generation(self) -> tuple[int, int] | None:
+        """The replica's write generation and the sequence its department names were read at,
+        if its answers are cached and its names current (on the event loop); else None."""
+        if self._stale_labels() is not None:
+            return None
+        generation = self._local.generation()
+        return None if generation is None else (generation, self._labelled[0])
+
     def answer_now(
         self, text: str, filters: Filters, limit: int, stats: CollectionStats | None, floor: Floor
     ) -> LocalAnswer:

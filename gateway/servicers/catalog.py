@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from gateway._pb.yrd.v1 import catalog_pb2, catalog_pb2_grpc
-from gateway.catalog.federated import FederatedCatalog
+from gateway.catalog.answers import Facets, FederatedAnswer, Hit
+from gateway.catalog.federated import KEPT_ANSWERS, FederatedCatalog
 from gateway.catalog.query import QueryValidator
 from gateway.tracing import current_trace_id
-from gateway.wire.catalog import EntryWire, replica_to_pb, search_from_pb, search_reply
+from gateway.wire.catalog import (
+    EntryWire,
+    replica_to_pb,
+    search_body,
+    search_from_pb,
+    search_reply,
+)
+
+#: Encoded hits and facets kept for kept answers: more than the answers a ``FederatedCatalog``
+#: keeps, so every kept answer finds its encoding.
+_BODIES_KEPT = 2 * KEPT_ANSWERS
 
 
 class CatalogServicer(catalog_pb2_grpc.CatalogServicer):
@@ -16,13 +27,29 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServicer):
         self._catalog = catalog
         self._validator = validator
         self._encoder = encoder
+        # A kept answer's hits and facets, encoded once: keyed by the facets' id, which the
+        # value's reference to them keeps from being reused while the entry lives.
+        self._bodies: dict[int, tuple[Facets, tuple[Hit, ...], catalog_pb2.SearchResponse]] = {}
 
     async def Search(self, request, context):
         query = self._validator.validate(search_from_pb(request))
         answer = await self._catalog.search(query, context.time_remaining())
         trace_id = current_trace_id()
         context.set_trailing_metadata((("yrd-trace-id", trace_id),))
-        return search_reply(answer, self._encoder, trace_id)
+        return search_reply(answer, self._encoder, trace_id, self._body(answer))
+
+    def _body(self, answer: FederatedAnswer) -> catalog_pb2.SearchResponse | None:
+        """The encoded hits and facets of a kept answer (built the first time it is reused);
+        None for any other answer."""
+        if not answer.kept:
+            return None
+        kept = self._bodies.get(id(answer.facets))
+        if kept is None or kept[0] is not answer.facets or kept[1] is not answer.hits:
+            if len(self._bodies) >= _BODIES_KEPT:
+                self._bodies.clear()
+            kept = (answer.facets, answer.hits, search_body(answer, self._encoder))
+            self._bodies[id(answer.facets)] = kept
+        return kept[2]
 
     async def Get(self, request, context):
         found = await self._catalog.lookup(request.code, context.time_remaining())

@@ -275,8 +275,12 @@ def province_to_pb(p: ProvinceAnswer) -> catalog_pb2.ProvinceStatus:
 
 
 def search_reply(
-    answer: FederatedAnswer, encoder: EntryWire, trace_id: str
+    answer: FederatedAnswer,
+    encoder: EntryWire,
+    trace_id: str,
+    body: catalog_pb2.SearchResponse | None = None,
 ) -> catalog_pb2.SearchResponse:
+    """The reply to a federated search; ``body``: the answer's ``search_body``, if kept."""
     reply = catalog_pb2.SearchResponse(
         provinces=[province_to_pb(p) for p in answer.provinces],
         partial=answer.partial,
@@ -285,9 +289,21 @@ def search_reply(
         answered_by=answer.answered_by,
         trace_id=trace_id,
     )
-    add_hits(reply.results, answer.hits, encoder)
-    add_facets(reply.facets, answer.facets)
+    if body is None:
+        add_hits(reply.results, answer.hits, encoder)
+        add_facets(reply.facets, answer.facets)
+    else:
+        reply.MergeFrom(body)  # one copy in C of the results and facets it holds
     return reply
+
+
+def search_body(answer: FederatedAnswer, encoder: EntryWire) -> catalog_pb2.SearchResponse:
+    """A reply holding only the answer's hits and facets: what a kept answer's replies share
+    (``FederatedAnswer.kept``), merged into each."""
+    body = catalog_pb2.SearchResponse()
+    add_hits(body.results, answer.hits, encoder)
+    add_facets(body.facets, answer.facets)
+    return body
 
 
 def local_search_request(text: str, filters: Filters, limit: int) -> Any:

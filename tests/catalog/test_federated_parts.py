@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -81,12 +82,16 @@ def stores(tmp_path_factory) -> Iterator[dict[str, CatalogStore]]:
             store.close()
 
 
-def _catalog(stores: dict[str, CatalogStore]) -> FederatedCatalog:
+def _catalog(stores: dict[str, CatalogStore], kept_answers: int = 0) -> FederatedCatalog:
+    """js's federated catalog over ``stores``; by default keeping no whole answers, so that
+    every search goes through its parts (what most tests here are about)."""
     local = LocalCatalog("js", stores["js"], Labels("js", {}, {}))
     replicas = {
         p: ReplicaCatalog(p, s, {}, stale_after=3600) for p, s in stores.items() if p != "js"
     }
-    return FederatedCatalog("js", NAMES, local, {}, default_budget=30.0, replicas=replicas)
+    return FederatedCatalog(
+        "js", NAMES, local, {}, default_budget=30.0, replicas=replicas, kept_answers=kept_answers
+    )
 
 
 def _full_merge(catalog: FederatedCatalog, query: FederatedQuery) -> list[tuple[float, str]]:
@@ -217,3 +222,155 @@ def test_a_cached_answers_hits_are_built_once_and_follow_writes(tmp_path) -> Non
         assert gone not in [h.code for h in fresh.hits]
         again = local.cached_answer("户籍", Filters(), 20, None, None)
         assert again is not None and again.hits is fresh.hits
+
+
+@pytest.fixture
+def small(tmp_path) -> Iterator[tuple[dict[str, CatalogStore], dict[str, CatalogStore]]]:
+    """Owners and js's stores (its own catalog, its replicas of the others), small enough to
+    write to in a test: (owners, js's)."""
+    owners = {p: CatalogStore(tmp_path / f"{p}.db") for p in NAMES}
+    here = {"js": owners["js"]}
+    here.update({p: CatalogStore(tmp_path / f"replica-{p}.db") for p in NAMES if p != "js"})
+    try:
+        for i, province in enumerate(NAMES):
+            owners[province].insert_many(
+                replace(
+                    entry(f"户籍人口登记信息{'第' * (n % 5)}", code=f"10100{i + 1}/{n:06d}"),
+                    province=province,
+                )
+                for n in range(30)
+            )
+            if province != "js":
+                _follow(owners[province], here[province])
+        yield owners, here
+    finally:
+        for store in {*owners.values(), *here.values()}:
+            store.close()
+
+
+def _codes(answer) -> list[tuple[float, str]]:
+    return [(h.score, h.code) for h in answer.hits]
+
+
+def _kept_catalog(here: dict[str, CatalogStore]) -> FederatedCatalog:
+    """A catalog keeping answers, once its replicas have read their department names (the
+    first search does: until then a replica's answers are not kept, ``ReplicaCatalog``)."""
+    catalog = _catalog(here, kept_answers=8)
+    asyncio.run(catalog.search(FederatedQuery("登记", Filters(), 1, 0, tuple(NAMES)), 30.0))
+    catalog._kept.clear()
+    return catalog
+
+
+def test_a_repeated_search_is_answered_from_the_kept_answer(small, monkeypatch) -> None:
+    _, here = small
+    catalog = _kept_catalog(here)
+    query = FederatedQuery("户籍", Filters(), 20, 0, tuple(NAMES))
+    first = asyncio.run(catalog.search(query, 30.0))
+    assert not first.kept and first.total == 120
+
+    def boom(*args, **kwargs):
+        raise AssertionError("a kept answer reads no part")
+
+    for part in (catalog._local, *catalog._replicas.values()):
+        monkeypatch.setattr(part, "cached_answer", boom)
+        monkeypatch.setattr(part, "answer_now", boom)
+        monkeypatch.setattr(part, "cached_stats", boom)
+    again = asyncio.run(catalog.search(query, 30.0))
+    assert again.kept and again.hits is first.hits and again.facets is first.facets
+    assert again.total == first.total and again.next_page_token == first.next_page_token
+    assert [(p.province, p.state, p.total) for p in again.provinces] == [
+        (p.province, p.state, p.total) for p in first.provinces
+    ]
+    assert [p.replica is not None for p in again.provinces] == [False, True, True, True]
+
+
+def test_a_kept_answer_reports_each_replicas_freshness_as_of_now(small) -> None:
+    owners, here = small
+    catalog = _kept_catalog(here)
+    query = FederatedQuery("户籍", Filters(), 20, 0, tuple(NAMES))
+    first = asyncio.run(catalog.search(query, 30.0))
+    assert not any(p.replica.stale for p in first.provinces if p.replica is not None)
+    here["zj"].note_replica(connected=False, head=None)  # its follower lost the owner
+    catalog._replicas["zj"]._read_at = float("-inf")  # past the state's few-ms reuse
+    again = asyncio.run(catalog.search(query, 30.0))
+    assert again.kept and again.hits is first.hits
+    stale = {p.province: p.replica.stale for p in again.provinces if p.replica is not None}
+    assert stale == {"sh": False, "zj": True, "ah": False}
+
+
+@pytest.mark.parametrize("written", ["js", "sh"])
+def test_a_write_to_any_catalog_read_ends_the_kept_answer(small, written) -> None:
+    # Asking js alone still ranks with statistics summed over every replica in sync, so a
+    # write to sh's replica changes js's scores: the kept answer must not outlive it.
+    owners, here = small
+    catalog = _kept_catalog(here)
+    query = FederatedQuery("户籍", Filters(), 20, 0, ("js",))
+    first = asyncio.run(catalog.search(query, 30.0))
+    assert asyncio.run(catalog.search(query, 30.0)).kept
+    owners[written].insert_many(
+        replace(entry(f"户籍迁入登记{n}", code=f"109009/{n:06d}"), province=written)
+        for n in range(40)
+    )
+    if written != "js":
+        _follow(owners[written], here[written])
+    after = asyncio.run(catalog.search(query, 30.0))
+    assert not after.kept
+    fresh = asyncio.run(_catalog(here).search(query, 30.0))  # nothing kept: read part by part
+    assert _codes(after) == _codes(fresh) != _codes(first)
+    assert after.total == fresh.total
+    assert asyncio.run(catalog.search(query, 30.0)).kept
+
+
+def test_pages_and_filters_are_kept_apart(small) -> None:
+    _, here = small
+    catalog = _kept_catalog(here)
+    queries = [
+        FederatedQuery("户籍", Filters(), 10, 0, tuple(NAMES)),
+        FederatedQuery("户籍", Filters(), 10, 10, tuple(NAMES)),
+        FederatedQuery("户籍", Filters(), 10, 0, ("js", "sh")),
+        FederatedQuery("户籍 第", Filters(), 10, 0, tuple(NAMES)),
+        FederatedQuery("户籍", Filters(grades=("L3",)), 10, 0, tuple(NAMES)),
+        FederatedQuery("户籍", Filters(grades=("L2",)), 10, 0, tuple(NAMES)),
+    ]
+    fresh = [asyncio.run(_catalog(here).search(q, 30.0)) for q in queries]
+    for _ in range(2):
+        for query, expected in zip(queries, fresh, strict=True):
+            got = asyncio.run(catalog.search(query, 30.0))
+            assert _codes(got) == _codes(expected)
+            assert (got.total, got.next_page_token) == (expected.total, expected.next_page_token)
+            assert got.facets == expected.facets
+    assert len(catalog._kept) == len(queries)
+
+
+def test_a_partial_answer_is_not_kept(small, monkeypatch) -> None:
+    _, here = small
+    catalog = _kept_catalog(here)
+    original = catalog._replicas["zj"].answer_now
+    failing = [True]
+
+    def flaky(*args, **kwargs):
+        if failing[0]:
+            raise OSError("disk I/O error")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(catalog._replicas["zj"], "answer_now", flaky)
+    query = FederatedQuery("户籍", Filters(), 20, 0, tuple(NAMES))
+    assert asyncio.run(catalog.search(query, 30.0)).partial
+    failing[0] = False
+    healed = asyncio.run(catalog.search(query, 30.0))
+    assert not healed.partial and not healed.kept and healed.total == 120
+    assert asyncio.run(catalog.search(query, 30.0)).kept
+
+
+def test_answers_are_kept_only_while_the_stores_cache_theirs(small, tmp_path) -> None:
+    _, here = small
+    uncached = CatalogStore(tmp_path / "uncached.db", result_cache=0)
+    try:
+        uncached.insert_many(entry("户籍人口登记信息", code=f"101001/{n:06d}") for n in range(5))
+        catalog = _kept_catalog({"js": uncached})
+        query = FederatedQuery("户籍", Filters(), 20, 0, ("js",))
+        for _ in range(2):
+            assert not asyncio.run(catalog.search(query, 30.0)).kept
+        assert not catalog._kept
+    finally:
+        uncached.close()

@@ -5,8 +5,23 @@ from __future__ import annotations
 from dataclasses import replace
 
 from gateway._pb.yrd.v1 import catalog_pb2, federation_pb2
-from gateway.catalog.answers import Bucket, ScoredEntry
-from gateway.wire.catalog import EntryWire, PeerHit, add_facets, add_hits, entry_to_pb
+from gateway.catalog.answers import (
+    ANSWERED,
+    Bucket,
+    FederatedAnswer,
+    ProvinceAnswer,
+    ReplicaReport,
+    ScoredEntry,
+)
+from gateway.wire.catalog import (
+    EntryWire,
+    PeerHit,
+    add_facets,
+    add_hits,
+    entry_to_pb,
+    search_body,
+    search_reply,
+)
 from tests.support.entries import GJJ_NAME, HUJI_ITEM, SHEBAO_NAME
 
 NAMES = {"js": "江苏"}
@@ -77,3 +92,37 @@ def test_add_facets_orders_values_by_count_then_value() -> None:
         ("grade", [("L4", "四级", 9), ("L1", "一级", 3), ("L2", "二级", 3)]),
         ("department", []),
     ]
+
+
+def test_a_kept_answers_reply_is_the_reply_built_afresh() -> None:
+    wire = EntryWire(NAMES, CATEGORIES)
+    answer = FederatedAnswer(
+        hits=(
+            ScoredEntry(8.0, HUJI_ITEM.code, "js", HUJI_ITEM),
+            PeerHit(4.0, SHEBAO_NAME.code, "js", message(SHEBAO_NAME, 4.0)),
+            ScoredEntry(2.0, GJJ_NAME.code, "js", GJJ_NAME),
+        ),
+        total=12,
+        facets={"grade": {"L1": Bucket("一级", 9), "L2": Bucket("二级", 3)}},
+        provinces=(
+            ProvinceAnswer("js", "江苏", ANSWERED, total=9, latency_ms=0.25),
+            ProvinceAnswer(
+                "sh",
+                "上海",
+                ANSWERED,
+                total=3,
+                replica=ReplicaReport(stale=True, last_change_at=1.7e9, lag_ms=5.0, behind=2),
+            ),
+        ),
+        partial=False,
+        next_page_token="tok",
+        answered_by="js",
+        kept=True,
+    )
+    body = search_body(answer, wire)
+    afresh = search_reply(answer, wire, "trace")
+    for _ in range(2):  # the body is shared by every reply made from it, never changed by one
+        reply = search_reply(answer, wire, "trace", body)
+        assert reply == afresh
+        assert reply.SerializeToString() == afresh.SerializeToString()
+    assert not body.provinces and not body.trace_id and len(body.results) == 3

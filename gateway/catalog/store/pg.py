@@ -244,20 +244,23 @@ class PgCatalogStore:
             self._searcher.warm(PgTextIndex(conn), _generation(conn))
 
     def search_if_cached(self, query: SearchQuery) -> LocalResult | None:
-        if not self._searcher.caches_results:
-            return None
-        with self._pg.transaction() as conn:
-            generation = _generation(conn)
-        return self._searcher.cached_result(generation, query)
+        generation = self.cached_generation()
+        return None if generation is None else self._searcher.cached_result(generation, query)
 
     def collection_stats_if_cached(
         self, terms: tuple[QueryTerm, ...], *, published_only: bool = False
     ) -> CollectionStats | None:
+        generation = self.cached_generation()
+        if generation is None:
+            return None
+        return self._searcher.cached_stats(generation, terms, published_only=published_only)
+
+    def cached_generation(self) -> int | None:
+        """As ``CatalogStore.cached_generation`` (one round trip to the server)."""
         if not self._searcher.caches_results:
             return None
         with self._pg.transaction() as conn:
-            generation = _generation(conn)
-        return self._searcher.cached_stats(generation, terms, published_only=published_only)
+            return _generation(conn)
 
 
 def _generation(conn: SqlConn) -> int:

@@ -173,7 +173,7 @@ class CatalogStore:
     def search_if_cached(self, query: SearchQuery) -> LocalResult | None:
         """What ``search`` answers, if the result cache holds this query at the current write
         generation; else None. One indexed read: cheap enough to call on an event loop."""
-        generation = self._idle_generation()
+        generation = self.cached_generation()
         return None if generation is None else self._searcher.cached_result(generation, query)
 
     def collection_stats_if_cached(
@@ -181,14 +181,15 @@ class CatalogStore:
     ) -> CollectionStats | None:
         """What ``collection_stats`` answers, if its cache holds it at the current write
         generation; else None. As cheap as ``search_if_cached``."""
-        generation = self._idle_generation()
+        generation = self.cached_generation()
         if generation is None:
             return None
         return self._searcher.cached_stats(generation, terms, published_only=published_only)
 
-    def _idle_generation(self) -> int | None:
+    def cached_generation(self) -> int | None:
         """The current write generation if answers are cached and a reader is free right now
-        (one indexed read); else None."""
+        (one indexed read, fit for the event loop): what a caller keeps answers built from this
+        store's cached ones under; else None."""
         with self._pool.idle_reader() as conn:
             if not self._searcher.caches_results or conn is None:
                 return None

@@ -1,5 +1,6 @@
 """The benchmark's request sets: the cold search set is distinct, cut from the catalog's own
-names, and the load generator spreads concurrent slots over a long rotation."""
+names, each run of a cold case asks its own half, and the load generator spreads concurrent slots
+over a long rotation."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from collections import Counter
 import pytest
 
 from gateway._pb.yrd.v1 import catalog_pb2
-from yrdtools.bench.cases import COLD_SEARCHES, SEARCHES, cold_search_requests
-from yrdtools.bench.loadgen import first_request
+from yrdtools.bench.cases import COLD_SEARCHES, SEARCHES, Case, cold_search_requests
+from yrdtools.bench.loadgen import Target, first_request
 
 NAMES = [
     "户籍人口迁入登记信息",
@@ -55,3 +56,20 @@ def test_slots_start_far_apart_in_a_long_rotation():
     # Short rotations (the ten lookups): one apart, as every slot asks a different id anyway.
     assert [first_request(k, 10, 16) for k in range(16)] == list(range(16))
     assert first_request(0, 400, 1) == 0
+
+
+def test_each_run_of_a_cold_case_asks_its_own_queries():
+    # The saturated run must not ask what the run at concurrency 1 asked just before it (a
+    # node keeps whole answers), nor its slots' stretches overlap at this box's rates.
+    requests = tuple(str(i).encode() for i in range(COLD_SEARCHES))
+    target = Target("127.0.0.1:1")
+    cold = Case("search", target, "/m", requests, cold=True)
+    one, many = cold.requests_at(1), cold.requests_at(16)
+    assert not set(one) & set(many) and set(one) | set(many) == set(requests)
+    stretch = len(many) // 16
+    assert stretch >= 100  # more than a slot asks in a run (~80 at ~200 searches/s for 6 s)
+    assert [first_request(k, len(many), 16) for k in range(16)] == list(
+        range(0, len(many), stretch)
+    )
+    warm = Case("search-hot", target, "/m", requests[:10])
+    assert warm.requests_at(1) == warm.requests_at(16) == requests[:10]

@@ -375,7 +375,9 @@ def _build_cases(
             out.append(C.Case(name, js, C.INVOKE, invoke_cross, md, served_by=("js", "sh")))
         elif name in ("search", "search-workers"):
             cold = C.cold_search_requests(_entry_names(bench, "sh"))
-            out.append(C.Case(name, js, C.SEARCH, cold, served_by=("js", "sh", "zj", "ah")))
+            out.append(
+                C.Case(name, js, C.SEARCH, cold, served_by=("js", "sh", "zj", "ah"), cold=True)
+            )
         elif name == "search-hot":
             out.append(
                 C.Case(name, js, C.SEARCH, C.search_requests(), served_by=("js", "sh", "zj", "ah"))

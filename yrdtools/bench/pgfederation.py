@@ -193,5 +193,5 @@ def build_cases(
             out.append(C.Case(name, js, C.INVOKE, invoke_cross, md, served_by=served))
         elif name == "pg-search" and search is not None:
             served = ("pg/js", "pg/sh", "pg/zj", "pg/ah", SERVER)
-            out.append(C.Case(name, js, C.SEARCH, search, served_by=served))
+            out.append(C.Case(name, js, C.SEARCH, search, served_by=served, cold=True))
     return out

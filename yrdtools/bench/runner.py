@@ -66,7 +66,7 @@ def measure(
         return Job(
             case.target,
             case.method,
-            case.requests,
+            case.requests_at(concurrency),
             case.metadata,
             slots,
             first,

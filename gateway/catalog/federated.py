@@ -408,7 +408,7 @@ class FederatedCatalog:
             kept = self._kept.get(key)
             if kept is not None:
                 self._kept.move_to_end(key)
-                return self._from_kept(query, here, kept, start)
+                return self._from_kept(here, kept, start)
         tasks = {
             p: asyncio.create_task(self._ask_peer(p, query, budget))
             for p in query.provinces
@@ -499,11 +499,7 @@ class FederatedCatalog:
         return query, tuple(here), tuple(generations)
 
     def _from_kept(
-        self,
-        query: FederatedQuery,
-        here: Mapping[str, tuple[Part, ReplicaReport | None]],
-        kept: _Kept,
-        start: float,
+        self, here: Mapping[str, tuple[Part, ReplicaReport | None]], kept: _Kept, start: float
     ) -> FederatedAnswer:
         """A kept answer, with each part's state as of now (its replica's freshness)."""
         elapsed = (time.perf_counter() - start) * 1000

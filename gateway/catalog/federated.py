@@ -47,6 +47,7 @@ from gateway.catalog.store.feed import published_share_types, publishes
 from gateway.catalog.textindex import QueryTerm, parse_query
 from gateway.deadlines import budget
 from gateway.errors import InvalidArgument, NotFound, Unavailable
+from gateway.memo import IdentityMemo
 from gateway.tracing import current, step
 
 log = logging.getLogger(__name__)
@@ -117,9 +118,10 @@ class LocalCatalog:
         self._share_types = share_types
         # The hits of answers from the store's result cache, as the merge takes them: a cached
         # answer's hits are one tuple for as long as it stays cached, and building twenty
-        # ``ScoredEntry`` per catalog was a tenth of a popular search's CPU. Keyed by the
-        # tuple's id, which the value's reference to it keeps from being reused.
-        self._scored: dict[int, tuple[tuple[StoreHit, ...], tuple[ScoredEntry, ...]]] = {}
+        # ``ScoredEntry`` per catalog was a tenth of a popular search's CPU.
+        self._scored: IdentityMemo[tuple[StoreHit, ...], tuple[ScoredEntry, ...]] = IdentityMemo(
+            _SCORED_KEPT
+        )
 
     async def search(
         self,
@@ -200,13 +202,12 @@ class LocalCatalog:
         )
 
     def _scored_hits(self, hits: tuple[StoreHit, ...]) -> tuple[ScoredEntry, ...]:
-        kept = self._scored.get(id(hits))
-        if kept is not None and kept[0] is hits:
-            return kept[1]
-        scored = tuple(ScoredEntry(h.score, h.entry.code, h.entry.province, h.entry) for h in hits)
-        if len(self._scored) >= _SCORED_KEPT:
-            self._scored.clear()  # dict operations are atomic: the loop and the reader share it
-        self._scored[id(hits)] = (hits, scored)
+        scored = self._scored.get(hits)
+        if scored is None:
+            scored = tuple(
+                ScoredEntry(h.score, h.entry.code, h.entry.province, h.entry) for h in hits
+            )
+            self._scored.put(hits, scored)
         return scored
 
     def generation(self) -> int | None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from gateway._pb.yrd.v1 import catalog_pb2, catalog_pb2_grpc
-from gateway.catalog.answers import Facets, FederatedAnswer, Hit
+from gateway.catalog.answers import Facets, FederatedAnswer
 from gateway.catalog.federated import KEPT_ANSWERS, FederatedCatalog
 from gateway.catalog.query import QueryValidator
+from gateway.memo import IdentityMemo
 from gateway.tracing import current_trace_id
 from gateway.wire.catalog import (
     EntryWire,
@@ -27,9 +28,9 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServicer):
         self._catalog = catalog
         self._validator = validator
         self._encoder = encoder
-        # A kept answer's hits and facets, encoded once: keyed by the facets' id, which the
-        # value's reference to them keeps from being reused while the entry lives.
-        self._bodies: dict[int, tuple[Facets, tuple[Hit, ...], catalog_pb2.SearchResponse]] = {}
+        # A kept answer's hits and facets, encoded once. Keyed by its facets: a kept answer's
+        # own object, always handed out with the same hits.
+        self._bodies: IdentityMemo[Facets, catalog_pb2.SearchResponse] = IdentityMemo(_BODIES_KEPT)
 
     async def Search(self, request, context):
         query = self._validator.validate(search_from_pb(request))
@@ -43,13 +44,11 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServicer):
         None for any other answer."""
         if not answer.kept:
             return None
-        kept = self._bodies.get(id(answer.facets))
-        if kept is None or kept[0] is not answer.facets or kept[1] is not answer.hits:
-            if len(self._bodies) >= _BODIES_KEPT:
-                self._bodies.clear()
-            kept = (answer.facets, answer.hits, search_body(answer, self._encoder))
-            self._bodies[id(answer.facets)] = kept
-        return kept[2]
+        body = self._bodies.get(answer.facets)
+        if body is None:
+            body = search_body(answer, self._encoder)
+            self._bodies.put(answer.facets, body)
+        return body
 
     async def Get(self, request, context):
         found = await self._catalog.lookup(request.code, context.time_remaining())

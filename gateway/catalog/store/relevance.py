@@ -230,7 +230,7 @@ class Relevance:
                 # Only the hits whose rounded BM25 reaches the ``limit``-th best can make the
                 # page (the tie-breaks add less than one step): the rest are never tie-broken.
                 rounded = ranking.rounded_steps(bm25)
-                kth = -np.partition(-rounded, limit - 1)[limit - 1]
+                kth = _kth_best(rounded, limit)
                 best = np.flatnonzero(rounded >= kth)
                 matched, bm25 = matched[best], bm25[best]
         exact_name = _exact_names(table, matched, terms, postings)
@@ -279,7 +279,7 @@ class Relevance:
         key = (*_ranked_with(term, stats), limit)
         kth = self._kths.get(generation, key)
         if kth is None:
-            kth = float(-np.partition(-ranking.rounded_steps(bm25), limit - 1)[limit - 1])
+            kth = _kth_best(ranking.rounded_steps(bm25), limit)
             self._kths.put(generation, key, kth)
         return kth
 
@@ -319,6 +319,11 @@ class Relevance:
             mask = ok[index.combo_at]
             self._masks.put(index.generation, chars, mask)
         return mask
+
+
+def _kth_best(values: np.ndarray, k: int) -> float:
+    """The ``k``-th largest of ``values`` (1-based; ``k`` at most their number)."""
+    return float(-np.partition(-values, k - 1)[k - 1])
 
 
 def _ranked_with(term: TermPostings, stats: CollectionStats) -> tuple:

@@ -10,6 +10,7 @@ import re
 import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -87,7 +88,9 @@ def test_every_document_the_readme_names_is_in_the_repository():
     )
     local = {n for n in named if "://" not in n and "<" not in n}
     assert "docs/DESIGN.md" in local
-    missing = sorted(n for n in local if not (ROOT / n).exists())
+    # An absolute path is never the repository's: it would pass or fail by what the machine
+    # running the test happens to hold (a benchmark's results under /tmp did).
+    missing = sorted(n for n in local if Path(n).is_absolute() or not (ROOT / n).exists())
     assert not missing, missing
 
 

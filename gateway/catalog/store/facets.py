@@ -16,6 +16,7 @@ import numpy as np
 
 from gateway.catalog.model import FACET_FIELDS
 from gateway.catalog.query import Filters
+from gateway.catalog.ranking import member
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class FacetIndex:
     """Per rank: the number of the entry's combination."""
     value_at: tuple[np.ndarray, ...] = ()
     """Per facet field, per combination number: the position of its value in ``values``."""
+    combo_ids: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
+    """Per combination number: its facet-value id in each field (``FACET_FIELDS`` order)."""
     universe: tuple[int, ...] = ()
     """Facet-value ids every entry has one of (the values of the field with fewest values):
     a filter on them selects the whole catalog."""
@@ -203,9 +206,43 @@ def build_facet_index(
         ranks=ranks,
         combo_at=combo_at,
         value_at=value_at,
+        combo_ids=combo_ids,
         universe=tuple(ids[(name, value)] for _, value in pairs),
     )
     return dataclasses.replace(index, everything=index.by_value(per_combo))
+
+
+@dataclass(frozen=True)
+class WrittenEntries:
+    """The entries written (inserted, replaced or deleted) since a generation, as one later
+    snapshot holds them: what a reader needs to bring that generation's facet index and rank
+    table forward to the snapshot's (``patch_facet_index``, ``relevance.patch_rank_table``)."""
+
+    generation: int
+    """The snapshot's write generation."""
+    ids: np.ndarray
+    """Every written entry's id, ascending, whether the snapshot still holds it or not."""
+    facets: np.ndarray
+    """The written entries the snapshot holds, ascending by id: one row each of the id and
+    its facet-value ids (``FACET_FIELDS`` order), as ``build_facet_index`` reads them."""
+    lengths: np.ndarray
+    """Per row of ``facets``: its text fields' lengths in index tokens (``RankTable``)."""
+    days: np.ndarray
+    """Per row of ``facets``: its publish date in days since 1970-01-01 (``RankTable``)."""
+    facet_values: tuple[tuple[int, str, str], ...]
+    """The snapshot's whole facet-value dictionary (id, field, value rows)."""
+
+
+def patch_facet_index(index: FacetIndex, written: WrittenEntries) -> FacetIndex:
+    """``index`` brought forward to ``written.generation``: the entries written since taken
+    out, the ones the snapshot holds put back with their facets, then built as
+    ``build_facet_index`` builds it from every entry (so it equals a full read: same
+    combination numbers, same counts), at about a tenth of a full read's cost."""
+    table = np.column_stack([index.ranks, index.combo_ids[index.combo_at]])
+    table = table[~member(index.ranks, written.ids)]
+    at = np.searchsorted(table[:, 0], written.facets[:, 0])
+    table = np.insert(table, at, written.facets, axis=0)
+    return build_facet_index(written.generation, written.facet_values, table)
 
 
 def _combinations(value_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

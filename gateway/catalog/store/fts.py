@@ -8,7 +8,9 @@ read facet columns is another b-tree seek per row, and GROUP BY sorts. So a text
 each term's rowids per field (one ``group_concat`` of the field's marked tokens each,
 ``column_ids``, ``schema.field_term``; ~0.1 µs a row) and
 everything else is numpy (``relevance``, ``facets``); filters never touch FTS5. Field lengths
-come from FTS5's own ``%_docsize`` (one varint per column), read once per write generation.
+come from FTS5's own ``%_docsize`` (one varint per column), read whole at a start; after a write
+only the written entries' rows are read (``read_written``, from the log ``schema.bump_generation``
+keeps), and the reader brings its tables forward from them (``Searcher``).
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ import numpy as np
 from gateway.catalog.model import FACET_FIELDS, CatalogEntry
 from gateway.catalog.store import schema
 from gateway.catalog.store.entries import entry_from_row, json_ids
-from gateway.catalog.store.facets import FacetIndex, build_facet_index
-from gateway.catalog.store.relevance import RankTable, build_rank_table
+from gateway.catalog.store.facets import FacetIndex, WrittenEntries, build_facet_index
+from gateway.catalog.store.relevance import RankTable, build_rank_table, days_since_epoch
 
 
 class FtsIndex:
@@ -65,6 +67,46 @@ class FtsIndex:
             row_ids, blobs, row_dates = zip(*rows, strict=True) if rows else ((), (), ())
             return build_rank_table(index, row_ids, _column_sizes(blobs), row_dates)
         return build_rank_table(index, ids, lengths, dates)
+
+    def read_written(self, since: int, generation: int, limit: int) -> WrittenEntries | None:
+        """The entries written after generation ``since`` as this snapshot (at ``generation``)
+        holds them, from the log of writes (``schema.bump_generation``); None when the log no
+        longer reaches back to ``since``, or more than ``limit`` entries were written."""
+        conn = self._conn
+        if since < schema.logged_after(conn):
+            return None
+        listed = conn.execute(
+            "SELECT group_concat(id) FROM"
+            " (SELECT DISTINCT id FROM entry_writes WHERE generation > ? ORDER BY id)",
+            (since,),
+        ).fetchone()[0]
+        ids = np.fromstring(listed, dtype=np.int64, sep=",") if listed else np.zeros(0, np.int64)
+        if len(ids) > limit:
+            return None
+        among = "id IN (SELECT value FROM json_each(?))"
+        wanted = (json_ids(ids.tolist()),)
+        facets = conn.execute(
+            f"SELECT id, {', '.join(FACET_FIELDS)} FROM entry_facets WHERE {among} ORDER BY id",
+            wanted,
+        ).fetchall()
+        sizes = conn.execute(
+            f"SELECT id, sz FROM entries_fts_docsize WHERE {among} ORDER BY id", wanted
+        ).fetchall()
+        dates = conn.execute(
+            f"SELECT id, publish_date FROM entries WHERE {among} ORDER BY id", wanted
+        ).fetchall()
+        held = [row[0] for row in facets]
+        if held != [row[0] for row in sizes] or held != [row[0] for row in dates]:
+            # One snapshot holds an entry in all three or in none: never expected.
+            raise LookupError(f"generation {generation}: written entries read inconsistently")
+        return WrittenEntries(
+            generation=generation,
+            ids=ids,
+            facets=np.array(facets, dtype=np.int64).reshape(len(facets), 1 + len(FACET_FIELDS)),
+            lengths=_column_sizes(tuple(row[1] for row in sizes)),
+            days=days_since_epoch([row[1] for row in dates]),
+            facet_values=tuple(conn.execute("SELECT id, field, value FROM facet_values")),
+        )
 
     def _int_column(self, table: str, column: str) -> np.ndarray:
         """An integer column of ``table`` in id order."""

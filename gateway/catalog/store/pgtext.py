@@ -22,7 +22,7 @@ import numpy as np
 
 from gateway.catalog.model import CatalogEntry
 from gateway.catalog.store.entries import ENTRY_COLUMNS, entry_from_row
-from gateway.catalog.store.facets import FacetIndex, build_facet_index
+from gateway.catalog.store.facets import FacetIndex, WrittenEntries, build_facet_index
 from gateway.catalog.store.relevance import RankTable, build_rank_table
 from gateway.postgres import SqlConn
 
@@ -90,6 +90,11 @@ class PgTextIndex:
         return build_rank_table(index, ids, lengths, [str(row[2]) for row in rows])
 
     # -- postings (relevance.Postings) ---------------------------------------------------------
+
+    def read_written(self, since: int, generation: int, limit: int) -> WrittenEntries | None:
+        """None: the PostgreSQL catalog keeps no log of writes, so its readers read every
+        entry again after one (``Snapshot.read_written``)."""
+        return None
 
     def column_ids(self, term: str) -> list[str | None]:
         q = _q(term)

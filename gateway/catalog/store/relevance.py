@@ -27,10 +27,17 @@ import numpy as np
 from gateway.catalog import ranking
 from gateway.catalog.ranking import CollectionStats, TermPostings
 from gateway.catalog.store.caches import GenerationCache
-from gateway.catalog.store.facets import FacetIndex
+from gateway.catalog.store.facets import FacetIndex, WrittenEntries
 from gateway.catalog.textindex import QueryTerm
 
-__all__ = ["Postings", "RankTable", "Relevance", "build_rank_table", "days_since_epoch"]
+__all__ = [
+    "Postings",
+    "RankTable",
+    "Relevance",
+    "build_rank_table",
+    "days_since_epoch",
+    "patch_rank_table",
+]
 
 _FIELDS = len(ranking.FIELDS)
 #: A term whose matches are fewer than 1/_NARROWED of its entries (other terms or filters narrow
@@ -79,11 +86,36 @@ def build_rank_table(
     index: FacetIndex, ids: Sequence[int] | np.ndarray, lengths: np.ndarray, dates: Sequence[str]
 ) -> RankTable:
     """The table of the entries ``ids`` (ascending), which must be the facet index's."""
+    return _rank_table(index, ids, lengths, days_since_epoch(dates))
+
+
+def patch_rank_table(
+    table: RankTable, before: FacetIndex, index: FacetIndex, written: WrittenEntries
+) -> RankTable:
+    """``table`` (of the facet index ``before``) brought forward to ``index``, the facet
+    index ``patch_facet_index`` made of ``before`` and ``written``: as ``build_rank_table``
+    would build it from every entry."""
+    if table.generation != before.generation:
+        raise LookupError(f"rank table {table.generation}, facet index {before.generation}")
+    stays = ~ranking.member(before.ranks, written.ids)
+    ids = before.ranks[stays]
+    at = np.searchsorted(ids, written.facets[:, 0])
+    return _rank_table(
+        index,
+        np.insert(ids, at, written.facets[:, 0]),
+        np.insert(table.lengths[stays], at, written.lengths, axis=0),
+        np.insert(table.days[stays], at, written.days),
+    )
+
+
+def _rank_table(
+    index: FacetIndex, ids: Sequence[int] | np.ndarray, lengths: np.ndarray, days: np.ndarray
+) -> RankTable:
     if not np.array_equal(np.asarray(ids, dtype=np.int64), index.ranks):
         raise LookupError(f"rank table and facet index {index.generation} list other entries")
     shaped = np.ascontiguousarray(lengths, dtype=np.int32).reshape(len(ids), _FIELDS)
     tokens = tuple(int(n) for n in shaped.sum(axis=0, dtype=np.int64))
-    return RankTable(index.generation, shaped, days_since_epoch(dates), tokens)
+    return RankTable(index.generation, shaped, np.asarray(days, dtype=np.int64), tokens)
 
 
 def _positions(index: FacetIndex, ids: str | None) -> np.ndarray:

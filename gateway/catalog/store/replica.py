@@ -101,7 +101,7 @@ def apply(conn: sqlite3.Connection, page: ChangePage, now: float) -> ReplicaStat
     kept = {key: e for key, e in sorted(latest.items()) if e is not None}
     if gone:
         writes.delete_rows(conn, gone)
-        schema.bump_generation(conn)
+        schema.bump_generation(conn, gone)
     if kept:
         writes.write_batch(conn, kept)
     head = max(page.head, seq)

@@ -19,6 +19,12 @@ Tables:
   every write; the caches and the facet index are keyed by it); the change feed's
   ``change_seq`` and ``feed_id``, and a replica's cursor (``replica``).
 * ``changes``: the owner's change feed, one row per published entry (``feed``).
+* ``entry_writes``: which entries each recent write generation inserted, replaced or deleted
+  (``bump_generation``), so a reader brings its facet index and rank table forward from the
+  entries a write touched instead of reading every entry again (``Searcher``). It keeps the last
+  ``LOGGED_GENERATIONS`` generations, and none of a write touching more than
+  ``LOGGED_WRITE_LIMIT`` entries: ``meta.writes_logged_after`` says from which generation on
+  it is complete.
 
 Migrations are forward-only (``MIGRATIONS``: step *n* brings a file at version *n* to *n* + 1);
 a new file is created at ``SCHEMA_VERSION`` directly, and a file newer than this node knows
@@ -28,13 +34,28 @@ stops it (``SchemaTooNew``).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from gateway.catalog import textindex
 from gateway.catalog.model import FACET_FIELDS
 from gateway.catalog.store import feed
 from gateway.catalog.store.entries import ENTRY_COLUMNS, item_names
 from gateway.errors import SchemaTooNew
+
+_WRITES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entry_writes (
+    generation INTEGER NOT NULL,
+    id INTEGER NOT NULL,
+    PRIMARY KEY (generation, id)
+) WITHOUT ROWID"""
+#: How many write generations ``entry_writes`` keeps: a reader whose tables are older reads
+#: every entry again (after a burst of writes that is no dearer than reading their log).
+LOGGED_GENERATIONS = 64
+#: A write touching more entries than this is not logged (a bulk load, a replica's first
+#: catch-up): a reader reads every entry again after it, which costs about the same.
+LOGGED_WRITE_LIMIT = 4096
+#: ``meta`` key: ``entry_writes`` holds every write of a generation above this one.
+LOGGED_AFTER = "writes_logged_after"
 
 # Step n brings a file at version n to n + 1; each runs inside the opening write transaction.
 MIGRATIONS = (
@@ -50,6 +71,10 @@ MIGRATIONS = (
     # 2 -> 3: the change feed (``feed``); the entries the file holds are numbered once, by
     # ``init_schema`` (``feed.init_feed``: a file without a feed id gets one).
     (feed.LITE_SCHEMA,),
+    # 3 -> 4: the log of written entries (``entry_writes``), empty: it is complete from the
+    # generation the migration moves to (``init_schema``). A node that does not log writes
+    # must not write a file whose readers patch from the log, hence a version of its own.
+    (_WRITES_SCHEMA,),
 )
 SCHEMA_VERSION = str(len(MIGRATIONS) + 1)
 
@@ -112,6 +137,7 @@ CREATE TABLE IF NOT EXISTS entry_facets (
 );
 {_FTS_TABLE};
 {feed.LITE_SCHEMA};
+{_WRITES_SCHEMA};
 """
 
 SELECT_ENTRY = f"SELECT id, {', '.join(ENTRY_COLUMNS)} FROM entries"
@@ -197,7 +223,8 @@ def init_schema(conn: sqlite3.Connection, path: str, now: float) -> None:
             for statement in step:
                 conn.execute(statement)
         set_meta(conn, "schema_version", SCHEMA_VERSION)
-        set_meta(conn, "textindex_version", "")  # the tags changed: rebuilt below
+        if version < 2:
+            set_meta(conn, "textindex_version", "")  # the tags changed: rebuilt below
         if get_meta(conn, "generation") is not None:
             bump_generation(conn)
     if get_meta(conn, "textindex_version") != INDEX_LAYOUT:
@@ -210,6 +237,8 @@ def init_schema(conn: sqlite3.Connection, path: str, now: float) -> None:
         set_meta(conn, "textindex_version", INDEX_LAYOUT)
     if get_meta(conn, "generation") is None:
         set_meta(conn, "generation", "0")
+    if get_meta(conn, LOGGED_AFTER) is None:
+        set_meta(conn, LOGGED_AFTER, str(generation(conn)))
     feed.LITE.init_feed(feed.Lite(conn), now)  # a new file, or one from before the feed
 
 
@@ -235,6 +264,28 @@ def generation(conn: sqlite3.Connection) -> int:
     return int(get_meta(conn, "generation") or 0)
 
 
-def bump_generation(conn: sqlite3.Connection) -> None:
-    """Mark the entries changed: readers rebuild their facet index for the new snapshot."""
+def bump_generation(conn: sqlite3.Connection, written: Collection[int] | None = None) -> None:
+    """Mark the entries changed: readers bring their facet index and rank table forward to
+    the new snapshot. ``written``: the ids of the entries the write inserted, replaced or
+    deleted, logged in ``entry_writes`` (None: any entry may have changed, and a reader reads
+    them all again)."""
     conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+    new = generation(conn)
+    if written is None or len(written) > LOGGED_WRITE_LIMIT:
+        conn.execute("DELETE FROM entry_writes")
+        set_meta(conn, LOGGED_AFTER, str(new))
+        return
+    conn.executemany(
+        "INSERT OR IGNORE INTO entry_writes (generation, id) VALUES (?, ?)",
+        ((new, row_id) for row_id in written),
+    )
+    oldest = new - LOGGED_GENERATIONS
+    if oldest > logged_after(conn):
+        conn.execute("DELETE FROM entry_writes WHERE generation <= ?", (oldest,))
+        set_meta(conn, LOGGED_AFTER, str(oldest))
+
+
+def logged_after(conn: sqlite3.Connection) -> int:
+    """The generation above which ``entry_writes`` holds every write (``bump_generation``)."""
+    value = get_meta(conn, LOGGED_AFTER)
+    return generation(conn) if value is None else int(value)

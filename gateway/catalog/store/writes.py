@@ -71,7 +71,7 @@ def clear_rows(conn: sqlite3.Connection) -> None:
     conn.execute("DELETE FROM entries")
     conn.execute("DELETE FROM entry_facets")
     conn.execute("INSERT INTO entries_fts (entries_fts) VALUES ('delete-all')")
-    schema.bump_generation(conn)
+    schema.bump_generation(conn)  # every entry: not logged
 
 
 def withdraw(pool: Connections, codes: Iterable[str], clock: Callable[[], float]) -> int:
@@ -81,7 +81,7 @@ def withdraw(pool: Connections, codes: Iterable[str], clock: Callable[[], float]
     with pool.write() as conn:
         feed.LITE.record_withdrawals(feed.Lite(conn), keys, clock())
         deleted = delete_rows(conn, keys)
-        schema.bump_generation(conn)
+        schema.bump_generation(conn, keys)
     return deleted
 
 
@@ -123,7 +123,7 @@ def write_batch(conn: sqlite3.Connection, by_key: dict[int, CatalogEntry]) -> No
     conn.executemany(schema.INSERT_ENTRY, entry_rows)
     conn.executemany(schema.INSERT_FACETS, facet_rows)
     conn.executemany(schema.INSERT_FTS, fts_rows)
-    schema.bump_generation(conn)
+    schema.bump_generation(conn, by_key)
 
 
 def _add_facet_value(

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.catalog.model import CatalogEntry
-from gateway.catalog.store import CatalogStore, SearchQuery
+from gateway.catalog.store import CatalogStore, SearchQuery, relevance
 from gateway.catalog.store import schema as sqlite_schema
 from gateway.catalog.store.facets import FacetIndex
 from gateway.catalog.store.fts import FtsIndex
@@ -222,3 +222,52 @@ def test_a_version_3_file_logs_writes_from_its_migration_on(tmp_path, monkeypatc
         store.insert_many([_entry(3, 1, 2, 3)])
         assert_same(installed(store), reads.read_whole(path))
         assert reads.whole == ["read_facet_index", "read_rank_table"]  # the first, only
+
+
+QUERIES = ("户籍", "社会保险", "信息", "核验", "姓名", "公积金缴存", "登记")
+
+
+def answers(store: CatalogStore) -> list[tuple]:
+    """Each query's hits (code, score), total and facets."""
+    out = []
+    for text in QUERIES:
+        result = store.search(SearchQuery(text, limit=50))
+        out.append(([(h.entry.code, h.score) for h in result.hits], result.total, result.facets))
+    return out
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(writes=WRITES)
+def test_a_terms_postings_carried_across_a_write_answer_as_read_afresh(
+    tmp_path_factory, monkeypatch, writes
+) -> None:
+    # Carry every term however few its postings (a real catalog carries only common terms).
+    monkeypatch.setattr(relevance, "_CARRIED_PER_WRITTEN", 0)
+    read: list[str] = []
+    original = FtsIndex.column_ids
+
+    def spy(snapshot, term, _original=original):
+        read.append(term)
+        return _original(snapshot, term)
+
+    monkeypatch.setattr(FtsIndex, "column_ids", spy)
+    path = tmp_path_factory.mktemp("carried") / "catalog.db"
+    with CatalogStore(path) as store:
+        store.insert_many([_entry(s, s, s, s) for s in range(1, 30, 2)])
+        answers(store)
+        for n, (kind, what) in enumerate(writes):
+            if kind == "put":
+                store.insert_many([_entry(*args) for args in what])
+            elif kind == "drop":
+                store.withdraw([_entry(s, 0, 0, 0).code for s in what])
+            else:
+                store.insert_many(
+                    [dataclasses.replace(_entry(what, 0, 0, 0), department=f"新部门{n}")]
+                )
+            read.clear()
+            carried = answers(store)
+            assert read == []  # every term carried, none read through
+            with CatalogStore(path) as afresh:
+                assert carried == answers(afresh)

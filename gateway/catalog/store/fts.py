@@ -128,11 +128,27 @@ class FtsIndex:
         marked = tuple(schema.field_term(mark, term) for mark in schema.FIELD_MARKS)
         return list(self._conn.execute(_COLUMN_IDS, marked).fetchone())
 
+    def column_ids_among(self, term: str, ids: np.ndarray) -> list[str | None]:
+        """As ``column_ids``, among the entries ``ids`` alone (``relevance.WrittenPostings``):
+        FTS5 seeks each of them in the term's doclists instead of reading them through."""
+        listed = json_ids(ids.tolist())
+        marked = [schema.field_term(mark, term) for mark in schema.FIELD_MARKS]
+        arguments = tuple(value for field in marked for value in (field, listed))
+        return list(self._conn.execute(_COLUMN_IDS_AMONG, arguments).fetchone())
+
 
 #: A term's postings in every text field, in one statement (one field's marked tokens each): one
 #: step from Python instead of one per field.
 _COLUMN_IDS = "SELECT " + ", ".join(
     ["(SELECT group_concat(rowid) FROM entries_fts WHERE entries_fts MATCH ?)"]
+    * len(schema.FIELD_MARKS)
+)
+#: The same among given entries: FTS5 takes the ``rowid IN`` as a look-up per entry.
+_COLUMN_IDS_AMONG = "SELECT " + ", ".join(
+    [
+        "(SELECT group_concat(rowid) FROM entries_fts WHERE entries_fts MATCH ?"
+        " AND rowid IN (SELECT value FROM json_each(?)))"
+    ]
     * len(schema.FIELD_MARKS)
 )
 

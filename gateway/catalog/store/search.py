@@ -38,7 +38,13 @@ from gateway.catalog.store.records import (
     SearchQuery,
     empty_facets,
 )
-from gateway.catalog.store.relevance import Postings, RankTable, Relevance, patch_rank_table
+from gateway.catalog.store.relevance import (
+    Postings,
+    RankTable,
+    Relevance,
+    moved,
+    patch_rank_table,
+)
 
 #: Entries written since the installed facet index's generation that are patched into it
 #: rather than read whole: at least this many, or a ``_PATCHED_SHARE``-th of the catalog.
@@ -277,6 +283,7 @@ class Searcher:
         if written is None:
             return snapshot.read_facet_index(generation)
         index = patch_facet_index(before, written)
+        self._relevance.note_moved(moved(before, index, written))
         table = self._table
         if table is not None and table.generation == before.generation:
             self._table = patch_rank_table(table, before, index, written)

@@ -198,7 +198,7 @@ def test_a_reader_further_behind_than_the_log_reaches_reads_whole(tmp_path, monk
         for n in range(LOGGED_GENERATIONS + 1):  # one write per generation
             store.insert_many([_entry(1 + n % 9, n, n, n)])
         with closing(sqlite3.connect(path)) as conn:
-            kept = conn.execute("SELECT count(DISTINCT generation) FROM entry_writes").fetchone()
+            kept = conn.execute("SELECT count(*) FROM entry_writes").fetchone()
         assert kept == (LOGGED_GENERATIONS,)
         assert_same(installed(store), reads.read_whole(path))
         assert reads.whole == ["read_facet_index", "read_rank_table"]

@@ -29,7 +29,12 @@ from yrdtools.bench.loadgen import DESCRIPTION, LoadGenerator, Target
 from yrdtools.bench.nginx import NginxProxy, NginxUnavailable, find_or_install
 from yrdtools.bench.nginx import version as nginx_version
 from yrdtools.bench.profile import Profiler
-from yrdtools.bench.replication import catch_up_alone, wait_in_sync
+from yrdtools.bench.replication import (
+    CHURN_SECONDS,
+    catch_up_alone,
+    search_while_writing,
+    wait_in_sync,
+)
 from yrdtools.bench.report import environment, judge
 from yrdtools.bench.runner import Schedule, measure
 from yrdtools.bench.servers import ChildServer, start_child
@@ -101,6 +106,10 @@ def run(opts: Options, say=print) -> dict[str, Any]:
         # Replication first (its catch-up would share the CPU with the cases), then its cost.
         replication = wait_in_sync(bench.fed, bench.fed.nodes, say)
         replication["alone"] = catch_up_alone(bench, say=say)
+        replication["writing"] = search_while_writing(
+            bench, C.search_requests(), seconds=min(CHURN_SECONDS, 2 * opts.duration), say=say
+        )
+        wait_in_sync(bench.fed, bench.fed.nodes, lambda *_: None)  # every copy level again
         servers: dict[str, ChildServer] = {}
         if _BACKEND_CASES & set(opts.cases):
             servers = _start_servers(bench, opts, root / "servers")

@@ -1,7 +1,9 @@
 """Replication's own cost in the benchmark: how long every node takes to hold a copy of every
 other province's catalog after the federation starts (twelve followers catching up at once),
 then one follower's catch-up of one 131,000-entry catalog on its own (sh re-following js from
-an empty replica) with its apply rate, and how the follower's node answers searches meanwhile.
+an empty replica) with its apply rate, and how the follower's node answers searches meanwhile;
+then how a node answers the popular searches while one province's catalog keeps changing
+(``search_while_writing``).
 
 The figures are read from the files the nodes write: a replica's cursor and its first catch-up's
 start and end (``gateway.catalog.store.replica``), the owner's head (its ``meta.change_seq``).
@@ -11,8 +13,11 @@ CPU with a catch-up.
 
 from __future__ import annotations
 
+import dataclasses
+import random
 import sqlite3
 import statistics
+import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -21,14 +26,19 @@ from typing import Any
 import grpc
 
 from gateway._pb.yrd.v1 import catalog_pb2, catalog_pb2_grpc
-from gateway.catalog.store import replica
+from gateway.catalog.store import CatalogStore, replica
 from gateway.catalog.store.replica import ReplicaState
 from gateway.client import open_channel
 from gateway.config import FederationConfig
 
-__all__ = ["catch_up_alone", "wait_in_sync"]
+__all__ = ["catch_up_alone", "search_while_writing", "wait_in_sync"]
 
 SYNC_TIMEOUT_S = 1800.0
+CHURN_SECONDS = 8.0
+"""How long the popular searches are asked without writes, then again with them."""
+CHURN_EVERY_S = 0.5
+CHURN_PER_WRITE = 5
+"""The owner's writes while searching: this many entries edited, every ``CHURN_EVERY_S``."""
 
 
 def _read(path: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -139,3 +149,93 @@ def catch_up_alone(
         f"p50 {result['search_p50_ms_meanwhile']} ms, max {result['search_max_ms_meanwhile']} ms"
     )
     return result
+
+
+def search_while_writing(
+    bench: Any,
+    requests: Iterable[bytes],
+    owner: str = "js",
+    via: str = "sh",
+    seconds: float = CHURN_SECONDS,
+    say=print,
+) -> dict[str, Any]:
+    """How ``via`` answers ``requests`` (searches, asked one at a time in turn) for ``seconds``
+    while nothing changes, then for ``seconds`` while ``owner``'s catalog takes a write of
+    ``CHURN_PER_WRITE`` edited entries every ``CHURN_EVERY_S`` (written to its file, as a load
+    would be; the owner's feed carries each to the other nodes' replicas). Every write moves
+    the write generation of the owner's catalog and of each replica of it."""
+    fed: FederationConfig = bench.fed
+    path = fed.data_dir / owner / "catalog.db"
+    asked = [catalog_pb2.SearchRequest.FromString(r) for r in requests]
+    codes = [str(row[0]) for row in _read(path, "SELECT code FROM entries ORDER BY id")]
+    say(
+        f"searching through {via} while {owner}'s catalog takes a {CHURN_PER_WRITE}-entry write "
+        f"every {CHURN_EVERY_S} s ..."
+    )
+    writes: list[float] = []
+    stop = threading.Event()
+    with CatalogStore(path) as store, open_channel(fed, via, insecure=False) as channel:
+        stub = catalog_pb2_grpc.CatalogStub(channel)
+        quiet = _ask_for(stub, asked, seconds)
+
+        def write() -> None:
+            rng = random.Random(11)
+            while not stop.wait(CHURN_EVERY_S):
+                edited = []
+                for code in rng.sample(codes, CHURN_PER_WRITE):
+                    entry = store.get(code)
+                    if entry is not None:
+                        note = f"（第{len(writes) + 1}次修订）"
+                        edited.append(dataclasses.replace(entry, abstract=entry.abstract + note))
+                started = time.perf_counter()
+                store.insert_many(edited)
+                writes.append(time.perf_counter() - started)
+
+        writer = threading.Thread(target=write, name="churn-writer", daemon=True)
+        writer.start()
+        try:
+            busy = _ask_for(stub, asked, seconds)
+        finally:
+            stop.set()
+            writer.join()
+    result = {
+        "owner": owner,
+        "via": via,
+        "seconds": seconds,
+        "writes": len(writes),
+        "entries_per_write": CHURN_PER_WRITE,
+        "every_s": CHURN_EVERY_S,
+        "quiet": quiet,
+        "writing": busy,
+    }
+    say(
+        f"  through {via}: quiet p50 {quiet['p50_ms']} ms, p99 {quiet['p99_ms']} ms; while "
+        f"{owner} wrote {len(writes)} times: p50 {busy['p50_ms']} ms, p99 {busy['p99_ms']} ms, "
+        f"max {busy['max_ms']} ms"
+    )
+    return result
+
+
+def _ask_for(
+    stub: catalog_pb2_grpc.CatalogStub, requests: list[catalog_pb2.SearchRequest], seconds: float
+) -> dict[str, Any]:
+    """Ask ``requests`` in turn, one at a time, for ``seconds``: how many, how fast."""
+    latencies: list[float] = []
+    failed = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        request = requests[len(latencies) % len(requests)]
+        started = time.perf_counter()
+        try:
+            stub.Search(request, timeout=10)
+        except grpc.RpcError:
+            failed += 1
+        latencies.append((time.perf_counter() - started) * 1000)
+    ordered = sorted(latencies)
+    return {
+        "asked": len(ordered),
+        "failed": failed,
+        "p50_ms": round(statistics.median(ordered), 2) if ordered else None,
+        "p99_ms": round(ordered[int(len(ordered) * 0.99)], 2) if ordered else None,
+        "max_ms": round(ordered[-1], 2) if ordered else None,
+    }

@@ -384,6 +384,22 @@ def _replication_lines(rep: Mapping[str, Any] | None) -> list[str]:
         f"{alone['follower']} meanwhile: {alone['searches_meanwhile']} asked, "
         f"{alone['search_failed_meanwhile']} failed, p50 {alone['search_p50_ms_meanwhile']} ms, "
         f"max {alone['search_max_ms_meanwhile']} ms",
+        *_writing_lines(rep.get("writing")),
+    ]
+
+
+def _writing_lines(writing: Mapping[str, Any] | None) -> list[str]:
+    """Searches while a province's catalog keeps changing (absent from earlier results)."""
+    if not writing:
+        return []
+    quiet, busy = writing["quiet"], writing["writing"]
+    return [
+        f"  searches through {writing['via']} (the popular ten, one at a time) while "
+        f"{writing['owner']} took a {writing['entries_per_write']}-entry write every "
+        f"{writing['every_s']} s ({writing['writes']} writes in {writing['seconds']:.0f} s): "
+        f"p50 {busy['p50_ms']} ms, p99 {busy['p99_ms']} ms, max {busy['max_ms']} ms, "
+        f"{busy['failed']} failed of {busy['asked']}; with no writes: p50 {quiet['p50_ms']} ms, "
+        f"p99 {quiet['p99_ms']} ms, max {quiet['max_ms']} ms"
     ]
 
 

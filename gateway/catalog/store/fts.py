@@ -76,11 +76,14 @@ class FtsIndex:
         if since < schema.logged_after(conn):
             return None
         listed = conn.execute(
-            "SELECT group_concat(id) FROM"
-            " (SELECT DISTINCT id FROM entry_writes WHERE generation > ? ORDER BY id)",
+            "SELECT group_concat(ids) FROM entry_writes WHERE generation > ? AND ids != ''",
             (since,),
         ).fetchone()[0]
-        ids = np.fromstring(listed, dtype=np.int64, sep=",") if listed else np.zeros(0, np.int64)
+        ids = (
+            np.unique(np.fromstring(listed, dtype=np.int64, sep=","))
+            if listed
+            else np.zeros(0, dtype=np.int64)
+        )
         if len(ids) > limit:
             return None
         among = "id IN (SELECT value FROM json_each(?))"

@@ -3,7 +3,8 @@
 It asks the owner for the changes above the replica's cursor, applies each page in one
 transaction with the cursor (``store.replica``, in a worker thread: a page is hundreds of
 entries to index and must not hold the event loop), and asks again when the owner ends the
-stream. When the owner cannot be reached it records that (the replica is then reported stale)
+stream. A page that brings the replica level with the owner also brings its search tables
+forward (``CatalogStore.warm``), off the path of the next search. When the owner cannot be reached it records that (the replica is then reported stale)
 and tries again with a growing pause. Restarted, killed or not, it resumes from what the
 replica's file holds, so nothing is applied twice and nothing is skipped.
 """
@@ -132,7 +133,12 @@ class Follower:
                 took = time.perf_counter() - start
                 if self._on_page is not None:
                     self._on_page(page, took)
-                if settings.pause_share > 0 and state.seq < page.head:
+                if state.seq >= page.head:
+                    # Caught up: bring the replica's search tables forward to this page now
+                    # (tens of ms at 131,000 entries), so the next search need not. Not while
+                    # catching up, where the next page would move them on again at once.
+                    await self._store_call(self._store.warm)
+                elif settings.pause_share > 0:
                     await asyncio.sleep(took * settings.pause_share)
             self.state = state
         return answered

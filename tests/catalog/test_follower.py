@@ -1,0 +1,66 @@
+"""The follower against an owner's store read directly (no gRPC): what it does with a page."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+
+import pytest
+
+from gateway.catalog.follower import Follower, FollowSettings
+from gateway.catalog.store import CatalogStore
+from gateway.catalog.store.feed import ChangePage
+from tests.support.entries import ALL, HUJI_NAME
+
+
+class Owner:
+    """An owner's feed, one page per stream, at most ``page_size`` changes."""
+
+    id = "js"
+
+    def __init__(self, store: CatalogStore) -> None:
+        self.store = store
+
+    async def follow_changes(
+        self, since: int, *, page_size: int, wait: float
+    ) -> AsyncIterator[ChangePage]:
+        yield self.store.changes_since(since, page_size)
+
+
+def built_at(store: CatalogStore) -> int | None:
+    """The write generation of the search tables the store holds now (None: none built)."""
+    index = store._searcher._facets
+    return None if index is None else index.generation
+
+
+@pytest.mark.asyncio
+async def test_a_page_that_levels_the_replica_brings_its_search_tables_forward(
+    tmp_path,
+) -> None:
+    with CatalogStore(tmp_path / "js.db") as js, CatalogStore(tmp_path / "copy.db") as copy:
+        js.insert_many(ALL)
+        follower = Follower(Owner(js), copy)
+        while not level(follower, js):
+            assert await follower._follow_once()
+        current = int(copy.get_meta("generation") or 0)
+        assert built_at(copy) == current  # levelled: built without a search
+        js.insert_many([dataclasses.replace(HUJI_NAME, abstract="迁入登记")])
+        assert await follower._follow_once()
+        assert int(copy.get_meta("generation") or 0) > current
+        assert built_at(copy) == int(copy.get_meta("generation") or 0)
+
+
+@pytest.mark.asyncio
+async def test_a_page_of_a_catch_up_leaves_the_search_tables_alone(tmp_path) -> None:
+    with CatalogStore(tmp_path / "js.db") as js, CatalogStore(tmp_path / "copy.db") as copy:
+        js.insert_many(ALL)
+        follower = Follower(Owner(js), copy, FollowSettings(page_size=3))
+        assert await follower._follow_once()  # the feed's first contact: the replica is reset
+        assert await follower._follow_once()  # three of fourteen changes
+        assert follower.state.seq < js.changes_since(0, 1).head
+        assert built_at(copy) is None
+
+
+def level(follower: Follower, owner: CatalogStore) -> bool:
+    """Whether the follower's replica holds everything ``owner`` has published."""
+    return follower.state.feed_id != "" and follower.state.seq >= owner.changes_since(0, 1).head

@@ -6,8 +6,8 @@ entries to index and must not hold the event loop), and asks again when the owne
 stream. A page that brings the replica level with the owner also brings its search tables
 forward (``CatalogStore.warm``), off the path of the next search. When the owner cannot be
 reached it records that (the replica is then reported stale) and tries again with a growing
-pause. Restarted, killed or not, it resumes from what the
-replica's file holds, so nothing is applied twice and nothing is skipped.
+pause. Restarted, killed or not, it resumes from what the replica's file holds, so nothing is
+applied twice and nothing is skipped.
 """
 
 from __future__ import annotations

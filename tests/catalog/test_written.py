@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-from contextlib import closing
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -126,10 +127,31 @@ WRITES = st.lists(
 )
 
 
-@settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(writes=WRITES)
+def over_random_writes(examples: int) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Runs a test taking ``writes`` on ``examples`` lists of ``WRITES``."""
+    run = settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
+    return lambda test: run(given(writes=WRITES)(test))
+
+
+def apply(store: CatalogStore, n: int, write: tuple) -> None:
+    """The ``n``-th write of a ``WRITES`` list."""
+    kind, what = write
+    if kind == "put":
+        store.insert_many([_entry(*args) for args in what])
+    elif kind == "drop":
+        store.withdraw([_entry(s, 0, 0, 0).code for s in what] + ["101001/999999"])
+    else:
+        dept = dataclasses.replace(
+            _entry(what, 0, 0, 0), department=f"新部门{n}", department_code=f"new{n}"
+        )
+        store.insert_many([dept])
+
+
+@over_random_writes(40)
 def test_brought_forward_equals_a_whole_read_after_any_writes(
     tmp_path_factory, monkeypatch, writes
 ) -> None:
@@ -139,16 +161,8 @@ def test_brought_forward_equals_a_whole_read_after_any_writes(
         store.insert_many([_entry(s, s, s, s) for s in range(1, 30, 2)])
         installed(store)
         reads.whole.clear()
-        for n, (kind, what) in enumerate(writes):
-            if kind == "put":
-                store.insert_many([_entry(*args) for args in what])
-            elif kind == "drop":
-                store.withdraw([_entry(s, 0, 0, 0).code for s in what] + ["101001/999999"])
-            else:
-                dept = dataclasses.replace(
-                    _entry(what, 0, 0, 0), department=f"新部门{n}", department_code=f"new{n}"
-                )
-                store.insert_many([dept])
+        for n, write in enumerate(writes):
+            apply(store, n, write)
             assert_same(installed(store), reads.read_whole(path))
         assert reads.whole == []  # every write was brought forward, none read whole
 
@@ -172,13 +186,22 @@ def test_a_replicas_applied_pages_are_brought_forward(tmp_path, monkeypatch) -> 
         }
 
 
-def test_a_write_too_large_to_log_is_read_whole(tmp_path, monkeypatch) -> None:
+@contextmanager
+def built_store(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[CatalogStore, Reads]]:
+    """A store of nine entries with its tables built, its whole reads counted from then on."""
     reads = Reads(monkeypatch)
-    path = tmp_path / "catalog.db"
     with CatalogStore(path) as store:
         store.insert_many([_entry(s, s, s, s) for s in range(1, 10)])
         installed(store)
         reads.whole.clear()
+        yield store, reads
+
+
+def test_a_write_too_large_to_log_is_read_whole(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "catalog.db"
+    with built_store(path, monkeypatch) as (store, reads):
         many = [_entry(s, s, s, s) for s in range(100, 100 + LOGGED_WRITE_LIMIT + 1)]
         store.insert_many(many, batch_size=len(many))
         assert_same(installed(store), reads.read_whole(path))
@@ -189,12 +212,8 @@ def test_a_write_too_large_to_log_is_read_whole(tmp_path, monkeypatch) -> None:
 
 
 def test_a_reader_further_behind_than_the_log_reaches_reads_whole(tmp_path, monkeypatch) -> None:
-    reads = Reads(monkeypatch)
     path = tmp_path / "catalog.db"
-    with CatalogStore(path) as store:
-        store.insert_many([_entry(s, s, s, s) for s in range(1, 10)])
-        installed(store)
-        reads.whole.clear()
+    with built_store(path, monkeypatch) as (store, reads):
         for n in range(LOGGED_GENERATIONS + 1):  # one write per generation
             store.insert_many([_entry(1 + n % 9, n, n, n)])
         with closing(sqlite3.connect(path)) as conn:
@@ -236,10 +255,7 @@ def answers(store: CatalogStore) -> list[tuple]:
     return out
 
 
-@settings(
-    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(writes=WRITES)
+@over_random_writes(30)
 def test_a_terms_postings_carried_across_a_write_answer_as_read_afresh(
     tmp_path_factory, monkeypatch, writes
 ) -> None:
@@ -257,15 +273,8 @@ def test_a_terms_postings_carried_across_a_write_answer_as_read_afresh(
     with CatalogStore(path) as store:
         store.insert_many([_entry(s, s, s, s) for s in range(1, 30, 2)])
         answers(store)
-        for n, (kind, what) in enumerate(writes):
-            if kind == "put":
-                store.insert_many([_entry(*args) for args in what])
-            elif kind == "drop":
-                store.withdraw([_entry(s, 0, 0, 0).code for s in what])
-            else:
-                store.insert_many(
-                    [dataclasses.replace(_entry(what, 0, 0, 0), department=f"新部门{n}")]
-                )
+        for n, write in enumerate(writes):
+            apply(store, n, write)
             read.clear()
             carried = answers(store)
             assert read == []  # every term carried, none read through

@@ -27,18 +27,16 @@ import numpy as np
 from gateway.catalog import ranking
 from gateway.catalog.ranking import CollectionStats, TermPostings
 from gateway.catalog.store.caches import GenerationCache
-from gateway.catalog.store.facets import FacetIndex, WrittenEntries
+from gateway.catalog.store.facets import FacetIndex, Moved, WrittenEntries
 from gateway.catalog.textindex import QueryTerm
 
 __all__ = [
     "Postings",
     "RankTable",
     "Relevance",
-    "Moved",
     "WrittenPostings",
     "build_rank_table",
     "days_since_epoch",
-    "moved",
     "patch_rank_table",
 ]
 
@@ -68,28 +66,6 @@ class WrittenPostings(Protocol):
     def column_ids_among(self, term: str, ids: np.ndarray) -> Sequence[str | None]:
         """As ``Postings.column_ids``, among the entries ``ids`` (ascending) alone."""
         ...
-
-
-@dataclass(frozen=True)
-class Moved:
-    """How entries' positions moved from one write generation to a later one, whose facet
-    index was brought forward from the entries written between them (``Searcher``): what
-    carries a term's postings across instead of reading them again."""
-
-    before: int
-    after: int
-    moved: np.ndarray
-    """Per position at ``before``: the entry's position at ``after``, or -1 if it was written."""
-    written: np.ndarray
-    """The ids of the written entries held at ``after``, ascending."""
-
-
-def moved(before: FacetIndex, after: FacetIndex, written: WrittenEntries) -> Moved:
-    """``Moved`` from ``before`` to ``after``, the facet index ``patch_facet_index`` made of
-    ``before`` and ``written``."""
-    to = np.searchsorted(after.ranks, before.ranks)
-    to[ranking.member(before.ranks, written.ids)] = -1
-    return Moved(before.generation, after.generation, to, written.facets[:, 0].copy())
 
 
 @dataclass(frozen=True)
@@ -128,19 +104,17 @@ def build_rank_table(
 
 
 def patch_rank_table(
-    table: RankTable, before: FacetIndex, index: FacetIndex, written: WrittenEntries
+    table: RankTable, before: FacetIndex, index: FacetIndex, written: WrittenEntries, shift: Moved
 ) -> RankTable:
     """``table`` (of the facet index ``before``) brought forward to ``index``, the facet
-    index ``patch_facet_index`` made of ``before`` and ``written``: as ``build_rank_table``
-    would build it from every entry."""
+    index ``patch_facet_index`` made of ``before``, ``written`` and ``shift``: as
+    ``build_rank_table`` would build it from every entry."""
     if table.generation != before.generation:
         raise LookupError(f"rank table {table.generation}, facet index {before.generation}")
-    stays = ~ranking.member(before.ranks, written.ids)
-    ids = before.ranks[stays]
-    at = np.searchsorted(ids, written.facets[:, 0])
+    stays, at = shift.stays, shift.inserted_at
     return _rank_table(
         index,
-        np.insert(ids, at, written.facets[:, 0]),
+        np.insert(before.ranks[stays], at, shift.written),
         np.insert(table.lengths[stays], at, written.lengths, axis=0),
         np.insert(table.days[stays], at, written.days),
     )

@@ -28,6 +28,7 @@ from gateway.catalog.store.facets import (
     WrittenEntries,
     filter_chars,
     filter_ids,
+    moved,
     patch_facet_index,
 )
 from gateway.catalog.store.feed import WITHHELD_SHARE_TYPE
@@ -42,7 +43,6 @@ from gateway.catalog.store.relevance import (
     Postings,
     RankTable,
     Relevance,
-    moved,
     patch_rank_table,
 )
 
@@ -282,11 +282,12 @@ class Searcher:
         written = snapshot.read_written(before.generation, generation, limit)
         if written is None:
             return snapshot.read_facet_index(generation)
-        index = patch_facet_index(before, written)
-        self._relevance.note_moved(moved(before, index, written))
+        shift = moved(before, written)
+        index = patch_facet_index(before, written, shift)
+        self._relevance.note_moved(shift)
         table = self._table
         if table is not None and table.generation == before.generation:
-            self._table = patch_rank_table(table, before, index, written)
+            self._table = patch_rank_table(table, before, index, written, shift)
         return index
 
     def _rank_table(self, snapshot: Snapshot, index: FacetIndex) -> RankTable:

@@ -139,6 +139,9 @@ class Follower:
                     # (tens of ms at 131,000 entries), so the next search need not. Not while
                     # catching up, where the next page would move them on again at once.
                     await self._store_call(self._store.warm)
+                    # The first time it is level, the replica reads its commonest terms to keep
+                    # (a no-op after that; a replica in sync at the start did it then).
+                    await self._store_call(self._store.keep_common)
                 elif settings.pause_share > 0:
                     await asyncio.sleep(took * settings.pause_share)
             self.state = state

@@ -153,6 +153,14 @@ def _term(is_cjk: bool, run: str) -> str:
     return _quote(" ".join(run[i : i + 2] for i in range(len(run) - 1)))
 
 
+def bigram_term(token: str) -> str | None:
+    """The query term (``query_terms``' syntax) that asks for exactly the index token ``token``
+    when it is a bigram of two ideographs (信息 -> ``"信息"``); None for any other token (a
+    single ideograph or an ASCII word is asked for as a prefix, which matches more tokens)."""
+    word = cjk_word(token)
+    return _term(True, word) if word is not None and len(word) == 2 and word == token else None
+
+
 def _equivalents(run: str, synonyms: Mapping[str, Sequence[str]]) -> list[str]:
     """The runs equivalent to ``run``: the longest listed term in it (leftmost on a tie)
     replaced by each of its equivalents."""

@@ -44,6 +44,8 @@ async def test_a_page_that_levels_the_replica_brings_its_search_tables_forward(
             assert await follower._follow_once()
         current = int(copy.get_meta("generation") or 0)
         assert built_at(copy) == current  # levelled: built without a search
+        kept = copy._searcher.common_terms
+        assert kept and set(kept.values()) == {current}  # and its commonest terms kept
         js.insert_many([dataclasses.replace(HUJI_NAME, abstract="迁入登记")])
         assert await follower._follow_once()
         assert int(copy.get_meta("generation") or 0) > current
@@ -59,6 +61,7 @@ async def test_a_page_of_a_catch_up_leaves_the_search_tables_alone(tmp_path) -> 
         assert await follower._follow_once()  # three of fourteen changes
         assert follower.state.seq < js.changes_since(0, 1).head
         assert built_at(copy) is None
+        assert copy._searcher.common_terms == {}
 
 
 def level(follower: Follower, owner: CatalogStore) -> bool:

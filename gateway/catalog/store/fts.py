@@ -19,6 +19,7 @@ import sqlite3
 
 import numpy as np
 
+from gateway.catalog import textindex
 from gateway.catalog.model import FACET_FIELDS, CatalogEntry
 from gateway.catalog.store import schema
 from gateway.catalog.store.entries import entry_from_row, json_ids
@@ -130,6 +131,24 @@ class FtsIndex:
     def column_ids(self, term: str) -> list[str | None]:
         marked = tuple(schema.field_term(mark, term) for mark in schema.FIELD_MARKS)
         return list(self._conn.execute(_COLUMN_IDS, marked).fetchone())
+
+    def common_terms(self, limit: int) -> list[tuple[str, int]]:
+        """Up to ``limit`` bigram terms (``textindex.bigram_term``) with the most postings over
+        the four text fields, most first, with that count (``relevance.CommonTerms``): read from
+        FTS5's vocabulary (~0.26 s at 131,000 entries, once per store)."""
+        marks = ", ".join(f"'{mark}'" for mark in schema.FIELD_MARKS)
+        rows = self._conn.execute(
+            "SELECT substr(term, 2), sum(doc) FROM temp.entries_vocab"
+            f" WHERE substr(term, 1, 1) IN ({marks}) GROUP BY 1 ORDER BY 2 DESC, 1"
+        )
+        out: list[tuple[str, int]] = []
+        for token, count in rows:
+            term = textindex.bigram_term(token)
+            if term is not None:
+                out.append((term, int(count)))
+                if len(out) >= limit:
+                    break
+        return out
 
     def column_ids_among(self, term: str, ids: np.ndarray) -> list[str | None]:
         """As ``column_ids``, among the entries ``ids`` alone (``relevance.WrittenPostings``):

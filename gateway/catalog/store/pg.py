@@ -243,6 +243,11 @@ class PgCatalogStore:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             self._searcher.warm(PgTextIndex(conn), _generation(conn))
 
+    def keep_common(self, *, stop: Callable[[], bool] = bool) -> int:
+        """As ``CatalogStore.keep_common``: none here (a GIN index lists no vocabulary with
+        counts cheaply), so 0."""
+        return 0
+
     def search_if_cached(self, query: SearchQuery) -> LocalResult | None:
         generation = self.cached_generation()
         return None if generation is None else self._searcher.cached_result(generation, query)

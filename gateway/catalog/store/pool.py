@@ -63,6 +63,12 @@ class Connections:
             conn = self._pool.get_nowait()
         except queue.Empty:
             conn = self._connect()
+            # The FTS index's vocabulary (tokens and how many entries hold each), for choosing
+            # which terms a reader keeps (``FtsIndex.common_terms``); a temp table, so it must
+            # be made before ``query_only``, and it touches nothing in the file.
+            conn.execute(
+                "CREATE VIRTUAL TABLE temp.entries_vocab USING fts5vocab(main, entries_fts, row)"
+            )
             conn.execute("PRAGMA query_only=ON")
             with self._readers_lock:
                 self._readers.append(conn)

@@ -14,6 +14,7 @@ store's is ``fts.FtsIndex``, PostgreSQL's ``pgtext.PgTextIndex``).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -85,13 +86,15 @@ class Searcher:
     """Runs searches on snapshots, with three caches keyed by write generation (see ``caches``)
     and the facet index of the newest generation seen. Thread-safe."""
 
-    def __init__(self, *, postings_cache: int, entry_cache: int, result_cache: int) -> None:
+    def __init__(
+        self, *, postings_cache: int, entry_cache: int, result_cache: int, common_bytes: int = 0
+    ) -> None:
         self._decoded: GenerationCache[int, CatalogEntry] = GenerationCache(entry_cache)
         self._results: GenerationCache[SearchQuery, LocalResult] = GenerationCache(result_cache)
         self._stats: GenerationCache[tuple[bool, tuple[str, ...]], CollectionStats] = (
             GenerationCache(result_cache)
         )
-        self._relevance = Relevance(postings_cache=postings_cache)
+        self._relevance = Relevance(postings_cache=postings_cache, common_bytes=common_bytes)
         self._facets: FacetIndex | None = None
         self._table: RankTable | None = None
         self._facets_lock = threading.Lock()
@@ -120,6 +123,19 @@ class Searcher:
         """Build the facet index and rank table of ``snapshot`` (at ``generation``) now, which
         the first search after a start or a write would otherwise build."""
         self._rank_table(snapshot, self._facet_index(snapshot, generation))
+
+    def keep_common(
+        self, snapshot: Snapshot, generation: int, *, stop: Callable[[], bool] = bool
+    ) -> int:
+        """Read the commonest terms' postings on ``snapshot`` and keep them for good, the first
+        time (``Relevance.keep_common``); how many terms that keeps (0 after the first)."""
+        index = self._facet_index(snapshot, generation)
+        return self._relevance.keep_common(snapshot, index, stop=stop)
+
+    @property
+    def common_terms(self) -> dict[str, int]:
+        """The terms whose postings are kept for good, each with the generation it is at."""
+        return self._relevance.common
 
     def cached_result(self, generation: int, query: SearchQuery) -> LocalResult | None:
         """The answer to ``query`` at ``generation`` if the result cache holds it."""

@@ -140,7 +140,8 @@ class Follower:
                     # catching up, where the next page would move them on again at once.
                     await self._store_call(self._store.warm)
                     # The first time it is level, the replica reads its commonest terms to keep
-                    # (a no-op after that; a replica in sync at the start did it then).
+                    # (a no-op after that until the catalog doubles; a replica in sync at the
+                    # start did it then).
                     await self._store_call(self._store.keep_common)
                 elif settings.pause_share > 0:
                     await asyncio.sleep(took * settings.pause_share)

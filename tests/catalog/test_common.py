@@ -79,6 +79,24 @@ def test_keeps_the_commonest_terms_within_its_budget_once(tmp_path) -> None:
         assert none.keep_common() == 0 and kept(none) == {}
 
 
+def test_chooses_again_when_the_catalog_doubles_and_stays_within_its_budget(tmp_path) -> None:
+    path = tmp_path / "catalog.db"
+    budget = 2000
+    with CatalogStore(path, common_postings_mib=budget / 2**20) as store:
+        store.insert_many([_entry(s, s, s, s) for s in range(1, 6)])
+        assert store.keep_common() > 0
+        store.insert_many([_entry(s, s, s, s) for s in range(6, 9)])
+        assert store.keep_common() == 0  # not yet twice as many
+        rel = store._searcher._relevance
+        store.insert_many([_entry(s, s, s, s) for s in range(9, 400)])
+        answers(store)  # kept terms asked again: kept at the grown catalog while they fit
+        assert sum(k.nbytes for k in rel._common.values()) == rel._common_used <= budget
+        assert store.keep_common() > 0  # chosen again among the grown catalog's terms
+        commonest = [term for term, _ in listed(path)][: len(kept(store))]
+        assert set(kept(store)) == set(commonest)
+        assert sum(k.nbytes for k in rel._common.values()) == rel._common_used <= budget
+
+
 def test_stops_when_told(tmp_path) -> None:
     with CatalogStore(tmp_path / "catalog.db") as store:
         store.insert_many([_entry(s, s, s, s) for s in range(1, 40)])

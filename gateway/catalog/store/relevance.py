@@ -221,7 +221,8 @@ class Relevance:
         )
         self._common_bytes = common_bytes
         self._common: dict[str, _Kept] = {}
-        self._common_chosen = False
+        self._common_used = 0
+        self._chosen_at = 0  # how many entries the catalog held when the terms were chosen
         self._shifts: OrderedDict[int, Moved] = OrderedDict()  # by ``Moved.before``
         self._paths: GenerationCache[int, tuple[np.ndarray, np.ndarray]] = GenerationCache(8)
         self._lock = threading.Lock()  # the common terms' choice and the shifts
@@ -245,7 +246,9 @@ class Relevance:
     ) -> int:
         """Read and keep for good the postings of the catalog's commonest terms (its
         vocabulary's, ``CommonTerms``), most postings first, in at most ``common_bytes``;
-        once per store. Returns how many terms it keeps.
+        once per store, and again once the catalog holds twice the entries it held then (the
+        commonest terms of a catalog being loaded may not be those of the whole). Returns how
+        many terms it keeps (0 when it did nothing).
 
         Why: a term's first read costs about 0.11 µs a posting, and the commonest terms
         (信息, in every entry; 数据, 登记, 社会) cost 20-110 ms across four catalogs the first
@@ -256,24 +259,34 @@ class Relevance:
         if not self._common_bytes or not isinstance(source, CommonTerms) or not index.size:
             return 0
         with self._lock:
-            if self._common_chosen:
+            if self._chosen_at and index.size < 2 * self._chosen_at:
                 return 0
-            self._common_chosen = True
-        used = 0
+            self._chosen_at = index.size
+            self._common, self._common_used = {}, 0
         for term, _ in source.common_terms(_COMMON_LISTED):
             if stop():
                 break
             postings = self._postings.get(index.generation, term)
             if postings is None:
                 postings = tuple(_positions(index, ids) for ids in source.column_ids(term))
-            kept = _Kept(
-                index.generation, index.size, tuple(_compact(p, index.size) for p in postings)
-            )
-            if used + kept.nbytes > self._common_bytes:
+            if not self._keep(term, index, postings):
                 break
-            used += kept.nbytes
-            self._common[term] = kept
         return len(self._common)
+
+    def _keep(self, term: str, index: FacetIndex, postings: tuple[np.ndarray, ...]) -> bool:
+        """Keep ``term``'s ``postings`` (at ``index``'s generation) compactly, in place of what
+        is kept of it, if the budget allows; False (and nothing kept of it) if not."""
+        kept = _Kept(index.generation, index.size, tuple(_compact(p, index.size) for p in postings))
+        with self._lock:
+            before = self._common.get(term)
+            used = self._common_used - (before.nbytes if before is not None else 0)
+            if used + kept.nbytes > self._common_bytes:
+                self._common.pop(term, None)
+                self._common_used = used
+                return False
+            self._common[term] = kept
+            self._common_used = used + kept.nbytes
+            return True
 
     @property
     def common(self) -> dict[str, int]:
@@ -450,12 +463,9 @@ class Relevance:
                 if cached is None:
                     cached = tuple(_positions(index, ids) for ids in source.column_ids(term))
                 if common is not None and common.generation < index.generation:
-                    # A kept common term stays kept, now at this generation.
-                    self._common[term] = _Kept(
-                        index.generation,
-                        index.size,
-                        tuple(_compact(p, index.size) for p in cached),
-                    )
+                    # A kept common term stays kept, now at this generation (while the
+                    # budget holds it: the catalog may have grown).
+                    self._keep(term, index, cached)
             self._postings.put(index.generation, term, cached)
         return cached
 

@@ -180,8 +180,9 @@ class CatalogStore:
 
     def keep_common(self, *, stop: Callable[[], bool] = bool) -> int:
         """Read the postings of the catalog's commonest terms and keep them for good, in at most
-        ``common_postings_mib`` (``Relevance.keep_common``): once per store, the first time it
-        holds entries; how many terms that keeps (0 on every later call). ~1.5 s of CPU at
+        ``common_postings_mib`` (``Relevance.keep_common``): the first time it holds entries,
+        and again once it holds twice as many as then; how many terms that keeps (0 when it
+        did nothing). ~1.5 s of CPU at
         131,000 entries, so a node does it after it reports serving; ``stop``: asked before
         each term, True ends it there."""
         with self._pool.read() as conn:

@@ -469,7 +469,7 @@ class Node:
         gc.freeze()
         await health.set("", health_pb2.HealthCheckResponse.SERVING)
         # Then, off the path of serving: each catalog reads its commonest terms' postings to
-        # keep (~1.5 s of CPU each at 131,000 entries); searches meanwhile read them as needed.
+        # keep (~1.3 s of CPU each at 131,000 entries); searches meanwhile read them as needed.
         self._keeper = asyncio.create_task(
             asyncio.to_thread(_keep_common, [store, *replication.ready()], self._stopping),
             name="keep-common",

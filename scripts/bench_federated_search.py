@@ -146,6 +146,13 @@ def main() -> None:
         "them; prints the spread over the queries and the slowest",
     )
     parser.add_argument(
+        "--common-mib",
+        type=float,
+        default=4.0,
+        help="memory each store gives its commonest terms' postings (CatalogStore "
+        "common_postings_mib; default 4, a node's; 0: none); --fresh keeps them first",
+    )
+    parser.add_argument(
         "--fresh",
         type=int,
         metavar="N",
@@ -172,11 +179,15 @@ def main() -> None:
             tmp = args.data / str(args.entries)
             tmp.mkdir(parents=True, exist_ok=True)
         seeded = (tmp / "seeded").exists()
-        kept = {"result_cache": 0} if args.per_query else {}
-        stores = {p: CatalogStore(tmp / f"{p}.db", **kept) for p in PROVINCES}
-        replicas = {
-            p: CatalogStore(tmp / f"replica-{p}.db", **kept) for p in PROVINCES if p != "js"
-        }
+        results = 0 if args.per_query else 128
+
+        def opened(name: str) -> CatalogStore:
+            return CatalogStore(
+                tmp / f"{name}.db", result_cache=results, common_postings_mib=args.common_mib
+            )
+
+        stores = {p: opened(p) for p in PROVINCES}
+        replicas = {p: opened(f"replica-{p}") for p in PROVINCES if p != "js"}
         try:
             if not seeded:
                 for province, store in stores.items():
@@ -220,9 +231,11 @@ def main() -> None:
             cases = {name: every[name] for name in args.cases.split(",")}
 
             if args.fresh:
-                # Warm the per-generation tables first, as a node does before serving.
+                # Warm the per-generation tables first, as a node does before serving, and keep
+                # each catalog's commonest terms, as it does once it serves.
                 for store in (*stores.values(), *replicas.values()):
                     store.warm()
+                    store.keep_common()
                 beyond = cold_search_requests(names, count=COLD + args.fresh)[COLD:]
                 each = asyncio.run(fresh(catalog, validator, encoder, beyond))
                 report_per_query(each, 1, args.entries, "new cold queries, each asked once")

@@ -36,6 +36,7 @@ from gateway._pb.yrd.v1 import (
 from gateway.audit.log import AuditLog
 from gateway.catalog.changefeed import ChangeFeed
 from gateway.catalog.federated import FederatedCatalog, Labels, LocalCatalog
+from gateway.catalog.loader import release_free_memory
 from gateway.catalog.query import QueryValidator
 from gateway.catalog.replicas import Replication
 from gateway.catalog.store import AnyCatalogStore, CatalogStore, PgCatalogStore
@@ -579,6 +580,9 @@ def _keep_common(stores: Sequence[AnyCatalogStore], stopping: threading.Event) -
             store.keep_common(stop=stopping.is_set)
         except Exception:  # noqa: BLE001 - searches read the terms then
             log.exception("cannot keep a catalog store's common terms")
+    # The reading's page caches and arrays are freed, and glibc would keep the heap they took
+    # (~40 MB at 131,000 entries): handed back.
+    release_free_memory()
 
 
 def _in_thread(check: Callable[[str], bool]) -> Callable[[str], Awaitable[bool]]:

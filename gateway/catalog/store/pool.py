@@ -63,12 +63,6 @@ class Connections:
             conn = self._pool.get_nowait()
         except queue.Empty:
             conn = self._connect()
-            # The FTS index's vocabulary (tokens and how many entries hold each), for choosing
-            # which terms a reader keeps (``FtsIndex.common_terms``); a temp table, so it must
-            # be made before ``query_only``, and it touches nothing in the file.
-            conn.execute(
-                "CREATE VIRTUAL TABLE temp.entries_vocab USING fts5vocab(main, entries_fts, row)"
-            )
             conn.execute("PRAGMA query_only=ON")
             with self._readers_lock:
                 self._readers.append(conn)
@@ -80,6 +74,28 @@ class Connections:
                 conn.execute("COMMIT")
         finally:
             self._release(conn)
+
+    @contextmanager
+    def read_apart(self) -> Iterator[sqlite3.Connection]:
+        """A connection of its own inside one read transaction, closed afterwards: for a long
+        read whose pages the pooled readers' caches should not keep (``CatalogStore.keep_common``
+        reads the commonest terms' doclists once). It also has the FTS index's vocabulary (tokens
+        and how many entries hold each) as ``temp.entries_vocab``, made before ``query_only``
+        (a temp table: nothing is written to the file)."""
+        self._check_open()
+        conn = self._connect()
+        try:
+            conn.execute(
+                "CREATE VIRTUAL TABLE temp.entries_vocab USING fts5vocab(main, entries_fts, row)"
+            )
+            conn.execute("PRAGMA query_only=ON")
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.execute("COMMIT")
+        finally:
+            conn.close()
 
     @contextmanager
     def idle_reader(self) -> Iterator[sqlite3.Connection | None]:

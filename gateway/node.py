@@ -576,6 +576,8 @@ def _keep_common(stores: Sequence[AnyCatalogStore], stopping: threading.Event) -
     """Keep each catalog store's commonest terms (``CatalogStore.keep_common``) until the node
     stops; one that fails reads them as searches ask, as before."""
     for store in stores:
+        if stopping.is_set():
+            break
         try:
             store.keep_common(stop=stopping.is_set)
         except Exception:  # noqa: BLE001 - searches read the terms then

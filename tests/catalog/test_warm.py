@@ -3,6 +3,9 @@ generation) is built before a node reports serving, so its first searches do not
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 from gateway.catalog.store import CatalogStore, SearchQuery
@@ -70,3 +73,48 @@ async def test_a_node_warms_its_catalog_and_replicas_in_sync_before_serving(
     finally:
         for node in nodes.values():
             await node.stop(0)
+
+
+@pytest.mark.asyncio
+async def test_a_serving_node_keeps_its_catalogs_common_terms(tmp_path, certs_dir) -> None:
+    fed = load_federation(write_federation(tmp_path, certs_dir))
+    nodes = await start_nodes(fed, ("js", "sh"))
+    try:
+        for node in nodes.values():
+            assert node._keeper is not None
+            await node._keeper  # after serving, off its path
+            assert node._store._searcher.common_terms  # its own catalog's
+        # A replica that was never in sync keeps its own once it is first level.
+        pair = [nodes["js"].replication.catalogs["sh"], nodes["sh"].replication.catalogs["js"]]
+        await eventually(lambda: all(r.store._searcher.common_terms for r in pair), 60.0)
+    finally:
+        for node in nodes.values():
+            await node.stop(0)
+
+
+@pytest.mark.asyncio
+async def test_a_node_stopping_while_it_keeps_common_terms_stops_at_the_next_term(
+    tmp_path, certs_dir, monkeypatch
+) -> None:
+    asked = threading.Event()
+    original = CatalogStore.keep_common
+
+    def held(self: CatalogStore, *, stop) -> int:
+        def until_stopped() -> bool:  # the first term waits for the node to stop
+            if not asked.is_set():
+                asked.set()
+                give_up = time.monotonic() + 30.0  # a keeper blind to the stop fails below
+                while not stop() and time.monotonic() < give_up:
+                    time.sleep(0.01)
+            return stop()
+
+        return original(self, stop=until_stopped)
+
+    monkeypatch.setattr(CatalogStore, "keep_common", held)
+    fed = load_federation(write_federation(tmp_path, certs_dir))
+    nodes = await start_nodes(fed, ("js",))
+    node = nodes["js"]
+    await eventually(asked.is_set, 30.0)
+    await node.stop(0)  # waits for the keeper: it stops before reading a term
+    assert node._keeper is not None and node._keeper.done()
+    assert node._store._searcher.common_terms == {}

@@ -256,10 +256,10 @@ class Relevance:
         (a dense field as a bitmap: 16 KB at 131,000 entries where positions took 1 MB), they
         cost a few milliseconds to expand, and are carried across writes like cached ones.
         ``stop`` is asked before each term: True ends the reading there."""
-        if not self._common_bytes or not isinstance(source, CommonTerms) or not index.size:
+        if not isinstance(source, CommonTerms):
             return 0
         with self._lock:
-            if self._chosen_at and index.size < 2 * self._chosen_at:
+            if not self.common_due(index.size):
                 return 0
             self._chosen_at = index.size
             self._common, self._common_used = {}, 0
@@ -272,6 +272,10 @@ class Relevance:
             if not self._keep(term, index, postings):
                 break
         return len(self._common)
+
+    def common_due(self, size: int) -> bool:
+        """Whether ``keep_common`` would choose terms for a catalog of ``size`` entries now."""
+        return bool(self._common_bytes) and size > 0 and size >= 2 * self._chosen_at
 
     def _keep(self, term: str, index: FacetIndex, postings: tuple[np.ndarray, ...]) -> bool:
         """Keep ``term``'s ``postings`` (at ``index``'s generation) compactly, in place of what

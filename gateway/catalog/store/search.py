@@ -132,6 +132,10 @@ class Searcher:
         index = self._facet_index(snapshot, generation)
         return self._relevance.keep_common(snapshot, index, stop=stop)
 
+    def common_due(self, snapshot: Snapshot, generation: int) -> bool:
+        """Whether ``keep_common`` would choose terms on ``snapshot`` (a cheap check)."""
+        return self._relevance.common_due(self._facet_index(snapshot, generation).size)
+
     @property
     def common_terms(self) -> dict[str, int]:
         """The terms whose postings are kept for good, each with the generation it is at."""

@@ -185,6 +185,9 @@ class CatalogStore:
         and again once it holds twice as many as then; how many terms that keeps (0 when it
         did nothing). ~1.3 s of CPU at 131,000 entries, so a node does it after it reports
         serving; ``stop``: asked before each term, True ends it there."""
+        with self._pool.read() as conn:  # most calls (a follower's, at every level page) end here
+            if not self._searcher.common_due(fts.FtsIndex(conn), schema.generation(conn)):
+                return 0
         with self._pool.read_apart() as conn:
             return self._searcher.keep_common(
                 fts.FtsIndex(conn), schema.generation(conn), stop=stop

@@ -67,11 +67,8 @@ class Connections:
             with self._readers_lock:
                 self._readers.append(conn)
         try:
-            conn.execute("BEGIN")
-            try:
+            with _snapshot(conn):
                 yield conn
-            finally:
-                conn.execute("COMMIT")
         finally:
             self._release(conn)
 
@@ -89,11 +86,8 @@ class Connections:
                 "CREATE VIRTUAL TABLE temp.entries_vocab USING fts5vocab(main, entries_fts, row)"
             )
             conn.execute("PRAGMA query_only=ON")
-            conn.execute("BEGIN")
-            try:
+            with _snapshot(conn):
                 yield conn
-            finally:
-                conn.execute("COMMIT")
         finally:
             conn.close()
 
@@ -161,3 +155,13 @@ class Connections:
             conn.close()
         with self._write_lock:
             self._writer.close()
+
+
+@contextmanager
+def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """``conn`` inside one read transaction: every read of the block sees one snapshot."""
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.execute("COMMIT")

@@ -53,8 +53,10 @@ _BITMAP_SHARE = 32
 #: How many of a vocabulary's commonest terms ``keep_common`` considers (while its budget lasts).
 _COMMON_LISTED = 4096
 #: How many moves between write generations are remembered, so postings kept at one generation
-#: are carried across several writes (not only the last).
-_SHIFTS_KEPT = 16
+#: are carried across several writes (not only the last). Each holds a position per entry, kept
+#: as int32 (0.5 MB at 131,000 entries), and so does each of the few composed paths kept.
+_SHIFTS_KEPT = 8
+_PATHS_KEPT = 4
 #: A term whose matches are fewer than 1/_NARROWED of its entries (other terms or filters narrow
 #: it) is scored at the matches alone; otherwise its kept score at every entry is used.
 _NARROWED = 16
@@ -223,8 +225,11 @@ class Relevance:
         self._common: dict[str, _Kept] = {}
         self._common_used = 0
         self._chosen_at = 0  # how many entries the catalog held when the terms were chosen
-        self._shifts: OrderedDict[int, Moved] = OrderedDict()  # by ``Moved.before``
-        self._paths: GenerationCache[int, tuple[np.ndarray, np.ndarray]] = GenerationCache(8)
+        #: By the generation moved from: (the generation moved to, ``Moved.moved`` as int32).
+        self._shifts: OrderedDict[int, tuple[int, np.ndarray]] = OrderedDict()
+        self._paths: GenerationCache[int, tuple[np.ndarray, np.ndarray]] = GenerationCache(
+            _PATHS_KEPT
+        )
         self._lock = threading.Lock()  # the common terms' choice and the shifts
         self._terms: GenerationCache[str, TermPostings] = GenerationCache(postings_cache)
         self._scored: GenerationCache[tuple, np.ndarray] = GenerationCache(postings_cache)
@@ -237,7 +242,7 @@ class Relevance:
         """Entries moved to a new generation (``moved``): a term whose postings are kept at
         an earlier one is carried across when next asked, rather than read again."""
         with self._lock:
-            self._shifts[moved.before] = moved
+            self._shifts[moved.before] = (moved.after, moved.moved.astype(np.int32))
             while len(self._shifts) > _SHIFTS_KEPT:
                 self._shifts.popitem(last=False)
 
@@ -499,7 +504,7 @@ class Relevance:
         found = source.column_ids_among(term, written) if len(written) else [None] * len(before)
         carried = []
         for positions, ids in zip(before, found, strict=True):
-            kept = moved[positions]
+            kept = moved[positions].astype(np.intp)
             kept = kept[kept >= 0]  # in order: the entries kept their order
             added = _positions(index, ids)
             carried.append(np.sort(np.concatenate([kept, added])) if len(added) else kept)
@@ -509,7 +514,7 @@ class Relevance:
         """The latest generation before ``generation``, along the remembered moves, at which
         ``term``'s postings are kept (recently asked, or a common term), with them."""
         with self._lock:
-            into = {shift.after: shift.before for shift in self._shifts.values()}
+            into = {after: before for before, (after, _) in self._shifts.items()}
         common = self._common.get(term)
         while generation in into:
             generation = into.pop(generation)
@@ -533,13 +538,11 @@ class Relevance:
         at = generation
         while at != index.generation:
             shift = shifts.get(at)
-            if shift is None or shift.after > index.generation:
+            if shift is None or shift[0] > index.generation:
                 return None
-            if moved is None:
-                moved = shift.moved
-            else:
-                moved = np.where(moved >= 0, shift.moved[np.maximum(moved, 0)], -1)
-            at = shift.after
+            after, step = shift
+            moved = step if moved is None else np.where(moved >= 0, step[np.maximum(moved, 0)], -1)
+            at = after
         if moved is None:
             return None
         carried = np.zeros(index.size, dtype=bool)

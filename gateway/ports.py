@@ -38,34 +38,46 @@ _given: set[int] = set()
 _lock = threading.Lock()
 
 
-def free_ports(n: int, host: str = LOOPBACK) -> list[int]:
+def free_ports(n: int, host: str = LOOPBACK, *, block: int = 1) -> list[int]:
     """``n`` distinct ports free on ``host`` now, below the ephemeral range, none handed out
-    before by this process (until most of the candidates have been)."""
+    before by this process (until most of the candidates have been); with ``block``, each with
+    the ``block - 1`` ports above it free and claimed too (a province's replica *i* listens on
+    its ports + *i*, ``gateway.pgdeploy``)."""
     low, _ = _ephemeral_range()
-    candidates = list(range(max(1024, low - _SPAN), low))
-    random.SystemRandom().shuffle(candidates)
+    first = max(1024, low - _SPAN)
+    starts = list(range(first, low - block + 1, block))  # aligned: blocks never overlap
+    random.SystemRandom().shuffle(starts)
     chosen: list[int] = []
+    taken: list[int] = []
     with _lock, _machine_lock() as claims:
-        if len(_given) > len(candidates) // 2:
+        if len(_given) > (low - first) // 2:
             _release(claims, _given)  # a long run: the earliest federations are long gone
             _given.clear()
-        for port in candidates:
+        for start in starts:
             if len(chosen) == n:
                 break
-            if port in _given or _claimed_by_another(claims, port):
+            ports = range(start, start + block)
+            if any(p in _given or _claimed_by_another(claims, p) for p in ports):
                 continue
-            with socket.socket() as s:
-                try:
-                    s.bind((host, port))
-                except OSError:
-                    continue
-            chosen.append(port)
+            if not all(_bindable(host, p) for p in ports):
+                continue
+            chosen.append(start)
+            taken.extend(ports)
         if len(chosen) < n:
             raise RuntimeError(f"could not find {n} free ports on {host}")
-        for port in chosen:
+        for port in taken:
             (claims / str(port)).write_text(str(os.getpid()))
-        _given.update(chosen)
+        _given.update(taken)
     return chosen
+
+
+def _bindable(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def _claims_dir() -> Path:

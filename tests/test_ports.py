@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import socket
 
+import pytest
+
 from gateway.ports import LOOPBACK, _ephemeral_range, free_ports
 
 
@@ -101,3 +103,47 @@ def _bindable(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def test_a_block_is_free_and_claimed_whole_and_blocks_never_overlap(monkeypatch, tmp_path):
+    import gateway.ports as ports
+
+    monkeypatch.setattr(ports, "_given", set())
+    monkeypatch.setattr(ports.tempfile, "gettempdir", lambda: str(tmp_path))
+    starts = free_ports(6, block=9)
+    every = [p for start in starts for p in range(start, start + 9)]
+    assert len(set(every)) == len(every)  # no two blocks share a port
+    assert all(_bindable(p) for p in every)
+    claimed = {int(path.name) for path in ports._claims_dir().iterdir() if path.name.isdigit()}
+    assert set(every) <= claimed
+    again = free_ports(6, block=9)
+    assert not {p for start in again for p in range(start, start + 9)} & set(every)
+
+
+def test_a_block_with_a_port_in_use_is_skipped(monkeypatch, tmp_path):
+    import gateway.ports as ports
+
+    low, _ = _ephemeral_range()
+    monkeypatch.setattr(ports, "_SPAN", 8)
+    monkeypatch.setattr(ports, "_given", set())
+    monkeypatch.setattr(ports.tempfile, "gettempdir", lambda: str(tmp_path))
+    first, second = range(low - 8, low - 4), range(low - 4, low)  # the two aligned blocks
+    if not all(_bindable(p) for p in (*first, *second)):
+        pytest.skip("another process holds a port just below the ephemeral range")
+    with socket.socket() as held:
+        held.bind((LOOPBACK, first[2]))  # one port inside the first block
+        assert free_ports(1, block=4) == [second.start]
+        with pytest.raises(RuntimeError):
+            free_ports(1, block=4)  # the second is handed out, the first has a port in use
+
+
+def test_a_loopback_federation_leaves_room_for_its_replicas_ports():
+    from gateway.config import split_address
+    from gateway.pgdeploy import MAX_REPLICAS
+    from yrdtools.loopback import loopback_addresses
+
+    addresses = loopback_addresses(["js", "sh", "zj", "ah"])
+    bases = [split_address(a)[1] for node in addresses.values() for a in node.values()]
+    replicas = [base + i for base in bases for i in range(MAX_REPLICAS)]
+    assert len(set(replicas)) == len(replicas)  # no replica's port is another address's
+    assert all(_bindable(p) for p in replicas)

@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from gateway.config import FederationConfig, load_federation
+from gateway.pgdeploy import MAX_REPLICAS
 from gateway.ports import LOOPBACK, free_ports
 
 __all__ = [
@@ -53,9 +54,10 @@ def template(path: str | os.PathLike[str] | None = None) -> FederationConfig:
 
 
 def loopback_addresses(node_ids: Iterable[str]) -> Addresses:
-    """Fresh loopback client, peer and ops addresses for each node."""
+    """Fresh loopback client, peer and ops addresses for each node, each with the ports above
+    it free for the replicas ``yrdgw up --replicas`` derives (replica *i* at the port + *i*)."""
     node_ids = list(node_ids)
-    ports = iter(free_ports(3 * len(node_ids)))
+    ports = iter(free_ports(3 * len(node_ids), block=MAX_REPLICAS))
     return {node: {kind: f"{HOST}:{next(ports)}" for kind in KINDS} for node in node_ids}
 
 

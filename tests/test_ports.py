@@ -8,6 +8,7 @@ import socket
 import pytest
 
 from gateway.ports import LOOPBACK, _ephemeral_range, free_ports
+from gateway.ports import _bindable as ports_bindable
 
 
 def test_ports_are_free_distinct_below_the_ephemeral_range_and_not_reused():
@@ -97,12 +98,7 @@ def test_a_port_claimed_by_another_live_process_is_skipped_and_a_dead_ones_claim
 
 
 def _bindable(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind((LOOPBACK, port))
-        except OSError:
-            return False
-    return True
+    return ports_bindable(LOOPBACK, port)
 
 
 def test_a_block_is_free_and_claimed_whole_and_blocks_never_overlap(monkeypatch, tmp_path):

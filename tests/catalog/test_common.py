@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from gateway.catalog.store import CatalogStore, relevance
 from gateway.catalog.store.fts import FtsIndex
+from gateway.catalog.store.pool import Connections
 from gateway.catalog.store.schema import LOGGED_WRITE_LIMIT
 from tests.catalog.test_written import _entry, answers, apply, over_random_writes
 
@@ -25,12 +26,14 @@ def kept(store: CatalogStore) -> dict[str, int]:
 
 
 def listed(path: Path) -> list[tuple[str, int]]:
-    """The file's bigram terms, most postings first (``FtsIndex.common_terms``)."""
-    with closing(sqlite3.connect(path)) as conn:
-        conn.execute(
-            "CREATE VIRTUAL TABLE temp.entries_vocab USING fts5vocab(main, entries_fts, row)"
-        )
-        return FtsIndex(conn).common_terms(10_000)
+    """The file's bigram terms, most postings first (``FtsIndex.common_terms``), read as
+    ``keep_common`` reads them."""
+    pool = Connections(str(path))
+    try:
+        with pool.read_apart() as conn:
+            return FtsIndex(conn).common_terms(10_000)
+    finally:
+        pool.close()
 
 
 class ReadThrough:

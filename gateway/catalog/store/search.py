@@ -127,8 +127,8 @@ class Searcher:
     def keep_common(
         self, snapshot: Snapshot, generation: int, *, stop: Callable[[], bool] = bool
     ) -> int:
-        """Read the commonest terms' postings on ``snapshot`` and keep them for good, the first
-        time (``Relevance.keep_common``); how many terms that keeps (0 after the first)."""
+        """Read the commonest terms' postings on ``snapshot`` and keep them for good when they
+        are due (``Relevance.keep_common``); how many terms that keeps (0 when not due)."""
         index = self._facet_index(snapshot, generation)
         return self._relevance.keep_common(snapshot, index, stop=stop)
 

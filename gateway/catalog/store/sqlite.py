@@ -54,7 +54,8 @@ class CatalogStore:
         costs more CPU than such a search's SQL).
 
         ``common_postings_mib``: how much memory the postings of the catalog's commonest terms
-        may take, read by ``warm`` and kept for good (``Relevance.keep_common``); 0 keeps none.
+        may take, read by ``keep_common`` and kept for good (``Relevance.keep_common``); 0 keeps
+        none.
         At 131,000 entries 4 MiB holds the 133 commonest (855 in 16 MiB; a search's p99 gained
         nothing more from them).
         """

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -31,7 +32,15 @@ import grpc
 from grpc import aio
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import (
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+    Tracer,
+)
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from gateway.errors import GatewayError, Internal, InvalidArgument
@@ -342,7 +351,11 @@ class Edge(aio.ServerInterceptor):
 
 
 def _extract(metadata) -> Any:
-    """The caller's trace context from ``traceparent``/``tracestate``; None starts a new trace."""
+    """The caller's trace context from ``traceparent``/``tracestate``; None starts a new trace.
+
+    A lone version-00 ``traceparent`` (what peers and the CLI send) is read here at half the
+    propagator's cost (issue 18: every peer call's server span reads one); anything else (a
+    ``tracestate``, another version, zero ids) goes to the propagator."""
     carrier = None
     for key, value in metadata or ():
         if key in _TRACE_HEADERS:
@@ -351,7 +364,29 @@ def _extract(metadata) -> Any:
             carrier[key] = value
     if carrier is None:
         return None
+    if len(carrier) == 1:
+        parent = _traceparent(carrier.get("traceparent"))
+        if parent is not None:
+            return trace.set_span_in_context(NonRecordingSpan(parent))
     return _PROPAGATOR.extract(carrier)
+
+
+_TRACEPARENT_00 = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+
+
+def _traceparent(value: str | None) -> SpanContext | None:
+    """The remote span context of a well-formed version-00 ``traceparent`` with valid ids, as
+    ``TraceContextTextMapPropagator`` reads it; None for anything else."""
+    if value is None or len(value) != 55:
+        return None
+    match = _TRACEPARENT_00.fullmatch(value)
+    if match is None:
+        return None
+    trace_id, span_id, flags = match.groups()
+    parent = SpanContext(
+        int(trace_id, 16), int(span_id, 16), is_remote=True, trace_flags=TraceFlags(int(flags, 16))
+    )
+    return parent if parent.is_valid else None
 
 
 def _final_code(context, default: grpc.StatusCode) -> grpc.StatusCode:

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
@@ -48,11 +49,18 @@ CREATE INDEX IF NOT EXISTS spans_start ON spans (start_ns);
 CREATE INDEX IF NOT EXISTS spans_root ON spans (root, start_ns);
 """
 
+_STEPS_COLUMN = "ALTER TABLE spans ADD COLUMN steps TEXT NOT NULL DEFAULT ''"
+"""A span's steps, folded into its row (issue 18): a JSON list of ``[name, start_ns,
+duration_ms, error, attributes]``, or empty. Rows written before it have none, and their steps
+are rows of their own (kind ``STEP``), which reads still show."""
+
 _PG_MIGRATIONS = (
     # 1: the SQLite layout in PostgreSQL's types.
     _SCHEMA.replace("start_ns INTEGER", "start_ns BIGINT").replace(
         "duration_ms REAL", "duration_ms DOUBLE PRECISION"
     ),
+    # 2: steps in their span's row.
+    _STEPS_COLUMN,
 )
 
 FEDERATION_PREFIX = "/yrd.v1.Federation/"
@@ -72,6 +80,7 @@ _COLUMNS = (
     "interface",
     "attributes",
     "root",
+    "steps",
 )
 
 
@@ -140,6 +149,9 @@ class SpanStore:
         # an acceptable price for not fsyncing on the export path.
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(_SCHEMA)
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(spans)")}
+        if "steps" not in columns:
+            self._conn.execute(_STEPS_COLUMN)
 
     def add(self, rows: Sequence[tuple]) -> None:
         """Store spans given as ``span_row`` tuples (the export path builds them directly), in
@@ -191,21 +203,35 @@ class SpanStore:
             return self._conn.execute(sql, params).fetchall()
 
     def trace(self, trace_id: str) -> list[StoredSpan]:
+        """The trace's spans on this node (this province, on PostgreSQL), each span's steps as
+        ``STEP`` spans under it, in order of start."""
         rows = self._rows(
             "SELECT trace_id, span_id, parent_id, node, name, kind, start_ns, duration_ms, "
-            "status, status_message, attributes, root FROM spans WHERE trace_id = ? "
+            "status, status_message, attributes, root, steps FROM spans WHERE trace_id = ? "
             "ORDER BY start_ns",
             (trace_id,),
         )
-        rows = [(*row[:8], _shown(row[8]), *row[9:]) for row in rows]
-        return [
-            StoredSpan(
-                *row[:10],
+        spans: list[StoredSpan] = []
+        for row in rows:
+            span = StoredSpan(
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                row[5],
+                row[6],
+                row[7],
+                _shown(row[8]),
+                row[9],
                 attributes=json.loads(row[10]),
-                root=bool(row[11]),  # type: ignore[misc]
+                root=bool(row[11]),
             )
-            for row in rows
-        ]
+            spans.append(span)
+            if row[12]:
+                spans.extend(_steps_of(span, json.loads(row[12])))
+        spans.sort(key=attrgetter("start_ns"))  # stable: a step starting with its span follows it
+        return spans
 
     def recent(
         self,
@@ -263,14 +289,8 @@ def _shown(status: str) -> str:
 
 
 def span_row(span: ReadableSpan, node: str) -> tuple:
-    """A finished span as a row of the ``spans`` table (its steps aside: ``span_rows``)."""
+    """A finished span as a row of the ``spans`` table, its steps folded in."""
     return _row(_capture(span), node)
-
-
-def span_rows(span: ReadableSpan, node: str) -> list[tuple]:
-    """A finished span's row, then one row per step it recorded (``step_rows``)."""
-    captured = _capture(span)
-    return [_row(captured, node), *step_rows(captured, node)]
 
 
 def _capture(span: ReadableSpan) -> tuple:
@@ -296,7 +316,7 @@ def _capture(span: ReadableSpan) -> tuple:
 def _row(captured: tuple, node: str) -> tuple:
     """A captured span as a table row. Enum members are read by their ``_name_``: hashing an
     enum for a dict lookup is a Python call."""
-    ctx, parent, name, kind, start, end, status, attributes, _ = captured
+    ctx, parent, name, kind, start, end, status, attributes, events = captured
     end = end or start
     return (
         f"{ctx.trace_id:032x}",
@@ -315,6 +335,7 @@ def _row(captured: tuple, node: str) -> tuple:
             {k: v if type(v) is str else _text(v) for k, v in attributes.items()}
         ),
         int(parent is None or (parent.is_remote and not name.startswith(FEDERATION_PREFIX))),
+        _steps(events) if events else "",
     )
 
 
@@ -322,43 +343,55 @@ STEP_KIND = "STEP"
 """The kind of a row that is a step of its parent span (a span event), not a span."""
 
 
-def step_rows(captured: tuple, node: str) -> Iterator[tuple]:
+def _steps(events: Sequence) -> str:
     """The steps a span recorded as events (``gateway.tracing.step``: an event with ``STEP_MS``)
-    as rows under it, so a trace shows each step with its offset, length and outcome as it did
-    when steps were spans. Other events (a recorded exception) are not rows.
-
-    A step row's id is derived from its span's id and its place, so storing a span twice gives
-    the same rows."""
-    events = captured[8]
-    if not events:
-        return
-    ctx = captured[0]
-    trace_id = f"{ctx.trace_id:032x}"
-    span_id = f"{ctx.span_id:016x}"
-    for index, event in enumerate(events):
-        attributes = dict(event.attributes or {})
-        length = attributes.pop(STEP_MS, None)
+    as its row's ``steps``: one JSON text for all of them, so a span with three steps is one row
+    to insert, not four (issue 18). Other events (a recorded exception) are not steps."""
+    steps = []
+    for event in events:
+        attributes = event.attributes or {}
+        attributes = getattr(attributes, "_dict", attributes)
+        length = attributes.get(STEP_MS)
         if length is None:
             continue
-        failed = attributes.pop(STEP_STATUS, "") == "ERROR"
-        error = str(attributes.pop(STEP_ERROR, "")) if failed else ""
-        yield (
-            trace_id,
-            _step_id(ctx.span_id, index),
-            span_id,
-            node,
-            event.name,
+        failed = attributes.get(STEP_STATUS) == "ERROR"
+        steps.append(
+            (
+                event.name,
+                event.timestamp,
+                float(length),
+                str(attributes.get(STEP_ERROR, ""))[:200] if failed else "",
+                {
+                    k: v if type(v) is str else _text(v)
+                    for k, v in attributes.items()
+                    if k not in _STEP_KEYS
+                },
+            )
+        )
+    return _ATTRIBUTES_JSON.encode(steps) if steps else ""
+
+
+_STEP_KEYS = frozenset((STEP_MS, STEP_STATUS, STEP_ERROR))
+
+
+def _steps_of(span: StoredSpan, steps: list) -> Iterator[StoredSpan]:
+    """A span's folded steps as spans of kind ``STEP`` under it, as ``trace show`` and the web
+    page show them. A step's id derives from its span's and its place, so reading twice gives
+    the same ids."""
+    span_id = int(span.span_id, 16)
+    for index, (name, start_ns, length, error, attributes) in enumerate(steps):
+        yield StoredSpan(
+            span.trace_id,
+            _step_id(span_id, index),
+            span.span_id,
+            span.node,
+            name,
             STEP_KIND,
-            event.timestamp,
-            float(length),
-            "ERROR" if failed else "UNSET",
-            error[:200],
-            "",
-            "",
-            _ATTRIBUTES_JSON.encode(
-                {k: v if type(v) is str else _text(v) for k, v in attributes.items()}
-            ),
-            0,
+            start_ns,
+            length,
+            "ERROR" if error else "OK",
+            error,
+            attributes=attributes,
         )
 
 
@@ -448,7 +481,6 @@ class SpanStoreProcessor(SpanProcessor):
             for one in captured:
                 try:
                     rows.append(_row(one, self._node))
-                    rows.extend(step_rows(one, self._node))
                 except Exception:  # telemetry never breaks the caller
                     log.exception("span %r could not be stored", one[2])
             try:

@@ -63,23 +63,82 @@ def test_flushed_spans_are_in_the_store_with_their_tree(where):
     processor.shutdown()
 
 
-def test_a_step_is_a_row_under_its_span_on_both_backends(where):
-    """A step (an event on its span, issue 18) is stored as a STEP row under the span, with its
-    length and failure; it is not counted among the trace's spans."""
+def test_a_step_is_read_as_a_row_under_its_span_on_both_backends(where):
+    """A step (an event on its span, issue 18) is stored in its span's row, and read back as a
+    STEP row under the span, with its length, attributes and failure, in order of start; it is
+    not counted among the trace's spans. An event that is no step (a recorded exception) is
+    not a row."""
     store, processor, tracer = traced(where, interval=60)
     with tracer.start_as_current_span("/yrd.v1.Exchange/Invoke", kind=SpanKind.SERVER) as root:
         with step("authorize") as s:
             s.set_attribute("yrd.decision", "deny")
+            s.set_attribute("yrd.fields", ["姓名", "id"])
             s.set_status(Status(StatusCode.ERROR, "NO_GRANT"))
+        root.record_exception(ValueError("not a step"))
+        with step("masking") as s:
+            s.set_attribute("yrd.masked_fields", 2)
     assert processor.force_flush()
     trace_id = format(root.get_span_context().trace_id, "032x")
-    rows = {s.name: s for s in store.trace(trace_id)}
-    authorize = rows["authorize"]
-    assert authorize.kind == STEP_KIND and authorize.parent_id == rows[root.name].span_id
+    spans = store.trace(trace_id)
+    assert [s.name for s in spans] == [root.name, "authorize", "masking"]
+    span, authorize, masking = spans
+    assert authorize.kind == STEP_KIND and authorize.parent_id == span.span_id
     assert (authorize.status, authorize.status_message) == ("ERROR", "NO_GRANT")
-    assert authorize.attributes == {"yrd.decision": "deny"} and authorize.duration_ms >= 0
+    assert authorize.attributes == {"yrd.decision": "deny", "yrd.fields": "姓名,id"}
+    assert authorize.duration_ms >= 0 and span.start_ns <= authorize.start_ns
+    assert (masking.status, masking.status_message) == ("OK", "")
+    assert masking.attributes == {"yrd.masked_fields": "2"} and masking.parent_id == span.span_id
+    assert authorize.span_id != masking.span_id != span.span_id
+    assert store.trace(trace_id) == spans  # the steps' ids are the same at every read
     assert [t.span_count for t in store.recent()] == [1]
     processor.shutdown()
+
+
+def test_a_span_store_written_before_steps_were_folded_is_migrated_and_still_read(tmp_path):
+    """A SQLite span store whose steps were rows of their own (before issue 18's fold) gains
+    the steps column when opened, and its old STEP rows still read under their spans."""
+    import sqlite3
+
+    from gateway.telemetry.spanstore import _SCHEMA
+
+    path = tmp_path / "spans.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(_SCHEMA)
+    old = ("t" * 32, "a" * 16, "", "sh", "/yrd.v1.Federation/Invoke", "SERVER", 10, 2.0)
+    conn.execute(
+        "INSERT INTO spans VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (*old, "UNSET", "", "js/rsj/a", "sh/gaj/x/v1", "{}", 0),
+    )
+    conn.execute(
+        "INSERT INTO spans VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            "t" * 32,
+            "b" * 16,
+            "a" * 16,
+            "sh",
+            "authorize",
+            STEP_KIND,
+            11,
+            0.5,
+            "UNSET",
+            "",
+            "",
+            "",
+            '{"yrd.decision": "allow"}',
+            0,
+        ),
+    )
+    conn.commit()
+    conn.close()
+    store = SpanStore(path, "sh")
+    spans = store.trace("t" * 32)
+    assert [(s.name, s.kind, s.parent_id, s.status) for s in spans] == [
+        ("/yrd.v1.Federation/Invoke", "SERVER", "", "OK"),
+        ("authorize", STEP_KIND, "a" * 16, "OK"),
+    ]
+    assert spans[1].attributes == {"yrd.decision": "allow"}
+    store.close()
+    SpanStore(path, "sh").close()  # opening a migrated store again changes nothing
 
 
 def test_the_writer_thread_stores_without_a_flush(where):
@@ -168,6 +227,7 @@ def test_a_row_keeps_every_attribute_kind_and_status_from_sdk_and_plain_spans():
     assert other[4:8] == ("backend.call", "INTERNAL", 10, 2.0)
     assert other[8] == "UNSET" and other[11] == "sh/gaj/x/v1"
     assert json.loads(other[12]) == {"yrd.interface": "sh/gaj/x/v1", "n": "1.5"}
+    assert row[14] == other[14] == ""  # no steps
 
 
 def test_any_replica_gathers_a_trace_whose_spans_other_replicas_wrote(pg_dsn):

@@ -12,11 +12,13 @@ to the C encoder, and only the four JSON columns are encoded again for the row.
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Sequence
 from typing import Any
 
 from gateway.audit.chain import CANONICAL_JSON, AuditRecord, entry_hash
 
-__all__ = ["JSON_COLUMNS", "RECORD_COLUMNS", "encode_entry"]
+__all__ = ["JSON_COLUMNS", "RECORD_COLUMNS", "encode_entry", "stored_hash"]
 
 #: Record fields in column order; the table's columns are ``seq, prev_hash, hash`` then these.
 RECORD_COLUMNS = tuple(AuditRecord.__dataclass_fields__)
@@ -41,3 +43,57 @@ def encode_entry(seq: int, prev_hash: str, record: AuditRecord) -> tuple[str, li
     text = encode({"seq": seq, "prev_hash": prev_hash, "record": values})
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     return digest, [encode(values[n]) if n in JSON_COLUMNS else values[n] for n in RECORD_COLUMNS]
+
+
+def stored_hash(row: Sequence[Any]) -> str | None:
+    """The chain hash of a stored row (``seq, prev_hash, hash`` then ``RECORD_COLUMNS``), from
+    its columns as stored: the JSON columns' text goes into the hashed text as it is, the other
+    columns encoded as canonical JSON encodes them. None for a value of a type no column holds.
+
+    For the integrity check that walks each new entry (issue 18: decoding the JSON columns to
+    encode them again was two thirds of its 23 µs an entry). A match proves the row is intact:
+    the text hashed is then the text its writer hashed, so decoding and encoding again, as
+    ``entry_hash`` does, gives it too. A mismatch proves nothing (a JSON column stored in
+    another spelling of the same value), so the caller decides with ``entry_hash``.
+    """
+    parts = ['{"prev_hash":', "", ',"record":{']
+    prev_hash = row[1]
+    if type(prev_hash) is not str:
+        return None
+    parts[1] = _encode_text(prev_hash)
+    first = True
+    for index, key, is_json in _SORTED:
+        value = row[index]
+        kind = type(value)
+        if is_json:
+            if kind is not str:
+                return None
+            text = value
+        elif kind is str:
+            text = _encode_text(value)
+        elif kind is int or kind is float:
+            text = _NUMBER[kind](value)
+        else:
+            return None
+        parts.append(key if first else "," + key)
+        parts.append(text)
+        first = False
+    seq = row[0]
+    if type(seq) is not int:
+        return None
+    parts.append('},"seq":')
+    parts.append(int.__repr__(seq))
+    parts.append("}")
+    return hashlib.sha256("".join(parts).encode("utf-8")).hexdigest()
+
+
+#: ``(row index, '"name":', whether stored as JSON text)`` in the canonical (sorted) key order.
+_SORTED = tuple(
+    (3 + RECORD_COLUMNS.index(name), CANONICAL_JSON.encode(name) + ":", name in JSON_COLUMNS)
+    for name in sorted(RECORD_COLUMNS)
+)
+#: What canonical JSON writes for a number (``json`` uses ``float.__repr__``); a float that is
+#: not finite gives text canonical JSON refuses, so its hash cannot match.
+_NUMBER = {int: int.__repr__, float: float.__repr__}
+#: The canonical encoder's own string encoding (``ensure_ascii=False``).
+_encode_text = json.encoder.encode_basestring

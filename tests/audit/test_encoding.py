@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.audit.chain import CANONICAL_JSON, GENESIS_HASH, AuditRecord, canonical_bytes
-from gateway.audit.encoding import JSON_COLUMNS, RECORD_COLUMNS, encode_entry
+from gateway.audit.encoding import JSON_COLUMNS, RECORD_COLUMNS, encode_entry, stored_hash
 
 _TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
 _JSON = st.recursive(
@@ -59,8 +59,48 @@ def test_encode_entry_is_the_canonical_hash_and_columns(
         extra=extra,
     )
     prev = hashlib.sha256(str(seq).encode()).hexdigest() if seq > 1 else GENESIS_HASH
-    assert encode_entry(seq, prev, record) == _expected(seq, prev, record)
+    digest, columns = encode_entry(seq, prev, record)
+    assert (digest, columns) == _expected(seq, prev, record)
     assert record.to_dict() == AuditRecord.from_dict(record.to_dict()).to_dict()
+    # The integrity check's hash of the row as stored is the same hash.
+    assert stored_hash((seq, prev, digest, *columns)) == digest
+
+
+def _row() -> tuple:
+    record = AuditRecord(
+        side="consumer",
+        action="invoke",
+        decision="allow",
+        purpose="社会保障资格核验",
+        fields_returned=("姓名", "id"),
+        latency_ms=2.5,
+        extra={"b": [1, 2], "a": "\u00e9\n"},
+    )
+    digest, columns = encode_entry(9, GENESIS_HASH, record)
+    return (9, GENESIS_HASH, digest, *columns)
+
+
+def test_the_stored_hash_changes_with_any_column_and_gives_up_on_other_types() -> None:
+    row = _row()
+    assert stored_hash(row) == row[2]
+    for index in range(len(row)):
+        if index == 2:
+            continue
+        value = row[index]
+        for changed in (
+            (value + 1, float(value))
+            if type(value) is int
+            else (value + 0.5, int(value))
+            if type(value) is float
+            else (value + " ", value.replace("[1,2]", "[1, 2]"), value.upper() + "x")
+        ):
+            if changed == value and type(changed) is type(value):
+                continue
+            altered = (*row[:index], changed, *row[index + 1 :])
+            assert stored_hash(altered) != row[2], (index, changed)
+    for odd in (None, b"x", True, [1]):
+        assert stored_hash((*row[:4], odd, *row[5:])) is None
+    assert stored_hash((*row[:-1], 7)) is None  # a JSON column that is no text
 
 
 def test_an_unchecked_record_takes_the_slow_path_alike() -> None:

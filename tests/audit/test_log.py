@@ -313,6 +313,23 @@ def test_editing_any_column_is_detected(log: AuditLog, column: str) -> None:
     assert log.get(17) is not None and log.query(limit=40)
 
 
+def test_a_column_respelled_with_the_same_value_still_verifies(log: AuditLog) -> None:
+    """The check hashes a row from its stored text (issue 18); a JSON column stored in another
+    spelling of the same value does not match that hash, and the row is then decoded and
+    hashed again, as before: the verdict is the value's, not the spelling's."""
+    fill(log, 20)
+    extra = make_record(8).extra
+    respelled = json.dumps(
+        dict(reversed(extra.items())), ensure_ascii=True, separators=(", ", ": ")
+    )
+    assert extra and json.loads(respelled) == extra
+    tamper(log.path, ("UPDATE entries SET extra = ? WHERE seq = 8", (respelled,)))
+    assert log.verify().ok
+    tamper(log.path, ("UPDATE entries SET extra = ? WHERE seq = 12", ('{"n": 1}',)))
+    report = log.verify()
+    assert (report.ok, report.first_bad_seq) == (False, 12)
+
+
 def test_editing_prev_hash_is_detected(log: AuditLog) -> None:
     fill(log, 10)
     tamper(log.path, ("UPDATE entries SET prev_hash = ? WHERE seq = 5", ("0" * 64,)))

@@ -36,6 +36,10 @@ from gateway.wire.federation import describe_ref, same_standard, standard_ref
 
 log = logging.getLogger(__name__)
 
+_HOP_STEPS = frozenset({"Invoke"})
+"""Federation methods a home node calls while serving an app's call, recorded as a step of
+that call's span (``gateway.telemetry.outbound``): the forward of an interface call."""
+
 MD_NODE = "yrd-node"
 MD_STANDARD = "yrd-standard"
 MD_HOPS = "yrd-hops"
@@ -88,7 +92,8 @@ class Peer:
             metrics=metrics,
             tracer=tracer,
         )
-        # Traced and counted calls (a stub wrapper: cheaper than channel interceptors).
+        # Traced and counted calls (a stub wrapper: cheaper than channel interceptors); a
+        # forwarded interface call is a step of the call it serves, not a span of its own.
         self._stubs: list[Any] = [
             ObservedStub(
                 federation_pb2_grpc.FederationStub(channel),
@@ -96,6 +101,7 @@ class Peer:
                 address.id,
                 metrics=metrics,
                 tracer=tracer,
+                steps=_HOP_STEPS,
             )
             for channel in self.channels
         ]

@@ -175,7 +175,8 @@ class SpanStore:
         with self._lock:
             self._conn.execute("BEGIN")
             try:
-                insert_rows(self._conn, "INSERT OR REPLACE", "spans", _COLUMNS, rows)
+                # A span is stored once; as on PostgreSQL, a row already there stays.
+                insert_rows(self._conn, "INSERT OR IGNORE", "spans", _COLUMNS, rows)
                 self._writes += 1
                 if self._writes % 50 == 1:
                     self._prune()
@@ -296,9 +297,13 @@ def span_row(span: ReadableSpan, node: str) -> tuple:
 def _capture(span: ReadableSpan) -> tuple:
     """What a row needs of a finished span, taken on the thread that ended it: references, no
     formatting (``_row`` does that on the writer thread, a batch at a time)."""
-    attributes = span.attributes or {}
-    # The SDK's plain dict behind its BoundedAttributes: iterating the mapping itself goes
-    # through Python-level __iter__ and __getitem__ per key.
+    # What the span holds, not the read-only view ``attributes`` wraps it in (iterating a
+    # mappingproxy costs more than the dict), and the SDK's plain dict behind its
+    # BoundedAttributes: iterating that mapping goes through Python-level __iter__ and
+    # __getitem__ per key.
+    attributes = getattr(span, "_attributes", None)
+    if attributes is None:
+        attributes = span.attributes or {}
     attributes = getattr(attributes, "_dict", attributes)
     return (
         span.context,

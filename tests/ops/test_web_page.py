@@ -256,14 +256,15 @@ async def check_whole_trace(page, trace_id: str) -> None:
     rows = await read_waterfall(page)
     names = [r["name"] for r in rows]
     by_name = {(r["name"], r["province"]): r for r in rows}
-    # The call as it crossed: app → js (server) → js to sh (client) → sh (server) → sh steps.
+    # The call as it crossed: app → js (server, its forward to sh a step) → sh (server) → sh
+    # steps.
     entry = by_name[("/yrd.v1.Exchange/Invoke", "江苏 js")]
     hop = next(
         r
         for r in rows
         if r["name"] == "/yrd.v1.Federation/Invoke"
         and r["province"] == "江苏 js"
-        and r["kind"] == "CLIENT"
+        and r["kind"] == "STEP"
     )
     owner = next(
         r
@@ -272,10 +273,11 @@ async def check_whole_trace(page, trace_id: str) -> None:
         and r["province"] == "上海 sh"
         and r["kind"] == "SERVER"
     )
-    assert entry["depth"] == 0 and hop["depth"] == 1 and owner["depth"] == 2
+    assert entry["depth"] == 0 and hop["depth"] == 1 and owner["depth"] == 1
+    assert "peer sh" in hop["attrs"]
     assert names.index("/yrd.v1.Exchange/Invoke") < rows.index(hop) < rows.index(owner)
     for step in ("authorize", "backend.call", "masking"):
-        assert by_name[(step, "上海 sh")]["depth"] == 3
+        assert by_name[(step, "上海 sh")]["depth"] == 2
         assert rows.index(owner) < names.index(step)
     assert "decision allow" in by_name[("authorize", "上海 sh")]["attrs"]
     assert "grade L3" in by_name[("authorize", "上海 sh")]["attrs"]

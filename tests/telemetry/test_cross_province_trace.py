@@ -75,9 +75,14 @@ async def test_cross_province_call_is_one_trace_seen_from_a_third_node(cluster: 
     root = one("js", "/yrd.v1.Exchange/Invoke")
     assert root.parent_id == "" and root.attributes["yrd.app"] == "js/rsj/pension-transfer"
     owner = one("sh", "/yrd.v1.Federation/Invoke")
-    forward = spans[owner.parent_id]  # the owner's server span hangs under js's client span
-    assert forward.node == "js" and forward.kind == "CLIENT"
-    assert forward.parent_id == root.span_id
+    # js's forward to sh is a step of js's span (issue 18), with its length and outcome; the
+    # owner's server span hangs under js's span.
+    assert owner.parent_id == root.span_id
+    forward = one("js", "/yrd.v1.Federation/Invoke")
+    assert forward.kind == "STEP" and forward.parent_id == root.span_id
+    assert forward.attributes == {"yrd.peer": "sh", "rpc.grpc.status_code": "0"}
+    assert forward.status == "OK" and forward.duration_ms >= owner.duration_ms
+    assert forward.start_unix_nano <= owner.start_unix_nano
     for step in ("authorize", "backend.call", "masking"):
         # Steps are events on the owner's span (issue 18), shown as rows under it.
         assert one("sh", step).parent_id == owner.span_id

@@ -158,6 +158,53 @@ async def test_a_refusal_is_an_error_on_both_sides_with_the_reason(hop: Hop):
 
 
 @in_module_loop
+async def test_a_method_named_a_step_is_a_step_of_the_calling_span(hop: Hop):
+    """A forward named in ``steps`` (issue 18) is an event on the span it is called under, with
+    its length, peer and outcome, and the peer's span hangs under that span; called under no
+    recording span it is a CLIENT span as before. Calls and refusals are counted alike."""
+    stub = ObservedStub(
+        federation_pb2_grpc.FederationStub(hop.raw),
+        SERVICE,
+        "sh",
+        metrics=hop.client_metrics,
+        tracer=hop.client.tracer,
+        steps=frozenset({"Hello", "Invoke"}),
+    )
+    hop.clear()
+    before = peer_calls(hop.client_metrics, INVOKE, "PERMISSION_DENIED")
+    with hop.client.tracer.start_as_current_span("route") as root:
+        assert (await stub.Hello(federation_pb2.HelloRequest(node="js"), timeout=5)).node == "sh"
+        with pytest.raises(aio.AioRpcError):
+            await stub.Invoke(federation_pb2.ForwardedInvoke(app="js/a/b"), timeout=5)
+    await eventually(lambda: hop.server.spans(HELLO) and hop.server.spans(INVOKE))
+    assert hop.client.spans(HELLO) == [] and hop.client.spans(INVOKE) == []
+    ctx = root.get_span_context()
+    for name in (HELLO, INVOKE):
+        (server,) = hop.server.spans(name)
+        assert server.context.trace_id == ctx.trace_id and server.parent.span_id == ctx.span_id
+    (route,) = hop.client.spans("route")
+    hello, invoke = route.events
+    assert (hello.name, invoke.name) == (HELLO, INVOKE)
+    assert hello.attributes["yrd.peer"] == "sh" and hello.attributes[STEP_MS] >= 0
+    assert hello.attributes["rpc.grpc.status_code"] == 0 and STEP_STATUS not in hello.attributes
+    assert invoke.attributes[STEP_STATUS] == "ERROR"
+    assert invoke.attributes[STEP_ERROR] == "PERMISSION_DENIED"
+    assert hello.timestamp <= invoke.timestamp
+    assert peer_calls(hop.client_metrics, INVOKE, "PERMISSION_DENIED") == before + 1
+    hop.clear()
+    await stub.Hello(federation_pb2.HelloRequest(node="js"), timeout=5)  # no span current
+    (client,) = hop.client.spans(HELLO)
+    assert client.kind == SpanKind.CLIENT and client.parent is None
+    with pytest.raises(ValueError, match="only a unary call"):
+        ObservedStub(
+            federation_pb2_grpc.FederationStub(hop.raw),
+            SERVICE,
+            "sh",
+            steps=frozenset({"InvokeStream"}),
+        )
+
+
+@in_module_loop
 async def test_a_stream_read_to_the_end_is_one_ok_client_span(hop: Hop):
     hop.clear()
     stream = hop.stub.InvokeStream(federation_pb2.ForwardedInvokeStream(app="3"), timeout=5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -101,6 +102,18 @@ def test_the_stored_hash_changes_with_any_column_and_gives_up_on_other_types() -
     for odd in (None, b"x", True, [1]):
         assert stored_hash((*row[:4], odd, *row[5:])) is None
     assert stored_hash((*row[:-1], 7)) is None  # a JSON column that is no text
+    latency = 3 + RECORD_COLUMNS.index("latency_ms")
+    for number in (float("inf"), float("nan")):  # text canonical JSON refuses
+        assert stored_hash((*row[:latency], number, *row[latency + 1 :])) is None
+
+
+def test_a_number_canonical_json_refuses_is_refused_as_before() -> None:
+    """A record read back unchecked with a latency that is not finite cannot be encoded: the
+    writer's hash from the columns gives up, and the whole-record encoding refuses it."""
+    values = AuditRecord(side="local", action="invoke", decision="allow").to_dict()
+    values["latency_ms"] = float("nan")
+    with pytest.raises(ValueError):
+        encode_entry(3, GENESIS_HASH, AuditRecord._unchecked(values))
 
 
 def test_an_unchecked_record_takes_the_slow_path_alike() -> None:

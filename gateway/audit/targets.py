@@ -38,6 +38,9 @@ class SqliteChain:
             os.open(write_lock, os.O_RDWR | os.O_CREAT, 0o600) if write_lock is not None else -1
         )
         self._locked = False
+        #: The head text this writer stored last, and what it says: read back unchanged (no
+        #: other writer came between), it is not parsed again.
+        self._stored: tuple[str, tuple[int, str]] | None = None
 
     def begin(self) -> tuple[int, str]:
         if self._lock_fd >= 0:
@@ -45,14 +48,18 @@ class SqliteChain:
             self._locked = True
         self.conn.execute("BEGIN IMMEDIATE")
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'head'").fetchone()
-        return head_of(row[0] if row else None, lambda: self.conn.execute(last_entry("entries")))
+        value = row[0] if row else None
+        stored = self._stored
+        if stored is not None and value == stored[0]:
+            return stored[1]
+        return head_of(value, lambda: self.conn.execute(last_entry("entries")))
 
     def store(self, rows: list[tuple[Any, ...]], seq: int, digest: str) -> bool:
         insert_rows(self.conn, "INSERT", "entries", ROW_COLUMNS, rows)
-        self.conn.execute(
-            "UPDATE meta SET value = ? WHERE key = 'head'", (head_value(seq, digest),)
-        )
+        value = head_value(seq, digest)
+        self.conn.execute("UPDATE meta SET value = ? WHERE key = 'head'", (value,))
         self.conn.execute("COMMIT")
+        self._stored = (value, (seq, digest))
         self._unlock()
         return True  # the file's write lock held the head since begin()
 

@@ -8,7 +8,7 @@ from yrdtools.bench.cases import CROSS_TRACED
 from yrdtools.bench.report import judge
 
 
-def row(case: str, concurrency: int, rps: float, rnd: int = 0) -> dict:
+def row(case: str, concurrency: int, rps: float, rnd: int = 0, cpu: float = 1.0) -> dict:
     out = {
         "case": case,
         "concurrency": concurrency,
@@ -16,7 +16,7 @@ def row(case: str, concurrency: int, rps: float, rnd: int = 0) -> dict:
         "latency_ms": {"p50": 1.0, "p90": 1.0, "p99": 1.0},
         "errors": {},
         "served_by": ["js", "sh"],
-        "cpu_us_per_call": {"js": 1.0, "sh": 1.0},
+        "cpu_us_per_call": {"js": cpu, "sh": cpu},
         "rss_peak_mib": {},
     }
     if rnd:
@@ -44,6 +44,20 @@ def test_paired_rounds_are_judged_median_against_median_not_against_the_long_liv
     assert found["value"] == pytest.approx((640 - 595) / 640 * 100)
     assert found["status"] == "PASS"
     assert "3 paired round(s)" in found["detail"] and "595/640" not in found["detail"]
+
+
+def test_the_paired_rounds_also_report_what_tracing_costs_per_call():
+    """The gateway's CPU per call, traced against untraced (medians), beside the throughput."""
+    rows = [
+        row("cross-untraced", 16, 600, 1, cpu=700),
+        row(CROSS_TRACED, 16, 590, 1, cpu=800),
+        row(CROSS_TRACED, 16, 600, 2, cpu=770),
+        row("cross-untraced", 16, 640, 2, cpu=690),
+        row("cross-untraced", 16, 9_000, 3, cpu=100),  # an outlier round
+        row(CROSS_TRACED, 16, 595, 3, cpu=780),
+    ]
+    detail = tracing(rows)["detail"]
+    assert "js + sh CPU per call, medians: 1,560 µs traced vs 1,380 µs untraced (+13.0%)" in detail
 
 
 def test_issue_18_allows_tracing_a_tenth_of_the_throughput():

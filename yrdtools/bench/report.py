@@ -288,9 +288,29 @@ def _tracing_cost(rows: Sequence[Mapping], saturating: int) -> dict[str, Any]:
             f"median {on_rps:,.0f}/s traced vs {off_rps:,.0f}/s untraced over {len(off)} "
             f"paired round(s) on restarted js and sh (traced/untraced: {each})"
         )
+        cpu_on = _gateway_cpu_at(rows, CROSS_TRACED, saturating)
+        cpu_off = _gateway_cpu_at(rows, "cross-untraced", saturating)
+        if cpu_on and cpu_off:
+            # Steadier than the throughput on a shared box: a busy neighbour slows a round's
+            # calls more than it changes what each costs.
+            a, b = statistics.median(cpu_on), statistics.median(cpu_off)
+            detail += (
+                f"; js + sh CPU per call, medians: {a:,.0f} µs traced vs {b:,.0f} µs untraced"
+                f" ({(a - b) / b * 100:+.1f}%)"
+            )
     else:
         detail = f"{on_rps:,.0f}/s traced (cross) vs {off_rps:,.0f}/s untraced"
     return _check(name, diff, TRACING_PCT, at_most=True, unit="%", detail=detail)
+
+
+def _gateway_cpu_at(rows: Sequence[Mapping], case: str, concurrency: int) -> list[float]:
+    """js + sh CPU per call of every run of ``case`` at ``concurrency`` that measured both."""
+    found = []
+    for r in rows:
+        cpu = r.get("cpu_us_per_call") or {}
+        if r["case"] == case and r["concurrency"] == concurrency and "js" in cpu and "sh" in cpu:
+            found.append(cpu["js"] + cpu["sh"])
+    return found
 
 
 def _rps_at(rows: Sequence[Mapping], case: str, concurrency: int) -> list[float]:

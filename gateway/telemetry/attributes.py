@@ -1,5 +1,5 @@
 """Span attributes shared by the server interceptor and the peer stub (``rpc.*``), and those
-that make a span event a step of its span (``yrd.step_*``: written by ``gateway.tracing.step``,
+that make a span event a step of its span (``yrd.step_*``: written by ``gateway.telemetry.steps``,
 read by the span store)."""
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ W3C ``traceparent`` in metadata so the peer's SERVER span hangs under it, and re
 status and latency in the node's ``Metrics`` (``yrd_peer_calls``).
 
 A method named in ``steps`` is instead a step of the span it is called under, when there is one
-(``gateway.tracing.step``: an event with its length and outcome, shown as a ``STEP`` row), and
-the peer's SERVER span hangs under that span. A home node's forward of an interface call is one
+(``gateway.telemetry.steps``: an event with its length and outcome, shown as a ``STEP`` row),
+and the peer's SERVER span hangs under that span. A home node's forward of an interface call is one
 (issue 18): as a CLIENT span it was a third of a cross-province call's spans, with its own ids,
 span object and row, for a hop whose length and outcome the step keeps.
 
@@ -30,9 +30,10 @@ from google.protobuf.descriptor import ServiceDescriptor
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
-from gateway.telemetry.attributes import STEP_ERROR, STEP_MS, STEP_STATUS, rpc_attributes
+from gateway.telemetry.attributes import rpc_attributes
 from gateway.telemetry.light import start_light
 from gateway.telemetry.metrics import Metrics
+from gateway.telemetry.steps import step
 
 log = logging.getLogger(__name__)
 
@@ -49,20 +50,10 @@ def traceparent(span: trace.Span) -> tuple[tuple[str, str], ...]:
     return tuple(headers)
 
 
-class _Step:
-    """A call recorded as a step of ``parent`` (the span current when it started)."""
-
-    __slots__ = ("parent", "start")
-
-    def __init__(self, parent: trace.Span) -> None:
-        self.parent = parent
-        self.start = time.time_ns()
-
-
 class _Observed:
     """One method of the stub: the real multicallable plus what a call records."""
 
-    __slots__ = ("_call", "_method", "_peer", "_metrics", "_tracer", "_attributes", "_step")
+    __slots__ = ("_call", "_method", "_peer", "_metrics", "_tracer", "_attributes", "_as_step")
 
     def __init__(
         self,
@@ -71,7 +62,7 @@ class _Observed:
         peer: str,
         metrics: Metrics | None,
         tracer: Tracer | None,
-        step: bool = False,
+        as_step: bool = False,
     ) -> None:
         self._call = call
         self._method = method
@@ -79,17 +70,18 @@ class _Observed:
         self._metrics = metrics
         self._tracer = tracer
         self._attributes = {**rpc_attributes(method), "yrd.peer": peer}
-        self._step = step
+        self._as_step = as_step
 
     def _start(self, metadata) -> tuple[Any, tuple]:
         metadata = tuple(metadata or ())
         if self._tracer is None:
             return None, metadata
         try:
-            if self._step:
-                parent = trace.get_current_span()
-                if parent.is_recording():
-                    return _Step(parent), metadata + traceparent(parent)
+            if self._as_step:
+                hop = step(self._method).__enter__()  # ended in _end, as a span is
+                if hop.span is not None:
+                    hop.set_attribute("yrd.peer", self._peer)
+                    return hop, metadata + traceparent(hop.span)
             span = start_light(
                 self._tracer, self._method, kind=SpanKind.CLIENT, attributes=self._attributes
             )
@@ -106,26 +98,14 @@ class _Observed:
                 )
             except Exception:  # noqa: BLE001 - metrics never break a call
                 log.exception("recording peer metrics failed")
-        if span is None:
-            return
-        try:
-            if type(span) is _Step:
-                attributes: dict[str, Any] = {
-                    "yrd.peer": self._peer,
-                    "rpc.grpc.status_code": code.value[0],
-                    STEP_MS: round((time.time_ns() - span.start) / 1e6, 3),
-                }
+        if span is not None:  # a span, or a step (``telemetry.steps.step``) ended alike
+            try:
+                span.set_attribute("rpc.grpc.status_code", code.value[0])
                 if code != grpc.StatusCode.OK:
-                    attributes[STEP_STATUS] = "ERROR"
-                    attributes[STEP_ERROR] = code.name
-                span.parent.add_event(self._method, attributes, span.start)
-                return
-            span.set_attribute("rpc.grpc.status_code", code.value[0])
-            if code != grpc.StatusCode.OK:
-                span.set_status(Status(StatusCode.ERROR, code.name))
-            span.end()
-        except Exception:  # noqa: BLE001 - tracing never breaks a call
-            log.exception("cannot end the span of a call to %s", self._peer)
+                    span.set_status(Status(StatusCode.ERROR, code.name))
+                span.end()
+            except Exception:  # noqa: BLE001 - tracing never breaks a call
+                log.exception("cannot end the span of a call to %s", self._peer)
 
 
 class _Unary(_Observed):

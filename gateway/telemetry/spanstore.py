@@ -349,7 +349,7 @@ STEP_KIND = "STEP"
 
 
 def _steps(events: Sequence) -> str:
-    """The steps a span recorded as events (``gateway.tracing.step``: an event with ``STEP_MS``)
+    """The steps a span recorded as events (``gateway.telemetry.steps``: an event with ``STEP_MS``)
     as its row's ``steps``: one JSON text for all of them, so a span with three steps is one row
     to insert, not four (issue 18). Other events (a recorded exception) are not steps."""
     steps = []

@@ -5,7 +5,9 @@ over its own catalog and three replicas, then ``search_reply``).
 Usage: ``.venv/bin/python scripts/bench_federated_search.py [--entries 20000] [--rounds 5]``
 (``--per-query K``: each cold query's least CPU over K passes instead, the slowest named;
 ``--fresh N``: N cold queries the other modes never ask, each asked once in a new process, so
-every term is read for the first time, as the benchmark's cold case asks them)
+every term is read for the first time, as the benchmark's cold case asks them;
+``--latency N``: N such queries, the first third one at a time, timed by the clock as a client
+waits for them, the rest sixteen at a time, for searches a second)
 
 Seeds four provinces' catalogs, builds js's replicas of the other three through the real
 change feed (``changes_since`` then ``apply_changes``), then answers, round after round, the
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import statistics
 import sys
 import tempfile
@@ -124,6 +127,46 @@ async def fresh(catalog, validator, encoder, requests) -> list[tuple[float, str]
     return out
 
 
+async def latency(catalog, validator, encoder, requests) -> None:
+    """The first third of ``requests`` asked one at a time, each timed by the clock (the
+    read-ahead threads work while the asking task waits), then the rest sixteen at a time
+    (after one popular query, unmeasured, as ``fresh``)."""
+    first = catalog_pb2.SearchRequest.FromString(search_requests()[0])
+    await catalog.search(validator.validate(search_from_pb(first)), None)
+    queries = [
+        validator.validate(search_from_pb(catalog_pb2.SearchRequest.FromString(raw)))
+        for raw in requests
+    ]
+    ones, sixteen = queries[: len(queries) // 3], queries[len(queries) // 3 :]
+    walls = []
+    cpu = time.process_time()
+    for query in ones:
+        wall = time.perf_counter()
+        search_reply(await catalog.search(query, None), encoder, "0" * 32)
+        walls.append(time.perf_counter() - wall)
+    cpu = (time.process_time() - cpu) / len(ones)
+    walls.sort()
+    n = len(walls)
+    print(
+        f"one at a time ({n} new cold queries): p50 {walls[n // 2] * 1e3:.2f} ms, "
+        f"p90 {walls[int(n * 0.9)] * 1e3:.2f} ms, p99 {walls[int(n * 0.99)] * 1e3:.2f} ms, "
+        f"mean {statistics.fmean(walls) * 1e3:.2f} ms; CPU {cpu * 1e3:.2f} ms per search"
+    )
+
+    async def ask(part) -> None:
+        for query in part:
+            search_reply(await catalog.search(query, None), encoder, "0" * 32)
+
+    share = -(-len(sixteen) // 16)
+    cpu, wall = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(ask(sixteen[i * share : (i + 1) * share]) for i in range(16)))
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    print(
+        f"sixteen at a time ({len(sixteen)} more): {len(sixteen) / wall:.1f} searches/s, "
+        f"CPU {cpu / len(sixteen) * 1e3:.2f} ms per search"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=20_000)
@@ -151,6 +194,13 @@ def main() -> None:
         default=4.0,
         help="memory each store gives its commonest terms' postings (CatalogStore "
         "common_postings_mib; default 4, a node's; 0: none); --fresh keeps them first",
+    )
+    parser.add_argument(
+        "--latency",
+        type=int,
+        metavar="N",
+        help="instead: N new cold queries as --fresh, a third one at a time timed by the clock "
+        "(p50/p90/p99), the rest sixteen at a time (searches/s)",
     )
     parser.add_argument(
         "--fresh",
@@ -230,12 +280,18 @@ def main() -> None:
             }
             cases = {name: every[name] for name in args.cases.split(",")}
 
-            if args.fresh:
+            if args.fresh or args.latency:
                 # Warm the per-generation tables first, as a node does before serving, and keep
                 # each catalog's commonest terms, as it does once it serves.
                 for store in (*stores.values(), *replicas.values()):
                     store.warm()
                     store.keep_common()
+                if args.latency:
+                    gc.collect()
+                    gc.freeze()  # as a node does once it serves
+                    beyond = cold_search_requests(names, count=COLD + args.latency)[COLD:]
+                    asyncio.run(latency(catalog, validator, encoder, beyond))
+                    return
                 beyond = cold_search_requests(names, count=COLD + args.fresh)[COLD:]
                 each = asyncio.run(fresh(catalog, validator, encoder, beyond))
                 report_per_query(each, 1, args.entries, "new cold queries, each asked once")

@@ -40,8 +40,8 @@ from gateway.catalog.answers import (
 from gateway.catalog.model import RESOURCE_CODE_RE, CatalogEntry
 from gateway.catalog.query import FederatedQuery, Filters, departments_for
 from gateway.catalog.ranking import CollectionStats
-from gateway.catalog.reads import read
-from gateway.catalog.store import AnyCatalogStore, LocalResult, SearchQuery
+from gateway.catalog.reads import at_once, read
+from gateway.catalog.store import AnyCatalogStore, CatalogStore, LocalResult, SearchQuery
 from gateway.catalog.store import Hit as StoreHit
 from gateway.catalog.store.feed import published_share_types, publishes
 from gateway.catalog.textindex import QueryTerm, parse_query
@@ -230,6 +230,13 @@ class LocalCatalog:
         sums the same statistics and ranks alike (a blocking read: call it in a thread)."""
         return self._store.collection_stats(terms, published_only=True)
 
+    def stats_read(self, terms: tuple[QueryTerm, ...]) -> Callable[[], CollectionStats] | None:
+        """``collection_stats(terms)`` as a blocking call that may run beside other catalogs'
+        (``reads.at_once``: a SQLite store's); None for another store."""
+        if not isinstance(self._store, CatalogStore):
+            return None
+        return functools.partial(self.collection_stats, terms)
+
     def cached_stats(self, terms: tuple[QueryTerm, ...]) -> CollectionStats | None:
         """``collection_stats`` if the store has them cached at its current generation (one
         indexed read: fit for the event loop); else None."""
@@ -281,6 +288,10 @@ class Replica(Protocol):
 
     def cached_stats(self, terms: tuple[QueryTerm, ...]) -> CollectionStats | None:
         """Its statistics for ``terms`` if cached (fit for the event loop); else None."""
+        ...
+
+    def stats_read(self, terms: tuple[QueryTerm, ...]) -> Callable[[], CollectionStats] | None:
+        """``collection_stats`` as a call for ``reads.at_once``, or None (``LocalCatalog``)."""
         ...
 
     def generation(self) -> Hashable | None:
@@ -599,6 +610,15 @@ class FederatedCatalog:
             self._answer_parts(here, query, stats, parts, cached_only=True)
             if len(parts.results) == len(here):
                 return parts.results
+
+        if terms is not None and stats is None:
+            # Each catalog's statistics read its postings, mostly inside SQLite without the
+            # GIL: on an idle node, all at once (``reads``); then every part finds them cached.
+            calls = [source.stats_read(terms) for source in sources]
+            if all(calls):
+                read_alike = await at_once([call for call in calls if call is not None])
+                if read_alike is not None:
+                    stats = CollectionStats.combine(read_alike)
 
         def rest() -> dict[str, tuple[ProvinceAnswer, LocalAnswer | None]]:
             ranked_with = stats

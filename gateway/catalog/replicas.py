@@ -92,6 +92,9 @@ class ReplicaCatalog:
     def cached_stats(self, terms: tuple[QueryTerm, ...]) -> CollectionStats | None:
         return self._local.cached_stats(terms)
 
+    def stats_read(self, terms: tuple[QueryTerm, ...]) -> Callable[[], CollectionStats] | None:
+        return self._local.stats_read(terms)
+
     def cached_answer(
         self, text: str, filters: Filters, limit: int, stats: CollectionStats | None, floor: Floor
     ) -> LocalAnswer | None:

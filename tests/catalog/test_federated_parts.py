@@ -5,19 +5,21 @@ leaving out the hits the parts before it already beat, with the very pages a ful
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from gateway.catalog import federated
+from gateway.catalog import federated, reads
 from gateway.catalog.federated import FederatedCatalog, Labels, LocalCatalog
 from gateway.catalog.query import FederatedQuery, Filters
 from gateway.catalog.ranking import CollectionStats
 from gateway.catalog.replicas import ReplicaCatalog
 from gateway.catalog.seed import generate_entries
 from gateway.catalog.store import CatalogStore
+from gateway.catalog.store.fts import FtsIndex
 from gateway.config import load_crosswalk, load_departments, load_standard
 from tests.support.entries import entry
 from tests.support.federation import ROOT
@@ -374,3 +376,68 @@ def test_answers_are_kept_only_while_the_stores_cache_theirs(small, tmp_path) ->
         assert not catalog._kept
     finally:
         uncached.close()
+
+
+def _reading_threads(monkeypatch) -> list[str]:
+    """The names of the threads that read postings from FTS5 from now on."""
+    names: list[str] = []
+    original = FtsIndex.column_ids
+
+    def spy(self, term):
+        names.append(threading.current_thread().name)
+        return original(self, term)
+
+    monkeypatch.setattr(FtsIndex, "column_ids", spy)
+    return names
+
+
+def test_an_idle_node_reads_a_cold_searchs_statistics_at_once(stores, monkeypatch) -> None:
+    """Every catalog's postings are read with its statistics on the threads of ``at_once``,
+    and the reader thread then finds them cached: the page is the one a full merge gives."""
+    names = _reading_threads(monkeypatch)
+    summed: list[str] = []
+    original = CatalogStore.collection_stats
+
+    def spy(self, terms, **kwargs):
+        summed.append(threading.current_thread().name)
+        return original(self, terms, **kwargs)
+
+    monkeypatch.setattr(CatalogStore, "collection_stats", spy)
+    catalog = _catalog(stores)
+    query = FederatedQuery("出生", Filters(), 20, 0, tuple(NAMES))  # asked nowhere else
+    got = asyncio.run(catalog.search(query, 30.0))
+    assert len(names) == 4  # one term, four catalogs, each read once
+    assert all(n.startswith("catalog-at-once") for n in names), names
+    assert len(summed) == 4 and all(n.startswith("catalog-at-once") for n in summed), summed
+    assert [(h.score, h.code) for h in got.hits] == _full_merge(catalog, query)
+    assert got.total and not got.partial
+
+
+def test_a_busy_node_reads_postings_on_the_reader_thread(stores, monkeypatch) -> None:
+    names = _reading_threads(monkeypatch)
+    monkeypatch.setattr(reads, "_busy", 1)  # another search's read is queued or running
+    catalog = _catalog(stores)
+    query = FederatedQuery("许可", Filters(), 20, 0, tuple(NAMES))
+    got = asyncio.run(catalog.search(query, 30.0))
+    assert names and all(n.startswith("catalog-read") for n in names), names
+    assert [(h.score, h.code) for h in got.hits] == _full_merge(catalog, query)
+    assert got.total
+
+
+def test_statistics_that_fail_at_once_are_read_again_by_the_reader(stores, monkeypatch) -> None:
+    catalog = _catalog(stores)
+    broken = False
+    original = CatalogStore.collection_stats
+
+    def boom(self, terms, **kwargs):
+        nonlocal broken
+        if threading.current_thread().name.startswith("catalog-at-once"):
+            broken = True
+            raise OSError("disk I/O error")
+        return original(self, terms, **kwargs)
+
+    monkeypatch.setattr(CatalogStore, "collection_stats", boom)
+    query = FederatedQuery("交通", Filters(), 20, 0, tuple(NAMES))
+    got = asyncio.run(catalog.search(query, 30.0))
+    assert broken and got.total and not got.partial
+    assert [(h.score, h.code) for h in got.hits] == _full_merge(catalog, query)

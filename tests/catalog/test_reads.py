@@ -1,6 +1,7 @@
 """Where a search's blocking catalog reads run (``gateway.catalog.reads``): a SQLite catalog's on
 the process's one reader thread, one read at a time however many searches are in flight, the
-caller's context with them; anything else on the default executor, never queued behind them."""
+caller's context with them; anything else on the default executor, never queued behind them;
+and reads at once on an idle node only."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import contextvars
 import threading
 
+from gateway.catalog import reads
 from gateway.catalog.federated import Labels, LocalCatalog
 from gateway.catalog.query import Filters
 from gateway.catalog.reads import read
@@ -94,3 +96,48 @@ def test_a_read_carries_the_callers_context(tmp_path) -> None:
             return await read(store, var.get)
 
         assert asyncio.run(main()) == "the caller's span"
+
+
+def test_calls_at_once_run_beside_each_other_off_the_loop() -> None:
+    """Each call must meet the other at a barrier: one at a time, they never would."""
+    meet = threading.Barrier(2, timeout=30)
+
+    def call(n: int) -> tuple[int, str]:
+        meet.wait()
+        return n, threading.current_thread().name
+
+    got = asyncio.run(reads.at_once([lambda: call(1), lambda: call(2)]))
+    assert got is not None and [n for n, _ in got] == [1, 2]  # in the calls' order
+    assert all(name.startswith("catalog-at-once") for _, name in got)
+
+
+def test_nothing_runs_at_once_while_a_read_is_in_flight(tmp_path) -> None:
+    """While any catalog read is queued or running (a loaded node), ``at_once`` runs nothing
+    and says so: the search reads on the reader thread as it would have."""
+    release = threading.Event()
+    ran: list[str] = []
+    with CatalogStore(tmp_path / "catalog.db") as store:
+
+        async def main() -> tuple[list[str] | None, list[str] | None]:
+            held = asyncio.create_task(read(store, release.wait, 30))
+            await asyncio.sleep(0)  # the read is queued or running now
+            during = await reads.at_once([lambda: ran.append("while held") or "no"])
+            release.set()
+            await held
+            after = await reads.at_once([lambda: ran.append("after") or "yes"])
+            return during, after
+
+        during, after = asyncio.run(main())
+    assert during is None and after == ["yes"]
+    assert ran == ["after"]
+
+
+def test_a_call_that_fails_gives_none_and_frees_the_threads() -> None:
+    ran: list[str] = []
+
+    def broken() -> str:
+        raise OSError("disk I/O error")
+
+    assert asyncio.run(reads.at_once([broken, lambda: ran.append("the other") or "x"])) is None
+    assert ran == ["the other"]
+    assert asyncio.run(reads.at_once([lambda: "next time"])) == ["next time"]

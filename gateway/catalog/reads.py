@@ -24,8 +24,10 @@ at a time, then 2,000 sixteen at a time), four runs before and four after, alter
 a time, p99 22.9-23.5 against 17.1-18.4 ms (21.8 in a run where the whole box slowed), p90
 9.1-9.5 against 8.1-8.3 ms, mean 5.6-5.9 against 5.2-5.5 ms, p50 unchanged (4.5-4.8 against
 4.6-4.9 ms), for 0.6-0.9 ms more CPU a search (the threads' hand-offs); sixteen at a time,
-187-202 against 185-197 searches/s, the same CPU. Running them at once under load too had
-cost 25-33% more CPU per search, for no more searches a second.
+187-202 against 185-197 searches/s, the same CPU. Not kept: running them at once under load
+too (25-33% more CPU per search, no more searches a second), and the four parts of the answer
+at once after the statistics, without floors (three pairs: p50 5.1-5.6 against 5.6-6.2 ms,
+CPU 6.9-7.6 against 7.9-8.8 ms a search, p99 no better: ranking and decoding hold the GIL).
 
 A PostgreSQL catalog's reads wait on the server, without the GIL: they stay on the default
 executor, so a slow or lost server holds up none of the SQLite catalogs' searches.

@@ -109,15 +109,33 @@ def _full_merge(catalog: FederatedCatalog, query: FederatedQuery) -> list[tuple[
     return [(-k[0], k[3]) for k in keyed[query.offset : query.offset + query.page_size]]
 
 
-def test_parts_with_floors_give_the_pages_of_a_full_merge(stores, monkeypatch) -> None:
+@pytest.fixture
+def reopened(stores) -> Iterator[dict[str, CatalogStore]]:
+    """The same catalogs opened afresh: nothing cached."""
+    out = {p: CatalogStore(s._path) for p, s in stores.items()}
+    try:
+        yield out
+    finally:
+        for store in out.values():
+            store.close()
+
+
+@pytest.mark.parametrize("node", ["busy", "idle"])
+def test_parts_give_the_pages_of_a_full_merge(reopened, monkeypatch, node) -> None:
+    """The parts are read in turn on the reader thread, the later ones with floors, whether the
+    statistics were read at once (an idle node, ``reads.at_once``) or there too (a busy one)."""
     floors: list[float | None] = []
+    threads: set[str] = set()
     original = LocalCatalog.answer_now
 
     def spy(self, text, filters, limit, stats, floor):
         floors.append(floor)
+        threads.add(threading.current_thread().name.rsplit("_", 1)[0])
         return original(self, text, filters, limit, stats, floor)
 
-    catalog = _catalog(stores)
+    if node == "busy":
+        monkeypatch.setattr(reads, "_busy", 1)  # another search's read is queued or running
+    catalog = _catalog(reopened)
     for text, filters in QUERIES:
         for offset, page_size in PAGES:
             query = FederatedQuery(text, filters, page_size, offset, tuple(NAMES))
@@ -132,6 +150,7 @@ def test_parts_with_floors_give_the_pages_of_a_full_merge(stores, monkeypatch) -
             assert not got.partial
             assert got.total == sum(p.total for p in got.provinces)
     assert len(floors) == 4 * len(QUERIES) * len(PAGES)  # every part read, one at a time
+    assert threads == {"catalog-read"}
     assert any(f is not None for f in floors)  # and the later ones with floors
 
 
@@ -157,22 +176,35 @@ def test_floors_leave_out_hits_that_cannot_make_the_page(stores) -> None:
     assert left_out > 0  # the seeded catalogs' scores differ enough for floors to matter
 
 
-def test_a_search_from_replicas_reads_in_one_hop_then_none(stores, monkeypatch) -> None:
+@pytest.mark.parametrize("node", ["busy", "idle"])
+def test_a_search_from_replicas_reads_in_one_hop_then_none(reopened, monkeypatch, node) -> None:
+    """In one hop to the reader thread; on an idle node the statistics first, in one hop to
+    the threads of ``at_once``."""
     hops: list[str] = []
-    original = federated.read
+    original, original_at_once = federated.read, federated.at_once
 
     async def counting(store, fn, *args, **kwargs):
-        hops.append(getattr(fn, "__name__", "?"))
+        hops.append("reader")
         return await original(store, fn, *args, **kwargs)
 
+    async def counting_at_once(calls):
+        done = await original_at_once(calls)
+        if done is not None:  # else it ran nothing: the node is busy
+            hops.append("at once")
+        return done
+
     monkeypatch.setattr(federated, "read", counting)
-    catalog = _catalog(stores)
+    monkeypatch.setattr(federated, "at_once", counting_at_once)
+    if node == "busy":
+        monkeypatch.setattr(reads, "_busy", 1)
+    catalog = _catalog(reopened)
     query = FederatedQuery("户籍 登记", Filters(grades=("L2",)), 20, 0, tuple(NAMES))
     first = asyncio.run(catalog.search(query, 30.0))
-    assert len(hops) == 1 and first.total
+    expected = ["reader"] if node == "busy" else ["at once", "reader"]
+    assert hops == expected and first.total
     assert {p.province for p in first.provinces if p.replica is not None} == {"sh", "zj", "ah"}
     again = asyncio.run(catalog.search(query, 30.0))
-    assert len(hops) == 1  # every part and the statistics came from the caches
+    assert hops == expected  # every part and the statistics came from the caches
     assert again.hits == first.hits and again.total == first.total
 
 

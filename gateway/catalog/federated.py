@@ -111,6 +111,12 @@ class LocalCatalog:
         """``share_types``: every share type of the standard (for ``published_only``)."""
         self.node = node
         self._store = store
+        # A SQLite store's caches are asked on the event loop (one indexed read of a local
+        # file, microseconds). Another store's are not: asking them is a round trip to its
+        # server, which would hold up every call the loop serves meanwhile (up to the pool's
+        # wait of 2 s while the server is down). Its searches go off the loop, where the
+        # store consults its caches itself, and no federated answer is kept over it.
+        self._answers_on_loop = isinstance(store, CatalogStore)
         self._labels = labels
         equivalents = dict(synonyms or {})
         # Popular queries repeat, and expanding one costs more than answering it from the cache.
@@ -144,7 +150,7 @@ class LocalCatalog:
         query = self._query(text, filters, limit, stats, None, facets, share_types)
         # A repeated search is answered from the store's result cache right here: the worker
         # thread's hop costs more CPU than that. Anything else reads SQLite off the event loop.
-        result = self._store.search_if_cached(query)
+        result = self._store.search_if_cached(query) if self._answers_on_loop else None
         if result is None:
             result = await read(self._store, self._store.search, query)
         return self._answer(result, facets)
@@ -153,7 +159,9 @@ class LocalCatalog:
         self, text: str, filters: Filters, limit: int, stats: CollectionStats | None, floor: Floor
     ) -> LocalAnswer | None:
         """The answer of ``answer_now`` if the store's result cache holds it (on the event
-        loop: one indexed read); else None."""
+        loop: one indexed read); else None (always, for a store that is not SQLite)."""
+        if not self._answers_on_loop:
+            return None
         result = self._store.search_if_cached(self._query(text, filters, limit, stats, floor))
         return None if result is None else self._answer(result, True)
 
@@ -213,8 +221,9 @@ class LocalCatalog:
     def generation(self) -> int | None:
         """What this catalog's answers depend on that can change, when its store caches answers
         and can tell right now (one indexed read, fit for the event loop); else None. An answer
-        built from it is good for as long as it stays the same (``FederatedCatalog``)."""
-        return self._store.cached_generation()
+        built from it is good for as long as it stays the same (``FederatedCatalog``). None
+        for a store that is not SQLite: it cannot tell on the event loop."""
+        return self._store.cached_generation() if self._answers_on_loop else None
 
     @property
     def store(self) -> AnyCatalogStore:
@@ -239,7 +248,10 @@ class LocalCatalog:
 
     def cached_stats(self, terms: tuple[QueryTerm, ...]) -> CollectionStats | None:
         """``collection_stats`` if the store has them cached at its current generation (one
-        indexed read: fit for the event loop); else None."""
+        indexed read: fit for the event loop); else None (always, for a store that is not
+        SQLite)."""
+        if not self._answers_on_loop:
+            return None
         return self._store.collection_stats_if_cached(terms, published_only=True)
 
     async def get(self, code: str, *, published_only: bool = False) -> CatalogEntry | None:

@@ -128,9 +128,9 @@ async def fresh(catalog, validator, encoder, requests) -> list[tuple[float, str]
 
 
 async def latency(catalog, validator, encoder, requests) -> None:
-    """The first third of ``requests`` asked one at a time, each timed by the clock (the
-    read-ahead threads work while the asking task waits), then the rest sixteen at a time
-    (after one popular query, unmeasured, as ``fresh``)."""
+    """The first third of ``requests`` asked one at a time, each timed by the clock (threads
+    read while the asking task waits: ``gateway.catalog.reads.at_once``), then the rest
+    sixteen at a time (after one popular query, unmeasured, as ``fresh``)."""
     first = catalog_pb2.SearchRequest.FromString(search_requests()[0])
     await catalog.search(validator.validate(search_from_pb(first)), None)
     queries = [

@@ -112,11 +112,12 @@ class LocalCatalog:
         self.node = node
         self._store = store
         # A SQLite store's caches are asked on the event loop (one indexed read of a local
-        # file, microseconds). Another store's are not: asking them is a round trip to its
+        # file, microseconds), and its reads may run beside other SQLite catalogs' (``reads``).
+        # Another store's caches are not asked there: each question is a round trip to its
         # server, which would hold up every call the loop serves meanwhile (up to the pool's
         # wait of 2 s while the server is down). Its searches go off the loop, where the
         # store consults its caches itself, and no federated answer is kept over it.
-        self._answers_on_loop = isinstance(store, CatalogStore)
+        self._sqlite = isinstance(store, CatalogStore)
         self._labels = labels
         equivalents = dict(synonyms or {})
         # Popular queries repeat, and expanding one costs more than answering it from the cache.
@@ -150,7 +151,7 @@ class LocalCatalog:
         query = self._query(text, filters, limit, stats, None, facets, share_types)
         # A repeated search is answered from the store's result cache right here: the worker
         # thread's hop costs more CPU than that. Anything else reads SQLite off the event loop.
-        result = self._store.search_if_cached(query) if self._answers_on_loop else None
+        result = self._store.search_if_cached(query) if self._sqlite else None
         if result is None:
             result = await read(self._store, self._store.search, query)
         return self._answer(result, facets)
@@ -160,7 +161,7 @@ class LocalCatalog:
     ) -> LocalAnswer | None:
         """The answer of ``answer_now`` if the store's result cache holds it (on the event
         loop: one indexed read); else None (always, for a store that is not SQLite)."""
-        if not self._answers_on_loop:
+        if not self._sqlite:
             return None
         result = self._store.search_if_cached(self._query(text, filters, limit, stats, floor))
         return None if result is None else self._answer(result, True)
@@ -223,7 +224,7 @@ class LocalCatalog:
         and can tell right now (one indexed read, fit for the event loop); else None. An answer
         built from it is good for as long as it stays the same (``FederatedCatalog``). None
         for a store that is not SQLite: it cannot tell on the event loop."""
-        return self._store.cached_generation() if self._answers_on_loop else None
+        return self._store.cached_generation() if self._sqlite else None
 
     @property
     def store(self) -> AnyCatalogStore:
@@ -242,15 +243,13 @@ class LocalCatalog:
     def stats_read(self, terms: tuple[QueryTerm, ...]) -> Callable[[], CollectionStats] | None:
         """``collection_stats(terms)`` as a blocking call that may run beside other catalogs'
         (``reads.at_once``: a SQLite store's); None for another store."""
-        if not isinstance(self._store, CatalogStore):
-            return None
-        return functools.partial(self.collection_stats, terms)
+        return functools.partial(self.collection_stats, terms) if self._sqlite else None
 
     def cached_stats(self, terms: tuple[QueryTerm, ...]) -> CollectionStats | None:
         """``collection_stats`` if the store has them cached at its current generation (one
         indexed read: fit for the event loop); else None (always, for a store that is not
         SQLite)."""
-        if not self._answers_on_loop:
+        if not self._sqlite:
             return None
         return self._store.collection_stats_if_cached(terms, published_only=True)
 

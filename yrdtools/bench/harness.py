@@ -11,7 +11,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
@@ -437,24 +436,9 @@ def _restart(bench: BenchFederation, nodes: tuple[str, ...], extra_args: tuple[s
     _settle(bench, nodes)
 
 
-def _settle(bench: BenchFederation, nodes: tuple[str, ...], bound: float = 120.0) -> None:
-    """Wait until restarted ``nodes`` are idle: a node serves as soon as one of its workers does,
-    while the others may still be warming their catalogs and replicas (seconds of CPU each at
-    131,000 entries), which a case measured at once would count as its own."""
-    pids = [pid for node in nodes for pid in bench.procs.pids(node)]
-    give_up = time.monotonic() + bound
-    before = procstat.snapshot({"restarted": pids})
-    while time.monotonic() < give_up:
-        time.sleep(0.5)
-        now = procstat.snapshot({"restarted": pids})
-        if now.minus(before).get("restarted", 0.0) < _IDLE_CPU_S:
-            return
-        before = now
-    print(f"  {', '.join(nodes)} still busy {bound:.0f} s after restarting; measuring anyway")
-
-
-_IDLE_CPU_S = 0.05
-"""CPU seconds in half a second under which restarted nodes count as idle (a tenth of a core)."""
+def _settle(bench: BenchFederation, nodes: tuple[str, ...]) -> None:
+    """Wait until restarted ``nodes`` are idle (``procstat.settle``)."""
+    procstat.settle(bench.procs, nodes)
 
 
 def _groups(

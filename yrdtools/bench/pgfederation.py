@@ -26,6 +26,7 @@ from gateway.config import FederationConfig, load_federation
 from gateway.pgcluster import PgCluster
 from gateway.pgdeploy import ReplicaProcesses
 from yrdtools.bench import cases as C
+from yrdtools.bench import procstat
 from yrdtools.bench.federation import PURPOSE, BenchFederation, create_app, grant
 from yrdtools.bench.procstat import ProcessTree
 from yrdtools.loopback import free_ports, loopback_addresses
@@ -74,6 +75,8 @@ class PgBench:
         keys = [*procs.keys(0), "sh.1"]
         procs.start_all(keys)
         procs.wait_ready(keys, timeout=600)
+        # Serving, but still warming catalogs and replicas: the next case would count it.
+        procstat.settle(procs, keys)
 
     def stop(self) -> None:
         self.bench.procs.stop_all()

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 __all__ = [
     "CpuSnapshot",
@@ -172,3 +174,28 @@ class RssSampler:
                 self.peak_kib[name] = rss
                 self.split_kib[name] = {k: got.get(k, 0) for k in ("anon", "file", "shmem")}
             self.hwm_kib[name] = max(self.hwm_kib.get(name, 0), got.get("hwm", 0))
+
+
+IDLE_CPU_S = 0.05
+"""CPU seconds in half a second under which restarted nodes count as idle (a tenth of a core)."""
+
+
+class _Processes(Protocol):
+    def pids(self, key: str) -> list[int]: ...
+
+
+def settle(procs: _Processes, keys: Iterable[str], bound: float = 120.0) -> None:
+    """Wait until the restarted processes of ``keys`` are idle: a node serves as soon as one of
+    its workers does, and then starts warming its catalogs and replicas in the background
+    (keeping their common terms: seconds of CPU each at 131,000 entries; followers resuming),
+    which a case measured at once would count as its own."""
+    pids = [pid for key in keys for pid in procs.pids(key)]
+    give_up = time.monotonic() + bound
+    before = snapshot({"restarted": pids})
+    while time.monotonic() < give_up:
+        time.sleep(0.5)
+        now = snapshot({"restarted": pids})
+        if now.minus(before).get("restarted", 0.0) < IDLE_CPU_S:
+            return
+        before = now
+    print(f"  {', '.join(keys)} still busy {bound:.0f} s after restarting; measuring anyway")

@@ -112,10 +112,8 @@ async def per_query(catalog, validator, encoder, requests, rounds: int) -> list[
 
 
 async def fresh(catalog, validator, encoder, requests) -> list[tuple[float, str]]:
-    """Each query's CPU, asked once, in turn, with its text (after one popular query, unmeasured,
-    which reads what a node reads once: the replicas' department names)."""
-    first = catalog_pb2.SearchRequest.FromString(search_requests()[0])
-    await catalog.search(validator.validate(search_from_pb(first)), None)
+    """Each query's CPU, asked once, in turn, with its text (after ``_first_search``)."""
+    await _first_search(catalog, validator)
     out = []
     for raw in requests:
         message = catalog_pb2.SearchRequest.FromString(raw)
@@ -127,20 +125,26 @@ async def fresh(catalog, validator, encoder, requests) -> list[tuple[float, str]
     return out
 
 
+async def _first_search(catalog, validator) -> None:
+    """One popular query, unmeasured: it reads what a node reads once (the replicas'
+    department names)."""
+    first = catalog_pb2.SearchRequest.FromString(search_requests()[0])
+    await catalog.search(validator.validate(search_from_pb(first)), None)
+
+
 async def latency(catalog, validator, encoder, requests) -> None:
     """The first third of ``requests`` asked one at a time, each timed by the clock (threads
     read while the asking task waits: ``gateway.catalog.reads.at_once``), then the rest
-    sixteen at a time (after one popular query, unmeasured, as ``fresh``)."""
-    first = catalog_pb2.SearchRequest.FromString(search_requests()[0])
-    await catalog.search(validator.validate(search_from_pb(first)), None)
+    sixteen at a time (``rounds``, once), after ``_first_search``."""
+    await _first_search(catalog, validator)
+    ones, sixteen = requests[: len(requests) // 3], requests[len(requests) // 3 :]
     queries = [
         validator.validate(search_from_pb(catalog_pb2.SearchRequest.FromString(raw)))
-        for raw in requests
+        for raw in ones
     ]
-    ones, sixteen = queries[: len(queries) // 3], queries[len(queries) // 3 :]
     walls = []
     cpu = time.process_time()
-    for query in ones:
+    for query in queries:
         wall = time.perf_counter()
         search_reply(await catalog.search(query, None), encoder, "0" * 32)
         walls.append(time.perf_counter() - wall)
@@ -152,18 +156,10 @@ async def latency(catalog, validator, encoder, requests) -> None:
         f"p90 {walls[int(n * 0.9)] * 1e3:.2f} ms, p99 {walls[int(n * 0.99)] * 1e3:.2f} ms, "
         f"mean {statistics.fmean(walls) * 1e3:.2f} ms; CPU {cpu * 1e3:.2f} ms per search"
     )
-
-    async def ask(part) -> None:
-        for query in part:
-            search_reply(await catalog.search(query, None), encoder, "0" * 32)
-
-    share = -(-len(sixteen) // 16)
-    cpu, wall = time.process_time(), time.perf_counter()
-    await asyncio.gather(*(ask(sixteen[i * share : (i + 1) * share]) for i in range(16)))
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    ((cpu, wall),) = await rounds(catalog, validator, encoder, sixteen, 1, 16)
     print(
-        f"sixteen at a time ({len(sixteen)} more): {len(sixteen) / wall:.1f} searches/s, "
-        f"CPU {cpu / len(sixteen) * 1e3:.2f} ms per search"
+        f"sixteen at a time ({len(sixteen)} more): {1 / wall:.1f} searches/s, "
+        f"CPU {cpu * 1e3:.2f} ms per search"
     )
 
 

@@ -433,11 +433,6 @@ def _restart(bench: BenchFederation, nodes: tuple[str, ...], extra_args: tuple[s
         procs.wait_ready(list(nodes), timeout=600)
     finally:
         procs.extra_args = saved
-    _settle(bench, nodes)
-
-
-def _settle(bench: BenchFederation, nodes: tuple[str, ...]) -> None:
-    """Wait until restarted ``nodes`` are idle (``procstat.settle``)."""
     procstat.settle(bench.procs, nodes)
 
 

@@ -189,6 +189,7 @@ def settle(procs: _Processes, keys: Iterable[str], bound: float = 120.0) -> None
     its workers does, and then starts warming its catalogs and replicas in the background
     (keeping their common terms: seconds of CPU each at 131,000 entries; followers resuming),
     which a case measured at once would count as its own."""
+    keys = list(keys)  # named again if they do not settle
     pids = [pid for key in keys for pid in procs.pids(key)]
     give_up = time.monotonic() + bound
     before = snapshot({"restarted": pids})

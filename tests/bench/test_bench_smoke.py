@@ -135,6 +135,8 @@ def test_postgresql_case(tmp_path):
     for run in pg["runs"]:
         assert run["rps"] > 0 and run["errors"] == {}, run
         assert run["cpu_us_per_call"]["postgres"] > 0, run["cpu_us_per_call"]
+    # Measured only once its replicas held their owners' heads and its nodes were idle.
+    assert doc["setup"]["postgresql"]["in_sync_and_idle_after_up_s"] >= 0
     statuses = {t["target"]: t["status"] for t in doc["targets"]}
     ratios = [name for name in statuses if name.startswith("PostgreSQL/SQLite")]
     assert len(ratios) == 2 and {statuses[n] for n in ratios} <= {"PASS", "MISS"}

@@ -29,6 +29,7 @@ from yrdtools.bench import cases as C
 from yrdtools.bench import procstat
 from yrdtools.bench.federation import PURPOSE, BenchFederation, create_app, grant
 from yrdtools.bench.procstat import ProcessTree
+from yrdtools.bench.replication import wait_in_sync
 from yrdtools.loopback import free_ports, loopback_addresses
 
 __all__ = ["PG_CASES", "SERVER", "PgBench", "build_cases", "start_pg_federation"]
@@ -75,13 +76,33 @@ class PgBench:
         keys = [*procs.keys(0), "sh.1"]
         procs.start_all(keys)
         procs.wait_ready(keys, timeout=600)
-        # Serving, but still warming catalogs and replicas: the next case would count it.
-        procstat.settle(procs, keys)
+        level = _level(self.bench.fed, self.cluster, procs, keys)
+        self.extra["two_sh_in_sync_and_idle_after_up_s"] = round(level, 2)
 
     def stop(self) -> None:
         self.bench.procs.stop_all()
         self.cluster.stop("immediate")
         shutil.rmtree(self.cluster.directory, ignore_errors=True)
+
+
+def owner_head(cluster: PgCluster, province: str) -> int:
+    """The head of ``province``'s change feed (``catalog_meta.change_seq`` in ``yrd_<node>``)."""
+    with psycopg.connect(cluster.dsn(dbname=f"yrd_{province}"), autocommit=True) as conn:
+        row = conn.execute("SELECT value FROM catalog_meta WHERE key = 'change_seq'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _level(
+    fed: FederationConfig, cluster: PgCluster, procs: ReplicaProcesses, keys: Iterable[str]
+) -> float:
+    """Wait for nodes that just came up to hold every other province's catalog at its owner's
+    head (a follower resumes, or catches up from nothing on a first start), and then to go
+    idle (keeping common terms): the next case would count either as its own. Returns the
+    seconds that took."""
+    started = time.perf_counter()
+    wait_in_sync(fed, fed.nodes, lambda *_: None, head=lambda p: owner_head(cluster, p))
+    procstat.settle(procs, keys)
+    return time.perf_counter() - started
 
 
 def start_pg_federation(
@@ -119,10 +140,12 @@ def start_pg_federation(
             bench = BenchFederation(root, one, procs, (one.certs_dir / CA_CERT_FILE).read_bytes())
             bench.startup_seconds = time.perf_counter() - started
             say(f"PostgreSQL federation up in {bench.startup_seconds:.1f} s")
+            level = _level(one, cluster, procs, procs.keys())
+            say(f"its replicas in sync and its nodes idle {level:.1f} s later")
             create_app(bench)
             bench.grants["local"] = grant(bench, "js/gat/resident-basic/v1")
             bench.grants["cross"] = grant(bench, "sh/gaj/resident-basic/v1")
-            return PgBench(bench, cluster, two)
+            return PgBench(bench, cluster, two, {"in_sync_and_idle_after_up_s": round(level, 2)})
         except BaseException:
             procs.stop_all()
             raise

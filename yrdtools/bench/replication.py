@@ -19,7 +19,7 @@ import sqlite3
 import statistics
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -69,22 +69,39 @@ def replica_state(fed: FederationConfig, node: str, province: str) -> ReplicaSta
         conn.close()
 
 
-def _in_sync(fed: FederationConfig, node: str, province: str) -> bool:
+#: The head of an owner's change feed (``meta.change_seq``), by province.
+OwnerHead = Callable[[str], int]
+
+
+def _in_sync(
+    fed: FederationConfig, node: str, province: str, head: OwnerHead | None = None
+) -> bool:
     state = replica_state(fed, node, province)
-    return state is not None and state.seq >= owner_head(fed, province) > 0
+    if state is None:
+        return False
+    return state.seq >= (head(province) if head else owner_head(fed, province)) > 0
 
 
-def wait_in_sync(fed: FederationConfig, nodes: Iterable[str], say=print) -> dict[str, Any]:
+def wait_in_sync(
+    fed: FederationConfig,
+    nodes: Iterable[str],
+    say=print,
+    *,
+    head: OwnerHead | None = None,
+    timeout: float = SYNC_TIMEOUT_S,
+) -> dict[str, Any]:
     """Wait until every node's replica of every other node holds its owner's head; the time
-    that took, and each replica's first catch-up (start to first in sync)."""
+    that took, and each replica's first catch-up (start to first in sync). ``head``: where
+    an owner's head is read when its catalog is not the SQLite file under ``fed.data_dir``
+    (a PostgreSQL federation's, ``pgfederation``); replicas are SQLite files either way."""
     nodes = list(nodes)
     pairs = [(n, p) for n in nodes for p in nodes if p != n]
     started = time.perf_counter()
-    deadline = time.monotonic() + SYNC_TIMEOUT_S
+    deadline = time.monotonic() + timeout
     say(f"waiting for {len(pairs)} replicas to catch up ...")
-    while not all(_in_sync(fed, n, p) for n, p in pairs):
+    while not all(_in_sync(fed, n, p, head) for n, p in pairs):
         if time.monotonic() > deadline:
-            raise TimeoutError(f"replicas not in sync after {SYNC_TIMEOUT_S:.0f} s")
+            raise TimeoutError(f"replicas not in sync after {timeout:.0f} s")
         time.sleep(0.5)
     waited = time.perf_counter() - started
     catch_ups = {}

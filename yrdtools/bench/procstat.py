@@ -52,7 +52,7 @@ _STATUS_KEYS = {
 
 
 def rss_kib(pid: int) -> dict[str, int] | None:
-    """VmRSS, VmHWM and the RSS split (anon = heap, file = mapped files such as SQLite's mmap,
+    """VmRSS, VmHWM and the RSS split (anon = heap, file = mapped files such as shared libraries,
     shmem) of ``pid`` in KiB; None when it has gone."""
     out = {}
     try:

@@ -5,7 +5,7 @@ CPU is utime+stime of the whole process (all threads) from ``/proc/<pid>/stat``,
 RSS is sampled by a background thread because VmRSS is a point value and the peak under load is
 what the target is about; VmHWM (the kernel's own high-water mark) is recorded beside it. A node
 running several workers is one name for several pids: its memory is their summed PSS (shared
-pages, such as the catalog's mmap, counted once over all of them), not their summed RSS.
+pages, such as shared libraries, counted once over all of them), not their summed RSS.
 """
 
 from __future__ import annotations

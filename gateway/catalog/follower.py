@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from gateway.catalog.loader import trim_heap
 from gateway.catalog.store import CatalogStore
 from gateway.catalog.store.feed import ChangePage
 from gateway.catalog.store.replica import ReplicaState
@@ -142,7 +143,13 @@ class Follower:
                     # The first time it is level, the replica reads its commonest terms to keep
                     # (a no-op after that until the catalog doubles; a replica in sync at the
                     # start did it then).
-                    await self._store_call(self._store.keep_common)
+                    if await self._store_call(self._store.keep_common):
+                        # That first time ends a catch-up (or the catalog doubled): the pages
+                        # its writes left in the writer's cache and the readers', and the heap
+                        # its pages took, are handed back; a node's resident set held them for
+                        # good.
+                        await self._store_call(self._store.release_memory)
+                        await asyncio.to_thread(trim_heap)
                 elif settings.pause_share > 0:
                     await asyncio.sleep(took * settings.pause_share)
             self.state = state

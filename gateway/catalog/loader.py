@@ -28,6 +28,12 @@ def release_free_memory() -> None:
     """Hand the seeding's freed heap back to the OS (glibc keeps it otherwise), so a node's
     resident set reflects what it serves with, not the one-off bulk load."""
     gc.collect()
+    trim_heap()
+
+
+def trim_heap() -> None:
+    """Hand the heap's free pages back to the OS, in every thread's arena (``malloc_trim``).
+    Without the GIL (a ``ctypes`` call), and without a collection."""
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc: nothing to do

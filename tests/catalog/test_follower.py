@@ -67,3 +67,27 @@ async def test_a_page_of_a_catch_up_leaves_the_search_tables_alone(tmp_path) -> 
 def level(follower: Follower, owner: CatalogStore) -> bool:
     """Whether the follower's replica holds everything ``owner`` has published."""
     return follower.state.feed_id != "" and follower.state.seq >= owner.changes_since(0, 1).head
+
+
+@pytest.mark.asyncio
+async def test_the_end_of_a_catch_up_frees_what_it_left_cached(tmp_path, monkeypatch) -> None:
+    """Once, when the replica is first level: not at each page of the catch-up (the next page
+    would fill the caches again), nor at each later page of a trickle."""
+    with CatalogStore(tmp_path / "js.db") as js, CatalogStore(tmp_path / "copy.db") as copy:
+        js.insert_many(ALL)
+        released: list[int] = []
+        release = copy.release_memory
+
+        def counted() -> None:
+            released.append(copy.replica_state().seq)
+            release()
+
+        monkeypatch.setattr(copy, "release_memory", counted)
+        follower = Follower(Owner(js), copy, FollowSettings(page_size=3))
+        while not level(follower, js):
+            assert released == []
+            assert await follower._follow_once()
+        assert released == [js.changes_since(0, 1).head]
+        js.insert_many([dataclasses.replace(HUJI_NAME, abstract="迁入登记")])
+        assert await follower._follow_once()
+        assert level(follower, js) and len(released) == 1

@@ -116,6 +116,25 @@ class Connections:
         finally:
             self._release(conn)
 
+    def shrink(self) -> None:
+        """Free the cached pages of the writer and of every idle reader (``PRAGMA
+        shrink_memory``): after a catch-up, whose pages the writer's cache and the feed's
+        readers' would otherwise hold for good. A reader in use keeps its pages."""
+        self._check_open()
+        with self._write_lock:
+            self._writer.execute("PRAGMA shrink_memory")
+        idle: list[sqlite3.Connection] = []
+        try:
+            while True:
+                idle.append(self._pool.get_nowait())
+        except queue.Empty:
+            pass
+        for conn in idle:
+            try:
+                conn.execute("PRAGMA shrink_memory")
+            finally:
+                self._release(conn)
+
     def _release(self, conn: sqlite3.Connection) -> None:
         """Back to the pool, or closed if the pool closed while ``conn`` was in use."""
         with self._readers_lock:

@@ -194,6 +194,11 @@ class CatalogStore:
                 fts.FtsIndex(conn), schema.generation(conn), stop=stop
             )
 
+    def release_memory(self) -> None:
+        """Free the pages the connections cache (``Connections.shrink``): a follower calls it
+        once its first catch-up is over."""
+        self._pool.shrink()
+
     def search_if_cached(self, query: SearchQuery) -> LocalResult | None:
         """What ``search`` answers, if the result cache holds this query at the current write
         generation; else None. One indexed read: cheap enough to call on an event loop."""

@@ -12,18 +12,10 @@ import pytest
 
 from gateway.catalog.store import CatalogStore
 from tests.support.entries import entry
+from tests.support.replicas import follow
 from yrdtools.bench.replication import wait_in_sync
 
 NODES = ("js", "sh")
-
-
-def _follow(owner: CatalogStore, replica: CatalogStore) -> None:
-    state = replica.reset_replica(owner.changes_since(0, 1).feed_id)
-    while True:
-        page = owner.changes_since(state.seq, 500)
-        state = replica.apply_changes(page)
-        if state.seq >= page.head:
-            return
 
 
 @pytest.fixture
@@ -45,7 +37,7 @@ def federation(tmp_path: Path) -> Iterator[tuple[SimpleNamespace, dict, dict]]:
                 [entry(f"{n} 户籍信息 {i}", code=f"101001/{100 + i:06d}") for i in range(3)]
             )
         for (_, p), replica in replicas.items():
-            _follow(owners[p], replica)
+            follow(owners[p], replica)
         yield SimpleNamespace(data_dir=tmp_path / "var"), owners, replicas
     finally:
         for store in [*owners.values(), *replicas.values()]:
@@ -67,7 +59,7 @@ def test_a_replica_behind_its_owner_is_waited_for(federation):
     owners["js"].insert_many([entry("js 新增 户籍", code="101001/000900")])
     with pytest.raises(TimeoutError):
         wait_in_sync(fed, NODES, lambda *_: None, head=_head(owners), timeout=0.6)
-    _follow(owners["js"], replicas[("sh", "js")])
+    follow(owners["js"], replicas[("sh", "js")])
     wait_in_sync(fed, NODES, lambda *_: None, head=_head(owners), timeout=5)
 
 

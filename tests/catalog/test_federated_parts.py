@@ -23,6 +23,7 @@ from gateway.catalog.store.fts import FtsIndex
 from gateway.config import load_crosswalk, load_departments, load_standard
 from tests.support.entries import entry
 from tests.support.federation import ROOT
+from tests.support.replicas import follow
 
 NAMES = {"js": "江苏", "sh": "上海", "zj": "浙江", "ah": "安徽"}
 ENTRIES = 1500
@@ -38,17 +39,6 @@ QUERIES = [
     ("不存在的词", Filters()),
 ]
 PAGES = ((0, 20), (20, 20), (3, 7))
-
-
-def _follow(owner: CatalogStore, replica: CatalogStore) -> None:
-    """Bring ``replica`` level with ``owner`` through the change feed, as a follower does."""
-    state = replica.reset_replica(owner.changes_since(0, 1).feed_id)
-    while True:
-        page = owner.changes_since(state.seq, 500)
-        state = replica.apply_changes(page)
-        if state.seq >= page.head:
-            replica.note_replica(connected=True, head=page.head)
-            return
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +67,7 @@ def stores(tmp_path_factory) -> Iterator[dict[str, CatalogStore]]:
                 continue
             replica = CatalogStore(tmp / f"replica-{province}.db")
             out[province] = replica
-            _follow(owner, replica)
+            follow(owner, replica)
         yield out
     finally:
         for store in {*owners, *out.values()}:
@@ -275,7 +265,7 @@ def small(tmp_path) -> Iterator[tuple[dict[str, CatalogStore], dict[str, Catalog
                 for n in range(30)
             )
             if province != "js":
-                _follow(owners[province], here[province])
+                follow(owners[province], here[province])
         yield owners, here
     finally:
         for store in {*owners.values(), *here.values()}:
@@ -346,7 +336,7 @@ def test_a_write_to_any_catalog_read_ends_the_kept_answer(small, written) -> Non
         for n in range(40)
     )
     if written != "js":
-        _follow(owners[written], here[written])
+        follow(owners[written], here[written])
     after = asyncio.run(catalog.search(query, 30.0))
     assert not after.kept
     fresh = asyncio.run(_catalog(here).search(query, 30.0))  # nothing kept: read part by part

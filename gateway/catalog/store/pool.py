@@ -122,7 +122,8 @@ class Connections:
         readers' would otherwise hold for good. A reader in use keeps its pages."""
         self._check_open()
         with self._write_lock:
-            self._writer.execute("PRAGMA shrink_memory")
+            if not self.closed:  # close() closes the writer under this lock
+                self._writer.execute("PRAGMA shrink_memory")
         idle: list[sqlite3.Connection] = []
         try:
             while True:

@@ -4,6 +4,7 @@ another store, as the PostgreSQL federation's databases (``pgfederation``)."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -67,5 +68,5 @@ def test_without_head_the_owners_files_under_the_data_dir_are_read(federation):
     """The SQLite federation's owners are ``<data_dir>/<node>/catalog.db``: here there are
     none, so only ``head`` can say where the owners stand."""
     fed, _, _ = federation
-    with pytest.raises(Exception, match="unable to open"):
+    with pytest.raises(sqlite3.OperationalError, match="unable to open"):
         wait_in_sync(fed, NODES, lambda *_: None, timeout=0.6)

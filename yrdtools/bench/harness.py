@@ -242,16 +242,7 @@ def run(opts: Options, say=print) -> dict[str, Any]:
                 "sample_keys": {k: len(g.ids) for k, g in bench.grants.items()},
                 "concurrency_levels": levels,
                 "warmup_s": opts.warmup,
-                **(
-                    {
-                        "postgresql": {
-                            "federation_startup_s": round(pgb.bench.startup_seconds, 2),
-                            **pgb.extra,
-                        }
-                    }
-                    if pgb is not None
-                    else {}
-                ),
+                **({"postgresql": pgb.setup()} if pgb is not None else {}),
             },
             "replication": replication,
             "cases": ordered,

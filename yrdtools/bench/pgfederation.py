@@ -66,6 +66,11 @@ class PgBench:
     def rss_pids(self) -> dict[str, int]:
         return {f"pg/{key}": proc.pid for key, proc in self.procs.procs.items()}
 
+    def setup(self) -> dict[str, Any]:
+        """What the result's ``setup.postgresql`` records: how long the federation took to
+        serve, then to be level and idle (after its start, and after ``use_two_sh``)."""
+        return {"federation_startup_s": round(self.bench.startup_seconds, 2), **self.extra}
+
     def use_two_sh(self, say=print) -> None:
         """Restart every node on the federation that lists two replicas of sh, and start both."""
         say("restarting the PostgreSQL federation with two replicas of sh ...")

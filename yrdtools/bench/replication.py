@@ -73,13 +73,10 @@ def replica_state(fed: FederationConfig, node: str, province: str) -> ReplicaSta
 OwnerHead = Callable[[str], int]
 
 
-def _in_sync(
-    fed: FederationConfig, node: str, province: str, head: OwnerHead | None = None
-) -> bool:
+def _in_sync(fed: FederationConfig, node: str, province: str, head: int) -> bool:
+    """Whether ``node``'s replica of ``province`` holds the owner's ``head`` (and it has one)."""
     state = replica_state(fed, node, province)
-    if state is None:
-        return False
-    return state.seq >= (head(province) if head else owner_head(fed, province)) > 0
+    return state is not None and state.seq >= head > 0
 
 
 def wait_in_sync(
@@ -95,11 +92,15 @@ def wait_in_sync(
     an owner's head is read when its catalog is not the SQLite file under ``fed.data_dir``
     (a PostgreSQL federation's, ``pgfederation``); replicas are SQLite files either way."""
     nodes = list(nodes)
+    read_head = head or (lambda province: owner_head(fed, province))
     pairs = [(n, p) for n in nodes for p in nodes if p != n]
     started = time.perf_counter()
     deadline = time.monotonic() + timeout
     say(f"waiting for {len(pairs)} replicas to catch up ...")
-    while not all(_in_sync(fed, n, p, head) for n, p in pairs):
+    while True:
+        heads = {p: read_head(p) for p in nodes}  # each owner once a round, not once a follower
+        if all(_in_sync(fed, n, p, heads[p]) for n, p in pairs):
+            break
         if time.monotonic() > deadline:
             raise TimeoutError(f"replicas not in sync after {timeout:.0f} s")
         time.sleep(0.5)
@@ -133,7 +134,7 @@ def catch_up_alone(
     with open_channel(fed, follower, insecure=False) as channel:
         stub = catalog_pb2_grpc.CatalogStub(channel)
         request = catalog_pb2.SearchRequest(query="户籍", page_size=20)
-        while not _in_sync(fed, follower, owner):
+        while not _in_sync(fed, follower, owner, head):  # nothing writes to the owner meanwhile
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{follower}'s replica of {owner} not in sync")
             started = time.perf_counter()

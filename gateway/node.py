@@ -151,7 +151,10 @@ class Node:
 
     def _catalog(self) -> AnyCatalogStore:
         where = self._at(self.config.catalog_db.name)
-        return PgCatalogStore(where) if isinstance(where, Postgres) else CatalogStore(where)
+        cache_mib = self.config.search.cache_mib
+        if isinstance(where, Postgres):
+            return PgCatalogStore(where, search_cache_mib=cache_mib)
+        return CatalogStore(where, search_cache_mib=cache_mib)
 
     def _at(self, file: str) -> Path | Postgres:
         """Where a store lives: its SQLite file, or the province's PostgreSQL pool (opened on
@@ -285,6 +288,7 @@ class Node:
             catalog_peers,
             by_field,
             synonyms=self.standard.synonyms.equivalents(),
+            search_cache_mib=cfg.search.cache_mib,
         )
         catalog = FederatedCatalog(
             self.id,
@@ -300,6 +304,10 @@ class Node:
         metrics.watch(
             breakers=lambda: {p.id: p.breaker.state for p in peers},
             audit_queue=audit.queued,
+            search_caches=lambda: {
+                self.id: store.search_cache_bytes,
+                **{p: r.store.search_cache_bytes for p, r in replication.catalogs.items()},
+            },
         )
         validator = QueryValidator(
             provinces=tuple(self.fed.nodes),

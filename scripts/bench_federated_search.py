@@ -37,6 +37,7 @@ from gateway._pb.yrd.v1 import catalog_pb2  # noqa: E402
 from gateway.catalog.federated import FederatedCatalog, Labels, LocalCatalog  # noqa: E402
 from gateway.catalog.query import QueryValidator  # noqa: E402
 from gateway.catalog.replicas import ReplicaCatalog  # noqa: E402
+from gateway.catalog.settings import SEARCH_CACHE_MIB  # noqa: E402
 from gateway.catalog.store import CatalogStore  # noqa: E402
 from gateway.config import load_departments, load_standard  # noqa: E402
 from gateway.config.node import SearchSettings  # noqa: E402
@@ -125,6 +126,16 @@ async def fresh(catalog, validator, encoder, requests) -> list[tuple[float, str]
     return out
 
 
+def _memory(stores: list[CatalogStore]) -> None:
+    """The process's heap and what the stores' search caches hold."""
+    with open("/proc/self/status") as status:
+        anon = next(int(line.split()[1]) for line in status if line.startswith("RssAnon:"))
+    held = [s.search_cache_bytes for s in stores]
+    counted = [n for n in held if n is not None]
+    cached = f"{sum(counted) / 2**20:.1f} MiB" if len(counted) == len(held) else "not counted"
+    print(f"heap (RssAnon) {anon / 1024:.0f} MiB; the stores' search caches of arrays: {cached}")
+
+
 async def _first_search(catalog, validator) -> None:
     """One popular query, unmeasured: it reads what a node reads once (the replicas'
     department names)."""
@@ -192,6 +203,12 @@ def main() -> None:
         "common_postings_mib; default 4, a node's; 0: none); --fresh keeps them first",
     )
     parser.add_argument(
+        "--cache-mib",
+        type=float,
+        help="memory each store's search caches of arrays may hold together (CatalogStore "
+        "search_cache_mib; default: the store's; negative: bounded by count alone)",
+    )
+    parser.add_argument(
         "--latency",
         type=int,
         metavar="N",
@@ -226,10 +243,16 @@ def main() -> None:
             tmp.mkdir(parents=True, exist_ok=True)
         seeded = (tmp / "seeded").exists()
         results = 0 if args.per_query else 128
+        cache_mib = SEARCH_CACHE_MIB if args.cache_mib is None else args.cache_mib
+        if cache_mib is not None and cache_mib < 0:
+            cache_mib = None
 
         def opened(name: str) -> CatalogStore:
             return CatalogStore(
-                tmp / f"{name}.db", result_cache=results, common_postings_mib=args.common_mib
+                tmp / f"{name}.db",
+                result_cache=results,
+                common_postings_mib=args.common_mib,
+                search_cache_mib=cache_mib,
             )
 
         stores = {p: opened(p) for p in PROVINCES}
@@ -291,6 +314,7 @@ def main() -> None:
                 beyond = cold_search_requests(names, count=COLD + args.fresh)[COLD:]
                 each = asyncio.run(fresh(catalog, validator, encoder, beyond))
                 report_per_query(each, 1, args.entries, "new cold queries, each asked once")
+                _memory([*stores.values(), *replicas.values()])
                 return
             if args.per_query:
                 each = asyncio.run(

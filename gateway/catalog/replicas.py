@@ -21,6 +21,7 @@ from gateway.catalog.follower import ChangeSource, Follower, FollowSettings
 from gateway.catalog.model import CatalogEntry
 from gateway.catalog.query import Filters
 from gateway.catalog.ranking import CollectionStats
+from gateway.catalog.settings import SEARCH_CACHE_MIB
 from gateway.catalog.store import CatalogStore
 from gateway.catalog.store.feed import ChangePage
 from gateway.catalog.store.replica import ReplicaState
@@ -156,7 +157,9 @@ class Replication:
         stale_after: float = STALE_AFTER_S,
         settings: FollowSettings | None = None,
         synonyms: Mapping[str, tuple[str, ...]] | None = None,
+        search_cache_mib: int = SEARCH_CACHE_MIB,
     ) -> None:
+        """``search_cache_mib``: what each replica's search caches may hold (``CatalogStore``)."""
         directory.mkdir(parents=True, exist_ok=True)
         self._settings = settings or FollowSettings()
         self._tasks: list[asyncio.Task[None]] = []
@@ -164,7 +167,9 @@ class Replication:
         self.catalogs: dict[str, ReplicaCatalog] = {}
         try:
             for province in provinces:
-                store = CatalogStore(directory / f"{province}.db")
+                store = CatalogStore(
+                    directory / f"{province}.db", search_cache_mib=search_cache_mib
+                )
                 self.catalogs[province] = ReplicaCatalog(
                     province, store, labels, stale_after=stale_after, synonyms=synonyms
                 )

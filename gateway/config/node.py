@@ -173,7 +173,12 @@ def _seed(node: ConfigNode) -> SeedSettings:
 
 def _search(node: ConfigNode) -> SearchSettings:
     node.only(
-        "default_page_size", "max_page_size", "max_query_chars", "peer_timeout_ms", "max_offset"
+        "default_page_size",
+        "max_page_size",
+        "max_query_chars",
+        "peer_timeout_ms",
+        "max_offset",
+        "cache_mib",
     )
     settings = SearchSettings(
         default_page_size=node.int_or(
@@ -183,6 +188,7 @@ def _search(node: ConfigNode) -> SearchSettings:
         max_query_chars=node.int_or("max_query_chars", _SEARCH.max_query_chars, lo=1, hi=4096),
         peer_timeout_ms=node.int_or("peer_timeout_ms", _SEARCH.peer_timeout_ms, lo=10, hi=600_000),
         max_offset=node.int_or("max_offset", _SEARCH.max_offset, lo=0, hi=1_000_000),
+        cache_mib=node.int_or("cache_mib", _SEARCH.cache_mib, lo=0, hi=65_536),
     )
     if settings.default_page_size > settings.max_page_size:
         raise node["default_page_size"].fail("at most search.max_page_size")

@@ -253,11 +253,14 @@ class Metrics:
         *,
         breakers: Callable[[], Mapping[str, str]],
         audit_queue: Callable[[], int],
+        search_caches: Callable[[], Mapping[str, int | None]] = dict,
     ) -> None:
         """Where scrapes read live state: each peer's breaker state (``closed``, ``half_open``,
-        ``open``) and the audit writer's queue."""
+        ``open``), the audit writer's queue, and the bytes each catalog's search caches hold
+        (by province; None: a catalog whose caches are bounded by count alone)."""
         self._live.breakers = breakers
         self._live.audit_queue = audit_queue
+        self._live.search_caches = search_caches
 
     def render(self) -> bytes:
         """The whole registry in the Prometheus text format."""
@@ -276,12 +279,14 @@ through), 2 open (calls to the peer are skipped)."""
 
 
 class _LiveState:
-    """Gauges read when scraped: breakers and the audit queue of the answering process."""
+    """Gauges read when scraped: breakers, the audit queue and the search caches of the
+    answering process."""
 
     def __init__(self, node: str) -> None:
         self.node = node
         self.breakers: Callable[[], Mapping[str, str]] = dict
         self.audit_queue: Callable[[], int] = lambda: 0
+        self.search_caches: Callable[[], Mapping[str, int | None]] = dict
 
     def collect(self) -> Iterator[Any]:
         breaker = GaugeMetricFamily(
@@ -297,6 +302,17 @@ class _LiveState:
             "Audit entries waiting for the writer's next commit (in the answering process).",
             value=self.audit_queue(),
         )
+        caches = GaugeMetricFamily(
+            "yrd_search_cache_bytes",
+            "Bytes each catalog's search caches of arrays hold (recent terms' postings and "
+            "scores, filter masks), by the province whose catalog it is; bounded by the store's "
+            "search_cache_mib (in the answering process).",
+            labels=("catalog",),
+        )
+        for province, held in sorted(self.search_caches().items()):
+            if held is not None:
+                caches.add_metric((province,), held)
+        yield caches
 
 
 class _WorkerProcesses:

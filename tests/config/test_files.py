@@ -74,6 +74,7 @@ def test_every_shipped_file_loads():
         assert province.interfaces
         assert province.config.interfaces_path == ROOT / "nodes" / node_id / "interfaces.yaml"
         assert province.config.limits.shutdown_grace_s == 5.0
+        assert province.config.search.cache_mib == 16
 
 
 UNKNOWN_KEYS = [
@@ -121,6 +122,7 @@ WRONG_TYPES = [
     ),
     ("node", _set("workers", value=True), "workers", "an integer in [1, 64]"),
     ("node", _set("seed", "entries", value="many"), "seed.entries", "an integer"),
+    ("node", _set("search", "cache_mib", value=-1), "search.cache_mib", "an integer in [0, "),
     ("node", _set("limits", value=[1]), "limits", "a mapping"),
     (
         "node",
@@ -225,3 +227,16 @@ def test_shutdown_grace_is_read_from_limits(tree, settings, grace):
     _edit(tree, "node", change)
     _, province = _load(tree)
     assert province.config.limits.shutdown_grace_s == grace
+
+
+@pytest.mark.parametrize(
+    ("settings", "mib"), [({}, 16), ({"cache_mib": 0}, 0), ({"cache_mib": 64}, 64)]
+)
+def test_the_search_caches_memory_is_read_from_search(tree, settings, mib):
+    def change(doc: Any) -> None:
+        doc["search"].pop("cache_mib", None)
+        doc["search"].update(settings)
+
+    _edit(tree, "node", change)
+    _, province = _load(tree)
+    assert province.config.search.cache_mib == mib

@@ -23,6 +23,7 @@ import pytest_asyncio
 import yaml
 
 from gateway._pb.yrd.v1 import catalog_pb2, catalog_pb2_grpc
+from gateway.catalog.settings import SEARCH_CACHE_MIB
 from gateway.ports import LOOPBACK, free_ports
 from tests.support.federation import NODE_IDS, ROOT
 from tests.support.ops import OpsCluster, start_cluster
@@ -208,6 +209,11 @@ async def test_prometheus_scrapes_the_nodes_and_answers_promql(scraped):
 
     audit = await asyncio.to_thread(_series, base, "yrd_audit_queue_depth")
     assert len(audit) >= 3
+    # js has searched: each of its four catalogs says what its search caches hold, within the
+    # store's budget.
+    caches = await asyncio.to_thread(_series, base, 'yrd_search_cache_bytes{node="js"}')
+    assert len(caches) == 4 and any(v > 0 for v in caches.values()), caches
+    assert all(0 <= v <= SEARCH_CACHE_MIB * 2**20 for v in caches.values())
     processes = await asyncio.to_thread(_series, base, "process_resident_memory_bytes")
     assert len(processes) >= 3 and all(v > 0 for v in processes.values())
 
@@ -232,7 +238,9 @@ def test_every_dashboard_query_names_metrics_the_nodes_export():
     metrics.observe_peer("sh", "/yrd.v1.Federation/Search", grpc.StatusCode.OK, 0.01)
     metrics.observe_search("sh", "answered", 0.01)
     metrics.observe_audit_append(0.001)
-    metrics.watch(breakers=lambda: {"sh": "closed"}, audit_queue=lambda: 0)
+    metrics.watch(
+        breakers=lambda: {"sh": "closed"}, audit_queue=lambda: 0, search_caches=lambda: {"js": 0}
+    )
     exported = {
         sample.name
         for family in text_string_to_metric_families(metrics.render().decode())

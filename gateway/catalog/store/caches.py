@@ -11,32 +11,84 @@ that snapshot would compute. Backend-neutral; the store keeps three of them:
   returning the same popular entries.
 * results: recent searches' whole answers, so a repeated search is answered without a worker
   thread (whose hop costs more CPU than such a search's SQL).
+
+A count alone does not bound memory: a term's postings and scores take a few hundred bytes for
+a rare term and several megabytes for a common one. Caches of arrays therefore also share a
+``ByteBudget``: together they hold at most its bytes, and the value used least recently among
+all of them goes first.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable, Iterable
-from typing import Generic, TypeVar
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any, Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
-class GenerationCache(Generic[K, V]):
-    """At most ``size`` values by (generation, key); ``size`` 0 keeps nothing. Thread-safe."""
+class ByteBudget:
+    """At most ``max_bytes`` held by the caches that share it (as their ``weigh`` counts), the
+    least recently used value among all of them evicted first. Thread-safe: the caches sharing a
+    budget share its lock."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.used = 0
+        self.lock = threading.Lock()
+        #: (cache, (generation, key)) -> bytes, least recently used first.
+        self._order: OrderedDict[tuple[GenerationCache[Any, Any], tuple[int, Any]], int] = (
+            OrderedDict()
+        )
+
+    def _add(self, cache: GenerationCache[Any, Any], key: tuple[int, Any], nbytes: int) -> None:
+        self._order[(cache, key)] = nbytes
+        self.used += nbytes
+
+    def _touch(self, cache: GenerationCache[Any, Any], key: tuple[int, Any]) -> None:
+        self._order.move_to_end((cache, key))
+
+    def _forget(self, cache: GenerationCache[Any, Any], key: tuple[int, Any]) -> None:
+        self.used -= self._order.pop((cache, key))
+
+    def _evict(self) -> None:
+        while self.used > self.max_bytes:
+            (cache, key), nbytes = self._order.popitem(last=False)
+            del cache._values[key]
+            self.used -= nbytes
+
+
+class GenerationCache(Generic[K, V]):
+    """At most ``size`` values by (generation, key); ``size`` 0 keeps nothing. Thread-safe.
+
+    With a ``budget``, each value also counts ``weigh(value)`` bytes against it, and a value
+    heavier than the whole budget is not kept."""
+
+    def __init__(
+        self,
+        size: int,
+        *,
+        budget: ByteBudget | None = None,
+        weigh: Callable[[V], int] | None = None,
+    ) -> None:
+        if (budget is None) != (weigh is None):
+            raise ValueError("a budget needs weigh, and weigh a budget")
         self.size = size
         self._values: OrderedDict[tuple[int, K], V] = OrderedDict()
-        self._lock = threading.Lock()
+        self._budget = budget
+        self._weigh = weigh
+        self._lock = budget.lock if budget is not None else threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._values)
 
     def get(self, generation: int, key: K) -> V | None:
         with self._lock:
             value = self._values.get((generation, key))
             if value is not None:
-                self._values.move_to_end((generation, key))
+                self._found((generation, key))
             return value
 
     def get_many(self, generation: int, keys: Iterable[K]) -> tuple[dict[K, V], list[K]]:
@@ -50,9 +102,14 @@ class GenerationCache(Generic[K, V]):
                 if value is None:
                     missing.append(key)
                 else:
-                    values.move_to_end((generation, key))
+                    self._found((generation, key))
                     found[key] = value
         return found, missing
+
+    def _found(self, at: tuple[int, K]) -> None:
+        self._values.move_to_end(at)
+        if self._budget is not None:
+            self._budget._touch(self, at)
 
     def put(self, generation: int, key: K, value: V) -> None:
         self.put_many(generation, ((key, value),))
@@ -60,8 +117,25 @@ class GenerationCache(Generic[K, V]):
     def put_many(self, generation: int, items: Iterable[tuple[K, V]]) -> None:
         if not self.size:
             return
+        budget, weigh = self._budget, self._weigh
+        weighed = [(key, value, weigh(value) if weigh is not None else 0) for key, value in items]
         with self._lock:
-            for key, value in items:
-                self._values[(generation, key)] = value
-            while len(self._values) > self.size:
-                self._values.popitem(last=False)
+            values = self._values
+            for key, value, nbytes in weighed:
+                at = (generation, key)
+                self._drop(at)
+                if budget is not None and nbytes > budget.max_bytes:
+                    continue
+                values[at] = value
+                if budget is not None:
+                    budget._add(self, at, nbytes)
+            while len(values) > self.size:
+                self._drop(next(iter(values)))
+            if budget is not None:
+                budget._evict()
+
+    def _drop(self, at: tuple[int, K]) -> None:
+        if at in self._values:
+            del self._values[at]
+            if self._budget is not None:
+                self._budget._forget(self, at)

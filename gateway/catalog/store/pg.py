@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from gateway.catalog import textindex
 from gateway.catalog.model import FACET_FIELDS, CatalogEntry
 from gateway.catalog.ranking import CollectionStats
+from gateway.catalog.settings import SEARCH_CACHE_MIB
 from gateway.catalog.store.entries import (
     ENTRY_COLUMNS,
     batched,
@@ -136,12 +137,16 @@ class PgCatalogStore:
         postings_cache: int = 512,
         entry_cache: int = 4096,
         result_cache: int = 128,
+        search_cache_mib: float | None = SEARCH_CACHE_MIB,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._pg = pg
         self._clock = clock
         self._searcher = Searcher(
-            postings_cache=postings_cache, entry_cache=entry_cache, result_cache=result_cache
+            postings_cache=postings_cache,
+            entry_cache=entry_cache,
+            result_cache=result_cache,
+            cache_bytes=None if search_cache_mib is None else int(search_cache_mib * 2**20),
         )
         migrate(pg, "catalog", MIGRATIONS)
         with pg.transaction() as conn:
@@ -247,6 +252,11 @@ class PgCatalogStore:
         """As ``CatalogStore.keep_common``: none here (a GIN index lists no vocabulary with
         counts cheaply), so 0."""
         return 0
+
+    @property
+    def search_cache_bytes(self) -> int | None:
+        """What the search caches under ``search_cache_mib`` hold now (None: no such bound)."""
+        return self._searcher.cached_bytes
 
     def search_if_cached(self, query: SearchQuery) -> LocalResult | None:
         generation = self.cached_generation()

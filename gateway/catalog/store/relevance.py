@@ -28,7 +28,7 @@ import numpy as np
 
 from gateway.catalog import ranking
 from gateway.catalog.ranking import CollectionStats, TermPostings
-from gateway.catalog.store.caches import GenerationCache
+from gateway.catalog.store.caches import ByteBudget, GenerationCache
 from gateway.catalog.store.facets import FacetIndex, Moved, WrittenEntries
 from gateway.catalog.textindex import QueryTerm
 
@@ -215,11 +215,18 @@ class Relevance:
     every match ties on BM25 and the tie-breaks order all of them.
     """
 
-    def __init__(self, *, postings_cache: int, common_bytes: int = 0) -> None:
+    def __init__(
+        self, *, postings_cache: int, common_bytes: int = 0, cache_bytes: int | None = None
+    ) -> None:
         """``postings_cache``: how many recent terms keep their postings (and scores);
-        ``common_bytes``: how much memory ``keep_common`` may give the commonest terms."""
+        ``common_bytes``: how much memory ``keep_common`` may give the commonest terms;
+        ``cache_bytes``: how much the recent terms' postings and scores, and the filters' masks,
+        normalizers and paths across writes, may take together (None: bounded by count alone).
+        """
+        budget = ByteBudget(cache_bytes) if cache_bytes is not None else None
+        arrays = _nbytes if budget is not None else None
         self._postings: GenerationCache[str, tuple[np.ndarray, ...]] = GenerationCache(
-            postings_cache
+            postings_cache, budget=budget, weigh=arrays
         )
         self._common_bytes = common_bytes
         self._common: dict[str, _Kept] = {}
@@ -228,15 +235,29 @@ class Relevance:
         #: By the generation moved from: (the generation moved to, ``Moved.moved`` as int32).
         self._shifts: OrderedDict[int, tuple[int, np.ndarray]] = OrderedDict()
         self._paths: GenerationCache[int, tuple[np.ndarray, np.ndarray]] = GenerationCache(
-            _PATHS_KEPT
+            _PATHS_KEPT, budget=budget, weigh=arrays
         )
         self._lock = threading.Lock()  # the common terms' choice and the shifts
-        self._terms: GenerationCache[str, TermPostings] = GenerationCache(postings_cache)
-        self._scored: GenerationCache[tuple, np.ndarray] = GenerationCache(postings_cache)
+        self._terms: GenerationCache[str, TermPostings] = GenerationCache(
+            postings_cache, budget=budget, weigh=_term_nbytes if budget is not None else None
+        )
+        self._scored: GenerationCache[tuple, np.ndarray] = GenerationCache(
+            postings_cache, budget=budget, weigh=arrays
+        )
         self._kths: GenerationCache[tuple, float] = GenerationCache(postings_cache)
-        self._masks: GenerationCache[tuple, np.ndarray] = GenerationCache(64)
-        self._weights: GenerationCache[tuple[float, ...], np.ndarray] = GenerationCache(4)
+        self._masks: GenerationCache[tuple, np.ndarray] = GenerationCache(
+            64, budget=budget, weigh=arrays
+        )
+        self._weights: GenerationCache[tuple[float, ...], np.ndarray] = GenerationCache(
+            4, budget=budget, weigh=arrays
+        )
         self._sizes: GenerationCache[tuple, tuple[int, tuple[int, ...]]] = GenerationCache(8)
+        self._budget = budget
+
+    @property
+    def cached_bytes(self) -> int | None:
+        """What the caches under ``cache_bytes`` hold now (None: no such bound)."""
+        return self._budget.used if self._budget is not None else None
 
     def note_moved(self, moved: Moved) -> None:
         """Entries moved to a new generation (``moved``): a term whose postings are kept at
@@ -586,6 +607,19 @@ class Relevance:
             mask = ok[index.combo_at]
             self._masks.put(index.generation, chars, mask)
         return mask
+
+
+def _nbytes(arrays: np.ndarray | tuple[np.ndarray, ...]) -> int:
+    """The bytes of ``arrays`` (one, or a tuple), each counted once."""
+    if isinstance(arrays, np.ndarray):
+        return arrays.nbytes
+    return sum({id(a): a.nbytes for a in arrays}.values())
+
+
+def _term_nbytes(term: TermPostings) -> int:
+    """The bytes of ``term``'s arrays, its occurrences included (computed now, since every
+    search asks them, so that what it holds is counted when it is kept)."""
+    return _nbytes((*term.exact, *term.synonyms, term.occurrences))
 
 
 def _kth_best(values: np.ndarray, k: int) -> float:

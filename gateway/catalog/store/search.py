@@ -87,18 +87,31 @@ class Searcher:
     and the facet index of the newest generation seen. Thread-safe."""
 
     def __init__(
-        self, *, postings_cache: int, entry_cache: int, result_cache: int, common_bytes: int = 0
+        self,
+        *,
+        postings_cache: int,
+        entry_cache: int,
+        result_cache: int,
+        common_bytes: int = 0,
+        cache_bytes: int | None = None,
     ) -> None:
         self._decoded: GenerationCache[int, CatalogEntry] = GenerationCache(entry_cache)
         self._results: GenerationCache[SearchQuery, LocalResult] = GenerationCache(result_cache)
         self._stats: GenerationCache[tuple[bool, tuple[str, ...]], CollectionStats] = (
             GenerationCache(result_cache)
         )
-        self._relevance = Relevance(postings_cache=postings_cache, common_bytes=common_bytes)
+        self._relevance = Relevance(
+            postings_cache=postings_cache, common_bytes=common_bytes, cache_bytes=cache_bytes
+        )
         self._facets: FacetIndex | None = None
         self._table: RankTable | None = None
         self._facets_lock = threading.Lock()
         self._published: tuple[int, list[set[int] | None] | None | _Nothing] = (-1, None)
+
+    @property
+    def cached_bytes(self) -> int | None:
+        """What the caches of arrays hold now (None: bounded by count alone)."""
+        return self._relevance.cached_bytes
 
     @property
     def caches_results(self) -> bool:

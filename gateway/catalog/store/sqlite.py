@@ -15,6 +15,7 @@ from pathlib import Path
 
 from gateway.catalog.model import CatalogEntry
 from gateway.catalog.ranking import CollectionStats
+from gateway.catalog.settings import SEARCH_CACHE_MIB
 from gateway.catalog.store import feed, fts, replica, schema, writes
 from gateway.catalog.store.feed import ChangePage
 from gateway.catalog.store.pool import Connections
@@ -34,6 +35,7 @@ class CatalogStore:
         entry_cache: int = 4096,
         result_cache: int = 128,
         common_postings_mib: float = 4.0,
+        search_cache_mib: float | None = SEARCH_CACHE_MIB,
         clock: Callable[[], float] = time.time,
     ) -> None:
         """Open (creating if missing) the catalog at ``path``.
@@ -66,6 +68,7 @@ class CatalogStore:
             entry_cache=entry_cache,
             result_cache=result_cache,
             common_bytes=int(common_postings_mib * 2**20),
+            cache_bytes=None if search_cache_mib is None else int(search_cache_mib * 2**20),
         )
         self._pool = Connections(self._path)
         try:
@@ -198,6 +201,11 @@ class CatalogStore:
         """Free the pages the connections cache (``Connections.shrink``): a follower calls it
         once its first catch-up is over."""
         self._pool.shrink()
+
+    @property
+    def search_cache_bytes(self) -> int | None:
+        """What the search caches under ``search_cache_mib`` hold now (None: no such bound)."""
+        return self._searcher.cached_bytes
 
     def search_if_cached(self, query: SearchQuery) -> LocalResult | None:
         """What ``search`` answers, if the result cache holds this query at the current write

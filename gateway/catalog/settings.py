@@ -14,9 +14,12 @@ __all__ = ["SEARCH_CACHE_MIB", "SearchSettings"]
 #: How many MiB a catalog's search caches of arrays may hold together (``Relevance``'s
 #: ``cache_bytes``): recent terms' postings and scores, and the filters' masks and normalizers.
 #: Bounded by count alone (512 terms), four catalogs of 131,000 entries held 145 MiB after 1,000
-#: cold searches (``scripts/bench_federated_search.py --fresh 1000``), a node's largest share of
-#: its memory; 16 MiB each cost no CPU beyond the noise there.
-SEARCH_CACHE_MIB = 16
+#: cold searches, and nothing stopped a catalog's 512 terms from being common ones of megabytes
+#: each. In the benchmark's cold searches through one node (4 catalogs of 131,000 entries),
+#: 16 MiB a catalog took the node from 460-484 to 352 MiB but cost 15-25% more CPU a search:
+#: the common terms' arrays, asked again and again, no longer fitted. 64 MiB cost about 5%
+#: (6,494 against 6,141-6,176 µs at c=1) at 433 MiB.
+SEARCH_CACHE_MIB = 64
 
 
 @dataclass(frozen=True, slots=True)

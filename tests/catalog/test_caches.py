@@ -9,12 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.catalog.query import Filters
-from gateway.catalog.seed import generate_entries
 from gateway.catalog.store import CatalogStore, SearchQuery
 from gateway.catalog.store.caches import ByteBudget, GenerationCache
 from gateway.catalog.textindex import parse_query
-from gateway.config import load_crosswalk, load_departments, load_standard
-from tests.support.federation import ROOT
+from gateway.config import load_standard
+from tests.support.seeded import STANDARD, seeded_entries
 
 
 def sized(budget: ByteBudget, size: int = 100) -> GenerationCache[str, bytes]:
@@ -135,21 +134,9 @@ QUERIES = [
 ]
 
 
-STANDARD = ROOT / "config" / "standard" / "yrd-standard.yaml"
-
-
 @pytest.fixture(scope="module")
 def entries():
-    standard = load_standard(STANDARD)
-    return list(
-        generate_entries(
-            "js",
-            ENTRIES,
-            standard=standard,
-            crosswalk=load_crosswalk(ROOT / "nodes" / "js" / "crosswalk.yaml", standard),
-            departments=load_departments(ROOT / "nodes" / "js" / "departments.yaml", standard),
-        )
-    )
+    return seeded_entries("js", ENTRIES)
 
 
 def answers(store: CatalogStore) -> list[tuple]:

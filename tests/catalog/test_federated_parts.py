@@ -17,13 +17,11 @@ from gateway.catalog.federated import FederatedCatalog, Labels, LocalCatalog
 from gateway.catalog.query import FederatedQuery, Filters
 from gateway.catalog.ranking import CollectionStats
 from gateway.catalog.replicas import ReplicaCatalog
-from gateway.catalog.seed import generate_entries
 from gateway.catalog.store import CatalogStore
 from gateway.catalog.store.fts import FtsIndex
-from gateway.config import load_crosswalk, load_departments, load_standard
 from tests.support.entries import entry
-from tests.support.federation import ROOT
 from tests.support.replicas import follow
+from tests.support.seeded import seeded_entries
 
 NAMES = {"js": "江苏", "sh": "上海", "zj": "浙江", "ah": "安徽"}
 ENTRIES = 1500
@@ -45,23 +43,13 @@ PAGES = ((0, 20), (20, 20), (3, 7))
 def stores(tmp_path_factory) -> Iterator[dict[str, CatalogStore]]:
     """js's own catalog and its replicas of the other three."""
     tmp = Path(tmp_path_factory.mktemp("parts"))
-    standard = load_standard(ROOT / "config" / "standard" / "yrd-standard.yaml")
     out: dict[str, CatalogStore] = {}
     owners: list[CatalogStore] = []
     try:
         for province in NAMES:
-            node = ROOT / "nodes" / province
             owner = CatalogStore(tmp / f"{province}.db")
             owners.append(owner)
-            owner.insert_many(
-                generate_entries(
-                    province,
-                    ENTRIES,
-                    standard=standard,
-                    crosswalk=load_crosswalk(node / "crosswalk.yaml", standard),
-                    departments=load_departments(node / "departments.yaml", standard),
-                )
-            )
+            owner.insert_many(seeded_entries(province, ENTRIES))
             if province == "js":
                 out[province] = owner
                 continue

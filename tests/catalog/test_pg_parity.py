@@ -10,15 +10,15 @@ import pytest
 from gateway.catalog.model import CatalogEntry
 from gateway.catalog.query import Filters
 from gateway.catalog.ranking import CollectionStats
-from gateway.catalog.seed import generate_entries
 from gateway.catalog.store import CatalogStore, LocalResult, SearchQuery
 from gateway.catalog.store.feed import publishes
 from gateway.catalog.store.pg import PgCatalogStore
 from gateway.catalog.textindex import parse_query
-from gateway.config import load_crosswalk, load_departments, load_standard
+from gateway.config import load_standard
 from gateway.postgres import Postgres
 from tests.support.federation import ROOT
 from tests.support.postgres import new_schema
+from tests.support.seeded import seeded_entries
 
 ENTRIES = 3000
 
@@ -44,16 +44,7 @@ QUERIES = [
 
 @pytest.fixture(scope="module")
 def entries() -> list[CatalogEntry]:
-    standard = load_standard(ROOT / "config" / "standard" / "yrd-standard.yaml")
-    return list(
-        generate_entries(
-            "js",
-            ENTRIES,
-            standard=standard,
-            crosswalk=load_crosswalk(ROOT / "nodes" / "js" / "crosswalk.yaml", standard),
-            departments=load_departments(ROOT / "nodes" / "js" / "departments.yaml", standard),
-        )
-    )
+    return seeded_entries("js", ENTRIES)
 
 
 @pytest.fixture(scope="module")

@@ -74,7 +74,7 @@ def test_every_shipped_file_loads():
         assert province.interfaces
         assert province.config.interfaces_path == ROOT / "nodes" / node_id / "interfaces.yaml"
         assert province.config.limits.shutdown_grace_s == 5.0
-        assert province.config.search.cache_mib == 16
+        assert province.config.search.cache_mib == 64
 
 
 UNKNOWN_KEYS = [
@@ -215,28 +215,25 @@ def test_the_federation_file_is_found_by_configuration_not_by_the_package(
     assert load_federation().path == (tree / FILES["federation"]).resolve()
 
 
-@pytest.mark.parametrize(
-    ("settings", "grace"),
-    [({}, 5.0), ({"shutdown_grace_s": 0.5}, 0.5), ({"shutdown_grace_s": 0}, 0.0)],
-)
-def test_shutdown_grace_is_read_from_limits(tree, settings, grace):
+SETTINGS = [
+    ("limits", "shutdown_grace_s", None, 5.0),
+    ("limits", "shutdown_grace_s", 0.5, 0.5),
+    ("limits", "shutdown_grace_s", 0, 0.0),
+    ("search", "cache_mib", None, 64),
+    ("search", "cache_mib", 0, 0),
+    ("search", "cache_mib", 64, 64),
+]
+
+
+@pytest.mark.parametrize(("block", "key", "given", "read"), SETTINGS)
+def test_a_setting_is_read_from_its_block_or_defaults(tree, block, key, given, read):
+    """``given`` None: the key is left out, and the default is read."""
+
     def change(doc: Any) -> None:
-        doc["limits"].pop("shutdown_grace_s", None)
-        doc["limits"].update(settings)
+        doc[block].pop(key, None)
+        if given is not None:
+            doc[block][key] = given
 
     _edit(tree, "node", change)
     _, province = _load(tree)
-    assert province.config.limits.shutdown_grace_s == grace
-
-
-@pytest.mark.parametrize(
-    ("settings", "mib"), [({}, 16), ({"cache_mib": 0}, 0), ({"cache_mib": 64}, 64)]
-)
-def test_the_search_caches_memory_is_read_from_search(tree, settings, mib):
-    def change(doc: Any) -> None:
-        doc["search"].pop("cache_mib", None)
-        doc["search"].update(settings)
-
-    _edit(tree, "node", change)
-    _, province = _load(tree)
-    assert province.config.search.cache_mib == mib
+    assert getattr(getattr(province.config, block), key) == read

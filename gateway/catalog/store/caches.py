@@ -85,31 +85,33 @@ class GenerationCache(Generic[K, V]):
         return len(self._values)
 
     def get(self, generation: int, key: K) -> V | None:
+        at = (generation, key)
         with self._lock:
-            value = self._values.get((generation, key))
+            value = self._values.get(at)
             if value is not None:
-                self._found((generation, key))
+                self._values.move_to_end(at)
+                if self._budget is not None:
+                    self._budget._touch(self, at)
             return value
 
     def get_many(self, generation: int, keys: Iterable[K]) -> tuple[dict[K, V], list[K]]:
         """The values found for ``keys``, and the keys not found (in the order given)."""
         found: dict[K, V] = {}
         missing: list[K] = []
+        budget = self._budget
         with self._lock:
             values = self._values
             for key in keys:
-                value = values.get((generation, key))
+                at = (generation, key)
+                value = values.get(at)
                 if value is None:
                     missing.append(key)
                 else:
-                    self._found((generation, key))
+                    values.move_to_end(at)
+                    if budget is not None:
+                        budget._touch(self, at)
                     found[key] = value
         return found, missing
-
-    def _found(self, at: tuple[int, K]) -> None:
-        self._values.move_to_end(at)
-        if self._budget is not None:
-            self._budget._touch(self, at)
 
     def put(self, generation: int, key: K, value: V) -> None:
         self.put_many(generation, ((key, value),))
@@ -118,24 +120,30 @@ class GenerationCache(Generic[K, V]):
         if not self.size:
             return
         budget, weigh = self._budget, self._weigh
-        weighed = [(key, value, weigh(value) if weigh is not None else 0) for key, value in items]
+        if budget is None or weigh is None:
+            with self._lock:
+                values = self._values
+                for key, value in items:
+                    values[(generation, key)] = value
+                while len(values) > self.size:
+                    values.popitem(last=False)
+            return
+        weighed = [(key, value, weigh(value)) for key, value in items]
         with self._lock:
             values = self._values
             for key, value, nbytes in weighed:
                 at = (generation, key)
-                self._drop(at)
-                if budget is not None and nbytes > budget.max_bytes:
+                if at in values:
+                    self._drop(at)
+                if nbytes > budget.max_bytes:
                     continue
                 values[at] = value
-                if budget is not None:
-                    budget._add(self, at, nbytes)
+                budget._add(self, at, nbytes)
             while len(values) > self.size:
                 self._drop(next(iter(values)))
-            if budget is not None:
-                budget._evict()
+            budget._evict()
 
     def _drop(self, at: tuple[int, K]) -> None:
-        if at in self._values:
-            del self._values[at]
-            if self._budget is not None:
-                self._budget._forget(self, at)
+        del self._values[at]
+        if self._budget is not None:
+            self._budget._forget(self, at)

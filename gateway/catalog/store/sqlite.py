@@ -60,6 +60,11 @@ class CatalogStore:
         none.
         At 131,000 entries 4 MiB holds the 133 commonest (855 in 16 MiB; a search's p99 gained
         nothing more from them).
+
+        ``search_cache_mib``: how much the caches of arrays may hold together (recent terms'
+        postings and scores, filter masks and normalizers; ``caches.ByteBudget``), on top of
+        their counts; None bounds them by count alone. A common term's postings and scores take
+        megabytes where a rare one's take bytes, so a count does not bound memory.
         """
         self._path = str(path)
         self._clock = clock

@@ -81,9 +81,6 @@ class GenerationCache(Generic[K, V]):
         self._weigh = weigh
         self._lock = budget.lock if budget is not None else threading.Lock()
 
-    def __len__(self) -> int:
-        return len(self._values)
-
     def get(self, generation: int, key: K) -> V | None:
         at = (generation, key)
         with self._lock:

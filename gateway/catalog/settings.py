@@ -16,7 +16,7 @@ __all__ = ["SEARCH_CACHE_MIB", "SearchSettings"]
 #: Bounded by count alone (512 terms), four catalogs of 131,000 entries held 145 MiB after 1,000
 #: cold searches, and nothing stopped a catalog's 512 terms from being common ones of megabytes
 #: each. In the benchmark's cold searches through one node (4 catalogs of 131,000 entries),
-#: 16 MiB a catalog took the node from 460-484 to 352 MiB but cost 15-25% more CPU a search:
+#: 16 MiB a catalog took the node from 460-484 to 352 MiB but cost 14-30% more CPU a search:
 #: the common terms' arrays, asked again and again, no longer fitted. 64 MiB cost 3-12% (6,309-
 #: 6,506 against 6,141-6,176 µs at c=1) at 428-436 MiB: kept as a bound, since without one a
 #: catalog's 512 recent terms could all be common ones of megabytes each.

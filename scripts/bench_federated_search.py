@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import os
 import statistics
 import sys
 import tempfile
@@ -43,6 +44,7 @@ from gateway.config import load_departments, load_standard  # noqa: E402
 from gateway.config.node import SearchSettings  # noqa: E402
 from gateway.wire.catalog import EntryWire, search_from_pb, search_reply  # noqa: E402
 from scripts.shipped import STANDARD, province_entries  # noqa: E402
+from yrdtools.bench import procstat  # noqa: E402
 from yrdtools.bench.cases import cold_search_requests, search_requests  # noqa: E402
 
 PROVINCES = {"js": "江苏", "sh": "上海", "zj": "浙江", "ah": "安徽"}
@@ -128,8 +130,7 @@ async def fresh(catalog, validator, encoder, requests) -> list[tuple[float, str]
 
 def _memory(stores: list[CatalogStore]) -> None:
     """The process's heap and what the stores' search caches hold."""
-    with open("/proc/self/status") as status:
-        anon = next(int(line.split()[1]) for line in status if line.startswith("RssAnon:"))
+    anon = (procstat.rss_kib(os.getpid()) or {}).get("anon", 0)
     held = [s.search_cache_bytes for s in stores]
     counted = [n for n in held if n is not None]
     cached = f"{sum(counted) / 2**20:.1f} MiB" if len(counted) == len(held) else "not counted"

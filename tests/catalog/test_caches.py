@@ -13,7 +13,7 @@ from gateway.catalog.store import CatalogStore, SearchQuery
 from gateway.catalog.store.caches import ByteBudget, GenerationCache
 from gateway.catalog.textindex import parse_query
 from gateway.config import load_standard
-from tests.support.seeded import STANDARD, seeded_entries
+from scripts.shipped import STANDARD, province_entries
 
 
 def sized(budget: ByteBudget, size: int = 100) -> GenerationCache[str, bytes]:
@@ -136,7 +136,7 @@ QUERIES = [
 
 @pytest.fixture(scope="module")
 def entries():
-    return seeded_entries("js", ENTRIES)
+    return list(province_entries("js", ENTRIES))
 
 
 def answers(store: CatalogStore) -> list[tuple]:

@@ -19,9 +19,9 @@ from gateway.catalog.ranking import CollectionStats
 from gateway.catalog.replicas import ReplicaCatalog
 from gateway.catalog.store import CatalogStore
 from gateway.catalog.store.fts import FtsIndex
+from scripts.shipped import province_entries
 from tests.support.entries import entry
 from tests.support.replicas import follow
-from tests.support.seeded import seeded_entries
 
 NAMES = {"js": "江苏", "sh": "上海", "zj": "浙江", "ah": "安徽"}
 ENTRIES = 1500
@@ -49,7 +49,7 @@ def stores(tmp_path_factory) -> Iterator[dict[str, CatalogStore]]:
         for province in NAMES:
             owner = CatalogStore(tmp / f"{province}.db")
             owners.append(owner)
-            owner.insert_many(seeded_entries(province, ENTRIES))
+            owner.insert_many(province_entries(province, ENTRIES))
             if province == "js":
                 out[province] = owner
                 continue

@@ -16,9 +16,9 @@ from gateway.catalog.store.pg import PgCatalogStore
 from gateway.catalog.textindex import parse_query
 from gateway.config import load_standard
 from gateway.postgres import Postgres
+from scripts.shipped import province_entries
 from tests.support.federation import ROOT
 from tests.support.postgres import new_schema
-from tests.support.seeded import seeded_entries
 
 ENTRIES = 3000
 
@@ -44,7 +44,7 @@ QUERIES = [
 
 @pytest.fixture(scope="module")
 def entries() -> list[CatalogEntry]:
-    return seeded_entries("js", ENTRIES)
+    return list(province_entries("js", ENTRIES))
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,9 @@ __all__ = ["SEARCH_CACHE_MIB", "SearchSettings"]
 #: cold searches, and nothing stopped a catalog's 512 terms from being common ones of megabytes
 #: each. In the benchmark's cold searches through one node (4 catalogs of 131,000 entries),
 #: 16 MiB a catalog took the node from 460-484 to 352 MiB but cost 14-30% more CPU a search:
-#: the common terms' arrays, asked again and again, no longer fitted. 64 MiB cost 3-12% (6,309-
-#: 6,506 against 6,141-6,176 µs at c=1) at 428-436 MiB: kept as a bound, since without one a
-#: catalog's 512 recent terms could all be common ones of megabytes each.
+#: the common terms' arrays, asked again and again, no longer fitted. 64 MiB held 428-436 MiB at
+#: no CPU cost measurable in one process (six alternating pairs against no budget, cold searches
+#: at c=1 and c=16: within the noise either way), so it is the default.
 SEARCH_CACHE_MIB = 64
 
 

@@ -47,7 +47,10 @@ __all__ = [
     "member",
     "rounded_steps",
     "normalizers",
+    "sorted_intersection",
+    "sorted_union",
     "tie_break_score",
+    "unique_values",
 ]
 
 #: The text fields, most telling first (the stores' column order).
@@ -167,7 +170,53 @@ def _union(arrays: Sequence[np.ndarray], size: int) -> np.ndarray:
         for positions in present:
             mask[positions] = True
         return np.flatnonzero(mask)
-    return np.unique(np.concatenate(present))
+    return sorted_union(present)
+
+
+def sorted_union(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """The sorted, unique values of ``arrays`` (each sorted and unique), as ``np.unique`` of
+    them joined gives (one array: that array itself)."""
+    if not arrays:
+        return np.zeros(0, dtype=np.intp)
+    if len(arrays) == 1:
+        return arrays[0]
+    return unique_values(np.concatenate(arrays))
+
+
+def unique_values(values: np.ndarray) -> np.ndarray:
+    """``values`` (integers, in any order) sorted, each once: ``np.unique(values)``, sorting
+    ``values`` in place.
+
+    Not ``np.unique``: since numpy 2.3 it finds unique integers by hashing them, then sorts,
+    and took 14 ms for 100,000 positions where this takes 0.7 (a stable sort merges the sorted
+    runs that joined postings are, then one comparison of neighbours; scripts/bench_sets.py)."""
+    values.sort(kind="stable")
+    if len(values) < 2:
+        return values
+    keep = np.empty(len(values), dtype=bool)
+    keep[0] = True
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]
+
+
+#: An intersection looks each value of the shorter array up in the longer one (``member``) when
+#: the longer is at least this many times longer; otherwise it merges the two.
+_LOOKUP_RATIO = 8
+
+
+def sorted_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The values in both ``a`` and ``b`` (each sorted and unique), sorted: as
+    ``np.intersect1d(a, b, assume_unique=True)``, which sorts the two joined with quicksort
+    every time. A short array against a long one is looked up in it (0.3 ms against 8 µs at
+    300 and 90,000 positions); arrays of like length are merged by a stable sort of the runs."""
+    short, long = (a, b) if len(a) <= len(b) else (b, a)
+    if not len(short):
+        return short
+    if len(short) * _LOOKUP_RATIO <= len(long):
+        return short[member(short, long)]
+    joined = np.concatenate((a, b))
+    joined.sort(kind="stable")
+    return joined[:-1][joined[1:] == joined[:-1]]
 
 
 def normalizers(lengths: np.ndarray, averages: Sequence[float]) -> np.ndarray:

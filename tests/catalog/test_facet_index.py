@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.catalog.model import FACET_FIELDS
-from gateway.catalog.store.facets import build_facet_index
+from gateway.catalog.store.facets import FacetIndex, build_facet_index
 
 #: Per field, how many values its dictionary holds.
 SIZES = st.lists(st.integers(1, 6), min_size=len(FACET_FIELDS), max_size=len(FACET_FIELDS))
@@ -84,3 +84,27 @@ def test_rows_out_of_id_order_are_refused() -> None:
     row = list(range(1, len(FACET_FIELDS) + 1))
     with pytest.raises(LookupError, match="id order"):
         build_facet_index(1, dictionary, [[5, *row], [4, *row]])
+
+
+@settings(max_examples=200)
+@given(
+    ids=st.sets(st.integers(1, 4000), max_size=300),
+    spread=st.sampled_from([1, 10**6]),
+    data=st.data(),
+)
+def test_positions_of_ids_by_table_and_by_search(ids: set[int], spread: int, data) -> None:
+    """Ids to positions, through the table by id (dense ids) or by binary search (ids far
+    apart): each id's position in ``ranks``, and any id the index does not hold refused."""
+    ranks = np.array(sorted(i * spread for i in ids), dtype=np.int64)
+    index = FacetIndex(0, (), {}, {}, ranks=ranks)
+    assert (index._position_of is None) == (not ids or (spread > 1 and len(ids) > 1))
+    picked = data.draw(st.lists(st.sampled_from(sorted(ids)), unique=True) if ids else st.just([]))
+    rows = np.array(sorted(i * spread for i in picked), dtype=np.int64)
+    at = index.positions(rows)
+    assert np.array_equal(ranks[at], rows)
+    held = set(ranks.tolist())
+    stranger = data.draw(
+        st.integers(-10, 4001 * spread).filter(lambda i: i not in held), label="stranger"
+    )
+    with pytest.raises(LookupError):
+        index.positions(np.array(sorted([*rows.tolist(), stranger]), dtype=np.int64))

@@ -34,3 +34,40 @@ def test_normalizers_are_the_formula(lengths: np.ndarray, averages: list[float])
     assert got.dtype == np.float64 and got.shape == lengths.shape
     assert np.array_equal(got, expected)
     assert np.array_equal(lengths, before)  # the rank table's lengths are left as they were
+
+
+#: Sorted, unique positions, as postings are; sizes across both of an intersection's ways (a
+#: look-up of the shorter in the longer, or a merge of two of like length).
+POSTINGS = st.sets(st.integers(0, 3000), max_size=400).map(
+    lambda values: np.array(sorted(values), dtype=np.intp)
+)
+
+
+@given(st.lists(POSTINGS, min_size=1, max_size=5))
+def test_sorted_union_is_numpys(arrays: list[np.ndarray]) -> None:
+    got = ranking.sorted_union(arrays)
+    assert np.array_equal(got, np.unique(np.concatenate(arrays)))
+    assert got.dtype == np.intp
+
+
+@given(st.lists(st.integers(-(2**40), 2**40), max_size=300))
+def test_unique_values_is_numpys(values: list[int]) -> None:
+    array = np.array(values, dtype=np.int64)
+    assert np.array_equal(ranking.unique_values(array.copy()), np.unique(array))
+
+
+@given(POSTINGS, POSTINGS)
+def test_sorted_intersection_is_numpys(a: np.ndarray, b: np.ndarray) -> None:
+    expected = np.intersect1d(a, b, assume_unique=True)
+    assert np.array_equal(ranking.sorted_intersection(a, b), expected)
+    assert np.array_equal(ranking.sorted_intersection(b, a), expected)
+
+
+def test_sorted_intersection_takes_both_ways() -> None:
+    """A short array is looked up in a long one; two of like length are merged: both agree."""
+    long = np.arange(0, 20_000, 3, dtype=np.intp)
+    short = np.array([0, 2, 3, 9_999, 19_998], dtype=np.intp)
+    assert ranking.sorted_intersection(short, long).tolist() == [0, 3, 9_999, 19_998]
+    alike = np.arange(0, 20_000, 2, dtype=np.intp)
+    both = ranking.sorted_intersection(alike, long)
+    assert np.array_equal(both, np.arange(0, 20_000, 6, dtype=np.intp))

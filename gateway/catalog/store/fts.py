@@ -21,6 +21,7 @@ import numpy as np
 
 from gateway.catalog import textindex
 from gateway.catalog.model import FACET_FIELDS, CatalogEntry
+from gateway.catalog.ranking import unique_values
 from gateway.catalog.store import schema
 from gateway.catalog.store.entries import entry_from_row, json_ids
 from gateway.catalog.store.facets import FacetIndex, WrittenEntries, build_facet_index
@@ -81,7 +82,7 @@ class FtsIndex:
             (since,),
         ).fetchone()[0]
         ids = (
-            np.unique(np.fromstring(listed, dtype=np.int64, sep=","))
+            unique_values(np.fromstring(listed, dtype=np.int64, sep=","))
             if listed
             else np.zeros(0, dtype=np.int64)
         )

@@ -191,13 +191,7 @@ def _rank_table(
 def _positions(index: FacetIndex, ids: str | None) -> np.ndarray:
     if not ids:
         return np.zeros(0, dtype=np.intp)
-    rows = np.fromstring(ids, dtype=np.int64, sep=",")
-    at = np.searchsorted(index.ranks, rows)
-    np.minimum(at, len(index.ranks) - 1, out=at)
-    if not np.array_equal(index.ranks[at], rows):
-        # The postings and the index come from one read snapshot: never expected.
-        raise LookupError(f"postings name entries not in facet index {index.generation}")
-    return at
+    return index.positions(np.fromstring(ids, dtype=np.int64, sep=","))
 
 
 class Relevance:
@@ -331,7 +325,7 @@ class Relevance:
         exact = self._fields(source, index, query_term.exact)
         synonyms = [self._fields(source, index, s) for s in query_term.synonyms]
         merged = tuple(
-            np.unique(np.concatenate([alt[f] for alt in synonyms]))
+            ranking.sorted_union([alt[f] for alt in synonyms])
             if synonyms
             else np.zeros(0, dtype=np.intp)
             for f in range(_FIELDS)
@@ -385,7 +379,7 @@ class Relevance:
         matched: np.ndarray | None = None
         for term in postings:
             found = term.occurrences
-            matched = found if matched is None else np.intersect1d(matched, found, True)
+            matched = found if matched is None else ranking.sorted_intersection(matched, found)
         assert matched is not None  # a search with text has terms
         mask = self.selected(index, allowed)
         if mask is not None:

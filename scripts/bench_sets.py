@@ -37,7 +37,9 @@ def main() -> None:
     args = parser.parse_args()
     n = args.entries
     rng = np.random.default_rng(1)
-    ids = np.sort(rng.choice(np.arange(1, 2 * n, dtype=np.int64), n, replace=False))
+    # Ids as a seeded catalog's: resource codes in code order, 101 runs of consecutive ids.
+    starts = np.sort(rng.choice(10**14, 101, replace=False)) * 10**4
+    ids = np.concatenate([np.arange(s, s + n // 101 + 1) for s in starts])[:n]
     index = FacetIndex(0, (), {}, {}, ranks=ids)
     print(f"{'sizes':>14}  {'operation':<14} {'numpy':>10} {'gateway':>10}")
     for small, large in SIZES:

@@ -86,25 +86,38 @@ def test_rows_out_of_id_order_are_refused() -> None:
         build_facet_index(1, dictionary, [[5, *row], [4, *row]])
 
 
-@settings(max_examples=200)
-@given(
-    ids=st.sets(st.integers(1, 4000), max_size=300),
-    spread=st.sampled_from([1, 10**6]),
-    data=st.data(),
-)
-def test_positions_of_ids_by_table_and_by_search(ids: set[int], spread: int, data) -> None:
-    """Ids to positions, through the table by id (dense ids) or by binary search (ids far
-    apart): each id's position in ``ranks``, and any id the index does not hold refused."""
-    ranks = np.array(sorted(i * spread for i in ids), dtype=np.int64)
+@st.composite
+def id_runs(draw: st.DrawFn) -> list[int]:
+    """Entry ids as a catalog holds them: runs of consecutive ids (resource codes in code order)
+    far apart, of a few ids each or of many."""
+    ids: list[int] = []
+    at = draw(st.integers(-(2**40), 2**40))
+    for length in draw(st.lists(st.integers(1, 80), max_size=12)):
+        ids.extend(range(at, at + length))
+        at += length + draw(st.sampled_from([1, 2, 10**6, 2**44]))
+    return ids
+
+
+@settings(max_examples=300)
+@given(ids=id_runs(), data=st.data())
+def test_positions_of_ids_by_runs_and_by_search(ids: list[int], data: st.DataObject) -> None:
+    """Ids to positions, by runs of consecutive ids (long runs) or by binary search (short
+    ones): each id's position in ``ranks``, and any id the index does not hold refused."""
+    ranks = np.array(ids, dtype=np.int64)
     index = FacetIndex(0, (), {}, {}, ranks=ranks)
-    assert (index._position_of is None) == (not ids or (spread > 1 and len(ids) > 1))
-    picked = data.draw(st.lists(st.sampled_from(sorted(ids)), unique=True) if ids else st.just([]))
-    rows = np.array(sorted(i * spread for i in picked), dtype=np.int64)
+    runs = 1 + int(np.count_nonzero(np.diff(ranks) != 1)) if ids else 0
+    assert (index._runs is None) == (not ids or runs * 16 > len(ids))
+    picked = data.draw(st.lists(st.sampled_from(ids), unique=True) if ids else st.just([]))
+    rows = np.array(sorted(picked), dtype=np.int64)
     at = index.positions(rows)
     assert np.array_equal(ranks[at], rows)
-    held = set(ranks.tolist())
+    held = set(ids)
+    near = [i + d for i in ids[:1] + ids[-1:] for d in (-1, 1)] + [0]
     stranger = data.draw(
-        st.integers(-10, 4001 * spread).filter(lambda i: i not in held), label="stranger"
+        st.one_of(st.sampled_from(near), st.integers(-(2**45), 2**45)).filter(
+            lambda i: i not in held
+        ),
+        label="stranger",
     )
     with pytest.raises(LookupError):
-        index.positions(np.array(sorted([*rows.tolist(), stranger]), dtype=np.int64))
+        index.positions(np.array(sorted([*picked, stranger]), dtype=np.int64))

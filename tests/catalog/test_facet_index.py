@@ -77,6 +77,23 @@ def test_built_from_an_array_as_longhand(wide: bool, data: st.DataObject) -> Non
             assert [values[k] for k in index.value_at[f][index.combo_at].tolist()] == [
                 next(v for i, _, v in dictionary if i == row[1 + f]) for row in rows
             ]
+        # A match set's counts: per field, each value its matches hold, in the dictionary's
+        # order, the empty value (no mark) and values no match holds left out.
+        chosen = data.draw(
+            st.lists(st.sampled_from(rows), unique_by=lambda r: r[0]) if rows else st.just([])
+        )
+        chosen.sort(key=lambda row: row[0])
+        value_of = {i: v for i, _, v in dictionary}
+        expected = {}
+        for f, name in enumerate(FACET_FIELDS):
+            held = Counter(value_of[row[1 + f]] for row in chosen)
+            order = [v for _, field, v in dictionary if field == name]
+            expected[name] = {v: held[v] for v in order if held[v] and v}
+        text = ",".join(str(row[0]) for row in chosen)
+        assert index.count(text) == (len(chosen), expected)
+        assert [list(counts) for counts in index.count(text)[1].values()] == [
+            list(counts) for counts in expected.values()
+        ]
 
 
 def test_rows_out_of_id_order_are_refused() -> None:

@@ -120,10 +120,20 @@ class FacetIndex:
 
     def by_value(self, per_combo: np.ndarray) -> dict[str, dict[str, int]]:
         facets: dict[str, dict[str, int]] = {}
-        for name, pairs, value_at in zip(FACET_FIELDS, self.values, self.value_at, strict=True):
-            counts = np.bincount(value_at, weights=per_combo, minlength=len(pairs)).tolist()
-            facets[name] = {v: int(n) for (_, v), n in zip(pairs, counts, strict=True) if n and v}
+        for name, labels, value_at in zip(FACET_FIELDS, self._labels, self.value_at, strict=True):
+            counts = np.bincount(value_at, weights=per_combo, minlength=len(labels))
+            # Only the values counted: a match set has a few of a field's hundred departments.
+            counted = np.flatnonzero(counts)
+            numbers = counts[counted].astype(np.int64).tolist()
+            facets[name] = {
+                labels[i]: n for i, n in zip(counted.tolist(), numbers, strict=True) if labels[i]
+            }
         return facets
+
+    @cached_property
+    def _labels(self) -> tuple[tuple[str, ...], ...]:
+        """Per facet field, its values in the order of ``values``."""
+        return tuple(tuple(value for _, value in pairs) for pairs in self.values)
 
     def within(
         self, allowed: Sequence[frozenset[str] | None]

@@ -22,7 +22,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeGuard, runtime_checkable
 
 import numpy as np
 
@@ -504,7 +504,7 @@ class Relevance:
         ``_CARRIED_PER_WRITTEN`` postings. Correct because a write changes no other entry's
         text.
         """
-        if not isinstance(source, WrittenPostings):
+        if not _looks_up_written(source):
             return None
         earlier = self._earlier(index.generation, term)
         if earlier is None:
@@ -601,6 +601,19 @@ class Relevance:
             mask = ok[index.combo_at]
             self._masks.put(index.generation, chars, mask)
         return mask
+
+
+#: By backend type: whether it is a ``WrittenPostings`` (checking a runtime protocol walks its
+#: members, several microseconds that every catalog's search paid).
+_WRITTEN_BY_TYPE: dict[type, bool] = {}
+
+
+def _looks_up_written(source: Postings) -> TypeGuard[WrittenPostings]:
+    kind = type(source)
+    known = _WRITTEN_BY_TYPE.get(kind)
+    if known is None:
+        known = _WRITTEN_BY_TYPE[kind] = isinstance(source, WrittenPostings)
+    return known
 
 
 def _nbytes(arrays: np.ndarray | tuple[np.ndarray, ...]) -> int:

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.catalog.model import FACET_FIELDS
+from gateway.catalog.store import facets
 from gateway.catalog.store.facets import FacetIndex, build_facet_index
 
 #: Per field, how many values its dictionary holds.
@@ -123,7 +124,7 @@ def test_positions_of_ids_by_runs_and_by_search(ids: list[int], data: st.DataObj
     ranks = np.array(ids, dtype=np.int64)
     index = FacetIndex(0, (), {}, {}, ranks=ranks)
     runs = 1 + int(np.count_nonzero(np.diff(ranks) != 1)) if ids else 0
-    assert (index._runs is None) == (not ids or runs * 16 > len(ids))
+    assert (index._runs is None) == (not ids or runs * facets._IDS_PER_RUN > len(ids))
     picked = data.draw(st.lists(st.sampled_from(ids), unique=True) if ids else st.just([]))
     rows = np.array(sorted(picked), dtype=np.int64)
     at = index.positions(rows)

@@ -57,34 +57,48 @@ class PeerHit(NamedTuple):
 def entry_to_pb(
     e: CatalogEntry, *, province_name: str = "", category_name: str = "", mark_name: str = ""
 ) -> catalog_pb2.CatalogEntry:
-    return catalog_pb2.CatalogEntry(
-        code=e.code,
-        name=e.name,
-        province=e.province,
-        province_name=province_name,
-        department_code=e.department_code,
-        department=e.department,
-        category=e.category,
-        category_name=category_name,
-        abstract=e.abstract,
-        format=e.format,
-        share_type=e.share_type,
-        share_conditions=e.share_conditions,
-        open_attribute=e.open_attribute,
-        update_cycle=e.update_cycle,
-        publish_date=e.publish_date,
-        grade=e.grade,
-        items=[
-            catalog_pb2.DataItem(
-                name=i.name, type=i.type, length=i.length, grade=i.grade, kind=i.kind
-            )
-            for i in e.items
-        ],
-        local_grade=e.local_grade,
-        local_category=e.local_category,
-        data_mark=e.data_mark,
-        data_mark_name=mark_name,
-    )
+    m = catalog_pb2.CatalogEntry()
+    fill_entry(m, e, province_name, category_name, mark_name)
+    return m
+
+
+def fill_entry(
+    m: catalog_pb2.CatalogEntry,
+    e: CatalogEntry,
+    province_name: str = "",
+    category_name: str = "",
+    mark_name: str = "",
+) -> None:
+    """Set the empty message ``m`` (a reply's own, or a new one) to the entry ``e``, in place.
+
+    Field by field, data items through ``items.add``: building ``CatalogEntry(items=[DataItem(
+    ...)])`` copied each item into the entry, and the entry into its ``SearchResult``, which
+    upb does by serializing and parsing it again. In place, encoding a hit takes half as long
+    (11.3 against 21.4 µs an entry of 7.1 items, ``scripts/bench_encode.py``): a cold search's
+    reply encodes about 18 hits its node has not encoded before."""
+    m.code = e.code
+    m.name = e.name
+    m.province = e.province
+    m.province_name = province_name
+    m.department_code = e.department_code
+    m.department = e.department
+    m.category = e.category
+    m.category_name = category_name
+    m.abstract = e.abstract
+    m.format = e.format
+    m.share_type = e.share_type
+    m.share_conditions = e.share_conditions
+    m.open_attribute = e.open_attribute
+    m.update_cycle = e.update_cycle
+    m.publish_date = e.publish_date
+    m.grade = e.grade
+    add = m.items.add
+    for i in e.items:
+        add(name=i.name, type=i.type, length=i.length, grade=i.grade, kind=i.kind)
+    m.local_grade = e.local_grade
+    m.local_category = e.local_category
+    m.data_mark = e.data_mark
+    m.data_mark_name = mark_name
 
 
 def entry_from_pb(m: catalog_pb2.CatalogEntry) -> CatalogEntry:
@@ -141,11 +155,17 @@ class EntryWire:
 
     def entry(self, entry: CatalogEntry) -> catalog_pb2.CatalogEntry:
         """One entry as a message, with its province's and category's names."""
-        return entry_to_pb(
+        m = catalog_pb2.CatalogEntry()
+        self._fill(m, entry)
+        return m
+
+    def _fill(self, m: catalog_pb2.CatalogEntry, entry: CatalogEntry) -> None:
+        fill_entry(
+            m,
             entry,
-            province_name=self.province_names.get(entry.province, ""),
-            category_name=self.category_names.get(entry.category, ""),
-            mark_name=self.mark_names.get(entry.data_mark, ""),
+            self.province_names.get(entry.province, ""),
+            self.category_names.get(entry.category, ""),
+            self.mark_names.get(entry.data_mark, ""),
         )
 
     def result(self, entry: CatalogEntry, score: float) -> bytes:
@@ -154,7 +174,9 @@ class EntryWire:
             self._cache.move_to_end(entry.code)
             part = cached[1]
         else:
-            part = catalog_pb2.SearchResult(entry=self.entry(entry)).SerializeToString()
+            result = catalog_pb2.SearchResult()
+            self._fill(result.entry, entry)
+            part = result.SerializeToString()
             self._cache[entry.code] = (entry, part)
             if len(self._cache) > self._size:
                 self._cache.popitem(last=False)

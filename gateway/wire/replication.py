@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from gateway._pb.yrd.v1 import federation_pb2
 from gateway.catalog.store.feed import Change, ChangePage
-from gateway.wire.catalog import entry_from_pb, entry_to_pb
+from gateway.wire.catalog import entry_from_pb, fill_entry
 
 __all__ = ["follow_request", "page_from_pb", "page_to_pb"]
 
@@ -18,20 +18,16 @@ def follow_request(since: int, page_size: int, wait: float) -> federation_pb2.Fo
 
 
 def page_to_pb(page: ChangePage) -> federation_pb2.ChangePage:
-    return federation_pb2.ChangePage(
-        feed_id=page.feed_id,
-        changes=[
-            federation_pb2.CatalogChange(
-                seq=c.seq,
-                code=c.code,
-                entry=entry_to_pb(c.entry) if c.entry is not None else None,
-                changed_at=c.changed_at,
-            )
-            for c in page.changes
-        ],
-        head=page.head,
-        head_changed_at=page.head_changed_at,
+    """Each change built in place in the page (``fill_entry``), not made apart and copied in."""
+    m = federation_pb2.ChangePage(
+        feed_id=page.feed_id, head=page.head, head_changed_at=page.head_changed_at
     )
+    add = m.changes.add
+    for c in page.changes:
+        change = add(seq=c.seq, code=c.code, changed_at=c.changed_at)
+        if c.entry is not None:
+            fill_entry(change.entry, c.entry)
+    return m
 
 
 def page_from_pb(m: federation_pb2.ChangePage) -> ChangePage:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 from gateway._pb.yrd.v1 import catalog_pb2, federation_pb2
 from gateway.catalog.answers import (
@@ -126,3 +126,26 @@ def test_a_kept_answers_reply_is_the_reply_built_afresh() -> None:
         assert reply == afresh
         assert reply.SerializeToString() == afresh.SerializeToString()
     assert not body.provinces and not body.trace_id and len(body.results) == 3
+
+
+def test_an_entry_is_encoded_field_for_field() -> None:
+    """Built in place (``fill_entry``), an entry's message is the one its every field makes
+    through the constructor, data items and display names included: a field the model gains and
+    the encoding misses fails here."""
+    marked = replace(HUJI_ITEM, data_mark="重要数据", local_grade="L3", local_category="c")
+    for e in (HUJI_ITEM, SHEBAO_NAME, marked):
+        fields = {k: v for k, v in asdict(e).items() if k != "items"}
+        expected = catalog_pb2.CatalogEntry(
+            **fields,
+            items=[catalog_pb2.DataItem(**asdict(i)) for i in e.items],
+            province_name="江苏",
+            category_name="x",
+            data_mark_name="m",
+        )
+        got = entry_to_pb(e, province_name="江苏", category_name="x", mark_name="m")
+        assert got == expected
+        assert got.SerializeToString() == expected.SerializeToString()
+    wire = EntryWire(NAMES, CATEGORIES, mark_names={"重要数据": "重要数据（标）"})
+    built = catalog_pb2.SearchResult.FromString(wire.result(marked, 3.0))
+    assert built.entry.data_mark_name == "重要数据（标）" and built.score == 3.0
+    assert built.entry.items[0].name == marked.items[0].name

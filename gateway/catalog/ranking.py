@@ -207,7 +207,7 @@ _LOOKUP_RATIO = 8
 def sorted_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The values in both ``a`` and ``b`` (each sorted and unique), sorted: as
     ``np.intersect1d(a, b, assume_unique=True)``, which sorts the two joined with quicksort
-    every time. A short array against a long one is looked up in it (0.3 ms against 8 µs at
+    every time. A short array against a long one is looked up in it (0.49 ms against 8 µs at
     300 and 90,000 positions); arrays of like length are merged by a stable sort of the runs."""
     short, long = (a, b) if len(a) <= len(b) else (b, a)
     if not len(short):

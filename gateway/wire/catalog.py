@@ -75,7 +75,7 @@ def fill_entry(
     ...)])`` copied each item into the entry, and the entry into its ``SearchResult``, which
     upb does by serializing and parsing it again. In place, encoding a hit takes half as long
     (11.3 against 21.4 µs an entry of 7.1 items, ``scripts/bench_encode.py``): a cold search's
-    reply encodes about 18 hits its node has not encoded before."""
+    reply holds about 18 hits, most of them new to ``EntryWire``'s cache."""
     m.code = e.code
     m.name = e.name
     m.province = e.province

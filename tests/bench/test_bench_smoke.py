@@ -100,6 +100,8 @@ def test_version_block_is_recorded(result):
     for key in ("python", "grpcio", "protobuf", "sqlite", "cores", "loadgen"):
         assert env[key], key
     assert env["cores"] >= 1
+    reference = env["reference_ms"]  # the box's speed at the run's start and end
+    assert reference["start"] > 0 and reference["end"] > 0
 
 
 def test_probes_checked_the_answers(result):

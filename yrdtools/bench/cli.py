@@ -10,7 +10,7 @@ from pathlib import Path
 from gateway.errors import ConfigError
 from yrdtools.bench.cases import ALL_CASES, PG_CASES, TITLES
 from yrdtools.bench.harness import Options, run
-from yrdtools.bench.report import format_report, write_json
+from yrdtools.bench.report import box_speed, earlier_results, format_report, write_json
 from yrdtools.loopback import TEMPLATE_HELP
 
 __all__ = ["main", "options_from_args", "parser"]
@@ -195,5 +195,9 @@ def main(
     path = write_json(result, args.results_dir / f"{stamp}.json")
     print()
     print(format_report(result))
+    speed = box_speed(result, earlier_results(args.results_dir, exclude=path))
+    if speed:
+        print()
+        print("\n".join(speed))
     print(f"\nwrote {path}", file=sys.stdout)
     return 0

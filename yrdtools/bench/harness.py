@@ -28,6 +28,7 @@ from yrdtools.bench.loadgen import DESCRIPTION, LoadGenerator, Target
 from yrdtools.bench.nginx import NginxProxy, NginxUnavailable, find_or_install
 from yrdtools.bench.nginx import version as nginx_version
 from yrdtools.bench.profile import Profiler
+from yrdtools.bench.reference import reference_ms
 from yrdtools.bench.replication import (
     CHURN_SECONDS,
     catch_up_alone,
@@ -91,6 +92,7 @@ class Options:
 def run(opts: Options, say=print) -> dict[str, Any]:
     """Run the benchmark; returns the result document (see report.py for its use)."""
     started = datetime.now(UTC)
+    reference = {"start": reference_ms()}  # the box's speed, before anything of ours runs
     root = Path(tempfile.mkdtemp(prefix="yrd-bench-", dir=opts.tmp_dir))
     children: list[ChildServer] = []
     nginx: NginxProxy | None = None
@@ -231,9 +233,10 @@ def run(opts: Options, say=print) -> dict[str, Any]:
                 "federation": str(source.path),
             },
             # git describe of the checkout the template federation belongs to
-            "environment": environment(
-                loadgen=DESCRIPTION, nginx=nginx_ver, repo=source.path.parent
-            ),
+            "environment": {
+                **environment(loadgen=DESCRIPTION, nginx=nginx_ver, repo=source.path.parent),
+                "reference_ms": {**reference, "end": reference_ms()},
+            },
             "setup": {
                 "federation_startup_s": round(bench.startup_seconds, 2),
                 "data_filesystem": _filesystem_of(root),

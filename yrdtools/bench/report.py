@@ -21,7 +21,15 @@ from typing import Any
 
 from yrdtools.bench.cases import CROSS_TRACED
 
-__all__ = ["environment", "format_report", "judge", "rows_of", "write_json"]
+__all__ = [
+    "box_speed",
+    "earlier_results",
+    "environment",
+    "format_report",
+    "judge",
+    "rows_of",
+    "write_json",
+]
 
 PASS, MISS, NA = "PASS", "MISS", "n/a"
 
@@ -53,6 +61,68 @@ def environment(*, loadgen: str, nginx: str | None, repo: Path) -> dict[str, Any
         "git": _git_describe(repo),
         "argv": sys.argv[1:],
     }
+
+
+#: A run whose reference workload took this much longer than the earlier runs' median (or whose
+#: end differs this much from its start) is flagged: its figures are the box's, not the code's.
+SLOW_BOX = 0.15
+
+
+def earlier_results(results_dir: Path, *, exclude: Path | None = None) -> list[dict[str, Any]]:
+    """The result documents in ``results_dir`` other than ``exclude`` (unreadable ones skipped:
+    the directory is the user's)."""
+    found = []
+    for path in sorted(results_dir.glob("*.json")):
+        if exclude is not None and path.resolve() == exclude.resolve():
+            continue
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(document, dict):
+            found.append(document)
+    return found
+
+
+def box_speed(result: Mapping[str, Any], earlier: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Report lines on the box's speed during ``result``'s run: its reference workload
+    (``reference.reference_ms``) at the start and the end, against the median of the
+    ``earlier`` runs' starts on a machine of the same kind; a warning when the run was more
+    than ``SLOW_BOX`` slower, or changed speed by as much while it ran."""
+    env = result.get("environment", {})
+    own = env.get("reference_ms") or {}
+    start, end = own.get("start"), own.get("end")
+    if not start or not end:
+        return []
+    line = (
+        f"box speed: the reference workload took {start:.0f} ms at the start, {end:.0f} at the end"
+    )
+    kind = (env.get("machine"), env.get("cores"))
+    starts = [
+        float(ref["start"])
+        for doc in earlier
+        if isinstance(env_of := doc.get("environment"), dict)
+        and (env_of.get("machine"), env_of.get("cores")) == kind
+        and isinstance(ref := env_of.get("reference_ms"), dict)
+        and isinstance(ref.get("start"), int | float)
+        and ref["start"] > 0
+    ]
+    warnings = []
+    if starts:
+        usual = statistics.median(starts)
+        slowest = max(start, end)
+        line += f" (the median of {len(starts)} earlier runs here: {usual:.0f} ms)"
+        if slowest > usual * (1 + SLOW_BOX):
+            warnings.append(
+                f"  warning: the box ran at {usual / slowest:.0%} of its usual speed: "
+                "compare this run's figures with runs of like speed, not the targets"
+            )
+    if abs(end / start - 1) > SLOW_BOX:
+        warnings.append(
+            f"  warning: the box's speed changed by {end / start - 1:+.0%} during the run: "
+            "cases run early and late do not compare"
+        )
+    return [line, *warnings]
 
 
 def _protobuf_backend() -> str:

@@ -1,6 +1,6 @@
 """Set operations on postings (sorted, unique positions into a catalog's entries), the way a
 search does them: numpy's own against ``gateway.catalog.ranking``'s, and ids to positions by
-binary search against the facet index's table.
+binary search over all ids against the facet index's runs of consecutive ids.
 
 Usage: ``.venv/bin/python scripts/bench_sets.py [--entries 131000]``
 

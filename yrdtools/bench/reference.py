@@ -4,8 +4,8 @@ This machine is a virtual one on a shared host, and the host sometimes runs it a
 usual speed for an hour (2026-12-07: a full run's direct backend took 336 µs a call against
 259 two hours before, and a cold search 11.3 ms of CPU against 6.6). A run taken then reads as
 a regression. So every run times the same single-threaded work (Python bytecode, hashing,
-sorting: what a node spends its CPU on) before its federation starts and after its last case,
-and the report compares it with the earlier runs in the same results directory
+sorting: what a node spends its CPU on) before its federation starts and after everything it
+started has stopped, and the report compares it with the earlier runs in the same results directory
 (``report.box_speed``).
 """
 

@@ -118,7 +118,7 @@ class FacetIndex:
             return None
         first = np.concatenate((np.zeros(1, dtype=first.dtype), first))
         lengths = np.diff(np.append(first, size))
-        return self.ranks[first], first.astype(np.int64), lengths
+        return self.ranks[first], first, lengths
 
     def by_value(self, per_combo: np.ndarray) -> dict[str, dict[str, int]]:
         facets: dict[str, dict[str, int]] = {}

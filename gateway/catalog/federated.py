@@ -40,7 +40,7 @@ from gateway.catalog.answers import (
 from gateway.catalog.model import RESOURCE_CODE_RE, CatalogEntry
 from gateway.catalog.query import FederatedQuery, Filters, departments_for
 from gateway.catalog.ranking import CollectionStats
-from gateway.catalog.reads import read, statistics
+from gateway.catalog.reads import at_once, read
 from gateway.catalog.store import AnyCatalogStore, CatalogStore, LocalResult, SearchQuery
 from gateway.catalog.store import Hit as StoreHit
 from gateway.catalog.store.feed import published_share_types, publishes
@@ -242,7 +242,7 @@ class LocalCatalog:
 
     def stats_read(self, terms: tuple[QueryTerm, ...]) -> Callable[[], CollectionStats] | None:
         """``collection_stats(terms)`` as a blocking call that may run beside other catalogs'
-        (``reads.statistics``: a SQLite store's); None for another store."""
+        (``reads.at_once``: a SQLite store's); None for another store."""
         return functools.partial(self.collection_stats, terms) if self._sqlite else None
 
     def cached_stats(self, terms: tuple[QueryTerm, ...]) -> CollectionStats | None:
@@ -302,7 +302,7 @@ class Replica(Protocol):
         ...
 
     def stats_read(self, terms: tuple[QueryTerm, ...]) -> Callable[[], CollectionStats] | None:
-        """``collection_stats`` as a call for ``reads.statistics``, or None (``LocalCatalog``)."""
+        """``collection_stats`` as a call for ``reads.at_once``, or None (``LocalCatalog``)."""
         ...
 
     def generation(self) -> Hashable | None:
@@ -624,11 +624,10 @@ class FederatedCatalog:
 
         if terms is not None and stats is None:
             # Each catalog's statistics read its postings, mostly inside SQLite without the
-            # GIL: on an idle node all at once, on a busy one beside the reader (``reads``);
-            # then every part finds them cached.
+            # GIL: on an idle node, all at once (``reads``); then every part finds them cached.
             calls = [source.stats_read(terms) for source in sources]
             if all(calls):
-                read_alike = await statistics([call for call in calls if call is not None])
+                read_alike = await at_once([call for call in calls if call is not None])
                 if read_alike is not None:
                     stats = CollectionStats.combine(read_alike)
 

@@ -17,8 +17,8 @@ after another, and that is where it reads its terms' postings: mostly FTS5 walki
 SQLite writing the ids out, inside ``sqlite3_step`` without the GIL, so two such reads overlap
 on two cores. When no other catalog read is queued or running, those four reads run at once on
 two more threads (``at_once``), and the reader thread then finds every term's postings cached.
-Under load nothing runs at once: the cores are busy already, and the threads would only contend
-for the GIL. Measured in one process (``python
+Under load the reader is never idle and nothing runs at once: the cores are busy already, and
+the threads would only contend for the GIL. Measured in one process (``python
 scripts/bench_federated_search.py --entries 131000 --latency 3000``: 1,000 new cold queries one
 at a time, then 2,000 sixteen at a time), four runs before and four after, alternating: one at
 a time, p99 22.9-23.5 against 17.1-18.4 ms (21.8 in a run where the whole box slowed), p90
@@ -28,17 +28,6 @@ a time, p99 22.9-23.5 against 17.1-18.4 ms (21.8 in a run where the whole box sl
 too (25-33% more CPU per search, no more searches a second), and the four parts of the answer
 at once after the statistics, without floors (three pairs: p50 5.1-5.6 against 5.6-6.2 ms,
 CPU 6.9-7.6 against 7.9-8.8 ms a search, p99 no better: ranking and decoding hold the GIL).
-
-Under load a search's statistics are read in turn on one thread of their own, the postings
-thread, beside the reader (``statistics``): while the reader ranks and decodes one search's
-hits, holding the GIL, the postings thread reads the next search's postings, mostly inside
-SQLite without it. A pipeline of two stages, one thread each, where two reader threads had each
-search's FTS5 reads and its Python take turns on the same thread. Measured in one process
-(``--latency 1500``, three alternating rounds against one reader alone and against two reader
-threads, on a box running at about half its usual speed): sixteen at a time, 104.5, 131.2 and
-122.5 searches/s against 86.4, 115.3 and 95.5 (+14-28% in each round), at 1.0-1.4 ms (4-15%)
-more CPU a search; two reader threads made 120.3, 113.5 and 114.2. One at a time nothing
-changes: an idle node reads them at once.
 
 A PostgreSQL catalog's reads wait on the server, without the GIL: they stay on the default
 executor, so a slow or lost server holds up none of the SQLite catalogs' searches.
@@ -57,7 +46,7 @@ from typing import ParamSpec, TypeVar
 
 from gateway.catalog.store import CatalogStore
 
-__all__ = ["at_once", "read", "statistics"]
+__all__ = ["at_once", "read"]
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +76,8 @@ async def read(store: object, fn: Callable[P, T], *args: P.args, **kwargs: P.kwa
 _AT_ONCE = ThreadPoolExecutor(max_workers=2, thread_name_prefix="catalog-at-once")
 """Where ``at_once`` runs its reads: two threads, one per core."""
 
-_POSTINGS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalog-postings")
-"""Where ``statistics`` reads a busy node's searches' statistics, one search after another."""
-
 _busy = 0
-"""SQLite catalog reads (``read``, ``at_once``, ``statistics``) queued or running in this
-process."""
+"""SQLite catalog reads (``read``, ``at_once``) queued or running in this process."""
 _busy_lock = threading.Lock()
 
 
@@ -108,48 +93,15 @@ def _leave() -> None:
         _busy -= 1
 
 
-async def statistics(calls: Sequence[Callable[[], T]]) -> list[T] | None:
-    """The results of ``calls``, a cold search's statistics (one blocking read of a SQLite
-    catalog each), read off the reader thread: at once on an idle node (``at_once``), else
-    one after another on the postings thread, beside the reader. None when one of them failed
-    (the caller reads again on the reader thread, where a failure is reported)."""
-    if not calls:
-        return None
-    ran, done = await _at_once(calls)
-    if ran:
-        return done
-    _enter()
-    try:
-        loop = asyncio.get_running_loop()
-        call = functools.partial(contextvars.copy_context().run, _in_turn, calls)
-        return await loop.run_in_executor(_POSTINGS, call)
-    finally:
-        _leave()
-
-
-def _in_turn(calls: Sequence[Callable[[], T]]) -> list[T] | None:
-    try:
-        return [call() for call in calls]
-    except Exception as exc:  # noqa: BLE001 - read again on the reader, where it is reported
-        log.debug("catalog statistics read failed: %r", exc)
-        return None
-
-
 async def at_once(calls: Sequence[Callable[[], T]]) -> list[T] | None:
     """The results of ``calls`` (blocking reads of SQLite catalogs, one each) run at once on
     two threads of their own; or None, without running them, when any other catalog read is
     queued or running (the caller then reads on the reader thread, as it would have), and None
     when one of them failed (the caller reads again there, where a failure is reported)."""
-    return (await _at_once(calls))[1]
-
-
-async def _at_once(calls: Sequence[Callable[[], T]]) -> tuple[bool, list[T] | None]:
-    """Whether ``at_once`` ran ``calls`` (False: another read was queued or running), and
-    what it returns."""
     global _busy
     with _busy_lock:
         if not calls or _busy:
-            return False, None
+            return None
         _busy += 1
     try:
         loop = asyncio.get_running_loop()
@@ -165,6 +117,6 @@ async def _at_once(calls: Sequence[Callable[[], T]]) -> tuple[bool, list[T] | No
             if not isinstance(outcome, Exception):
                 raise outcome
             log.debug("catalog read at once failed: %r", outcome)
-            return True, None
+            return None
         results.append(outcome)
-    return True, results
+    return results

@@ -1,7 +1,7 @@
 """Where a search's blocking catalog reads run (``gateway.catalog.reads``): a SQLite catalog's on
 the process's one reader thread, one read at a time however many searches are in flight, the
 caller's context with them; anything else on the default executor, never queued behind them;
-reads at once on an idle node only, and a busy node's statistics on the postings thread."""
+and reads at once on an idle node only."""
 
 from __future__ import annotations
 
@@ -141,66 +141,3 @@ def test_a_call_that_fails_gives_none_and_frees_the_threads() -> None:
     assert asyncio.run(reads.at_once([broken, lambda: ran.append("the other") or "x"])) is None
     assert ran == ["the other"]
     assert asyncio.run(reads.at_once([lambda: "next time"])) == ["next time"]
-
-
-def test_statistics_on_a_busy_node_run_in_turn_on_the_postings_thread(tmp_path) -> None:
-    """While another catalog read is queued or running, ``statistics`` runs its calls one after
-    another, in their order, on the postings thread, beside the held reader; and while they run,
-    it counts as a read in flight (nothing else runs at once)."""
-    release = threading.Event()
-    ran: list[tuple[int, str]] = []
-    running = 0
-    most = 0
-    lock = threading.Lock()
-
-    def call(n: int) -> int:
-        nonlocal running, most
-        with lock:
-            running += 1
-            most = max(most, running)
-        ran.append((n, threading.current_thread().name))
-        with lock:
-            running -= 1
-        return n
-
-    with CatalogStore(tmp_path / "catalog.db") as store:
-
-        async def main() -> tuple[list[int] | None, bool]:
-            held = asyncio.create_task(read(store, release.wait, 30))
-            await asyncio.sleep(0)  # the reader is held now (or about to be)
-            done = await asyncio.wait_for(
-                reads.statistics([lambda: call(1), lambda: call(2), lambda: call(3)]), 30
-            )
-            release.set()
-            await held
-            return done, reads._busy == 0
-
-        done, freed = asyncio.run(main())
-    assert done == [1, 2, 3] and freed
-    assert [n for n, _ in ran] == [1, 2, 3] and most == 1
-    assert all(name.startswith("catalog-postings") for _, name in ran), ran
-
-
-def test_statistics_on_an_idle_node_run_at_once() -> None:
-    meet = threading.Barrier(2, timeout=30)
-
-    def call(n: int) -> tuple[int, str]:
-        meet.wait()
-        return n, threading.current_thread().name
-
-    got = asyncio.run(reads.statistics([lambda: call(1), lambda: call(2)]))
-    assert got is not None and [n for n, _ in got] == [1, 2]
-    assert all(name.startswith("catalog-at-once") for _, name in got)
-
-
-def test_statistics_that_fail_in_turn_give_none_and_free_the_thread(monkeypatch) -> None:
-    monkeypatch.setattr(reads, "_busy", 1)  # a loaded node: in turn, on the postings thread
-    ran: list[str] = []
-
-    def broken() -> str:
-        raise OSError("disk I/O error")
-
-    assert asyncio.run(reads.statistics([broken, lambda: ran.append("after") or "x"])) is None
-    assert ran == []  # in turn: the first failed, the rest would be read again anyway
-    assert asyncio.run(reads.statistics([lambda: "next time"])) == ["next time"]
-    assert reads._busy == 1  # its own count given back

@@ -101,7 +101,7 @@ class FacetIndex:
     @cached_property
     def _runs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """The ids as runs of consecutive ids: each run's first id, its position, its length;
-        None when there are more than ``_IDS_PER_RUN`` times fewer ids than runs (ids are then
+        None when the runs hold fewer than ``_IDS_PER_RUN`` ids each on average (ids are then
         looked up in ``ranks`` by binary search).
 
         An id is a resource code in code order (``schema``), so a province's catalog is a few
